@@ -1,0 +1,24 @@
+/**
+ * Jest runs in native ESM mode: Nest 12 packages are ESM-only, and Jest's own
+ * CommonJS loader cannot load them. ts-jest transpiles only (isolatedModules);
+ * `npm run typecheck` type-checks the whole tree before the tests run.
+ * @type {import('jest').Config}
+ */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  rootDir: '.',
+  roots: ['<rootDir>/libs', '<rootDir>/apps', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  moduleNameMapper: {
+    '^@nest-coordination/core$': '<rootDir>/libs/coordination/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
+  },
+  globalSetup: '<rootDir>/test/harness/global-setup.ts',
+  globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+  testTimeout: 30000,
+  maxWorkers: 2,
+};
