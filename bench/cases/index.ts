@@ -1,0 +1,11 @@
+import type { BenchSuite } from '../harness/types.js';
+import * as baseline from './baseline.bench.js';
+
+/**
+ * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
+ * `groups: BenchGroupOptions[]` (metric, concurrency, count, targets), e.g.
+ *   export const groups = [{ name: 'locks: uncontended acquire+release',
+ *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
+ * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
+ */
+export const suites: BenchSuite[] = [baseline];
