@@ -1,0 +1,77 @@
+import { CircuitOpenError } from '../errors/coordination.error.js';
+import type { Clock } from '../core/clock.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/**
+ * Opens after `failureThreshold` consecutive failures; while open every call fails fast
+ * with `CircuitOpenError`. After `openMs` it lets exactly one probe through (half-open):
+ * success closes it, failure opens it again for another `openMs`.
+ *
+ * @example
+ * const breaker = new CircuitBreaker({ failureThreshold: 5, openMs: 5_000 });
+ * breaker.assertCanPass();   // throws CircuitOpenError while open
+ * breaker.onSuccess();       // or breaker.onFailure()
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt = 0;
+  private probeInFlight = false;
+  private current: BreakerState = 'closed';
+  private readonly listeners = new Set<(state: BreakerState) => void>();
+
+  constructor(
+    private readonly options: { failureThreshold: number; openMs: number },
+    private readonly clock: Clock = { now: () => Date.now() },
+  ) {}
+
+  get state(): BreakerState {
+    if (this.current === 'open' && this.clock.now() - this.openedAt >= this.options.openMs) return 'half-open';
+    return this.current;
+  }
+
+  /** Consecutive failures counted so far. */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  /** Throws `CircuitOpenError` unless a call may go through now. */
+  assertCanPass(): void {
+    const state = this.state;
+    if (state === 'closed') return;
+    if (state === 'half-open' && !this.probeInFlight) {
+      this.probeInFlight = true;
+      return;
+    }
+    throw new CircuitOpenError(this.openedAt + this.options.openMs);
+  }
+
+  onSuccess(): void {
+    this.failures = 0;
+    this.probeInFlight = false;
+    this.transition('closed');
+  }
+
+  onFailure(): void {
+    this.failures += 1;
+    const probing = this.probeInFlight;
+    this.probeInFlight = false;
+    if (probing || this.failures >= this.options.failureThreshold) {
+      this.openedAt = this.clock.now();
+      this.current = 'closed'; // force a transition event even when re-opening
+      this.transition('open');
+    }
+  }
+
+  /** Called with the new state on every change. Returns an unsubscribe function. */
+  onStateChange(listener: (state: BreakerState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private transition(next: BreakerState): void {
+    if (this.current === next) return;
+    this.current = next;
+    for (const listener of this.listeners) listener(next);
+  }
+}

@@ -1,0 +1,89 @@
+import { Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { CoordinationCore } from './core/coordination-core.js';
+import { COORDINATION_MODULE_OPTIONS, COORDINATION_RESOLVED_OPTIONS } from './core/coordination.tokens.js';
+import { EVENT_EXPORTS, EVENT_PROVIDERS } from './events/events.providers.js';
+import { HEALTH_EXPORTS, HEALTH_PROVIDERS } from './health/health.providers.js';
+import { LOCK_EXPORTS, LOCK_PROVIDERS } from './locks/locks.providers.js';
+import type {
+  CoordinationModuleAsyncOptions, CoordinationModuleOptions, CoordinationOptionsFactory,
+} from './options/coordination-options.interface.js';
+import { resolveOptions } from './options/resolve-options.js';
+import { RATE_LIMIT_EXPORTS, RATE_LIMIT_PROVIDERS } from './rate-limit/rate-limit.providers.js';
+import { TenantInterceptor } from './tenancy/tenant.interceptor.js';
+import { TenantMiddleware } from './tenancy/tenant.middleware.js';
+import { TenantResolver } from './tenancy/tenant-resolver.js';
+
+const CORE_PROVIDERS: Provider[] = [
+  {
+    provide: COORDINATION_RESOLVED_OPTIONS,
+    inject: [COORDINATION_MODULE_OPTIONS],
+    useFactory: resolveOptions,
+  },
+  CoordinationCore,
+  TenantResolver,
+  TenantMiddleware,
+  { provide: APP_INTERCEPTOR, useClass: TenantInterceptor },
+];
+
+/**
+ * Registers the coordination services: sessions, cache, locks, rate limits, events and
+ * tasks over one shared Redis (or the embedded memory driver). Options are validated at
+ * startup; an invalid option fails boot with a message naming it.
+ *
+ * @example
+ * @Module({
+ *   imports: [
+ *     CoordinationModule.forRoot({
+ *       connection: { url: process.env.REDIS_URL },
+ *       tenancy: { header: 'x-company-id', required: true },
+ *     }),
+ *   ],
+ * })
+ * export class AppModule {}
+ *
+ * @example
+ * CoordinationModule.forRootAsync({
+ *   imports: [ConfigModule],
+ *   inject: [ConfigService],
+ *   useFactory: (config: ConfigService) => ({ connection: { url: config.get('REDIS_URL') } }),
+ * });
+ */
+@Module({})
+export class CoordinationModule implements NestModule {
+  static forRoot(options: CoordinationModuleOptions = {}): DynamicModule {
+    return this.assemble([{ provide: COORDINATION_MODULE_OPTIONS, useValue: options }], [], options.isGlobal);
+  }
+
+  static forRootAsync(options: CoordinationModuleAsyncOptions): DynamicModule {
+    const providers: Provider[] = [];
+    if (options.useFactory) {
+      providers.push({ provide: COORDINATION_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] });
+    } else if (options.useClass || options.useExisting) {
+      const factoryClass = (options.useClass ?? options.useExisting)!;
+      if (options.useClass) providers.push({ provide: options.useClass, useClass: options.useClass });
+      providers.push({
+        provide: COORDINATION_MODULE_OPTIONS,
+        useFactory: (factory: CoordinationOptionsFactory) => factory.createCoordinationOptions(),
+        inject: [factoryClass],
+      });
+    } else {
+      throw new Error('CoordinationModule.forRootAsync() needs one of useFactory, useClass or useExisting');
+    }
+    return this.assemble(providers, options.imports ?? [], options.isGlobal);
+  }
+
+  private static assemble(optionProviders: Provider[], imports: DynamicModule['imports'], isGlobal = true): DynamicModule {
+    return {
+      module: CoordinationModule,
+      global: isGlobal,
+      imports: [DiscoveryModule, ...(imports ?? [])],
+      providers: [...optionProviders, ...CORE_PROVIDERS, ...EVENT_PROVIDERS, ...HEALTH_PROVIDERS, ...LOCK_PROVIDERS, ...RATE_LIMIT_PROVIDERS],
+      exports: [CoordinationCore, TenantResolver, ...EVENT_EXPORTS, ...HEALTH_EXPORTS, ...LOCK_EXPORTS, ...RATE_LIMIT_EXPORTS],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(TenantMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+}

@@ -1,0 +1,57 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { RedisConnection } from '../connection/redis-connection.js';
+import { KeyBuilder } from '../keys/key-builder.js';
+import { MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
+import { Serializer } from '../serialization/serializer.js';
+import { TenantContext } from '../tenancy/tenant-context.js';
+import type { Clock } from './clock.js';
+import { COORDINATION_RESOLVED_OPTIONS } from './coordination.tokens.js';
+
+/**
+ * The shared parts every capability of one module instance builds on: options, the Redis
+ * connection (absent on the memory driver), the key builder, the tenant context and the
+ * serializer. Capabilities choose their store from `driver` and never build keys by hand.
+ */
+@Injectable()
+export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
+  readonly keys: KeyBuilder;
+  readonly tenants: TenantContext;
+  readonly serializer: Serializer;
+  readonly connection: RedisConnection | null;
+  readonly metrics = new MetricsRegistry();
+  private readonly logger = new Logger('Coordination');
+
+  constructor(@Inject(COORDINATION_RESOLVED_OPTIONS) readonly options: ResolvedCoordinationOptions) {
+    this.keys = new KeyBuilder(options.keyPrefix);
+    this.tenants = new TenantContext(options.tenancy.required);
+    this.serializer = new Serializer({ compressThresholdBytes: options.serializer.compressThresholdBytes });
+    this.connection = options.driver === 'redis' ? new RedisConnection(options) : null;
+  }
+
+  get driver(): 'redis' | 'memory' {
+    return this.options.driver;
+  }
+
+  get instanceId(): string {
+    return this.options.instanceId;
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.connection) {
+      await this.connection.connect();
+      this.logger.log(`Using the redis driver (${this.connection.topology}), instance ${this.instanceId}`);
+    } else {
+      this.logger.log(`Using the in-memory driver (no Redis connection configured): state is local to this process`);
+    }
+  }
+
+  /** Capabilities stop their workers and release their locks in beforeApplicationShutdown; clients close last. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.connection?.close();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Stable machine-readable error codes. A code never changes meaning once published;
+ * HTTP mapping happens only in guards and exception filters.
+ */
+export const ErrorCode = {
+  InvalidOptions: 'E_INVALID_OPTIONS',
+  InvalidArgument: 'E_INVALID_ARGUMENT',
+  InvalidKey: 'E_INVALID_KEY',
+  TenantInvalid: 'E_TENANT_INVALID',
+  TenantRequired: 'E_TENANT_REQUIRED',
+  RedisUnavailable: 'E_REDIS_UNAVAILABLE',
+  CircuitOpen: 'E_CIRCUIT_OPEN',
+  Serialization: 'E_SERIALIZATION',
+  Deserialization: 'E_DESERIALIZATION',
+  LockTimeout: 'E_LOCK_TIMEOUT',
+  LockLost: 'E_LOCK_LOST',
+  LockAborted: 'E_LOCK_ABORTED',
+  Deadlock: 'E_DEADLOCK',
+  RateLimited: 'E_RATE_LIMITED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Base class of every error this library throws. `code` is stable across versions;
+ * `details` carries domain fields (the offending option, key, tenant, ...).
+ *
+ * @example
+ * try {
+ *   await locks.acquire('invoice:42', { ttlMs: 5_000, waitMs: 1_000 });
+ * } catch (err) {
+ *   if (err instanceof CoordinationError && err.code === ErrorCode.LockTimeout) {
+ *     // someone else holds it
+ *   }
+ * }
+ */
+export class CoordinationError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = Object.freeze({ ...details });
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** An option passed to `CoordinationModule.forRoot()` is invalid; thrown at startup. */
+export class InvalidOptionsError extends CoordinationError {
+  constructor(message: string, readonly problems: ReadonlyArray<{ option: string; reason: string }>) {
+    super(ErrorCode.InvalidOptions, message, { problems });
+  }
+}
+
+/** A method argument is invalid (NaN, negative TTL, empty key, ...). Names the argument. */
+export class InvalidArgumentError extends CoordinationError {
+  constructor(readonly argument: string, reason: string, readonly value?: unknown) {
+    super(ErrorCode.InvalidArgument, `Invalid argument "${argument}": ${reason}`, { argument, reason });
+  }
+}
+
+/** A key or id contains characters that could escape its namespace. */
+export class InvalidKeyError extends CoordinationError {
+  constructor(readonly part: string, reason: string) {
+    super(ErrorCode.InvalidKey, `Invalid ${part}: ${reason}`, { part, reason });
+  }
+}
+
+/** A tenant id is malformed. */
+export class TenantInvalidError extends CoordinationError {
+  constructor(reason: string) {
+    super(ErrorCode.TenantInvalid, `Invalid tenant id: ${reason}`, { reason });
+  }
+}
+
+/** A tenant is required (tenancy.required) but none is in context or given explicitly. */
+export class TenantRequiredError extends CoordinationError {
+  constructor(operation?: string) {
+    super(
+      ErrorCode.TenantRequired,
+      `A tenant is required${operation ? ` for ${operation}` : ''} but none was resolved; pass { tenant } or run inside a tenant context`,
+      { operation },
+    );
+  }
+}
+
+/** Redis could not be reached (connection down, timeout) for an operation. */
+export class RedisUnavailableError extends CoordinationError {
+  constructor(operation: string, cause?: unknown) {
+    super(ErrorCode.RedisUnavailable, `Redis is unavailable for ${operation}`, { operation }, { cause });
+  }
+}
+
+/** The circuit breaker is open: calls fail fast until a probe succeeds. */
+export class CircuitOpenError extends CoordinationError {
+  constructor(readonly retryAtMs: number) {
+    super(ErrorCode.CircuitOpen, `Circuit breaker is open until ${new Date(retryAtMs).toISOString()}`, { retryAtMs });
+  }
+}

@@ -1,0 +1,144 @@
+import { InvalidKeyError, TenantInvalidError } from '../errors/coordination.error.js';
+
+/** Characters that could widen a SCAN/PSUBSCRIBE glob or break a `{hash tag}`. */
+const GLOB_OR_TAG = /[*?[\]\\{}]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const SEGMENT = /^[a-z][a-z0-9-]{0,31}$/;
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Longest user-supplied id; longer keys waste memory on every node and are almost always a bug. */
+export const MAX_ID_LENGTH = 512;
+
+/**
+ * Tenant ids must start with a letter or digit, so the reserved default tenant
+ * (`_shared`) can never be claimed by a caller.
+ */
+export const SHARED_TENANT = '_shared';
+
+/** Escapes `* ? [ ] \` so that a literal string can sit inside a Redis glob pattern. */
+export function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Percent-encodes the characters that are dangerous in a key (glob and hash-tag
+ * characters, `:`, `%` itself, whitespace and control characters), and lone UTF-16
+ * surrogates as `%uXXXX`: UTF-8 has no encoding for them, so Redis would receive every
+ * one of them as the same U+FFFD bytes. The mapping is injective on the bytes Redis sees,
+ * so two distinct ids never share a key.
+ */
+export function encodeId(id: string): string {
+  let out = '';
+  for (const ch of id) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 0xd800 && code <= 0xdfff) {
+      out += `%u${code.toString(16)}`;
+    } else if (code <= 0x20 || code === 0x7f || '%*?[]\\{}:'.includes(ch)) {
+      out += `%${code.toString(16).padStart(2, '0')}`;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/**
+ * The hash tag of a resource. An empty tag (`{}`) would make Redis Cluster hash the whole
+ * key, scattering one resource's keys over several slots; `%` alone is never the encoding
+ * of a non-empty id, so it stands for the empty one.
+ */
+function tagOf(encoded: string): string {
+  return encoded === '' ? '%' : encoded;
+}
+
+/** Encodes and escapes each literal part of `glob`, keeping `*` as the only wildcard. */
+function globOf(glob: string): string {
+  return glob
+    .split('*')
+    .map((part) => escapeGlob(encodeId(part)))
+    .join('*');
+}
+
+/** Throws unless `tenant` is a well-formed tenant id. */
+export function assertTenantId(tenant: unknown): asserts tenant is string {
+  if (typeof tenant !== 'string' || !TENANT.test(tenant)) {
+    throw new TenantInvalidError(
+      `${JSON.stringify(tenant)} must be 1-64 characters of letters, digits, "_", "." or "-", starting with a letter or digit`,
+    );
+  }
+}
+
+/**
+ * Throws unless `id` is safe to use verbatim as a resource id: a non-empty string of at
+ * most MAX_ID_LENGTH characters without glob, hash-tag or control characters. `:` is
+ * allowed (it cannot escape the `{...}` tag the id is wrapped in).
+ */
+export function assertSafeId(id: unknown, name = 'key'): asserts id is string {
+  if (typeof id !== 'string') throw new InvalidKeyError(name, `must be a string, got ${typeof id}`);
+  if (id.length === 0) throw new InvalidKeyError(name, 'must not be empty');
+  if (id.length > MAX_ID_LENGTH) throw new InvalidKeyError(name, `must be at most ${MAX_ID_LENGTH} characters`);
+  if (GLOB_OR_TAG.test(id)) {
+    throw new InvalidKeyError(name, `${JSON.stringify(id)} contains a glob or hash-tag character (* ? [ ] \\ { })`);
+  }
+  if (CONTROL.test(id)) throw new InvalidKeyError(name, `${JSON.stringify(id)} contains a control character`);
+}
+
+export interface KeyOptions {
+  /** A fixed suffix after the hash tag, e.g. `queue` in `p:t:lock:{r}:queue`. */
+  suffix?: string;
+}
+
+/**
+ * The only place keys are built: `<prefix>:<tenant>:<capability>:{<resource>}[:<suffix>]`.
+ * The hash tag wraps the resource so that every key of one resource lives in one
+ * cluster slot (one Lua script can touch them all) while resources spread over the cluster.
+ *
+ * @example
+ * const keys = new KeyBuilder('coord');
+ * keys.key('acme', 'lock', 'invoice:42');            // coord:acme:lock:{invoice%3a42}
+ * keys.key('acme', 'lock', 'invoice:42', { suffix: 'fence' });
+ * keys.pattern('acme', 'cache', 'user:*');          // SCAN pattern, tenant-scoped
+ */
+export class KeyBuilder {
+  constructor(readonly prefix: string) {
+    if (!PREFIX.test(prefix)) {
+      throw new InvalidKeyError('keyPrefix', `${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
+    }
+  }
+
+  /** The full key of a resource. The resource id is encoded, so any string is safe. */
+  key(tenant: string, capability: string, resource: string, options: KeyOptions = {}): string {
+    const base = `${this.namespace(tenant, capability)}{${tagOf(encodeId(resource))}}`;
+    return options.suffix === undefined ? base : `${base}:${this.segment(options.suffix, 'suffix')}`;
+  }
+
+  /** `<prefix>:<tenant>:<capability>:` — every key of one capability of one tenant starts with it. */
+  namespace(tenant: string, capability: string): string {
+    if (tenant !== SHARED_TENANT) assertTenantId(tenant);
+    return `${this.prefix}:${tenant}:${this.segment(capability, 'capability')}:`;
+  }
+
+  /**
+   * A SCAN pattern over the resources of one tenant's capability. `resourceGlob` may use
+   * `*` as a wildcard; every other character is taken literally (encoded, then escaped).
+   */
+  pattern(tenant: string, capability: string, resourceGlob = '*'): string {
+    return `${escapeGlob(this.namespace(tenant, capability))}{${tagOf(globOf(resourceGlob))}}*`;
+  }
+
+  /** A pub/sub channel name scoped to a tenant: `<prefix>:<tenant>:<capability>:<name>`. */
+  channel(tenant: string, capability: string, name: string): string {
+    return `${this.namespace(tenant, capability)}${encodeId(name)}`;
+  }
+
+  /** A PSUBSCRIBE pattern: `*` in `nameGlob` is a wildcard, everything else is literal. */
+  channelPattern(tenant: string, capability: string, nameGlob: string): string {
+    return escapeGlob(this.namespace(tenant, capability)) + globOf(nameGlob);
+  }
+
+  private segment(value: string, what: string): string {
+    if (!SEGMENT.test(value)) throw new InvalidKeyError(what, `${JSON.stringify(value)} must match ${SEGMENT}`);
+    return value;
+  }
+}

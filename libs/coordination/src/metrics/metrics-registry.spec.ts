@@ -1,0 +1,59 @@
+import { DEFAULT_BUCKETS_MS, MetricsRegistry } from './metrics-registry.js';
+
+describe('MetricsRegistry', () => {
+  it('counts per name and label set, whatever the label order', () => {
+    const metrics = new MetricsRegistry();
+    metrics.increment('lock_acquired_total', { tenant: 'acme', mode: 'wait' });
+    metrics.increment('lock_acquired_total', { mode: 'wait', tenant: 'acme' });
+    metrics.increment('lock_acquired_total', { tenant: 'globex', mode: 'wait' }, 5);
+    metrics.increment('lock_acquired_total');
+    metrics.increment('lock_released_total', { tenant: 'acme' });
+
+    expect(metrics.counter('lock_acquired_total', { tenant: 'acme', mode: 'wait' })).toBe(2);
+    expect(metrics.counter('lock_acquired_total', { tenant: 'globex', mode: 'wait' })).toBe(5);
+    expect(metrics.counter('lock_acquired_total')).toBe(1);
+    expect(metrics.counter('lock_acquired_total', { tenant: 'acme' })).toBe(0);
+    expect(metrics.counter('never_incremented')).toBe(0);
+
+    const counters = metrics.snapshot().counters;
+    expect(counters).toHaveLength(4);
+    expect(counters).toContainEqual({ name: 'lock_released_total', labels: { tenant: 'acme' }, value: 1 });
+  });
+
+  it('keeps count, sum, cumulative buckets and bucket-bound quantiles per histogram series', () => {
+    const metrics = new MetricsRegistry();
+    for (let i = 0; i < 98; i++) metrics.observe('lock_wait_ms', 3, { tenant: 'acme' });
+    metrics.observe('lock_wait_ms', 40, { tenant: 'acme' });
+    metrics.observe('lock_wait_ms', 400, { tenant: 'acme' });
+    metrics.observe('lock_wait_ms', 0.2, { tenant: 'globex' });
+
+    const [acme, globex] = metrics.snapshot().histograms;
+    expect(acme).toMatchObject({ name: 'lock_wait_ms', labels: { tenant: 'acme' }, count: 100, sum: 98 * 3 + 40 + 400 });
+    expect(acme.p50).toBe(5);
+    expect(acme.p99).toBe(50);
+    expect(acme.buckets).toHaveLength(DEFAULT_BUCKETS_MS.length);
+    expect(acme.buckets.find((b) => b.le === 2)!.count).toBe(0);
+    expect(acme.buckets.find((b) => b.le === 5)!.count).toBe(98);
+    expect(acme.buckets.find((b) => b.le === 50)!.count).toBe(99);
+    expect(acme.buckets.at(-1)).toEqual({ le: Infinity, count: 100 });
+    expect(globex).toMatchObject({ count: 1, sum: 0.2, p50: 0.5, p99: 0.5 });
+  });
+
+  it('puts values above the largest finite bound in the +Infinity bucket', () => {
+    const metrics = new MetricsRegistry();
+    metrics.observe('slow_ms', 60_000);
+    const [h] = metrics.snapshot().histograms;
+    expect(h.p99).toBe(Infinity);
+    expect(h.buckets.at(-2)!.count).toBe(0);
+    expect(h.buckets.at(-1)!.count).toBe(1);
+  });
+
+  it('returns copies: a snapshot does not change when metrics move on', () => {
+    const metrics = new MetricsRegistry();
+    metrics.increment('c');
+    const before = metrics.snapshot();
+    metrics.increment('c');
+    expect(before.counters[0].value).toBe(1);
+    expect(metrics.snapshot().counters[0].value).toBe(2);
+  });
+});

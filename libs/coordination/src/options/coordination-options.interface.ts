@@ -1,0 +1,107 @@
+import type { ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import type { Clock } from '../core/clock.js';
+import type { LockModuleOptions } from '../locks/lock.types.js';
+import type { RateLimitModuleOptions } from '../rate-limit/rate-limit-options.js';
+
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is. Give exactly one of: `url`; `host`/`port` (with optional credentials);
+ * `sentinels` + `sentinelName`; `cluster`; or an existing ioredis `client` (which the
+ * module uses but never closes).
+ */
+export interface ConnectionOptions {
+  url?: string;
+  host?: string;
+  port?: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** `true` for TLS with default settings, or node:tls options. */
+  tls?: boolean | Record<string, unknown>;
+  sentinels?: RedisNodeAddress[];
+  sentinelName?: string;
+  cluster?: RedisNodeAddress[];
+  client?: Redis | Cluster;
+  /** Give up on a connection attempt after this long. Default 10_000. */
+  connectTimeoutMs?: number;
+  /** Fail a command that has no reply after this long (not applied to blocking reads). Default 5_000. */
+  commandTimeoutMs?: number;
+}
+
+export interface ReconnectOptions {
+  /** First retry delay; doubles per attempt. Default 100. */
+  baseDelayMs?: number;
+  /** Cap on the retry delay. Default 5_000. */
+  maxDelayMs?: number;
+}
+
+export interface BreakerOptions {
+  /** Consecutive failed operations that open the breaker. Default 5. */
+  failureThreshold?: number;
+  /** How long the breaker stays open before a half-open probe. Default 5_000. */
+  openMs?: number;
+}
+
+export interface HealthOptions {
+  /** Interval of the background PING. Default 5_000; 0 disables it. */
+  pingIntervalMs?: number;
+  /** PING latency above which health is `degraded`. Default 250. */
+  degradedLatencyMs?: number;
+}
+
+export interface TenancyOptions {
+  /** Reject operations and requests without a tenant (HTTP 400). Default false. */
+  required?: boolean;
+  /** Request header carrying the tenant id, e.g. `x-tenant-id`. Default `x-tenant-id`. */
+  header?: string;
+  /** Property path on `request.user` holding the tenant id, e.g. `companyId`. */
+  userProperty?: string;
+  /** Custom resolver; wins over `header` and `userProperty`. */
+  resolver?: (request: unknown) => string | undefined | Promise<string | undefined>;
+}
+
+export interface SerializerModuleOptions {
+  /** Values whose encoded size reaches this many bytes are compressed. Default 1024. */
+  compressThresholdBytes?: number;
+}
+
+/** Options of `CoordinationModule.forRoot()`. Every field is optional. */
+export interface CoordinationModuleOptions {
+  /** `redis` or the embedded `memory` driver. Default: `memory` when no `connection` is given. */
+  driver?: 'redis' | 'memory';
+  connection?: ConnectionOptions;
+  /** First segment of every key and channel. Default `coord`. */
+  keyPrefix?: string;
+  /** Identifies this instance in events and lock ownership. Default: hostname-pid-random. */
+  instanceId?: string;
+  /** Register the module globally. Default true. */
+  isGlobal?: boolean;
+  tenancy?: TenancyOptions;
+  reconnect?: ReconnectOptions;
+  breaker?: BreakerOptions;
+  health?: HealthOptions;
+  serializer?: SerializerModuleOptions;
+  /** Time source for the memory driver and policy code; tests inject a `ManualClock`. */
+  clock?: Clock;
+  /** Distributed locks: default TTL and wait, renewal, wake-up polling, deadlock detection, outage policy. */
+  locks?: LockModuleOptions;
+  /** Rate limits: outage policy, deny cache, response headers, violation log and alerts. */
+  rateLimit?: RateLimitModuleOptions;
+}
+
+export interface CoordinationOptionsFactory {
+  createCoordinationOptions(): CoordinationModuleOptions | Promise<CoordinationModuleOptions>;
+}
+
+export interface CoordinationModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  isGlobal?: boolean;
+  useFactory?: (...args: any[]) => CoordinationModuleOptions | Promise<CoordinationModuleOptions>;
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useClass?: Type<CoordinationOptionsFactory>;
+  useExisting?: Type<CoordinationOptionsFactory>;
+}

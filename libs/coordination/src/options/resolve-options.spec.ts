@@ -1,0 +1,135 @@
+import { Redis } from 'ioredis';
+import { ManualClock, systemClock } from '../core/clock.js';
+import { ErrorCode, InvalidOptionsError } from '../errors/coordination.error.js';
+import type { CoordinationModuleOptions } from './coordination-options.interface.js';
+import { DEFAULT_COORDINATION_OPTIONS, resolveOptions } from './resolve-options.js';
+
+/** Resolves `raw` expecting failure; returns the error so each case can check what it names. */
+function rejectionOf(raw: unknown): InvalidOptionsError {
+  try {
+    resolveOptions(raw as CoordinationModuleOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    return error as InvalidOptionsError;
+  }
+  throw new Error(`expected ${JSON.stringify(raw)} to be rejected`);
+}
+
+describe('resolveOptions: invalid options', () => {
+  // Each case: the options, the path the message must name, and words saying what is allowed.
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    ['an unknown driver', { driver: 'mongo' }, 'driver', /redis, memory/],
+    ['a port above 65535', { connection: { port: 70000 } }, 'connection.port', /65535/],
+    ['a non-numeric port', { connection: { port: 'abc' } }, 'connection.port', /integer/],
+    ['a key prefix with a glob character', { keyPrefix: 'app*' }, 'keyPrefix', /letters, digits/],
+    ['a url without redis://', { connection: { url: 'http://localhost:6379' } }, 'connection.url', /redis:\/\/ or rediss:\/\//],
+    ['sentinels without sentinelName', { connection: { sentinels: [{ host: 'h', port: 26379 }] } }, 'connection.sentinelName', /required/],
+    ['two connection forms at once', { connection: { url: 'redis://h:6379', cluster: [{ host: 'h', port: 7000 }] } }, 'connection', /only one of url, host\/port, sentinels, cluster or client/],
+    ['an unknown top-level option', { conection: { url: 'redis://h:6379' } }, 'conection', /not a known option.*\bconnection\b/],
+    ['an unknown nested option', { connection: { urll: 'redis://h:6379' } }, 'connection.urll', /not a known option.*\burl\b.*\bclient\b/],
+    ['an invalid tenancy header', { tenancy: { header: 'x tenant' } }, 'tenancy.header', /must be an HTTP header name/],
+    ['a section that is not an object', { tenancy: 5 }, 'tenancy', /object/],
+    ['a connection given as a string', { connection: 'redis://h:6379' }, 'connection', /object/],
+    ['a zero breaker threshold', { breaker: { failureThreshold: 0 } }, 'breaker.failureThreshold', /less than 1/],
+    ['a resolver that is not a function', { tenancy: { resolver: 'x-tenant' } }, 'tenancy.resolver', /function/],
+    ['a client that is not an ioredis instance', { connection: { client: { host: 'h' } } }, 'connection.client', /ioredis/],
+    ['a redis driver without connection', { driver: 'redis' }, 'connection', /required when driver is "redis"/],
+    ['a clock without now()', { clock: {} }, 'clock', /now\(\)/],
+    ['a base delay above the max delay', { reconnect: { baseDelayMs: 500, maxDelayMs: 100 } }, 'reconnect.baseDelayMs', /maxDelayMs/],
+    ['a malformed sentinel address', { connection: { sentinels: [{ host: '', port: 1 }], sentinelName: 'm' } }, 'connection.sentinels.0.host', /empty/],
+  ];
+
+  it.each(cases)('rejects %s, naming the option and what is allowed', (_label, raw, option, allowed) => {
+    const error = rejectionOf(raw);
+    expect(error.code).toBe(ErrorCode.InvalidOptions);
+    const reasons = error.problems.filter((p) => p.option === option).map((p) => p.reason);
+    expect(reasons.length).toBeGreaterThan(0);
+    expect(reasons.join('\n')).toMatch(allowed);
+    expect(error.message).toContain(`${option}: `);
+    expect(error.message).toMatch(allowed);
+  });
+
+  it('lists every problem at once', () => {
+    const error = rejectionOf({ driver: 'mongo', keyPrefix: '', breaker: { openMs: -1 } });
+    expect(error.problems.map((p) => p.option).sort()).toEqual(['breaker.openMs', 'driver', 'keyPrefix']);
+  });
+
+  it('rejects options that are not an object', () => {
+    expect(rejectionOf(null).problems[0].option).toBe('(root)');
+    expect(rejectionOf('redis://localhost').problems[0].option).toBe('(root)');
+  });
+});
+
+describe('resolveOptions: defaults', () => {
+  it('uses the memory driver when no connection is given', () => {
+    const resolved = resolveOptions({});
+    expect(resolved.driver).toBe('memory');
+    expect(resolveOptions().driver).toBe('memory');
+  });
+
+  it('uses the redis driver when a connection is given, and an explicit driver wins', () => {
+    expect(resolveOptions({ connection: { url: 'redis://localhost:6379' } }).driver).toBe('redis');
+    expect(resolveOptions({ driver: 'memory', connection: { url: 'redis://localhost:6379' } }).driver).toBe('memory');
+  });
+
+  it('applies every default', () => {
+    const d = DEFAULT_COORDINATION_OPTIONS;
+    const resolved = resolveOptions({});
+    expect(resolved.keyPrefix).toBe('coord');
+    expect(resolved.isGlobal).toBe(true);
+    expect(resolved.tenancy).toEqual(d.tenancy);
+    expect(resolved.reconnect).toEqual(d.reconnect);
+    expect(resolved.breaker).toEqual(d.breaker);
+    expect(resolved.health).toEqual(d.health);
+    expect(resolved.serializer).toEqual(d.serializer);
+    expect(resolved.connection).toEqual(d.connection);
+    expect(resolved.clock).toBe(systemClock);
+    expect(resolved.instanceId).toMatch(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/);
+  });
+
+  it('merges a partial section over its defaults and keeps the raw options', () => {
+    const clock = new ManualClock(5);
+    const raw: CoordinationModuleOptions = {
+      keyPrefix: 'app',
+      instanceId: 'node-1',
+      breaker: { openMs: 100 },
+      tenancy: { required: true },
+      connection: { host: 'redis.internal', port: 6380, commandTimeoutMs: 50 },
+      clock,
+    };
+    const resolved = resolveOptions(raw);
+    expect(resolved.breaker).toEqual({ failureThreshold: 5, openMs: 100 });
+    expect(resolved.tenancy).toEqual({ required: true, header: 'x-tenant-id' });
+    expect(resolved.connection).toEqual({ host: 'redis.internal', port: 6380, commandTimeoutMs: 50, connectTimeoutMs: 10_000 });
+    expect(resolved.instanceId).toBe('node-1');
+    expect(resolved.clock).toBe(clock);
+    expect(resolved.raw).toBe(raw);
+  });
+
+  it('gives each resolution its own instance id', () => {
+    expect(resolveOptions({}).instanceId).not.toBe(resolveOptions({}).instanceId);
+  });
+
+  it('accepts an ioredis client and a resolver function without cloning them', () => {
+    const client = new Redis({ lazyConnect: true });
+    const resolver = () => 'acme';
+    try {
+      const resolved = resolveOptions({ connection: { client }, tenancy: { resolver } });
+      expect(resolved.connection.client).toBe(client);
+      expect(resolved.tenancy.resolver).toBe(resolver);
+      expect(resolved.driver).toBe('redis');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('accepts each single connection form', () => {
+    const forms: CoordinationModuleOptions['connection'][] = [
+      { url: 'rediss://user:pw@h:6380/2' },
+      { host: 'h', port: 6379, username: 'u', password: 'p', db: 3, tls: true },
+      { sentinels: [{ host: 's1', port: 26379 }], sentinelName: 'mymaster', password: 'p' },
+      { cluster: [{ host: 'c1', port: 7000 }, { host: 'c2', port: 7001 }] },
+    ];
+    for (const connection of forms) expect(resolveOptions({ connection }).driver).toBe('redis');
+  });
+});

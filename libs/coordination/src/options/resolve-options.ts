@@ -1,0 +1,120 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { InvalidOptionsError } from '../errors/coordination.error.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type {
+  BreakerOptions, ConnectionOptions, CoordinationModuleOptions, HealthOptions, ReconnectOptions,
+  SerializerModuleOptions, TenancyOptions,
+} from './coordination-options.interface.js';
+import { CoordinationOptionsSchema, validateSchema, type OptionProblem } from './coordination-options.schema.js';
+
+/** Defaults of every option; one place to read them. */
+export const DEFAULT_COORDINATION_OPTIONS = {
+  keyPrefix: 'coord',
+  isGlobal: true,
+  tenancy: { required: false, header: 'x-tenant-id' },
+  reconnect: { baseDelayMs: 100, maxDelayMs: 5_000 },
+  breaker: { failureThreshold: 5, openMs: 5_000 },
+  health: { pingIntervalMs: 5_000, degradedLatencyMs: 250 },
+  serializer: { compressThresholdBytes: 1024 },
+  connection: { connectTimeoutMs: 10_000, commandTimeoutMs: 5_000 },
+} as const;
+
+/** Options after validation, with every default applied. */
+export interface ResolvedCoordinationOptions {
+  driver: 'redis' | 'memory';
+  connection: ConnectionOptions & Required<Pick<ConnectionOptions, 'connectTimeoutMs' | 'commandTimeoutMs'>>;
+  keyPrefix: string;
+  instanceId: string;
+  isGlobal: boolean;
+  tenancy: TenancyOptions & Required<Pick<TenancyOptions, 'required' | 'header'>>;
+  reconnect: Required<ReconnectOptions>;
+  breaker: Required<BreakerOptions>;
+  health: Required<HealthOptions>;
+  serializer: Required<SerializerModuleOptions>;
+  clock: Clock;
+  /** The raw options, for capabilities that read their own section. */
+  raw: CoordinationModuleOptions;
+}
+
+/**
+ * Validates module options and applies defaults. Throws `InvalidOptionsError` listing
+ * every offending option by its path, with the allowed values.
+ */
+export function resolveOptions(raw: CoordinationModuleOptions = {}): ResolvedCoordinationOptions {
+  if (typeof raw !== 'object' || raw === null) {
+    throw new InvalidOptionsError('CoordinationModule options must be an object', [{ option: '(root)', reason: 'must be an object' }]);
+  }
+  const problems = [...validateSchema(CoordinationOptionsSchema, validatable(raw)), ...checkByHand(raw)];
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  - ${p.option}: ${p.reason}`).join('\n');
+    throw new InvalidOptionsError(`Invalid CoordinationModule options:\n${lines}`, problems);
+  }
+  const d = DEFAULT_COORDINATION_OPTIONS;
+  const connection = raw.connection ?? {};
+  return {
+    driver: raw.driver ?? (raw.connection ? 'redis' : 'memory'),
+    connection: { ...d.connection, ...connection },
+    keyPrefix: raw.keyPrefix ?? d.keyPrefix,
+    instanceId: raw.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    isGlobal: raw.isGlobal ?? d.isGlobal,
+    tenancy: { ...d.tenancy, ...raw.tenancy },
+    reconnect: { ...d.reconnect, ...raw.reconnect },
+    breaker: { ...d.breaker, ...raw.breaker },
+    health: { ...d.health, ...raw.health },
+    serializer: { ...d.serializer, ...raw.serializer },
+    clock: raw.clock ?? systemClock,
+    raw,
+  };
+}
+
+/** A copy without the function- and instance-valued options that class-transformer must not touch. */
+function validatable(raw: CoordinationModuleOptions): object {
+  const { clock: _clock, ...rest } = raw;
+  const copy: Record<string, unknown> = { ...rest };
+  // A section that is not an object is left as is, for the schema to report it.
+  if (isObject(raw.connection)) {
+    const { client: _client, tls: _tls, ...connection } = raw.connection;
+    copy.connection = connection;
+  }
+  if (isObject(raw.tenancy)) {
+    const { resolver: _resolver, ...tenancy } = raw.tenancy;
+    copy.tenancy = tenancy;
+  }
+  return copy;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkByHand(raw: CoordinationModuleOptions): OptionProblem[] {
+  const problems: OptionProblem[] = [];
+  const c = isObject(raw.connection) ? raw.connection : undefined;
+  if (raw.driver === 'redis' && !c) {
+    problems.push({ option: 'connection', reason: 'is required when driver is "redis" (give url, host/port, sentinels, cluster or client)' });
+  }
+  if (c) {
+    const forms = [c.url !== undefined, c.host !== undefined || c.port !== undefined, c.sentinels !== undefined, c.cluster !== undefined, c.client !== undefined];
+    if (forms.filter(Boolean).length > 1) {
+      problems.push({ option: 'connection', reason: 'give only one of url, host/port, sentinels, cluster or client' });
+    }
+    if (c.sentinels && !c.sentinelName) problems.push({ option: 'connection.sentinelName', reason: 'is required with connection.sentinels' });
+    if (c.client !== undefined && (typeof c.client !== 'object' || c.client === null || typeof (c.client as { duplicate?: unknown }).duplicate !== 'function')) {
+      problems.push({ option: 'connection.client', reason: 'must be an ioredis Redis or Cluster instance' });
+    }
+    if (c.tls !== undefined && typeof c.tls !== 'boolean' && (typeof c.tls !== 'object' || c.tls === null)) {
+      problems.push({ option: 'connection.tls', reason: 'must be a boolean or a node:tls options object' });
+    }
+  }
+  if (isObject(raw.tenancy) && raw.tenancy.resolver !== undefined && typeof raw.tenancy.resolver !== 'function') {
+    problems.push({ option: 'tenancy.resolver', reason: 'must be a function (request) => string | undefined' });
+  }
+  if (raw.clock !== undefined && typeof raw.clock?.now !== 'function') {
+    problems.push({ option: 'clock', reason: 'must be an object with a now(): number method' });
+  }
+  if (raw.reconnect?.baseDelayMs && raw.reconnect.maxDelayMs && raw.reconnect.baseDelayMs > raw.reconnect.maxDelayMs) {
+    problems.push({ option: 'reconnect.baseDelayMs', reason: 'must not exceed reconnect.maxDelayMs' });
+  }
+  return problems;
+}

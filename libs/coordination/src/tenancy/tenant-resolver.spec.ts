@@ -1,0 +1,33 @@
+import type { TenancyOptions } from '../options/coordination-options.interface.js';
+import { resolveOptions } from '../options/resolve-options.js';
+import { TenantResolver } from './tenant-resolver.js';
+
+const resolverWith = (tenancy: TenancyOptions) => new TenantResolver(resolveOptions({ tenancy }));
+
+describe('TenantResolver', () => {
+  it('reads the configured header, case-insensitively, first value of a repeated header', async () => {
+    const resolver = resolverWith({ header: 'X-Company-Id' });
+    expect(await resolver.fromRequest({ headers: { 'x-company-id': 'acme' } })).toBe('acme');
+    expect(await resolver.fromRequest({ headers: { 'x-company-id': ['acme', 'globex'] } })).toBe('acme');
+    expect(await resolver.fromRequest({ headers: { 'x-company-id': '' } })).toBeUndefined();
+    expect(await resolver.fromRequest({ headers: { 'x-tenant-id': 'acme' } })).toBeUndefined();
+    expect(await resolver.fromRequest(undefined)).toBeUndefined();
+  });
+
+  it('prefers the user property (a nested path) over the header', async () => {
+    const resolver = resolverWith({ userProperty: 'org.id' });
+    const headers = { 'x-tenant-id': 'from-header' };
+    expect(await resolver.fromRequest({ headers, user: { org: { id: 'acme' } } })).toBe('acme');
+    expect(await resolver.fromRequest({ headers, user: { org: { id: 42 } } })).toBe('42');
+    expect(await resolver.fromRequest({ headers, user: { org: {} } })).toBe('from-header');
+    expect(await resolver.fromRequest({ headers })).toBe('from-header');
+  });
+
+  it('lets a custom resolver win over user and header, sync or async', async () => {
+    const request = { headers: { 'x-tenant-id': 'from-header', 'x-org': 'acme' }, user: { companyId: 'globex' } };
+    const sync = resolverWith({ userProperty: 'companyId', resolver: (req) => (req as typeof request).headers['x-org'] });
+    expect(await sync.fromRequest(request)).toBe('acme');
+    const async = resolverWith({ resolver: async () => undefined });
+    expect(await async.fromRequest(request)).toBeUndefined();
+  });
+});
