@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { SEED_COMPANIES, SEED_USERS } from './companies.seed.js';
+import type { Company, User } from './company.model.js';
+
+/** The demo's companies and users: a fixed, in-memory seed (the demo has no database). */
+@Injectable()
+export class CompaniesService {
+  private readonly companies = new Map(SEED_COMPANIES.map((c) => [c.id, c]));
+
+  find(companyId: string): Company | undefined {
+    return this.companies.get(companyId);
+  }
+
+  list(): Company[] {
+    return [...this.companies.values()];
+  }
+
+  usersOf(companyId: string): User[] {
+    return SEED_USERS.filter((u) => u.companyId === companyId);
+  }
+}

@@ -1,0 +1,14 @@
+/** A customer organisation: the tenant every key and event of the demo is scoped to. */
+export interface Company {
+  /** Also the tenant id, so it follows the tenant id rules (letters, digits, `_ . -`). */
+  id: string;
+  name: string;
+  plan: 'free' | 'team' | 'enterprise';
+}
+
+export interface User {
+  id: string;
+  companyId: string;
+  name: string;
+  role: 'owner' | 'operator' | 'viewer';
+}

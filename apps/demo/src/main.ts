@@ -1,0 +1,30 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+import { demoConfigFromEnv } from './demo.config.js';
+
+const logger = new Logger('Demo');
+
+async function bootstrap(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`PORT must be an integer between 0 and 65535, got ${JSON.stringify(process.env.PORT)}`);
+  }
+  const config = demoConfigFromEnv(process.env);
+  if (config.coordination.driver === 'memory') {
+    logger.warn('REDIS_URL is not set: using the in-memory driver (state is local to this process). Set REDIS_URL=redis://host:6379 to coordinate through Redis.');
+  } else {
+    logger.log(`REDIS_URL is set: using the redis driver (key prefix "${config.coordination.keyPrefix}")`);
+  }
+  const app = await NestFactory.create(AppModule.register(config));
+  app.enableShutdownHooks();
+  await app.listen(port);
+  const address = app.getHttpServer().address() as { port: number } | string | null;
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  logger.log(`Demo listening on http://localhost:${boundPort} (try GET /health)`);
+}
+
+bootstrap().catch((error: unknown) => {
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});
