@@ -1,5 +1,7 @@
 import type { BenchSuite } from '../harness/types.js';
 import * as baseline from './baseline.bench.js';
+import * as events from './events.bench.js';
+import * as rateLimit from './rate-limit.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -8,4 +10,4 @@ import * as baseline from './baseline.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline];
+export const suites: BenchSuite[] = [baseline, events, rateLimit];

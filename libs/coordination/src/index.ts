@@ -42,10 +42,43 @@ export type { ClusterState, MemoryUsage } from './health/redis-info.parser.js';
 export { EventBus } from './events/event-bus.js';
 export { EventStream } from './events/event-stream.js';
 export type { CoordinationEvent, EventOptions } from './events/event.types.js';
-export { OnCoordinationEvent, COORDINATION_EVENT_HANDLER } from './events/on-coordination-event.decorator.js';
-export type { EventHandlerMetadata } from './events/on-coordination-event.decorator.js';
-export { EventSubscriberExplorer } from './events/event-subscriber.explorer.js';
+export { OnCoordinationEvent } from './events/on-coordination-event.decorator.js';
 export { assertChannelName, parseChannelPattern, MAX_CHANNEL_LENGTH } from './events/channel-name.js';
 
 export { Serializer, DEFAULT_SERIALIZER_OPTIONS, isCompressed, SerializationError, DeserializationError } from './serialization/index.js';
 export type { SerializerOptions } from './serialization/index.js';
+
+// Rate limits
+export { RateLimitService, TENANT_PARTITION } from './rate-limit/rate-limit.service.js';
+export { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
+export { RateLimit, SkipRateLimit, RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA } from './rate-limit/rate-limit.decorator.js';
+export type { RateLimitRule, RateLimitScope, RateLimitMetadata } from './rate-limit/rate-limit.decorator.js';
+export { RateLimitedError } from './rate-limit/rate-limit.errors.js';
+export { RATE_LIMIT_STORE } from './rate-limit/rate-limit.store.js';
+export type { RateLimitStore, StoreReply } from './rate-limit/rate-limit.store.js';
+export { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store.js';
+export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
+export { normalizePolicy } from './rate-limit/rate-limit-policy.js';
+export type { NormalizedPolicy } from './rate-limit/rate-limit-policy.js';
+export { policyHeader, rateLimitHeader, legacyHeaders } from './rate-limit/rate-limit-headers.js';
+export { DEFAULT_RATE_LIMIT_OPTIONS } from './rate-limit/rate-limit-options.js';
+export type { RateLimitModuleOptions } from './rate-limit/rate-limit-options.js';
+export { RATE_LIMIT_ALGORITHMS } from './rate-limit/rate-limit.types.js';
+export type {
+  RateLimitAlgorithm, RateLimitPolicy, RateLimitCallOptions, ConsumeOptions, ConsumeManyOptions, RateLimitSource, RateLimitResult,
+  RateLimitCheck, RateLimitDecision, RateLimitViolation, ViolationQuery, RateLimitAlert,
+} from './rate-limit/rate-limit.types.js';
+
+export { LockService } from './locks/lock.service.js';
+export { Lock } from './locks/lock.js';
+export type { LockOperations } from './locks/lock.js';
+export { LockTimeoutError, LockLostError, LockAbortedError, DeadlockError } from './locks/lock.errors.js';
+export { WithLock, resolveLockKey, WITH_LOCK_METADATA } from './locks/with-lock.decorator.js';
+export type { LockKeySource, WithLockMetadata } from './locks/with-lock.decorator.js';
+export { LOCK_STORE } from './locks/lock-store.interface.js';
+export type { LockStore, MutexKeys, SemaphoreKeys, ReadWriteKeys } from './locks/lock-store.interface.js';
+export { RedisLockStore } from './locks/redis-lock.store.js';
+export { MemoryLockStore } from './locks/memory-lock.store.js';
+export { LockKeys } from './locks/lock-keys.js';
+export { DEFAULT_LOCK_OPTIONS } from './locks/lock.types.js';
+export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockKind, LockModuleOptions } from './locks/lock.types.js';

@@ -1,0 +1,113 @@
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { retry, timer, type Subscription } from 'rxjs';
+import { backoffDelay } from '../connection/backoff.js';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { EventBus } from './event-bus.js';
+import type { CoordinationEvent } from './event.types.js';
+import { errorMessage } from './event-transport.js';
+import { eventHandlerMetadata, type EventHandlerMetadata } from './on-coordination-event.decorator.js';
+
+type Handler = (event: CoordinationEvent) => unknown;
+
+/**
+ * Finds `@OnCoordinationEvent` methods on every provider and controller at bootstrap and
+ * subscribes them; boot completes once their server subscriptions are confirmed (or failed,
+ * then they are retried with backoff in the background). Handler errors are logged, never
+ * end the subscription. Request-scoped and transient providers are skipped with a warning:
+ * an event has no request to build them for.
+ *
+ * @example
+ * // Registered by CoordinationModule; nothing to do beyond decorating methods:
+ * @OnCoordinationEvent('crew.started')
+ * onStarted(event: CoordinationEvent<CrewRun>) {}
+ */
+@Injectable()
+export class EventSubscriberExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Coordination:Events');
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly bus: EventBus,
+    private readonly core: CoordinationCore,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const confirmations: Array<Promise<void>> = [];
+    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
+      if (wrapper.isAlias) continue;
+      const prototype = prototypeOf(wrapper);
+      if (!prototype) continue;
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const handlers = eventHandlerMetadata(prototype[method]);
+        if (handlers.length === 0) continue;
+        const name = `${className(wrapper)}.${method}`;
+        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+          this.logger.warn(`@OnCoordinationEvent on ${name} ignored: ${className(wrapper)} is not a singleton (request-scoped or transient)`);
+          continue;
+        }
+        for (const metadata of handlers) confirmations.push(this.subscribe(wrapper.instance as object, method, name, metadata));
+      }
+    }
+    await Promise.all(confirmations);
+  }
+
+  beforeApplicationShutdown(): void {
+    for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
+  }
+
+  private subscribe(instance: object, method: string, name: string, metadata: EventHandlerMetadata): Promise<void> {
+    const handler = (instance as Record<string, Handler>)[method].bind(instance);
+    const stream = this.bus.on(metadata.channelOrPattern, { tenant: metadata.tenant });
+    const { baseDelayMs, maxDelayMs } = this.core.options.reconnect;
+    const subscription = stream
+      .pipe(
+        retry({
+          resetOnSuccess: true,
+          delay: (error: unknown, attempt: number) => {
+            this.logger.warn(`${name}: subscribing to ${metadata.channelOrPattern} failed (${errorMessage(error)}); retrying`);
+            return timer(backoffDelay(attempt, baseDelayMs, maxDelayMs));
+          },
+        }),
+      )
+      .subscribe((event) => this.invoke(handler, name, event));
+    this.subscriptions.push(subscription);
+    return stream.ready().catch((error: unknown) => {
+      this.logger.warn(`${name} is not subscribed to ${metadata.channelOrPattern} yet: ${errorMessage(error)}`);
+    });
+  }
+
+  private invoke(handler: Handler, name: string, event: CoordinationEvent): void {
+    try {
+      const result = handler(event);
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.failed(name, event, error));
+    } catch (error) {
+      this.failed(name, event, error);
+    }
+  }
+
+  private failed(name: string, event: CoordinationEvent, error: unknown): void {
+    this.core.metrics.increment('events_handler_failed_total', { handler: name });
+    const stack = error instanceof Error ? error.stack : undefined;
+    this.logger.error(`${name} failed on ${event.channel} (event ${event.id}, tenant ${event.tenant}): ${errorMessage(error)}`, stack);
+  }
+}
+
+function prototypeOf(wrapper: InstanceWrapper): Record<string, unknown> | undefined {
+  const instance = wrapper.instance as object | undefined;
+  if (instance && typeof instance === 'object') return Object.getPrototypeOf(instance) as Record<string, unknown>;
+  const metatype: unknown = wrapper.metatype;
+  return typeof metatype === 'function' ? (metatype.prototype as Record<string, unknown>) : undefined;
+}
+
+function className(wrapper: InstanceWrapper): string {
+  const metatype = wrapper.metatype as { name?: string } | null | undefined;
+  return metatype?.name ?? String(wrapper.name);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}

@@ -1,0 +1,32 @@
+/**
+ * One event as observers receive it.
+ *
+ * @example
+ * bus.on<{ crewId: string }>('crew.*', { tenant: 'acme' }).subscribe((event) => {
+ *   console.log(event.channel, event.payload.crewId, event.source, new Date(event.timestamp));
+ * });
+ */
+export interface CoordinationEvent<T = unknown> {
+  /** Unique per published event (a UUID); lets consumers drop duplicates they may see elsewhere. */
+  id: string;
+  /** The concrete channel it was published on (`crew.started`), also when received through a pattern. */
+  channel: string;
+  /** The tenant it was published under; always the tenant of the subscription. */
+  tenant: string;
+  payload: T;
+  /** Publish time, ms since the epoch, from the publisher's clock. */
+  timestamp: number;
+  /** `instanceId` of the publishing module instance. */
+  source: string;
+}
+
+/**
+ * Options of `EventBus.publish`, `emit` and `on`.
+ *
+ * @example
+ * await bus.publish('crew.started', { crewId: 'c1' }, { tenant: 'acme' });
+ */
+export interface EventOptions {
+  /** Tenant to publish under / listen to; default: the tenant of the current context (see TenantContext). */
+  tenant?: string;
+}

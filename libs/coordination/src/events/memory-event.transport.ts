@@ -1,0 +1,56 @@
+import { EventTransport, type SubscriptionKind } from './event-transport.js';
+
+/**
+ * Turns a Redis glob (as KeyBuilder.channelPattern builds it) into an anchored RegExp:
+ * `*` any run, `?` one character, `\x` a literal x. KeyBuilder never emits `[...]` classes,
+ * so `[` and `]` are taken literally.
+ */
+export function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i];
+    if (ch === '\\' && i + 1 < glob.length) source += escapeRegExp(glob[++i]);
+    else if (ch === '*') source += '[\\s\\S]*';
+    else if (ch === '?') source += '[\\s\\S]';
+    else source += escapeRegExp(ch);
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function escapeRegExp(ch: string): string {
+  return /[.*+?^${}()|[\]\\/-]/.test(ch) ? `\\${ch}` : ch;
+}
+
+/**
+ * Pub/sub inside one module instance, for the memory driver. Same semantics as Redis:
+ * patterns, reference-counted subscriptions, and asynchronous delivery (a publisher never
+ * runs its subscribers' code inside its own call stack), in publish order.
+ *
+ * @example
+ * const transport = new MemoryEventTransport();
+ * transport.subscribe('pattern', 'app:_shared:events:crew.*', { message: console.log, failed: console.error });
+ * await transport.publish('app:_shared:events:crew.started', 'encoded');
+ */
+export class MemoryEventTransport extends EventTransport {
+  private readonly channels = new Set<string>();
+  private readonly matchers = new Map<string, RegExp>();
+
+  async publish(channel: string, message: string): Promise<void> {
+    setImmediate(() => {
+      if (this.channels.has(channel)) this.dispatch('channel', channel, channel, message);
+      for (const [pattern, matcher] of this.matchers) {
+        if (matcher.test(channel)) this.dispatch('pattern', pattern, channel, message);
+      }
+    });
+  }
+
+  protected async open(kind: SubscriptionKind, name: string): Promise<void> {
+    if (kind === 'channel') this.channels.add(name);
+    else this.matchers.set(name, globToRegExp(name));
+  }
+
+  protected async shut(kind: SubscriptionKind, name: string): Promise<void> {
+    if (kind === 'channel') this.channels.delete(name);
+    else this.matchers.delete(name);
+  }
+}
