@@ -5,6 +5,7 @@ import { CompaniesModule } from './companies/companies.module.js';
 import { CrewsModule } from './crews/crews.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
+import { RateLimitDemoModule } from './rate-limit/rate-limit-demo.module.js';
 
 /**
  * The demo application: companies (tenants) running crews of AI agents, coordinated
@@ -19,7 +20,7 @@ export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HealthModule],
+      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HealthModule, RateLimitDemoModule],
       providers: [
         // Registered here rather than in main.ts so that tests booting the module get them too.
         { provide: APP_PIPE, useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) },

@@ -1,0 +1,15 @@
+--[[
+  Prelude of every rate-limit script (the scripts are assembled at load time as
+  prelude + algorithm fragment(s) + check.lua; see rate-limit.scripts.ts).
+
+  Conventions shared by the algorithm fragments:
+    now, window, reset, retry: microseconds (integers for now; may be fractional inside)
+    ALGO[code] = { check = function(key, now, limit, window, burst, cost)
+                     -> allowed (0|1), remaining, reset_us, retry_us, s1, s2, s3,
+                   commit = function(key, now, window, cost, member, s1, s2, s3) }
+    `check` must not change what a later check would decide (it may drop expired data);
+    `commit` records the consumption using the state `check` returned.
+    reset_us: until the quota is fully restored if nothing else is consumed.
+    retry_us: until a request of this cost could pass (0 when allowed).
+]]
+local ALGO = {}

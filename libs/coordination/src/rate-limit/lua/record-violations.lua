@@ -1,0 +1,35 @@
+--[[
+  Appends violations to a tenant's capped log and counts them per key for alerts.
+
+  KEYS[1]  violation log (LIST, newest first)
+  KEYS[2]  alert counters of the current alert window (HASH: _w = window index, <key> = count)
+  ARGV[1]  max log length
+  ARGV[2]  alert threshold (violations of one key within one alert window)
+  ARGV[3]  alert window (ms), aligned to multiples of itself on the Redis clock
+  ARGV[4..] pairs: key, encoded violation
+
+  Returns a flat list { key, count, ... } of keys whose count reached the threshold in this
+  call: exactly one caller sees each crossing, so exactly one alert fires per key and window.
+]]
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local max_len = tonumber(ARGV[1])
+local threshold = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local idx = math.floor(now_ms / window)
+if tonumber(redis.call('HGET', KEYS[2], '_w')) ~= idx then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], '_w', idx)
+  redis.call('PEXPIRE', KEYS[2], (idx + 1) * window - now_ms + 1000)
+end
+local crossed = {}
+for i = 4, #ARGV, 2 do
+  redis.call('LPUSH', KEYS[1], ARGV[i + 1])
+  local n = redis.call('HINCRBY', KEYS[2], 'k:' .. ARGV[i], 1)
+  if n == threshold then
+    crossed[#crossed + 1] = ARGV[i]
+    crossed[#crossed + 1] = n
+  end
+end
+redis.call('LTRIM', KEYS[1], 0, max_len - 1)
+return crossed

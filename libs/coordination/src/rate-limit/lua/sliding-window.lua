@@ -1,0 +1,35 @@
+--[[
+  ALGO[1]: exact sliding window (a log of admissions in a sorted set).
+  Key: ZSET, member = request id (+ '#n' per unit of cost), score = admission time (us).
+  The window is (now - window, now]: an entry scored exactly now - window has left it.
+  Memory and work are O(limit) per key; cost adds `cost` members.
+]]
+ALGO[1] = {
+  check = function(key, now, limit, window, burst, cost)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    local count = redis.call('ZCARD', key)
+    if count + cost <= limit then
+      return 1, limit - count - cost, window, 0
+    end
+    -- The (count + cost - limit)-th oldest entry must leave before this cost fits.
+    local need = count + cost - limit
+    local entry = redis.call('ZRANGE', key, need - 1, need - 1, 'WITHSCORES')
+    local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    local remaining = limit - count
+    if remaining < 0 then remaining = 0 end
+    return 0, remaining, tonumber(newest[2]) + window - now, tonumber(entry[2]) + window - now
+  end,
+  commit = function(key, now, window, cost, member)
+    if cost == 1 then
+      redis.call('ZADD', key, now, member)
+    else
+      local args = {}
+      for n = 1, cost do
+        args[2 * n - 1] = now
+        args[2 * n] = member .. '#' .. n
+      end
+      redis.call('ZADD', key, unpack(args))
+    end
+    redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  end,
+}

@@ -1,0 +1,38 @@
+import type { RateLimitDecision, RateLimitResult } from './rate-limit.types.js';
+
+const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
+
+/**
+ * `RateLimit-Policy` per draft-ietf-httpapi-ratelimit-headers (-08 to -11): a structured-field
+ * list of quota policies, `"name";q=<quota>;w=<window seconds>`.
+ *
+ * @example
+ * policyHeader([{ name: 'user', limit: 10, windowMs: 1_000 }]); // "user";q=10;w=1
+ */
+export function policyHeader(policies: ReadonlyArray<{ name: string; limit: number; windowMs: number }>): string {
+  return policies.map((p) => `"${p.name}";q=${p.limit};w=${Math.max(1, seconds(p.windowMs))}`).join(', ');
+}
+
+/** `RateLimit`: the current state per policy, `"name";r=<remaining>;t=<seconds until reset>`. */
+export function rateLimitHeader(results: readonly RateLimitResult[]): string {
+  return results.map((r) => `"${r.policy}";r=${r.remaining};t=${seconds(r.resetAfterMs)}`).join(', ');
+}
+
+/** The result clients should watch: the denying one, else the one with the least remaining. */
+export function tightest(decision: RateLimitDecision): RateLimitResult {
+  if (decision.violated) return decision.violated;
+  let best = decision.results[0];
+  for (const r of decision.results) if (r.remaining < best.remaining) best = r;
+  return best;
+}
+
+/** Legacy `X-RateLimit-Limit/Remaining/Reset` (reset in seconds) of the tightest policy. */
+export function legacyHeaders(decision: RateLimitDecision): Record<string, string> {
+  const r = tightest(decision);
+  return { 'X-RateLimit-Limit': String(r.limit), 'X-RateLimit-Remaining': String(r.remaining), 'X-RateLimit-Reset': String(seconds(r.resetAfterMs)) };
+}
+
+/** `Retry-After` in whole seconds, at least 1. */
+export function retryAfterSeconds(retryAfterMs: number | undefined): number {
+  return Math.max(1, seconds(retryAfterMs ?? 1_000));
+}

@@ -1,0 +1,79 @@
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithm, type RateLimitPolicy } from './rate-limit.types.js';
+
+/** Algorithm codes as the Lua scripts and the memory store know them (ALGO[code]). */
+export const ALGORITHM_CODE: Readonly<Record<RateLimitAlgorithm, number>> = {
+  'sliding-window': 1,
+  'sliding-window-approx': 2,
+  'fixed-window': 3,
+  'token-bucket': 4,
+  gcra: 5,
+};
+
+/** Windows above 400 days are almost certainly a unit mistake (seconds passed as ms × 1000). */
+const MAX_WINDOW_MS = 400 * 24 * 3_600_000;
+const MAX_LIMIT = 1_000_000_000;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** A validated policy with its defaults applied. Frozen and safe to reuse across calls. */
+export interface NormalizedPolicy {
+  readonly name: string;
+  readonly algorithm: RateLimitAlgorithm;
+  readonly code: number;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly burst: number;
+}
+
+function positiveInteger(value: unknown, argument: string, max: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new InvalidArgumentError(argument, 'must be a number', value);
+  if (!Number.isFinite(value)) throw new InvalidArgumentError(argument, 'must be finite', value);
+  if (!Number.isInteger(value)) throw new InvalidArgumentError(argument, 'must be an integer', value);
+  if (value <= 0) throw new InvalidArgumentError(argument, 'must be greater than 0', value);
+  if (value > max) throw new InvalidArgumentError(argument, `must be at most ${max}`, value);
+  return value;
+}
+
+/**
+ * Validates a policy; throws `InvalidArgumentError` naming the offending field
+ * (`limit`, `windowMs`, `algorithm`, `burst`, `name`). `path` prefixes the name, e.g. `policies[1].limit`.
+ */
+export function normalizePolicy(policy: RateLimitPolicy, path = ''): NormalizedPolicy {
+  if (typeof policy !== 'object' || policy === null) throw new InvalidArgumentError(path || 'policy', 'must be an object', policy);
+  const limit = positiveInteger(policy.limit, `${path}limit`, MAX_LIMIT);
+  const windowMs = positiveInteger(policy.windowMs, `${path}windowMs`, MAX_WINDOW_MS);
+  const algorithm = policy.algorithm ?? 'sliding-window';
+  if (!RATE_LIMIT_ALGORITHMS.includes(algorithm)) {
+    throw new InvalidArgumentError(`${path}algorithm`, `must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`, algorithm);
+  }
+  let burst = limit;
+  if (policy.burst !== undefined) {
+    if (algorithm !== 'token-bucket' && algorithm !== 'gcra') {
+      throw new InvalidArgumentError(`${path}burst`, 'only applies to the token-bucket and gcra algorithms', policy.burst);
+    }
+    burst = positiveInteger(policy.burst, `${path}burst`, MAX_LIMIT);
+  }
+  const name = policy.name ?? `${limit}-per-${windowMs}ms`;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new InvalidArgumentError(`${path}name`, 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit', name);
+  }
+  return Object.freeze({ name, algorithm, code: ALGORITHM_CODE[algorithm], limit, windowMs, burst });
+}
+
+/** The most units one call may take under `policy`: the bucket size for token bucket / GCRA. */
+export function capacityOf(policy: NormalizedPolicy): number {
+  return policy.algorithm === 'token-bucket' || policy.algorithm === 'gcra' ? policy.burst : policy.limit;
+}
+
+/** Validates `cost` (default 1) against every policy of a check. */
+export function normalizeCost(cost: unknown, policies: readonly NormalizedPolicy[]): number {
+  if (cost === undefined) return 1;
+  const value = positiveInteger(cost, 'cost', MAX_LIMIT);
+  for (const policy of policies) {
+    const capacity = capacityOf(policy);
+    if (value > capacity) {
+      throw new InvalidArgumentError('cost', `must not exceed the ${policy.algorithm === 'token-bucket' || policy.algorithm === 'gcra' ? 'burst' : 'limit'} (${capacity}) of policy "${policy.name}": it could never be allowed`, value);
+    }
+  }
+  return value;
+}

@@ -1,0 +1,57 @@
+import { SetMetadata, type ExecutionContext } from '@nestjs/common';
+import type { RateLimitPolicy } from './rate-limit.types.js';
+
+export const RATE_LIMIT_METADATA = 'coordination:rate-limit';
+export const SKIP_RATE_LIMIT_METADATA = 'coordination:skip-rate-limit';
+
+/**
+ * Whose quota a rule counts:
+ * - `user`: the authenticated user (`request.user.id`, `sub` or `userId`); anonymous requests count per IP;
+ * - `tenant`: the tenant (company) of the request;
+ * - `endpoint`: everyone calling the handler;
+ * - `ip`: the client address (`X-Forwarded-For` only with `rateLimit.trustProxy`);
+ * - a function returning the key, for anything else (API key, route param, ...).
+ */
+export type RateLimitScope = 'user' | 'tenant' | 'endpoint' | 'ip' | ((context: ExecutionContext) => string | Promise<string>);
+
+/**
+ * One policy of a handler. Counters are identified by policy name and scope key: a named
+ * rule is shared by every handler that uses the name; an unnamed rule counts per handler
+ * (as @nestjs/throttler does) and is advertised as its scope (`"user"`, `"tenant"`, ...).
+ */
+export interface RateLimitRule extends RateLimitPolicy {
+  /** Default `user`. */
+  scope?: RateLimitScope;
+}
+
+export interface RateLimitMetadata {
+  rules: readonly RateLimitRule[];
+  /** Units each request takes from every rule. Default 1. */
+  cost?: number;
+}
+
+/**
+ * Limits a handler (or every handler of a controller) with one or more policies, checked
+ * atomically by `RateLimitGuard`: a request denied by one consumes from none. Metadata only;
+ * register the guard per controller (`@UseGuards(RateLimitGuard)`) or globally (APP_GUARD).
+ *
+ * @example
+ * @RateLimit([
+ *   { scope: 'user', limit: 10, windowMs: 1_000 },
+ *   { scope: 'tenant', name: 'company', limit: 1_000, windowMs: 60_000, algorithm: 'gcra' },
+ * ])
+ * @Post('crews/:id/run')
+ * run() {}
+ */
+export const RateLimit = (rules: RateLimitRule | readonly RateLimitRule[], options: { cost?: number } = {}): MethodDecorator & ClassDecorator =>
+  SetMetadata<string, RateLimitMetadata>(RATE_LIMIT_METADATA, { rules: Array.isArray(rules) ? rules : [rules as RateLimitRule], cost: options.cost });
+
+/**
+ * Exempts a handler (or controller) from `RateLimitGuard`, e.g. health checks under a global guard.
+ *
+ * @example
+ * @SkipRateLimit()
+ * @Get('health')
+ * health() {}
+ */
+export const SkipRateLimit = (skip = true): MethodDecorator & ClassDecorator => SetMetadata(SKIP_RATE_LIMIT_METADATA, skip);

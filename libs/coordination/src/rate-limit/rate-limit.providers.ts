@@ -1,0 +1,31 @@
+import type { Provider } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
+import { rateLimitOptionsOf } from './rate-limit-options.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimitService } from './rate-limit.service.js';
+import { RATE_LIMIT_STORE } from './rate-limit.store.js';
+import { RedisRateLimitStore } from './redis-rate-limit.store.js';
+import { MemoryViolationStore, RedisViolationStore } from './violation.store.js';
+import { VIOLATION_STORE } from './violation.tokens.js';
+
+/** Providers this capability registers in CoordinationModule. */
+export const RATE_LIMIT_PROVIDERS: Provider[] = [
+  {
+    provide: RATE_LIMIT_STORE,
+    inject: [CoordinationCore],
+    useFactory: (core: CoordinationCore) => (core.connection ? new RedisRateLimitStore(core.connection) : new MemoryRateLimitStore(core.clock)),
+  },
+  {
+    provide: VIOLATION_STORE,
+    inject: [CoordinationCore],
+    useFactory: (core: CoordinationCore) => {
+      const max = rateLimitOptionsOf(core.options).violations.maxPerTenant;
+      return core.connection ? new RedisViolationStore(core, core.connection, max) : new MemoryViolationStore(core.clock, max);
+    },
+  },
+  RateLimitService,
+  RateLimitGuard,
+];
+/** Of those, the ones the module exports to the application. */
+export const RATE_LIMIT_EXPORTS: Array<Provider | string | symbol | Function> = [RateLimitService, RateLimitGuard, RATE_LIMIT_STORE];

@@ -1,0 +1,265 @@
+import 'reflect-metadata';
+import { jest } from '@jest/globals';
+import { Test, type TestingModule } from '@nestjs/testing';
+import {
+  CoordinationModule, EventBus, InvalidArgumentError, InvalidKeyError, ManualClock, RATE_LIMIT_STORE, RateLimitService,
+  type CoordinationModuleOptions, type RateLimitAlert, type RateLimitAlgorithm, type RateLimitStore,
+} from '@nest-coordination/core';
+import { uniquePrefix, type DriverCase } from '../support/drivers.js';
+
+/**
+ * The same assertions for every driver. Time moves through `advance(ms)`: a ManualClock on
+ * the memory driver, real sleeps on Redis (whose scripts use the server clock), so windows
+ * are small and assertions check behaviour with a margin, never durations.
+ */
+export interface RateLimitHarness {
+  service: RateLimitService;
+  store: RateLimitStore;
+  events: EventBus;
+  moduleRef: TestingModule;
+  advance(ms: number): Promise<void>;
+  /** Extra ms to wait past a retry time on Redis (scheduling jitter); 0 on memory. */
+  margin: number;
+  primary: 'redis' | 'memory';
+}
+
+export async function createRateLimitHarness(driver: DriverCase, extra: CoordinationModuleOptions = {}): Promise<RateLimitHarness> {
+  const memory = driver.name === 'memory';
+  const clock = new ManualClock(1_700_000_000_000);
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      CoordinationModule.forRoot({
+        ...driver.options(),
+        keyPrefix: uniquePrefix('rl'),
+        health: { pingIntervalMs: 0 },
+        ...(memory ? { clock } : {}),
+        ...extra,
+      }),
+    ],
+  }).compile();
+  await moduleRef.init();
+  return {
+    moduleRef,
+    service: moduleRef.get(RateLimitService),
+    store: moduleRef.get<RateLimitStore>(RATE_LIMIT_STORE),
+    events: moduleRef.get(EventBus),
+    advance: memory ? async (ms) => clock.advance(ms) : (ms) => new Promise((r) => setTimeout(r, ms)),
+    margin: memory ? 0 : 25,
+    primary: memory ? 'memory' : 'redis',
+  };
+}
+
+const ALL: RateLimitAlgorithm[] = ['sliding-window', 'sliding-window-approx', 'fixed-window', 'token-bucket', 'gcra'];
+let seq = 0;
+const key = (label: string) => `${label}:${++seq}`;
+
+export function describeRateLimitContract(driver: DriverCase): void {
+  describe(`rate limits contract (${driver.name})`, () => {
+    let h: RateLimitHarness;
+    const W = 400;
+
+    beforeAll(async () => {
+      h = await createRateLimitHarness(driver, { rateLimit: { violations: { alertThreshold: 3, alertWindowMs: 60_000 } } });
+    });
+    afterAll(async () => {
+      await h.moduleRef.close();
+    });
+
+    describe.each(ALL)('%s', (algorithm) => {
+      it('allows up to the limit, then denies with a retry time within the window', async () => {
+        const k = key(algorithm);
+        const policy = { limit: 3, windowMs: W, algorithm };
+        const results = [];
+        for (let i = 0; i < 3; i++) results.push(await h.service.consume(k, policy));
+        expect(results.map((r) => r.allowed)).toEqual([true, true, true]);
+        expect(results.map((r) => r.remaining)).toEqual([2, 1, 0]);
+        expect(results[0]).toMatchObject({ key: k, limit: 3, policy: `3-per-${W}ms`, source: h.primary });
+        expect(results[0].resetAt).toBeInstanceOf(Date);
+        const denied = await h.service.consume(k, policy);
+        expect(denied.allowed).toBe(false);
+        expect(denied.remaining).toBe(0);
+        expect(denied.retryAfterMs).toBeGreaterThan(0);
+        expect(denied.retryAfterMs).toBeLessThanOrEqual(W * 2);
+      });
+
+      it('allows again once the retry time has passed', async () => {
+        const k = key(algorithm);
+        const policy = { limit: 2, windowMs: W, algorithm };
+        await h.service.consume(k, policy);
+        await h.service.consume(k, policy);
+        const denied = await h.service.consume(k, policy);
+        expect(denied.allowed).toBe(false);
+        await h.advance(denied.retryAfterMs! + h.margin);
+        const again = await h.service.consume(k, policy);
+        expect(again.allowed).toBe(true);
+        expect(again.source).toBe(h.primary);
+      });
+
+      it('restores the whole quota after resetAfterMs with no traffic', async () => {
+        const k = key(algorithm);
+        const policy = { limit: 3, windowMs: W, algorithm };
+        let last;
+        for (let i = 0; i < 3; i++) last = await h.service.consume(k, policy);
+        await h.advance(last!.resetAfterMs + h.margin);
+        const peek = await h.service.peek(k, policy);
+        expect(peek.allowed).toBe(true);
+        expect(peek.remaining).toBe(3);
+      });
+
+      it('takes cost units and consumes nothing when the cost does not fit', async () => {
+        const k = key(algorithm);
+        const policy = { limit: 5, windowMs: 60_000, algorithm };
+        expect((await h.service.consume(k, { ...policy, cost: 3 })).remaining).toBe(2);
+        const denied = await h.service.consume(k, { ...policy, cost: 3 });
+        expect(denied.allowed).toBe(false);
+        expect(denied.remaining).toBe(2);
+        const fits = await h.service.consume(k, { ...policy, cost: 2 });
+        expect(fits).toMatchObject({ allowed: true, remaining: 0 });
+      });
+
+      it('peek does not consume; reset forgets the counter', async () => {
+        const k = key(algorithm);
+        const policy = { limit: 2, windowMs: 60_000, algorithm };
+        expect(await h.service.peek(k, policy)).toMatchObject({ allowed: true, remaining: 2 });
+        await h.service.consume(k, policy);
+        await h.service.consume(k, policy);
+        expect(await h.service.peek(k, policy)).toMatchObject({ allowed: false, remaining: 0 });
+        expect((await h.service.consume(k, policy)).allowed).toBe(false);
+        await h.service.reset(k, policy);
+        expect(await h.service.consume(k, policy)).toMatchObject({ allowed: true, remaining: 1, source: h.primary });
+      });
+    });
+
+    it('sliding-window: a full window stays full until its oldest admission leaves (no boundary burst)', async () => {
+      const k = key('sw-boundary');
+      const policy = { limit: 3, windowMs: W, algorithm: 'sliding-window' as const };
+      for (let i = 0; i < 3; i++) expect((await h.service.consume(k, policy)).allowed).toBe(true);
+      await h.advance(W / 2);
+      expect((await h.service.peek(k, policy)).allowed).toBe(false);
+      const denied = await h.service.consume(k, policy);
+      expect(denied.retryAfterMs).toBeLessThanOrEqual(W / 2 + h.margin);
+    });
+
+    it('fixed-window: the quota comes back whole at the window boundary', async () => {
+      const k = key('fw-boundary');
+      const policy = { limit: 3, windowMs: W, algorithm: 'fixed-window' as const };
+      for (let i = 0; i < 3; i++) await h.service.consume(k, policy);
+      const denied = await h.service.consume(k, policy);
+      expect(denied.retryAfterMs).toBe(denied.resetAfterMs);
+      await h.advance(denied.resetAfterMs + h.margin);
+      for (let i = 0; i < 3; i++) expect((await h.service.consume(k, policy)).allowed).toBe(true);
+    });
+
+    it('token-bucket: burst sets the capacity, refill is gradual', async () => {
+      const k = key('tb');
+      const policy = { limit: 4, windowMs: 4 * W, burst: 2, algorithm: 'token-bucket' as const };
+      expect((await h.service.consume(k, policy)).remaining).toBe(1);
+      expect((await h.service.consume(k, policy)).remaining).toBe(0);
+      const denied = await h.service.consume(k, policy);
+      // one token every W ms
+      expect(denied.retryAfterMs).toBeGreaterThan(W / 2);
+      expect(denied.retryAfterMs).toBeLessThanOrEqual(W);
+      await h.advance(denied.retryAfterMs! + h.margin);
+      expect((await h.service.consume(k, policy)).allowed).toBe(true);
+      expect((await h.service.consume(k, policy)).allowed).toBe(false);
+    });
+
+    it('multi-policy: a request denied by one policy consumes from none', async () => {
+      const user = key('user');
+      const checks = [
+        { key: user, policy: { name: 'user', limit: 5, windowMs: 60_000 }, scope: 'user' },
+        { key: 'company', policy: { name: `company${seq}`, limit: 1, windowMs: 60_000, algorithm: 'gcra' as const }, scope: 'tenant' },
+      ];
+      const first = await h.service.consumeMany(checks);
+      expect(first.allowed).toBe(true);
+      expect(first.results.map((r) => r.remaining)).toEqual([4, 0]);
+      const second = await h.service.consumeMany(checks);
+      expect(second.allowed).toBe(false);
+      expect(second.violated?.policy).toBe(checks[1].policy.name);
+      expect(second.results[0]).toMatchObject({ allowed: true, remaining: 4 });
+      const userState = await h.service.peek(user, { ...checks[0].policy, partition: 'tenant' });
+      expect(userState.remaining).toBe(4);
+    });
+
+    it('answers a key known to be blocked from the deny cache until its retry time', async () => {
+      const k = key('deny');
+      const policy = { limit: 1, windowMs: W };
+      await h.service.consume(k, policy);
+      const denied = await h.service.consume(k, policy);
+      expect(denied.source).toBe(h.primary);
+      const cached = await h.service.consume(k, policy);
+      expect(cached).toMatchObject({ allowed: false, source: 'deny-cache', policy: denied.policy });
+      expect(cached.retryAfterMs).toBeLessThanOrEqual(denied.retryAfterMs!);
+      await h.advance(denied.retryAfterMs! + h.margin);
+      expect(await h.service.consume(k, policy)).toMatchObject({ allowed: true, source: h.primary });
+    });
+
+    it('records violations per tenant, queryable by key, scope and time', async () => {
+      const k = key('v');
+      const policy = { name: 'viol', limit: 1, windowMs: 60_000 };
+      const before = Date.now() - 1;
+      await h.service.consume(k, { ...policy, tenant: 'acme' });
+      await h.service.consume(k, { ...policy, tenant: 'acme' });
+      await h.service.consumeMany([{ key: k, policy, scope: 'user' }], { tenant: 'acme' });
+      await h.service.consumeMany([{ key: k, policy, scope: 'user' }], { tenant: 'acme' });
+      const mine = await h.service.getViolations({ tenant: 'acme', key: k });
+      expect(mine).toHaveLength(2);
+      expect(mine[0]).toMatchObject({ tenant: 'acme', key: k, policy: 'viol', limit: 1, algorithm: 'sliding-window' });
+      expect(await h.service.getViolations({ tenant: 'acme', key: k, scope: 'user' })).toHaveLength(1);
+      expect(await h.service.getViolations({ tenant: 'other', key: k })).toHaveLength(0);
+      expect(await h.service.getViolations({ tenant: 'acme', key: k, since: new Date(8_000_000_000_000) })).toHaveLength(0);
+      if (h.primary === 'redis') expect((await h.service.getViolations({ tenant: 'acme', key: k, since: before })).length).toBe(2);
+    });
+
+    it('publishes ratelimit.violation and fires ratelimit.alert once at the threshold', async () => {
+      const k = key('alert');
+      const alerts: RateLimitAlert[] = [];
+      const violations: unknown[] = [];
+      const a = h.events.on<RateLimitAlert>('ratelimit.alert', { tenant: 'alerts' });
+      const v = h.events.on('ratelimit.violation', { tenant: 'alerts' });
+      const subs = [a.subscribe((e) => alerts.push(e.payload)), v.subscribe((e) => violations.push(e.payload))];
+      await Promise.all([a.ready(), v.ready()]);
+      const policy = { limit: 1, windowMs: 60_000, tenant: 'alerts' };
+      for (let i = 0; i < 6; i++) await h.service.consume(k, policy);
+      await h.service.getViolations({ tenant: 'alerts' });
+      await waitFor(() => alerts.length >= 1 && violations.length >= 5);
+      subs.forEach((s) => s.unsubscribe());
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({ tenant: 'alerts', key: k, violations: 3, threshold: 3 });
+    });
+
+    it('rejects bad input with typed errors naming the argument, before touching the store', async () => {
+      const spy = jest.spyOn(h.store, 'check');
+      const bad: Array<[() => Promise<unknown>, string]> = [
+        [() => h.service.consume('k', { limit: 0, windowMs: 1_000 }), 'limit'],
+        [() => h.service.consume('k', { limit: -1, windowMs: 1_000 }), 'limit'],
+        [() => h.service.consume('k', { limit: NaN, windowMs: 1_000 }), 'limit'],
+        [() => h.service.consume('k', { limit: 1.5, windowMs: 1_000 }), 'limit'],
+        [() => h.service.consume('k', { limit: Infinity, windowMs: 1_000 }), 'limit'],
+        [() => h.service.consume('k', { limit: 1, windowMs: 0 }), 'windowMs'],
+        [() => h.service.consume('k', { limit: 1, windowMs: NaN }), 'windowMs'],
+        [() => h.service.consume('k', { limit: 2, windowMs: 1_000, cost: 3 }), 'cost'],
+        [() => h.service.consume('k', { limit: 2, windowMs: 1_000, cost: 0 }), 'cost'],
+        [() => h.service.consume('k', { limit: 2, windowMs: 1_000, algorithm: 'leaky' as never }), 'algorithm'],
+        [() => h.service.consume('k', { limit: 2, windowMs: 1_000, burst: 3 }), 'burst'],
+        [() => h.service.consumeMany([{ key: 'a', policy: { limit: 1, windowMs: -5 } }]), 'checks[0].policy.windowMs'],
+        [() => h.service.consumeMany([]), 'checks'],
+      ];
+      for (const [call, argument] of bad) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as InvalidArgumentError).argument).toBe(argument);
+      }
+      for (const k of ['user:*', 'a{b}', 'x?y', '[a]', 'back\\slash', '']) {
+        await expect(h.service.consume(k, { limit: 1, windowMs: 1_000 })).rejects.toBeInstanceOf(InvalidKeyError);
+      }
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    });
+  });
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}

@@ -1,0 +1,73 @@
+import 'reflect-metadata';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { CoordinationModule, RateLimitService } from '@nest-coordination/core';
+import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { uniquePrefix } from '../support/drivers.js';
+
+async function appOn(server: RedisServerHandle, onRedisUnavailable: 'local' | 'fail-closed'): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      CoordinationModule.forRoot({
+        connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
+        keyPrefix: uniquePrefix('rlf'),
+        reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
+        breaker: { failureThreshold: 3, openMs: 200 },
+        health: { pingIntervalMs: 0 },
+        rateLimit: { onRedisUnavailable },
+      }),
+    ],
+  }).compile();
+  await moduleRef.init();
+  return moduleRef;
+}
+
+const policy = { limit: 2, windowMs: 60_000 };
+
+describe('rate limits while Redis is unreachable', () => {
+  let server: RedisServerHandle;
+  const apps: TestingModule[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await server.stop();
+  });
+
+  it('falls back to a local per-instance limiter (source "local") and back to Redis when it returns', async () => {
+    const app = await appOn(server, 'local');
+    apps.push(app);
+    const service = app.get(RateLimitService);
+    expect(await service.consume('k', policy)).toMatchObject({ allowed: true, source: 'redis' });
+
+    await server.kill();
+    const during = [];
+    for (let i = 0; i < 3; i++) during.push(await service.consume('k', policy));
+    expect(during.map((r) => r.source)).toEqual(['local', 'local', 'local']);
+    // the local limiter enforces the policy on its own
+    expect(during.map((r) => r.allowed)).toEqual([true, true, false]);
+
+    await server.restart();
+    let after;
+    for (let i = 0; i < 100; i++) {
+      after = await service.consume('other', policy);
+      if (after.source === 'redis') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(after).toMatchObject({ allowed: true, source: 'redis' });
+  });
+
+  it('fails closed when configured (source "fail-closed", allowed false, a retry time)', async () => {
+    const app = await appOn(server, 'fail-closed');
+    apps.push(app);
+    const service = app.get(RateLimitService);
+    expect((await service.consume('k2', policy)).source).toBe('redis');
+    await server.kill();
+    const denied = await service.consume('k2', policy);
+    expect(denied).toMatchObject({ allowed: false, source: 'fail-closed', remaining: 0 });
+    expect(denied.retryAfterMs).toBeGreaterThan(0);
+    const many = await service.consumeMany([{ key: 'a', policy }, { key: 'b', policy }]);
+    expect(many).toMatchObject({ allowed: false, source: 'fail-closed' });
+    await server.restart();
+  });
+});

@@ -1,0 +1,42 @@
+// Child process of rate-limit-accuracy.e2e-spec.ts: one Nest instance hammering one key
+// under an exact sliding window, reporting the Redis server time of every admission.
+// argv: redisUrl keyPrefix key limit windowMs durationMs concurrency
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import { CoordinationModule, RATE_LIMIT_STORE, normalizePolicy } from '@nest-coordination/core';
+
+const [url, keyPrefix, key, limit, windowMs, durationMs, concurrency] = process.argv.slice(2);
+
+class Empty {}
+Module({})(Empty);
+
+const app = await NestFactory.createApplicationContext(
+  {
+    module: Empty,
+    imports: [CoordinationModule.forRoot({ connection: { url }, keyPrefix, health: { pingIntervalMs: 0 } })],
+  },
+  { logger: false },
+);
+const store = app.get(RATE_LIMIT_STORE);
+const policy = normalizePolicy({ limit: Number(limit), windowMs: Number(windowMs), algorithm: 'sliding-window' });
+
+process.once('message', async () => {
+  const admitted = [];
+  let attempts = 0;
+  const deadline = Date.now() + Number(durationMs);
+  // The store's raw reply carries the server time (us) of each decision: [nowUs, allAllowed, ...].
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      attempts++;
+      const reply = await store.check([key], [policy], 1, true);
+      if (reply[1] === 1) admitted.push(reply[0]);
+    }
+  };
+  await Promise.all(Array.from({ length: Number(concurrency) }, worker));
+  process.send({ admitted, attempts }, async () => {
+    await app.close();
+    process.exit(0);
+  });
+});
+process.send('ready');
