@@ -23,7 +23,6 @@ export interface ConnectionHealth {
   breaker: BreakerState;
 }
 
-type ScriptRunner = (numKeys: number, ...args: Array<string | number | Buffer>) => Promise<unknown>;
 
 /**
  * Owns the ioredis connections of one module instance, one per role: commands, a shared
@@ -38,8 +37,8 @@ export class RedisConnection {
   private readonly command: RedisClient;
   private readonly owned: RedisClient[] = [];
   private subscriberClient?: RedisClient;
-  private readonly defined = new WeakMap<RedisClient, Set<string>>();
   private readonly healthListeners = new Set<(health: ConnectionHealth) => void>();
+  private readonly unwatchers: Array<() => void> = [];
   private pingTimer?: NodeJS.Timeout;
   private state: Omit<ConnectionHealth, 'status' | 'breaker' | 'topology'> = { reconnectCount: 0 };
   private lastStatus: HealthStatus = 'down';
@@ -100,14 +99,17 @@ export class RedisConnection {
 
   /**
    * Runs `fn` against the command connection through the circuit breaker. Transport
-   * failures become `RedisUnavailableError` (or `CircuitOpenError`, a subclass) so that
+   * failures become `RedisUnavailableError` (while the breaker is open: `CircuitOpenError`,
+   * which is not a subclass of it, so check both) so that
    * callers can apply their fallback policy; reply errors pass through unchanged.
    */
   async execute<T>(operation: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     this.breaker.assertCanPass();
     if (this.everReady && this.command.status !== 'ready') {
+      const cause = new Error(`connection is ${this.command.status}`);
+      this.recordError(cause);
       this.breaker.onFailure();
-      throw new RedisUnavailableError(operation, new Error(`connection is ${this.command.status}`));
+      throw new RedisUnavailableError(operation, cause);
     }
     try {
       const result = await fn(this.command);
@@ -124,20 +126,15 @@ export class RedisConnection {
     }
   }
 
-  /** Runs a Lua script (EVALSHA with EVAL fallback) through `execute()`. */
+  /**
+   * Runs a Lua script through `execute()`: EVALSHA, and EVAL once after a NOSCRIPT (a
+   * restarted or new node). EVALSHA is sent directly rather than through ioredis
+   * `defineCommand`: ioredis tracks loaded scripts per socket stream, which auto-pipelining
+   * replaces on every batch, so defined commands would go out as a full EVAL each time; and
+   * with a variable key count, cluster routing must see the keys of EVALSHA itself.
+   */
   runScript<T>(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
-    return this.execute(script.name, (client) => this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<T>);
-  }
-
-  /** Runs a Lua script on a specific client (e.g. inside a pipeline owner), without the breaker. */
-  scriptOn(client: RedisClient, script: LuaScript): ScriptRunner {
-    let names = this.defined.get(client);
-    if (!names) this.defined.set(client, (names = new Set()));
-    if (!names.has(script.name)) {
-      client.defineCommand(script.name, { lua: script.lua });
-      names.add(script.name);
-    }
-    return (client as unknown as Record<string, ScriptRunner>)[script.name].bind(client);
+    return this.execute(script.name, (client) => evalScript<T>(client, script, keys, args));
   }
 
   /** Sends a PING, records its latency and returns it in ms. */
@@ -159,19 +156,14 @@ export class RedisConnection {
     return () => this.healthListeners.delete(listener);
   }
 
-  /** Closes every connection this module opened (never a client the user passed in). */
+  /**
+   * Closes every connection this module opened (never a client the user passed in), and
+   * returns once their sockets are gone, so that nothing outlives the application.
+   */
   async close(): Promise<void> {
     clearInterval(this.pingTimer);
-    await Promise.all(
-      this.owned.map(async (client) => {
-        try {
-          await Promise.race([client.quit(), new Promise((r) => setTimeout(r, 1_000).unref())]);
-        } catch {
-          // quitting a connection that is already down fails; disconnect below covers it
-        }
-        client.disconnect();
-      }),
-    );
+    await Promise.all(this.owned.map((client) => closeClient(client)));
+    for (const unwatch of this.unwatchers.splice(0)) unwatch();
   }
 
   private status(): HealthStatus {
@@ -218,17 +210,21 @@ export class RedisConnection {
   }
 
   private watch(client: RedisClient, role: string): void {
-    client.on('ready', () => {
-      if (role === 'command') this.markReady();
-      else this.emitHealth();
+    const handlers: Record<string, (...args: any[]) => void> = {
+      ready: () => (role === 'command' ? this.markReady() : this.emitHealth()),
+      error: (error: Error) => this.recordError(error),
+      reconnecting: () => {
+        if (role === 'command') this.state.reconnectCount += 1;
+        this.emitHealth();
+      },
+      close: () => this.emitHealth(),
+      end: () => this.emitHealth(),
+    };
+    for (const [event, handler] of Object.entries(handlers)) client.on(event, handler);
+    // A client the user passed in outlives this module: it must not keep our listeners (and us).
+    this.unwatchers.push(() => {
+      for (const [event, handler] of Object.entries(handlers)) client.off(event, handler);
     });
-    client.on('error', (error: Error) => this.recordError(error));
-    client.on('reconnecting', () => {
-      if (role === 'command') this.state.reconnectCount += 1;
-      this.emitHealth();
-    });
-    client.on('close', () => this.emitHealth());
-    client.on('end', () => this.emitHealth());
   }
 
   private markReady(): void {
@@ -258,5 +254,51 @@ export class RedisConnection {
     if (health.status === this.lastStatus) return;
     this.lastStatus = health.status;
     for (const listener of this.healthListeners) listener(health);
+  }
+}
+
+/**
+ * QUIT a ready connection (so pending replies arrive) and wait for `end`; disconnect
+ * otherwise, or if that did not happen (disconnecting a Cluster that has already ended
+ * would leave it `disconnecting`). Each step is bounded, so a dead server cannot hold up
+ * shutdown.
+ */
+async function closeClient(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  if (client.status === 'ready') {
+    const quit = await within(client.quit(), 1_000).catch(() => false);
+    if (quit && (await within(ended, 1_000))) return;
+  }
+  client.disconnect();
+  // Disconnected while waiting to reconnect, ioredis has no socket and no timer left, and
+  // never emits `end`: nothing to wait for.
+  if (client.status !== 'reconnecting') await within(ended, 1_000);
+}
+
+/** Whether `promise` settled within `ms`; leaves no timer behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
+
+/** EVALSHA `script` on `client`, loading it with EVAL when the node does not know it yet. */
+export async function evalScript<T>(
+  client: RedisClient,
+  script: LuaScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number | Buffer>,
+): Promise<T> {
+  try {
+    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return (await client.eval(script.lua, keys.length, ...keys, ...args)) as T;
   }
 }

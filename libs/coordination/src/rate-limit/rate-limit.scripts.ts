@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { LuaScript } from '../connection/lua-script.js';
+import { luaScript, type LuaScript } from '../connection/lua-script.js';
 import type { RateLimitAlgorithm } from './rate-limit.types.js';
 
 const read = (file: string): string => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
@@ -17,7 +17,7 @@ const FRAGMENTS: Readonly<Record<RateLimitAlgorithm, string>> = {
 // Each algorithm lives in one .lua fragment; a script is prelude + fragment(s) + check.lua,
 // so the single-algorithm scripts (the hot path) stay small while the multi-policy script
 // shares the exact same code. Each is one EVALSHA.
-const assemble = (name: string, fragments: string[]): LuaScript => ({ name, lua: [PRELUDE, ...fragments, CHECK].join('\n') });
+const assemble = (name: string, fragments: string[]): LuaScript => luaScript(name, [PRELUDE, ...fragments, CHECK].join('\n'));
 
 /** One script per algorithm, for checks whose policies all use that algorithm. */
 export const RATE_LIMIT_SCRIPTS: Readonly<Record<RateLimitAlgorithm, LuaScript>> = {

@@ -31,9 +31,7 @@ export class RedisViolationStore implements ViolationStore {
     private readonly core: CoordinationCore,
     private readonly connection: RedisConnection,
     private readonly maxPerTenant: number,
-  ) {
-    connection.scriptOn(connection.client, RECORD);
-  }
+  ) {}
 
   async append(tenant: string, violations: readonly RateLimitViolation[], rule: AlertRule): Promise<AlertCrossing[]> {
     const args: Array<string | number> = [this.maxPerTenant, rule.threshold, rule.windowMs];
