@@ -99,8 +99,8 @@ export class RedisConnection {
 
   /**
    * Runs `fn` against the command connection through the circuit breaker. Transport
-   * failures become `RedisUnavailableError` (while the breaker is open: `CircuitOpenError`,
-   * which is not a subclass of it, so check both) so that
+   * failures become `RedisUnavailableError` (while the breaker is open: its subclass
+   * `CircuitOpenError`) so that
    * callers can apply their fallback policy; reply errors pass through unchanged.
    */
   async execute<T>(operation: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {

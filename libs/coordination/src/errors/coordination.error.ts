@@ -91,14 +91,17 @@ export class TenantRequiredError extends CoordinationError {
 
 /** Redis could not be reached (connection down, timeout) for an operation. */
 export class RedisUnavailableError extends CoordinationError {
-  constructor(operation: string, cause?: unknown) {
-    super(ErrorCode.RedisUnavailable, `Redis is unavailable for ${operation}`, { operation }, { cause });
+  constructor(operation: string, cause?: unknown, code: ErrorCode = ErrorCode.RedisUnavailable, message = `Redis is unavailable for ${operation}`) {
+    super(code, message, { operation }, { cause });
   }
 }
 
-/** The circuit breaker is open: calls fail fast until a probe succeeds. */
-export class CircuitOpenError extends CoordinationError {
+/**
+ * The circuit breaker is open: calls fail fast until a probe succeeds. A subclass of
+ * `RedisUnavailableError`, so one `instanceof RedisUnavailableError` check covers both.
+ */
+export class CircuitOpenError extends RedisUnavailableError {
   constructor(readonly retryAtMs: number) {
-    super(ErrorCode.CircuitOpen, `Circuit breaker is open until ${new Date(retryAtMs).toISOString()}`, { retryAtMs });
+    super('any operation', undefined, ErrorCode.CircuitOpen, `Circuit breaker is open until ${new Date(retryAtMs).toISOString()}`);
   }
 }
