@@ -5,23 +5,20 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadLuaScript, luaScript } from './lua-script.js';
 
-describe('loadLuaScript', () => {
+describe('loadLuaScript / luaScript', () => {
   const dir = mkdtempSync(join(tmpdir(), 'coord-lua-spec-'));
-  const base = pathToFileURL(join(dir, 'x')).href;
-  writeFileSync(join(dir, 'a.lua'), 'return 1\n');
+  writeFileSync(join(dir, 'a.lua'), '-- KEYS: none\nreturn 1\n');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reads the file relative to the base URL and computes the SHA1 that EVALSHA needs', () => {
-    const script = loadLuaScript('coordSpecA', base, './a.lua');
-    expect(script).toEqual({
-      name: 'coordSpecA',
-      lua: 'return 1\n',
-      sha: createHash('sha1').update('return 1\n').digest('hex'),
-    });
+  it('reads the file relative to the base URL and carries the SHA1 EVALSHA needs', () => {
+    const script = loadLuaScript('coordSpecA', pathToFileURL(join(dir, 'x.ts')).href, './a.lua');
+    expect(script.name).toBe('coordSpecA');
+    expect(script.lua).toBe('-- KEYS: none\nreturn 1\n');
+    expect(script.sha).toBe(createHash('sha1').update(script.lua).digest('hex'));
+    expect(luaScript('coordSpecB', 'return 2').sha).not.toBe(script.sha);
   });
 
   it('refuses names that are not alphanumeric', () => {
-    expect(() => loadLuaScript('coord-spec', base, './a.lua')).toThrow(/alphanumeric/);
-    expect(() => luaScript('1abc', 'return 1')).toThrow(/alphanumeric/);
+    for (const name of ['coord-spec', '1abc', '', 'a b']) expect(() => luaScript(name, 'return 1')).toThrow(/alphanumeric/);
   });
 });

@@ -1,0 +1,194 @@
+import 'reflect-metadata';
+// Fault tests on private redis-servers this file starts, kills, pauses and restarts.
+import { Test } from '@nestjs/testing';
+import {
+  CircuitOpenError, CoordinationCore, CoordinationModule, RedisUnavailableError, type ConnectionHealth,
+  type CoordinationModuleOptions,
+} from '@nest-coordination/core';
+import { sendCommand, startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { uniquePrefix } from '../support/drivers.js';
+
+interface Booted {
+  core: CoordinationCore;
+  close(): Promise<void>;
+}
+
+async function boot(options: CoordinationModuleOptions): Promise<Booted> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('conn'), ...options })],
+  })
+    .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {} })
+    .compile();
+  await moduleRef.init();
+  return { core: moduleRef.get(CoordinationCore), close: () => moduleRef.close() };
+}
+
+/** Polls `condition` until it holds; fails with `what` after `timeoutMs` (a bound, not an assertion on speed). */
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('shutdown while the server is gone', () => {
+  it('stops reconnecting: no connection of the closed app comes back when the server does', async () => {
+    const server = await startRedisServer();
+    try {
+      const app = await boot({ connection: { url: server.url }, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      const connection = app.core.connection!;
+      const subscriber = connection.subscriber();
+      await until('subscriber ready', () => subscriber.status === 'ready');
+      const ours = `coord:${app.core.instanceId}:`;
+      expect(await sendCommand(server, ['CLIENT', 'LIST'])).toContain(ours);
+
+      await server.kill();
+      await until('command connection lost', () => connection.client.status !== 'ready');
+      await app.close();
+      await server.restart();
+      // ioredis leaves a client disconnected while `reconnecting` in that status (it has no
+      // socket and no timer left), so the proof is that nothing reconnects: wait several
+      // reconnect delays (maxDelayMs is 100) and look at the server's client list.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await sendCommand(server, ['CLIENT', 'LIST'])).not.toContain(ours);
+      for (const client of [connection.client, subscriber]) expect(client.status).not.toBe('ready');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('reconnection after the server dies', () => {
+  let server: RedisServerHandle;
+  let app: Booted | undefined;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('goes down, fails fast with RedisUnavailableError, then comes back up on restart and resumes', async () => {
+    app = await boot({
+      connection: { url: server.url },
+      reconnect: { baseDelayMs: 20, maxDelayMs: 200 },
+      health: { pingIntervalMs: 100 },
+      // Kept out of the way here: the breaker has its own test below.
+      breaker: { failureThreshold: 10_000, openMs: 1_000 },
+    });
+    const connection = app.core.connection!;
+    const seen: ConnectionHealth['status'][] = [];
+    connection.onHealthChange((health) => seen.push(health.status));
+    const key = app.core.keys.key('acme', 'probe', 'reconnect');
+    await connection.execute('set', (c) => c.set(key, 'before'));
+    expect(connection.health().status).toBe('up');
+    const reconnectsBefore = connection.health().reconnectCount;
+
+    await server.kill();
+    await until('health down', () => connection.health().status === 'down');
+    const error = await rejectionOf(connection.execute('get', (c) => c.get(key)));
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as RedisUnavailableError).code).toBe('E_REDIS_UNAVAILABLE');
+    expect(connection.health().lastError).toBeDefined();
+
+    await server.restart();
+    await until('health up', () => connection.health().status === 'up');
+    expect(seen).toContain('down');
+    expect(seen.at(-1)).toBe('up');
+    expect(connection.health().reconnectCount).toBeGreaterThan(reconnectsBefore);
+    // A killed server loses its data (no persistence): the write after restart is what we read.
+    await connection.execute('set', (c) => c.set(key, 'after'));
+    expect(await connection.execute('get', (c) => c.get(key))).toBe('after');
+  });
+});
+
+describe('a server that is down at boot', () => {
+  let server: RedisServerHandle | undefined;
+  let app: Booted | undefined;
+
+  afterAll(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('lets the app start degraded, fails commands with RedisUnavailableError, and connects once the server appears', async () => {
+    const placeholder = await startRedisServer();
+    const port = placeholder.port;
+    await placeholder.stop();
+
+    app = await boot({
+      connection: { url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 },
+      reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
+      breaker: { failureThreshold: 10_000, openMs: 1_000 },
+    });
+    const connection = app.core.connection!;
+    expect(connection.health().status).toBe('down');
+    expect(await rejectionOf(connection.execute('ping', (c) => c.ping()))).toBeInstanceOf(RedisUnavailableError);
+
+    server = await startRedisServer({ port });
+    await until('health up', () => connection.health().status === 'up');
+    expect(await connection.execute('ping', (c) => c.ping())).toBe('PONG');
+  });
+});
+
+describe('circuit breaker against a paused server', () => {
+  let server: RedisServerHandle;
+  let app: Booted | undefined;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    server?.resume();
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('opens after sustained timeouts, fails fast while open, and closes after a successful probe', async () => {
+    app = await boot({
+      connection: { url: server.url, commandTimeoutMs: 200 },
+      breaker: { failureThreshold: 3, openMs: 500 },
+      health: { pingIntervalMs: 0 },
+    });
+    const connection = app.core.connection!;
+    expect(await connection.execute('ping', (c) => c.ping())).toBe('PONG');
+
+    server.pause();
+    for (let i = 0; i < 3; i++) {
+      const error = await rejectionOf(connection.execute('ping', (c) => c.ping()));
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect(String((error as Error).cause)).toMatch(/timed out/);
+    }
+    expect(connection.breaker.state).toBe('open');
+    expect(connection.health()).toMatchObject({ status: 'down', breaker: 'open' });
+
+    let reachedRedis = false;
+    const fastFailure = await rejectionOf(
+      connection.execute('ping', (c) => {
+        reachedRedis = true;
+        return c.ping();
+      }),
+    );
+    expect(fastFailure).toBeInstanceOf(CircuitOpenError);
+    expect((fastFailure as CircuitOpenError).code).toBe('E_CIRCUIT_OPEN');
+    expect(reachedRedis).toBe(false);
+
+    server.resume();
+    await until('breaker half-open', () => connection.breaker.state === 'half-open');
+    expect(await connection.execute('ping', (c) => c.ping())).toBe('PONG');
+    expect(connection.breaker.state).toBe('closed');
+    expect(connection.health().status).toBe('up');
+  });
+});

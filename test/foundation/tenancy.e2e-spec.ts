@@ -1,0 +1,138 @@
+import 'reflect-metadata';
+import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { CoordinationCore, CoordinationModule, type TenancyOptions } from '@nest-coordination/core';
+import { uniquePrefix } from '../support/drivers.js';
+
+/** Stands in for an auth guard: the authenticated user comes from a header. */
+@Injectable()
+class FakeAuthGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown }>();
+    if (req.headers['x-user-company']) req.user = { companyId: req.headers['x-user-company'] };
+    return true;
+  }
+}
+
+@Controller()
+class TenantProbeController {
+  constructor(private readonly core: CoordinationCore) {}
+
+  @Get('current')
+  async current() {
+    await new Promise((resolve) => setTimeout(resolve, 1)); // the context must survive async hops
+    return { current: this.core.tenants.current() ?? null, resolved: this.core.tenants.resolve() };
+  }
+
+  @Get('authed')
+  @UseGuards(FakeAuthGuard)
+  authed() {
+    return { current: this.core.tenants.current() ?? null };
+  }
+}
+
+async function appWith(tenancy: TenancyOptions): Promise<INestApplication> {
+  @Module({
+    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('tenancy'), tenancy })],
+    controllers: [TenantProbeController],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('tenant resolution over HTTP', () => {
+  const apps: INestApplication[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+  const start = async (tenancy: TenancyOptions) => {
+    const app = await appWith(tenancy);
+    apps.push(app);
+    return app.getHttpServer();
+  };
+
+  describe('with a required header', () => {
+    let server: unknown;
+    beforeAll(async () => {
+      server = await start({ header: 'x-tenant-id', required: true });
+    });
+
+    it('runs the handler in the tenant of the header', async () => {
+      const res = await request(server as never).get('/current').set('x-tenant-id', 'acme').expect(200);
+      expect(res.body).toEqual({ current: 'acme', resolved: 'acme' });
+    });
+
+    it('keeps concurrent requests in their own tenants', async () => {
+      const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${i}`);
+      const bodies = await Promise.all(tenants.map((t) => request(server as never).get('/current').set('x-tenant-id', t)));
+      expect(bodies.map((r) => r.body.current)).toEqual(tenants);
+    });
+
+    it('rejects a request without a tenant with 400 E_TENANT_REQUIRED', async () => {
+      const res = await request(server as never).get('/current').expect(400);
+      expect(res.body.code).toBe('E_TENANT_REQUIRED');
+    });
+
+    it('rejects a malformed tenant with 400 E_TENANT_INVALID', async () => {
+      for (const bad of ['a*b', '_shared', 'a:b', '{a}']) {
+        const res = await request(server as never).get('/current').set('x-tenant-id', bad).expect(400);
+        expect(res.body.code).toBe('E_TENANT_INVALID');
+      }
+    });
+  });
+
+  describe('with a user property', () => {
+    let server: unknown;
+    beforeAll(async () => {
+      server = await start({ userProperty: 'companyId', required: true });
+    });
+
+    it('takes the tenant from the user an auth guard set', async () => {
+      const res = await request(server as never).get('/authed').set('x-user-company', 'acme').expect(200);
+      expect(res.body).toEqual({ current: 'acme' });
+    });
+
+    it('lets the authenticated user win over a tenant header the client sends', async () => {
+      const res = await request(server as never).get('/authed').set('x-user-company', 'acme').set('x-tenant-id', 'victim').expect(200);
+      expect(res.body).toEqual({ current: 'acme' });
+    });
+
+    it('rejects a malformed tenant from the user with 400 E_TENANT_INVALID', async () => {
+      const res = await request(server as never).get('/authed').set('x-user-company', 'ac*me').expect(400);
+      expect(res.body.code).toBe('E_TENANT_INVALID');
+    });
+
+    it('rejects an unauthenticated request with 400 E_TENANT_REQUIRED', async () => {
+      const res = await request(server as never).get('/authed').expect(400);
+      expect(res.body.code).toBe('E_TENANT_REQUIRED');
+    });
+  });
+
+  describe('with a custom resolver', () => {
+    it('lets the resolver win over the header', async () => {
+      const server = await start({
+        header: 'x-tenant-id',
+        required: true,
+        resolver: (req) => (req as { headers: Record<string, string> }).headers['x-org'],
+      });
+      const res = await request(server as never).get('/current').set('x-tenant-id', 'from-header').set('x-org', 'from-resolver').expect(200);
+      expect(res.body.current).toBe('from-resolver');
+      const missing = await request(server as never).get('/current').set('x-tenant-id', 'from-header').expect(400);
+      expect(missing.body.code).toBe('E_TENANT_REQUIRED');
+    });
+  });
+
+  describe('when tenancy is not required', () => {
+    it('resolves the shared tenant for a request without one, and still rejects a malformed one', async () => {
+      const server = await start({ required: false });
+      const res = await request(server as never).get('/current').expect(200);
+      expect(res.body).toEqual({ current: null, resolved: '_shared' });
+      const bad = await request(server as never).get('/current').set('x-tenant-id', 'a*b').expect(400);
+      expect(bad.body.code).toBe('E_TENANT_INVALID');
+    });
+  });
+});
