@@ -47,7 +47,8 @@ export class RedisConnection {
   constructor(private readonly options: ResolvedCoordinationOptions) {
     const c = options.connection;
     this.topology = c.cluster || c.client instanceof Cluster ? 'cluster' : c.sentinels ? 'sentinel' : 'standalone';
-    this.breaker = new CircuitBreaker(options.breaker, options.clock);
+    // Wall-clock time on purpose: a ManualClock injected for the memory stores must not freeze the breaker.
+    this.breaker = new CircuitBreaker(options.breaker);
     this.breaker.onStateChange(() => this.emitHealth());
     if (c.client) {
       this.command = c.client;

@@ -57,3 +57,24 @@ describe('MetricsRegistry', () => {
     expect(metrics.snapshot().counters[0].value).toBe(2);
   });
 });
+
+describe('MetricsRegistry series identity and bad observations', () => {
+  it('keeps label sets apart even when values contain separators', () => {
+    const metrics = new MetricsRegistry();
+    metrics.increment('c', { a: '1,b=2' });
+    metrics.increment('c', { a: '1', b: '2' }, 5);
+    expect(metrics.counter('c', { a: '1,b=2' })).toBe(1);
+    expect(metrics.counter('c', { a: '1', b: '2' })).toBe(5);
+  });
+
+  it('drops NaN, Infinity and negative observations instead of corrupting the histogram', () => {
+    const metrics = new MetricsRegistry();
+    metrics.observe('h', Number.NaN);
+    metrics.observe('h', Infinity);
+    metrics.observe('h', -1);
+    metrics.observe('h', 3);
+    const [h] = metrics.snapshot().histograms;
+    expect(h.count).toBe(1);
+    expect(h.sum).toBe(3);
+  });
+});

@@ -66,7 +66,9 @@ export class MetricsRegistry {
     else this.counters.set(id, { name, labels, value: by });
   }
 
+  /** Records one observation; a non-finite or negative value is a caller bug and is dropped. */
   observe(name: string, valueMs: number, labels: MetricLabels = {}): void {
+    if (!Number.isFinite(valueMs) || valueMs < 0) return;
     const id = seriesId(name, labels);
     let series = this.histograms.get(id);
     if (!series) this.histograms.set(id, (series = { name, labels, histogram: new Histogram() }));
@@ -100,5 +102,6 @@ export class MetricsRegistry {
 function seriesId(name: string, labels: MetricLabels): string {
   const keys = Object.keys(labels);
   if (keys.length === 0) return name;
-  return `${name}{${keys.sort().map((k) => `${k}=${String(labels[k])}`).join(',')}}`;
+  // JSON-quoting keeps label values containing "," or "=" from colliding with other label sets.
+  return `${name}${JSON.stringify(keys.sort().map((k) => [k, labels[k]]))}`;
 }
