@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { CoordinationCore, CoordinationModule, type TenancyOptions } from '@nest-coordination/core';
+import { CoordinationCore, CoordinationModule, TenantOptional, type TenancyOptions } from '@nest-coordination/core';
 import { uniquePrefix } from '../support/drivers.js';
 
 /** Stands in for an auth guard: the authenticated user comes from a header. */
@@ -23,6 +23,18 @@ class TenantProbeController {
   async current() {
     await new Promise((resolve) => setTimeout(resolve, 1)); // the context must survive async hops
     return { current: this.core.tenants.current() ?? null, resolved: this.core.tenants.resolve() };
+  }
+
+  @Get('open')
+  @TenantOptional()
+  open() {
+    let error: string | null = null;
+    try {
+      this.core.tenants.resolve();
+    } catch (e) {
+      error = (e as { code?: string }).code ?? 'unknown';
+    }
+    return { current: this.core.tenants.current() ?? null, resolveError: error };
   }
 
   @Get('authed')
@@ -77,6 +89,13 @@ describe('tenant resolution over HTTP', () => {
       expect(res.body.code).toBe('E_TENANT_REQUIRED');
     });
 
+    it('lets a @TenantOptional() route run without a tenant, where operations still refuse to guess one', async () => {
+      const res = await request(server as never).get('/open').expect(200);
+      expect(res.body).toEqual({ current: null, resolveError: 'E_TENANT_REQUIRED' });
+      const withTenant = await request(server as never).get('/open').set('x-tenant-id', 'acme').expect(200);
+      expect(withTenant.body.current).toBe('acme');
+    });
+
     it('rejects a malformed tenant with 400 E_TENANT_INVALID', async () => {
       for (const bad of ['a*b', '_shared', 'a:b', '{a}']) {
         const res = await request(server as never).get('/current').set('x-tenant-id', bad).expect(400);
@@ -108,6 +127,11 @@ describe('tenant resolution over HTTP', () => {
 
     it('rejects an unauthenticated request with 400 E_TENANT_REQUIRED', async () => {
       const res = await request(server as never).get('/authed').expect(400);
+      expect(res.body.code).toBe('E_TENANT_REQUIRED');
+    });
+
+    it('never takes the tenant from a header when the user property is configured', async () => {
+      const res = await request(server as never).get('/authed').set('x-tenant-id', 'victim').expect(400);
       expect(res.body.code).toBe('E_TENANT_REQUIRED');
     });
   });

@@ -13,9 +13,9 @@ export interface DemoConfig {
  * - `REDIS_URL`: Redis to coordinate through; unset means the in-memory driver.
  * - `COORD_KEY_PREFIX`: first segment of every key and channel (default `demo`).
  *
- * Tenancy is deliberately not `required`: the module's tenant interceptor would then
- * reject `/health`, which load balancers call without a company. The company routes
- * enforce a tenant themselves with `CompanyGuard`.
+ * Tenancy is `required`: a request without a company is rejected with 400, except on
+ * routes marked `@TenantOptional()` such as `/health`, which load balancers call without
+ * one. `CompanyGuard` additionally turns an unknown company into a 404.
  *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv(process.env)));
@@ -26,7 +26,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     coordination: {
       ...(url ? { connection: { url } } : { driver: 'memory' as const }),
       keyPrefix: env.COORD_KEY_PREFIX?.trim() || 'demo',
-      tenancy: { header: COMPANY_HEADER, required: false },
+      tenancy: { header: COMPANY_HEADER, required: true },
     },
   };
 }

@@ -22,6 +22,7 @@ export { TenantContext } from './tenancy/tenant-context.js';
 export { TenantResolver } from './tenancy/tenant-resolver.js';
 export { TenantInterceptor } from './tenancy/tenant.interceptor.js';
 export { TenantMiddleware } from './tenancy/tenant.middleware.js';
+export { TenantOptional, TENANT_OPTIONAL } from './tenancy/tenant-optional.decorator.js';
 
 export { RedisConnection } from './connection/redis-connection.js';
 export type { ConnectionHealth, HealthStatus, Topology, RedisClient } from './connection/redis-connection.js';

@@ -8,8 +8,8 @@ export const COMPANY_REQUEST_KEY = 'company';
 /**
  * Admits a request only with a known company in the `x-company-id` header. A missing
  * header is a 400 (`TenantRequiredError`, mapped by `CoordinationExceptionFilter`), an
- * unknown company a 404. The demo enforces the tenant here, per route, instead of with
- * `tenancy.required`, so that `/health` works without one.
+ * unknown company a 404. It runs before the module's tenant interceptor, so it resolves
+ * the company itself with the same `TenantResolver`.
  */
 @Injectable()
 export class CompanyGuard implements CanActivate {

@@ -57,9 +57,9 @@ export interface HealthOptions {
 export interface TenancyOptions {
   /** Reject operations and requests without a tenant (HTTP 400). Default false. */
   required?: boolean;
-  /** Request header carrying the tenant id, e.g. `x-tenant-id`. Default `x-tenant-id`. */
+  /** Request header carrying the tenant id. Default `x-tenant-id`. Ignored when `userProperty` or `resolver` is set. */
   header?: string;
-  /** Property path on `request.user` holding the tenant id, e.g. `companyId`. */
+  /** Property path on `request.user` holding the tenant id, e.g. `companyId`; the header is then not consulted. */
   userProperty?: string;
   /** Custom resolver; wins over `header` and `userProperty`. */
   resolver?: (request: unknown) => string | undefined | Promise<string | undefined>;

@@ -14,13 +14,13 @@ describe('TenantResolver', () => {
     expect(await resolver.fromRequest(undefined)).toBeUndefined();
   });
 
-  it('prefers the user property (a nested path) over the header', async () => {
+  it('takes the tenant only from the user property (a nested path) when one is configured, never from the header', async () => {
     const resolver = resolverWith({ userProperty: 'org.id' });
     const headers = { 'x-tenant-id': 'from-header' };
     expect(await resolver.fromRequest({ headers, user: { org: { id: 'acme' } } })).toBe('acme');
     expect(await resolver.fromRequest({ headers, user: { org: { id: 42 } } })).toBe('42');
-    expect(await resolver.fromRequest({ headers, user: { org: {} } })).toBe('from-header');
-    expect(await resolver.fromRequest({ headers })).toBe('from-header');
+    expect(await resolver.fromRequest({ headers, user: { org: {} } })).toBeUndefined();
+    expect(await resolver.fromRequest({ headers })).toBeUndefined();
   });
 
   it('lets a custom resolver win over user and header, sync or async', async () => {

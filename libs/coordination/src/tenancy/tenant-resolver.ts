@@ -23,9 +23,11 @@ export class TenantResolver {
     const { resolver, userProperty, header } = this.options.tenancy;
     if (resolver) return (await resolver(request)) ?? undefined;
     const req = (request ?? {}) as RequestLike;
-    if (userProperty && req.user !== undefined) {
+    if (userProperty) {
+      // Only the authenticated user names the tenant then: a header the client chose must
+      // never stand in for a missing or unauthenticated user.
       const value = userProperty.split('.').reduce<unknown>((obj, part) => (obj as Record<string, unknown> | undefined)?.[part], req.user);
-      if (value !== undefined && value !== null) return String(value);
+      return value === undefined || value === null ? undefined : String(value);
     }
     const raw = req.headers?.[header.toLowerCase()];
     const value = Array.isArray(raw) ? raw[0] : raw;
