@@ -1,5 +1,6 @@
 import type { BenchSuite } from '../harness/types.js';
 import * as baseline from './baseline.bench.js';
+import * as locks from './locks.bench.js';
 import * as events from './events.bench.js';
 import * as rateLimit from './rate-limit.bench.js';
 
@@ -10,4 +11,4 @@ import * as rateLimit from './rate-limit.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks];

@@ -5,6 +5,7 @@ import { CompaniesModule } from './companies/companies.module.js';
 import { CrewsModule } from './crews/crews.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
+import { LocksDemoModule } from './locks/locks-demo.module.js';
 import { RateLimitDemoModule } from './rate-limit/rate-limit-demo.module.js';
 
 /**
@@ -20,7 +21,7 @@ export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HealthModule, RateLimitDemoModule],
+      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HealthModule, RateLimitDemoModule, LocksDemoModule],
       providers: [
         // Registered here rather than in main.ts so that tests booting the module get them too.
         { provide: APP_PIPE, useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) },

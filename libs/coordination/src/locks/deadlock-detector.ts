@@ -1,0 +1,67 @@
+import type { LockKeys } from './lock-keys.js';
+import type { LockStore } from './lock-store.interface.js';
+
+/**
+ * Finds wait-for cycles between lock owners across instances.
+ *
+ * While an owner waits for a mutex it keeps an edge `owner -> lock key #seq` in Redis (with the
+ * waiter lease as expiry, so a crashed waiter's edge disappears); `seq` comes from a per-tenant
+ * counter taken after the edge is written, so it orders the waits. The holder of a lock is read
+ * from the lock itself, so a chain is followed as owner -> lock it waits for -> that lock's
+ * holder -> ... The walk runs client-side, two round trips per hop with bounded depth, because
+ * the edges of different owners live in different cluster slots and a Lua script may only touch
+ * one slot (keeping the whole graph under one tenant-wide hash tag would allow one script, but
+ * would put every wait of a tenant on one shard). It runs only when an owner has to wait.
+ *
+ * Victim: the owner of the cycle whose wait started last (highest seq), i.e. the one whose wait
+ * closed it. Every member that sees the cycle applies the same rule, so exactly one fails even
+ * when several see it at once; a member whose seq is not yet written counts as the latest.
+ */
+export class DeadlockDetector {
+  private readonly seqOf = new Map<string, number>();
+
+  constructor(private readonly store: LockStore, private readonly keys: LockKeys, private readonly maxDepth: number) {}
+
+  async recordWait(tenant: string, owner: string, lockKey: string, leaseMs: number): Promise<void> {
+    const edge = this.keys.waitEdge(tenant, owner);
+    const mark = `${tenant}\n${owner}`;
+    let seq = this.seqOf.get(mark);
+    if (seq === undefined) {
+      await this.store.setWaitEdge(edge, lockKey, leaseMs);
+      seq = await this.store.increment(this.keys.waitSequence(tenant));
+      this.seqOf.set(mark, seq);
+    }
+    await this.store.setWaitEdge(edge, `${lockKey}\n${seq}`, leaseMs);
+  }
+
+  async clearWait(tenant: string, owner: string): Promise<void> {
+    this.seqOf.delete(`${tenant}\n${owner}`);
+    await this.store.clearWaitEdge(this.keys.waitEdge(tenant, owner));
+  }
+
+  /**
+   * The cycle `owner -> ... -> owner` that waiting behind `holder` closes, when `owner` is its
+   * victim; null otherwise. A holder equal to `owner` (a non-reentrant lock taken twice by one
+   * owner) is a cycle of one.
+   */
+  async findCycle(tenant: string, owner: string, holder: string | null): Promise<string[] | null> {
+    const path = [owner];
+    const seqs = [this.seqOf.get(`${tenant}\n${owner}`) ?? Infinity];
+    let next = holder;
+    for (let depth = 0; depth < this.maxDepth && next; depth++) {
+      if (next === owner) {
+        const latest = Math.max(...seqs);
+        return seqs[0] === latest && seqs.indexOf(latest) === 0 ? path : null;
+      }
+      // A cycle that does not pass through `owner` is not ours to break: its own members see it.
+      if (path.includes(next)) return null;
+      const edge = await this.store.getWaitEdge(this.keys.waitEdge(tenant, next));
+      if (!edge) return null;
+      const [lockKey, seq] = edge.split('\n');
+      path.push(next);
+      seqs.push(seq === undefined ? Infinity : Number(seq));
+      next = await this.store.holderOwner(lockKey);
+    }
+    return null;
+  }
+}

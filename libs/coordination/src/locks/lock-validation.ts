@@ -1,0 +1,56 @@
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { assertSafeId } from '../keys/key-builder.js';
+import { LockAbortedError } from './lock.errors.js';
+import type { AcquireOptions, LockModuleOptions } from './lock.types.js';
+
+export interface CheckedAcquire {
+  ttlMs: number;
+  waitMs: number;
+  priority: number;
+  reentrant: boolean;
+  autoRenew: boolean;
+  maxHoldMs?: number;
+}
+
+const PRIORITY_LIMIT = 1_000;
+
+function duration(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new InvalidArgumentError(name, 'must be a number', value);
+  if (!Number.isFinite(value)) throw new InvalidArgumentError(name, 'must be finite', value);
+  if (value < min || (min === 0 ? false : value <= 0)) throw new InvalidArgumentError(name, min === 0 ? 'must not be negative' : 'must be greater than 0', value);
+  if (value > max) throw new InvalidArgumentError(name, `must be at most ${max} ms (option locks.maxTtlMs)`, value);
+  return Math.ceil(value);
+}
+
+/** Checks the key and options of an acquisition before any Redis call; throws typed errors naming the argument. */
+export function checkAcquire(key: unknown, options: AcquireOptions, defaults: Required<LockModuleOptions>, defaultWaitMs: number): CheckedAcquire {
+  assertSafeId(key, 'key');
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
+  const ttlMs = duration('ttlMs', options.ttlMs ?? defaults.defaultTtlMs, 1, defaults.maxTtlMs);
+  const waitMs = duration('waitMs', options.waitMs ?? defaultWaitMs, 0, defaults.maxTtlMs);
+  const priority = options.priority ?? 0;
+  if (!Number.isInteger(priority) || Math.abs(priority) > PRIORITY_LIMIT) {
+    throw new InvalidArgumentError('priority', `must be an integer from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}`, priority);
+  }
+  const maxHoldMs = options.maxHoldMs === undefined ? undefined : duration('maxHoldMs', options.maxHoldMs, 1, Number.MAX_SAFE_INTEGER);
+  if (options.owner !== undefined) assertSafeId(options.owner, 'owner');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal', 'must be an AbortSignal', options.signal);
+  }
+  for (const flag of ['reentrant', 'autoRenew'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(flag, 'must be a boolean', options[flag]);
+  }
+  return { ttlMs, waitMs, priority, reentrant: options.reentrant ?? false, autoRenew: options.autoRenew ?? defaults.autoRenew, maxHoldMs };
+}
+
+/** A signal already aborted fails before any Redis call. */
+export function checkNotAborted(key: string, tenant: string, signal?: AbortSignal): void {
+  if (signal?.aborted) throw new LockAbortedError(key, tenant, signal.reason);
+}
+
+export function checkPermits(permits: unknown): number {
+  if (typeof permits !== 'number' || !Number.isInteger(permits) || permits < 1 || permits > 1_000_000) {
+    throw new InvalidArgumentError('permits', 'must be an integer from 1 to 1000000', permits);
+  }
+  return permits;
+}

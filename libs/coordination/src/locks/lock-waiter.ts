@@ -1,0 +1,162 @@
+import type { DeadlockDetector } from './deadlock-detector.js';
+import { DeadlockError, LockAbortedError, LockTimeoutError } from './lock.errors.js';
+import { queueMember, type LockStore, type MutexKeys, type MutexReply, type MutexRequest, type SimpleReply } from './lock-store.interface.js';
+import type { LockWakeups } from './lock-wakeups.js';
+
+/** `at`: local (injected clock) time from which the reply's pttl counts, for a safe local expiry. */
+export type Acquired = Extract<MutexReply, { acquired: true }> & { at: number };
+export type SimpleAcquired = Extract<SimpleReply, { acquired: true }>;
+
+/** What a waiter needs. Wait deadlines run on the monotonic clock (an injected test clock does not move timers). */
+export interface WaitContext {
+  store: LockStore;
+  wakeups: LockWakeups;
+  /** PSUBSCRIBE pattern of the tenant's lock channels. */
+  pattern: string;
+  channel: string;
+  key: string;
+  tenant: string;
+  waitMs: number;
+  signal?: AbortSignal;
+  fallbackPollMs: number;
+  leaseMs: number;
+  /** The injected clock, for lock expiry times. */
+  now: () => number;
+}
+
+const monotonic = () => performance.now();
+
+/**
+ * Sleeps until `ms` passed or `poke()` is called (a wake-up message, an abort). One pending
+ * sleep at a time.
+ */
+class Sleeper {
+  private wake?: () => void;
+  poke = (): void => {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  };
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.poke(), Math.max(1, ms));
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/**
+ * Waits in a mutex's queue after a first refused attempt (which already joined it). The holder
+ * hands the lock over on release and publishes `g|token|fence|ttl`; a poll at the holder's
+ * expiry (or every fallbackPollMs) covers lost messages and expired holders. The queue entry
+ * is kept alive by a heartbeat at leaseMs/3, and deadlock detection re-runs with it, which
+ * catches two owners that started waiting on each other at the same instant.
+ */
+export async function waitForMutex(
+  ctx: WaitContext, keys: MutexKeys, request: MutexRequest, first: Extract<MutexReply, { acquired: false }>,
+  detector: DeadlockDetector | null,
+): Promise<Acquired> {
+  const { store } = ctx;
+  const member = queueMember(request.token, request.ttlMs, request.owner);
+  const started = monotonic();
+  const deadline = started + ctx.waitMs;
+  const sleeper = new Sleeper();
+  let granted: Acquired | null = null;
+  let pollAt = started;
+  const nextPoll = (pttlMs: number) => monotonic() + Math.min(ctx.fallbackPollMs, pttlMs > 0 ? pttlMs + 2 : ctx.fallbackPollMs);
+  const unregister = ctx.wakeups.register(keys.channel, (message) => {
+    const [kind, token, fence, ttl] = message.split('|');
+    if (kind !== 'g') return;
+    if (token === request.token) {
+      granted = { acquired: true, token, fencingToken: Number(fence), pttlMs: Number(ttl), reentered: false, at: ctx.now() };
+      sleeper.poke();
+    } else {
+      pollAt = Math.max(pollAt, nextPoll(Number(ttl)));
+    }
+  });
+  ctx.signal?.addEventListener('abort', sleeper.poke);
+  let edge = false;
+
+  const giveUp = async (error: Error): Promise<never> => {
+    const handed = await store.leaveQueue(keys, request.token, member);
+    // Handed over just before we left: pass it on, the caller is told it did not get the lock.
+    if (handed) await store.releaseMutex(keys, request.token);
+    throw error;
+  };
+  const checkDeadlock = async (holder: string | null) => {
+    if (!detector) return;
+    await detector.recordWait(ctx.tenant, request.owner, keys.lock, ctx.leaseMs);
+    edge = true;
+    const cycle = await detector.findCycle(ctx.tenant, request.owner, holder);
+    if (cycle) await giveUp(new DeadlockError(ctx.key, cycle, ctx.tenant));
+  };
+
+  try {
+    await ctx.wakeups.listen(ctx.pattern);
+    await checkDeadlock(first.holderOwner);
+    let heartbeatAt = monotonic() + ctx.leaseMs / 3;
+    for (;;) {
+      if (granted) return granted;
+      if (ctx.signal?.aborted) await giveUp(new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason));
+      const now = monotonic();
+      if (now >= deadline) await giveUp(new LockTimeoutError(ctx.key, ctx.waitMs, ctx.tenant));
+      if (now >= heartbeatAt) {
+        heartbeatAt = now + ctx.leaseMs / 3;
+        if (!(await store.heartbeat(keys, member, ctx.leaseMs))) pollAt = now;
+        await checkDeadlock(await store.holderOwner(keys.lock));
+      }
+      if (now >= pollAt) {
+        // Also the first re-check after subscribing: a hand-off may have been published before.
+        const at = ctx.now();
+        const reply = await store.acquireMutex(keys, request);
+        if (reply.acquired) return { ...reply, at };
+        pollAt = nextPoll(reply.pttlMs);
+      }
+      if (granted) return granted;
+      await sleeper.sleep(Math.min(pollAt, heartbeatAt, deadline) - monotonic());
+    }
+  } finally {
+    unregister();
+    ctx.signal?.removeEventListener('abort', sleeper.poke);
+    if (edge) await detector?.clearWait(ctx.tenant, request.owner).catch(() => undefined);
+  }
+}
+
+/**
+ * Waits for a semaphore permit or a read / write hold: any message on the channel ("something
+ * was freed") triggers a new attempt; otherwise it retries when the blocking hold expires, or
+ * every fallbackPollMs.
+ */
+export async function waitForSimple(ctx: WaitContext, attempt: () => Promise<SimpleReply>, first: SimpleReply): Promise<SimpleAcquired> {
+  const sleeper = new Sleeper();
+  const started = monotonic();
+  const deadline = started + ctx.waitMs;
+  let pollAt = started;
+  const unregister = ctx.wakeups.register(ctx.channel, () => {
+    pollAt = 0;
+    sleeper.poke();
+  });
+  ctx.signal?.addEventListener('abort', sleeper.poke);
+  let last = first;
+  try {
+    await ctx.wakeups.listen(ctx.pattern);
+    for (;;) {
+      if (ctx.signal?.aborted) throw new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason);
+      const now = monotonic();
+      if (now >= deadline) throw new LockTimeoutError(ctx.key, ctx.waitMs, ctx.tenant);
+      if (now >= pollAt) {
+        last = await attempt();
+        if (last.acquired) return last;
+        const retry = last.retryInMs > 0 ? last.retryInMs + 2 : ctx.fallbackPollMs;
+        pollAt = monotonic() + Math.min(ctx.fallbackPollMs, retry);
+      }
+      await sleeper.sleep(Math.min(pollAt, deadline) - monotonic());
+    }
+  } finally {
+    unregister();
+    ctx.signal?.removeEventListener('abort', sleeper.poke);
+  }
+}

@@ -1,0 +1,221 @@
+import type { Clock } from '../core/clock.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { LockLostError } from './lock.errors.js';
+import type { HeldLockInfo, LockKind } from './lock.types.js';
+
+/** The store calls behind one handle (a mutex, a permit, a read or a write hold). */
+export interface LockOperations {
+  extend(ttlMs: number): Promise<boolean>;
+  /** `held`: reentrant hold count decremented, still held by the owner. */
+  release(): Promise<'released' | 'held' | 'lost'>;
+}
+
+/** Callbacks into the LockService (events, metrics, the held-locks table). */
+export interface LockHooks {
+  clock: Clock;
+  maxTtlMs: number;
+  onExtended(lock: Lock, renewal: boolean): void;
+  onReleased(lock: Lock): void;
+  onLost(lock: Lock, reason: string): void;
+}
+
+export interface LockInit {
+  key: string;
+  tenant: string;
+  kind: LockKind;
+  owner: string;
+  token: string;
+  fencingToken: number;
+  ttlMs: number;
+  /** Local time by which the lock has surely expired in Redis (request start + pttl - drift). */
+  expiresAt: number;
+  autoRenew: boolean;
+  maxHoldMs?: number;
+}
+
+/** Local clocks drift: trust a TTL a little less than Redis will (1 % + 2 ms, as Redlock does). */
+export function driftMs(ttlMs: number): number {
+  return Math.floor(ttlMs * 0.01) + 2;
+}
+
+/**
+ * A held lock. `signal` aborts when the lock is lost (renewal failed, it expired, or the hold
+ * cap was reached); `release()` / `extend()` then throw `LockLostError`. Renewal failures are
+ * never thrown anywhere else, so a lost lock cannot become an unhandled rejection.
+ *
+ * @example
+ * const lock = await locks.acquire('invoice:42', { ttlMs: 10_000 });
+ * try {
+ *   await chargeCustomer({ signal: lock.signal, fence: lock.fencingToken });
+ * } finally {
+ *   await lock.release();
+ * }
+ */
+export class Lock {
+  readonly key: string;
+  readonly tenant: string;
+  readonly kind: LockKind;
+  readonly owner: string;
+  readonly token: string;
+  readonly fencingToken: number;
+  readonly acquiredAt: number;
+  readonly autoRenew: boolean;
+  private expiry: number;
+  private renewCount = 0;
+  private state: 'held' | 'released' | 'lost' = 'held';
+  private lostReason = '';
+  private timer?: NodeJS.Timeout;
+  /** Created on first access of `signal`: most locks never need one. */
+  private controller?: AbortController;
+  private readonly ttlMs: number;
+  private readonly holdUntil: number;
+
+  constructor(init: LockInit, private readonly ops: LockOperations, private readonly hooks: LockHooks) {
+    this.key = init.key;
+    this.tenant = init.tenant;
+    this.kind = init.kind;
+    this.owner = init.owner;
+    this.token = init.token;
+    this.fencingToken = init.fencingToken;
+    this.ttlMs = init.ttlMs;
+    this.expiry = init.expiresAt;
+    this.autoRenew = init.autoRenew;
+    this.acquiredAt = hooks.clock.now();
+    this.holdUntil = init.maxHoldMs === undefined ? Infinity : this.acquiredAt + init.maxHoldMs;
+    this.schedule();
+  }
+
+  /** Aborts (with a LockLostError as reason) when the lock is lost. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.state === 'lost') this.controller.abort(this.lostError());
+    }
+    return this.controller.signal;
+  }
+
+  /** Local time (ms) until which the lock is surely held, unless lost earlier. */
+  get expiresAt(): number {
+    return this.expiry;
+  }
+
+  get renewals(): number {
+    return this.renewCount;
+  }
+
+  /** True while held: not released, not lost, not past its expiry. */
+  isHeld(): boolean {
+    return this.state === 'held' && this.hooks.clock.now() < this.expiry;
+  }
+
+  /** Extends the lock to `ttlMs` from now (default: its original TTL). Throws LockLostError when no longer held. */
+  async extend(ttlMs: number = this.ttlMs): Promise<void> {
+    if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > this.hooks.maxTtlMs) {
+      throw new InvalidArgumentError('ttlMs', `must be a finite number in (0, ${this.hooks.maxTtlMs}]`, ttlMs);
+    }
+    this.assertHeld();
+    const started = this.hooks.clock.now();
+    if (!(await this.ops.extend(ttlMs))) {
+      this.markLost('another holder has it or it expired (extend refused)');
+      throw this.lostError();
+    }
+    this.expiry = started + ttlMs - driftMs(ttlMs);
+    this.hooks.onExtended(this, false);
+    this.schedule();
+  }
+
+  /**
+   * Releases the lock. A second release is a no-op; releasing a lock that was lost throws
+   * LockLostError and leaves whoever holds it now untouched.
+   */
+  async release(): Promise<void> {
+    if (this.state === 'released') return;
+    if (this.state === 'lost') throw this.lostError();
+    clearTimeout(this.timer);
+    const result = await this.ops.release();
+    if (result === 'lost') {
+      this.markLost('it expired or was taken over before release');
+      throw this.lostError();
+    }
+    this.state = 'released';
+    this.hooks.onReleased(this);
+  }
+
+  /** `await using lock = await locks.acquire(...)` releases at the end of the block. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  info(): HeldLockInfo {
+    return {
+      key: this.key, tenant: this.tenant, kind: this.kind, owner: this.owner, token: this.token,
+      fencingToken: this.fencingToken, acquiredAt: new Date(this.acquiredAt), expiresAt: new Date(this.expiry),
+      renewals: this.renewCount, autoRenew: this.autoRenew,
+    };
+  }
+
+  /** Marks the lock lost (signal, event). Used by renewal, expiry and the service. */
+  markLost(reason: string): void {
+    if (this.state !== 'held') return;
+    this.state = 'lost';
+    this.lostReason = reason;
+    clearTimeout(this.timer);
+    this.controller?.abort(this.lostError());
+    this.hooks.onLost(this, reason);
+  }
+
+  private assertHeld(): void {
+    if (this.state === 'lost') throw this.lostError();
+    if (this.state === 'released') throw new LockLostError(this.key, 'it was released', this.tenant);
+    if (this.hooks.clock.now() >= this.expiry) {
+      this.markLost('it expired');
+      throw this.lostError();
+    }
+  }
+
+  private lostError(): LockLostError {
+    return new LockLostError(this.key, this.lostReason || 'it is no longer held', this.tenant);
+  }
+
+  /** Next timer: a renewal at ~ttl/3 while renewing, else the expiry (to fire the signal). */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.state !== 'held') return;
+    const now = this.hooks.clock.now();
+    const renewing = this.autoRenew && now < this.holdUntil;
+    const delay = renewing ? Math.max(1, Math.min(this.ttlMs / 3, this.expiry - now - 1)) : Math.max(0, this.expiry - now);
+    this.timer = setTimeout(() => (renewing ? void this.renew() : this.expireNow()), delay);
+    this.timer.unref();
+  }
+
+  private expireNow(): void {
+    if (this.hooks.clock.now() < this.expiry) return this.schedule();
+    this.markLost(this.hooks.clock.now() >= this.holdUntil ? 'maxHoldMs reached' : 'it expired (not renewed)');
+  }
+
+  /** Never throws: every failure ends in a retry, or in markLost. */
+  private async renew(): Promise<void> {
+    if (this.state !== 'held') return;
+    const started = this.hooks.clock.now();
+    const ttlMs = Math.min(this.ttlMs, this.holdUntil - started);
+    try {
+      if (ttlMs <= 0 || !(await this.ops.extend(ttlMs))) {
+        if (ttlMs <= 0) return this.schedule();
+        return this.markLost('renewal refused: another holder has it or it expired');
+      }
+      if (this.state !== 'held') return;
+      this.expiry = started + ttlMs - driftMs(ttlMs);
+      this.renewCount += 1;
+      this.hooks.onExtended(this, true);
+      this.schedule();
+    } catch {
+      // Redis unreachable: retry soon while the lock may still be ours, then give it up.
+      if (this.state !== 'held') return;
+      const left = this.expiry - this.hooks.clock.now();
+      if (left <= 0) return this.markLost('renewal failed: Redis unreachable until the lock expired');
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.renew(), Math.max(1, Math.min(this.ttlMs / 10, left / 2)));
+      this.timer.unref();
+    }
+  }
+}

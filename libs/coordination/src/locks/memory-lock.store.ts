@@ -1,0 +1,262 @@
+import type { Clock } from '../core/clock.js';
+import type {
+  LockStore, MutexKeys, MutexReply, MutexRequest, ReadWriteKeys, ReleaseReply, SemaphoreKeys, SimpleReply, WakeHandler,
+} from './lock-store.interface.js';
+
+interface MutexEntry { token: string; owner: string; count: number; fence: number; expiresAt: number }
+interface Waiter { member: string; score: number; expiresAt: number }
+
+/**
+ * LockStore in process memory, on the injected clock, with the semantics of the Lua scripts:
+ * the same queue order, hand-off on release, lease expiry of waiters and fencing counters.
+ * State is local to this module instance: it excludes nothing across processes.
+ */
+export class MemoryLockStore implements LockStore {
+  readonly kind = 'memory';
+  private readonly mutexes = new Map<string, MutexEntry>();
+  private readonly queues = new Map<string, { waiters: Waiter[]; seq: number }>();
+  private readonly counters = new Map<string, number>();
+  private readonly holders = new Map<string, Map<string, number>>();
+  private readonly strings = new Map<string, { value: string; expiresAt: number }>();
+  private readonly handlers = new Set<WakeHandler>();
+
+  constructor(private readonly clock: Clock) {}
+
+  async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
+    const member = `${r.token}|${r.ttlMs}|${r.owner}`;
+    const queue = this.queue(k.queue);
+    const held = this.mutex(k.lock);
+    const leave = () => this.dropWaiter(k.queue, member);
+    const join = () => {
+      const now = this.clock.now();
+      let waiter = queue?.waiters.find((w) => w.member === member);
+      const q = queue ?? this.newQueue(k.queue);
+      if (!waiter) {
+        q.seq += 1;
+        waiter = { member, score: -r.priority * 4294967296 + q.seq, expiresAt: 0 };
+        q.waiters.push(waiter);
+        q.waiters.sort((a, b) => a.score - b.score);
+      }
+      waiter.expiresAt = now + r.leaseMs;
+      return q.waiters.indexOf(waiter);
+    };
+    if (held) {
+      const pttlMs = held.expiresAt - this.clock.now();
+      if (held.token === r.token) {
+        leave();
+        return { acquired: true, token: r.token, fencingToken: held.fence, pttlMs, reentered: false };
+      }
+      if (r.reentrant && held.owner === r.owner) {
+        held.count += 1;
+        held.expiresAt = Math.max(held.expiresAt, this.clock.now() + r.ttlMs);
+        leave();
+        return { acquired: true, token: held.token, fencingToken: held.fence, pttlMs: held.expiresAt - this.clock.now(), reentered: true };
+      }
+      return { acquired: false, holderOwner: held.owner, pttlMs, position: r.enqueue ? join() : -1 };
+    }
+    if (queue) {
+      if (!r.enqueue) return { acquired: false, holderOwner: null, pttlMs: -1, position: -1 };
+      const position = join();
+      if (position > 0) return { acquired: false, holderOwner: null, pttlMs: -1, position };
+      leave();
+    }
+    const fence = this.incr(k.fence);
+    this.mutexes.set(k.lock, { token: r.token, owner: r.owner, count: 1, fence, expiresAt: this.clock.now() + r.ttlMs });
+    return { acquired: true, token: r.token, fencingToken: fence, pttlMs: r.ttlMs, reentered: false };
+  }
+
+  async releaseMutex(k: MutexKeys, token: string): Promise<ReleaseReply> {
+    const held = this.mutex(k.lock);
+    if (!held || held.token !== token) return 'lost';
+    held.count -= 1;
+    if (held.count > 0) return 'held';
+    this.mutexes.delete(k.lock);
+    const head = this.queue(k.queue)?.waiters[0];
+    if (head) {
+      this.dropWaiter(k.queue, head.member);
+      const [waiter, ttl, ...owner] = head.member.split('|');
+      const fence = this.incr(k.fence);
+      this.mutexes.set(k.lock, { token: waiter, owner: owner.join('|'), count: 1, fence, expiresAt: this.clock.now() + Number(ttl) });
+      this.publish(k.channel, `g|${waiter}|${fence}|${ttl}`);
+    }
+    return 'released';
+  }
+
+  async extendMutex(k: MutexKeys, token: string, ttlMs: number): Promise<boolean> {
+    const held = this.mutex(k.lock);
+    if (!held || held.token !== token) return false;
+    held.expiresAt = this.clock.now() + ttlMs;
+    return true;
+  }
+
+  async leaveQueue(k: MutexKeys, token: string, member: string): Promise<{ fencingToken: number; pttlMs: number } | null> {
+    this.dropWaiter(k.queue, member);
+    const held = this.mutex(k.lock);
+    return held && held.token === token ? { fencingToken: held.fence, pttlMs: held.expiresAt - this.clock.now() } : null;
+  }
+
+  async heartbeat(k: MutexKeys, member: string, leaseMs: number): Promise<boolean> {
+    const waiter = this.queue(k.queue)?.waiters.find((w) => w.member === member);
+    if (!waiter) return false;
+    waiter.expiresAt = this.clock.now() + leaseMs;
+    return true;
+  }
+
+  async holderOwner(lockKey: string): Promise<string | null> {
+    return this.mutex(lockKey)?.owner ?? null;
+  }
+
+  async acquirePermit(k: SemaphoreKeys, token: string, permits: number, ttlMs: number): Promise<SimpleReply> {
+    const holders = this.liveHolders(k.holders);
+    if (!holders.has(token) && holders.size >= permits) {
+      return { acquired: false, retryInMs: Math.min(...holders.values()) - this.clock.now() };
+    }
+    holders.set(token, this.clock.now() + ttlMs);
+    return { acquired: true, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+  }
+
+  async releasePermit(k: SemaphoreKeys, token: string): Promise<boolean> {
+    if (!this.liveHolders(k.holders).delete(token)) return false;
+    this.publish(k.channel, 'f');
+    return true;
+  }
+
+  async extendPermit(k: SemaphoreKeys, token: string, ttlMs: number): Promise<boolean> {
+    const holders = this.liveHolders(k.holders);
+    if (!holders.has(token)) return false;
+    holders.set(token, this.clock.now() + ttlMs);
+    return true;
+  }
+
+  async acquireReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number, waiting: boolean, leaseMs: number): Promise<SimpleReply> {
+    const readers = this.liveHolders(k.readers);
+    const writer = this.string(k.writer);
+    const now = this.clock.now();
+    if (writer) return { acquired: false, retryInMs: writer.expiresAt - now };
+    if (mode === 'r') {
+      if (this.string(k.writerWaiting)) return { acquired: false, retryInMs: -1 };
+      readers.set(token, now + ttlMs);
+      return { acquired: true, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+    }
+    if (readers.size > 0) {
+      if (waiting) this.strings.set(k.writerWaiting, { value: token, expiresAt: now + leaseMs });
+      return { acquired: false, retryInMs: Math.min(...readers.values()) - now };
+    }
+    this.strings.set(k.writer, { value: token, expiresAt: now + ttlMs });
+    if (this.string(k.writerWaiting)?.value === token) this.strings.delete(k.writerWaiting);
+    return { acquired: true, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+  }
+
+  async releaseReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<boolean> {
+    if (mode === 'r') {
+      const readers = this.liveHolders(k.readers);
+      if (!readers.delete(token)) return false;
+      if (readers.size === 0) this.publish(k.channel, 'f');
+      return true;
+    }
+    if (this.string(k.writer)?.value !== token) return false;
+    this.strings.delete(k.writer);
+    this.publish(k.channel, 'f');
+    return true;
+  }
+
+  async extendReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number): Promise<boolean> {
+    if (mode === 'w') {
+      const writer = this.string(k.writer);
+      if (writer?.value !== token) return false;
+      writer.expiresAt = this.clock.now() + ttlMs;
+      return true;
+    }
+    const readers = this.liveHolders(k.readers);
+    if (!readers.has(token)) return false;
+    readers.set(token, this.clock.now() + ttlMs);
+    return true;
+  }
+
+  async checkFence(guardKey: string, fencingToken: number): Promise<boolean> {
+    if (fencingToken <= (this.counters.get(guardKey) ?? 0)) return false;
+    this.counters.set(guardKey, fencingToken);
+    return true;
+  }
+
+  async setWaitEdge(edgeKey: string, lockKey: string, leaseMs: number): Promise<void> {
+    this.strings.set(edgeKey, { value: lockKey, expiresAt: this.clock.now() + leaseMs });
+  }
+
+  async getWaitEdge(edgeKey: string): Promise<string | null> {
+    return this.string(edgeKey)?.value ?? null;
+  }
+
+  async clearWaitEdge(edgeKey: string): Promise<void> {
+    this.strings.delete(edgeKey);
+  }
+
+  async increment(key: string): Promise<number> {
+    return this.incr(key);
+  }
+
+  async listen(_pattern: string, handler: WakeHandler): Promise<void> {
+    this.handlers.add(handler);
+  }
+
+  /** Delivered asynchronously, like a pub/sub message; handlers ignore channels they do not wait on. */
+  private publish(channel: string, message: string): void {
+    for (const handler of this.handlers) queueMicrotask(() => handler(channel, message));
+  }
+
+  private mutex(key: string): MutexEntry | undefined {
+    const entry = this.mutexes.get(key);
+    if (entry && entry.expiresAt <= this.clock.now()) {
+      this.mutexes.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** The queue with expired waiters dropped; undefined when empty. */
+  private queue(key: string): { waiters: Waiter[]; seq: number } | undefined {
+    const queue = this.queues.get(key);
+    if (!queue) return undefined;
+    const now = this.clock.now();
+    queue.waiters = queue.waiters.filter((w) => w.expiresAt > now);
+    if (queue.waiters.length > 0) return queue;
+    this.queues.delete(key);
+    return undefined;
+  }
+
+  private newQueue(key: string): { waiters: Waiter[]; seq: number } {
+    const queue = { waiters: [], seq: 0 };
+    this.queues.set(key, queue);
+    return queue;
+  }
+
+  private dropWaiter(queueKey: string, member: string): void {
+    const queue = this.queues.get(queueKey);
+    if (!queue) return;
+    queue.waiters = queue.waiters.filter((w) => w.member !== member);
+    if (queue.waiters.length === 0) this.queues.delete(queueKey);
+  }
+
+  private incr(key: string): number {
+    const next = (this.counters.get(key) ?? 0) + 1;
+    this.counters.set(key, next);
+    return next;
+  }
+
+  private liveHolders(key: string): Map<string, number> {
+    let holders = this.holders.get(key);
+    if (!holders) this.holders.set(key, (holders = new Map()));
+    const now = this.clock.now();
+    for (const [token, expiresAt] of holders) if (expiresAt <= now) holders.delete(token);
+    return holders;
+  }
+
+  private string(key: string): { value: string; expiresAt: number } | undefined {
+    const entry = this.strings.get(key);
+    if (entry && entry.expiresAt <= this.clock.now()) {
+      this.strings.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+}

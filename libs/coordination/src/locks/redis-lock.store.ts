@@ -1,0 +1,162 @@
+import { Logger } from '@nestjs/common';
+import { loadLuaScript } from '../connection/lua-script.js';
+import type { LuaScript } from '../connection/lua-script.js';
+import type { RedisConnection } from '../connection/redis-connection.js';
+import type {
+  LockStore, MutexKeys, MutexReply, MutexRequest, ReadWriteKeys, ReleaseReply, SemaphoreKeys, SimpleReply, WakeHandler,
+} from './lock-store.interface.js';
+
+const ACQUIRE = loadLuaScript('coordLockAcquire', import.meta.url, './lua/acquire.lua');
+const RELEASE = loadLuaScript('coordLockRelease', import.meta.url, './lua/release.lua');
+const EXTEND = loadLuaScript('coordLockExtend', import.meta.url, './lua/extend.lua');
+const LEAVE = loadLuaScript('coordLockLeaveQueue', import.meta.url, './lua/leave-queue.lua');
+const HEARTBEAT = loadLuaScript('coordLockHeartbeat', import.meta.url, './lua/heartbeat.lua');
+const FENCE = loadLuaScript('coordLockFenceCheck', import.meta.url, './lua/fence-check.lua');
+const SEM_ACQUIRE = loadLuaScript('coordSemaphoreAcquire', import.meta.url, './lua/semaphore-acquire.lua');
+const SEM_RELEASE = loadLuaScript('coordSemaphoreRelease', import.meta.url, './lua/semaphore-release.lua');
+const SEM_EXTEND = loadLuaScript('coordSemaphoreExtend', import.meta.url, './lua/semaphore-extend.lua');
+const RW_ACQUIRE = loadLuaScript('coordRwAcquire', import.meta.url, './lua/rw-acquire.lua');
+const RW_RELEASE = loadLuaScript('coordRwRelease', import.meta.url, './lua/rw-release.lua');
+const RW_EXTEND = loadLuaScript('coordRwExtend', import.meta.url, './lua/rw-extend.lua');
+
+const SCRIPTS: Array<[LuaScript, number]> = [
+  [ACQUIRE, 5], [RELEASE, 5], [EXTEND, 1], [LEAVE, 4], [HEARTBEAT, 3], [FENCE, 1],
+  [SEM_ACQUIRE, 2], [SEM_RELEASE, 1], [SEM_EXTEND, 1], [RW_ACQUIRE, 4], [RW_RELEASE, 2], [RW_EXTEND, 2],
+];
+
+type Reply = Array<string | number | null>;
+type Runner = (...args: Array<string | number>) => Promise<unknown>;
+
+/** LockStore on Redis: one Lua script (one round trip) per operation, through the circuit breaker. */
+export class RedisLockStore implements LockStore {
+  readonly kind = 'redis';
+  private readonly logger = new Logger('Coordination:Locks');
+  private readonly handlers = new Map<string, Set<WakeHandler>>();
+  private readonly subscribed = new Map<string, Promise<void>>();
+  private attached = false;
+
+  constructor(private readonly connection: RedisConnection) {
+    for (const [script, numberOfKeys] of SCRIPTS) connection.client.defineCommand(script.name, { lua: script.lua, numberOfKeys });
+  }
+
+  async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
+    const reply = await this.run<Reply>(ACQUIRE, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], [
+      r.token, r.owner, r.ttlMs, r.reentrant ? '1' : '0', r.enqueue ? '1' : '0', r.priority, r.leaseMs,
+    ]);
+    if (Number(reply[0]) === 1) {
+      return { acquired: true, token: String(reply[1]), fencingToken: Number(reply[2]), pttlMs: Number(reply[3]), reentered: Number(reply[4]) === 1 };
+    }
+    return { acquired: false, holderOwner: reply[1] ? String(reply[1]) : null, pttlMs: Number(reply[2]), position: Number(reply[3]) };
+  }
+
+  async releaseMutex(k: MutexKeys, token: string): Promise<ReleaseReply> {
+    const reply = await this.run<number>(RELEASE, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], [token]);
+    return reply === 1 ? 'released' : reply === 2 ? 'held' : 'lost';
+  }
+
+  async extendMutex(k: MutexKeys, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run<number>(EXTEND, [k.lock], [token, ttlMs])) === 1;
+  }
+
+  async leaveQueue(k: MutexKeys, token: string, member: string): Promise<{ fencingToken: number; pttlMs: number } | null> {
+    const reply = await this.run<Reply>(LEAVE, [k.lock, k.queue, k.queueExp, k.queueSeq], [token, member]);
+    return Number(reply[0]) === 1 ? { fencingToken: Number(reply[1]), pttlMs: Number(reply[2]) } : null;
+  }
+
+  async heartbeat(k: MutexKeys, member: string, leaseMs: number): Promise<boolean> {
+    return (await this.run<number>(HEARTBEAT, [k.queue, k.queueExp, k.queueSeq], [member, leaseMs])) === 1;
+  }
+
+  holderOwner(lockKey: string): Promise<string | null> {
+    return this.connection.execute('locks.holderOwner', (c) => c.hget(lockKey, 'o'));
+  }
+
+  async acquirePermit(k: SemaphoreKeys, token: string, permits: number, ttlMs: number): Promise<SimpleReply> {
+    return simple(await this.run<Reply>(SEM_ACQUIRE, [k.holders, k.fence], [token, permits, ttlMs]));
+  }
+
+  async releasePermit(k: SemaphoreKeys, token: string): Promise<boolean> {
+    return (await this.run<number>(SEM_RELEASE, [k.holders], [token, k.channel])) === 1;
+  }
+
+  async extendPermit(k: SemaphoreKeys, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run<number>(SEM_EXTEND, [k.holders], [token, ttlMs])) === 1;
+  }
+
+  async acquireReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number, waiting: boolean, leaseMs: number): Promise<SimpleReply> {
+    const keys = [k.writer, k.readers, k.fence, k.writerWaiting];
+    return simple(await this.run<Reply>(RW_ACQUIRE, keys, [mode, token, ttlMs, waiting ? '1' : '0', leaseMs]));
+  }
+
+  async releaseReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<boolean> {
+    return (await this.run<number>(RW_RELEASE, [k.writer, k.readers], [mode, token, k.channel])) === 1;
+  }
+
+  async extendReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run<number>(RW_EXTEND, [k.writer, k.readers], [mode, token, ttlMs])) === 1;
+  }
+
+  async checkFence(guardKey: string, fencingToken: number): Promise<boolean> {
+    return (await this.run<number>(FENCE, [guardKey], [fencingToken])) === 1;
+  }
+
+  async setWaitEdge(edgeKey: string, lockKey: string, leaseMs: number): Promise<void> {
+    await this.connection.execute('locks.setWaitEdge', (c) => c.set(edgeKey, lockKey, 'PX', leaseMs));
+  }
+
+  getWaitEdge(edgeKey: string): Promise<string | null> {
+    return this.connection.execute('locks.getWaitEdge', (c) => c.get(edgeKey));
+  }
+
+  async clearWaitEdge(edgeKey: string): Promise<void> {
+    await this.connection.execute('locks.clearWaitEdge', (c) => c.del(edgeKey));
+  }
+
+  increment(key: string): Promise<number> {
+    return this.connection.execute('locks.increment', (c) => c.incr(key));
+  }
+
+  /**
+   * Runs a script through the breaker. Scripts are defined with a fixed key count so that
+   * ioredis routes them by their first key: with a dynamic key count, cluster autopipelining
+   * groups scripts by the key-count argument and fails when two scripts of different slots
+   * share a tick. They are defined up front: an autopipeline created before a late
+   * defineCommand would not know the command.
+   */
+  private run<T>(script: LuaScript, keys: string[], args: Array<string | number>): Promise<T> {
+    return this.connection.execute(script.name, (client) => (client as unknown as Record<string, Runner>)[script.name](...keys, ...args) as Promise<T>);
+  }
+
+  /**
+   * Subscribes the shared subscriber connection to `pattern` once; later calls reuse it. Only
+   * waiters subscribe, so the uncontended path never pays for it.
+   */
+  listen(pattern: string, handler: WakeHandler): Promise<void> {
+    let set = this.handlers.get(pattern);
+    if (!set) this.handlers.set(pattern, (set = new Set()));
+    set.add(handler);
+    let ready = this.subscribed.get(pattern);
+    if (!ready) {
+      const subscriber = this.connection.subscriber();
+      if (!this.attached) {
+        this.attached = true;
+        subscriber.on('pmessage', (matched: string, channel: string, message: string) => {
+          for (const h of this.handlers.get(matched) ?? []) h(channel, message);
+        });
+      }
+      ready = subscriber.psubscribe(pattern).then(() => undefined);
+      ready.catch((error: unknown) => {
+        this.subscribed.delete(pattern);
+        this.logger.warn(`Lock wake-up subscription failed (${String(error)}); waiters fall back to polling`);
+      });
+      this.subscribed.set(pattern, ready);
+    }
+    return ready;
+  }
+}
+
+function simple(reply: Reply): SimpleReply {
+  return Number(reply[0]) === 1
+    ? { acquired: true, fencingToken: Number(reply[1]), pttlMs: Number(reply[2]) }
+    : { acquired: false, retryInMs: Number(reply[1]) };
+}

@@ -1,0 +1,6 @@
+import { DRIVERS } from '../support/drivers.js';
+import { describeLockStoreContract } from '../contract/locks.contract.js';
+
+describe.each(DRIVERS)('locks contract ($name)', (driver) => {
+  describeLockStoreContract(driver);
+});
