@@ -34,12 +34,42 @@ function positiveInteger(value: unknown, argument: string, max: number): number 
   return value;
 }
 
+/** A policy object's fields as last validated, and the result. */
+interface CachedPolicy {
+  readonly limit: unknown;
+  readonly windowMs: unknown;
+  readonly algorithm: unknown;
+  readonly burst: unknown;
+  readonly name: unknown;
+  readonly normalized: NormalizedPolicy;
+}
+
+// Callers pass the same policy object on every call (a constant, decorator metadata), so
+// the validated result is remembered per object. The fields are compared on every hit, so
+// a policy object mutated since is validated afresh; only successes are cached.
+const VALIDATED = new WeakMap<object, CachedPolicy>();
+
 /**
  * Validates a policy; throws `InvalidArgumentError` naming the offending field
  * (`limit`, `windowMs`, `algorithm`, `burst`, `name`). `path` prefixes the name, e.g. `policies[1].limit`.
  */
 export function normalizePolicy(policy: RateLimitPolicy, path = ''): NormalizedPolicy {
   if (typeof policy !== 'object' || policy === null) throw new InvalidArgumentError(path || 'policy', 'must be an object', policy);
+  const cached = VALIDATED.get(policy);
+  if (
+    cached !== undefined && cached.limit === policy.limit && cached.windowMs === policy.windowMs &&
+    cached.algorithm === policy.algorithm && cached.burst === policy.burst && cached.name === policy.name
+  ) {
+    return cached.normalized;
+  }
+  // Validate a snapshot, so that what is cached is exactly what was validated.
+  const fields = { limit: policy.limit, windowMs: policy.windowMs, algorithm: policy.algorithm, burst: policy.burst, name: policy.name };
+  const normalized = validate(fields, path);
+  VALIDATED.set(policy, { ...fields, normalized });
+  return normalized;
+}
+
+function validate(policy: RateLimitPolicy, path: string): NormalizedPolicy {
   const limit = positiveInteger(policy.limit, `${path}limit`, MAX_LIMIT);
   const windowMs = positiveInteger(policy.windowMs, `${path}windowMs`, MAX_WINDOW_MS);
   const algorithm = policy.algorithm ?? 'sliding-window';

@@ -17,11 +17,17 @@ export class RedisRateLimitStore implements RateLimitStore {
   constructor(private readonly connection: RedisConnection) {}
 
   check(keys: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreReply> {
-    let script = RATE_LIMIT_SCRIPTS[policies[0].algorithm];
-    const args: Array<string | number> = [consume ? '1' : '0', cost, `${this.idPrefix}${(this.sequence = (this.sequence + 1) % 0x7fffffff)}`];
+    const id = `${this.idPrefix}${(this.sequence = (this.sequence + 1) % 0x7fffffff)}`;
+    const first = policies[0];
+    if (policies.length === 1) {
+      const [code, limit, windowMs, burst] = policyArgs(first);
+      return this.connection.runScript<StoreReply>(RATE_LIMIT_SCRIPTS[first.algorithm], keys, [consume ? '1' : '0', costArg(cost), id, code, limit, windowMs, burst]);
+    }
+    let script = RATE_LIMIT_SCRIPTS[first.algorithm];
+    const args: string[] = [consume ? '1' : '0', costArg(cost), id];
     for (const policy of policies) {
-      if (policy.algorithm !== policies[0].algorithm) script = RATE_LIMIT_MIXED_SCRIPT;
-      args.push(policy.code, policy.limit, policy.windowMs, policy.burst);
+      if (policy.algorithm !== first.algorithm) script = RATE_LIMIT_MIXED_SCRIPT;
+      args.push(...policyArgs(policy));
     }
     return this.connection.runScript<StoreReply>(script, keys, args);
   }
@@ -31,3 +37,15 @@ export class RedisRateLimitStore implements RateLimitStore {
     await this.connection.execute('rateLimitReset', (client) => client.del(...keys));
   }
 }
+
+// Normalized policies are frozen and reused across calls (see normalizePolicy), so their
+// script arguments are stringified once rather than by the client on every call.
+const POLICY_ARGS = new WeakMap<NormalizedPolicy, readonly [string, string, string, string]>();
+
+function policyArgs(policy: NormalizedPolicy): readonly [string, string, string, string] {
+  let args = POLICY_ARGS.get(policy);
+  if (!args) POLICY_ARGS.set(policy, (args = [String(policy.code), String(policy.limit), String(policy.windowMs), String(policy.burst)]));
+  return args;
+}
+
+const costArg = (cost: number): string => (cost === 1 ? '1' : String(cost));

@@ -16,6 +16,21 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local consume = ARGV[1] == '1'
 local cost = tonumber(ARGV[2])
+
+-- One policy (the hot path): no bookkeeping for a second phase.
+if #KEYS == 1 then
+  local algo = ALGO[tonumber(ARGV[4])]
+  local limit, window, burst = tonumber(ARGV[5]), tonumber(ARGV[6]) * 1000, tonumber(ARGV[7])
+  local allowed, remaining, reset, retry, s1, s2, s3
+  if consume and algo.consume then
+    allowed, remaining, reset, retry = algo.consume(KEYS[1], now, limit, window, burst, cost, ARGV[3])
+  else
+    allowed, remaining, reset, retry, s1, s2, s3 = algo.check(KEYS[1], now, limit, window, burst, cost)
+    if consume and allowed == 1 then algo.commit(KEYS[1], now, window, cost, ARGV[3], s1, s2, s3, limit, burst) end
+  end
+  return { now, allowed, allowed, remaining, math.ceil(reset / 1000), math.ceil(retry / 1000) }
+end
+
 local out = { now, 1 }
 local pending = {}
 for i = 1, #KEYS do

@@ -1,14 +1,20 @@
 --[[
   ALGO[3]: fixed window aligned to multiples of `window` on the Redis clock.
-  Key: HASH { w = window index, c = count }. A stale index counts as zero, so a key that
-  outlives its window by a few ms (lazy expiry) is still read correctly.
+  Key: HASH { <window index> = count }. Naming the field by the window index means one
+  HINCRBY both reads and counts, and a field of an earlier window (kept by a key that
+  outlives its window by a ms or two) is simply never read.
 ]]
+local function fw_reset(key, idx, cost, window, now)
+  -- First admission of this window: drop earlier windows' fields and expire with the window.
+  redis.call('DEL', key)
+  redis.call('HSET', key, idx, cost)
+  redis.call('PEXPIRE', key, math.ceil(((idx + 1) * window - now) / 1000) + 1)
+end
+
 ALGO[3] = {
   check = function(key, now, limit, window, burst, cost)
     local idx = math.floor(now / window)
-    local v = redis.call('HMGET', key, 'w', 'c')
-    local c = 0
-    if tonumber(v[1]) == idx then c = tonumber(v[2]) end
+    local c = tonumber(redis.call('HGET', key, idx)) or 0
     local reset = (idx + 1) * window - now
     if c + cost <= limit then
       return 1, limit - c - cost, reset, 0, idx, c
@@ -16,11 +22,18 @@ ALGO[3] = {
     return 0, limit - c, reset, reset, idx, c
   end,
   commit = function(key, now, window, cost, member, idx, c)
-    if c == 0 then
-      redis.call('HSET', key, 'w', idx, 'c', cost)
-      redis.call('PEXPIRE', key, math.ceil(((idx + 1) * window - now) / 1000) + 1)
-    else
-      redis.call('HINCRBY', key, 'c', cost)
+    if c == 0 then fw_reset(key, idx, cost, window, now) else redis.call('HINCRBY', key, idx, cost) end
+  end,
+  -- Single-policy consume in one write on the hot path: count first, take it back if over.
+  consume = function(key, now, limit, window, burst, cost)
+    local idx = math.floor(now / window)
+    local c = redis.call('HINCRBY', key, idx, cost)
+    local reset = (idx + 1) * window - now
+    if c > limit then
+      if c == cost then redis.call('HDEL', key, idx) else redis.call('HINCRBY', key, idx, -cost) end
+      return 0, limit - (c - cost), reset, reset
     end
+    if c == cost then fw_reset(key, idx, cost, window, now) end
+    return 1, limit - c, reset, 0
   end,
 }
