@@ -1,17 +1,23 @@
 import { Module, ValidationPipe, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { CoordinationExceptionFilter, CoordinationModule } from '@nest-coordination/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { CoordinationExceptionFilter, CoordinationModule, RateLimitGuard } from '@nest-coordination/core';
+import { DemoAuthGuard } from './auth/demo-auth.guard.js';
 import { CompaniesModule } from './companies/companies.module.js';
 import { CrewsModule } from './crews/crews.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
-import { LocksDemoModule } from './locks/locks-demo.module.js';
-import { RateLimitDemoModule } from './rate-limit/rate-limit-demo.module.js';
+import { HeldLocksModule } from './locks/held-locks.module.js';
+import { ViolationsModule } from './rate-limit/violations.module.js';
 
 /**
- * The demo application: companies (tenants) running crews of AI agents, coordinated
+ * The demo application: companies (tenants) whose users run crews of AI agents, coordinated
  * through `@nest-coordination/core`. Built with explicit configuration so tests can boot
  * it against any backend.
+ *
+ * A request passes, in order: `TenantMiddleware` (company from `x-company-id`), `DemoAuthGuard`
+ * (user from `x-user-id`, member of that company), `RateLimitGuard` (`@RateLimit` rules, `user`
+ * rules counted by `request.user.id`), `TenantInterceptor` (the handler runs in the company's
+ * tenant context), the handler (`@WithLock` on crew runs).
  *
  * @example
  * const app = await NestFactory.create(AppModule.register({ coordination: { driver: 'memory' } }));
@@ -21,11 +27,15 @@ export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HealthModule, RateLimitDemoModule, LocksDemoModule],
+      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HeldLocksModule, ViolationsModule, HealthModule],
       providers: [
         // Registered here rather than in main.ts so that tests booting the module get them too.
         { provide: APP_PIPE, useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) },
         { provide: APP_FILTER, useClass: CoordinationExceptionFilter },
+        // Global guards run in the order they are provided: authentication must set request.user
+        // before RateLimitGuard counts per-user quotas (it would count per IP otherwise).
+        { provide: APP_GUARD, useClass: DemoAuthGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
       ],
     };
   }

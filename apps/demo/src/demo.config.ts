@@ -3,6 +3,9 @@ import type { CoordinationModuleOptions } from '@nest-coordination/core';
 /** Request header that carries the company (tenant) id. */
 export const COMPANY_HEADER = 'x-company-id';
 
+/** Request header that names the calling user (the demo's stand-in for real authentication). */
+export const USER_HEADER = 'x-user-id';
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
@@ -15,7 +18,7 @@ export interface DemoConfig {
  *
  * Tenancy is `required`: a request without a company is rejected with 400, except on
  * routes marked `@TenantOptional()` such as `/health`, which load balancers call without
- * one. `CompanyGuard` additionally turns an unknown company into a 404.
+ * one. `DemoAuthGuard` additionally turns a user outside that company into a 403.
  *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv(process.env)));

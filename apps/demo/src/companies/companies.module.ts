@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
 import { CompaniesService } from './companies.service.js';
-import { CompanyGuard } from './company.guard.js';
 
 @Module({
-  providers: [CompaniesService, CompanyGuard],
-  exports: [CompaniesService, CompanyGuard],
+  providers: [CompaniesService],
+  exports: [CompaniesService],
 })
 export class CompaniesModule {}

@@ -6,6 +6,7 @@ import type { Company, User } from './company.model.js';
 @Injectable()
 export class CompaniesService {
   private readonly companies = new Map(SEED_COMPANIES.map((c) => [c.id, c]));
+  private readonly users = new Map(SEED_USERS.map((u) => [u.id, u]));
 
   find(companyId: string): Company | undefined {
     return this.companies.get(companyId);
@@ -13,6 +14,10 @@ export class CompaniesService {
 
   list(): Company[] {
     return [...this.companies.values()];
+  }
+
+  findUser(userId: string): User | undefined {
+    return this.users.get(userId);
   }
 
   usersOf(companyId: string): User[] {

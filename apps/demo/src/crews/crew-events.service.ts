@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { EventBus, type CoordinationEvent } from '@nest-coordination/core';
 import type { Observable } from 'rxjs';
-import type { CrewEventPayload, CrewEventType } from './crew.model.js';
+import type { CrewEventPayload } from './crew.model.js';
 
-/** Channel of a crew event type; every crew event lives under `crew.*`. */
-export function crewChannel(type: CrewEventType): string {
+/** Channel of a crew event type; every crew event lives under `crew.*` (runs under `crew.run.*`). */
+export function crewChannel(type: CrewEventPayload['type']): string {
   return `crew.${type}`;
 }
 

@@ -19,6 +19,8 @@ export interface CrewRun {
   startedAt: string;
   finishedAt?: string;
   triggeredBy: string;
+  /** Fencing token of the `crew-run:<crewId>` lock the run held; absent on seeded history. */
+  fencingToken?: number;
 }
 
 /** A crew of AI agents owned by one company. */
@@ -31,13 +33,16 @@ export interface Crew {
   runs: CrewRun[];
 }
 
-/** Kinds of crew events the demo publishes, each on channel `crew.<type>`. */
+/** Kinds of crew events clients may publish (`POST /crews/:crewId/events`), each on channel `crew.<type>`. */
 export const CREW_EVENT_TYPES = ['started', 'progress', 'message', 'completed', 'failed'] as const;
 export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
+
+/** Events only a crew run publishes, on `crew.run.started` / `crew.run.completed`. */
+export type CrewRunEventType = 'run.started' | 'run.completed';
 
 /** Payload of a crew event on the bus. */
 export interface CrewEventPayload {
   crewId: string;
-  type: CrewEventType;
+  type: CrewEventType | CrewRunEventType;
   data: Record<string, unknown>;
 }

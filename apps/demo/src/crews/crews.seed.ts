@@ -30,6 +30,15 @@ export const SEED_CREWS: readonly Crew[] = [
     runs: [{ id: 'r-2', status: 'failed', startedAt: '2025-01-07T14:30:00Z', finishedAt: '2025-01-07T14:31:02Z', triggeredBy: 'u-hank' }],
   },
   {
+    // Same id as Acme's crew on purpose: tenants share no locks, limits or events.
+    id: 'market-research',
+    companyId: 'globex',
+    name: 'Competitor watch',
+    agents: [{ id: 'a-8', ...researcher }],
+    config: { process: 'sequential', maxIterations: 2, temperature: 0.3 },
+    runs: [],
+  },
+  {
     id: 'tps-reports',
     companyId: 'initech',
     name: 'TPS reports',

@@ -1,12 +1,15 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
-import { CoordinationHealthIndicator, TenantOptional } from '@nest-coordination/core';
+import { CoordinationHealthIndicator, SkipRateLimit, TenantOptional } from '@nest-coordination/core';
+import { Public } from '../auth/public.decorator.js';
 
 /**
  * `GET /health`: 200 while the coordination layer is up or degraded, 503 when it is down.
- * Needs no company header, although the demo requires one everywhere else.
+ * Load balancers call it with no user, no company and no quota, so it opts out of all three.
  */
+@Public()
 @TenantOptional()
+@SkipRateLimit()
 @Controller('health')
 export class HealthController {
   constructor(private readonly health: HealthCheckService, private readonly coordination: CoordinationHealthIndicator) {}

@@ -130,9 +130,9 @@ export class RedisConnection {
   /**
    * Runs a Lua script through `execute()`: EVALSHA, and EVAL once after a NOSCRIPT (a
    * restarted or new node). EVALSHA is sent directly rather than through ioredis
-   * `defineCommand`: ioredis tracks loaded scripts per socket stream, which auto-pipelining
-   * replaces on every batch, so defined commands would go out as a full EVAL each time; and
-   * with a variable key count, cluster routing must see the keys of EVALSHA itself.
+   * `defineCommand`: a defined command with a variable key count is routed on a cluster
+   * auto-pipeline by its first argument (the key count), while ioredis knows where the keys
+   * of EVALSHA itself are; and nothing has to be defined per client before the first call.
    */
   runScript<T>(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
     return this.execute(script.name, (client) => evalScript<T>(client, script, keys, args));

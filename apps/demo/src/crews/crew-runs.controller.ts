@@ -1,0 +1,41 @@
+import { Controller, Param, Post, Query } from '@nestjs/common';
+import { RateLimit } from '@nest-coordination/core';
+import type { AuthUser } from '../auth/auth-user.model.js';
+import { CurrentUser } from '../auth/current-user.decorator.js';
+import { CrewRunner } from './crew-runner.service.js';
+import type { CrewRun } from './crew.model.js';
+import { CrewsService } from './crews.service.js';
+import { RunCrewQuery } from './dto/run-crew.query.js';
+
+/**
+ * The expensive AI work of a crew, rate-limited by the global `RateLimitGuard`: every rule of a
+ * request is checked in one atomic call, and a request denied by one rule consumes from none.
+ */
+@Controller('crews')
+export class CrewRunsController {
+  constructor(private readonly crews: CrewsService, private readonly runner: CrewRunner) {}
+
+  /** Runs the crew (one run per crew at a time: 409 while it runs elsewhere). */
+  @RateLimit([
+    { scope: 'user', name: 'crew-run-user', limit: 5, windowMs: 60_000 },
+    { scope: 'tenant', name: 'crew-run-company', limit: 50, windowMs: 60_000, algorithm: 'sliding-window-approx' },
+    { scope: 'endpoint', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
+  ])
+  @Post(':crewId/runs')
+  run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRun & { crewId: string }> {
+    const crew = this.crews.get(user.companyId, crewId);
+    return this.runner.run(crew, user, query.durationMs ?? 2_000);
+  }
+
+  /** One call of an agent to its model: bursts of 5 per user, 2/s sustained; GCRA-smoothed per company. */
+  @RateLimit([
+    { scope: 'user', name: 'agent-call-user', limit: 2, windowMs: 1_000, algorithm: 'token-bucket', burst: 5 },
+    { scope: 'tenant', name: 'agent-call-company', limit: 600, windowMs: 60_000, algorithm: 'gcra' },
+  ])
+  @Post(':crewId/agents/:agentId/calls')
+  call(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Param('agentId') agentId: string) {
+    const crew = this.crews.get(user.companyId, crewId);
+    const agent = this.crews.agent(crew, agentId);
+    return { crewId: crew.id, agentId: agent.id, model: agent.model, status: 'answered', output: `(simulated ${agent.role} answer)` };
+  }
+}
