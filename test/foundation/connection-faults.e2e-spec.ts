@@ -1,51 +1,15 @@
 import 'reflect-metadata';
 // Fault tests on private redis-servers this file starts, kills, pauses and restarts.
-import { Test } from '@nestjs/testing';
-import {
-  CircuitOpenError, CoordinationCore, CoordinationModule, RedisUnavailableError, type ConnectionHealth,
-  type CoordinationModuleOptions,
-} from '@nest-coordination/core';
+import { CircuitOpenError, RedisUnavailableError, type ConnectionHealth } from '@nest-coordination/core';
 import { sendCommand, startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
-import { uniquePrefix } from '../support/drivers.js';
-
-interface Booted {
-  core: CoordinationCore;
-  close(): Promise<void>;
-}
-
-async function boot(options: CoordinationModuleOptions): Promise<Booted> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('conn'), ...options })],
-  })
-    .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {} })
-    .compile();
-  await moduleRef.init();
-  return { core: moduleRef.get(CoordinationCore), close: () => moduleRef.close() };
-}
-
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs` (a bound, not an assertion on speed). */
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+import { bootCore, type BootedCore } from '../support/boot-core.js';
+import { rejectionOf, until } from '../support/wait.js';
 
 describe('shutdown while the server is gone', () => {
   it('stops reconnecting: no connection of the closed app comes back when the server does', async () => {
     const server = await startRedisServer();
     try {
-      const app = await boot({ connection: { url: server.url }, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      const app = await bootCore({ connection: { url: server.url }, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
       const connection = app.core.connection!;
       const subscriber = connection.subscriber();
       await until('subscriber ready', () => subscriber.status === 'ready');
@@ -70,7 +34,7 @@ describe('shutdown while the server is gone', () => {
 
 describe('reconnection after the server dies', () => {
   let server: RedisServerHandle;
-  let app: Booted | undefined;
+  let app: BootedCore | undefined;
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -81,7 +45,7 @@ describe('reconnection after the server dies', () => {
   });
 
   it('goes down, fails fast with RedisUnavailableError, then comes back up on restart and resumes', async () => {
-    app = await boot({
+    app = await bootCore({
       connection: { url: server.url },
       reconnect: { baseDelayMs: 20, maxDelayMs: 200 },
       health: { pingIntervalMs: 100 },
@@ -116,7 +80,7 @@ describe('reconnection after the server dies', () => {
 
 describe('a server that is down at boot', () => {
   let server: RedisServerHandle | undefined;
-  let app: Booted | undefined;
+  let app: BootedCore | undefined;
 
   afterAll(async () => {
     await app?.close();
@@ -128,7 +92,7 @@ describe('a server that is down at boot', () => {
     const port = placeholder.port;
     await placeholder.stop();
 
-    app = await boot({
+    app = await bootCore({
       connection: { url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 },
       reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
       breaker: { failureThreshold: 10_000, openMs: 1_000 },
@@ -145,7 +109,7 @@ describe('a server that is down at boot', () => {
 
 describe('circuit breaker against a paused server', () => {
   let server: RedisServerHandle;
-  let app: Booted | undefined;
+  let app: BootedCore | undefined;
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -157,7 +121,7 @@ describe('circuit breaker against a paused server', () => {
   });
 
   it('opens after sustained timeouts, fails fast while open, and closes after a successful probe', async () => {
-    app = await boot({
+    app = await bootCore({
       connection: { url: server.url, commandTimeoutMs: 200 },
       breaker: { failureThreshold: 3, openMs: 500 },
       health: { pingIntervalMs: 0 },

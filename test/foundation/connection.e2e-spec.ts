@@ -3,13 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import {
-  CoordinationCore, CoordinationModule, RedisUnavailableError, type CoordinationModuleOptions, loadLuaScript,
-} from '@nest-coordination/core';
+import { RedisUnavailableError, loadLuaScript } from '@nest-coordination/core';
 import { testRedisUrl } from '../harness/env.js';
-import { REDIS_DRIVERS, uniquePrefix } from '../support/drivers.js';
+import { REDIS_DRIVERS } from '../support/drivers.js';
+import { bootCore, type BootedCore } from '../support/boot-core.js';
+import { rejectionOf, until } from '../support/wait.js';
 
 // Loaded at import time, like a capability's scripts.
 const scriptDir = mkdtempSync(join(tmpdir(), 'coord-lua-'));
@@ -17,43 +16,10 @@ writeFileSync(join(scriptDir, 'echo.lua'), '-- KEYS: any, unused. ARGV[1]: a val
 const ECHO = loadLuaScript('coordTestEcho', pathToFileURL(join(scriptDir, 'x')).href, './echo.lua');
 afterAll(() => rmSync(scriptDir, { recursive: true, force: true }));
 
-interface Booted {
-  core: CoordinationCore;
-  close(): Promise<void>;
-}
-
-async function boot(options: CoordinationModuleOptions): Promise<Booted> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('conn'), ...options })],
-  })
-    .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {} })
-    .compile();
-  await moduleRef.init();
-  return { core: moduleRef.get(CoordinationCore), close: () => moduleRef.close() };
-}
-
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs` (a bound, not an assertion on speed). */
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe.each(REDIS_DRIVERS)('connection to $name', (driver) => {
-  let app: Booted;
+  let app: BootedCore;
   beforeAll(async () => {
-    app = await boot(driver.options());
+    app = await bootCore(driver.options());
   });
   afterAll(async () => {
     await app?.close();
@@ -91,9 +57,9 @@ describe.each(REDIS_DRIVERS)('connection to $name', (driver) => {
 });
 
 describe.each(REDIS_DRIVERS)('Lua scripts on the auto-pipelined command connection ($name)', (driver) => {
-  let app: Booted;
+  let app: BootedCore;
   beforeAll(async () => {
-    app = await boot(driver.options());
+    app = await bootCore(driver.options());
   });
   afterAll(async () => {
     await app?.close();
@@ -125,7 +91,7 @@ describe('an existing ioredis client', () => {
   it('is used for commands and left open when the app closes', async () => {
     const client = new Redis(testRedisUrl());
     try {
-      const app = await boot({ connection: { client } });
+      const app = await bootCore({ connection: { client } });
       const connection = app.core.connection!;
       expect(connection.client).toBe(client);
       const subscriber = connection.subscriber();
@@ -148,7 +114,7 @@ describe('an existing ioredis client', () => {
 
 describe('graceful shutdown', () => {
   it.each(REDIS_DRIVERS)('closes every connection the module opened ($name)', async (driver) => {
-    const app = await boot(driver.options());
+    const app = await bootCore(driver.options());
     const connection = app.core.connection!;
     const subscriber = connection.subscriber();
     const blocking = connection.createBlockingClient();
