@@ -42,14 +42,18 @@ export class DeadlockDetector {
   /**
    * The cycle `owner -> ... -> owner` that waiting behind `holder` closes, when `owner` is its
    * victim; null otherwise. A holder equal to `owner` (a non-reentrant lock taken twice by one
-   * owner) is a cycle of one.
+   * owner) is a cycle of one. A chain that comes back to `owner` through `waitedLock`, the lock
+   * `owner` waits for, is no cycle: `owner` was handed that lock during the walk (an edge is
+   * only cleared once its waiter hears of the hand-off, so it can outlive the wait briefly).
    */
-  async findCycle(tenant: string, owner: string, holder: string | null): Promise<string[] | null> {
+  async findCycle(tenant: string, owner: string, holder: string | null, waitedLock?: string): Promise<string[] | null> {
     const path = [owner];
     const seqs = [this.seqOf.get(`${tenant}\n${owner}`) ?? Infinity];
     let next = holder;
+    let via: string | undefined;
     for (let depth = 0; depth < this.maxDepth && next; depth++) {
       if (next === owner) {
+        if (via !== undefined && via === waitedLock) return null;
         const latest = Math.max(...seqs);
         return seqs[0] === latest && seqs.indexOf(latest) === 0 ? path : null;
       }
@@ -60,6 +64,7 @@ export class DeadlockDetector {
       const [lockKey, seq] = edge.split('\n');
       path.push(next);
       seqs.push(seq === undefined ? Infinity : Number(seq));
+      via = lockKey;
       next = await this.store.holderOwner(lockKey);
     }
     return null;

@@ -1,39 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { KeyBuilder } from '../keys/key-builder.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Lock } from './lock.js';
+import type { ScriptEvent } from './lock-store.interface.js';
 import type { LockKind } from './lock.types.js';
 
 const LABELS = { mutex: { kind: 'mutex' }, permit: { kind: 'permit' }, read: { kind: 'read' }, write: { kind: 'write' } } as const;
+const PUBLISHED = { acquired: { channel: 'lock.acquired' }, released: { channel: 'lock.released' } } as const;
+/** Channel-name cache bound: tenants are unbounded, the cache must not be. */
+const MAX_CACHED_CHANNELS = 1_000;
+
+/** What the lock scripts need to publish events themselves (the Redis store only). */
+export interface ScriptEventContext {
+  keys: KeyBuilder;
+  instanceId: string;
+}
 
 /**
  * Events and metrics of the locks capability. Events go through `EventBus.emit` (fire and
- * forget: observability never fails a lock operation).
+ * forget: observability never fails a lock operation), except on the hot path of the Redis
+ * store: there the acquire and release scripts PUBLISH `lock.acquired` (uncontended) and
+ * `lock.released` themselves, so an event costs no round trip of its own. Those messages are
+ * ordinary EventBus envelopes (serializer format `1J` + JSON of `{ i, t, s, p }`, with a UUID id,
+ * the publisher's clock and instanceId) on the same channels, so subscribers see no difference.
  *
- * Events: lock.acquired { waitedMs, contended }, lock.released { heldMs }, lock.extended
- * { renewal, renewals }, lock.lost { reason, heldMs }, lock.timeout { waitedMs }, lock.deadlock { cycle }.
+ * Events: lock.acquired { waitedMs, contended } (waitedMs is 0 when the lock was free at once),
+ * lock.released { heldMs }, lock.extended { renewal, renewals }, lock.lost { reason, heldMs },
+ * lock.timeout { waitedMs }, lock.deadlock { cycle }.
  * Metrics: lock_acquire_ms (histogram of whole acquire calls; its count is the number of
  * acquisitions), lock_wait_ms (histogram, contended waits only), lock_contended_total,
  * lock_timeout_total, lock_lost_total, lock_deadlock_total, labelled by kind.
  */
 export class LockObserver {
-  constructor(private readonly metrics: MetricsRegistry, private readonly events: EventBus | null, private readonly now: () => number) {}
+  private readonly channels = new Map<string, string>();
+  private readonly source: string;
 
-  acquired(lock: Lock, startedAt: number, contended: boolean): void {
+  constructor(
+    private readonly metrics: MetricsRegistry,
+    private readonly events: EventBus | null,
+    private readonly now: () => number,
+    private readonly script: ScriptEventContext | null = null,
+  ) {
+    this.source = script ? JSON.stringify(script.instanceId) : '';
+  }
+
+  /** Whether events are on at all. */
+  get enabled(): boolean {
+    return this.events !== null;
+  }
+
+  /**
+   * The lock.acquired event for the acquire script to publish on success; it appends the
+   * fencing token and `}}`. Undefined when events are off or cannot be published by script.
+   */
+  acquiredByScript(key: string, kind: LockKind, owner: string, tenant: string): ScriptEvent | undefined {
+    if (!this.events || !this.script) return undefined;
+    return {
+      channel: this.channel(tenant, 'lock.acquired'),
+      message: `${this.head()}${describeJson(key, kind, owner)},"waitedMs":0,"contended":false,"fencingToken":`,
+    };
+  }
+
+  /** The whole lock.released event, for the release script to publish when it releases. */
+  releasedByScript(lock: Lock): ScriptEvent | undefined {
+    if (!this.events || !this.script) return undefined;
+    const heldMs = this.now() - lock.acquiredAt;
+    return {
+      channel: this.channel(lock.tenant, 'lock.released'),
+      message: `${this.head()}${describeJson(lock.key, lock.kind, lock.owner)},"fencingToken":${lock.fencingToken},"heldMs":${heldMs}}}`,
+    };
+  }
+
+  /** `published`: the acquire script already published lock.acquired. */
+  acquired(lock: Lock, startedAt: number, contended: boolean, published = false): void {
     const waitedMs = this.now() - startedAt;
     const labels = LABELS[lock.kind];
     // The histogram's count is the number of acquisitions: one series update on the fast path.
     this.metrics.observe('lock_acquire_ms', waitedMs, labels);
     if (contended) this.metrics.observe('lock_wait_ms', waitedMs, labels);
-    if (this.events) this.emit('lock.acquired', lock.tenant, { ...this.describe(lock), waitedMs, contended });
+    if (published) this.metrics.increment('events_published_total', PUBLISHED.acquired);
+    else if (this.events) this.emit('lock.acquired', lock.tenant, { ...this.describe(lock), waitedMs, contended });
   }
 
   contended(kind: LockKind): void {
-    this.metrics.increment('lock_contended_total', { kind });
+    this.metrics.increment('lock_contended_total', LABELS[kind]);
   }
 
-  released(lock: Lock): void {
-    if (this.events) this.emit('lock.released', lock.tenant, { ...this.describe(lock), heldMs: this.now() - lock.acquiredAt });
+  /** `published`: the release script already published lock.released. */
+  released(lock: Lock, published = false): void {
+    if (published) this.metrics.increment('events_published_total', PUBLISHED.released);
+    else if (this.events) this.emit('lock.released', lock.tenant, { ...this.describe(lock), heldMs: this.now() - lock.acquiredAt });
   }
 
   extended(lock: Lock, renewal: boolean): void {
@@ -41,24 +99,41 @@ export class LockObserver {
   }
 
   lost(lock: Lock, reason: string): void {
-    this.metrics.increment('lock_lost_total', { kind: lock.kind });
+    this.metrics.increment('lock_lost_total', LABELS[lock.kind]);
     this.emit('lock.lost', lock.tenant, { ...this.describe(lock), reason, heldMs: this.now() - lock.acquiredAt });
   }
 
   timedOut(kind: LockKind, key: string, tenant: string, startedAt: number): void {
     const waitedMs = this.now() - startedAt;
-    this.metrics.increment('lock_timeout_total', { kind });
-    this.metrics.observe('lock_wait_ms', waitedMs, { kind });
+    this.metrics.increment('lock_timeout_total', LABELS[kind]);
+    this.metrics.observe('lock_wait_ms', waitedMs, LABELS[kind]);
     this.emit('lock.timeout', tenant, { key, kind, waitedMs });
   }
 
   deadlock(key: string, tenant: string, cycle: readonly string[], startedAt: number): void {
-    this.metrics.increment('lock_deadlock_total', { kind: 'mutex' });
+    this.metrics.increment('lock_deadlock_total', LABELS.mutex);
     this.emit('lock.deadlock', tenant, { key, cycle, waitedMs: this.now() - startedAt });
   }
 
   private describe(lock: Lock) {
     return { key: lock.key, kind: lock.kind, owner: lock.owner, fencingToken: lock.fencingToken };
+  }
+
+  /** Envelope up to the payload's opening brace; the same shape EventBus.publish encodes. */
+  private head(): string {
+    return `1J{"i":"${randomUUID()}","t":${this.now()},"s":${this.source},"p":{`;
+  }
+
+  /** The EventBus channel of `name` for `tenant` (what `EventBus.publish(name, ..., { tenant })` uses). */
+  private channel(tenant: string, name: string): string {
+    const id = `${tenant}\n${name}`;
+    let channel = this.channels.get(id);
+    if (channel === undefined) {
+      if (this.channels.size >= MAX_CACHED_CHANNELS) this.channels.clear();
+      channel = this.script!.keys.channel(tenant, 'events', name);
+      this.channels.set(id, channel);
+    }
+    return channel;
   }
 
   private emit(channel: string, tenant: string, payload: Record<string, unknown>): void {
@@ -69,4 +144,8 @@ export class LockObserver {
       // emit() promises not to throw; a lock operation must not depend on it either way
     }
   }
+}
+
+function describeJson(key: string, kind: LockKind, owner: string): string {
+  return `"key":${JSON.stringify(key)},"kind":"${kind}","owner":${JSON.stringify(owner)}`;
 }

@@ -35,6 +35,20 @@ export interface MutexRequest {
   enqueue: boolean;
   priority: number;
   leaseMs: number;
+  /** lock.acquired for the store to publish when this attempt acquires (see LockStore.publishesEvents). */
+  event?: ScriptEvent;
+  /** A waiter's later attempt (already queued): no point trying the uncontended fast path first. */
+  queued?: boolean;
+}
+
+/**
+ * An event a store operation publishes itself on success, in the same round trip: `message`
+ * is an encoded EventBus envelope (for acquisitions, without its fencing token and closing
+ * `}}`, which the script appends).
+ */
+export interface ScriptEvent {
+  channel: string;
+  message: string;
 }
 
 export type MutexReply =
@@ -57,8 +71,10 @@ export type WakeHandler = (channel: string, message: string) => void;
  */
 export interface LockStore {
   readonly kind: 'redis' | 'memory';
+  /** Whether acquireMutex / releaseMutex publish the ScriptEvent they are given; else the caller emits. */
+  readonly publishesEvents?: boolean;
   acquireMutex(keys: MutexKeys, request: MutexRequest): Promise<MutexReply>;
-  releaseMutex(keys: MutexKeys, token: string): Promise<ReleaseReply>;
+  releaseMutex(keys: MutexKeys, token: string, event?: ScriptEvent): Promise<ReleaseReply>;
   extendMutex(keys: MutexKeys, token: string, ttlMs: number): Promise<boolean>;
   /** Leaves the wait queue; returns the lock when it was handed to this waiter meanwhile. */
   leaveQueue(keys: MutexKeys, token: string, member: string): Promise<{ fencingToken: number; pttlMs: number } | null>;

@@ -90,7 +90,7 @@ export async function waitForMutex(
     if (!detector) return;
     await detector.recordWait(ctx.tenant, request.owner, keys.lock, ctx.leaseMs);
     edge = true;
-    const cycle = await detector.findCycle(ctx.tenant, request.owner, holder);
+    const cycle = await detector.findCycle(ctx.tenant, request.owner, holder, keys.lock);
     if (cycle) await giveUp(new DeadlockError(ctx.key, cycle, ctx.tenant));
   };
 
@@ -121,7 +121,11 @@ export async function waitForMutex(
   } finally {
     unregister();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
-    if (edge) await detector?.clearWait(ctx.tenant, request.owner).catch(() => undefined);
+    // Not awaited: a round trip between the hand-off message and the caller would add to the
+    // hand-off latency. The DEL is queued on the command connection before this returns, so
+    // this instance's later commands see it; a stale edge of an owner that now holds the lock
+    // it waited for cannot close a cycle (the walk stops at an owner already on the path).
+    if (edge) detector?.clearWait(ctx.tenant, request.owner).catch(() => undefined);
   }
 }
 

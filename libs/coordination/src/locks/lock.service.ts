@@ -10,20 +10,28 @@ import { Lock, driftMs, type LockHooks, type LockOperations } from './lock.js';
 import { DeadlockError, LockTimeoutError } from './lock.errors.js';
 import { LockKeys } from './lock-keys.js';
 import { LockObserver } from './lock-observer.js';
-import { LOCK_STORE, type LockStore, type MutexKeys, type ReleaseReply, type SimpleReply } from './lock-store.interface.js';
+import { LockScheduler } from './lock-scheduler.js';
+import { LOCK_STORE, type LockStore, type MutexKeys, type MutexRequest, type ReleaseReply, type SimpleReply } from './lock-store.interface.js';
 import { DEFAULT_LOCK_OPTIONS, type AcquireOptions, type HeldLockInfo, type LockKind, type LockModuleOptions, type PermitOptions, type ReadWriteOptions } from './lock.types.js';
 import { checkAcquire, checkNotAborted, checkPermits, type CheckedAcquire } from './lock-validation.js';
 import { LockWakeups } from './lock-wakeups.js';
-import { waitForMutex, waitForSimple, type WaitContext } from './lock-waiter.js';
+import { waitForMutex, waitForSimple, type Acquired, type WaitContext } from './lock-waiter.js';
 import { MemoryLockStore } from './memory-lock.store.js';
 
 class MutexOperations implements LockOperations {
-  constructor(private readonly store: LockStore, private readonly keys: MutexKeys, private readonly token: string) {}
+  constructor(
+    private readonly store: LockStore, private readonly keys: MutexKeys, private readonly token: string,
+    /** Set when the store's release script publishes lock.released. */
+    private readonly observer: LockObserver | null,
+  ) {}
+  get publishesReleased(): boolean {
+    return this.observer !== null;
+  }
   extend(ttlMs: number): Promise<boolean> {
     return this.store.extendMutex(this.keys, this.token, ttlMs);
   }
-  release(): Promise<ReleaseReply> {
-    return this.store.releaseMutex(this.keys, this.token);
+  release(lock: Lock): Promise<ReleaseReply> {
+    return this.store.releaseMutex(this.keys, this.token, this.observer?.releasedByScript(lock));
   }
 }
 
@@ -79,15 +87,16 @@ export class LockService implements BeforeApplicationShutdown {
   ) {
     this.options = { ...DEFAULT_LOCK_OPTIONS, ...core.options.raw.locks };
     this.keys = new LockKeys(core.keys);
-    this.observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now());
+    this.observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
     this.main = this.backend(store);
     this.hooks = {
       clock: core.clock,
       maxTtlMs: this.options.maxTtlMs,
+      scheduler: new LockScheduler(),
       onExtended: (lock, renewal) => this.observer.extended(lock, renewal),
-      onReleased: (lock) => {
+      onReleased: (lock, published) => {
         this.heldLocks.delete(lock);
-        this.observer.released(lock);
+        this.observer.released(lock, published);
       },
       onLost: (lock, reason) => {
         this.heldLocks.delete(lock);
@@ -212,29 +221,38 @@ export class LockService implements BeforeApplicationShutdown {
     const token = this.nextToken();
     const owner = options.owner ?? this.owners.getStore() ?? `${this.core.instanceId}:${token}`;
     const keys = this.keys.mutex(tenant, key);
-    const request = { token, owner, ttlMs: c.ttlMs, reentrant: c.reentrant, enqueue: c.waitMs > 0, priority: c.priority, leaseMs: this.options.waiterLeaseMs };
+    // Where the store can, the acquire and release scripts publish the lock events themselves.
+    const scripted = backend.store.publishesEvents === true && this.observer.enabled;
+    const request: MutexRequest = {
+      token, owner, ttlMs: c.ttlMs, reentrant: c.reentrant, enqueue: c.waitMs > 0, priority: c.priority, leaseMs: this.options.waiterLeaseMs,
+      event: scripted ? this.observer.acquiredByScript(key, 'mutex', owner, tenant) : undefined,
+    };
     const first = await backend.store.acquireMutex(keys, request);
-    let reply = first.acquired ? { ...first, at: startedAt } : null;
-    if (!first.acquired) {
+    let held: Acquired;
+    if (first.acquired) {
+      held = { ...first, at: startedAt };
+    } else {
       this.observer.contended('mutex');
       if (c.waitMs === 0) {
         this.observer.timedOut('mutex', key, tenant, startedAt);
         throw new LockTimeoutError(key, 0, tenant);
       }
       try {
-        reply = await waitForMutex(this.waitContext(backend, 'mutex', key, tenant, keys.channel, c, options), keys, request, first, backend.detector);
+        // Later attempts are polls of a waiter: the event is emitted here, with the wait time.
+        request.event = undefined;
+        request.queued = true;
+        held = await waitForMutex(this.waitContext(backend, 'mutex', key, tenant, keys.channel, c, options), keys, request, first, backend.detector);
       } catch (error) {
         if (error instanceof LockTimeoutError) this.observer.timedOut('mutex', key, tenant, startedAt);
         if (error instanceof DeadlockError) this.observer.deadlock(key, tenant, error.cycle, startedAt);
         throw error;
       }
     }
-    const held = reply!;
-    const ops = new MutexOperations(backend.store, keys, held.token);
+    const ops = new MutexOperations(backend.store, keys, held.token, scripted ? this.observer : null);
     return this.track(new Lock({
       key, tenant, kind: 'mutex', owner, token: held.token, fencingToken: held.fencingToken, ttlMs: c.ttlMs,
       expiresAt: held.at + held.pttlMs - driftMs(held.pttlMs), autoRenew: c.autoRenew, maxHoldMs: c.maxHoldMs,
-    }, ops, this.hooks), startedAt, !first.acquired);
+    }, ops, this.hooks), startedAt, !first.acquired, scripted && first.acquired);
   }
 
   private acquireReadWrite(kind: 'read' | 'write', key: string, options: ReadWriteOptions): Promise<Lock> {
@@ -297,9 +315,10 @@ export class LockService implements BeforeApplicationShutdown {
     };
   }
 
-  private track(lock: Lock, startedAt: number, contended: boolean): Lock {
+  /** `published`: the acquire script already published lock.acquired. */
+  private track(lock: Lock, startedAt: number, contended: boolean, published = false): Lock {
     this.heldLocks.add(lock);
-    this.observer.acquired(lock, startedAt, contended);
+    this.observer.acquired(lock, startedAt, contended, published);
     return lock;
   }
 
@@ -314,15 +333,13 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   /** Runs on Redis; on an outage, fails closed unless the unsafe local fallback is enabled. */
-  private async onBackend<T>(run: (backend: Backend) => Promise<T>): Promise<T> {
-    try {
-      return await run(this.main);
-    } catch (error) {
+  private onBackend<T>(run: (backend: Backend) => Promise<T>): Promise<T> {
+    return run(this.main).catch((error: unknown) => {
       const outage = error instanceof RedisUnavailableError || error instanceof CircuitOpenError;
       if (!outage || !this.options.unsafeLocalFallbackOnOutage || this.main.store.kind === 'memory') throw error;
       this.logger.warn(`Redis unreachable: granting a LOCAL lock (locks.unsafeLocalFallbackOnOutage); other instances are not excluded`);
       this.fallback ??= this.backend(new MemoryLockStore(this.core.clock));
       return run(this.fallback);
-    }
+    });
   }
 }

@@ -1,21 +1,27 @@
 import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { LockLostError } from './lock.errors.js';
+import { DUE, type LockScheduler, type SchedulerTask } from './lock-scheduler.js';
 import type { HeldLockInfo, LockKind } from './lock.types.js';
 
 /** The store calls behind one handle (a mutex, a permit, a read or a write hold). */
 export interface LockOperations {
   extend(ttlMs: number): Promise<boolean>;
   /** `held`: reentrant hold count decremented, still held by the owner. */
-  release(): Promise<'released' | 'held' | 'lost'>;
+  release(lock: Lock): Promise<'released' | 'held' | 'lost'>;
+  /** True when release() publishes lock.released itself (in the release script). */
+  readonly publishesReleased?: boolean;
 }
 
 /** Callbacks into the LockService (events, metrics, the held-locks table). */
 export interface LockHooks {
   clock: Clock;
   maxTtlMs: number;
+  /** Shared timer of the service's locks (renewals, expiry signals). */
+  scheduler: LockScheduler;
   onExtended(lock: Lock, renewal: boolean): void;
-  onReleased(lock: Lock): void;
+  /** `published`: the store already published lock.released. */
+  onReleased(lock: Lock, published: boolean): void;
   onLost(lock: Lock, reason: string): void;
 }
 
@@ -51,7 +57,7 @@ export function driftMs(ttlMs: number): number {
  *   await lock.release();
  * }
  */
-export class Lock {
+export class Lock implements SchedulerTask {
   readonly key: string;
   readonly tenant: string;
   readonly kind: LockKind;
@@ -64,7 +70,8 @@ export class Lock {
   private renewCount = 0;
   private state: 'held' | 'released' | 'lost' = 'held';
   private lostReason = '';
-  private timer?: NodeJS.Timeout;
+  /** What the next scheduler run does: renew, retry a failed renewal, or check expiry. */
+  private next: 'renew' | 'expire' = 'expire';
   /** Created on first access of `signal`: most locks never need one. */
   private controller?: AbortController;
   private readonly ttlMs: number;
@@ -131,14 +138,14 @@ export class Lock {
   async release(): Promise<void> {
     if (this.state === 'released') return;
     if (this.state === 'lost') throw this.lostError();
-    clearTimeout(this.timer);
-    const result = await this.ops.release();
+    this.hooks.scheduler.cancel(this);
+    const result = await this.ops.release(this);
     if (result === 'lost') {
       this.markLost('it expired or was taken over before release');
       throw this.lostError();
     }
     this.state = 'released';
-    this.hooks.onReleased(this);
+    this.hooks.onReleased(this, this.ops.publishesReleased === true);
   }
 
   /** `await using lock = await locks.acquire(...)` releases at the end of the block. */
@@ -159,7 +166,7 @@ export class Lock {
     if (this.state !== 'held') return;
     this.state = 'lost';
     this.lostReason = reason;
-    clearTimeout(this.timer);
+    this.hooks.scheduler.cancel(this);
     this.controller?.abort(this.lostError());
     this.hooks.onLost(this, reason);
   }
@@ -177,15 +184,20 @@ export class Lock {
     return new LockLostError(this.key, this.lostReason || 'it is no longer held', this.tenant);
   }
 
-  /** Next timer: a renewal at ~ttl/3 while renewing, else the expiry (to fire the signal). */
+  /** Next run: a renewal at ~ttl/3 while renewing, else the expiry (to fire the signal). */
   private schedule(): void {
-    clearTimeout(this.timer);
-    if (this.state !== 'held') return;
+    if (this.state !== 'held') return this.hooks.scheduler.cancel(this);
     const now = this.hooks.clock.now();
     const renewing = this.autoRenew && now < this.holdUntil;
+    this.next = renewing ? 'renew' : 'expire';
     const delay = renewing ? Math.max(1, Math.min(this.ttlMs / 3, this.expiry - now - 1)) : Math.max(0, this.expiry - now);
-    this.timer = setTimeout(() => (renewing ? void this.renew() : this.expireNow()), delay);
-    this.timer.unref();
+    this.hooks.scheduler.schedule(this, delay, renewing);
+  }
+
+  /** @internal Called by the LockScheduler. */
+  [DUE](): void {
+    if (this.next === 'renew') void this.renew();
+    else this.expireNow();
   }
 
   private expireNow(): void {
@@ -213,9 +225,8 @@ export class Lock {
       if (this.state !== 'held') return;
       const left = this.expiry - this.hooks.clock.now();
       if (left <= 0) return this.markLost('renewal failed: Redis unreachable until the lock expired');
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.renew(), Math.max(1, Math.min(this.ttlMs / 10, left / 2)));
-      this.timer.unref();
+      this.next = 'renew';
+      this.hooks.scheduler.schedule(this, Math.max(1, Math.min(this.ttlMs / 10, left / 2)), true);
     }
   }
 }

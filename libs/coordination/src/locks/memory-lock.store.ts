@@ -13,6 +13,7 @@ interface Waiter { member: string; score: number; expiresAt: number }
  */
 export class MemoryLockStore implements LockStore {
   readonly kind = 'memory';
+  readonly publishesEvents = false;
   private readonly mutexes = new Map<string, MutexEntry>();
   private readonly queues = new Map<string, { waiters: Waiter[]; seq: number }>();
   private readonly counters = new Map<string, number>();

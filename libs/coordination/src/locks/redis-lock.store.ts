@@ -3,9 +3,10 @@ import { loadLuaScript } from '../connection/lua-script.js';
 import type { LuaScript } from '../connection/lua-script.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import type {
-  LockStore, MutexKeys, MutexReply, MutexRequest, ReadWriteKeys, ReleaseReply, SemaphoreKeys, SimpleReply, WakeHandler,
+  LockStore, MutexKeys, MutexReply, MutexRequest, ReadWriteKeys, ReleaseReply, ScriptEvent, SemaphoreKeys, SimpleReply, WakeHandler,
 } from './lock-store.interface.js';
 
+const TRY_ACQUIRE = loadLuaScript('coordLockTryAcquire', import.meta.url, './lua/try-acquire.lua');
 const ACQUIRE = loadLuaScript('coordLockAcquire', import.meta.url, './lua/acquire.lua');
 const RELEASE = loadLuaScript('coordLockRelease', import.meta.url, './lua/release.lua');
 const EXTEND = loadLuaScript('coordLockExtend', import.meta.url, './lua/extend.lua');
@@ -19,38 +20,45 @@ const RW_ACQUIRE = loadLuaScript('coordRwAcquire', import.meta.url, './lua/rw-ac
 const RW_RELEASE = loadLuaScript('coordRwRelease', import.meta.url, './lua/rw-release.lua');
 const RW_EXTEND = loadLuaScript('coordRwExtend', import.meta.url, './lua/rw-extend.lua');
 
-const SCRIPTS: Array<[LuaScript, number]> = [
-  [ACQUIRE, 5], [RELEASE, 5], [EXTEND, 1], [LEAVE, 4], [HEARTBEAT, 3], [FENCE, 1],
-  [SEM_ACQUIRE, 2], [SEM_RELEASE, 1], [SEM_EXTEND, 1], [RW_ACQUIRE, 4], [RW_RELEASE, 2], [RW_EXTEND, 2],
-];
-
 type Reply = Array<string | number | null>;
-type Runner = (...args: Array<string | number>) => Promise<unknown>;
 
 /** LockStore on Redis: one Lua script (one round trip) per operation, through the circuit breaker. */
 export class RedisLockStore implements LockStore {
   readonly kind = 'redis';
+  readonly publishesEvents = true;
   private readonly logger = new Logger('Coordination:Locks');
   private readonly handlers = new Map<string, Set<WakeHandler>>();
   private readonly subscribed = new Map<string, Promise<void>>();
   private attached = false;
 
-  constructor(private readonly connection: RedisConnection) {
-    for (const [script, numberOfKeys] of SCRIPTS) connection.client.defineCommand(script.name, { lua: script.lua, numberOfKeys });
-  }
+  constructor(private readonly connection: RedisConnection) {}
 
+  /**
+   * First attempts run try-acquire.lua (3 keys, 4 arguments: the uncontended case in one cheap
+   * call); only when it refuses and the caller waits, acquire.lua joins the queue. A waiter's
+   * polls go straight to acquire.lua.
+   */
   async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
-    const reply = await this.run<Reply>(ACQUIRE, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], [
-      r.token, r.owner, r.ttlMs, r.reentrant ? '1' : '0', r.enqueue ? '1' : '0', r.priority, r.leaseMs,
-    ]);
+    if (!r.queued) {
+      const args: Array<string | number> = [r.token, r.owner, r.ttlMs, r.reentrant ? '1' : '0'];
+      if (r.event) args.push(r.event.channel, r.event.message);
+      const fast = await this.run<number | Reply>(TRY_ACQUIRE, [k.lock, k.fence, k.queueExp], args);
+      if (typeof fast === 'number') return { acquired: true, token: r.token, fencingToken: fast, pttlMs: r.ttlMs, reentered: false };
+      if (Number(fast[0]) === 1) return { acquired: true, token: String(fast[1]), fencingToken: Number(fast[2]), pttlMs: Number(fast[3]), reentered: true };
+      if (!r.enqueue) return { acquired: false, holderOwner: fast[1] ? String(fast[1]) : null, pttlMs: Number(fast[2]), position: -1 };
+    }
+    const args: Array<string | number> = [r.token, r.owner, r.ttlMs, r.reentrant ? '1' : '0', r.enqueue ? '1' : '0', r.priority, r.leaseMs];
+    if (r.event) args.push(r.event.channel, r.event.message);
+    const reply = await this.run<Reply>(ACQUIRE, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], args);
     if (Number(reply[0]) === 1) {
       return { acquired: true, token: String(reply[1]), fencingToken: Number(reply[2]), pttlMs: Number(reply[3]), reentered: Number(reply[4]) === 1 };
     }
     return { acquired: false, holderOwner: reply[1] ? String(reply[1]) : null, pttlMs: Number(reply[2]), position: Number(reply[3]) };
   }
 
-  async releaseMutex(k: MutexKeys, token: string): Promise<ReleaseReply> {
-    const reply = await this.run<number>(RELEASE, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], [token]);
+  async releaseMutex(k: MutexKeys, token: string, event?: ScriptEvent): Promise<ReleaseReply> {
+    const args = event ? [token, event.channel, event.message] : [token];
+    const reply = await this.run<number>(RELEASE, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], args);
     return reply === 1 ? 'released' : reply === 2 ? 'held' : 'lost';
   }
 
@@ -117,14 +125,11 @@ export class RedisLockStore implements LockStore {
   }
 
   /**
-   * Runs a script through the breaker. Scripts are defined with a fixed key count so that
-   * ioredis routes them by their first key: with a dynamic key count, cluster autopipelining
-   * groups scripts by the key-count argument and fails when two scripts of different slots
-   * share a tick. They are defined up front: an autopipeline created before a late
-   * defineCommand would not know the command.
+   * EVALSHA through the breaker (EVAL after a NOSCRIPT). ioredis routes EVALSHA by its first
+   * key on a cluster, so every script passes its keys (all of one hash tag) as real KEYS.
    */
   private run<T>(script: LuaScript, keys: string[], args: Array<string | number>): Promise<T> {
-    return this.connection.execute(script.name, (client) => (client as unknown as Record<string, Runner>)[script.name](...keys, ...args) as Promise<T>);
+    return this.connection.runScript<T>(script, keys, args);
   }
 
   /**

@@ -12,6 +12,8 @@
     ARGV[5] enqueue     "1" joins (or stays in) the wait queue when the lock cannot be taken now
     ARGV[6] priority    integer, higher is served first
     ARGV[7] leaseMs     how long a queue entry lives without being refreshed
+    ARGV[8] eventChannel  optional: when acquired, PUBLISH ARGV[9] .. fencingToken .. '}}' there (the
+    ARGV[9] eventHead     lock.acquired event, an EventBus envelope whose payload ends with "fencingToken":)
 
   Output:
     { 1, token, fencingToken, pttlMs, reentered(0|1) }  acquired (also when handed off to this waiter)
@@ -20,9 +22,26 @@
 ]]
 local lockKey, fenceKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local token, owner, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+local function acquired(fence, pttl, reentered)
+  if ARGV[8] then redis.call('PUBLISH', ARGV[8], ARGV[9] .. fence .. '}}') end
+  return { 1, token, fence, pttl, reentered }
+end
+
+-- Fast path (uncontended): free and nobody queued. HMGET before EXISTS: a held lock is the
+-- common contended case and needs the holder anyway.
+local holder = redis.call('HMGET', lockKey, 't', 'o', 'f')
+local queued = redis.call('EXISTS', qexpKey) == 1
+if not holder[1] and not queued then
+  local fence = redis.call('INCR', fenceKey)
+  redis.call('HSET', lockKey, 't', token, 'o', owner, 'n', 1, 'f', fence)
+  redis.call('PEXPIRE', lockKey, ttl)
+  return acquired(fence, ttl, 0)
+end
+
 local reentrant, enqueue = ARGV[4] == '1', ARGV[5] == '1'
 local priority, lease = tonumber(ARGV[6]), tonumber(ARGV[7])
-local member -- built only when the queue is involved: the uncontended path never needs it
+local member -- built only when the queue is involved
 
 local nowMs
 local function now()
@@ -33,7 +52,6 @@ local function now()
   return nowMs
 end
 
-local queued = redis.call('EXISTS', qexpKey) == 1
 if queued then
   local expired = redis.call('ZRANGEBYSCORE', qexpKey, '-inf', now())
   if #expired > 0 then
@@ -69,18 +87,18 @@ local function join()
   return redis.call('ZRANK', queueKey, member)
 end
 
-local holder = redis.call('HMGET', lockKey, 't', 'o', 'f')
 if holder[1] then
   if holder[1] == token then
     -- The previous holder handed the lock to this waiter on release.
     leaveQueue()
-    return { 1, token, tonumber(holder[3]), redis.call('PTTL', lockKey), 0 }
+    return acquired(tonumber(holder[3]), redis.call('PTTL', lockKey), 0)
   end
   if reentrant and holder[2] == owner then
     redis.call('HINCRBY', lockKey, 'n', 1)
     if redis.call('PTTL', lockKey) < ttl then redis.call('PEXPIRE', lockKey, ttl) end
     leaveQueue()
-    return { 1, holder[1], tonumber(holder[3]), redis.call('PTTL', lockKey), 1 }
+    token = holder[1]
+    return acquired(tonumber(holder[3]), redis.call('PTTL', lockKey), 1)
   end
   local position = -1
   if enqueue then position = join() end
@@ -98,4 +116,4 @@ end
 local fence = redis.call('INCR', fenceKey)
 redis.call('HSET', lockKey, 't', token, 'o', owner, 'n', 1, 'f', fence)
 redis.call('PEXPIRE', lockKey, ttl)
-return { 1, token, fence, ttl, 0 }
+return acquired(fence, ttl, 0)

@@ -4,6 +4,8 @@
   Input:
     KEYS[1] lock   KEYS[2] fence   KEYS[3] queue   KEYS[4] queue-exp   KEYS[5] queue-seq   (see acquire.lua)
     ARGV[1] token     owner token of the releasing holder
+    ARGV[2] eventChannel   ARGV[3] eventMessage   optional: PUBLISHed when released (1 or 2), so the
+                           lock.released event costs no round trip of its own
 
   The wake-up channel of a lock is named like its lock key (KEYS[1]).
 
@@ -15,8 +17,13 @@
 local lockKey, fenceKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local token = ARGV[1]
 
-if redis.call('HGET', lockKey, 't') ~= token then return 0 end
-if redis.call('HINCRBY', lockKey, 'n', -1) > 0 then return 2 end
+local held = redis.call('HMGET', lockKey, 't', 'n')
+if held[1] ~= token then return 0 end
+if ARGV[2] then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+if tonumber(held[2]) > 1 then
+  redis.call('HINCRBY', lockKey, 'n', -1)
+  return 2
+end
 redis.call('DEL', lockKey)
 
 if redis.call('EXISTS', qexpKey) == 0 then return 1 end

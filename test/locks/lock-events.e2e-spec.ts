@@ -1,0 +1,83 @@
+import { EventBus, type CoordinationEvent } from '@nest-coordination/core';
+import { DRIVERS, uniquePrefix } from '../support/drivers.js';
+import { lockTestApp, sleep, type LockTestApp } from './lock-test-app.js';
+
+type LockEvent = { key: string; kind: string; owner: string; fencingToken: number; waitedMs?: number; contended?: boolean; heldMs?: number };
+
+/**
+ * On Redis, the acquire and release scripts publish lock.acquired (uncontended) and
+ * lock.released themselves; subscribers must see ordinary CoordinationEvents, exactly as from
+ * the memory driver's EventBus.emit.
+ */
+describe.each(DRIVERS)('lock events ($name)', (driver) => {
+  const apps: LockTestApp[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+
+  async function watch(app: LockTestApp, tenant?: string): Promise<{ events: CoordinationEvent<LockEvent>[]; stop(): void }> {
+    const events: CoordinationEvent<LockEvent>[] = [];
+    const stream = app.moduleRef.get(EventBus).on<LockEvent>('lock.*', tenant ? { tenant } : undefined);
+    const subscription = stream.subscribe((e) => events.push(e));
+    await stream.ready();
+    return { events, stop: () => subscription.unsubscribe() };
+  }
+
+  async function until(events: unknown[], n: number): Promise<void> {
+    for (let i = 0; i < 500 && events.length < n; i++) await sleep(10);
+  }
+
+  it('delivers lock.acquired and lock.released as normal CoordinationEvents, for the right tenant', async () => {
+    const app = await lockTestApp(driver);
+    apps.push(app);
+    const acme = await watch(app, 'acme');
+    const other = await watch(app, 'globex');
+    const lock = await app.locks.acquire('invoice:"42"', { tenant: 'acme', owner: 'worker|1' });
+    await lock.release();
+    await until(acme.events, 2);
+    const [acquired, released] = acme.events;
+
+    expect(acquired).toMatchObject({
+      channel: 'lock.acquired', tenant: 'acme', source: app.core.options.instanceId,
+      payload: { key: 'invoice:"42"', kind: 'mutex', owner: 'worker|1', fencingToken: lock.fencingToken, contended: false, waitedMs: expect.any(Number) },
+    });
+    expect(released).toMatchObject({
+      channel: 'lock.released', tenant: 'acme',
+      payload: { key: 'invoice:"42"', kind: 'mutex', owner: 'worker|1', fencingToken: lock.fencingToken, heldMs: expect.any(Number) },
+    });
+    expect(acquired.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(released.id).not.toBe(acquired.id);
+    expect(typeof acquired.timestamp).toBe('number');
+    await sleep(50);
+    expect(other.events).toHaveLength(0);
+    acme.stop();
+    other.stop();
+  });
+
+  it('publishes nothing for a refused release, and no lock events at all with locks.events off', async () => {
+    const quiet = await lockTestApp(driver, { keyPrefix: uniquePrefix('locks'), locks: { events: false } });
+    apps.push(quiet);
+    const seen = await watch(quiet);
+    const lock = await quiet.locks.acquire('silent', { ttlMs: 5_000 });
+    await lock.release();
+    await sleep(100);
+    expect(seen.events).toHaveLength(0);
+    seen.stop();
+  });
+
+  it('counts events the scripts publish in events_published_total, and reports a reentrant acquisition', async () => {
+    const app = await lockTestApp(driver);
+    apps.push(app);
+    const seen = await watch(app);
+    const outer = await app.locks.acquire('nested', { owner: 'o', reentrant: true });
+    const inner = await app.locks.acquire('nested', { owner: 'o', reentrant: true });
+    expect(inner.fencingToken).toBe(outer.fencingToken);
+    await inner.release();
+    await outer.release();
+    await until(seen.events, 4);
+    expect(seen.events.map((e) => e.channel)).toEqual(['lock.acquired', 'lock.acquired', 'lock.released', 'lock.released']);
+    expect(app.core.metrics.counter('events_published_total', { channel: 'lock.acquired' })).toBe(2);
+    expect(app.core.metrics.counter('events_published_total', { channel: 'lock.released' })).toBe(2);
+    seen.stop();
+  });
+});
