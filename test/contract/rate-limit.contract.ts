@@ -2,37 +2,40 @@ import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
-  CoordinationModule, EventBus, InvalidArgumentError, InvalidKeyError, ManualClock, RATE_LIMIT_STORE, RateLimitService,
-  type CoordinationModuleOptions, type RateLimitAlert, type RateLimitAlgorithm, type RateLimitStore,
+  CoordinationCore, CoordinationModule, EventBus, InvalidArgumentError, InvalidKeyError, ManualClock, RATE_LIMIT_STORE, RateLimitService,
+  normalizePolicy, type CoordinationModuleOptions, type RateLimitAlert, type RateLimitAlgorithm, type RateLimitStore,
 } from '@nest-coordination/core';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 
 /**
- * The same assertions for every driver. Time moves through `advance(ms)`: a ManualClock on
- * the memory driver, real sleeps on Redis (whose scripts use the server clock), so windows
- * are small and assertions check behaviour with a margin, never durations.
+ * The same assertions for every driver. Time moves only through `advance(ms)`, a ManualClock
+ * injected into the module: the memory store reads it, and the Redis scripts take its time as
+ * an argument (they read the server's TIME only when no clock is configured), so every
+ * assertion is exact and no test sleeps. Windows are long (a minute) because Redis still
+ * expires keys in real time: a key must never expire while a test still relies on it.
  */
 export interface RateLimitHarness {
   service: RateLimitService;
   store: RateLimitStore;
   events: EventBus;
   moduleRef: TestingModule;
-  advance(ms: number): Promise<void>;
-  /** Extra ms to wait past a retry time on Redis (scheduling jitter); 0 on memory. */
-  margin: number;
+  /** The module's clock; undefined on a harness left on the default clock (server TIME on Redis). */
+  clock?: ManualClock;
+  advance(ms: number): void;
   primary: 'redis' | 'memory';
 }
 
-export async function createRateLimitHarness(driver: DriverCase, extra: CoordinationModuleOptions = {}): Promise<RateLimitHarness> {
-  const memory = driver.name === 'memory';
-  const clock = new ManualClock(1_700_000_000_000);
+export async function createRateLimitHarness(
+  driver: DriverCase, extra: CoordinationModuleOptions = {}, { manualClock = true }: { manualClock?: boolean } = {},
+): Promise<RateLimitHarness> {
+  const clock = manualClock ? new ManualClock(1_700_000_000_000) : undefined;
   const moduleRef = await Test.createTestingModule({
     imports: [
       CoordinationModule.forRoot({
         ...driver.options(),
         keyPrefix: uniquePrefix('rl'),
         health: { pingIntervalMs: 0 },
-        ...(memory ? { clock } : {}),
+        ...(clock ? { clock } : {}),
         ...extra,
       }),
     ],
@@ -43,9 +46,12 @@ export async function createRateLimitHarness(driver: DriverCase, extra: Coordina
     service: moduleRef.get(RateLimitService),
     store: moduleRef.get<RateLimitStore>(RATE_LIMIT_STORE),
     events: moduleRef.get(EventBus),
-    advance: memory ? async (ms) => clock.advance(ms) : (ms) => new Promise((r) => setTimeout(r, ms)),
-    margin: memory ? 0 : 25,
-    primary: memory ? 'memory' : 'redis',
+    clock,
+    advance: (ms) => {
+      if (!clock) throw new Error('this harness runs on the default clock: time cannot be moved');
+      clock.advance(ms);
+    },
+    primary: driver.name === 'memory' ? 'memory' : 'redis',
   };
 }
 
@@ -56,7 +62,9 @@ const key = (label: string) => `${label}:${++seq}`;
 export function describeRateLimitContract(driver: DriverCase): void {
   describe(`rate limits contract (${driver.name})`, () => {
     let h: RateLimitHarness;
-    const W = 400;
+    const W = 60_000;
+    /** ms elapsed since the start of the aligned window (fixed-window, sliding-window-approx). */
+    const offset = () => h.clock!.now() % W;
 
     beforeAll(async () => {
       h = await createRateLimitHarness(driver, { rateLimit: { violations: { alertThreshold: 3, alertWindowMs: 60_000 } } });
@@ -78,8 +86,15 @@ export function describeRateLimitContract(driver: DriverCase): void {
         const denied = await h.service.consume(k, policy);
         expect(denied.allowed).toBe(false);
         expect(denied.remaining).toBe(0);
-        expect(denied.retryAfterMs).toBeGreaterThan(0);
-        expect(denied.retryAfterMs).toBeLessThanOrEqual(W * 2);
+        // All four calls at one instant: each algorithm's retry time is known exactly.
+        const expected: Record<RateLimitAlgorithm, number> = {
+          'sliding-window': W, // the first admission leaves the window
+          'sliding-window-approx': W - offset() + W / 3, // next window, once the 3 decayed to 2
+          'fixed-window': W - offset(), // the window boundary
+          'token-bucket': W / 3, // one token refilled
+          gcra: W / 3, // one emission interval
+        };
+        expect(denied.retryAfterMs).toBe(expected[algorithm]);
       });
 
       it('allows again once the retry time has passed', async () => {
@@ -89,7 +104,10 @@ export function describeRateLimitContract(driver: DriverCase): void {
         await h.service.consume(k, policy);
         const denied = await h.service.consume(k, policy);
         expect(denied.allowed).toBe(false);
-        await h.advance(denied.retryAfterMs! + h.margin);
+        h.advance(denied.retryAfterMs! - 1);
+        // peek asks the store (the deny cache only answers consumes): still denied 1 ms before
+        expect((await h.service.peek(k, policy)).allowed).toBe(false);
+        h.advance(1);
         const again = await h.service.consume(k, policy);
         expect(again.allowed).toBe(true);
         expect(again.source).toBe(h.primary);
@@ -100,7 +118,9 @@ export function describeRateLimitContract(driver: DriverCase): void {
         const policy = { limit: 3, windowMs: W, algorithm };
         let last;
         for (let i = 0; i < 3; i++) last = await h.service.consume(k, policy);
-        await h.advance(last!.resetAfterMs + h.margin);
+        h.advance(last!.resetAfterMs - 1);
+        expect((await h.service.peek(k, policy)).remaining).toBeLessThan(3);
+        h.advance(1);
         const peek = await h.service.peek(k, policy);
         expect(peek.allowed).toBe(true);
         expect(peek.remaining).toBe(3);
@@ -134,10 +154,15 @@ export function describeRateLimitContract(driver: DriverCase): void {
       const k = key('sw-boundary');
       const policy = { limit: 3, windowMs: W, algorithm: 'sliding-window' as const };
       for (let i = 0; i < 3; i++) expect((await h.service.consume(k, policy)).allowed).toBe(true);
-      await h.advance(W / 2);
+      h.advance(W / 2);
       expect((await h.service.peek(k, policy)).allowed).toBe(false);
       const denied = await h.service.consume(k, policy);
-      expect(denied.retryAfterMs).toBeLessThanOrEqual(W / 2 + h.margin);
+      expect(denied).toMatchObject({ allowed: false, retryAfterMs: W / 2 });
+      h.advance(W / 2 - 1);
+      expect((await h.service.peek(k, policy)).allowed).toBe(false);
+      h.advance(1); // the admissions are exactly one window old: out of (now - W, now]
+      for (let i = 0; i < 3; i++) expect((await h.service.consume(k, policy)).allowed).toBe(true);
+      expect((await h.service.consume(k, policy)).allowed).toBe(false);
     });
 
     it('fixed-window: the quota comes back whole at the window boundary', async () => {
@@ -145,9 +170,15 @@ export function describeRateLimitContract(driver: DriverCase): void {
       const policy = { limit: 3, windowMs: W, algorithm: 'fixed-window' as const };
       for (let i = 0; i < 3; i++) await h.service.consume(k, policy);
       const denied = await h.service.consume(k, policy);
-      expect(denied.retryAfterMs).toBe(denied.resetAfterMs);
-      await h.advance(denied.resetAfterMs + h.margin);
+      expect(denied.allowed).toBe(false);
+      expect(denied.retryAfterMs).toBe(W - offset());
+      expect(denied.resetAfterMs).toBe(W - offset());
+      h.advance(denied.resetAfterMs - 1);
+      expect((await h.service.peek(k, policy)).allowed).toBe(false);
+      h.advance(1); // exactly the boundary
+      expect(offset()).toBe(0);
       for (let i = 0; i < 3; i++) expect((await h.service.consume(k, policy)).allowed).toBe(true);
+      expect((await h.service.consume(k, policy)).allowed).toBe(false);
     });
 
     it('token-bucket: burst sets the capacity, refill is gradual', async () => {
@@ -157,9 +188,10 @@ export function describeRateLimitContract(driver: DriverCase): void {
       expect((await h.service.consume(k, policy)).remaining).toBe(0);
       const denied = await h.service.consume(k, policy);
       // one token every W ms
-      expect(denied.retryAfterMs).toBeGreaterThan(W / 2);
-      expect(denied.retryAfterMs).toBeLessThanOrEqual(W);
-      await h.advance(denied.retryAfterMs! + h.margin);
+      expect(denied.retryAfterMs).toBe(W);
+      h.advance(W - 1);
+      expect((await h.service.peek(k, policy)).allowed).toBe(false);
+      h.advance(1);
       expect((await h.service.consume(k, policy)).allowed).toBe(true);
       expect((await h.service.consume(k, policy)).allowed).toBe(false);
     });
@@ -186,18 +218,19 @@ export function describeRateLimitContract(driver: DriverCase): void {
       const policy = { limit: 1, windowMs: W };
       await h.service.consume(k, policy);
       const denied = await h.service.consume(k, policy);
-      expect(denied.source).toBe(h.primary);
+      expect(denied).toMatchObject({ allowed: false, source: h.primary, retryAfterMs: W });
       const cached = await h.service.consume(k, policy);
-      expect(cached).toMatchObject({ allowed: false, source: 'deny-cache', policy: denied.policy });
-      expect(cached.retryAfterMs).toBeLessThanOrEqual(denied.retryAfterMs!);
-      await h.advance(denied.retryAfterMs! + h.margin);
+      expect(cached).toMatchObject({ allowed: false, source: 'deny-cache', policy: denied.policy, retryAfterMs: W, remaining: 0 });
+      h.advance(W - 1);
+      expect(await h.service.consume(k, policy)).toMatchObject({ allowed: false, source: 'deny-cache', retryAfterMs: 1 });
+      h.advance(1);
       expect(await h.service.consume(k, policy)).toMatchObject({ allowed: true, source: h.primary });
     });
 
     it('records violations per tenant, queryable by key, scope and time', async () => {
       const k = key('v');
       const policy = { name: 'viol', limit: 1, windowMs: 60_000 };
-      const before = Date.now() - 1;
+      const at = h.clock!.now(); // every violation below is recorded at this instant
       await h.service.consume(k, { ...policy, tenant: 'acme' });
       await h.service.consume(k, { ...policy, tenant: 'acme' });
       await h.service.consumeMany([{ key: k, policy, scope: 'user' }], { tenant: 'acme' });
@@ -208,7 +241,9 @@ export function describeRateLimitContract(driver: DriverCase): void {
       expect(await h.service.getViolations({ tenant: 'acme', key: k, scope: 'user' })).toHaveLength(1);
       expect(await h.service.getViolations({ tenant: 'other', key: k })).toHaveLength(0);
       expect(await h.service.getViolations({ tenant: 'acme', key: k, since: new Date(8_000_000_000_000) })).toHaveLength(0);
-      if (h.primary === 'redis') expect((await h.service.getViolations({ tenant: 'acme', key: k, since: before })).length).toBe(2);
+      expect(await h.service.getViolations({ tenant: 'acme', key: k, since: at })).toHaveLength(2);
+      expect(await h.service.getViolations({ tenant: 'acme', key: k, since: at + 1 })).toHaveLength(0);
+      expect(mine.every((v) => v.at === at)).toBe(true);
     });
 
     it('publishes ratelimit.violation and fires ratelimit.alert once at the threshold', async () => {
@@ -255,6 +290,61 @@ export function describeRateLimitContract(driver: DriverCase): void {
       }
       expect(spy).not.toHaveBeenCalled();
       spy.mockRestore();
+    });
+
+    it('decides on the injected clock (the store reply carries its time, in us)', async () => {
+      const policy = { limit: 1, windowMs: W };
+      h.advance(123);
+      const reply = await h.store.check([`${uniquePrefix('rlclock')}:{k}`], [normalizePolicy(policy)], 1, false);
+      expect(reply[0]).toBe(h.clock!.now() * 1_000);
+      expect((await h.service.peek(key('clock'), policy)).resetAt.getTime()).toBe(h.clock!.now() + W);
+    });
+  });
+
+  // Production default: no clock configured, so the Redis scripts read the server's TIME. No
+  // time is moved here, and windows are a day long so that no boundary of an aligned window
+  // (fixed-window, sliding-window-approx: multiples of the window since the epoch) can
+  // plausibly fall inside a test; the assertions hold anywhere inside one window.
+  describe(`rate limits on the default clock (${driver.name})`, () => {
+    let h: RateLimitHarness;
+    const DAY = 24 * 3_600_000;
+
+    beforeAll(async () => {
+      h = await createRateLimitHarness(driver, {}, { manualClock: false });
+    });
+    afterAll(async () => {
+      await h.moduleRef.close();
+    });
+
+    it.each(ALL)('%s allows up to the limit, then denies until a retry time within the window', async (algorithm) => {
+      const k = key(`${algorithm}-real`);
+      const policy = { limit: 3, windowMs: DAY, algorithm };
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await h.service.consume(k, policy));
+      expect(results.map((r) => [r.allowed, r.remaining, r.source])).toEqual([[true, 2, h.primary], [true, 1, h.primary], [true, 0, h.primary]]);
+      const denied = await h.service.consume(k, policy);
+      expect(denied).toMatchObject({ allowed: false, remaining: 0, source: h.primary });
+      expect(denied.retryAfterMs).toBeGreaterThan(0);
+      expect(denied.retryAfterMs).toBeLessThanOrEqual(2 * DAY);
+      expect(await h.service.consume(k, policy)).toMatchObject({ allowed: false, source: 'deny-cache' });
+      expect(await h.service.peek(k, policy)).toMatchObject({ allowed: false, remaining: 0, source: h.primary });
+      // the violation log (alert windows on the server clock too) recorded both denials
+      expect((await h.service.getViolations({ key: k })).map((v) => v.source)).toEqual(['deny-cache', h.primary]);
+    });
+
+    it('decides on the server clock on Redis (the system clock on memory)', async () => {
+      const core = h.moduleRef.get(CoordinationCore);
+      const serverUs = async (): Promise<number> => {
+        if (!core.connection) return Date.now() * 1_000;
+        const [s, us] = await core.connection.client.time();
+        return Number(s) * 1_000_000 + Number(us);
+      };
+      const policy = normalizePolicy({ limit: 1, windowMs: DAY });
+      const before = await serverUs();
+      const reply = await h.store.check([`${uniquePrefix('rlclock')}:{k}`], [policy], 1, false);
+      const after = await serverUs();
+      expect(reply[0]).toBeGreaterThanOrEqual(before);
+      expect(reply[0]).toBeLessThanOrEqual(after);
     });
   });
 }

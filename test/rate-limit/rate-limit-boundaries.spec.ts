@@ -1,21 +1,25 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { CoordinationModule, ManualClock, RateLimitService, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 
 /**
- * Exact window-boundary behaviour of each algorithm, on the memory driver with a ManualClock
- * (the Redis scripts run the same arithmetic on the server clock; the contract suite checks
- * them against each other with real time).
+ * Exact window-boundary behaviour of each algorithm on a ManualClock, for every driver: the
+ * Redis scripts take the injected clock's time as an argument when a clock is configured.
+ * The window is a minute because Redis still expires keys in real time (a key must outlive
+ * the test); the clock makes its length irrelevant to how long the test takes.
  */
-describe('rate-limit algorithms at window boundaries (ManualClock)', () => {
-  const W = 1_000;
+describe.each(DRIVERS)('rate-limit algorithms at window boundaries (ManualClock, $name)', (driver) => {
+  const W = 60_000;
   const clock = new ManualClock();
   let service: RateLimitService;
   let close: () => Promise<void>;
   let n = 0;
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [CoordinationModule.forRoot({ driver: 'memory', clock })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [CoordinationModule.forRoot({ ...driver.options(), keyPrefix: uniquePrefix('rlb'), health: { pingIntervalMs: 0 }, clock })],
+    }).compile();
     await moduleRef.init();
     service = moduleRef.get(RateLimitService);
     close = () => moduleRef.close();
@@ -32,6 +36,11 @@ describe('rate-limit algorithms at window boundaries (ManualClock)', () => {
     return allowed;
   }
 
+  /** Whether one more unit would pass, asked of the store itself (the deny cache only answers consumes). */
+  async function wouldAllow(key: string, algorithm: RateLimitAlgorithm, limit = 3): Promise<boolean> {
+    return (await service.peek(key, { limit, windowMs: W, algorithm, tenant: `t${n}` })).allowed;
+  }
+
   beforeEach(() => {
     n++;
     clock.set(1_000_000 * W + 0.9 * W); // 90 % into an aligned window
@@ -39,7 +48,9 @@ describe('rate-limit algorithms at window boundaries (ManualClock)', () => {
 
   it('fixed-window lets a full quota through on each side of the boundary (2 × limit within 0.2 window)', async () => {
     expect(await take('k', 'fixed-window', 4)).toBe(3);
-    clock.advance(0.1 * W); // exactly the boundary
+    clock.advance(0.1 * W - 1);
+    expect(await wouldAllow('k', 'fixed-window')).toBe(false);
+    clock.advance(1); // exactly the boundary
     expect(await take('k', 'fixed-window', 4)).toBe(3);
   });
 
@@ -48,6 +59,7 @@ describe('rate-limit algorithms at window boundaries (ManualClock)', () => {
     clock.advance(0.2 * W);
     expect(await take('k', 'sliding-window', 1)).toBe(0);
     clock.advance(0.8 * W - 1);
+    expect(await wouldAllow('k', 'sliding-window')).toBe(false);
     expect(await take('k', 'sliding-window', 1)).toBe(0);
     clock.advance(1); // the first admissions are exactly one window old: out of (now - W, now]
     expect(await take('k', 'sliding-window', 4)).toBe(3);
@@ -67,6 +79,7 @@ describe('rate-limit algorithms at window boundaries (ManualClock)', () => {
     const denied = await service.consume('k', { limit: 10, windowMs: W, algorithm, tenant: `t${n}` });
     expect(denied.retryAfterMs).toBe(W / 10);
     clock.advance(W / 10 - 1);
+    expect(await wouldAllow('k', algorithm, 10)).toBe(false);
     expect(await take('k', algorithm, 1, 10)).toBe(0);
     clock.advance(1);
     expect(await take('k', algorithm, 2, 10)).toBe(1);

@@ -86,7 +86,7 @@ export interface CoordinationModuleOptions {
   breaker?: BreakerOptions;
   health?: HealthOptions;
   serializer?: SerializerModuleOptions;
-  /** Time source for the memory driver and policy code; tests inject a `ManualClock`. */
+  /** Time source for the memory driver and policy code; tests inject a `ManualClock`. When set, Redis rate-limit scripts use it too instead of the server's TIME. */
   clock?: Clock;
   /** Distributed locks: default TTL and wait, renewal, wake-up polling, deadlock detection, outage policy. */
   locks?: LockModuleOptions;

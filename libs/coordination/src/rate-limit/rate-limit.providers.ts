@@ -5,7 +5,7 @@ import { rateLimitOptionsOf } from './rate-limit-options.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitService } from './rate-limit.service.js';
 import { RATE_LIMIT_STORE } from './rate-limit.store.js';
-import { RedisRateLimitStore } from './redis-rate-limit.store.js';
+import { RedisRateLimitStore, scriptClockOf } from './redis-rate-limit.store.js';
 import { MemoryViolationStore, RedisViolationStore } from './violation.store.js';
 import { VIOLATION_STORE } from './violation.tokens.js';
 
@@ -14,7 +14,9 @@ export const RATE_LIMIT_PROVIDERS: Provider[] = [
   {
     provide: RATE_LIMIT_STORE,
     inject: [CoordinationCore],
-    useFactory: (core: CoordinationCore) => (core.connection ? new RedisRateLimitStore(core.connection) : new MemoryRateLimitStore(core.clock)),
+    // Redis decides on the server clock unless the application injected a clock (scriptClockOf).
+    useFactory: (core: CoordinationCore) =>
+      core.connection ? new RedisRateLimitStore(core.connection, scriptClockOf(core)) : new MemoryRateLimitStore(core.clock),
   },
   {
     provide: VIOLATION_STORE,

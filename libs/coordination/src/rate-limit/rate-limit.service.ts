@@ -24,9 +24,10 @@ type PolicyCallOptions = RateLimitPolicy & { tenant?: string; partition?: string
 
 /**
  * Rate limits shared by every instance: one atomic Lua script (one round trip) per check,
- * on the Redis clock. Five algorithms, multi-policy checks that consume nothing unless all
- * allow, a local deny cache, a per-instance fallback while Redis is down, and a violation
- * log with alerts.
+ * on the Redis clock (or on the module's `clock` when the application configured one, as
+ * tests do with a ManualClock). Five algorithms, multi-policy checks that consume nothing
+ * unless all allow, a local deny cache, a per-instance fallback while Redis is down, and a
+ * violation log with alerts.
  *
  * @example
  * const r = await rateLimits.consume(`user:${userId}`, { limit: 10, windowMs: 1_000 });

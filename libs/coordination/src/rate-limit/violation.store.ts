@@ -3,6 +3,7 @@ import type { CoordinationCore } from '../core/coordination-core.js';
 import { loadLuaScript } from '../connection/lua-script.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import type { RateLimitViolation } from './rate-limit.types.js';
+import { scriptClockOf } from './redis-rate-limit.store.js';
 
 const RECORD = loadLuaScript('coordRateLimitRecordViolations', import.meta.url, './lua/record-violations.lua');
 const CAPABILITY = 'ratelimit-log';
@@ -25,16 +26,25 @@ export interface ViolationStore {
   list(tenant: string, max: number): Promise<RateLimitViolation[]>;
 }
 
-/** Redis: a capped LIST per tenant (LPUSH + LTRIM) and a HASH of counters per alert window. */
+/**
+ * Redis: a capped LIST per tenant (LPUSH + LTRIM) and a HASH of counters per alert window.
+ * Alert windows follow the server clock unless the application configured a `clock`
+ * (see `scriptClockOf`).
+ */
 export class RedisViolationStore implements ViolationStore {
+  private readonly clock: Clock | undefined;
+
   constructor(
     private readonly core: CoordinationCore,
     private readonly connection: RedisConnection,
     private readonly maxPerTenant: number,
-  ) {}
+  ) {
+    this.clock = scriptClockOf(core);
+  }
 
   async append(tenant: string, violations: readonly RateLimitViolation[], rule: AlertRule): Promise<AlertCrossing[]> {
-    const args: Array<string | number> = [this.maxPerTenant, rule.threshold, rule.windowMs];
+    const now = this.clock ? Math.floor(this.clock.now()) : '';
+    const args: Array<string | number> = [this.maxPerTenant, rule.threshold, rule.windowMs, now];
     for (const v of violations) args.push(v.key, JSON.stringify(v));
     const reply = await this.connection.runScript<Array<string | number>>(RECORD, this.keys(tenant), args);
     const crossings: AlertCrossing[] = [];

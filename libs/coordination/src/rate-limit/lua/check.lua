@@ -1,19 +1,25 @@
 --[[
   Checks one or more rate-limit policies atomically and consumes from all of them only if
   every one allows: a request denied by one policy consumes nothing from the others.
-  Time is the Redis server's (TIME), so instances with skewed clocks agree.
+  Time is the Redis server's (TIME), so instances with skewed clocks agree, unless the caller
+  passes its own (only when the application injected a clock, e.g. a ManualClock in tests).
 
   KEYS[i]  counter key of policy i (all keys share one hash tag)
   ARGV[1]  mode: '1' consume, '0' peek (check only)
   ARGV[2]  cost (integer >= 1)
   ARGV[3]  request id (unique per call; names sliding-window log entries)
   ARGV[3 + 4(i-1) + 1..4]  policy i: algorithm code (1-5), limit, window (ms), burst
+  ARGV[3 + 4n + 1]  optional (n = #KEYS): current time (us, integer); absent means TIME
 
   Returns { now_us, all_allowed, then per policy: allowed, remaining, reset_ms, retry_ms }
     reset_ms: until the policy's quota is fully restored; retry_ms: until this cost fits (0 if allowed).
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- Optional trailing argument, so the production call (server time) carries nothing extra.
+local now = tonumber(ARGV[4 + 4 * #KEYS])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local consume = ARGV[1] == '1'
 local cost = tonumber(ARGV[2])
 

@@ -5,14 +5,18 @@
   KEYS[2]  alert counters of the current alert window (HASH: _w = window index, <key> = count)
   ARGV[1]  max log length
   ARGV[2]  alert threshold (violations of one key within one alert window)
-  ARGV[3]  alert window (ms), aligned to multiples of itself on the Redis clock
-  ARGV[4..] pairs: key, encoded violation
+  ARGV[3]  alert window (ms), aligned to multiples of itself on the clock below
+  ARGV[4]  current time (ms), or '' to use the Redis clock (TIME); see check.lua
+  ARGV[5..] pairs: key, encoded violation
 
   Returns a flat list { key, count, ... } of keys whose count reached the threshold in this
   call: exactly one caller sees each crossing, so exactly one alert fires per key and window.
 ]]
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_ms = tonumber(ARGV[4])
+if now_ms == nil then
+  local t = redis.call('TIME')
+  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local max_len = tonumber(ARGV[1])
 local threshold = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
@@ -23,7 +27,7 @@ if tonumber(redis.call('HGET', KEYS[2], '_w')) ~= idx then
   redis.call('PEXPIRE', KEYS[2], (idx + 1) * window - now_ms + 1000)
 end
 local crossed = {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   redis.call('LPUSH', KEYS[1], ARGV[i + 1])
   local n = redis.call('HINCRBY', KEYS[2], 'k:' .. ARGV[i], 1)
   if n == threshold then
