@@ -30,7 +30,7 @@ class Arrivals {
 /** publish → receive through `EventBus` on a Nest application context with the given driver. */
 async function eventBusCase(options: CoordinationModuleOptions): Promise<CaseInstance> {
   const app: INestApplicationContext = await NestFactory.createApplicationContext(
-    CoordinationModule.forRoot({ keyPrefix: 'bench', ...options }),
+    CoordinationModule.forRoot({ prefix: 'bench', ...options }),
     { logger: false },
   );
   const bus = app.get(EventBus);

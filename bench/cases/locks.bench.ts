@@ -29,7 +29,7 @@ async function connect(ctx: BenchContext): Promise<Redis> {
 async function ourApp(ctx: BenchContext, events: boolean): Promise<{ app: INestApplicationContext; locks: LockService }> {
   Logger.overrideLogger(['error']);
   const app = await NestFactory.createApplicationContext(
-    CoordinationModule.forRoot({ connection: { url: ctx.redisUrl }, keyPrefix: 'bench', health: { pingIntervalMs: 0 }, locks: { events } }),
+    CoordinationModule.forRoot({ connection: { url: ctx.redisUrl }, prefix: 'bench', health: { pingIntervalMs: 0 }, locks: { events } }),
     { logger: ['error'] },
   );
   return { app, locks: app.get(LockService) };

@@ -25,7 +25,7 @@ async function connect(ctx: BenchContext): Promise<Redis> {
 
 async function ours(ctx: BenchContext, algorithm: RateLimitAlgorithm): Promise<CaseInstance> {
   const app = await NestFactory.createApplicationContext(
-    CoordinationModule.forRoot({ connection: { url: ctx.redisUrl }, keyPrefix: 'bench', health: { pingIntervalMs: 0 } }),
+    CoordinationModule.forRoot({ connection: { url: ctx.redisUrl }, prefix: 'bench', health: { pingIntervalMs: 0 } }),
     { logger: false },
   );
   const service = app.get(RateLimitService);
@@ -195,7 +195,7 @@ const httpCases: BenchCase[] = [
     group: HTTP,
     async setup(ctx) {
       @Module({
-        imports: [CoordinationModule.forRoot({ connection: { url: ctx.redisUrl }, keyPrefix: 'bench', health: { pingIntervalMs: 0 } })],
+        imports: [CoordinationModule.forRoot({ connection: { url: ctx.redisUrl }, prefix: 'bench', health: { pingIntervalMs: 0 } })],
         controllers: [OursController],
         providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
       })

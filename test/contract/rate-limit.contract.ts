@@ -33,7 +33,7 @@ export async function createRateLimitHarness(
     imports: [
       CoordinationModule.forRoot({
         ...driver.options(),
-        keyPrefix: uniquePrefix('rl'),
+        prefix: uniquePrefix('rl'),
         health: { pingIntervalMs: 0 },
         ...(clock ? { clock } : {}),
         ...extra,

@@ -11,7 +11,7 @@ import { collect, eventsApp, eventually, subscriberCounts } from './event-test.h
 function faultOptions(server: RedisServerHandle, instanceId: string): CoordinationModuleOptions {
   return {
     connection: { url: server.url, commandTimeoutMs: 1_000 },
-    keyPrefix: uniquePrefix('evfault'),
+    prefix: uniquePrefix('evfault'),
     instanceId,
     reconnect: { baseDelayMs: 20, maxDelayMs: 200 },
     health: { pingIntervalMs: 100, degradedLatencyMs: 250 },

@@ -8,13 +8,13 @@ describe.each(REDIS_DRIVERS)('EventBus across two Nest apps ($name)', (driver) =
   let appB: INestApplicationContext;
   let busA: EventBus;
   let busB: EventBus;
-  const keyPrefix = uniquePrefix('events2');
+  const prefix = uniquePrefix('events2');
   const idA = `app-a-${uniquePrefix()}`;
   const idB = `app-b-${uniquePrefix()}`;
 
   beforeAll(async () => {
-    appA = await eventsApp({ ...driver.options(), keyPrefix, instanceId: idA });
-    appB = await eventsApp({ ...driver.options(), keyPrefix, instanceId: idB });
+    appA = await eventsApp({ ...driver.options(), prefix, instanceId: idA });
+    appB = await eventsApp({ ...driver.options(), prefix, instanceId: idB });
     busA = appA.get(EventBus);
     busB = appB.get(EventBus);
   });
@@ -63,8 +63,8 @@ describe.each(REDIS_DRIVERS)('EventBus across two Nest apps ($name)', (driver) =
 
 describe('EventBus on the memory driver across two Nest apps', () => {
   it('stays inside its own module instance', async () => {
-    const appA = await eventsApp({ driver: 'memory', keyPrefix: 'same' });
-    const appB = await eventsApp({ driver: 'memory', keyPrefix: 'same' });
+    const appA = await eventsApp({ driver: 'memory', prefix: 'same' });
+    const appB = await eventsApp({ driver: 'memory', prefix: 'same' });
     try {
       const inB = await collect(appB.get(EventBus).on('crew.*', { tenant: 'acme' }));
       const inA = await collect(appA.get(EventBus).on('crew.*', { tenant: 'acme' }));

@@ -34,7 +34,7 @@ describe.each(DRIVERS)('EventBus ($name)', (driver) => {
   const instanceId = `events-${uniquePrefix(driver.name)}`;
 
   beforeAll(async () => {
-    app = await eventsApp({ ...driver.options(), keyPrefix: uniquePrefix('events'), instanceId });
+    app = await eventsApp({ ...driver.options(), prefix: uniquePrefix('events'), instanceId });
     bus = app.get(EventBus);
     core = app.get(CoordinationCore);
     transport = app.get(EVENT_TRANSPORT);
@@ -214,7 +214,7 @@ describe.each(DRIVERS)('EventBus ($name)', (driver) => {
 
 describe.each(DRIVERS)('EventBus tenancy and lifecycle ($name)', (driver) => {
   it('requires a tenant when tenancy.required is on', async () => {
-    const app = await eventsApp({ ...driver.options(), keyPrefix: uniquePrefix('events'), tenancy: { required: true } });
+    const app = await eventsApp({ ...driver.options(), prefix: uniquePrefix('events'), tenancy: { required: true } });
     try {
       const bus = app.get(EventBus);
       await expect(bus.publish('crew.started', {})).rejects.toBeInstanceOf(TenantRequiredError);
@@ -228,7 +228,7 @@ describe.each(DRIVERS)('EventBus tenancy and lifecycle ($name)', (driver) => {
   });
 
   it('completes open streams and drops their subscriptions on application shutdown', async () => {
-    const app = await eventsApp({ ...driver.options(), keyPrefix: uniquePrefix('events') });
+    const app = await eventsApp({ ...driver.options(), prefix: uniquePrefix('events') });
     const stream = app.get(EventBus).on('crew.*', { tenant: 'acme' });
     let completed = false;
     stream.subscribe({ complete: () => (completed = true) });

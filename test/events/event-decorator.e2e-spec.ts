@@ -75,7 +75,7 @@ describe.each(DRIVERS)('@OnCoordinationEvent ($name)', (driver) => {
     warnSpy = jest.spyOn(Logger.prototype, 'warn');
     // Boot resolves only once the decorated handlers' subscriptions are confirmed.
     app = await eventsApp(
-      { ...driver.options(), keyPrefix: uniquePrefix('evdeco') },
+      { ...driver.options(), prefix: uniquePrefix('evdeco') },
       { providers: [CrewListener, RequestScopedListener], controllers: [CrewController] },
     );
     bus = app.get(EventBus);
@@ -145,7 +145,7 @@ describe.each(DRIVERS)('@OnCoordinationEvent ($name)', (driver) => {
 
   it('unsubscribes every handler when the application shuts down', async () => {
     const other = await eventsApp(
-      { ...driver.options(), keyPrefix: uniquePrefix('evdeco') },
+      { ...driver.options(), prefix: uniquePrefix('evdeco') },
       { providers: [CrewListener] },
     );
     const transport = other.get<EventTransport>(EVENT_TRANSPORT);

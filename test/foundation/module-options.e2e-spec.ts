@@ -11,14 +11,14 @@ const CONFIG = Symbol('CONFIG');
 @Injectable()
 class OptionsFromClass implements CoordinationOptionsFactory {
   createCoordinationOptions(): CoordinationModuleOptions {
-    return { keyPrefix: 'fromclass', instanceId: 'class-1' };
+    return { prefix: 'fromclass', instanceId: 'class-1' };
   }
 }
 
 @Injectable()
 class SharedOptionsFactory implements CoordinationOptionsFactory {
   async createCoordinationOptions(): Promise<CoordinationModuleOptions> {
-    return { keyPrefix: 'fromexisting', tenancy: { required: true } };
+    return { prefix: 'fromexisting', tenancy: { required: true } };
   }
 }
 
@@ -49,7 +49,7 @@ describe('CoordinationModule options at boot', () => {
 
   it('boots with forRoot and applies the options', async () => {
     const prefix = uniquePrefix('opts');
-    const core = (await boot([CoordinationModule.forRoot({ keyPrefix: prefix })])).get(CoordinationCore);
+    const core = (await boot([CoordinationModule.forRoot({ prefix: prefix })])).get(CoordinationCore);
     expect(core.driver).toBe('memory');
     expect(core.connection).toBeNull();
     expect(core.keys.key('acme', 'lock', 'r')).toBe(`${prefix}:acme:lock:{r}`);
@@ -60,22 +60,22 @@ describe('CoordinationModule options at boot', () => {
       CoordinationModule.forRootAsync({
         imports: [ConfigModule],
         inject: [CONFIG],
-        useFactory: async (config: { prefix: string }) => ({ keyPrefix: config.prefix }),
+        useFactory: async (config: { prefix: string }) => ({ prefix: config.prefix }),
       }),
     ]);
-    expect(moduleRef.get(CoordinationCore).options.keyPrefix).toBe('fromfactory');
+    expect(moduleRef.get(CoordinationCore).options.prefix).toBe('fromfactory');
   });
 
   it('resolves options from useClass', async () => {
     const core = (await boot([CoordinationModule.forRootAsync({ useClass: OptionsFromClass })])).get(CoordinationCore);
-    expect(core.options.keyPrefix).toBe('fromclass');
+    expect(core.options.prefix).toBe('fromclass');
     expect(core.instanceId).toBe('class-1');
   });
 
   it('resolves options from useExisting, a provider of an imported module', async () => {
     const moduleRef = await boot([CoordinationModule.forRootAsync({ imports: [ConfigModule], useExisting: SharedOptionsFactory })]);
     const core = moduleRef.get(CoordinationCore);
-    expect(core.options.keyPrefix).toBe('fromexisting');
+    expect(core.options.prefix).toBe('fromexisting');
     expect(core.tenants.isRequired).toBe(true);
   });
 
@@ -92,8 +92,8 @@ describe('CoordinationModule options at boot', () => {
 
   it('keeps two module instances in one process apart', async () => {
     const [a, b] = await Promise.all([
-      boot([CoordinationModule.forRoot({ keyPrefix: 'one', instanceId: 'a' })]),
-      boot([CoordinationModule.forRoot({ keyPrefix: 'two', instanceId: 'b' })]),
+      boot([CoordinationModule.forRoot({ prefix: 'one', instanceId: 'a' })]),
+      boot([CoordinationModule.forRoot({ prefix: 'two', instanceId: 'b' })]),
     ]);
     const coreA = a.get(CoordinationCore);
     const coreB = b.get(CoordinationCore);

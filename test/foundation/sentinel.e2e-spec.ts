@@ -55,7 +55,7 @@ describe('connection through Sentinel', () => {
     moduleRef = await Test.createTestingModule({
       imports: [
         CoordinationModule.forRoot({
-          keyPrefix: uniquePrefix('sentinel'),
+          prefix: uniquePrefix('sentinel'),
           connection: { sentinels: [{ host: '127.0.0.1', port: sentinel!.port }], sentinelName: 'coordmaster' },
         }),
       ],

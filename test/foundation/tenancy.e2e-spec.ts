@@ -46,7 +46,7 @@ class TenantProbeController {
 
 async function appWith(tenancy: TenancyOptions): Promise<INestApplication> {
   @Module({
-    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('tenancy'), tenancy })],
+    imports: [CoordinationModule.forRoot({ prefix: uniquePrefix('tenancy'), tenancy })],
     controllers: [TenantProbeController],
   })
   class AppModule {}

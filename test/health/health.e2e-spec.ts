@@ -28,7 +28,7 @@ class HealthController {
 
 async function healthApp(options: CoordinationModuleOptions): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('health'), ...options }), TerminusModule],
+    imports: [CoordinationModule.forRoot({ prefix: uniquePrefix('health'), ...options }), TerminusModule],
     controllers: [HealthController],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });

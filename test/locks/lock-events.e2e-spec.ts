@@ -55,7 +55,7 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
   });
 
   it('publishes nothing for a refused release, and no lock events at all with locks.events off', async () => {
-    const quiet = await lockTestApp(driver, { keyPrefix: uniquePrefix('locks'), locks: { events: false } });
+    const quiet = await lockTestApp(driver, { prefix: uniquePrefix('locks'), locks: { events: false } });
     apps.push(quiet);
     const seen = await watch(quiet);
     const lock = await quiet.locks.acquire('silent', { ttlMs: 5_000 });

@@ -15,11 +15,11 @@ export interface LockTestApp {
   close(): Promise<void>;
 }
 
-/** One module instance on `driver`; pass the same `keyPrefix` to make two instances share locks. */
+/** One module instance on `driver`; pass the same `prefix` to make two instances share locks. */
 export async function lockTestApp(driver: DriverCase, extra: CoordinationModuleOptions = {}): Promise<LockTestApp> {
-  const prefix = extra.keyPrefix ?? uniquePrefix('locks');
+  const prefix = extra.prefix ?? uniquePrefix('locks');
   const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ ...driver.options(), ...extra, keyPrefix: prefix, health: { pingIntervalMs: 0 } })],
+    imports: [CoordinationModule.forRoot({ ...driver.options(), ...extra, prefix: prefix, health: { pingIntervalMs: 0 } })],
   }).compile();
   await moduleRef.init();
   const core = moduleRef.get(CoordinationCore);

@@ -12,8 +12,8 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
   });
 
   async function twoInstances(locks: object = {}): Promise<[LockTestApp, LockTestApp]> {
-    const keyPrefix = uniquePrefix('locks');
-    const pair = await Promise.all([lockTestApp(driver, { keyPrefix, locks }), lockTestApp(driver, { keyPrefix, locks })]);
+    const prefix = uniquePrefix('locks');
+    const pair = await Promise.all([lockTestApp(driver, { prefix, locks }), lockTestApp(driver, { prefix, locks })]);
     apps.push(...pair);
     return pair;
   }

@@ -53,7 +53,7 @@ describe('@WithLock', () => {
   it('binds each instance to the LockService of its own module', async () => {
     const boot = async () => {
       const ref = await Test.createTestingModule({
-        imports: [CoordinationModule.forRoot({ driver: 'memory', keyPrefix: uniquePrefix('wl') })],
+        imports: [CoordinationModule.forRoot({ driver: 'memory', prefix: uniquePrefix('wl') })],
         providers: [ReportWorker],
       }).compile();
       return ref.init();

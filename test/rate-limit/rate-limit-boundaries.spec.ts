@@ -18,7 +18,7 @@ describe.each(DRIVERS)('rate-limit algorithms at window boundaries (ManualClock,
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [CoordinationModule.forRoot({ ...driver.options(), keyPrefix: uniquePrefix('rlb'), health: { pingIntervalMs: 0 }, clock })],
+      imports: [CoordinationModule.forRoot({ ...driver.options(), prefix: uniquePrefix('rlb'), health: { pingIntervalMs: 0 }, clock })],
     }).compile();
     await moduleRef.init();
     service = moduleRef.get(RateLimitService);

@@ -9,7 +9,7 @@ async function appOn(server: RedisServerHandle, onRedisUnavailable: 'local' | 'f
     imports: [
       CoordinationModule.forRoot({
         connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
-        keyPrefix: uniquePrefix('rlf'),
+        prefix: uniquePrefix('rlf'),
         reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
         breaker: { failureThreshold: 3, openMs: 200 },
         health: { pingIntervalMs: 0 },

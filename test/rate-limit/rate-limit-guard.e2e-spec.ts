@@ -66,7 +66,7 @@ class GlobalController {
 
 async function createApp(controllers: Type<unknown>[], extraProviders: any[] = []): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ ...REDIS_DRIVERS[0].options(), keyPrefix: uniquePrefix('rlg'), rateLimit: { headers: 'both' } })],
+    imports: [CoordinationModule.forRoot({ ...REDIS_DRIVERS[0].options(), prefix: uniquePrefix('rlg'), rateLimit: { headers: 'both' } })],
     controllers,
     providers: extraProviders,
   }).compile();

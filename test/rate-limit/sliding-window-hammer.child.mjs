@@ -1,12 +1,12 @@
 // Child process of rate-limit-accuracy.e2e-spec.ts: one Nest instance hammering one key
 // under an exact sliding window, reporting the Redis server time of every admission.
-// argv: redisUrl keyPrefix key limit windowMs durationMs concurrency
+// argv: redisUrl prefix key limit windowMs durationMs concurrency
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { CoordinationModule, RATE_LIMIT_STORE, normalizePolicy } from '@nest-coordination/core';
 
-const [url, keyPrefix, key, limit, windowMs, durationMs, concurrency] = process.argv.slice(2);
+const [url, prefix, key, limit, windowMs, durationMs, concurrency] = process.argv.slice(2);
 
 class Empty {}
 Module({})(Empty);
@@ -14,7 +14,7 @@ Module({})(Empty);
 const app = await NestFactory.createApplicationContext(
   {
     module: Empty,
-    imports: [CoordinationModule.forRoot({ connection: { url }, keyPrefix, health: { pingIntervalMs: 0 } })],
+    imports: [CoordinationModule.forRoot({ connection: { url }, prefix, health: { pingIntervalMs: 0 } })],
   },
   { logger: false },
 );

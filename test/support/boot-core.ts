@@ -10,7 +10,7 @@ export interface BootedCore {
 /** Boots a silent module instance with `options` (on a unique key prefix) and returns its core. */
 export async function bootCore(options: CoordinationModuleOptions): Promise<BootedCore> {
   const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ keyPrefix: uniquePrefix('conn'), ...options })],
+    imports: [CoordinationModule.forRoot({ prefix: uniquePrefix('conn'), ...options })],
   })
     .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {} })
     .compile();

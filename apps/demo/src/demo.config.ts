@@ -28,7 +28,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
   return {
     coordination: {
       ...(url ? { connection: { url } } : { driver: 'memory' as const }),
-      keyPrefix: env.COORD_KEY_PREFIX?.trim() || 'demo',
+      prefix: env.COORD_KEY_PREFIX?.trim() || 'demo',
       tenancy: { header: COMPANY_HEADER, required: true },
     },
   };

@@ -14,7 +14,7 @@ async function bootstrap(): Promise<void> {
   if (config.coordination.driver === 'memory') {
     logger.warn('REDIS_URL is not set: using the in-memory driver (state is local to this process). Set REDIS_URL=redis://host:6379 to coordinate through Redis.');
   } else {
-    logger.log(`REDIS_URL is set: using the redis driver (key prefix "${config.coordination.keyPrefix}")`);
+    logger.log(`REDIS_URL is set: using the redis driver (key prefix "${config.coordination.prefix}")`);
   }
   const app = await NestFactory.create(AppModule.register(config));
   app.enableShutdownHooks();

@@ -14,7 +14,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 Logger.overrideLogger(false);
 
 const app = await NestFactory.createApplicationContext(
-  CoordinationModule.forRoot({ connection: { url: options.redisUrl }, keyPrefix: options.prefix, health: { pingIntervalMs: 0 } }),
+  CoordinationModule.forRoot({ connection: { url: options.redisUrl }, prefix: options.prefix, health: { pingIntervalMs: 0 } }),
   { logger: false },
 );
 const locks = app.get(LockService);

@@ -23,7 +23,7 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Coordination');
 
   constructor(@Inject(COORDINATION_RESOLVED_OPTIONS) readonly options: ResolvedCoordinationOptions) {
-    this.keys = new KeyBuilder(options.keyPrefix);
+    this.keys = new KeyBuilder(options.prefix);
     this.tenants = new TenantContext(options.tenancy.required);
     this.serializer = new Serializer({ compressThresholdBytes: options.serializer.compressThresholdBytes });
     this.connection = options.driver === 'redis' ? new RedisConnection(options) : null;

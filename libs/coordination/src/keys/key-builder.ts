@@ -103,7 +103,7 @@ export interface KeyOptions {
 export class KeyBuilder {
   constructor(readonly prefix: string) {
     if (!PREFIX.test(prefix)) {
-      throw new InvalidKeyError('keyPrefix', `${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
+      throw new InvalidKeyError('prefix', `${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
     }
   }
 

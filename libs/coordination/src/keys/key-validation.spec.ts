@@ -50,7 +50,7 @@ describe('id and tenant validation', () => {
   });
 
   it('rejects malformed prefixes, capabilities and suffixes', () => {
-    for (const prefix of ['', 'a:b', 'a*', '{a}', 'x'.repeat(65)]) expect(() => new KeyBuilder(prefix)).toThrow(/keyPrefix/);
+    for (const prefix of ['', 'a:b', 'a*', '{a}', 'x'.repeat(65)]) expect(() => new KeyBuilder(prefix)).toThrow(/prefix/);
     for (const cap of ['', 'Lock', 'lock:x', 'lock*', '1lock', 'l'.repeat(33)]) expect(() => keys.key('acme', cap, 'r')).toThrow(/capability/);
     for (const suffix of ['', 'a:b', 'A', '{x}']) expect(() => keys.key('acme', 'lock', 'r', { suffix })).toThrow(/suffix/);
   });

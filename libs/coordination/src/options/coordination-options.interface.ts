@@ -76,7 +76,7 @@ export interface CoordinationModuleOptions {
   driver?: 'redis' | 'memory';
   connection?: ConnectionOptions;
   /** First segment of every key and channel. Default `coord`. */
-  keyPrefix?: string;
+  prefix?: string;
   /** Identifies this instance in events and lock ownership. Default: hostname-pid-random. */
   instanceId?: string;
   /** Register the module globally. Default true. */

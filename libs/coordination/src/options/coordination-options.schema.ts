@@ -59,7 +59,7 @@ class SerializerSchema {
 export class CoordinationOptionsSchema {
   @IsOptional() @IsIn(['redis', 'memory']) driver?: string;
   @IsOptional() @ValidateNested() @Type(() => ConnectionSchema) connection?: ConnectionSchema;
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit' }) keyPrefix?: string;
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit' }) prefix?: string;
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, { message: 'must be 1-128 letters, digits, "_", ".", ":" or "-"' }) instanceId?: string;
   @IsOptional() @IsBoolean() isGlobal?: boolean;
   @IsOptional() @ValidateNested() @Type(() => TenancySchema) tenancy?: TenancySchema;

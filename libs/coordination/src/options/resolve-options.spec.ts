@@ -21,7 +21,7 @@ describe('resolveOptions: invalid options', () => {
     ['an unknown driver', { driver: 'mongo' }, 'driver', /redis, memory/],
     ['a port above 65535', { connection: { port: 70000 } }, 'connection.port', /65535/],
     ['a non-numeric port', { connection: { port: 'abc' } }, 'connection.port', /integer/],
-    ['a key prefix with a glob character', { keyPrefix: 'app*' }, 'keyPrefix', /letters, digits/],
+    ['a key prefix with a glob character', { prefix: 'app*' }, 'prefix', /letters, digits/],
     ['a url without redis://', { connection: { url: 'http://localhost:6379' } }, 'connection.url', /redis:\/\/ or rediss:\/\//],
     ['sentinels without sentinelName', { connection: { sentinels: [{ host: 'h', port: 26379 }] } }, 'connection.sentinelName', /required/],
     ['two connection forms at once', { connection: { url: 'redis://h:6379', cluster: [{ host: 'h', port: 7000 }] } }, 'connection', /only one of url, host\/port, sentinels, cluster or client/],
@@ -50,8 +50,8 @@ describe('resolveOptions: invalid options', () => {
   });
 
   it('lists every problem at once', () => {
-    const error = rejectionOf({ driver: 'mongo', keyPrefix: '', breaker: { openMs: -1 } });
-    expect(error.problems.map((p) => p.option).sort()).toEqual(['breaker.openMs', 'driver', 'keyPrefix']);
+    const error = rejectionOf({ driver: 'mongo', prefix: '', breaker: { openMs: -1 } });
+    expect(error.problems.map((p) => p.option).sort()).toEqual(['breaker.openMs', 'driver', 'prefix']);
   });
 
   it('rejects options that are not an object', () => {
@@ -75,7 +75,7 @@ describe('resolveOptions: defaults', () => {
   it('applies every default', () => {
     const d = DEFAULT_COORDINATION_OPTIONS;
     const resolved = resolveOptions({});
-    expect(resolved.keyPrefix).toBe('coord');
+    expect(resolved.prefix).toBe('coord');
     expect(resolved.isGlobal).toBe(true);
     expect(resolved.tenancy).toEqual(d.tenancy);
     expect(resolved.reconnect).toEqual(d.reconnect);
@@ -90,7 +90,7 @@ describe('resolveOptions: defaults', () => {
   it('merges a partial section over its defaults and keeps the raw options', () => {
     const clock = new ManualClock(5);
     const raw: CoordinationModuleOptions = {
-      keyPrefix: 'app',
+      prefix: 'app',
       instanceId: 'node-1',
       breaker: { openMs: 100 },
       tenancy: { required: true },

@@ -10,7 +10,7 @@ import { CoordinationOptionsSchema, validateSchema, type OptionProblem } from '.
 
 /** Defaults of every option; one place to read them. */
 export const DEFAULT_COORDINATION_OPTIONS = {
-  keyPrefix: 'coord',
+  prefix: 'coord',
   isGlobal: true,
   tenancy: { required: false, header: 'x-tenant-id' },
   reconnect: { baseDelayMs: 100, maxDelayMs: 5_000 },
@@ -24,7 +24,7 @@ export const DEFAULT_COORDINATION_OPTIONS = {
 export interface ResolvedCoordinationOptions {
   driver: 'redis' | 'memory';
   connection: ConnectionOptions & Required<Pick<ConnectionOptions, 'connectTimeoutMs' | 'commandTimeoutMs'>>;
-  keyPrefix: string;
+  prefix: string;
   instanceId: string;
   isGlobal: boolean;
   tenancy: TenancyOptions & Required<Pick<TenancyOptions, 'required' | 'header'>>;
@@ -55,7 +55,7 @@ export function resolveOptions(raw: CoordinationModuleOptions = {}): ResolvedCoo
   return {
     driver: raw.driver ?? (raw.connection ? 'redis' : 'memory'),
     connection: { ...d.connection, ...connection },
-    keyPrefix: raw.keyPrefix ?? d.keyPrefix,
+    prefix: raw.prefix ?? d.prefix,
     instanceId: raw.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
     isGlobal: raw.isGlobal ?? d.isGlobal,
     tenancy: { ...d.tenancy, ...raw.tenancy },
