@@ -264,17 +264,24 @@ export class RedisConnection {
  * would leave it `disconnecting`). Each step is bounded, so a dead server cannot hold up
  * shutdown.
  */
+/**
+ * Bounds of the shutdown steps: generous, because a loaded host can take a while to close a
+ * cluster's node connections, yet finite, so a dead server cannot hold up shutdown.
+ */
+const QUIT_TIMEOUT_MS = 2_000;
+const END_TIMEOUT_MS = 3_000;
+
 async function closeClient(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   if (client.status === 'ready') {
-    const quit = await within(client.quit(), 1_000).catch(() => false);
-    if (quit && (await within(ended, 1_000))) return;
+    const quit = await within(client.quit(), QUIT_TIMEOUT_MS).catch(() => false);
+    if (quit && (await within(ended, END_TIMEOUT_MS))) return;
   }
   client.disconnect();
   // Disconnected while waiting to reconnect, ioredis has no socket and no timer left, and
   // never emits `end`: nothing to wait for.
-  if (client.status !== 'reconnecting') await within(ended, 1_000);
+  if (client.status !== 'reconnecting') await within(ended, END_TIMEOUT_MS);
 }
 
 /** Whether `promise` settled within `ms`; leaves no timer behind. */
