@@ -19,6 +19,7 @@ export default {
   },
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+  reporters: ['default', '<rootDir>/test/harness/summary-reporter.mjs'],
   testTimeout: 30000,
   maxWorkers: 2,
 };
