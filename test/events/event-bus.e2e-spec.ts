@@ -132,6 +132,29 @@ describe.each(DRIVERS)('EventBus ($name)', (driver) => {
     subscription.unsubscribe();
   });
 
+  it('never runs shared-namespace observers as the tenant whose request opened the subscriber connection', async () => {
+    const fresh = await eventsApp({ ...driver.options(), prefix: uniquePrefix('events-ctx') });
+    try {
+      const freshBus = fresh.get(EventBus);
+      const freshCore = fresh.get(CoordinationCore);
+      // The first subscription (and so the subscriber connection) is made inside a request of acme.
+      const acme = freshBus.on('ctx.opened', { tenant: 'acme' });
+      const acmeSub = freshCore.tenants.run('acme', () => acme.subscribe(() => undefined));
+      await acme.ready();
+      const shared = freshBus.on('ctx.shared');
+      const seen: Array<string | undefined> = [];
+      const sharedSub = shared.subscribe(() => seen.push(freshCore.tenants.current()));
+      await shared.ready();
+      await freshBus.publish('ctx.shared', {});
+      await eventually(async () => seen.length, 1);
+      expect(seen).toEqual([undefined]);
+      sharedSub.unsubscribe();
+      acmeSub.unsubscribe();
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('holds one server subscription per channel or pattern and drops it when the last observer leaves', async () => {
     const admins: Redis[] = driver.name === 'memory' ? [] : adminClients(driver);
     const channel = core.keys.channel('acme', 'events', 'refcount.check');

@@ -126,7 +126,9 @@ export class EventBus implements BeforeApplicationShutdown {
         message: (fullChannel, text) => {
           const event = this.decode<T>(fullChannel, text, namespace, tenant);
           if (!event) return;
-          if (tenant === SHARED_TENANT) subscriber.next(event);
+          // Always set the context explicitly: the subscriber connection may have been opened
+          // inside some request, and its callbacks would otherwise run as that request's tenant.
+          if (tenant === SHARED_TENANT) this.core.tenants.exit(() => subscriber.next(event));
           else this.core.tenants.run(tenant, () => subscriber.next(event));
         },
         failed: (error) => subscriber.error(error),

@@ -22,6 +22,15 @@ export class TenantContext {
     return this.storage.run(tenant, fn);
   }
 
+  /**
+   * Runs `fn` outside any tenant context. Callbacks of a connection opened inside a request
+   * inherit that request's context; library code delivering shared-namespace work from
+   * such callbacks uses this so that it never runs as the request's tenant.
+   */
+  exit<T>(fn: () => T): T {
+    return this.storage.exit(fn);
+  }
+
   /** The tenant of the current async context, if any. */
   current(): string | undefined {
     return this.storage.getStore();
