@@ -24,6 +24,19 @@ function call(breaker: CircuitBreaker, outcome: 'ok' | 'fail'): boolean {
 }
 
 describe('CircuitBreaker', () => {
+  it('does not push the probe out for failures of calls that were in flight when it opened', () => {
+    const { clock, breaker } = setup(2, 1_000);
+    const inFlight = [breaker.assertCanPass(), breaker.assertCanPass(), breaker.assertCanPass()];
+    expect(inFlight).toEqual([false, false, false]);
+    breaker.onFailure();
+    breaker.onFailure(); // opens at t=10_000
+    clock.advance(900);
+    breaker.onFailure(); // the third call, answered late
+    clock.advance(100);
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.assertCanPass()).toBe(true); // this call is the probe
+  });
+
   it('stays closed below the threshold, and a success resets the count', () => {
     const { breaker } = setup(3);
     call(breaker, 'fail');

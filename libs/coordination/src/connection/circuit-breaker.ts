@@ -35,13 +35,16 @@ export class CircuitBreaker {
     return this.failures;
   }
 
-  /** Throws `CircuitOpenError` unless a call may go through now. */
-  assertCanPass(): void {
+  /**
+   * Throws `CircuitOpenError` unless a call may go through now. Returns true when the call
+   * is the half-open probe, whose outcome decides the breaker's next state.
+   */
+  assertCanPass(): boolean {
     const state = this.state;
-    if (state === 'closed') return;
+    if (state === 'closed') return false;
     if (state === 'half-open' && !this.probeInFlight) {
       this.probeInFlight = true;
-      return;
+      return true;
     }
     throw new CircuitOpenError(this.openedAt + this.options.openMs);
   }
@@ -53,6 +56,9 @@ export class CircuitBreaker {
   }
 
   onFailure(): void {
+    // Failures of calls that were already in flight when the breaker opened say nothing new:
+    // they must not push the probe further out.
+    if (this.current === 'open' && !this.probeInFlight) return;
     this.failures += 1;
     const probing = this.probeInFlight;
     this.probeInFlight = false;

@@ -105,7 +105,7 @@ export class RedisConnection {
    * callers can apply their fallback policy; reply errors pass through unchanged.
    */
   async execute<T>(operation: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    this.breaker.assertCanPass();
+    const probe = this.breaker.assertCanPass();
     if (this.everReady && this.command.status !== 'ready') {
       const cause = new Error(`connection is ${this.command.status}`);
       this.recordError(cause);
@@ -113,7 +113,10 @@ export class RedisConnection {
       throw new RedisUnavailableError(operation, cause);
     }
     try {
-      const result = await fn(this.command);
+      // A probe that never answers (a client without a command timeout, a paused server)
+      // would leave the breaker half-open for good; bound it.
+      const pending = fn(this.command);
+      const result = probe ? await withTimeout(pending, this.options.connection.commandTimeoutMs) : await pending;
       this.breaker.onSuccess();
       return result;
     } catch (error) {
@@ -282,6 +285,19 @@ async function closeClient(client: RedisClient): Promise<void> {
   // Disconnected while waiting to reconnect, ioredis has no socket and no timer left, and
   // never emits `end`: nothing to wait for.
   if (client.status !== 'reconnecting') await within(ended, END_TIMEOUT_MS);
+}
+
+/** `promise`, or a "Command timed out" transport error after `ms`; leaves no timer behind. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Command timed out (breaker probe)')), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Whether `promise` settled within `ms`; leaves no timer behind. */
