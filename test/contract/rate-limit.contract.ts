@@ -263,6 +263,43 @@ export function describeRateLimitContract(driver: DriverCase): void {
       expect(alerts[0]).toMatchObject({ tenant: 'alerts', key: k, violations: 3, threshold: 3 });
     });
 
+    it('sliding-window: takes a large cost in one call, and caps the limit at 100000', async () => {
+      const k = key('sw-large');
+      const policy = { limit: 10_000, windowMs: W, algorithm: 'sliding-window' as const };
+      expect(await h.service.consume(k, { ...policy, cost: 5_000 })).toMatchObject({ allowed: true, remaining: 5_000 });
+      expect(await h.service.consume(k, { ...policy, cost: 5_000 })).toMatchObject({ allowed: true, remaining: 0 });
+      expect(await h.service.peek(k, policy)).toMatchObject({ allowed: false, remaining: 0 });
+      const error = await h.service.consume(k, { limit: 100_001, windowMs: W }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).argument).toBe('limit');
+      expect((error as Error).message).toMatch(/sorted-set member/);
+      // other algorithms keep constant state: no such cap
+      expect((await h.service.consume(k, { limit: 100_001, windowMs: W, algorithm: 'gcra' })).allowed).toBe(true);
+    });
+
+    it('sliding-window: peek reports reset 0 on an empty log, and when the newest entry leaves otherwise', async () => {
+      const k = key('sw-peek');
+      const policy = { limit: 3, windowMs: W, algorithm: 'sliding-window' as const };
+      expect(await h.service.peek(k, policy)).toMatchObject({ allowed: true, remaining: 3, resetAfterMs: 0 });
+      await h.service.consume(k, policy);
+      h.advance(1_000);
+      expect(await h.service.peek(k, policy)).toMatchObject({ allowed: true, remaining: 2, resetAfterMs: W - 1_000 });
+    });
+
+    it('answers from the deny cache only for the policy that denied (not a higher limit on the same counter)', async () => {
+      const k = key('deny-policy');
+      const strict = { name: 'dp', limit: 1, windowMs: W };
+      await h.service.consume(k, strict);
+      expect(await h.service.consume(k, strict)).toMatchObject({ allowed: false, source: h.primary });
+      expect(await h.service.consume(k, strict)).toMatchObject({ allowed: false, source: 'deny-cache' });
+      expect(await h.service.consume(k, { ...strict, limit: 5 })).toMatchObject({ allowed: true, source: h.primary, remaining: 3 });
+      const other = { name: 'dp2', limit: 1, windowMs: W };
+      await h.service.consume(k, other);
+      expect(await h.service.consume(k, other)).toMatchObject({ allowed: false, source: h.primary });
+      // a longer window still holds the admission: the store itself denies, with its own retry time
+      expect(await h.service.consume(k, { ...other, windowMs: 2 * W })).toMatchObject({ allowed: false, source: h.primary, retryAfterMs: 2 * W });
+    });
+
     it('rejects bad input with typed errors naming the argument, before touching the store', async () => {
       const spy = jest.spyOn(h.store, 'check');
       const bad: Array<[() => Promise<unknown>, string]> = [
@@ -297,7 +334,10 @@ export function describeRateLimitContract(driver: DriverCase): void {
       h.advance(123);
       const reply = await h.store.check([`${uniquePrefix('rlclock')}:{k}`], [normalizePolicy(policy)], 1, false);
       expect(reply[0]).toBe(h.clock!.now() * 1_000);
-      expect((await h.service.peek(key('clock'), policy)).resetAt.getTime()).toBe(h.clock!.now() + W);
+      // One admission at this instant: the quota is whole again one window from now (an empty log is reset already).
+      const clocked = key('clock');
+      await h.service.consume(clocked, policy);
+      expect((await h.service.peek(clocked, policy)).resetAt.getTime()).toBe(h.clock!.now() + W);
     });
   });
 
@@ -331,6 +371,37 @@ export function describeRateLimitContract(driver: DriverCase): void {
       // the violation log (alert windows on the server clock too) recorded both denials
       expect((await h.service.getViolations({ key: k })).map((v) => v.source)).toEqual(['deny-cache', h.primary]);
     });
+
+    if (driver.name !== 'memory') {
+      it.each(ALL)('%s: every key of a counter expires, no sooner than its quota resets', async (algorithm) => {
+        const core = h.moduleRef.get(CoordinationCore);
+        const k = key(`${algorithm}-ttl`);
+        const tenant = 'ttl';
+        const started = performance.now();
+        const result = await h.service.consume(k, { limit: 3, windowMs: DAY, algorithm, tenant });
+        const pattern = core.keys.pattern(tenant, 'ratelimit', k);
+        const client = core.connection!.client;
+        const nodes = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client];
+        const keys: string[] = [];
+        for (const node of nodes) {
+          let cursor = '0';
+          do {
+            const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+            cursor = next;
+            keys.push(...batch);
+          } while (cursor !== '0');
+        }
+        expect(keys.length).toBeGreaterThan(0);
+        for (const counterKey of keys) {
+          const pttl = await client.pttl(counterKey);
+          // PTTL is read a few ms after the decision: add that time back (rounded up) before comparing.
+          const elapsed = Math.ceil(performance.now() - started);
+          expect(pttl).toBeGreaterThan(0);
+          expect(pttl + elapsed).toBeGreaterThanOrEqual(result.resetAfterMs);
+          expect(pttl).toBeLessThanOrEqual(2 * DAY + 1_000);
+        }
+      });
+    }
 
     it('decides on the server clock on Redis (the system clock on memory)', async () => {
       const core = h.moduleRef.get(CoordinationCore);

@@ -45,7 +45,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
       const p = policies[i];
       const window = p.windowMs * 1000;
       const state = this.live(keys[i], now);
-      const r = CHECKS[p.code](state, now, p.limit, window, p.burst, cost);
+      const r = CHECKS[p.code](state, now, p.limit, window, p.burst, cost, consume);
       if (r[0] === 0) out[1] = 0;
       out.push(r[0], r[1], Math.ceil(r[2] / 1000), Math.ceil(r[3] / 1000));
       states.push(r);
@@ -83,13 +83,17 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
 // The functions below transcribe lua/*.lua; keep them in step.
 
-function slidingWindow(e: Entry | undefined, now: number, limit: number, window: number, _burst: number, cost: number): Check {
+function slidingWindow(e: Entry | undefined, now: number, limit: number, window: number, _burst: number, cost: number, consume: boolean): Check {
   const log = e?.log ?? [];
   let drop = 0;
   while (drop < log.length && log[drop] <= now - window) drop++;
   if (drop > 0) log.splice(0, drop);
   const count = log.length;
-  if (count + cost <= limit) return [1, limit - count - cost, window, 0];
+  if (count + cost <= limit) {
+    if (consume) return [1, limit - count - cost, window, 0];
+    // Peek: nothing is added, so the quota is whole again when the newest entry leaves.
+    return [1, limit - count - cost, count === 0 ? 0 : log[count - 1] + window - now, 0];
+  }
   const need = count + cost - limit;
   return [0, Math.max(0, limit - count), log[count - 1] + window - now, log[need - 1] + window - now];
 }
@@ -150,7 +154,7 @@ function gcra(e: Entry | undefined, now: number, limit: number, window: number, 
   return [0, Math.max(0, Math.floor((now - (tat - tolerance)) / interval + 1e-9)), tat - now, allowAt - now, tat];
 }
 
-type CheckFn = (e: Entry | undefined, now: number, limit: number, window: number, burst: number, cost: number) => Check;
+type CheckFn = (e: Entry | undefined, now: number, limit: number, window: number, burst: number, cost: number, consume: boolean) => Check;
 type CommitFn = (e: Entry, now: number, window: number, cost: number, s: Check, limit: number, burst: number) => void;
 
 const CHECKS: Record<number, CheckFn> = { 1: slidingWindow, 2: slidingWindowApprox, 3: fixedWindow, 4: tokenBucket, 5: gcra };

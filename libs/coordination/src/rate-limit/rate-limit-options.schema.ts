@@ -15,5 +15,6 @@ export class RateLimitOptionsSchema {
   @IsOptional() @IsInt() @Min(0) @Max(10_000_000) denyCacheMaxEntries?: number;
   @IsOptional() @IsIn(['ietf', 'legacy', 'both', 'none']) headers?: string;
   @IsOptional() @IsBoolean() trustProxy?: boolean;
+  @IsOptional() @IsInt() @Min(1) @Max(32) trustedProxies?: number;
   @IsOptional() @ValidateNested() @Type(() => ViolationOptionsSchema) violations?: ViolationOptionsSchema;
 }

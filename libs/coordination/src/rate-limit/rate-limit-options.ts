@@ -10,6 +10,11 @@ export interface RateLimitModuleOptions {
   headers?: 'ietf' | 'legacy' | 'both' | 'none';
   /** Take the client IP of the `ip` scope from `X-Forwarded-For` (only behind a proxy you control). Default false. */
   trustProxy?: boolean;
+  /**
+   * With `trustProxy`: how many proxies in front of the app append to `X-Forwarded-For`. The
+   * client is the entry that many from the right (entries further left are client-controlled). Default 1.
+   */
+  trustedProxies?: number;
   violations?: {
     /** Violations kept per tenant (older ones are dropped). Default 1_000. */
     maxPerTenant?: number;
@@ -30,6 +35,7 @@ export const DEFAULT_RATE_LIMIT_OPTIONS = {
   denyCacheMaxEntries: 10_000,
   headers: 'ietf',
   trustProxy: false,
+  trustedProxies: 1,
   violations: { maxPerTenant: 1_000, alertThreshold: 100, alertWindowMs: 60_000, publish: true, flushIntervalMs: 50 },
 } as const;
 
@@ -38,6 +44,7 @@ export type ResolvedRateLimitOptions = {
   denyCacheMaxEntries: number;
   headers: 'ietf' | 'legacy' | 'both' | 'none';
   trustProxy: boolean;
+  trustedProxies: number;
   violations: { maxPerTenant: number; alertThreshold: number; alertWindowMs: number; publish: boolean; flushIntervalMs: number };
 };
 
@@ -50,6 +57,7 @@ export function rateLimitOptionsOf(options: ResolvedCoordinationOptions): Resolv
     denyCacheMaxEntries: raw.denyCacheMaxEntries ?? d.denyCacheMaxEntries,
     headers: raw.headers ?? d.headers,
     trustProxy: raw.trustProxy ?? d.trustProxy,
+    trustedProxies: raw.trustedProxies ?? d.trustedProxies,
     violations: { ...d.violations, ...raw.violations },
   };
 }

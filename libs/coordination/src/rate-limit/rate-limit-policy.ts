@@ -13,6 +13,8 @@ export const ALGORITHM_CODE: Readonly<Record<RateLimitAlgorithm, number>> = {
 /** Windows above 400 days are almost certainly a unit mistake (seconds passed as ms × 1000). */
 const MAX_WINDOW_MS = 400 * 24 * 3_600_000;
 const MAX_LIMIT = 1_000_000_000;
+/** sliding-window keeps one sorted-set member per admitted unit: bound the memory and the work of one call. */
+const MAX_SLIDING_WINDOW_LIMIT = 100_000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** A validated policy with its defaults applied. Frozen and safe to reuse across calls. */
@@ -75,6 +77,13 @@ function validate(policy: RateLimitPolicy, path: string): NormalizedPolicy {
   const algorithm = policy.algorithm ?? 'sliding-window';
   if (!RATE_LIMIT_ALGORITHMS.includes(algorithm)) {
     throw new InvalidArgumentError(`${path}algorithm`, `must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`, algorithm);
+  }
+  if (algorithm === 'sliding-window' && limit > MAX_SLIDING_WINDOW_LIMIT) {
+    throw new InvalidArgumentError(
+      `${path}limit`,
+      `must be at most ${MAX_SLIDING_WINDOW_LIMIT} for sliding-window: each admitted unit is one sorted-set member (use sliding-window-approx, token-bucket or gcra for larger limits)`,
+      limit,
+    );
   }
   let burst = limit;
   if (policy.burst !== undefined) {

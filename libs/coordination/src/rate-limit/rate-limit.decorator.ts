@@ -9,8 +9,9 @@ export const SKIP_RATE_LIMIT_METADATA = 'coordination:skip-rate-limit';
  * - `user`: the authenticated user (`request.user.id`, `sub` or `userId`); anonymous requests count per IP;
  * - `tenant`: the tenant (company) of the request;
  * - `endpoint`: everyone calling the handler;
- * - `ip`: the client address (`X-Forwarded-For` only with `rateLimit.trustProxy`);
- * - a function returning the key, for anything else (API key, route param, ...).
+ * - `ip`: the client address (`X-Forwarded-For` only with `rateLimit.trustProxy`, read from the right);
+ * - a function returning the key (a non-empty string), for anything else (API key, route param, ...).
+ * Trackers longer than 128 characters are hashed.
  */
 export type RateLimitScope = 'user' | 'tenant' | 'endpoint' | 'ip' | ((context: ExecutionContext) => string | Promise<string>);
 

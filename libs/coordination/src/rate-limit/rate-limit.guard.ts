@@ -1,13 +1,18 @@
-import { HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { BadRequestException, HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { ErrorCode } from '../errors/coordination.error.js';
-import { encodeId } from '../keys/key-builder.js';
+import { CoordinationError, ErrorCode, InvalidArgumentError, TenantRequiredError } from '../errors/coordination.error.js';
+import { SHARED_TENANT, assertTenantId, encodeId } from '../keys/key-builder.js';
+import { TENANT_OPTIONAL } from '../tenancy/tenant-optional.decorator.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds } from './rate-limit-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, type RateLimitMetadata, type RateLimitRule } from './rate-limit.decorator.js';
-import { RateLimitService } from './rate-limit.service.js';
-import type { RateLimitCheck, RateLimitDecision } from './rate-limit.types.js';
+import { COUNT_IN_SHARED_NAMESPACE, RateLimitService } from './rate-limit.service.js';
+import type { RateLimitCheck, RateLimitDecision, RateLimitPolicy } from './rate-limit.types.js';
+
+/** Encoded trackers longer than this are hashed, so that long ids (API keys, URLs) never exceed the key length limit. */
+const MAX_TRACKER_LENGTH = 128;
 
 interface RequestLike {
   ip?: string;
@@ -65,18 +70,28 @@ export class RateLimitGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<RequestLike>();
     const response = http.getResponse<ResponseLike>();
-    const tenant = this.core.tenants.current() ?? (await this.tenantResolver.fromRequest(request));
+    const tenant = await this.resolveTenant(request, context);
+    // A @TenantOptional request without a tenant under `tenancy.required` counts in the shared
+    // namespace, where there is no tenant to count a `tenant` rule against.
+    const shared = tenant === undefined && this.core.tenants.isRequired;
     const checks: RateLimitCheck[] = [];
     const names = new Set<string>();
     for (const [i, rule] of metadata.rules.entries()) {
       const scope = scopeName(rule);
+      if (shared && scope === 'tenant') continue;
       let name = rule.name ?? scope;
       if (names.has(name)) name = `${name}-${i}`;
       names.add(name);
-      const tracker = await this.getTracker(request, rule, context);
+      const tracker: unknown = await this.getTracker(request, rule, context);
+      if (typeof tracker !== 'string' || tracker === '') {
+        throw new InvalidArgumentError('scope', `the ${scope} scope of rate-limit rule "${name}" on ${endpointOf(context)} must give a non-empty string`, tracker);
+      }
       checks.push({ key: await this.generateKey(context, tracker, rule), policy: { ...rule, name }, scope });
     }
-    const decision = await this.rateLimits.consumeMany(checks, { tenant, cost: metadata.cost });
+    if (checks.length === 0) return true;
+    const decision = shared
+      ? await this.rateLimits[COUNT_IN_SHARED_NAMESPACE](checks, { cost: metadata.cost })
+      : await this.rateLimits.consumeMany(checks, { tenant, cost: metadata.cost });
     this.setHeaders(response, decision, checks);
     if (!decision.allowed) await this.throwRateLimited(context, decision);
     return true;
@@ -93,7 +108,7 @@ export class RateLimitGuard implements CanActivate {
         return id === undefined || id === null ? `anonymous-${this.clientIp(request)}` : String(id);
       }
       case 'tenant':
-        return this.core.tenants.current() ?? (await this.tenantResolver.fromRequest(request)) ?? '_shared';
+        return (await this.tenantResolver.fromRequest(request)) ?? this.core.tenants.current() ?? SHARED_TENANT;
       case 'endpoint':
         return endpointOf(context);
       case 'ip':
@@ -102,13 +117,36 @@ export class RateLimitGuard implements CanActivate {
   }
 
   /**
-   * The counter key of a rule. Named rules are shared across handlers; unnamed rules of
-   * user/ip/custom scope count per handler.
+   * The tenant of the request, resolved as TenantInterceptor does (guards run before it): the
+   * request's (the authenticated user's, with a resolver or `userProperty`) before the context's,
+   * validated. Undefined when none is found and none is needed (tenancy not required, or a
+   * `@TenantOptional()` route); otherwise throws 400 as the interceptor would.
+   */
+  protected async resolveTenant(request: RequestLike, context: ExecutionContext): Promise<string | undefined> {
+    try {
+      const tenant = (await this.tenantResolver.fromRequest(request)) ?? this.core.tenants.current();
+      if (tenant !== undefined) {
+        assertTenantId(tenant);
+        return tenant;
+      }
+      const optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [context.getHandler(), context.getClass()]) === true;
+      if (this.core.tenants.isRequired && !optional) throw new TenantRequiredError(endpointOf(context));
+      return undefined;
+    } catch (error) {
+      if (error instanceof CoordinationError) throw new BadRequestException({ code: error.code, message: error.message });
+      throw error;
+    }
+  }
+
+  /**
+   * The counter key of a rule. Named rules are shared across handlers; unnamed rules count per
+   * handler whatever their scope. Long trackers are hashed.
    */
   protected async generateKey(context: ExecutionContext, tracker: string, rule: RateLimitRule): Promise<string> {
-    const scope = scopeName(rule);
-    const key = `${scope}:${encodeId(tracker)}`;
-    return rule.name !== undefined || scope === 'tenant' || scope === 'endpoint' ? key : `${key}:${endpointOf(context)}`;
+    const encoded = encodeId(tracker);
+    const id = encoded.length > MAX_TRACKER_LENGTH ? `h:${createHash('sha256').update(tracker).digest('base64url')}` : encoded;
+    const key = `${scopeName(rule)}:${id}`;
+    return rule.name !== undefined ? key : `${key}:${endpointOf(context)}`;
   }
 
   /** Throws the 429. Override to change the body or the exception. */
@@ -136,12 +174,18 @@ export class RateLimitGuard implements CanActivate {
     );
   }
 
-  /** The client address; `X-Forwarded-For` is trusted only with `rateLimit.trustProxy`. */
+  /**
+   * The client address. With `rateLimit.trustProxy`, the `X-Forwarded-For` entry appended by the
+   * outermost of `rateLimit.trustedProxies` proxies, counted from the right: entries left of it
+   * were sent by the client, who can write anything there.
+   */
   protected clientIp(request: RequestLike): string {
-    if (this.rateLimits.options.trustProxy) {
+    const { trustProxy, trustedProxies } = this.rateLimits.options;
+    if (trustProxy) {
       const forwarded = request.headers?.['x-forwarded-for'];
-      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-      if (first) return first;
+      const entries = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
+      const client = entries[Math.max(0, entries.length - trustedProxies)];
+      if (client) return client;
     }
     return request.ip ?? request.socket?.remoteAddress ?? 'unknown';
   }
@@ -151,13 +195,23 @@ export class RateLimitGuard implements CanActivate {
     if (mode === 'none') return;
     if (mode === 'ietf' || mode === 'both') {
       const shown = new Set(decision.results.map((r) => r.policy));
-      setHeader(response, 'RateLimit-Policy', policyHeader(checks.map((c) => ({ name: c.policy.name!, limit: c.policy.limit, windowMs: c.policy.windowMs })).filter((p) => shown.has(p.name))));
+      setHeader(response, 'RateLimit-Policy', policyHeader(checks.map((c) => advertised(c.policy)).filter((p) => shown.has(p.name))));
       setHeader(response, 'RateLimit', rateLimitHeader(decision.results));
     }
     if (mode === 'legacy' || mode === 'both') {
       for (const [name, value] of Object.entries(legacyHeaders(decision))) setHeader(response, name, value);
     }
   }
+}
+
+/**
+ * The quota a client can actually use: with a burst above the limit (token bucket, GCRA), `r`
+ * counts up to the burst, so the quota is the burst over the time the limit takes to refill it.
+ */
+function advertised(policy: RateLimitPolicy): { name: string; limit: number; windowMs: number } {
+  const bucket = policy.algorithm === 'token-bucket' || policy.algorithm === 'gcra';
+  if (!bucket || policy.burst === undefined || policy.burst <= policy.limit) return { name: policy.name!, limit: policy.limit, windowMs: policy.windowMs };
+  return { name: policy.name!, limit: policy.burst, windowMs: (policy.burst * policy.windowMs) / policy.limit };
 }
 
 function scopeName(rule: RateLimitRule): string {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, t
 import { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, InvalidArgumentError, RedisUnavailableError } from '../errors/coordination.error.js';
 import { EventBus } from '../events/event-bus.js';
-import { assertSafeId, encodeId } from '../keys/key-builder.js';
+import { SHARED_TENANT, assertSafeId, encodeId } from '../keys/key-builder.js';
 import { DenyCache } from './deny-cache.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { normalizeCost, normalizePolicy, type NormalizedPolicy } from './rate-limit-policy.js';
@@ -19,6 +19,13 @@ import { VIOLATION_STORE, type ViolationStore } from './violation.tokens.js';
 const CAPABILITY = 'ratelimit';
 /** `partition` value meaning "one partition per tenant" (the default of consumeMany and the guard). */
 export const TENANT_PARTITION = 'tenant';
+
+/**
+ * Library-internal (not exported from the package): `service[COUNT_IN_SHARED_NAMESPACE](checks, options)`
+ * is `consumeMany` in the reserved shared namespace, which callers cannot name as a tenant.
+ * RateLimitGuard uses it for `@TenantOptional()` requests without a tenant under `tenancy.required`.
+ */
+export const COUNT_IN_SHARED_NAMESPACE = Symbol('rateLimit.countInSharedNamespace');
 
 type PolicyCallOptions = RateLimitPolicy & { tenant?: string; partition?: string };
 
@@ -98,10 +105,19 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
    * none otherwise. All counters share one partition (hash tag), by default the tenant's.
    */
   async consumeMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions = {}): Promise<RateLimitDecision> {
+    return this.many(checks, options, () => this.core.tenants.resolve(options.tenant, 'rateLimit.consumeMany'));
+  }
+
+  /** See COUNT_IN_SHARED_NAMESPACE. */
+  [COUNT_IN_SHARED_NAMESPACE](checks: readonly RateLimitCheck[], options: Omit<ConsumeManyOptions, 'tenant'> = {}): Promise<RateLimitDecision> {
+    return this.many(checks, options, () => SHARED_TENANT);
+  }
+
+  private async many(checks: readonly RateLimitCheck[], options: ConsumeManyOptions, tenantOf: () => string): Promise<RateLimitDecision> {
     if (!Array.isArray(checks) || checks.length === 0) throw new InvalidArgumentError('checks', 'must be a non-empty array', checks);
     const policies = checks.map((c, i) => normalizePolicy(c?.policy, `checks[${i}].policy.`));
     const cost = normalizeCost(options.cost, policies);
-    const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.consumeMany');
+    const tenant = tenantOf();
     const partition = options.partition ?? TENANT_PARTITION;
     const counters = checks.map((c, i) => this.counterKey(tenant, partition, c.key, policies[i], `checks[${i}].key`));
     if (counters.length > 1 && new Set(counters).size !== counters.length) {
@@ -162,7 +178,7 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     const localNow = this.core.clock.now();
     if (consume) {
       for (let i = 0; i < counters.length; i++) {
-        const blocked = this.denyCache.lookup(counters[i], cost, localNow);
+        const blocked = this.denyCache.lookup(counters[i], policies[i], cost, localNow);
         if (!blocked) continue;
         const p = policies[i];
         const result: RateLimitResult = {
@@ -218,7 +234,7 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
         result.retryAfterMs = Math.max(1, reply[o + 3]);
         if (consume) {
           violated ??= result;
-          if (source !== 'local') this.denyCache.block(counters[i], cost, localNow + result.retryAfterMs, reply[o + 1], localNow + resetAfterMs);
+          if (source !== 'local') this.denyCache.block(counters[i], p, cost, localNow + result.retryAfterMs, reply[o + 1], localNow + resetAfterMs);
         }
       }
       results.push(result);

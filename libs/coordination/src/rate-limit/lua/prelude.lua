@@ -15,5 +15,7 @@
     commands (the hot path); it must decide and record exactly as check + commit would.
     reset_us: until the quota is fully restored if nothing else is consumed.
     retry_us: until a request of this cost could pass (0 when allowed).
+    CONSUME: whether this call may consume (false on peek), for checks whose report differs.
 ]]
 local ALGO = {}
+local CONSUME = ARGV[1] == '1'
