@@ -33,7 +33,8 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
   });
 
   it('detects a deadlock across two module instances: the owner whose wait closes the cycle fails at once', async () => {
-    const [one, two] = await twoInstances();
+    // Heartbeats and polls a minute apart: within the wait only immediate detection can pass.
+    const [one, two] = await twoInstances({ fallbackPollMs: 60_000, waiterLeaseMs: 60_000 });
     const deadlocks: CoordinationEvent<{ cycle: string[] }>[] = [];
     const subscription = two.moduleRef.get(EventBus).on<{ cycle: string[] }>('lock.deadlock').subscribe((e) => deadlocks.push(e));
     await sleep(50);
@@ -41,7 +42,8 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
     const b2 = await two.locks.acquire('L2', { owner: 'B' });
     const aWaits = one.locks.acquire('L2', { owner: 'A', waitMs: 25_000 });
     await contended(one, 1);
-    await sleep(50); // let A's wait-for edge land
+    // A's wait-for edge must be in place: B's wait then closes the cycle and must see it at once.
+    while (!(await one.store.getWaitEdge(one.keys.waitEdge('_shared', 'A')))) await sleep(2);
     const error = await two.locks.acquire('L1', { owner: 'B', waitMs: 25_000 }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(DeadlockError);

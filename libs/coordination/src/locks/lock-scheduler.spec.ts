@@ -2,6 +2,15 @@ import { DUE, LockScheduler } from './lock-scheduler.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls until `done()` (bounded far above any due time here): no assertion depends on how fast timers fire. */
+async function until(done: () => boolean, boundMs = 5_000): Promise<void> {
+  const deadline = performance.now() + boundMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error('condition not reached');
+    await sleep(2);
+  }
+}
+
 describe('LockScheduler', () => {
   it('runs due tasks on one shared timer, never a cancelled one, and lets a task reschedule itself', async () => {
     const scheduler = new LockScheduler();
@@ -14,7 +23,8 @@ describe('LockScheduler', () => {
     scheduler.schedule(again, 1, true);
     scheduler.cancel(cancelled);
     expect(scheduler.size).toBe(2);
-    await sleep(80);
+    // The cancelled task was due before `kept`: had it survived, it would have run by then.
+    await until(() => runs.length >= 3 && scheduler.size === 0);
     expect(runs.sort()).toEqual(['again', 'again', 'kept']);
     expect(scheduler.size).toBe(0);
   });
@@ -25,7 +35,7 @@ describe('LockScheduler', () => {
     const start = performance.now();
     scheduler.schedule({ [DUE]: () => { throw new Error('boom'); } }, 5, false);
     scheduler.schedule({ [DUE]: () => ranAt.push(performance.now() - start) }, 30, false);
-    await sleep(100);
+    await until(() => scheduler.size === 0);
     expect(ranAt).toHaveLength(1);
     expect(ranAt[0]).toBeGreaterThanOrEqual(29);
   });
@@ -35,7 +45,8 @@ describe('LockScheduler', () => {
     const runs: string[] = [];
     scheduler.schedule({ [DUE]: () => runs.push('late') }, 10_000, false);
     scheduler.schedule({ [DUE]: () => runs.push('early') }, 5, true);
-    await sleep(60);
+    // Bounded well below the late task's 10 s: only a re-armed timer can run `early` in time.
+    await until(() => runs.length > 0, 5_000);
     expect(runs).toEqual(['early']);
     scheduler.clear();
     expect(scheduler.size).toBe(0);

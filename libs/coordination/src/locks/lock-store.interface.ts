@@ -90,8 +90,10 @@ export interface LockStore {
   acquireReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number, waiting: boolean, leaseMs: number): Promise<SimpleReply>;
   releaseReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<boolean>;
   extendReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number): Promise<boolean>;
+  /** A writer gave up waiting: drops its writer-waiting flag (if still its own) and wakes the waiters. */
+  abandonWrite(keys: ReadWriteKeys, token: string): Promise<void>;
 
-  /** Accepts `fencingToken` at `guardKey` only if it is above every token accepted before. */
+  /** Accepts `fencingToken` at `guardKey` unless an older one than the newest accepted before (stores the max). */
   checkFence(guardKey: string, fencingToken: number): Promise<boolean>;
 
   /** Wait-for graph edges: "owner (edgeKey) waits for the mutex at lockKey", with a lease. */

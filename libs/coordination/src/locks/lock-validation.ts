@@ -13,6 +13,8 @@ export interface CheckedAcquire {
 }
 
 const PRIORITY_LIMIT = 1_000;
+/** Below this a lock expires before its first renewal round trip could land. */
+export const MIN_TTL_MS = 10;
 
 function duration(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || Number.isNaN(value)) throw new InvalidArgumentError(name, 'must be a number', value);
@@ -26,7 +28,7 @@ function duration(name: string, value: unknown, min: number, max: number): numbe
 export function checkAcquire(key: unknown, options: AcquireOptions, defaults: Required<LockModuleOptions>, defaultWaitMs: number): CheckedAcquire {
   assertSafeId(key, 'key');
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
-  const ttlMs = duration('ttlMs', options.ttlMs ?? defaults.defaultTtlMs, 1, defaults.maxTtlMs);
+  const ttlMs = checkTtl(options.ttlMs ?? defaults.defaultTtlMs, defaults.maxTtlMs);
   const waitMs = duration('waitMs', options.waitMs ?? defaultWaitMs, 0, defaults.maxTtlMs);
   const priority = options.priority ?? 0;
   if (!Number.isInteger(priority) || Math.abs(priority) > PRIORITY_LIMIT) {
@@ -41,6 +43,13 @@ export function checkAcquire(key: unknown, options: AcquireOptions, defaults: Re
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(flag, 'must be a boolean', options[flag]);
   }
   return { ttlMs, waitMs, priority, reentrant: options.reentrant ?? false, autoRenew: options.autoRenew ?? defaults.autoRenew, maxHoldMs };
+}
+
+/** A lock TTL (acquire or extend): a number of ms from MIN_TTL_MS to `maxTtlMs`, rounded up to whole ms. */
+export function checkTtl(ttlMs: unknown, maxTtlMs: number): number {
+  const value = duration('ttlMs', ttlMs, 1, maxTtlMs);
+  if (value < MIN_TTL_MS) throw new InvalidArgumentError('ttlMs', `must be at least ${MIN_TTL_MS} ms`, ttlMs);
+  return value;
 }
 
 /** A signal already aborted fails before any Redis call. */

@@ -57,7 +57,7 @@ class Sleeper {
  */
 export async function waitForMutex(
   ctx: WaitContext, keys: MutexKeys, request: MutexRequest, first: Extract<MutexReply, { acquired: false }>,
-  detector: DeadlockDetector | null,
+  detector: DeadlockDetector | null, firstAt: number,
 ): Promise<Acquired> {
   const { store } = ctx;
   const member = queueMember(request.token, request.ttlMs, request.owner);
@@ -65,13 +65,17 @@ export async function waitForMutex(
   const deadline = started + ctx.waitMs;
   const sleeper = new Sleeper();
   let granted: Acquired | null = null;
+  // Local time the last request that found us still queued was sent: the hand-off (and the
+  // TTL it starts on the server) came after it. Message arrival time could be much later (GC
+  // pause, backlog, reconnect) and would make us trust the lock longer than Redis keeps it.
+  let queuedAt = firstAt;
   let pollAt = started;
   const nextPoll = (pttlMs: number) => monotonic() + Math.min(ctx.fallbackPollMs, pttlMs > 0 ? pttlMs + 2 : ctx.fallbackPollMs);
   const unregister = ctx.wakeups.register(keys.channel, (message) => {
     const [kind, token, fence, ttl] = message.split('|');
     if (kind !== 'g') return;
     if (token === request.token) {
-      granted = { acquired: true, token, fencingToken: Number(fence), pttlMs: Number(ttl), reentered: false, at: ctx.now() };
+      granted = { acquired: true, token, fencingToken: Number(fence), pttlMs: Number(ttl), reentered: false, at: queuedAt };
       sleeper.poke();
     } else {
       pollAt = Math.max(pollAt, nextPoll(Number(ttl)));
@@ -79,11 +83,19 @@ export async function waitForMutex(
   });
   ctx.signal?.addEventListener('abort', sleeper.poke);
   let edge = false;
+  /** The grant, unless so much time may have passed since the hand-off that it could be over: then poll. */
+  const takeGrant = (): Acquired | null => {
+    const grant = granted;
+    granted = null;
+    if (grant && ctx.now() - grant.at < grant.pttlMs) return grant;
+    if (grant) pollAt = 0;
+    return null;
+  };
 
+  let left = false;
   const giveUp = async (error: Error): Promise<never> => {
-    const handed = await store.leaveQueue(keys, request.token, member);
-    // Handed over just before we left: pass it on, the caller is told it did not get the lock.
-    if (handed) await store.releaseMutex(keys, request.token);
+    await leaveMutexQueue(store, keys, request);
+    left = true;
     throw error;
   };
   const checkDeadlock = async (holder: string | null) => {
@@ -99,13 +111,16 @@ export async function waitForMutex(
     await checkDeadlock(first.holderOwner);
     let heartbeatAt = monotonic() + ctx.leaseMs / 3;
     for (;;) {
-      if (granted) return granted;
+      const grant = takeGrant();
+      if (grant) return grant;
       if (ctx.signal?.aborted) await giveUp(new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason));
       const now = monotonic();
       if (now >= deadline) await giveUp(new LockTimeoutError(ctx.key, ctx.waitMs, ctx.tenant));
       if (now >= heartbeatAt) {
         heartbeatAt = now + ctx.leaseMs / 3;
-        if (!(await store.heartbeat(keys, member, ctx.leaseMs))) pollAt = now;
+        const sentAt = ctx.now();
+        if (await store.heartbeat(keys, member, ctx.leaseMs)) queuedAt = Math.max(queuedAt, sentAt);
+        else pollAt = now;
         await checkDeadlock(await store.holderOwner(keys.lock));
       }
       if (now >= pollAt) {
@@ -113,11 +128,16 @@ export async function waitForMutex(
         const at = ctx.now();
         const reply = await store.acquireMutex(keys, request);
         if (reply.acquired) return { ...reply, at };
+        if (reply.position >= 0) queuedAt = Math.max(queuedAt, at);
         pollAt = nextPoll(reply.pttlMs);
       }
-      if (granted) return granted;
+      if (granted) continue;
       await sleeper.sleep(Math.min(pollAt, heartbeatAt, deadline) - monotonic());
     }
+  } catch (error) {
+    // A Redis error (or a failed leave): a queue entry left behind would be handed the lock.
+    if (!left) abandonMutexWait(store, keys, request);
+    throw error;
   } finally {
     unregister();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
@@ -127,6 +147,28 @@ export async function waitForMutex(
     // it waited for cannot close a cycle (the walk stops at an owner already on the path).
     if (edge) detector?.clearWait(ctx.tenant, request.owner).catch(() => undefined);
   }
+}
+
+/** Leaves the queue; if the lock was handed over just before, passes it on (the caller did not get it). */
+async function leaveMutexQueue(store: LockStore, keys: MutexKeys, request: MutexRequest): Promise<void> {
+  const handed = await store.leaveQueue(keys, request.token, queueMember(request.token, request.ttlMs, request.owner));
+  if (handed) await store.releaseMutex(keys, request.token);
+}
+
+/**
+ * Best-effort cleanup after a failed acquire or wait (both calls are token-checked, so safe):
+ * retried in the background while Redis is unreachable, until the queue lease and the TTL a
+ * hand-off would have given are surely over. Never throws.
+ */
+export function abandonMutexWait(store: LockStore, keys: MutexKeys, request: MutexRequest): void {
+  const until = monotonic() + Math.max(request.leaseMs, request.ttlMs);
+  const retryMs = Math.max(50, Math.min(1_000, request.leaseMs / 10));
+  const attempt = (): void => {
+    leaveMutexQueue(store, keys, request).catch(() => {
+      if (monotonic() + retryMs < until) setTimeout(attempt, retryMs).unref();
+    });
+  };
+  attempt();
 }
 
 /**

@@ -11,11 +11,11 @@ import { DeadlockError, LockTimeoutError } from './lock.errors.js';
 import { LockKeys } from './lock-keys.js';
 import { LockObserver } from './lock-observer.js';
 import { LockScheduler } from './lock-scheduler.js';
-import { LOCK_STORE, type LockStore, type MutexKeys, type MutexRequest, type ReleaseReply, type SimpleReply } from './lock-store.interface.js';
+import { LOCK_STORE, type LockStore, type MutexKeys, type MutexReply, type MutexRequest, type ReleaseReply, type SimpleReply } from './lock-store.interface.js';
 import { DEFAULT_LOCK_OPTIONS, type AcquireOptions, type HeldLockInfo, type LockKind, type LockModuleOptions, type PermitOptions, type ReadWriteOptions } from './lock.types.js';
 import { checkAcquire, checkNotAborted, checkPermits, type CheckedAcquire } from './lock-validation.js';
 import { LockWakeups } from './lock-wakeups.js';
-import { waitForMutex, waitForSimple, type Acquired, type WaitContext } from './lock-waiter.js';
+import { abandonMutexWait, waitForMutex, waitForSimple, type Acquired, type WaitContext } from './lock-waiter.js';
 import { MemoryLockStore } from './memory-lock.store.js';
 
 class MutexOperations implements LockOperations {
@@ -195,8 +195,9 @@ export class LockService implements BeforeApplicationShutdown {
 
   /**
    * Fence check at a protected resource kept in Redis: true (and the resource's fence is raised)
-   * only if `fencingToken` is newer than every token accepted for `resource` before. For SQL, keep
-   * a `fence` column and write with `UPDATE ... SET fence = $token WHERE id = $id AND fence < $token`;
+   * unless `fencingToken` is older than the newest token accepted for `resource` before (tokens
+   * are unique per acquisition, so an equal token is the same holder writing again). For SQL, keep
+   * a `fence` column and write with `UPDATE ... SET fence = $token WHERE id = $id AND fence <= $token`;
    * zero updated rows means a stale holder.
    *
    * @example
@@ -227,7 +228,15 @@ export class LockService implements BeforeApplicationShutdown {
       token, owner, ttlMs: c.ttlMs, reentrant: c.reentrant, enqueue: c.waitMs > 0, priority: c.priority, leaseMs: this.options.waiterLeaseMs,
       event: scripted ? this.observer.acquiredByScript(key, 'mutex', owner, tenant) : undefined,
     };
-    const first = await backend.store.acquireMutex(keys, request);
+    let first: MutexReply;
+    try {
+      first = await backend.store.acquireMutex(keys, request);
+    } catch (error) {
+      // The reply may be lost after the script queued us or even took the lock (an open
+      // breaker sent nothing: nothing to undo).
+      if (!(error instanceof CircuitOpenError)) abandonMutexWait(backend.store, keys, request);
+      throw error;
+    }
     let held: Acquired;
     if (first.acquired) {
       held = { ...first, at: startedAt };
@@ -241,7 +250,7 @@ export class LockService implements BeforeApplicationShutdown {
         // Later attempts are polls of a waiter: the event is emitted here, with the wait time.
         request.event = undefined;
         request.queued = true;
-        held = await waitForMutex(this.waitContext(backend, 'mutex', key, tenant, keys.channel, c, options), keys, request, first, backend.detector);
+        held = await waitForMutex(this.waitContext(backend, 'mutex', key, tenant, keys.channel, c, options), keys, request, first, backend.detector, startedAt);
       } catch (error) {
         if (error instanceof LockTimeoutError) this.observer.timedOut('mutex', key, tenant, startedAt);
         if (error instanceof DeadlockError) this.observer.deadlock(key, tenant, error.cycle, startedAt);
@@ -264,6 +273,7 @@ export class LockService implements BeforeApplicationShutdown {
         channel: keys.channel,
         attempt: () => backend.store.acquireReadWrite(keys, mode, token, c.ttlMs, waiting, lease),
         ops: { extend: (ms) => backend.store.extendReadWrite(keys, mode, token, ms), release: async () => ((await backend.store.releaseReadWrite(keys, mode, token)) ? 'released' : 'lost') },
+        abandon: mode === 'w' ? () => backend.store.abandonWrite(keys, token) : undefined,
         waiting,
       };
     });
@@ -271,7 +281,11 @@ export class LockService implements BeforeApplicationShutdown {
 
   private async acquireSimple(
     kind: LockKind, key: string, options: AcquireOptions,
-    plan: (backend: Backend, tenant: string, token: string, c: CheckedAcquire, waiting: boolean) => { channel: string; attempt: () => Promise<SimpleReply>; ops: LockOperations },
+    plan: (backend: Backend, tenant: string, token: string, c: CheckedAcquire, waiting: boolean) => {
+      channel: string; attempt: () => Promise<SimpleReply>; ops: LockOperations;
+      /** Cleanup when a wait fails (a writer's waiting flag). */
+      abandon?: () => Promise<void>;
+    },
   ): Promise<Lock> {
     const c = checkAcquire(key, options, this.options, this.options.defaultWaitMs);
     const tenant = this.core.tenants.resolve(options.tenant, `locks.${kind}`);
@@ -280,7 +294,7 @@ export class LockService implements BeforeApplicationShutdown {
       const startedAt = this.core.clock.now();
       const token = this.nextToken();
       const owner = options.owner ?? this.owners.getStore() ?? `${this.core.instanceId}:${token}`;
-      const { channel, attempt, ops } = plan(backend, tenant, token, c, c.waitMs > 0);
+      const { channel, attempt, ops, abandon } = plan(backend, tenant, token, c, c.waitMs > 0);
       let at = startedAt;
       let reply = await attempt();
       const contended = !reply.acquired;
@@ -295,6 +309,7 @@ export class LockService implements BeforeApplicationShutdown {
           reply = await waitForSimple(this.waitContext(backend, kind, key, tenant, channel, c, options), timed, reply);
         } catch (error) {
           if (error instanceof LockTimeoutError) this.observer.timedOut(kind, key, tenant, startedAt);
+          await abandon?.().catch(() => undefined);
           throw error;
         }
       }

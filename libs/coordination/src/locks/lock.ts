@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js';
-import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { LockLostError } from './lock.errors.js';
 import { DUE, type LockScheduler, type SchedulerTask } from './lock-scheduler.js';
 import type { HeldLockInfo, LockKind } from './lock.types.js';
+import { checkTtl } from './lock-validation.js';
 
 /** The store calls behind one handle (a mutex, a permit, a read or a write hold). */
 export interface LockOperations {
@@ -72,6 +72,8 @@ export class Lock implements SchedulerTask {
   private lostReason = '';
   /** What the next scheduler run does: renew, retry a failed renewal, or check expiry. */
   private next: 'renew' | 'expire' = 'expire';
+  /** Set when a release failed: no more renewals, only the expiry check (signal, held()). */
+  private releaseFailed = false;
   /** Created on first access of `signal`: most locks never need one. */
   private controller?: AbortController;
   private readonly ttlMs: number;
@@ -117,9 +119,7 @@ export class Lock implements SchedulerTask {
 
   /** Extends the lock to `ttlMs` from now (default: its original TTL). Throws LockLostError when no longer held. */
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
-    if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > this.hooks.maxTtlMs) {
-      throw new InvalidArgumentError('ttlMs', `must be a finite number in (0, ${this.hooks.maxTtlMs}]`, ttlMs);
-    }
+    ttlMs = checkTtl(ttlMs, this.hooks.maxTtlMs);
     this.assertHeld();
     const started = this.hooks.clock.now();
     if (!(await this.ops.extend(ttlMs))) {
@@ -139,7 +139,15 @@ export class Lock implements SchedulerTask {
     if (this.state === 'released') return;
     if (this.state === 'lost') throw this.lostError();
     this.hooks.scheduler.cancel(this);
-    const result = await this.ops.release(this);
+    let result: Awaited<ReturnType<LockOperations['release']>>;
+    try {
+      result = await this.ops.release(this);
+    } catch (error) {
+      // Redis unreachable: it may still hold the lock until expiry; fire the signal then.
+      this.releaseFailed = true;
+      this.schedule();
+      throw error;
+    }
     if (result === 'lost') {
       this.markLost('it expired or was taken over before release');
       throw this.lostError();
@@ -188,7 +196,7 @@ export class Lock implements SchedulerTask {
   private schedule(): void {
     if (this.state !== 'held') return this.hooks.scheduler.cancel(this);
     const now = this.hooks.clock.now();
-    const renewing = this.autoRenew && now < this.holdUntil;
+    const renewing = this.autoRenew && !this.releaseFailed && now < this.holdUntil;
     this.next = renewing ? 'renew' : 'expire';
     const delay = renewing ? Math.max(1, Math.min(this.ttlMs / 3, this.expiry - now - 1)) : Math.max(0, this.expiry - now);
     this.hooks.scheduler.schedule(this, delay, renewing);
@@ -202,7 +210,8 @@ export class Lock implements SchedulerTask {
 
   private expireNow(): void {
     if (this.hooks.clock.now() < this.expiry) return this.schedule();
-    this.markLost(this.hooks.clock.now() >= this.holdUntil ? 'maxHoldMs reached' : 'it expired (not renewed)');
+    const reason = this.releaseFailed ? 'it expired after a failed release' : 'it expired (not renewed)';
+    this.markLost(this.hooks.clock.now() >= this.holdUntil ? 'maxHoldMs reached' : reason);
   }
 
   /** Never throws: every failure ends in a retry, or in markLost. */

@@ -86,7 +86,9 @@ export class MemoryLockStore implements LockStore {
   async extendMutex(k: MutexKeys, token: string, ttlMs: number): Promise<boolean> {
     const held = this.mutex(k.lock);
     if (!held || held.token !== token) return false;
-    held.expiresAt = this.clock.now() + ttlMs;
+    // As extend.lua: a lock held more than once (reentrant) is only ever lengthened.
+    const until = this.clock.now() + ttlMs;
+    held.expiresAt = held.count > 1 ? Math.max(held.expiresAt, until) : until;
     return true;
   }
 
@@ -174,8 +176,15 @@ export class MemoryLockStore implements LockStore {
     return true;
   }
 
+  async abandonWrite(k: ReadWriteKeys, token: string): Promise<void> {
+    if (this.string(k.writerWaiting)?.value !== token) return;
+    this.strings.delete(k.writerWaiting);
+    this.publish(k.channel, 'f');
+  }
+
   async checkFence(guardKey: string, fencingToken: number): Promise<boolean> {
-    if (fencingToken <= (this.counters.get(guardKey) ?? 0)) return false;
+    const current = this.counters.get(guardKey) ?? 0;
+    if (fencingToken < current) return false;
     this.counters.set(guardKey, fencingToken);
     return true;
   }

@@ -19,6 +19,7 @@ const SEM_EXTEND = loadLuaScript('coordSemaphoreExtend', import.meta.url, './lua
 const RW_ACQUIRE = loadLuaScript('coordRwAcquire', import.meta.url, './lua/rw-acquire.lua');
 const RW_RELEASE = loadLuaScript('coordRwRelease', import.meta.url, './lua/rw-release.lua');
 const RW_EXTEND = loadLuaScript('coordRwExtend', import.meta.url, './lua/rw-extend.lua');
+const RW_ABANDON = loadLuaScript('coordRwAbandon', import.meta.url, './lua/rw-abandon.lua');
 
 type Reply = Array<string | number | null>;
 
@@ -102,6 +103,10 @@ export class RedisLockStore implements LockStore {
 
   async extendReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number): Promise<boolean> {
     return (await this.run<number>(RW_EXTEND, [k.writer, k.readers], [mode, token, ttlMs])) === 1;
+  }
+
+  async abandonWrite(k: ReadWriteKeys, token: string): Promise<void> {
+    await this.run<number>(RW_ABANDON, [k.writerWaiting], [token, k.channel]);
   }
 
   async checkFence(guardKey: string, fencingToken: number): Promise<boolean> {

@@ -1,16 +1,17 @@
 --[[
-  Fence check at a protected resource: accept a write only from a fencing token newer than
-  every token seen before (the Redis form of `UPDATE ... WHERE fence < $token`).
+  Fence check at a protected resource: refuse a write only from a fencing token OLDER than the
+  newest seen (the Redis form of `UPDATE ... WHERE fence <= $token`). Tokens are unique per
+  acquisition, so an equal token is the same holder's next write.
 
   Input:
     KEYS[1] guard     highest fencing token accepted so far for the resource
     ARGV[1] fencingToken
 
   Output:
-    1  accepted (guard raised to the token)     0  rejected: a newer (or equal) token already wrote
+    1  accepted (guard raised to the token if higher)     0  rejected: a newer token already wrote
 ]]
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local token = tonumber(ARGV[1])
-if token <= current then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
+if token < current then return 0 end
+if token > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
