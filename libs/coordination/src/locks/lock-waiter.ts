@@ -107,7 +107,7 @@ export async function waitForMutex(
   };
 
   try {
-    await ctx.wakeups.listen(ctx.pattern);
+    await atMostUntil(ctx.wakeups.listen(ctx.pattern), deadline);
     await checkDeadlock(first.holderOwner);
     let heartbeatAt = monotonic() + ctx.leaseMs / 3;
     for (;;) {
@@ -188,7 +188,7 @@ export async function waitForSimple(ctx: WaitContext, attempt: () => Promise<Sim
   ctx.signal?.addEventListener('abort', sleeper.poke);
   let last = first;
   try {
-    await ctx.wakeups.listen(ctx.pattern);
+    await atMostUntil(ctx.wakeups.listen(ctx.pattern), deadline);
     for (;;) {
       if (ctx.signal?.aborted) throw new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason);
       const now = monotonic();
@@ -204,5 +204,20 @@ export async function waitForSimple(ctx: WaitContext, attempt: () => Promise<Sim
   } finally {
     unregister();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
+  }
+}
+
+/**
+ * Waits for `promise` until `deadline` (monotonic) at most. A wake-up subscription that is
+ * slow to confirm (a stalled server) must not stretch a wait past its waitMs; the fallback
+ * poll covers the gap, and a later failure of the subscription is covered the same way.
+ */
+async function atMostUntil(promise: Promise<unknown>, deadline: number): Promise<void> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - monotonic()))))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
