@@ -123,7 +123,8 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
       else {
         expect(res.status).toBe(201);
         expect(res.body).toMatchObject({ crewId: 'market-research', agentId: 'a-1', status: 'answered' });
-        expect(res.headers['ratelimit-policy']).toBe('"agent-call-user";q=2;w=1, "agent-call-company";q=600;w=60');
+        // The user's bucket refills 2/s but holds a burst of 5: the quota advertised is the burst.
+        expect(res.headers['ratelimit-policy']).toBe('"agent-call-user";q=5;w=3, "agent-call-company";q=600;w=60');
         expect(res.headers.ratelimit).toMatch(/"agent-call-user";r=\d+;t=\d+/);
       }
     }

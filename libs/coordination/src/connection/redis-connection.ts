@@ -281,10 +281,11 @@ async function closeClient(client: RedisClient): Promise<void> {
     const quit = await within(client.quit(), QUIT_TIMEOUT_MS).catch(() => false);
     if (quit && (await within(ended, END_TIMEOUT_MS))) return;
   }
+  const wasReconnecting = client.status === 'reconnecting';
   client.disconnect();
-  // Disconnected while waiting to reconnect, ioredis has no socket and no timer left, and
-  // never emits `end`: nothing to wait for.
-  if (client.status !== 'reconnecting') await within(ended, END_TIMEOUT_MS);
+  // A standalone client disconnected while waiting to reconnect has no socket and no timer
+  // left, and never emits `end`: nothing to wait for. A Cluster always ends.
+  if (client instanceof Cluster || !wasReconnecting) await within(ended, END_TIMEOUT_MS);
 }
 
 /** `promise`, or a "Command timed out" transport error after `ms`; leaves no timer behind. */
