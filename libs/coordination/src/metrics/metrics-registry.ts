@@ -1,4 +1,4 @@
-/** Labels of one series, e.g. `{ tenant: 'acme', algorithm: 'gcra' }`. */
+/** Labels of one series, e.g. `{ tenant: 'acme', algorithm: 'gcra' }`. Never mutate one after passing it in. */
 export type MetricLabels = Readonly<Record<string, string | number | boolean>>;
 
 export interface CounterSnapshot {
@@ -99,9 +99,16 @@ export class MetricsRegistry {
   }
 }
 
+// Hot paths pass the same constant label objects on every call: remember their encoding.
+const labelSuffixes = new WeakMap<MetricLabels, string>();
+
 function seriesId(name: string, labels: MetricLabels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return name;
-  // JSON-quoting keeps label values containing "," or "=" from colliding with other label sets.
-  return `${name}${JSON.stringify(keys.sort().map((k) => [k, labels[k]]))}`;
+  let suffix = labelSuffixes.get(labels);
+  if (suffix === undefined) {
+    const keys = Object.keys(labels).sort();
+    // JSON-quoting keeps label values containing "," or "=" from colliding with other label sets.
+    suffix = keys.length === 0 ? '' : JSON.stringify(keys.map((k) => [k, labels[k]]));
+    labelSuffixes.set(labels, suffix);
+  }
+  return name + suffix;
 }
