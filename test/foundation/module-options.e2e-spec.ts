@@ -49,7 +49,7 @@ describe('CoordinationModule options at boot', () => {
 
   it('boots with forRoot and applies the options', async () => {
     const prefix = uniquePrefix('opts');
-    const core = (await boot([CoordinationModule.forRoot({ prefix: prefix })])).get(CoordinationCore);
+    const core = (await boot([CoordinationModule.forRoot({ prefix })])).get(CoordinationCore);
     expect(core.driver).toBe('memory');
     expect(core.connection).toBeNull();
     expect(core.keys.key('acme', 'lock', 'r')).toBe(`${prefix}:acme:lock:{r}`);

@@ -19,7 +19,7 @@ export interface LockTestApp {
 export async function lockTestApp(driver: DriverCase, extra: CoordinationModuleOptions = {}): Promise<LockTestApp> {
   const prefix = extra.prefix ?? uniquePrefix('locks');
   const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ ...driver.options(), ...extra, prefix: prefix, health: { pingIntervalMs: 0 } })],
+    imports: [CoordinationModule.forRoot({ ...driver.options(), ...extra, prefix, health: { pingIntervalMs: 0 } })],
   }).compile();
   await moduleRef.init();
   const core = moduleRef.get(CoordinationCore);

@@ -71,7 +71,7 @@ describe('locks across processes (standalone Redis)', () => {
 
   it('frees the lock of a killed holder within about one TTL', async () => {
     const prefix = uniquePrefix('mp');
-    app = await lockTestApp(standalone, { prefix: prefix });
+    app = await lockTestApp(standalone, { prefix });
     const holder = spawnWorker({ mode: 'hold', prefix, key: 'crashy', ttlMs: 1_000, autoRenew: true });
     children.push(holder.child);
     await holder.next('acquired');
@@ -83,7 +83,7 @@ describe('locks across processes (standalone Redis)', () => {
 
   it('gives a paused holder past its TTL a smaller fencing token, and the fence check rejects its late write', async () => {
     const prefix = uniquePrefix('mp');
-    app = await lockTestApp(standalone, { prefix: prefix });
+    app = await lockTestApp(standalone, { prefix });
     const holder = spawnWorker({ mode: 'hold', prefix, key: 'fenced', ttlMs: 500, autoRenew: false, resource: 'ledger' });
     children.push(holder.child);
     const { fencingToken: staleToken } = await holder.next('acquired');
