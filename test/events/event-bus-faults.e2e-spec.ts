@@ -3,9 +3,10 @@ import {
   CircuitOpenError, CoordinationCore, EventBus, RedisUnavailableError, type CoordinationModuleOptions,
 } from '@nest-coordination/core';
 import { Redis } from 'ioredis';
+import { firstValueFrom, take, timeout } from 'rxjs';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { uniquePrefix } from '../support/drivers.js';
-import { collect, eventsApp, eventually, subscriberCounts } from './event-test.helpers.js';
+import { collect, EVENT_TIMEOUT_MS, eventsApp, eventually, subscriberCounts } from './event-test.helpers.js';
 
 /** Fast reconnects so a restart is noticed quickly; nothing here measures time. */
 function faultOptions(server: RedisServerHandle, instanceId: string): CoordinationModuleOptions {
@@ -88,5 +89,33 @@ describe('EventBus when Redis fails', () => {
     expect(subscribers).toHaveLength(1);
     exact.stop();
     pattern.stop();
+  });
+
+  it('ready() of a listener joining a subscribed channel waits while the subscriber is down', async () => {
+    const bus = app.get(EventBus);
+    const subscriber = app.get(CoordinationCore).connection!.subscriber();
+    const existing = await collect(bus.on<{ n: number }>('crew.started', { tenant: 'acme' }));
+
+    await server.kill();
+    expect(await eventually(async () => subscriber.status === 'ready', false)).toBe(false);
+    const joined = bus.on<{ n: number }>('crew.started', { tenant: 'acme' });
+    const received = firstValueFrom(joined.pipe(take(1), timeout(EVENT_TIMEOUT_MS)));
+    received.catch(() => undefined);
+    let confirmed = false;
+    const ready = joined.ready().then(() => (confirmed = true));
+    // The channel's earlier confirmation must not count: nothing is subscribed on a dead server.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(confirmed).toBe(false);
+    expect(existing.events).toHaveLength(0);
+
+    await server.restart();
+    await ready;
+    // Confirmed means in place on the server right now, not eventually.
+    admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    expect(await subscriberCounts([admin], instanceId)).toEqual({ sub: 1, psub: 0 });
+    await publishWhenBack(bus, 'crew.started', { n: 1 });
+    expect((await received).payload).toEqual({ n: 1 });
+    expect((await existing.waitFor(1)).map((e) => e.payload.n)).toEqual([1]);
+    existing.stop();
   });
 });

@@ -18,28 +18,29 @@ import type { TransportSubscription } from './event-transport.js';
  * await first;
  */
 export class EventStream<T> extends Observable<CoordinationEvent<T>> {
-  private readonly confirmations: Set<Promise<void>>;
+  private readonly subscriptions: Set<TransportSubscription>;
 
   constructor(attach: (subscriber: Subscriber<CoordinationEvent<T>>) => TransportSubscription) {
-    const confirmations = new Set<Promise<void>>();
+    const subscriptions = new Set<TransportSubscription>();
     super((subscriber) => {
       const subscription = attach(subscriber);
-      const confirmed = subscription.ready;
-      confirmations.add(confirmed);
+      subscriptions.add(subscription);
       return () => {
-        confirmations.delete(confirmed);
+        subscriptions.delete(subscription);
         subscription.close();
       };
     });
-    this.confirmations = confirmations;
+    this.subscriptions = subscriptions;
   }
 
   /**
    * Resolves once every current subscriber of this stream is backed by a confirmed server
    * subscription (at once when it has none); rejects with the subscribe error (for
-   * example `RedisUnavailableError`) when one failed.
+   * example `RedisUnavailableError`) when one failed. While the subscriber connection is
+   * down it waits until the subscriptions are confirmed again after the reconnect.
    */
   async ready(): Promise<void> {
-    await Promise.all(this.confirmations);
+    // Read each `ready` now, not at subscribe time: a connection loss since then replaced it.
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.ready));
   }
 }

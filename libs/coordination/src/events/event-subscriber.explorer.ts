@@ -1,5 +1,5 @@
-import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { retry, timer, type Subscription } from 'rxjs';
 import { backoffDelay } from '../connection/backoff.js';
@@ -11,12 +11,27 @@ import { eventHandlerMetadata, type EventHandlerMetadata } from './on-coordinati
 
 type Handler = (event: CoordinationEvent) => unknown;
 
+/** Resolves CoordinationCore the way a provider of the module it is created in would. */
+class CoreProbe {
+  constructor(@Optional() @Inject(CoordinationCore) readonly core?: CoordinationCore) {}
+}
+
 /**
- * Finds `@OnCoordinationEvent` methods on every provider and controller at bootstrap and
- * subscribes them; boot completes once their server subscriptions are confirmed (or failed,
+ * Handlers no module instance can claim (their module sees no CoordinationCore), keyed by
+ * wrapper (one per application), so only the first explorer of the application subscribes them.
+ */
+const unowned = new WeakMap<InstanceWrapper, CoordinationCore>();
+
+/**
+ * Finds `@OnCoordinationEvent` methods on the providers and controllers of this module
+ * instance at bootstrap and subscribes them; boot completes once their server subscriptions are confirmed (or failed,
  * then they are retried with backoff in the background). Handler errors are logged, never
  * end the subscription. Request-scoped and transient providers are skipped with a warning:
  * an event has no request to build them for.
+ *
+ * With several CoordinationModule instances in one application, a handler belongs to the
+ * instance whose CoordinationCore its own module resolves (what its constructor would get),
+ * so it is subscribed once, on that instance's bus.
  *
  * @example
  * // Registered by CoordinationModule; nothing to do beyond decorating methods:
@@ -41,9 +56,12 @@ export class EventSubscriberExplorer implements OnApplicationBootstrap, BeforeAp
       if (wrapper.isAlias) continue;
       const prototype = prototypeOf(wrapper);
       if (!prototype) continue;
+      let owned: boolean | undefined;
       for (const method of this.scanner.getAllMethodNames(prototype)) {
         const handlers = eventHandlerMetadata(prototype[method]);
         if (handlers.length === 0) continue;
+        owned ??= await this.owns(wrapper);
+        if (!owned) break;
         const name = `${className(wrapper)}.${method}`;
         if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
           this.logger.warn(`@OnCoordinationEvent on ${name} ignored: ${className(wrapper)} is not a singleton (request-scoped or transient)`);
@@ -53,6 +71,18 @@ export class EventSubscriberExplorer implements OnApplicationBootstrap, BeforeAp
       }
     }
     await Promise.all(confirmations);
+  }
+
+  /** Whether `wrapper`'s handlers belong to this module instance (see the class comment). */
+  private async owns(wrapper: InstanceWrapper): Promise<boolean> {
+    const moduleRef = wrapper.host?.getProviderByKey(ModuleRef)?.instance as ModuleRef | undefined;
+    const probe = await moduleRef?.create(CoreProbe).catch(() => undefined);
+    if (probe?.core) return probe.core === this.core;
+    if (!unowned.has(wrapper)) {
+      unowned.set(wrapper, this.core);
+      this.logger.log(`${className(wrapper)} sees no CoordinationCore; its @OnCoordinationEvent handlers use module instance ${this.core.instanceId}`);
+    }
+    return unowned.get(wrapper) === this.core;
   }
 
   beforeApplicationShutdown(): void {

@@ -14,7 +14,10 @@ export interface TransportListener {
 }
 
 export interface TransportSubscription {
-  /** Settles once the (P)SUBSCRIBE this listener rides on is confirmed; rejects when it failed. */
+  /**
+   * Settles once the (P)SUBSCRIBE this listener rides on is confirmed; rejects when it failed.
+   * Read it when you need it: while the connection is down it is a new, pending promise.
+   */
   readonly ready: Promise<void>;
   /** Detaches the listener; the last listener of a channel or pattern unsubscribes on the server. */
   close(): void;
@@ -24,6 +27,10 @@ interface Entry {
   readonly listeners: Set<TransportListener>;
   ready: Promise<void>;
   failed: boolean;
+  /** The current `ready` has resolved (the server subscription was confirmed). */
+  confirmed: boolean;
+  /** Set while the connection is down: settles `ready` once the subscription is confirmed again. */
+  resume?: { resolve(): void; reject(error: unknown): void };
 }
 
 /** How long shutdown waits for pending UNSUBSCRIBEs before the connections close anyway. */
@@ -43,6 +50,8 @@ export abstract class EventTransport {
   private readonly entries = new Map<string, Entry>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly pending = new Set<Promise<void>>();
+  /** Bumped on every connection loss, so a re-confirmation that fails for an older one is not fatal. */
+  private outages = 0;
 
   /** Sends `message` to every subscriber of `channel`, in every module instance on this bus. */
   abstract publish(channel: string, message: string): Promise<void>;
@@ -59,7 +68,9 @@ export abstract class EventTransport {
     joined.listeners.add(listener);
     let closed = false;
     return {
-      ready: joined.ready,
+      get ready() {
+        return joined.ready;
+      },
       close: () => {
         if (closed) return;
         closed = true;
@@ -89,6 +100,49 @@ export abstract class EventTransport {
     clearTimeout(timer);
   }
 
+  /**
+   * The subscriber connection is down: every confirmed subscription becomes unconfirmed, so
+   * `ready` does not promise delivery while events published now would be lost.
+   */
+  protected connectionLost(): void {
+    this.outages += 1;
+    for (const entry of this.entries.values()) {
+      if (!entry.confirmed || entry.failed) continue;
+      entry.confirmed = false;
+      entry.ready = new Promise<void>((resolve, reject) => (entry.resume = { resolve, reject }));
+      entry.ready.catch(() => undefined);
+    }
+  }
+
+  /**
+   * The subscriber connection is back. The client may already have re-sent its subscriptions,
+   * but only a reply proves one is in place: re-issue each (P)SUBSCRIBE (idempotent on the
+   * server) and confirm the entry on its reply.
+   */
+  protected connectionRestored(): void {
+    const outage = this.outages;
+    for (const [key, entry] of this.entries) {
+      const resume = entry.resume;
+      if (!resume) continue;
+      const { kind, name } = parseEntryKey(key);
+      this.serial(key, () => this.open(kind, name)).then(
+        () => {
+          if (entry.resume !== resume) return;
+          entry.resume = undefined;
+          entry.confirmed = true;
+          resume.resolve();
+        },
+        (error: unknown) => {
+          // Lost again meanwhile: the next restore retries.
+          if (entry.resume !== resume || this.outages !== outage) return;
+          entry.resume = undefined;
+          this.fail(key, entry, error);
+          resume.reject(error);
+        },
+      );
+    }
+  }
+
   /** Hands a received message to the listeners of one channel or pattern. */
   protected dispatch(kind: SubscriptionKind, name: string, channel: string, message: string): void {
     const entry = this.entries.get(entryKey(kind, name));
@@ -104,19 +158,28 @@ export abstract class EventTransport {
   }
 
   private createEntry(key: string, kind: SubscriptionKind, name: string): Entry {
-    const entry: Entry = { listeners: new Set(), ready: Promise.resolve(), failed: false };
+    const entry: Entry = { listeners: new Set(), ready: Promise.resolve(), failed: false, confirmed: false };
     this.entries.set(key, entry);
-    entry.ready = this.serial(key, () => this.open(kind, name)).catch((error: unknown) => {
-      entry.failed = true;
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-      const listeners = [...entry.listeners];
-      entry.listeners.clear();
-      for (const listener of listeners) listener.failed(error);
-      throw error;
-    });
+    entry.ready = this.serial(key, () => this.open(kind, name)).then(
+      () => {
+        entry.confirmed = true;
+      },
+      (error: unknown) => {
+        this.fail(key, entry, error);
+        throw error;
+      },
+    );
     // Rejections reach listeners through failed(); awaiting `ready` stays optional.
     entry.ready.catch(() => undefined);
     return entry;
+  }
+
+  private fail(key: string, entry: Entry, error: unknown): void {
+    entry.failed = true;
+    if (this.entries.get(key) === entry) this.entries.delete(key);
+    const listeners = [...entry.listeners];
+    entry.listeners.clear();
+    for (const listener of listeners) listener.failed(error);
   }
 
   /** Runs `step` after every earlier step of the same channel or pattern has settled. */
@@ -134,6 +197,10 @@ export abstract class EventTransport {
 
 function entryKey(kind: SubscriptionKind, name: string): string {
   return `${kind === 'channel' ? 'c' : 'p'}:${name}`;
+}
+
+function parseEntryKey(key: string): { kind: SubscriptionKind; name: string } {
+  return { kind: key.startsWith('c:') ? 'channel' : 'pattern', name: key.slice(2) };
 }
 
 export function errorMessage(error: unknown): string {

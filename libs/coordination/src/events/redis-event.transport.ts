@@ -12,7 +12,9 @@ import { EventTransport, type SubscriptionKind } from './event-transport.js';
  * After a reconnect ioredis re-issues every SUBSCRIBE/PSUBSCRIBE itself (`autoResubscribe`,
  * on by default; on a cluster the subscriber moves to another node and takes its
  * subscriptions along). The listener stays attached to the same client object, so nothing
- * is subscribed twice and nothing is delivered twice.
+ * is subscribed twice and nothing is delivered twice. While the connection is down the
+ * subscriptions count as unconfirmed (`ready` pends); once it is back each (P)SUBSCRIBE is
+ * re-issued and its reply confirms it again, as ioredis does not report its own resubscribe.
  *
  * @example
  * const transport = new RedisEventTransport(core.connection!);
@@ -53,6 +55,9 @@ export class RedisEventTransport extends EventTransport {
       client.on('pmessage', (pattern: string, channel: string, message: string) =>
         this.dispatch('pattern', pattern, channel, message),
       );
+      client.on('close', () => this.connectionLost());
+      client.on('reconnecting', () => this.connectionLost());
+      client.on('ready', () => this.connectionRestored());
       this.subscriberClient = client;
     }
     return this.subscriberClient;
