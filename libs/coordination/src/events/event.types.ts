@@ -3,7 +3,7 @@
  *
  * @example
  * bus.on<{ crewId: string }>('crew.*', { tenant: 'acme' }).subscribe((event) => {
- *   console.log(event.channel, event.payload.crewId, event.source, new Date(event.timestamp));
+ *   logger.log(`${event.channel} ${event.payload.crewId} from ${event.source} at ${new Date(event.timestamp).toISOString()}`);
  * });
  */
 export interface CoordinationEvent<T = unknown> {

@@ -28,7 +28,7 @@ function escapeRegExp(ch: string): string {
  *
  * @example
  * const transport = new MemoryEventTransport();
- * transport.subscribe('pattern', 'app:_shared:events:crew.*', { message: console.log, failed: console.error });
+ * transport.subscribe('pattern', 'app:_shared:events:crew.*', { message: (channel, text) => logger.log(channel), failed: (error) => logger.error(error) });
  * await transport.publish('app:_shared:events:crew.started', 'encoded');
  */
 export class MemoryEventTransport extends EventTransport {

@@ -9,7 +9,7 @@ import { CoordinationError, ErrorCode } from '../errors/coordination.error.js';
  * try {
  *   serializer.encode({ handler: () => 1 });
  * } catch (err) {
- *   if (err instanceof SerializationError) console.error(err.path); // "$.handler"
+ *   if (err instanceof SerializationError) logger.warn(err.path); // "$.handler"
  * }
  */
 export class SerializationError extends CoordinationError {
