@@ -7,6 +7,7 @@ class ViolationOptionsSchema {
   @IsOptional() @IsInt() @Min(1) @Max(86_400_000) alertWindowMs?: number;
   @IsOptional() @IsBoolean() publish?: boolean;
   @IsOptional() @IsInt() @Min(1) @Max(60_000) flushIntervalMs?: number;
+  @IsOptional() @IsInt() @Min(60_000) @Max(31_536_000_000) retentionMs?: number;
 }
 
 /** Validates the `rateLimit` section of CoordinationModule options. */

@@ -26,6 +26,13 @@ export interface RateLimitModuleOptions {
     publish?: boolean;
     /** Violations are written in batches at most this often. Default 50. */
     flushIntervalMs?: number;
+    /**
+     * A tenant's violation log is deleted once nothing was appended to it for this long, so
+     * logs of deleted tenants do not stay forever. Min 60_000. Default 604_800_000 (7 days).
+     * @example
+     * CoordinationModule.forRoot({ rateLimit: { violations: { retentionMs: 86_400_000 } } });
+     */
+    retentionMs?: number;
   };
 }
 
@@ -36,7 +43,7 @@ export const DEFAULT_RATE_LIMIT_OPTIONS = {
   headers: 'ietf',
   trustProxy: false,
   trustedProxies: 1,
-  violations: { maxPerTenant: 1_000, alertThreshold: 100, alertWindowMs: 60_000, publish: true, flushIntervalMs: 50 },
+  violations: { maxPerTenant: 1_000, alertThreshold: 100, alertWindowMs: 60_000, publish: true, flushIntervalMs: 50, retentionMs: 604_800_000 },
 } as const;
 
 export type ResolvedRateLimitOptions = {
@@ -45,7 +52,7 @@ export type ResolvedRateLimitOptions = {
   headers: 'ietf' | 'legacy' | 'both' | 'none';
   trustProxy: boolean;
   trustedProxies: number;
-  violations: { maxPerTenant: number; alertThreshold: number; alertWindowMs: number; publish: boolean; flushIntervalMs: number };
+  violations: { maxPerTenant: number; alertThreshold: number; alertWindowMs: number; publish: boolean; flushIntervalMs: number; retentionMs: number };
 };
 
 /** The `rateLimit` section of the module options with defaults applied (validated at startup). */

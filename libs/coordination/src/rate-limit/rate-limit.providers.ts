@@ -22,8 +22,10 @@ export const RATE_LIMIT_PROVIDERS: Provider[] = [
     provide: VIOLATION_STORE,
     inject: [CoordinationCore],
     useFactory: (core: CoordinationCore) => {
-      const max = rateLimitOptionsOf(core.options).violations.maxPerTenant;
-      return core.connection ? new RedisViolationStore(core, core.connection, max) : new MemoryViolationStore(core.clock, max);
+      const { maxPerTenant: max, retentionMs } = rateLimitOptionsOf(core.options).violations;
+      return core.connection
+        ? new RedisViolationStore(core, core.connection, max, retentionMs)
+        : new MemoryViolationStore(core.clock, max, retentionMs);
     },
   },
   RateLimitService,

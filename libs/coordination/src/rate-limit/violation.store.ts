@@ -28,6 +28,9 @@ export interface ViolationStore {
 
 /**
  * Redis: a capped LIST per tenant (LPUSH + LTRIM) and a HASH of counters per alert window.
+ * Both are keyed by the tenant as resource, so tenants spread over cluster shards while one
+ * tenant's keys share the hash tag the record script needs. The log expires `retentionMs`
+ * after its last append, so deleted tenants leave nothing behind.
  * Alert windows follow the server clock unless the application configured a `clock`
  * (see `scriptClockOf`).
  */
@@ -38,13 +41,14 @@ export class RedisViolationStore implements ViolationStore {
     private readonly core: CoordinationCore,
     private readonly connection: RedisConnection,
     private readonly maxPerTenant: number,
+    private readonly retentionMs: number,
   ) {
     this.clock = scriptClockOf(core);
   }
 
   async append(tenant: string, violations: readonly RateLimitViolation[], rule: AlertRule): Promise<AlertCrossing[]> {
     const now = this.clock ? Math.floor(this.clock.now()) : '';
-    const args: Array<string | number> = [this.maxPerTenant, rule.threshold, rule.windowMs, now];
+    const args: Array<string | number> = [this.maxPerTenant, rule.threshold, rule.windowMs, now, this.retentionMs];
     for (const v of violations) args.push(v.key, JSON.stringify(v));
     const reply = await this.connection.runScript<Array<string | number>>(RECORD, this.keys(tenant), args);
     const crossings: AlertCrossing[] = [];
@@ -60,23 +64,33 @@ export class RedisViolationStore implements ViolationStore {
 
   private keys(tenant: string): [string, string] {
     return [
-      this.core.keys.key(tenant, CAPABILITY, 'violations'),
-      this.core.keys.key(tenant, CAPABILITY, 'violations', { suffix: 'alerts' }),
+      this.core.keys.key(tenant, CAPABILITY, tenant),
+      this.core.keys.key(tenant, CAPABILITY, tenant, { suffix: 'alerts' }),
     ];
   }
 }
 
-/** Memory: a ring buffer per tenant and counters per alert window, on the injected clock. */
+/**
+ * Memory: a ring buffer per tenant and counters per alert window, on the injected clock.
+ * A tenant's buffer is dropped once it has not been appended to for `retentionMs`, checked
+ * lazily (no timers).
+ */
 export class MemoryViolationStore implements ViolationStore {
-  private readonly logs = new Map<string, { items: RateLimitViolation[]; next: number }>();
+  /** In order of last append (re-inserted on every append), so the stalest tenants come first. */
+  private readonly logs = new Map<string, { items: RateLimitViolation[]; next: number; appendedAt: number }>();
   private readonly alerts = new Map<string, { window: number; counts: Map<string, number> }>();
 
-  constructor(private readonly clock: Clock, private readonly maxPerTenant: number) {}
+  constructor(private readonly clock: Clock, private readonly maxPerTenant: number, private readonly retentionMs: number) {}
 
   async append(tenant: string, violations: readonly RateLimitViolation[], rule: AlertRule): Promise<AlertCrossing[]> {
+    const now = this.clock.now();
+    this.evictExpired(now);
     let log = this.logs.get(tenant);
-    if (!log) this.logs.set(tenant, (log = { items: [], next: 0 }));
-    const idx = Math.floor(this.clock.now() / rule.windowMs);
+    if (log) this.logs.delete(tenant);
+    else log = { items: [], next: 0, appendedAt: now };
+    log.appendedAt = now;
+    this.logs.set(tenant, log);
+    const idx = Math.floor(now / rule.windowMs);
     let counters = this.alerts.get(tenant);
     if (!counters || counters.window !== idx) this.alerts.set(tenant, (counters = { window: idx, counts: new Map() }));
     const crossings: AlertCrossing[] = [];
@@ -92,10 +106,20 @@ export class MemoryViolationStore implements ViolationStore {
   }
 
   async list(tenant: string, max: number): Promise<RateLimitViolation[]> {
+    this.evictExpired(this.clock.now());
     const log = this.logs.get(tenant);
     if (!log) return [];
     const { items, next } = log;
     const ordered = items.length < this.maxPerTenant ? [...items] : [...items.slice(next), ...items.slice(0, next)];
     return ordered.reverse().slice(0, max);
+  }
+
+  /** Amortised O(1): stops at the first tenant appended to within the retention. */
+  private evictExpired(now: number): void {
+    for (const [tenant, log] of this.logs) {
+      if (now - log.appendedAt < this.retentionMs) return;
+      this.logs.delete(tenant);
+      this.alerts.delete(tenant);
+    }
   }
 }
