@@ -118,7 +118,7 @@ describe('graceful shutdown', () => {
     const connection = app.core.connection!;
     const subscriber = connection.subscriber();
     const blocking = connection.createBlockingClient();
-    await until('subscriber ready', () => subscriber.status === 'ready');
+    await until('subscriber and blocking client ready', () => subscriber.status === 'ready' && blocking.status === 'ready');
     await app.close();
     for (const client of [connection.client, subscriber, blocking]) expect(client.status).toBe('end');
   });
