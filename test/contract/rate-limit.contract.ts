@@ -6,6 +6,7 @@ import {
   normalizePolicy, type CoordinationModuleOptions, type RateLimitAlert, type RateLimitAlgorithm, type RateLimitStore,
 } from '@nest-coordination/core';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
+import { scanKeys } from '../support/scan-keys.js';
 
 /**
  * The same assertions for every driver. Time moves only through `advance(ms)`, a ManualClock
@@ -380,20 +381,10 @@ export function describeRateLimitContract(driver: DriverCase): void {
         const started = performance.now();
         const result = await h.service.consume(k, { limit: 3, windowMs: DAY, algorithm, tenant });
         const pattern = core.keys.pattern(tenant, 'ratelimit', k);
-        const client = core.connection!.client;
-        const nodes = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client];
-        const keys: string[] = [];
-        for (const node of nodes) {
-          let cursor = '0';
-          do {
-            const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-            cursor = next;
-            keys.push(...batch);
-          } while (cursor !== '0');
-        }
+        const keys = await scanKeys(core, pattern);
         expect(keys.length).toBeGreaterThan(0);
         for (const counterKey of keys) {
-          const pttl = await client.pttl(counterKey);
+          const pttl = await core.connection!.client.pttl(counterKey);
           // PTTL is read a few ms after the decision: add that time back (rounded up) before comparing.
           const elapsed = Math.ceil(performance.now() - started);
           expect(pttl).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import {
   type CoordinationModuleOptions, type LockStore,
 } from '@nest-coordination/core';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
+import { scanKeys } from '../support/scan-keys.js';
 
 export interface LockTestApp {
   moduleRef: TestingModule;
@@ -40,18 +41,6 @@ export async function contended(app: LockTestApp, n: number, kind = 'mutex'): Pr
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every key under the app's prefix, from every master (standalone or cluster). */
-export async function keysUnderPrefix(app: LockTestApp): Promise<string[]> {
-  const client = app.core.connection?.client;
-  if (!client) return [];
-  const nodes = 'nodes' in client ? client.nodes('master') : [client];
-  const found: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${app.prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-  }
-  return found;
+export function keysUnderPrefix(app: LockTestApp): Promise<string[]> {
+  return scanKeys(app.core, `${app.prefix}:*`);
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { CoordinationCore } from '@nest-coordination/core';
 import { createRateLimitHarness, type RateLimitHarness } from '../contract/rate-limit.contract.js';
 import { DRIVERS } from '../support/drivers.js';
+import { scanKeys } from '../support/scan-keys.js';
 
 const RETENTION = 60_000;
 const policy = { limit: 1, windowMs: 60_000 };
@@ -56,7 +57,7 @@ describe.each(DRIVERS)('rate-limit violation log on $name', (driver) => {
       for (const tenant of tenants) {
         await violate(h, tenant);
         expect(await h.service.getViolations({ tenant })).toHaveLength(1);
-        keysOf.set(tenant, await scan(core, core.keys.pattern(tenant, 'ratelimit-log')));
+        keysOf.set(tenant, await scanKeys(core, core.keys.pattern(tenant, 'ratelimit-log')));
       }
       const tagOf = (key: string) => /\{([^}]*)\}/.exec(key)![1];
       for (const tenant of tenants) {
@@ -79,18 +80,3 @@ describe.each(DRIVERS)('rate-limit violation log on $name', (driver) => {
     });
   }
 });
-
-async function scan(core: CoordinationCore, pattern: string): Promise<string[]> {
-  const client = core.connection!.client;
-  const nodes = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client];
-  const keys: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-  }
-  return keys.sort();
-}
