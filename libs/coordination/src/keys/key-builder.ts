@@ -87,10 +87,15 @@ export function assertSafeId(id: unknown, name = 'key'): asserts id is string {
 export interface KeyOptions {
   /** A fixed suffix after the hash tag, e.g. `queue` in `p:t:lock:{r}:queue`. */
   suffix?: string;
+  /**
+   * Caller-supplied parts after the suffix, each encoded like the resource, for keys that
+   * share one resource's hash tag, e.g. the counters of several policies under one partition.
+   */
+  parts?: readonly string[];
 }
 
 /**
- * The only place keys are built: `<prefix>:<tenant>:<capability>:{<resource>}[:<suffix>]`.
+ * The only place keys are built: `<prefix>:<tenant>:<capability>:{<resource>}[:<suffix>][:<part>...]`.
  * The hash tag wraps the resource so that every key of one resource lives in one
  * cluster slot (one Lua script can touch them all) while resources spread over the cluster.
  *
@@ -109,8 +114,10 @@ export class KeyBuilder {
 
   /** The full key of a resource. The resource id is encoded, so any string is safe. */
   key(tenant: string, capability: string, resource: string, options: KeyOptions = {}): string {
-    const base = `${this.namespace(tenant, capability)}{${tagOf(encodeId(resource))}}`;
-    return options.suffix === undefined ? base : `${base}:${this.segment(options.suffix, 'suffix')}`;
+    let key = `${this.namespace(tenant, capability)}{${tagOf(encodeId(resource))}}`;
+    if (options.suffix !== undefined) key += `:${this.segment(options.suffix, 'suffix')}`;
+    if (options.parts) for (const part of options.parts) key += `:${encodeId(part)}`;
+    return key;
   }
 
   /** `<prefix>:<tenant>:<capability>:` — every key of one capability of one tenant starts with it. */

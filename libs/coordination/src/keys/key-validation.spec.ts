@@ -58,6 +58,9 @@ describe('id and tenant validation', () => {
   it('builds the documented layout', () => {
     expect(keys.key('acme', 'lock', 'invoice:42')).toBe('coord:acme:lock:{invoice%3a42}');
     expect(keys.key('acme', 'lock', 'invoice:42', { suffix: 'fence' })).toBe('coord:acme:lock:{invoice%3a42}:fence');
+    expect(keys.key('acme', 'ratelimit', '@acme', { suffix: 'gcra', parts: ['company', 'user:u*1'] })).toBe(
+      'coord:acme:ratelimit:{@acme}:gcra:company:user%3au%2a1',
+    );
     expect(keys.key('acme', 'lock', '')).toBe('coord:acme:lock:{%}');
     expect(keys.pattern('acme', 'cache', 'user:*')).toBe('coord:acme:cache:{user%3a*}*');
     expect(keys.channel('acme', 'events', 'crew.run')).toBe('coord:acme:events:crew.run');

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, t
 import { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, InvalidArgumentError, RedisUnavailableError } from '../errors/coordination.error.js';
 import { EventBus } from '../events/event-bus.js';
-import { SHARED_TENANT, assertSafeId, encodeId } from '../keys/key-builder.js';
+import { SHARED_TENANT, assertSafeId } from '../keys/key-builder.js';
 import { DenyCache } from './deny-cache.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { normalizeCost, normalizePolicy, type NormalizedPolicy } from './rate-limit-policy.js';
@@ -165,10 +165,10 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
   /** The Redis key of one counter. Every key of one check shares the `{partition}` hash tag. */
   private counterKey(tenant: string, partition: string | undefined, key: string, policy: NormalizedPolicy, argument: string): string {
     assertSafeId(key, argument);
-    if (partition === undefined) return `${this.core.keys.key(tenant, CAPABILITY, key, { suffix: policy.algorithm })}:${policy.name}`;
+    if (partition === undefined) return this.core.keys.key(tenant, CAPABILITY, key, { suffix: policy.algorithm, parts: [policy.name] });
     assertSafeId(partition, 'partition');
     const tag = partition === TENANT_PARTITION ? `@${tenant}` : partition;
-    return `${this.core.keys.key(tenant, CAPABILITY, tag, { suffix: policy.algorithm })}:${policy.name}:${encodeId(key)}`;
+    return this.core.keys.key(tenant, CAPABILITY, tag, { suffix: policy.algorithm, parts: [policy.name, key] });
   }
 
   private async decide(
