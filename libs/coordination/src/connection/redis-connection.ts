@@ -314,7 +314,7 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
 /** EVALSHA `script` on `client`, loading it with EVAL when the node does not know it yet. */
-export async function evalScript<T>(
+async function evalScript<T>(
   client: RedisClient,
   script: LuaScript,
   keys: readonly string[],

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { BadRequestException, HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { CoordinationError, ErrorCode, InvalidArgumentError, TenantRequiredError } from '../errors/coordination.error.js';
-import { SHARED_TENANT, assertTenantId, encodeId } from '../keys/key-builder.js';
-import { TENANT_OPTIONAL } from '../tenancy/tenant-optional.decorator.js';
+import { ErrorCode, InvalidArgumentError } from '../errors/coordination.error.js';
+import { SHARED_TENANT, encodeId } from '../keys/key-builder.js';
+import { asBadRequest } from '../http/as-bad-request.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds } from './rate-limit-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, type RateLimitMetadata, type RateLimitRule } from './rate-limit.decorator.js';
@@ -117,25 +117,13 @@ export class RateLimitGuard implements CanActivate {
   }
 
   /**
-   * The tenant of the request, resolved as TenantInterceptor does (guards run before it): the
-   * request's (the authenticated user's, with a resolver or `userProperty`) before the context's,
-   * validated. Undefined when none is found and none is needed (tenancy not required, or a
-   * `@TenantOptional()` route); otherwise throws 400 as the interceptor would.
+   * The tenant of the request, resolved exactly as TenantInterceptor does (guards run before it;
+   * see TenantResolver.forHandler); a missing required or malformed tenant is a 400.
    */
-  protected async resolveTenant(request: RequestLike, context: ExecutionContext): Promise<string | undefined> {
-    try {
-      const tenant = (await this.tenantResolver.fromRequest(request)) ?? this.core.tenants.current();
-      if (tenant !== undefined) {
-        assertTenantId(tenant);
-        return tenant;
-      }
-      const optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [context.getHandler(), context.getClass()]) === true;
-      if (this.core.tenants.isRequired && !optional) throw new TenantRequiredError(endpointOf(context));
-      return undefined;
-    } catch (error) {
-      if (error instanceof CoordinationError) throw new BadRequestException({ code: error.code, message: error.message });
-      throw error;
-    }
+  protected resolveTenant(_request: RequestLike, context: ExecutionContext): Promise<string | undefined> {
+    return this.tenantResolver.forHandler(context).catch((error: unknown) => {
+      throw asBadRequest(error);
+    });
   }
 
   /**

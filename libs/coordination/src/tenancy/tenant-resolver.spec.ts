@@ -1,8 +1,13 @@
+import { Reflector } from '@nestjs/core';
+import { CoordinationCore } from '../core/coordination-core.js';
 import type { TenancyOptions } from '../options/coordination-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
 import { TenantResolver } from './tenant-resolver.js';
 
-const resolverWith = (tenancy: TenancyOptions) => new TenantResolver(resolveOptions({ tenancy }));
+const resolverWith = (tenancy: TenancyOptions) => {
+  const options = resolveOptions({ tenancy });
+  return new TenantResolver(options, new CoordinationCore(options), new Reflector());
+};
 
 describe('TenantResolver', () => {
   it('reads the configured header, case-insensitively, first value of a repeated header', async () => {

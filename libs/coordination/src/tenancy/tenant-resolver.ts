@@ -1,6 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { CoordinationCore } from '../core/coordination-core.js';
 import { COORDINATION_RESOLVED_OPTIONS } from '../core/coordination.tokens.js';
+import { TenantRequiredError } from '../errors/coordination.error.js';
+import { assertTenantId } from '../keys/key-builder.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
+import { TENANT_OPTIONAL } from './tenant-optional.decorator.js';
 
 interface RequestLike {
   headers?: Record<string, string | string[] | undefined>;
@@ -17,7 +22,29 @@ interface RequestLike {
  */
 @Injectable()
 export class TenantResolver {
-  constructor(@Inject(COORDINATION_RESOLVED_OPTIONS) private readonly options: ResolvedCoordinationOptions) {}
+  constructor(
+    @Inject(COORDINATION_RESOLVED_OPTIONS) private readonly options: ResolvedCoordinationOptions,
+    private readonly core: CoordinationCore,
+    private readonly reflector: Reflector,
+  ) {}
+
+  /**
+   * The tenant an HTTP handler runs under, for code that runs once guards may have set
+   * `request.user` (TenantInterceptor, RateLimitGuard): the request's tenant before the
+   * context's (a header the middleware saw must not override the authenticated user's),
+   * validated. Undefined when there is none and none is needed (tenancy not required, or a
+   * `@TenantOptional()` route). Throws TenantInvalidError / TenantRequiredError otherwise.
+   */
+  async forHandler(context: ExecutionContext): Promise<string | undefined> {
+    const tenant = (await this.fromRequest(context.switchToHttp().getRequest())) ?? this.core.tenants.current();
+    if (tenant !== undefined) {
+      assertTenantId(tenant);
+      return tenant;
+    }
+    const optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [context.getHandler(), context.getClass()]) === true;
+    if (this.core.tenants.isRequired && !optional) throw new TenantRequiredError(`${context.getClass().name}.${context.getHandler().name}`);
+    return undefined;
+  }
 
   async fromRequest(request: unknown): Promise<string | undefined> {
     const { resolver, userProperty, header } = this.options.tenancy;

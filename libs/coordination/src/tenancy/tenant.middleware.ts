@@ -1,6 +1,6 @@
-import { BadRequestException, Injectable, type NestMiddleware } from '@nestjs/common';
+import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { CoordinationError } from '../errors/coordination.error.js';
+import { asBadRequest } from '../http/as-bad-request.js';
 import { assertTenantId } from '../keys/key-builder.js';
 import { TenantResolver } from './tenant-resolver.js';
 
@@ -21,7 +21,7 @@ export class TenantMiddleware implements NestMiddleware {
       tenant = await this.resolver.fromRequest(request);
       if (tenant !== undefined) assertTenantId(tenant);
     } catch (error) {
-      return next(error instanceof CoordinationError ? new BadRequestException({ code: error.code, message: error.message }) : error);
+      return next(asBadRequest(error));
     }
     // Outside the try: an error thrown further down the chain must not make us call next() twice.
     if (tenant === undefined) return next();
