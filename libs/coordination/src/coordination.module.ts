@@ -1,15 +1,12 @@
-import { Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
+import { Module, RequestMethod, type DynamicModule, type InjectionToken, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { CAPABILITIES } from './capabilities.js';
+import {
+  resolveModuleOptions, type CoordinationModuleAsyncOptions, type CoordinationModuleOptions, type CoordinationOptionsFactory,
+} from './coordination-options.js';
 import { CoordinationCore } from './core/coordination-core.js';
 import { COORDINATION_MODULE_OPTIONS, COORDINATION_RESOLVED_OPTIONS } from './core/coordination.tokens.js';
-import { EVENT_EXPORTS, EVENT_PROVIDERS } from './events/events.providers.js';
-import { HEALTH_EXPORTS, HEALTH_PROVIDERS } from './health/health.providers.js';
-import { LOCK_EXPORTS, LOCK_PROVIDERS } from './locks/locks.providers.js';
-import type {
-  CoordinationModuleAsyncOptions, CoordinationModuleOptions, CoordinationOptionsFactory,
-} from './options/coordination-options.interface.js';
-import { resolveOptions } from './options/resolve-options.js';
-import { RATE_LIMIT_EXPORTS, RATE_LIMIT_PROVIDERS } from './rate-limit/rate-limit.providers.js';
+import type { ResolvedCoordinationOptions } from './options/resolve-options.js';
 import { TenantInterceptor } from './tenancy/tenant.interceptor.js';
 import { TenantMiddleware } from './tenancy/tenant.middleware.js';
 import { TenantResolver } from './tenancy/tenant-resolver.js';
@@ -18,7 +15,7 @@ const CORE_PROVIDERS: Provider[] = [
   {
     provide: COORDINATION_RESOLVED_OPTIONS,
     inject: [COORDINATION_MODULE_OPTIONS],
-    useFactory: resolveOptions,
+    useFactory: resolveModuleOptions,
   },
   CoordinationCore,
   TenantResolver,
@@ -26,9 +23,18 @@ const CORE_PROVIDERS: Provider[] = [
   { provide: APP_INTERCEPTOR, useClass: TenantInterceptor },
 ];
 
+/** Each capability's resolved options section under its token, then its own providers. */
+const CAPABILITY_PROVIDERS: Provider[] = CAPABILITIES.flatMap((c): Provider[] => [
+  ...('options' in c
+    ? [{ provide: c.options.token, inject: [COORDINATION_RESOLVED_OPTIONS], useFactory: (o: ResolvedCoordinationOptions) => o.sections[c.options.key] }]
+    : []),
+  ...c.providers,
+]);
+const CAPABILITY_EXPORTS: InjectionToken[] = CAPABILITIES.flatMap((c) => [...c.exports, ...('options' in c ? [c.options.token] : [])]);
+
 /**
- * Registers the coordination services: sessions, cache, locks, rate limits, events and
- * tasks over one shared Redis (or the embedded memory driver). Options are validated at
+ * Registers the coordination services (locks, rate limits, events, health; see CAPABILITIES)
+ * over one shared Redis (or the embedded memory driver). Options are validated at
  * startup; an invalid option fails boot with a message naming it.
  *
  * @example
@@ -78,8 +84,8 @@ export class CoordinationModule implements NestModule {
       module: CoordinationModule,
       global: isGlobal,
       imports: [DiscoveryModule, ...(imports ?? [])],
-      providers: [...optionProviders, ...CORE_PROVIDERS, ...EVENT_PROVIDERS, ...HEALTH_PROVIDERS, ...LOCK_PROVIDERS, ...RATE_LIMIT_PROVIDERS],
-      exports: [CoordinationCore, TenantResolver, ...EVENT_EXPORTS, ...HEALTH_EXPORTS, ...LOCK_EXPORTS, ...RATE_LIMIT_EXPORTS],
+      providers: [...optionProviders, ...CORE_PROVIDERS, ...CAPABILITY_PROVIDERS],
+      exports: [CoordinationCore, TenantResolver, ...CAPABILITY_EXPORTS],
     };
   }
 

@@ -1,10 +1,11 @@
 // The supported public API of @nest-coordination/core. Anything not exported here is internal.
 export { CoordinationModule } from './coordination.module.js';
+export type { CoordinationModuleOptions, CoordinationModuleAsyncOptions, CoordinationOptionsFactory } from './coordination-options.js';
 export type {
-  CoordinationModuleOptions, CoordinationModuleAsyncOptions, CoordinationOptionsFactory, ConnectionOptions,
-  ReconnectOptions, BreakerOptions, HealthOptions, TenancyOptions, SerializerModuleOptions, RedisNodeAddress,
-} from './options/coordination-options.interface.js';
-export { DEFAULT_COORDINATION_OPTIONS, resolveOptions } from './options/resolve-options.js';
+  CoreModuleOptions, ConnectionOptions, ReconnectOptions, BreakerOptions, HealthOptions, TenancyOptions, SerializerModuleOptions, RedisNodeAddress,
+} from './options/core-options.interface.js';
+export { DEFAULT_COORDINATION_OPTIONS } from './options/resolve-options.js';
+export { resolveModuleOptions } from './coordination-options.js';
 export type { ResolvedCoordinationOptions } from './options/resolve-options.js';
 export { COORDINATION_MODULE_OPTIONS, COORDINATION_RESOLVED_OPTIONS } from './core/coordination.tokens.js';
 export { CoordinationCore } from './core/coordination-core.js';
@@ -62,8 +63,8 @@ export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
 export { normalizePolicy } from './rate-limit/rate-limit-policy.js';
 export type { NormalizedPolicy } from './rate-limit/rate-limit-policy.js';
 export { policyHeader, rateLimitHeader, legacyHeaders } from './rate-limit/rate-limit-headers.js';
-export { DEFAULT_RATE_LIMIT_OPTIONS } from './rate-limit/rate-limit-options.js';
-export type { RateLimitModuleOptions } from './rate-limit/rate-limit-options.js';
+export { DEFAULT_RATE_LIMIT_OPTIONS } from './rate-limit/rate-limit.options.js';
+export type { RateLimitModuleOptions } from './rate-limit/rate-limit.options.js';
 export { RATE_LIMIT_ALGORITHMS } from './rate-limit/rate-limit.types.js';
 export type {
   RateLimitAlgorithm, RateLimitPolicy, RateLimitCallOptions, ConsumeOptions, ConsumeManyOptions, RateLimitSource, RateLimitResult,
@@ -81,5 +82,6 @@ export type { LockStore, MutexKeys, SemaphoreKeys, ReadWriteKeys } from './locks
 export { RedisLockStore } from './locks/redis-lock.store.js';
 export { MemoryLockStore } from './locks/memory-lock.store.js';
 export { LockKeys } from './locks/lock-keys.js';
-export { DEFAULT_LOCK_OPTIONS } from './locks/lock.types.js';
-export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockKind, LockModuleOptions } from './locks/lock.types.js';
+export { DEFAULT_LOCK_OPTIONS } from './locks/lock.options.js';
+export type { LockModuleOptions } from './locks/lock.options.js';
+export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockKind } from './locks/lock.types.js';

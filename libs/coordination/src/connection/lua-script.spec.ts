@@ -22,3 +22,17 @@ describe('loadLuaScript / luaScript', () => {
     for (const name of ['coord-spec', '1abc', '', 'a b']) expect(() => luaScript(name, 'return 1')).toThrow(/alphanumeric/);
   });
 });
+
+describe('readLuaSource includes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coord-lua-include-'));
+  writeFileSync(join(dir, 'shared.lua'), 'local function shared() return 1 end\n');
+  writeFileSync(join(dir, 'mid.lua'), '--! include ./shared.lua\nlocal function mid() return shared() end\n');
+  writeFileSync(join(dir, 'main.lua'), '--! include ./shared.lua\n--! include ./mid.lua\nreturn mid()\n');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('expands each included file once, relative to the including file', () => {
+    const script = loadLuaScript('coordSpecInclude', pathToFileURL(join(dir, 'x.ts')).href, './main.lua');
+    expect(script.lua).toBe('local function shared() return 1 end\n\nlocal function mid() return shared() end\nreturn mid()\n');
+    expect(script.lua.match(/function shared/g)).toHaveLength(1);
+  });
+});

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { assertSafeId } from '../keys/key-builder.js';
 import { LockAbortedError } from './lock.errors.js';
-import type { AcquireOptions, LockModuleOptions } from './lock.types.js';
+import type { ResolvedLockOptions } from './lock.options.js';
+import type { AcquireOptions } from './lock.types.js';
 
 export interface CheckedAcquire {
   ttlMs: number;
@@ -25,7 +26,7 @@ function duration(name: string, value: unknown, min: number, max: number): numbe
 }
 
 /** Checks the key and options of an acquisition before any Redis call; throws typed errors naming the argument. */
-export function checkAcquire(key: unknown, options: AcquireOptions, defaults: Required<LockModuleOptions>, defaultWaitMs: number): CheckedAcquire {
+export function checkAcquire(key: unknown, options: AcquireOptions, defaults: ResolvedLockOptions, defaultWaitMs: number): CheckedAcquire {
   assertSafeId(key, 'key');
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
   const ttlMs = checkTtl(options.ttlMs ?? defaults.defaultTtlMs, defaults.maxTtlMs);

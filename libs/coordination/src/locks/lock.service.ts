@@ -12,7 +12,8 @@ import { LockKeys } from './lock-keys.js';
 import { LockObserver } from './lock-observer.js';
 import { LockScheduler } from './lock-scheduler.js';
 import { LOCK_STORE, type LockStore, type MutexKeys, type MutexReply, type MutexRequest, type ReleaseReply, type SimpleReply } from './lock-store.interface.js';
-import { DEFAULT_LOCK_OPTIONS, type AcquireOptions, type HeldLockInfo, type LockKind, type LockModuleOptions, type PermitOptions, type ReadWriteOptions } from './lock.types.js';
+import { LOCK_OPTIONS, type ResolvedLockOptions } from './lock.options.js';
+import type { AcquireOptions, HeldLockInfo, LockKind, PermitOptions, ReadWriteOptions } from './lock.types.js';
 import { checkAcquire, checkNotAborted, checkPermits, type CheckedAcquire } from './lock-validation.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { abandonMutexWait, waitForMutex, waitForSimple, type Acquired, type WaitContext } from './lock-waiter.js';
@@ -67,7 +68,6 @@ interface Backend {
  */
 @Injectable()
 export class LockService implements BeforeApplicationShutdown {
-  readonly options: Required<LockModuleOptions>;
   private readonly logger = new Logger('Coordination:Locks');
   private readonly keys: LockKeys;
   private readonly heldLocks = new Set<Lock>();
@@ -82,10 +82,10 @@ export class LockService implements BeforeApplicationShutdown {
 
   constructor(
     private readonly core: CoordinationCore,
+    @Inject(LOCK_OPTIONS) readonly options: ResolvedLockOptions,
     @Inject(LOCK_STORE) store: LockStore,
     @Optional() events?: EventBus,
   ) {
-    this.options = { ...DEFAULT_LOCK_OPTIONS, ...core.options.raw.locks };
     this.keys = new LockKeys(core.keys);
     this.observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
     this.main = this.backend(store);

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { ManualClock, systemClock } from '../core/clock.js';
 import { ErrorCode, InvalidOptionsError } from '../errors/coordination.error.js';
-import type { CoordinationModuleOptions } from './coordination-options.interface.js';
+import type { CoreModuleOptions as CoordinationModuleOptions } from './core-options.interface.js';
 import { DEFAULT_COORDINATION_OPTIONS, resolveOptions } from './resolve-options.js';
 
 /** Resolves `raw` expecting failure; returns the error so each case can check what it names. */

@@ -2,13 +2,14 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionsError } from '../errors/coordination.error.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import type { CapabilityOptions } from '../core/capability.js';
 import type {
-  BreakerOptions, ConnectionOptions, CoordinationModuleOptions, HealthOptions, ReconnectOptions,
+  BreakerOptions, ConnectionOptions, CoreModuleOptions, HealthOptions, ReconnectOptions,
   SerializerModuleOptions, TenancyOptions,
-} from './coordination-options.interface.js';
-import { CoordinationOptionsSchema, validateSchema, type OptionProblem } from './coordination-options.schema.js';
+} from './core-options.interface.js';
+import { CoreOptionsSchema, validateSchema, type OptionProblem } from './core-options.schema.js';
 
-/** Defaults of every option; one place to read them. */
+/** Defaults of every core option; one place to read them (each capability keeps its own beside its schema). */
 export const DEFAULT_COORDINATION_OPTIONS = {
   prefix: 'coord',
   isGlobal: true,
@@ -33,19 +34,34 @@ export interface ResolvedCoordinationOptions {
   health: Required<HealthOptions>;
   serializer: Required<SerializerModuleOptions>;
   clock: Clock;
-  /** The raw options, for capabilities that read their own section. */
-  raw: CoordinationModuleOptions;
+  /** Each capability's options section, validated and with its defaults, by section key. */
+  sections: Readonly<Record<string, unknown>>;
+  /** The options as given (core options and capability sections). */
+  raw: CoreModuleOptions;
 }
 
+/** What resolveOptions needs of a capability's options (see CoordinationCapability.options). */
+export type OptionSection = Pick<CapabilityOptions, 'key' | 'schema' | 'resolve'>;
+
+/** Anything the module was given: the core options and whatever sections the capabilities declare. */
+type RawOptions = CoreModuleOptions & Record<string, unknown>;
+
 /**
- * Validates module options and applies defaults. Throws `InvalidOptionsError` listing
- * every offending option by its path, with the allowed values.
+ * Validates module options and applies defaults: the core options, then each capability's
+ * section with its own schema. Throws `InvalidOptionsError` listing every offending option by
+ * its path, with the allowed values.
  */
-export function resolveOptions(raw: CoordinationModuleOptions = {}): ResolvedCoordinationOptions {
+export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: readonly OptionSection[] = []): ResolvedCoordinationOptions {
   if (typeof raw !== 'object' || raw === null) {
     throw new InvalidOptionsError('CoordinationModule options must be an object', [{ option: '(root)', reason: 'must be an object' }]);
   }
-  const problems = [...validateSchema(CoordinationOptionsSchema, validatable(raw)), ...checkByHand(raw)];
+  const given = raw as RawOptions;
+  const sectionKeys = capabilitySections.map((s) => s.key);
+  const problems = [
+    ...validateSchema(CoreOptionsSchema, validatable(given, sectionKeys), '', sectionKeys),
+    ...checkByHand(raw),
+    ...capabilitySections.flatMap((s) => validateSection(s, given[s.key])),
+  ];
   if (problems.length > 0) {
     const lines = problems.map((p) => `  - ${p.option}: ${p.reason}`).join('\n');
     throw new InvalidOptionsError(`Invalid CoordinationModule options:\n${lines}`, problems);
@@ -64,14 +80,25 @@ export function resolveOptions(raw: CoordinationModuleOptions = {}): ResolvedCoo
     health: { ...d.health, ...raw.health },
     serializer: { ...d.serializer, ...raw.serializer },
     clock: raw.clock ?? systemClock,
+    sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(given[s.key])])),
     raw,
   };
 }
 
-/** A copy without the function- and instance-valued options that class-transformer must not touch. */
-function validatable(raw: CoordinationModuleOptions): object {
+function validateSection(section: OptionSection, value: unknown): OptionProblem[] {
+  if (value === undefined) return [];
+  if (!isObject(value)) return [{ option: section.key, reason: `must be an object (got ${Array.isArray(value) ? 'an array' : String(value)})` }];
+  return validateSchema(section.schema, value, section.key);
+}
+
+/**
+ * A copy without the capability sections (validated by their own schemas) and without the
+ * function- and instance-valued options that class-transformer must not touch.
+ */
+function validatable(raw: RawOptions, sectionKeys: readonly string[]): object {
   const { clock: _clock, ...rest } = raw;
   const copy: Record<string, unknown> = { ...rest };
+  for (const key of sectionKeys) delete copy[key];
   // A section that is not an object is left as is, for the schema to report it.
   if (isObject(raw.connection)) {
     const { client: _client, tls: _tls, ...connection } = raw.connection;
@@ -88,7 +115,7 @@ function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkByHand(raw: CoordinationModuleOptions): OptionProblem[] {
+function checkByHand(raw: CoreModuleOptions): OptionProblem[] {
   const problems: OptionProblem[] = [];
   const c = isObject(raw.connection) ? raw.connection : undefined;
   if (raw.driver === 'redis' && !c) {

@@ -6,7 +6,7 @@ import { SHARED_TENANT, assertSafeId } from '../keys/key-builder.js';
 import { DenyCache } from './deny-cache.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { normalizeCost, normalizePolicy, type NormalizedPolicy } from './rate-limit-policy.js';
-import { rateLimitOptionsOf, type ResolvedRateLimitOptions } from './rate-limit-options.js';
+import { RATE_LIMIT_OPTIONS, type ResolvedRateLimitOptions } from './rate-limit.options.js';
 import { RateLimitedError } from './rate-limit.errors.js';
 import { RATE_LIMIT_STORE, replyOffset, type RateLimitStore, type StoreReply } from './rate-limit.store.js';
 import type {
@@ -49,7 +49,6 @@ type PolicyCallOptions = RateLimitPolicy & { tenant?: string; partition?: string
  */
 @Injectable()
 export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown {
-  readonly options: ResolvedRateLimitOptions;
   private readonly logger = new Logger('Coordination:RateLimit');
   private readonly denyCache: DenyCache;
   private readonly recorder: ViolationRecorder;
@@ -59,11 +58,11 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
 
   constructor(
     private readonly core: CoordinationCore,
+    @Inject(RATE_LIMIT_OPTIONS) readonly options: ResolvedRateLimitOptions,
     @Inject(RATE_LIMIT_STORE) private readonly store: RateLimitStore,
     @Inject(VIOLATION_STORE) violations: ViolationStore,
     @Optional() events?: EventBus,
   ) {
-    this.options = rateLimitOptionsOf(core.options);
     this.denyCache = new DenyCache(this.options.denyCacheMaxEntries);
     this.recorder = new ViolationRecorder(core, violations, this.options.violations, events);
     this.primarySource = core.connection ? 'redis' : 'memory';

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { CoordinationCore } from '../core/coordination-core.js';
 import type { EventBus } from '../events/event-bus.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
-import type { ResolvedRateLimitOptions } from './rate-limit-options.js';
+import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
 import type { RateLimitAlert, RateLimitViolation } from './rate-limit.types.js';
 import type { ViolationStore } from './violation.store.js';
 

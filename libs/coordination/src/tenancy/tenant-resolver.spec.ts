@@ -1,6 +1,6 @@
 import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
-import type { TenancyOptions } from '../options/coordination-options.interface.js';
+import type { TenancyOptions } from '../options/core-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
 import { TenantResolver } from './tenant-resolver.js';
 

@@ -5,12 +5,10 @@ import {
   IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested,
   ArrayMinSize, IsNotEmpty, getMetadataStorage, validateSync, type ValidationError,
 } from 'class-validator';
-import { LockOptionsSchema } from '../locks/lock-options.schema.js';
-import { RateLimitOptionsSchema } from '../rate-limit/rate-limit-options.schema.js';
 
 // Classes mirroring CoordinationModuleOptions, so that class-validator can check user input
 // at startup. Function-valued and instance-valued options (resolver, client, clock) are
-// checked by hand in validate-options.ts: class-transformer would try to clone them.
+// checked by hand in resolve-options.ts: class-transformer would try to clone them.
 
 class NodeAddressSchema {
   @IsString() @IsNotEmpty() host!: string;
@@ -56,7 +54,8 @@ class SerializerSchema {
   @IsOptional() @IsInt() @Min(0) compressThresholdBytes?: number;
 }
 
-export class CoordinationOptionsSchema {
+/** The core options (see CoreModuleOptions); capability sections are validated by their own schemas. */
+export class CoreOptionsSchema {
   @IsOptional() @IsIn(['redis', 'memory']) driver?: string;
   @IsOptional() @ValidateNested() @Type(() => ConnectionSchema) connection?: ConnectionSchema;
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit' }) prefix?: string;
@@ -67,8 +66,6 @@ export class CoordinationOptionsSchema {
   @IsOptional() @ValidateNested() @Type(() => BreakerSchema) breaker?: BreakerSchema;
   @IsOptional() @ValidateNested() @Type(() => HealthSchema) health?: HealthSchema;
   @IsOptional() @ValidateNested() @Type(() => SerializerSchema) serializer?: SerializerSchema;
-  @IsOptional() @ValidateNested() @Type(() => LockOptionsSchema) locks?: LockOptionsSchema;
-  @IsOptional() @ValidateNested() @Type(() => RateLimitOptionsSchema) rateLimit?: RateLimitOptionsSchema;
 }
 
 export interface OptionProblem {
@@ -76,11 +73,15 @@ export interface OptionProblem {
   reason: string;
 }
 
-/** Runs class-validator over a plain options object; returns one problem per failed constraint. */
-export function validateSchema<T extends object>(schema: new () => T, plain: object, path = ''): OptionProblem[] {
+/**
+ * Runs class-validator over a plain options object; returns one problem per failed constraint,
+ * named by its path below `path`. `alsoKnown` lists properties checked elsewhere (capability
+ * sections at the root), so they are named among the known options of an unknown one.
+ */
+export function validateSchema<T extends object>(schema: new () => T, plain: object, path = '', alsoKnown: readonly string[] = []): OptionProblem[] {
   const instance = plainToInstance(schema, plain);
   const errors = validateSync(instance, { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true });
-  return flatten(errors, path);
+  return flatten(errors, path, alsoKnown);
 }
 
 /** Options checked by hand in resolve-options.ts, so absent from the schema classes but still known. */
@@ -90,28 +91,28 @@ const HAND_CHECKED_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   tenancy: ['resolver'],
 };
 
-function flatten(errors: ValidationError[], parent: string): OptionProblem[] {
+function flatten(errors: ValidationError[], parent: string, alsoKnown: readonly string[]): OptionProblem[] {
   return errors.flatMap((error) => {
     const option = parent ? `${parent}.${error.property}` : error.property;
     const own = Object.entries(error.constraints ?? {}).map(([constraint, message]) => ({
       option,
       reason:
         constraint === 'whitelistValidation'
-          ? `is not a known option; known options here: ${knownOptions(error.target, parent).join(', ')}`
+          ? `is not a known option; known options here: ${knownOptions(error.target, parent, alsoKnown).join(', ')}`
           : // Built-in messages start with the property name ("port must be ..."); custom ones do not.
             `${message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message} (got ${describe(error.value)})`,
     }));
-    return [...own, ...flatten(error.children ?? [], option)];
+    return [...own, ...flatten(error.children ?? [], option, [])];
   });
 }
 
-function knownOptions(target: object | undefined, parent: string): string[] {
+function knownOptions(target: object | undefined, parent: string, alsoKnown: readonly string[]): string[] {
   const schema = target?.constructor;
   const declared = schema
     ? getMetadataStorage().getTargetValidationMetadatas(schema, '', true, false).map((m) => m.propertyName)
     : [];
   const section = parent.replace(/\.\d+$/, '');
-  return [...new Set([...declared, ...(HAND_CHECKED_OPTIONS[section] ?? [])])];
+  return [...new Set([...declared, ...(HAND_CHECKED_OPTIONS[section] ?? []), ...alsoKnown])];
 }
 
 function describe(value: unknown): string {

@@ -1,7 +1,9 @@
-import type { Provider } from '@nestjs/common';
+import type { CoordinationCapability } from '../core/capability.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
-import { rateLimitOptionsOf } from './rate-limit-options.js';
+import {
+  RATE_LIMIT_OPTIONS, RateLimitOptionsSchema, resolveRateLimitOptions, type RateLimitModuleOptions, type ResolvedRateLimitOptions,
+} from './rate-limit.options.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitService } from './rate-limit.service.js';
 import { RATE_LIMIT_STORE } from './rate-limit.store.js';
@@ -9,8 +11,11 @@ import { RedisRateLimitStore, scriptClockOf } from './redis-rate-limit.store.js'
 import { MemoryViolationStore, RedisViolationStore } from './violation.store.js';
 import { VIOLATION_STORE } from './violation.tokens.js';
 
-/** Providers this capability registers in CoordinationModule. */
-export const RATE_LIMIT_PROVIDERS: Provider[] = [
+/** Rate limits: five algorithms, multi-policy checks, `@RateLimit` guard, violations. */
+export const RATE_LIMIT_CAPABILITY = {
+  name: 'rate limits',
+  options: { key: 'rateLimit', schema: RateLimitOptionsSchema, token: RATE_LIMIT_OPTIONS, resolve: resolveRateLimitOptions },
+  providers: [
   {
     provide: RATE_LIMIT_STORE,
     inject: [CoordinationCore],
@@ -20,9 +25,9 @@ export const RATE_LIMIT_PROVIDERS: Provider[] = [
   },
   {
     provide: VIOLATION_STORE,
-    inject: [CoordinationCore],
-    useFactory: (core: CoordinationCore) => {
-      const { maxPerTenant: max, retentionMs } = rateLimitOptionsOf(core.options).violations;
+    inject: [CoordinationCore, RATE_LIMIT_OPTIONS],
+    useFactory: (core: CoordinationCore, options: ResolvedRateLimitOptions) => {
+      const { maxPerTenant: max, retentionMs } = options.violations;
       return core.connection
         ? new RedisViolationStore(core, core.connection, max, retentionMs)
         : new MemoryViolationStore(core.clock, max, retentionMs);
@@ -30,6 +35,6 @@ export const RATE_LIMIT_PROVIDERS: Provider[] = [
   },
   RateLimitService,
   RateLimitGuard,
-];
-/** Of those, the ones the module exports to the application. */
-export const RATE_LIMIT_EXPORTS: Array<Provider | string | symbol | Function> = [RateLimitService, RateLimitGuard, RATE_LIMIT_STORE];
+  ],
+  exports: [RateLimitService, RateLimitGuard],
+} as const satisfies CoordinationCapability<'rateLimit', RateLimitModuleOptions, ResolvedRateLimitOptions>;

@@ -1,4 +1,5 @@
-import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 
 /** The `rateLimit` section of `CoordinationModule.forRoot()` options. */
 export interface RateLimitModuleOptions {
@@ -55,9 +56,11 @@ export type ResolvedRateLimitOptions = {
   violations: { maxPerTenant: number; alertThreshold: number; alertWindowMs: number; publish: boolean; flushIntervalMs: number; retentionMs: number };
 };
 
-/** The `rateLimit` section of the module options with defaults applied (validated at startup). */
-export function rateLimitOptionsOf(options: ResolvedCoordinationOptions): ResolvedRateLimitOptions {
-  const raw: RateLimitModuleOptions = options.raw.rateLimit ?? {};
+/** Injection token of the resolved `rateLimit` options section. */
+export const RATE_LIMIT_OPTIONS = Symbol('RATE_LIMIT_OPTIONS');
+
+/** The `rateLimit` section with its defaults applied (validated by RateLimitOptionsSchema first). */
+export function resolveRateLimitOptions(raw: RateLimitModuleOptions = {}): ResolvedRateLimitOptions {
   const d = DEFAULT_RATE_LIMIT_OPTIONS;
   return {
     onRedisUnavailable: raw.onRedisUnavailable ?? d.onRedisUnavailable,
@@ -67,4 +70,23 @@ export function rateLimitOptionsOf(options: ResolvedCoordinationOptions): Resolv
     trustedProxies: raw.trustedProxies ?? d.trustedProxies,
     violations: { ...d.violations, ...raw.violations },
   };
+}
+
+class ViolationOptionsSchema {
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000) maxPerTenant?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000) alertThreshold?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(86_400_000) alertWindowMs?: number;
+  @IsOptional() @IsBoolean() publish?: boolean;
+  @IsOptional() @IsInt() @Min(1) @Max(60_000) flushIntervalMs?: number;
+  @IsOptional() @IsInt() @Min(60_000) @Max(31_536_000_000) retentionMs?: number;
+}
+
+/** Validates the `rateLimit` section of CoordinationModule options. */
+export class RateLimitOptionsSchema {
+  @IsOptional() @IsIn(['local', 'fail-closed']) onRedisUnavailable?: string;
+  @IsOptional() @IsInt() @Min(0) @Max(10_000_000) denyCacheMaxEntries?: number;
+  @IsOptional() @IsIn(['ietf', 'legacy', 'both', 'none']) headers?: string;
+  @IsOptional() @IsBoolean() trustProxy?: boolean;
+  @IsOptional() @IsInt() @Min(1) @Max(32) trustedProxies?: number;
+  @IsOptional() @ValidateNested() @Type(() => ViolationOptionsSchema) violations?: ViolationOptionsSchema;
 }

@@ -1,8 +1,5 @@
-import type { ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
-import type { LockModuleOptions } from '../locks/lock.types.js';
-import type { RateLimitModuleOptions } from '../rate-limit/rate-limit-options.js';
 
 export interface RedisNodeAddress {
   host: string;
@@ -70,8 +67,11 @@ export interface SerializerModuleOptions {
   compressThresholdBytes?: number;
 }
 
-/** Options of `CoordinationModule.forRoot()`. Every field is optional. */
-export interface CoordinationModuleOptions {
+/**
+ * The options every capability shares (connection, keys, tenancy, failure handling). Each
+ * capability adds its own section (see `CoordinationModuleOptions`). Every field is optional.
+ */
+export interface CoreModuleOptions {
   /** `redis` or the embedded `memory` driver. Default: `memory` when no `connection` is given. */
   driver?: 'redis' | 'memory';
   connection?: ConnectionOptions;
@@ -88,20 +88,4 @@ export interface CoordinationModuleOptions {
   serializer?: SerializerModuleOptions;
   /** Time source for the memory driver and policy code; tests inject a `ManualClock`. When set, Redis rate-limit scripts use it too instead of the server's TIME. */
   clock?: Clock;
-  /** Distributed locks: default TTL and wait, renewal, wake-up polling, deadlock detection, outage policy. */
-  locks?: LockModuleOptions;
-  /** Rate limits: outage policy, deny cache, response headers, violation log and alerts. */
-  rateLimit?: RateLimitModuleOptions;
-}
-
-export interface CoordinationOptionsFactory {
-  createCoordinationOptions(): CoordinationModuleOptions | Promise<CoordinationModuleOptions>;
-}
-
-export interface CoordinationModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  isGlobal?: boolean;
-  useFactory?: (...args: any[]) => CoordinationModuleOptions | Promise<CoordinationModuleOptions>;
-  inject?: Array<InjectionToken | OptionalFactoryDependency>;
-  useClass?: Type<CoordinationOptionsFactory>;
-  useExisting?: Type<CoordinationOptionsFactory>;
 }

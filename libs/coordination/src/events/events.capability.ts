@@ -1,0 +1,22 @@
+import { CoordinationCore } from '../core/coordination-core.js';
+import type { CoordinationCapability } from '../core/capability.js';
+import { EventBus } from './event-bus.js';
+import { EventSubscriberExplorer } from './event-subscriber.explorer.js';
+import { EVENT_TRANSPORT } from './event-transport.js';
+import { MemoryEventTransport } from './memory-event.transport.js';
+import { RedisEventTransport } from './redis-event.transport.js';
+
+/** Events: tenant-scoped pub/sub as RxJS Observables, `@OnCoordinationEvent`. */
+export const EVENTS_CAPABILITY = {
+  name: 'events',
+  providers: [
+    {
+      provide: EVENT_TRANSPORT,
+      inject: [CoordinationCore],
+      useFactory: (core: CoordinationCore) => (core.connection ? new RedisEventTransport(core.connection) : new MemoryEventTransport()),
+    },
+    EventBus,
+    EventSubscriberExplorer,
+  ],
+  exports: [EventBus],
+} as const satisfies CoordinationCapability;
