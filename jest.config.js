@@ -12,6 +12,7 @@ export default {
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   moduleNameMapper: {
     '^@nest-coordination/core$': '<rootDir>/libs/coordination/src/index.ts',
+    '^@nest-coordination/core/testing$': '<rootDir>/libs/coordination/src/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
