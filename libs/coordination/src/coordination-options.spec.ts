@@ -3,7 +3,7 @@ import { resolveModuleOptions } from './coordination-options.js';
 
 /** The module's options: the core schema plus each capability's section, validated together. */
 describe('resolveModuleOptions', () => {
-  function problemsOf(raw: unknown): Array<{ option: string; reason: string }> {
+  function problemsOf(raw: unknown): ReadonlyArray<{ option: string; reason: string }> {
     try {
       resolveModuleOptions(raw as never);
     } catch (error) {
