@@ -2,28 +2,28 @@ import 'reflect-metadata';
 // Fault tests on private redis-servers this file starts, kills, pauses and restarts.
 import { CircuitOpenError, RedisUnavailableError, type ConnectionHealth } from '@nest-coordination/core';
 import { sendCommand, startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
-import { bootCore, type BootedCore } from '../support/boot-core.js';
-import { rejectionOf, until } from '../support/wait.js';
+import { bootModule, type BootedModule } from '../support/boot.js';
+import { rejectionOf, sleep, until } from '../support/wait.js';
 
 describe('shutdown while the server is gone', () => {
   it('stops reconnecting: no connection of the closed app comes back when the server does', async () => {
     const server = await startRedisServer();
     try {
-      const app = await bootCore({ connection: { url: server.url }, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      const app = await bootModule({ connection: { url: server.url }, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
       const connection = app.core.connection!;
       const subscriber = connection.subscriber();
-      await until('subscriber ready', () => subscriber.status === 'ready');
+      await until(() => subscriber.status === 'ready', { timeoutMs: 15_000, message: 'subscriber ready' });
       const ours = `coord:${app.core.instanceId}:`;
       expect(await sendCommand(server, ['CLIENT', 'LIST'])).toContain(ours);
 
       await server.kill();
-      await until('command connection lost', () => connection.client.status !== 'ready');
+      await until(() => connection.client.status !== 'ready', { timeoutMs: 15_000, message: 'command connection lost' });
       await app.close();
       await server.restart();
       // ioredis leaves a client disconnected while `reconnecting` in that status (it has no
       // socket and no timer left), so the proof is that nothing reconnects: wait several
       // reconnect delays (maxDelayMs is 100) and look at the server's client list.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
       expect(await sendCommand(server, ['CLIENT', 'LIST'])).not.toContain(ours);
       for (const client of [connection.client, subscriber]) expect(client.status).not.toBe('ready');
     } finally {
@@ -34,7 +34,7 @@ describe('shutdown while the server is gone', () => {
 
 describe('reconnection after the server dies', () => {
   let server: RedisServerHandle;
-  let app: BootedCore | undefined;
+  let app: BootedModule | undefined;
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -45,7 +45,7 @@ describe('reconnection after the server dies', () => {
   });
 
   it('goes down, fails fast with RedisUnavailableError, then comes back up on restart and resumes', async () => {
-    app = await bootCore({
+    app = await bootModule({
       connection: { url: server.url },
       reconnect: { baseDelayMs: 20, maxDelayMs: 200 },
       health: { pingIntervalMs: 100 },
@@ -61,14 +61,14 @@ describe('reconnection after the server dies', () => {
     const reconnectsBefore = connection.health().reconnectCount;
 
     await server.kill();
-    await until('health down', () => connection.health().status === 'down');
+    await until(() => connection.health().status === 'down', { timeoutMs: 15_000, message: 'health down' });
     const error = await rejectionOf(connection.execute('get', (c) => c.get(key)));
     expect(error).toBeInstanceOf(RedisUnavailableError);
     expect((error as RedisUnavailableError).code).toBe('E_REDIS_UNAVAILABLE');
-    expect(connection.health().lastError).toBeDefined();
+    expect(connection.health()).toMatchObject({ lastError: expect.any(String), lastErrorAt: expect.any(Date) });
 
     await server.restart();
-    await until('health up', () => connection.health().status === 'up');
+    await until(() => connection.health().status === 'up', { timeoutMs: 15_000, message: 'health up' });
     expect(seen).toContain('down');
     expect(seen.at(-1)).toBe('up');
     expect(connection.health().reconnectCount).toBeGreaterThan(reconnectsBefore);
@@ -80,7 +80,7 @@ describe('reconnection after the server dies', () => {
 
 describe('a server that is down at boot', () => {
   let server: RedisServerHandle | undefined;
-  let app: BootedCore | undefined;
+  let app: BootedModule | undefined;
 
   afterAll(async () => {
     await app?.close();
@@ -92,7 +92,7 @@ describe('a server that is down at boot', () => {
     const port = placeholder.port;
     await placeholder.stop();
 
-    app = await bootCore({
+    app = await bootModule({
       connection: { url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 },
       reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
       breaker: { failureThreshold: 10_000, openMs: 1_000 },
@@ -102,14 +102,14 @@ describe('a server that is down at boot', () => {
     expect(await rejectionOf(connection.execute('ping', (c) => c.ping()))).toBeInstanceOf(RedisUnavailableError);
 
     server = await startRedisServer({ port });
-    await until('health up', () => connection.health().status === 'up');
+    await until(() => connection.health().status === 'up', { timeoutMs: 15_000, message: 'health up' });
     expect(await connection.execute('ping', (c) => c.ping())).toBe('PONG');
   });
 });
 
 describe('circuit breaker against a paused server', () => {
   let server: RedisServerHandle;
-  let app: BootedCore | undefined;
+  let app: BootedModule | undefined;
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -121,7 +121,7 @@ describe('circuit breaker against a paused server', () => {
   });
 
   it('opens after sustained timeouts, fails fast while open, and closes after a successful probe', async () => {
-    app = await bootCore({
+    app = await bootModule({
       connection: { url: server.url, commandTimeoutMs: 200 },
       breaker: { failureThreshold: 3, openMs: 500 },
       health: { pingIntervalMs: 0 },
@@ -150,7 +150,7 @@ describe('circuit breaker against a paused server', () => {
     expect(reachedRedis).toBe(false);
 
     server.resume();
-    await until('breaker half-open', () => connection.breaker.state === 'half-open');
+    await until(() => connection.breaker.state === 'half-open', { timeoutMs: 15_000, message: 'breaker half-open' });
     expect(await connection.execute('ping', (c) => c.ping())).toBe('PONG');
     expect(connection.breaker.state).toBe('closed');
     expect(connection.health().status).toBe('up');

@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import type { CoordinationEvent } from './event.types.js';
-import type { TransportSubscription } from './event-transport.js';
+import type { TransportSubscription } from './event-transport.interface.js';
 
 /**
  * The Observable `EventBus.on()` returns. Cold: each subscription attaches one listener,

@@ -6,7 +6,7 @@ import { backoffDelay } from '../connection/backoff.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { EventBus } from './event-bus.js';
 import type { CoordinationEvent } from './event.types.js';
-import { errorMessage } from './event-transport.js';
+import { errorMessage } from './error-message.js';
 import { eventHandlerMetadata, type EventHandlerMetadata } from './on-coordination-event.decorator.js';
 
 type Handler = (event: CoordinationEvent) => unknown;

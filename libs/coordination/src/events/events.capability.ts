@@ -2,7 +2,7 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import type { CoordinationCapability } from '../core/capability.js';
 import { EventBus } from './event-bus.js';
 import { EventSubscriberExplorer } from './event-subscriber.explorer.js';
-import { EVENT_TRANSPORT } from './event-transport.js';
+import { EVENT_TRANSPORT } from './event-transport.interface.js';
 import { MemoryEventTransport } from './memory-event.transport.js';
 import { RedisEventTransport } from './redis-event.transport.js';
 

@@ -1,5 +1,5 @@
 import { escapeGlob, KeyBuilder } from '../keys/key-builder.js';
-import type { TransportListener } from './event-transport.js';
+import type { TransportListener } from './event-transport.interface.js';
 import { globToRegExp, MemoryEventTransport } from './memory-event.transport.js';
 
 function recorder(): TransportListener & { received: Array<[string, string]>; errors: unknown[] } {

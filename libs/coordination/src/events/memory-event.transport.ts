@@ -1,4 +1,7 @@
-import { EventTransport, type SubscriptionKind } from './event-transport.js';
+import type {
+  EventTransport, SubscriptionKind, TransportListener, TransportSubscription,
+} from './event-transport.interface.js';
+import { RefCountedSubscriptions } from './ref-counted-subscriptions.js';
 
 /**
  * Turns a Redis glob (as KeyBuilder.channelPattern builds it) into an anchored RegExp:
@@ -31,26 +34,38 @@ function escapeRegExp(ch: string): string {
  * transport.subscribe('pattern', 'app:_shared:events:crew.*', { message: (channel, text) => logger.log(channel), failed: (error) => logger.error(error) });
  * await transport.publish('app:_shared:events:crew.started', 'encoded');
  */
-export class MemoryEventTransport extends EventTransport {
+export class MemoryEventTransport implements EventTransport {
   private readonly channels = new Set<string>();
   private readonly matchers = new Map<string, RegExp>();
+  private readonly subscriptions = new RefCountedSubscriptions({
+    open: async (kind, name) => {
+      if (kind === 'channel') this.channels.add(name);
+      else this.matchers.set(name, globToRegExp(name));
+    },
+    shut: async (kind, name) => {
+      if (kind === 'channel') this.channels.delete(name);
+      else this.matchers.delete(name);
+    },
+  });
 
   async publish(channel: string, message: string): Promise<void> {
     setImmediate(() => {
-      if (this.channels.has(channel)) this.dispatch('channel', channel, channel, message);
+      if (this.channels.has(channel)) this.subscriptions.dispatch('channel', channel, channel, message);
       for (const [pattern, matcher] of this.matchers) {
-        if (matcher.test(channel)) this.dispatch('pattern', pattern, channel, message);
+        if (matcher.test(channel)) this.subscriptions.dispatch('pattern', pattern, channel, message);
       }
     });
   }
 
-  protected async open(kind: SubscriptionKind, name: string): Promise<void> {
-    if (kind === 'channel') this.channels.add(name);
-    else this.matchers.set(name, globToRegExp(name));
+  subscribe(kind: SubscriptionKind, name: string, listener: TransportListener): TransportSubscription {
+    return this.subscriptions.subscribe(kind, name, listener);
   }
 
-  protected async shut(kind: SubscriptionKind, name: string): Promise<void> {
-    if (kind === 'channel') this.channels.delete(name);
-    else this.matchers.delete(name);
+  get activeSubscriptions(): number {
+    return this.subscriptions.size;
+  }
+
+  drain(): Promise<void> {
+    return this.subscriptions.drain();
   }
 }

@@ -1,7 +1,11 @@
 import { RedisUnavailableError } from '../errors/coordination.error.js';
-import type { RedisClient, RedisConnection } from '../connection/redis-connection.js';
+import type { RedisClient } from '../connection/redis-client.factory.js';
+import type { RedisConnection } from '../connection/redis-connection.js';
 import { isTransportError } from '../connection/redis-errors.js';
-import { EventTransport, type SubscriptionKind } from './event-transport.js';
+import type {
+  EventTransport, SubscriptionKind, TransportListener, TransportSubscription,
+} from './event-transport.interface.js';
+import { RefCountedSubscriptions } from './ref-counted-subscriptions.js';
 
 /**
  * Redis pub/sub for the redis driver. Publishes through the command connection (circuit
@@ -21,18 +25,32 @@ import { EventTransport, type SubscriptionKind } from './event-transport.js';
  * const sub = transport.subscribe('channel', core.keys.channel('acme', 'events', 'crew.started'), listener);
  * await sub.ready;
  */
-export class RedisEventTransport extends EventTransport {
+export class RedisEventTransport implements EventTransport {
+  private readonly subscriptions = new RefCountedSubscriptions({
+    open: (kind, name) => this.open(kind, name),
+    shut: (kind, name) => this.shut(kind, name),
+  });
   private subscriberClient?: RedisClient;
 
-  constructor(private readonly connection: RedisConnection) {
-    super();
-  }
+  constructor(private readonly connection: RedisConnection) {}
 
   async publish(channel: string, message: string): Promise<void> {
     await this.connection.execute('events.publish', (client) => client.publish(channel, message));
   }
 
-  protected async open(kind: SubscriptionKind, name: string): Promise<void> {
+  subscribe(kind: SubscriptionKind, name: string, listener: TransportListener): TransportSubscription {
+    return this.subscriptions.subscribe(kind, name, listener);
+  }
+
+  get activeSubscriptions(): number {
+    return this.subscriptions.size;
+  }
+
+  drain(): Promise<void> {
+    return this.subscriptions.drain();
+  }
+
+  private async open(kind: SubscriptionKind, name: string): Promise<void> {
     const client = this.subscriber();
     try {
       if (kind === 'channel') await client.subscribe(name);
@@ -42,7 +60,7 @@ export class RedisEventTransport extends EventTransport {
     }
   }
 
-  protected async shut(kind: SubscriptionKind, name: string): Promise<void> {
+  private async shut(kind: SubscriptionKind, name: string): Promise<void> {
     const client = this.subscriber();
     if (kind === 'channel') await client.unsubscribe(name);
     else await client.punsubscribe(name);
@@ -51,13 +69,14 @@ export class RedisEventTransport extends EventTransport {
   private subscriber(): RedisClient {
     if (!this.subscriberClient) {
       const client = this.connection.subscriber();
-      client.on('message', (channel: string, message: string) => this.dispatch('channel', channel, channel, message));
+      const subscriptions = this.subscriptions;
+      client.on('message', (channel: string, message: string) => subscriptions.dispatch('channel', channel, channel, message));
       client.on('pmessage', (pattern: string, channel: string, message: string) =>
-        this.dispatch('pattern', pattern, channel, message),
+        subscriptions.dispatch('pattern', pattern, channel, message),
       );
-      client.on('close', () => this.connectionLost());
-      client.on('reconnecting', () => this.connectionLost());
-      client.on('ready', () => this.connectionRestored());
+      client.on('close', () => subscriptions.connectionLost());
+      client.on('reconnecting', () => subscriptions.connectionLost());
+      client.on('ready', () => subscriptions.connectionRestored());
       this.subscriberClient = client;
     }
     return this.subscriberClient;

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { BreakerState } from '../connection/circuit-breaker.js';
-import type { HealthStatus, Topology } from '../connection/redis-connection.js';
+import type { HealthStatus } from '../connection/connection-health.tracker.js';
+import type { Topology } from '../connection/redis-client.factory.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { probeRedis, type RedisProbeResult } from './redis-health.probe.js';

@@ -1,5 +1,6 @@
 import { Cluster } from 'ioredis';
-import type { RedisClient, RedisConnection } from '../connection/redis-connection.js';
+import type { RedisClient } from '../connection/redis-client.factory.js';
+import type { RedisConnection } from '../connection/redis-connection.js';
 import {
   clusterStateOf, fullestNode, memoryUsageOf, parseRedisInfo, type ClusterState, type MemoryUsage,
 } from './redis-info.parser.js';

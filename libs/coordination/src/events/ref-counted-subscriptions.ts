@@ -1,26 +1,13 @@
 import { Logger } from '@nestjs/common';
+import { errorMessage } from './error-message.js';
+import type { SubscriptionKind, TransportListener, TransportSubscription } from './event-transport.interface.js';
 
-/** Injection token of the {@link EventTransport} of one module instance. */
-export const EVENT_TRANSPORT = Symbol('EVENT_TRANSPORT');
-
-export type SubscriptionKind = 'channel' | 'pattern';
-
-/** Receives the raw messages of one subscription. */
-export interface TransportListener {
-  /** `channel` is the full channel the message was published on (also for patterns). */
-  message(channel: string, message: string): void;
-  /** The server subscription could not be made; the listener is detached. */
-  failed(error: unknown): void;
-}
-
-export interface TransportSubscription {
-  /**
-   * Settles once the (P)SUBSCRIBE this listener rides on is confirmed; rejects when it failed.
-   * Read it when you need it: while the connection is down it is a new, pending promise.
-   */
-  readonly ready: Promise<void>;
-  /** Detaches the listener; the last listener of a channel or pattern unsubscribes on the server. */
-  close(): void;
+/** How a transport makes and drops one server subscription. */
+export interface SubscriptionBackend {
+  /** Makes the server subscription; called for the first listener of a channel or pattern (and again after a reconnect). */
+  open(kind: SubscriptionKind, name: string): Promise<void>;
+  /** Drops the server subscription; called after the last listener left. */
+  shut(kind: SubscriptionKind, name: string): Promise<void>;
 }
 
 interface Entry {
@@ -37,28 +24,29 @@ interface Entry {
 const DRAIN_TIMEOUT_MS = 1_000;
 
 /**
- * Moves encoded event messages between module instances. Full channel names and patterns
- * come from the KeyBuilder; this layer knows nothing about tenants.
+ * The listener bookkeeping every event transport shares: subscriptions are reference counted
+ * per channel or pattern (the first listener opens the server subscription, the last one to
+ * leave shuts it), and the open and shut steps of one channel run strictly one after the
+ * other, so a quick leave-and-rejoin can never end with the UNSUBSCRIBE overtaking the new
+ * SUBSCRIBE. It also tracks whether each server subscription is confirmed across connection
+ * losses, and hands received messages to the listeners.
  *
- * Subscriptions are reference counted per channel or pattern: the first listener
- * subscribes on the server, the last one to leave unsubscribes. Subscribe and unsubscribe
- * of one channel run strictly one after the other, so a quick leave-and-rejoin can never
- * end with the UNSUBSCRIBE overtaking the new SUBSCRIBE.
+ * @example
+ * class MyTransport implements EventTransport {
+ *   private readonly subscriptions = new RefCountedSubscriptions({ open: (kind, name) => ..., shut: (kind, name) => ... });
+ *   subscribe(kind, name, listener) { return this.subscriptions.subscribe(kind, name, listener); }
+ *   // on a message from the server: this.subscriptions.dispatch(kind, name, channel, message)
+ * }
  */
-export abstract class EventTransport {
-  protected readonly logger = new Logger('Coordination:Events');
+export class RefCountedSubscriptions {
+  private readonly logger = new Logger('Coordination:Events');
   private readonly entries = new Map<string, Entry>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly pending = new Set<Promise<void>>();
   /** Bumped on every connection loss, so a re-confirmation that fails for an older one is not fatal. */
   private outages = 0;
 
-  /** Sends `message` to every subscriber of `channel`, in every module instance on this bus. */
-  abstract publish(channel: string, message: string): Promise<void>;
-  /** Makes the server subscription; called for the first listener of a channel or pattern. */
-  protected abstract open(kind: SubscriptionKind, name: string): Promise<void>;
-  /** Drops the server subscription; called after the last listener left. */
-  protected abstract shut(kind: SubscriptionKind, name: string): Promise<void>;
+  constructor(private readonly backend: SubscriptionBackend) {}
 
   subscribe(kind: SubscriptionKind, name: string, listener: TransportListener): TransportSubscription {
     const key = entryKey(kind, name);
@@ -78,7 +66,7 @@ export abstract class EventTransport {
         if (joined.listeners.size > 0 || this.entries.get(key) !== joined) return;
         this.entries.delete(key);
         const shutting = this.serial(key, async () => {
-          if (!joined.failed) await this.shut(kind, name);
+          if (!joined.failed) await this.backend.shut(kind, name);
         }).catch((error: unknown) => this.logger.warn(`Could not unsubscribe from ${name}: ${errorMessage(error)}`));
         this.pending.add(shutting);
         void shutting.finally(() => this.pending.delete(shutting));
@@ -86,12 +74,12 @@ export abstract class EventTransport {
     };
   }
 
-  /** Number of channels and patterns with at least one listener (server subscriptions held). */
-  get activeSubscriptions(): number {
+  /** Number of channels and patterns with at least one listener. */
+  get size(): number {
     return this.entries.size;
   }
 
-  /** Waits (bounded) for pending unsubscribes, so shutdown leaves no subscription behind. */
+  /** Waits (bounded) for pending unsubscribes. */
   async drain(): Promise<void> {
     if (this.pending.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -104,7 +92,7 @@ export abstract class EventTransport {
    * The subscriber connection is down: every confirmed subscription becomes unconfirmed, so
    * `ready` does not promise delivery while events published now would be lost.
    */
-  protected connectionLost(): void {
+  connectionLost(): void {
     this.outages += 1;
     for (const entry of this.entries.values()) {
       if (!entry.confirmed || entry.failed) continue;
@@ -116,16 +104,16 @@ export abstract class EventTransport {
 
   /**
    * The subscriber connection is back. The client may already have re-sent its subscriptions,
-   * but only a reply proves one is in place: re-issue each (P)SUBSCRIBE (idempotent on the
-   * server) and confirm the entry on its reply.
+   * but only a reply proves one is in place: re-open each (a (P)SUBSCRIBE is idempotent on
+   * the server) and confirm the entry on its reply.
    */
-  protected connectionRestored(): void {
+  connectionRestored(): void {
     const outage = this.outages;
     for (const [key, entry] of this.entries) {
       const resume = entry.resume;
       if (!resume) continue;
       const { kind, name } = parseEntryKey(key);
-      this.serial(key, () => this.open(kind, name)).then(
+      this.serial(key, () => this.backend.open(kind, name)).then(
         () => {
           if (entry.resume !== resume) return;
           entry.resume = undefined;
@@ -144,7 +132,7 @@ export abstract class EventTransport {
   }
 
   /** Hands a received message to the listeners of one channel or pattern. */
-  protected dispatch(kind: SubscriptionKind, name: string, channel: string, message: string): void {
+  dispatch(kind: SubscriptionKind, name: string, channel: string, message: string): void {
     const entry = this.entries.get(entryKey(kind, name));
     if (!entry) return;
     // A listener may leave while we iterate (take(1) unsubscribes inside next()).
@@ -160,7 +148,7 @@ export abstract class EventTransport {
   private createEntry(key: string, kind: SubscriptionKind, name: string): Entry {
     const entry: Entry = { listeners: new Set(), ready: Promise.resolve(), failed: false, confirmed: false };
     this.entries.set(key, entry);
-    entry.ready = this.serial(key, () => this.open(kind, name)).then(
+    entry.ready = this.serial(key, () => this.backend.open(kind, name)).then(
       () => {
         entry.confirmed = true;
       },
@@ -201,8 +189,4 @@ function entryKey(kind: SubscriptionKind, name: string): string {
 
 function parseEntryKey(key: string): { kind: SubscriptionKind; name: string } {
   return { kind: key.startsWith('c:') ? 'channel' : 'pattern', name: key.slice(2) };
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

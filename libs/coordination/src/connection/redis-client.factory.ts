@@ -1,0 +1,67 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
+import { backoffDelay } from './backoff.js';
+
+export type RedisClient = Redis | Cluster;
+export type Topology = 'standalone' | 'sentinel' | 'cluster';
+
+/**
+ * What a connection is for. `command`: the one auto-pipelined connection every capability
+ * shares; `subscriber`: the shared (P)SUBSCRIBE connection; `blocking`: a dedicated connection
+ * per blocking reader (XREADGROUP BLOCK, BLPOP).
+ */
+export type ClientRole = 'command' | 'subscriber' | 'blocking';
+
+/**
+ * The topology the connection options describe.
+ *
+ * @example
+ * topologyOf({ cluster: [{ host: '127.0.0.1', port: 7000 }] }); // 'cluster'
+ */
+export function topologyOf(connection: ResolvedCoordinationOptions['connection']): Topology {
+  if (connection.cluster || connection.client instanceof Cluster) return 'cluster';
+  return connection.sentinels ? 'sentinel' : 'standalone';
+}
+
+/**
+ * Creates an ioredis client for one role: standalone (url or host/port), Sentinel or Cluster,
+ * with capped exponential backoff and jitter on reconnect. With a client the user passed in,
+ * every role gets a duplicate of it (same server, same settings).
+ *
+ * @example
+ * const subscriber = createRedisClient(options, 'subscriber');
+ */
+export function createRedisClient(options: ResolvedCoordinationOptions, role: ClientRole): RedisClient {
+  const c = options.connection;
+  if (c.client) return c.client instanceof Cluster ? c.client.duplicate() : c.client.duplicate();
+  const { baseDelayMs, maxDelayMs } = options.reconnect;
+  const retryStrategy = (times: number) => backoffDelay(times, baseDelayMs, maxDelayMs);
+  const common: RedisOptions = {
+    username: c.username,
+    password: c.password,
+    db: c.db,
+    tls: c.tls === true ? {} : c.tls === false ? undefined : (c.tls as RedisOptions['tls']),
+    connectTimeout: c.connectTimeoutMs,
+    connectionName: `coord:${options.instanceId}:${role}`,
+    retryStrategy,
+    lazyConnect: role === 'command',
+    enableAutoPipelining: role === 'command',
+    // Blocking reads wait as long as they are told to; commands fail fast so the
+    // breaker and the failure policies can act instead of piling up a queue.
+    maxRetriesPerRequest: role === 'blocking' ? null : 1,
+    commandTimeout: role === 'command' ? c.commandTimeoutMs : undefined,
+  };
+  if (c.cluster) {
+    const clusterOptions: ClusterOptions = {
+      redisOptions: common,
+      clusterRetryStrategy: retryStrategy,
+      lazyConnect: role === 'command',
+      enableAutoPipelining: role === 'command',
+      scaleReads: 'master',
+    };
+    return new Cluster(c.cluster, clusterOptions);
+  }
+  if (c.sentinels) return new Redis({ ...common, sentinels: c.sentinels, name: c.sentinelName });
+  if (c.url) return new Redis(c.url, common);
+  return new Redis({ ...common, host: c.host ?? '127.0.0.1', port: c.port ?? 6379 });
+}
