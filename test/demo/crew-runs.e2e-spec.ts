@@ -2,7 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import { EventBus, type CoordinationEvent, type HeldLockInfo, type RateLimitViolation } from '@nest-coordination/core';
 import request from 'supertest';
 import type { CrewEventPayload } from '../../apps/demo/src/crews/crew.model.js';
-import { DEMO_BACKENDS, SseClient, as, bootDemo, eventually, repeatUntil } from './demo-test-app.js';
+import { until } from '../support/wait.js';
+import { DEMO_BACKENDS, SseClient, as, bootDemo, repeatUntil } from './demo-test-app.js';
 
 // Each test acts as its own user where it can: per-user quotas (5 runs a minute) are shared by the whole file.
 const ADA = as('u-ada', 'acme');
@@ -44,7 +45,7 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
       expect(first.headers['ratelimit-policy']).toBe('"crew-run-user";q=5;w=60, "crew-run-company";q=50;w=60, "crew-run-endpoint";q=500;w=60');
       expect(first.headers.ratelimit).toContain('"crew-run-user";r=');
 
-      await eventually(async () => (received.length >= 2 ? true : undefined), 'the run events');
+      await until(() => received.length >= 2, { timeoutMs: 5_000, message: 'the run events' });
       const { id: runId, fencingToken } = first.body;
       expect(received.map((e) => [e.channel, e.tenant])).toEqual([['crew.run.started', 'acme'], ['crew.run.completed', 'acme']]);
       expect(received[0].payload).toMatchObject({ crewId: 'market-research', type: 'run.started', data: { runId, fencingToken, triggeredBy: 'u-ada' } });
@@ -70,7 +71,7 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
     try {
       await repeatUntil(() => sse.events.length > 0, () => request(app.getHttpServer()).post('/crews/support-triage/events').set(ADA).send({ type: 'message' }).expect(202), 'SSE subscription');
       const res = await run(ADA, 'support-triage', 0).expect(201);
-      await eventually(async () => (sse.events.some((e) => e.channel === 'crew.run.completed') ? true : undefined), 'crew.run.completed over SSE');
+      await until(() => sse.events.some((e) => e.channel === 'crew.run.completed'), { timeoutMs: 5_000, message: 'crew.run.completed over SSE' });
       const runEvents = sse.events.filter((e) => String(e.channel).startsWith('crew.run.'));
       expect(runEvents.map((e) => e.channel)).toEqual(['crew.run.started', 'crew.run.completed']);
       expect(runEvents.every((e) => e.crewId === 'support-triage')).toBe(true);
@@ -82,7 +83,7 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
 
   it('allows one run of a crew at a time: a concurrent run gets 409 E_LOCK_TIMEOUT', async () => {
     const first = run(BOB, 'support-triage', 1_500).then((r) => r);
-    const held = await eventually(() => heldLock(BOB, 'crew-run:support-triage'), 'the first run to hold its lock');
+    const held = await until(() => heldLock(BOB, 'crew-run:support-triage'), { timeoutMs: 5_000, message: 'the first run to hold its lock' });
     expect(held).toMatchObject({ tenant: 'acme', kind: 'mutex' });
 
     const second = await run(BOB, 'support-triage', 0);
@@ -95,13 +96,13 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
 
   it('isolates locks per company: another company runs its same-named crew meanwhile', async () => {
     const acmeRun = run(ADA, 'market-research', 1_500).then((r) => r);
-    await eventually(() => heldLock(ADA, 'crew-run:market-research'), 'the acme run to hold its lock');
+    await until(() => heldLock(ADA, 'crew-run:market-research'), { timeoutMs: 5_000, message: 'the acme run to hold its lock' });
     expect(await heldLock(HANK, 'crew-run:market-research')).toBeUndefined();
 
     const globexRun = await run(HANK, 'market-research', 0).expect(201);
     expect(globexRun.body).toMatchObject({ crewId: 'market-research', status: 'succeeded', triggeredBy: 'u-hank' });
     // The globex run completed while acme's run of its own market-research crew still held its lock.
-    expect(await heldLock(ADA, 'crew-run:market-research')).toBeDefined();
+    expect(await heldLock(ADA, 'crew-run:market-research')).toMatchObject({ tenant: 'acme', kind: 'mutex' });
     expect((await acmeRun).status).toBe(201);
   });
 
@@ -135,10 +136,10 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
     expect(denied!.body).toMatchObject({ code: 'E_RATE_LIMITED', policy: 'agent-call-user' });
 
     // Violations are written in batches (~50 ms): poll.
-    const violation = await eventually(async () => {
+    const violation = await until(async () => {
       const res = await request(app.getHttpServer()).get('/limits/violations').set(BOB).expect(200);
       return (res.body as RateLimitViolation[]).find((v) => v.policy === 'agent-call-user' && v.key === 'user:u-bob');
-    }, 'the agent-call violation');
+    }, { timeoutMs: 5_000, message: 'the agent-call violation' });
     expect(violation).toMatchObject({ tenant: 'acme', scope: 'user', algorithm: 'token-bucket', limit: 2 });
     const scoped = await request(app.getHttpServer()).get('/limits/violations?scope=user&key=user:u-bob').set(BOB).expect(200);
     expect(scoped.body.length).toBeGreaterThan(0);

@@ -1,23 +1,21 @@
 import { get, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { AppModule } from '../../apps/demo/src/app.module.js';
 import { COMPANY_HEADER, USER_HEADER, demoConfigFromEnv } from '../../apps/demo/src/demo.config.js';
 import { testRedisUrl } from '../harness/env.js';
+import { bootApp } from '../support/boot.js';
 import { DRIVERS, uniquePrefix, type DriverCase } from '../support/drivers.js';
+import { until } from '../support/wait.js';
 
 /** The demo runs on memory and a standalone Redis here; the cluster is covered by the contract suites. */
 export const DEMO_BACKENDS = DRIVERS.filter((d) => d.name !== 'cluster');
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Boots the demo the way `main.ts` does (from env-style config), on an ephemeral port. */
 export async function bootDemo(driver: DriverCase): Promise<{ app: INestApplication; port: number }> {
   const env = driver.name === 'memory' ? {} : { REDIS_URL: testRedisUrl() };
   const config = demoConfigFromEnv({ ...env, COORD_KEY_PREFIX: uniquePrefix('demo') });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(config)] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const { app } = await bootApp(null, { imports: [AppModule.register(config)] });
   await app.listen(0, '127.0.0.1');
   return { app, port: (app.getHttpServer().address() as AddressInfo).port };
 }
@@ -27,24 +25,15 @@ export function as(userId: string, companyId: string): Record<string, string> {
   return { [USER_HEADER]: userId, [COMPANY_HEADER]: companyId };
 }
 
-/** Repeats `action` until `done()` holds: pub/sub keeps no history, so a first publish may precede the subscription. */
+/**
+ * Repeats `action` until `done()` holds: pub/sub keeps no history, so a first publish may
+ * precede the subscription. Each action gets 100 ms to show its effect; fails naming `what`.
+ */
 export async function repeatUntil(done: () => boolean, action: () => Promise<unknown>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  await until(async () => {
     await action();
-    for (let i = 0; i < 10 && !done(); i++) await sleep(10);
-    if (done()) return;
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-/** Polls `probe` until it returns a value other than undefined (bounded). */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(20);
-  }
-  throw new Error(`gave up waiting for ${what}`);
+    return until(done, { timeoutMs: 100, intervalMs: 10, message: what }).then(() => true, () => false);
+  }, { timeoutMs: 10_000, message: what });
 }
 
 /** A raw SSE client of `/crews/events/stream`: collects the `data:` of every event until closed. */

@@ -3,6 +3,7 @@ import { EventBus, type CoordinationEvent } from '@nest-coordination/core';
 import request from 'supertest';
 import type { CrewEventPayload } from '../../apps/demo/src/crews/crew.model.js';
 import { COMPANY_HEADER, USER_HEADER } from '../../apps/demo/src/demo.config.js';
+import { until } from '../support/wait.js';
 import { DEMO_BACKENDS, SseClient, as, bootDemo, repeatUntil } from './demo-test-app.js';
 
 const ADA = as('u-ada', 'acme');
@@ -83,7 +84,7 @@ describe.each(DEMO_BACKENDS)('demo app: users, crews and crew events ($name)', (
       expect(res.body).toEqual({ channel: 'crew.started', crewId: 'market-research', type: 'started' });
       // Published after acme's on the same ordered stream: once it arrives, acme's would have too.
       await publish(HANK, 'release-notes', { type: 'completed' }).expect(202);
-      await repeatUntil(() => acme.length >= 1 && globex.length >= 1, async () => undefined, 'both events');
+      await until(() => acme.length >= 1 && globex.length >= 1, { timeoutMs: 5_000, message: 'both events' });
 
       expect(acme).toHaveLength(1);
       expect(acme[0]).toMatchObject({
@@ -128,7 +129,7 @@ describe.each(DEMO_BACKENDS)('demo app: users, crews and crew events ($name)', (
       }
       // A valid marker afterwards: had a rejected body been published, it would arrive first.
       await publish(ADA, 'market-research', { type: 'message', data: { marker: true } }).expect(202);
-      await repeatUntil(() => received.length > 0, async () => undefined, 'the marker event');
+      await until(() => received.length > 0, { timeoutMs: 5_000, message: 'the marker event' });
       expect(received.map((e) => e.payload.data)).toEqual([{ marker: true }]);
     } finally {
       subscription.unsubscribe();

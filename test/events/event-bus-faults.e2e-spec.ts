@@ -6,7 +6,9 @@ import { Redis } from 'ioredis';
 import { firstValueFrom, take, timeout } from 'rxjs';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { uniquePrefix } from '../support/drivers.js';
-import { collect, EVENT_TIMEOUT_MS, eventsApp, eventually, subscriberCounts } from './event-test.helpers.js';
+import { sleep, until } from '../support/wait.js';
+import { collect, EVENT_TIMEOUT_MS, eventsApp, eventually } from './event-test.helpers.js';
+import { subscriberCounts } from './pubsub-admin.js';
 
 /** Fast reconnects so a restart is noticed quickly; nothing here measures time. */
 function faultOptions(server: RedisServerHandle, instanceId: string): CoordinationModuleOptions {
@@ -21,15 +23,11 @@ function faultOptions(server: RedisServerHandle, instanceId: string): Coordinati
 
 /** Retries publish until Redis takes it again (the command connection reconnects in the background). */
 async function publishWhenBack(bus: EventBus, channel: string, payload: unknown): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await bus.publish(channel, payload, { tenant: 'acme' });
-    } catch (error) {
-      const unavailable = error instanceof RedisUnavailableError || error instanceof CircuitOpenError;
-      if (!unavailable || attempt >= 200) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const published = () => bus.publish(channel, payload, { tenant: 'acme' }).then(() => true, (error: unknown) => {
+    if (error instanceof RedisUnavailableError || error instanceof CircuitOpenError) return false;
+    throw error;
+  });
+  await until(published, { timeoutMs: 10_000, intervalMs: 50, message: `Redis to take a publish to ${channel} again` });
 }
 
 describe('EventBus when Redis fails', () => {
@@ -64,7 +62,7 @@ describe('EventBus when Redis fails', () => {
     expect(await eventually(emitFailures, 1)).toBe(1);
     // Closing a client while it waits to reconnect leaves an ioredis timer behind: let it reconnect first.
     await server.restart();
-    await eventually(async () => app.get(CoordinationCore).connection!.client.status, 'ready', 200);
+    await eventually(async () => app.get(CoordinationCore).connection!.client.status, 'ready', 10_000);
   });
 
   it('resubscribes channels and patterns after Redis restarts, without double delivery', async () => {
@@ -76,7 +74,7 @@ describe('EventBus when Redis fails', () => {
     await server.restart();
     admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
     // ioredis re-issues SUBSCRIBE and PSUBSCRIBE on the new connection by itself.
-    expect(await eventually(() => subscriberCounts([admin], instanceId), { sub: 1, psub: 1 }, 200)).toEqual({ sub: 1, psub: 1 });
+    expect(await eventually(() => subscriberCounts([admin], instanceId), { sub: 1, psub: 1 }, 10_000)).toEqual({ sub: 1, psub: 1 });
 
     await publishWhenBack(bus, 'crew.started', { n: 1 });
     await bus.publish('crew.started', { n: 2 }, { tenant: 'acme' });
@@ -104,7 +102,7 @@ describe('EventBus when Redis fails', () => {
     let confirmed = false;
     const ready = joined.ready().then(() => (confirmed = true));
     // The channel's earlier confirmation must not count: nothing is subscribed on a dead server.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100); // time to pass on purpose: a wrong confirmation would have come by now
     expect(confirmed).toBe(false);
     expect(existing.events).toHaveLength(0);
 

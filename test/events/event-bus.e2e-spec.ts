@@ -3,11 +3,10 @@ import {
   CoordinationCore, ErrorCode, EventBus, InvalidArgumentError, SerializationError, TenantInvalidError, TenantRequiredError,
 } from '@nest-coordination/core';
 import type { Redis } from 'ioredis';
-import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.js';
+import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.interface.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
-import {
-  adminClients, closeAll, collect, eventsApp, eventually, expectEvents, numsub, subscriberCounts,
-} from './event-test.helpers.js';
+import { collect, eventsApp, eventually, expectEvents } from './event-test.helpers.js';
+import { adminClients, closeAll, numsub, subscriberCounts } from './pubsub-admin.js';
 
 function thrown(fn: () => unknown): unknown {
   try {

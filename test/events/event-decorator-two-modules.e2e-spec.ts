@@ -1,8 +1,8 @@
 import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import {
   CoordinationCore, CoordinationModule, EventBus, OnCoordinationEvent, type CoordinationEvent,
 } from '@nest-coordination/core';
+import { bootApp } from '../support/boot.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 import { collect } from './event-test.helpers.js';
 
@@ -50,9 +50,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('@OnCoordinationEvent
 
   beforeAll(async () => {
     seen.clear();
-    const moduleRef = await Test.createTestingModule({ imports: [FeatureA, FeatureB] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    ({ app } = await bootApp(null, { imports: [FeatureA, FeatureB] }));
   });
 
   afterAll(async () => {

@@ -1,10 +1,8 @@
 import type { INestApplicationContext, Provider, Type } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { CoordinationModule, type CoordinationEvent, type CoordinationModuleOptions, type EventStream } from '@nest-coordination/core';
-import { Cluster, Redis } from 'ioredis';
+import type { CoordinationEvent, CoordinationModuleOptions, EventStream } from '@nest-coordination/core';
 import { filter, firstValueFrom, Subject, take, timeout, toArray } from 'rxjs';
-import { testClusterNodes, testRedisUrl } from '../harness/env.js';
-import type { DriverCase } from '../support/drivers.js';
+import { bootApp } from '../support/boot.js';
+import { until } from '../support/wait.js';
 
 /** How long a test waits for an event that must arrive; a miss fails the test instead of hanging it. */
 export const EVENT_TIMEOUT_MS = 5_000;
@@ -14,15 +12,8 @@ export async function eventsApp(
   options: CoordinationModuleOptions,
   extra: { providers?: Provider[]; controllers?: Type[] } = {},
 ): Promise<INestApplicationContext> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot(options)],
-    providers: extra.providers ?? [],
-    controllers: extra.controllers ?? [],
-  }).compile();
   // Logger calls still happen (tests spy on Logger.prototype), they are just not printed.
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+  return (await bootApp(options, extra)).app;
 }
 
 /**
@@ -36,52 +27,13 @@ export async function expectEvents<T>(stream: EventStream<T>, count: number): Pr
   return { events };
 }
 
-/** Raw admin clients on every node of the driver's backend, for PUBSUB / CLIENT LIST checks. */
-export function adminClients(driver: DriverCase): Redis[] {
-  const urls = driver.name === 'cluster' ? testClusterNodes().map((n) => `redis://${n.host}:${n.port}`) : [testRedisUrl()];
-  return urls.map((url) => new Redis(url, { maxRetriesPerRequest: 1 }));
-}
-
-/** Subscribers of `channel` summed over every node (a cluster subscriber sits on any one node). */
-export async function numsub(admins: Redis[], channel: string): Promise<number> {
-  let total = 0;
-  for (const admin of admins) {
-    const reply = (await admin.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
-    total += Number(reply[1]);
-  }
-  return total;
-}
-
-/**
- * Channels and patterns the subscriber connection(s) of one instance hold, from CLIENT LIST
- * (`sub=` / `psub=`). PUBSUB NUMPAT counts every client of the server, and other test files
- * share it, so it cannot isolate one instance's patterns.
- */
-export async function subscriberCounts(admins: Redis[], instanceId: string): Promise<{ sub: number; psub: number }> {
-  const counts = { sub: 0, psub: 0 };
-  for (const admin of admins) {
-    const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
-    for (const line of list.split('\n')) {
-      if (!line.includes(`coord:${instanceId}:subscriber`)) continue;
-      counts.sub += Number(/ sub=(\d+)/.exec(line)?.[1] ?? 0);
-      counts.psub += Number(/ psub=(\d+)/.exec(line)?.[1] ?? 0);
-    }
-  }
-  return counts;
-}
-
-/** Polls `probe` until it returns `expected` (deep-equal via JSON); returns the last value. */
-export async function eventually<T>(probe: () => Promise<T>, expected: T, attempts = 100): Promise<T> {
-  let last = await probe();
-  for (let i = 0; i < attempts && JSON.stringify(last) !== JSON.stringify(expected); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await probe();
-  }
-  return last;
-}
-
-export function closeAll(clients: Array<Redis | Cluster>): void {
-  for (const client of clients.splice(0)) client.disconnect();
+/** Polls `probe` until it returns `expected` (deep-equal via JSON) and returns it; fails showing the last value after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T>, expected: T, timeoutMs = EVENT_TIMEOUT_MS): Promise<T> {
+  let last: T | undefined;
+  await until(async () => JSON.stringify((last = await probe())) === JSON.stringify(expected), {
+    timeoutMs, intervalMs: 50, message: () => `${JSON.stringify(expected)} (last seen: ${JSON.stringify(last)})`,
+  });
+  return last as T;
 }
 
 export interface Collector<T> {

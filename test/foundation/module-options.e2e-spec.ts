@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
 import {
   CoordinationCore, CoordinationModule, InvalidOptionsError, type CoordinationModuleOptions, type CoordinationOptionsFactory,
 } from '@nest-coordination/core';
+import { bootModule, type BootedModule, type BootExtras } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
 
 const CONFIG = Symbol('CONFIG');
@@ -29,20 +29,20 @@ class SharedOptionsFactory implements CoordinationOptionsFactory {
 class ConfigModule {}
 
 describe('CoordinationModule options at boot', () => {
-  const opened: TestingModule[] = [];
+  const opened: BootedModule[] = [];
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((m) => m.close()));
   });
 
-  async function boot(imports: Parameters<typeof Test.createTestingModule>[0]['imports']): Promise<TestingModule> {
-    const moduleRef = await Test.createTestingModule({ imports }).compile();
-    opened.push(moduleRef);
-    await moduleRef.init();
-    return moduleRef;
+  /** Boots `imports` as they are: each test passes its own CoordinationModule.forRoot / forRootAsync. */
+  async function boot(imports: BootExtras['imports']): Promise<BootedModule> {
+    const booted = await bootModule(null, { imports });
+    opened.push(booted);
+    return booted;
   }
 
   it('fails boot on an invalid option with a message naming it and the allowed values', async () => {
-    const booting = Test.createTestingModule({ imports: [CoordinationModule.forRoot({ driver: 'mongo' as never })] }).compile();
+    const booting = bootModule(null, { imports: [CoordinationModule.forRoot({ driver: 'mongo' as never })] });
     await expect(booting).rejects.toBeInstanceOf(InvalidOptionsError);
     await expect(booting).rejects.toThrow(/driver: must be one of the following values: redis, memory/);
   });
@@ -80,9 +80,9 @@ describe('CoordinationModule options at boot', () => {
   });
 
   it('fails boot when an async factory returns invalid options', async () => {
-    const booting = Test.createTestingModule({
+    const booting = bootModule(null, {
       imports: [CoordinationModule.forRootAsync({ useFactory: () => ({ breaker: { failureThreshold: 0 } }) })],
-    }).compile();
+    });
     await expect(booting).rejects.toThrow(/breaker\.failureThreshold: must not be less than 1/);
   });
 

@@ -3,10 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { CoordinationCore, CoordinationModule } from '@nest-coordination/core';
 import { findFreePort, sendCommand, startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { bootModule, type BootedModule } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
+import { until } from '../support/wait.js';
 
 /** A private Sentinel watching `master`; the harness has no Sentinel, and it needs a writable config file. */
 async function startSentinel(master: RedisServerHandle): Promise<{ port: number; stop(): Promise<void> }> {
@@ -24,46 +24,39 @@ async function startSentinel(master: RedisServerHandle): Promise<{ port: number;
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const reply = await sendCommand({ host: '127.0.0.1', port }, ['PING']).catch(() => '');
-    if (reply === 'PONG') return { port, stop };
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error('sentinel did not start');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    const pong = async () => (await sendCommand({ host: '127.0.0.1', port }, ['PING']).catch(() => '')) === 'PONG';
+    await until(pong, { timeoutMs: 10_000, intervalMs: 50, message: `the sentinel on port ${port} to answer PING` });
+  } catch (error) {
+    await stop();
+    throw error;
   }
+  return { port, stop };
 }
 
 describe('connection through Sentinel', () => {
   let master: RedisServerHandle;
   let sentinel: Awaited<ReturnType<typeof startSentinel>> | undefined;
-  let moduleRef: TestingModule | undefined;
+  let booted: BootedModule | undefined;
 
   beforeAll(async () => {
     master = await startRedisServer();
     sentinel = await startSentinel(master);
   });
   afterAll(async () => {
-    await moduleRef?.close();
+    await booted?.close();
     await sentinel?.stop();
     await master?.stop();
   });
 
   it('finds the master through the sentinel and runs commands on it', async () => {
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        CoordinationModule.forRoot({
-          prefix: uniquePrefix('sentinel'),
-          connection: { sentinels: [{ host: '127.0.0.1', port: sentinel!.port }], sentinelName: 'coordmaster' },
-        }),
-      ],
-    }).compile();
-    await moduleRef.init();
-    const connection = moduleRef.get(CoordinationCore).connection!;
+    booted = await bootModule({
+      prefix: uniquePrefix('sentinel'),
+      connection: { sentinels: [{ host: '127.0.0.1', port: sentinel!.port }], sentinelName: 'coordmaster' },
+    });
+    const connection = booted.core.connection!;
     expect(connection.health()).toMatchObject({ status: 'up', topology: 'sentinel' });
-    const key = moduleRef.get(CoordinationCore).keys.key('acme', 'probe', 'sentinel');
+    const key = booted.core.keys.key('acme', 'probe', 'sentinel');
     await connection.execute('set', (c) => c.set(key, 'via-sentinel'));
     // Read straight from the master: the command really went there.
     expect(await sendCommand(master, ['GET', key])).toBe('via-sentinel');

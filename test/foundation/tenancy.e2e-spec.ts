@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { CoordinationCore, CoordinationModule, TenantOptional, type TenancyOptions } from '@nest-coordination/core';
+import { bootApp } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
+import { sleep } from '../support/wait.js';
 
 /** Stands in for an auth guard: the authenticated user comes from a header. */
 @Injectable()
@@ -21,7 +22,7 @@ class TenantProbeController {
 
   @Get('current')
   async current() {
-    await new Promise((resolve) => setTimeout(resolve, 1)); // the context must survive async hops
+    await sleep(1); // a timer hop on purpose: the tenant context must survive it
     return { current: this.core.tenants.current() ?? null, resolved: this.core.tenants.resolve() };
   }
 
@@ -50,10 +51,7 @@ async function appWith(tenancy: TenancyOptions): Promise<INestApplication> {
     controllers: [TenantProbeController],
   })
   class AppModule {}
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+  return (await bootApp(null, { imports: [AppModule] })).app;
 }
 
 describe('tenant resolution over HTTP', () => {

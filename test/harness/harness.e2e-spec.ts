@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { nextEvent } from '../support/wait.js';
 import { testClusterNodes, testRedisUrl } from './env.js';
 import { startRedisServer, type RedisServerHandle } from './redis-server.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -17,10 +18,6 @@ function client(target: string | number, options: RedisOptions = {}): Redis {
   redis.on('error', () => {}); // faults are expected; keep ioredis from logging them
   clients.push(redis);
   return redis;
-}
-
-function once(redis: Redis, event: 'ready' | 'close'): Promise<void> {
-  return new Promise((resolve) => redis.once(event, () => resolve()));
 }
 
 /** The error code of a plain TCP connection attempt, or 'connected'. */
@@ -133,15 +130,15 @@ describe('tcp proxy', () => {
 
   it('passes traffic, breaks it on cut() and lets a reconnect work after restore()', async () => {
     const redis = client(proxy.port, { enableOfflineQueue: false });
-    await once(redis, 'ready');
+    await nextEvent(redis, 'ready', { timeoutMs: 5_000, message: 'the client through the proxy to be ready' });
     expect(await redis.ping()).toBe('PONG');
 
-    const closed = once(redis, 'close');
+    const closed = nextEvent(redis, 'close', { timeoutMs: 5_000, message: 'the client to see its connection cut' });
     proxy.cut();
     await closed;
     await expect(redis.ping()).rejects.toThrow();
 
-    const ready = once(redis, 'ready');
+    const ready = nextEvent(redis, 'ready', { timeoutMs: 5_000, message: 'the client to reconnect after restore()' });
     proxy.restore();
     await ready;
     expect(await redis.ping()).toBe('PONG');

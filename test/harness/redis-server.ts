@@ -11,6 +11,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const HOST = '127.0.0.1';
@@ -413,10 +414,6 @@ function parseReply(buffer: Buffer): { error?: Error; value?: string } | undefin
     default:
       return { error: new Error(`unsupported reply type in: ${line}`) };
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }
 
 /** Resolves true if `promise` settles within `ms`, false otherwise, without leaving a timer behind. */
