@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { Test } from '@nestjs/testing';
-import { CoordinationModule, ManualClock, RateLimitService, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { ManualClock, RateLimitService, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { bootModule } from '../support/boot.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 
 /**
@@ -17,12 +17,9 @@ describe.each(DRIVERS)('rate-limit algorithms at window boundaries (ManualClock,
   let n = 0;
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [CoordinationModule.forRoot({ ...driver.options(), prefix: uniquePrefix('rlb'), health: { pingIntervalMs: 0 }, clock })],
-    }).compile();
-    await moduleRef.init();
-    service = moduleRef.get(RateLimitService);
-    close = () => moduleRef.close();
+    const booted = await bootModule({ ...driver.options(), prefix: uniquePrefix('rlb'), health: { pingIntervalMs: 0 }, clock });
+    service = booted.get(RateLimitService);
+    close = booted.close;
   });
   afterAll(() => close());
 

@@ -1,31 +1,26 @@
 import 'reflect-metadata';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { CoordinationModule, RateLimitService } from '@nest-coordination/core';
+import { RateLimitService } from '@nest-coordination/core';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { bootModule, type BootedModule } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
+import { until } from '../support/wait.js';
 
-async function appOn(server: RedisServerHandle, onRedisUnavailable: 'local' | 'fail-closed'): Promise<TestingModule> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      CoordinationModule.forRoot({
-        connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
-        prefix: uniquePrefix('rlf'),
-        reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
-        breaker: { failureThreshold: 3, openMs: 200 },
-        health: { pingIntervalMs: 0 },
-        rateLimit: { onRedisUnavailable },
-      }),
-    ],
-  }).compile();
-  await moduleRef.init();
-  return moduleRef;
+function appOn(server: RedisServerHandle, onRedisUnavailable: 'local' | 'fail-closed'): Promise<BootedModule> {
+  return bootModule({
+    connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
+    prefix: uniquePrefix('rlf'),
+    reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
+    breaker: { failureThreshold: 3, openMs: 200 },
+    health: { pingIntervalMs: 0 },
+    rateLimit: { onRedisUnavailable },
+  });
 }
 
 const policy = { limit: 2, windowMs: 60_000 };
 
 describe('rate limits while Redis is unreachable', () => {
   let server: RedisServerHandle;
-  const apps: TestingModule[] = [];
+  const apps: BootedModule[] = [];
   beforeAll(async () => {
     server = await startRedisServer();
   });
@@ -48,12 +43,10 @@ describe('rate limits while Redis is unreachable', () => {
     expect(during.map((r) => r.allowed)).toEqual([true, true, false]);
 
     await server.restart();
-    let after;
-    for (let i = 0; i < 100; i++) {
-      after = await service.consume('other', policy);
-      if (after.source === 'redis') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const after = await until(async () => {
+      const result = await service.consume('other', policy);
+      return result.source === 'redis' && result;
+    }, { timeoutMs: 10_000, intervalMs: 50, message: 'a decision from Redis again' });
     expect(after).toMatchObject({ allowed: true, source: 'redis' });
   });
 

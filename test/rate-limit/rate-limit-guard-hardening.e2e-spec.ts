@@ -3,11 +3,11 @@ import {
   Catch, Controller, Get, HttpException, Injectable, UseFilters, UseGuards, type ArgumentsHost, type CanActivate, type ExceptionFilter,
   type ExecutionContext, type INestApplication, type Type,
 } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
-  CoordinationModule, RateLimit, RateLimitGuard, RateLimitService, TenantOptional, type CoordinationModuleOptions,
+  RateLimit, RateLimitGuard, RateLimitService, TenantOptional, type CoordinationModuleOptions,
 } from '@nest-coordination/core';
+import { bootApp } from '../support/boot.js';
 import { REDIS_DRIVERS, uniquePrefix } from '../support/drivers.js';
 
 const MINUTE = 60_000;
@@ -104,13 +104,7 @@ class ProxyController {
 }
 
 async function createApp(controllers: Type<unknown>[], options: CoordinationModuleOptions): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ ...REDIS_DRIVERS[0].options(), prefix: uniquePrefix('rlh'), ...options })],
-    controllers,
-    providers: [FakeAuthGuard],
-  }).compile();
-  const app = moduleRef.createNestApplication();
-  await app.init();
+  const { app } = await bootApp({ ...REDIS_DRIVERS[0].options(), prefix: uniquePrefix('rlh'), ...options }, { controllers, providers: [FakeAuthGuard] });
   return app;
 }
 

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Controller, Get, UseGuards, type INestApplication, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { CoordinationModule, RateLimit, RateLimitGuard, RateLimitService, SkipRateLimit } from '@nest-coordination/core';
+import { RateLimit, RateLimitGuard, RateLimitService, SkipRateLimit } from '@nest-coordination/core';
+import { bootApp } from '../support/boot.js';
 import { REDIS_DRIVERS, uniquePrefix } from '../support/drivers.js';
 
 const MINUTE = 60_000;
@@ -65,18 +65,16 @@ class GlobalController {
 }
 
 async function createApp(controllers: Type<unknown>[], extraProviders: any[] = []): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ ...REDIS_DRIVERS[0].options(), prefix: uniquePrefix('rlg'), rateLimit: { headers: 'both' } })],
+  const options = { ...REDIS_DRIVERS[0].options(), prefix: uniquePrefix('rlg'), rateLimit: { headers: 'both' as const } };
+  const { app } = await bootApp(options, {
     controllers,
     providers: extraProviders,
-  }).compile();
-  const app = moduleRef.createNestApplication();
-  // Stands in for an auth guard: the user id comes from a header.
-  app.use((req: any, _res: unknown, next: () => void) => {
-    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
-    next();
+    // Stands in for an auth guard: the user id comes from a header.
+    configure: (nest) => nest.use((req: any, _res: unknown, next: () => void) => {
+      if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
+      next();
+    }),
   });
-  await app.init();
   return app;
 }
 

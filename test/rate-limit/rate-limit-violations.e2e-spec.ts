@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { CoordinationCore } from '@nest-coordination/core';
-import { createRateLimitHarness, type RateLimitHarness } from '../contract/rate-limit.contract.js';
+import { createRateLimitHarness, type RateLimitHarness } from '../contract/rate-limit-harness.js';
 import { DRIVERS } from '../support/drivers.js';
 import { scanKeys } from '../support/scan-keys.js';
 

@@ -25,12 +25,12 @@ process.once('message', async () => {
   const admitted = [];
   let attempts = 0;
   const deadline = Date.now() + Number(durationMs);
-  // The store's raw reply carries the server time (us) of each decision: [nowUs, allAllowed, ...].
+  // The store's answer carries the server time (us) of each decision.
   const worker = async () => {
     while (Date.now() < deadline) {
       attempts++;
-      const reply = await store.check([key], [policy], 1, true);
-      if (reply[1] === 1) admitted.push(reply[0]);
+      const answer = await store.check([key], [policy], 1, true);
+      if (answer.allowed) admitted.push(answer.nowUs);
     }
   };
   await Promise.all(Array.from({ length: Number(concurrency) }, worker));

@@ -1,5 +1,6 @@
 import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { CoordinationError, ErrorCode } from '../errors/coordination.error.js';
+import { PROBLEM_JSON, problemDetails } from './problem-details.js';
 
 /** HTTP status per error code; codes not listed map to 500. */
 export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
@@ -37,7 +38,7 @@ export class CoordinationExceptionFilter implements ExceptionFilter<Coordination
     if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<HttpResponseLike>();
     const status = this.statusOf(error);
-    response.setHeader('Content-Type', 'application/problem+json');
+    response.setHeader('Content-Type', PROBLEM_JSON);
     response.status(status).send(JSON.stringify(this.problemOf(error, status)));
   }
 
@@ -48,13 +49,6 @@ export class CoordinationExceptionFilter implements ExceptionFilter<Coordination
 
   /** Override to shape the problem body. */
   protected problemOf(error: CoordinationError, status: number): Record<string, unknown> {
-    return {
-      type: `urn:coordination:error:${error.code}`,
-      title: error.name,
-      status,
-      detail: error.message,
-      code: error.code,
-      ...error.details,
-    };
+    return problemDetails({ code: error.code, status, title: error.name, detail: error.message, extensions: error.details });
   }
 }

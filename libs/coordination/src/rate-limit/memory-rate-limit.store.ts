@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { NormalizedPolicy } from './rate-limit-policy.js';
-import type { RateLimitStore, StoreReply } from './rate-limit.store.js';
+import type { CounterCheck, RateLimitStore, StoreCheckResult } from './rate-limit-store.interface.js';
 
 /** State of one counter; `expiresAtUs` mirrors the PEXPIRE the Lua scripts set. */
 interface Entry {
@@ -24,6 +24,10 @@ type Check = [allowed: 0 | 1, remaining: number, resetUs: number, retryUs: numbe
  * In-process rate-limit store with the semantics of the Lua scripts (same arithmetic, same
  * boundaries), on the injected clock. Used by the memory driver and as the per-instance
  * fallback limiter while Redis is unreachable. Expired counters are swept as keys are used.
+ *
+ * @example
+ * const store = new MemoryRateLimitStore(new ManualClock(1_700_000_000_000));
+ * await store.check(['user:1'], [normalizePolicy({ limit: 1, windowMs: 1_000 })], 1, true); // allowed
  */
 export class MemoryRateLimitStore implements RateLimitStore {
   private readonly entries = new Map<string, Entry>();
@@ -36,21 +40,23 @@ export class MemoryRateLimitStore implements RateLimitStore {
     return this.entries.size;
   }
 
-  async check(keys: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreReply> {
+  async check(keys: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreCheckResult> {
     const now = Math.round(this.clock.now() * 1000);
     this.maybeSweep(now);
-    const out: number[] = [now, 1];
+    let allowed = true;
+    const results: CounterCheck[] = [];
     const states: Check[] = [];
     for (let i = 0; i < keys.length; i++) {
       const p = policies[i];
       const window = p.windowMs * 1000;
       const state = this.live(keys[i], now);
       const r = CHECKS[p.code](state, now, p.limit, window, p.burst, cost, consume);
-      if (r[0] === 0) out[1] = 0;
-      out.push(r[0], r[1], Math.ceil(r[2] / 1000), Math.ceil(r[3] / 1000));
+      if (r[0] === 0) allowed = false;
+      // Whole ms, rounded up, as the scripts report them.
+      results.push({ allowed: r[0] === 1, remaining: r[1], resetMs: Math.ceil(r[2] / 1000), retryMs: Math.ceil(r[3] / 1000) });
       states.push(r);
     }
-    if (consume && out[1] === 1) {
+    if (consume && allowed) {
       for (let i = 0; i < keys.length; i++) {
         const p = policies[i];
         const entry = this.live(keys[i], now) ?? { expiresAtUs: 0 };
@@ -58,7 +64,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
         COMMITS[p.code](entry, now, p.windowMs * 1000, cost, states[i], p.limit, p.burst);
       }
     }
-    return out;
+    return { nowUs: now, allowed, results };
   }
 
   async reset(keys: readonly string[]): Promise<void> {

@@ -1,9 +1,9 @@
 import { CoordinationError, ErrorCode } from '../errors/coordination.error.js';
-import type { RateLimitResult } from './rate-limit.types.js';
+import type { RateLimitDecision, RateLimitResult } from './rate-limit.types.js';
 
 /**
- * A call was denied by a rate limit (thrown by `RateLimitService.enforce`). Maps to HTTP 429
- * in `CoordinationExceptionFilter`.
+ * A call was denied by a rate limit (thrown by `RateLimitService.enforce` and `enforceMany`).
+ * Maps to HTTP 429 in `CoordinationExceptionFilter`.
  *
  * @example
  * try {
@@ -16,7 +16,11 @@ export class RateLimitedError extends CoordinationError {
   static readonly code = ErrorCode.RateLimited;
   readonly retryAfterMs: number;
 
-  constructor(readonly result: RateLimitResult) {
+  /**
+   * @param result the denying policy's result
+   * @param decision the whole multi-policy decision, when thrown by `enforceMany`
+   */
+  constructor(readonly result: RateLimitResult, readonly decision?: RateLimitDecision) {
     super(
       ErrorCode.RateLimited,
       `Rate limit "${result.policy}" exceeded for ${result.key}; retry in ${result.retryAfterMs ?? 0} ms`,

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
-import { HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { ErrorCode, InvalidArgumentError } from '../errors/coordination.error.js';
 import { SHARED_TENANT, encodeId } from '../keys/key-builder.js';
 import { asBadRequest } from '../http/as-bad-request.js';
+import { PROBLEM_JSON, problemDetails } from '../http/problem-details.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds } from './rate-limit-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, type RateLimitMetadata, type RateLimitRule } from './rate-limit.decorator.js';
-import { COUNT_IN_SHARED_NAMESPACE, RateLimitService } from './rate-limit.service.js';
+import { RATE_LIMIT_OPTIONS, type ResolvedRateLimitOptions } from './rate-limit.options.js';
+import { RateLimitService } from './rate-limit.service.js';
 import type { RateLimitCheck, RateLimitDecision, RateLimitPolicy } from './rate-limit.types.js';
 
 /** Encoded trackers longer than this are hashed, so that long ids (API keys, URLs) never exceed the key length limit. */
@@ -32,7 +34,9 @@ interface ResponseLike {
  * `X-RateLimit-*`, per `rateLimit.headers`), and answers a denial with 429, `Retry-After` and an
  * `application/problem+json` body naming the violated policy. Handlers without metadata,
  * or with `@SkipRateLimit()`, pass. Extend it and override the protected hooks to change
- * how clients are identified or keys are built, as with @nestjs/throttler.
+ * how clients are identified or keys are built, as with @nestjs/throttler. Its settings
+ * (`headers`, `trustProxy`, `trustedProxies`) come from the `rateLimit` options section,
+ * injected as RATE_LIMIT_OPTIONS; a subclass with its own constructor passes it on.
  *
  * @example
  * // per controller
@@ -53,11 +57,13 @@ interface ResponseLike {
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
+  /** @param options the resolved `rateLimit` options section (headers, trustProxy, trustedProxies). */
   constructor(
     protected readonly rateLimits: RateLimitService,
     protected readonly reflector: Reflector,
     protected readonly core: CoordinationCore,
     protected readonly tenantResolver: TenantResolver,
+    @Inject(RATE_LIMIT_OPTIONS) protected readonly options: ResolvedRateLimitOptions,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -89,9 +95,7 @@ export class RateLimitGuard implements CanActivate {
       checks.push({ key: await this.generateKey(context, tracker, rule), policy: { ...rule, name }, scope });
     }
     if (checks.length === 0) return true;
-    const decision = shared
-      ? await this.rateLimits[COUNT_IN_SHARED_NAMESPACE](checks, { cost: metadata.cost })
-      : await this.rateLimits.consumeMany(checks, { tenant, cost: metadata.cost });
+    const decision = await this.rateLimits.consumeMany(checks, shared ? { sharedNamespace: true, cost: metadata.cost } : { tenant, cost: metadata.cost });
     this.setHeaders(response, decision, checks);
     if (!decision.allowed) await this.throwRateLimited(context, decision);
     return true;
@@ -144,22 +148,17 @@ export class RateLimitGuard implements CanActivate {
     const failClosed = decision.source === 'fail-closed';
     const status = failClosed ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.TOO_MANY_REQUESTS;
     setHeader(response, 'Retry-After', String(retryAfterSeconds(violated.retryAfterMs)));
-    setHeader(response, 'Content-Type', 'application/problem+json');
-    throw new HttpException(
-      {
-        type: `urn:coordination:error:${failClosed ? ErrorCode.RedisUnavailable : ErrorCode.RateLimited}`,
-        title: failClosed ? 'Rate limiter unavailable' : 'Too Many Requests',
-        status,
-        detail: failClosed
-          ? 'The shared rate limiter cannot be reached and is configured to fail closed'
-          : `Rate limit policy "${violated.policy}" exceeded (${violated.limit} per window)`,
-        code: failClosed ? ErrorCode.RedisUnavailable : ErrorCode.RateLimited,
-        policy: violated.policy,
-        limit: violated.limit,
-        retryAfterMs: violated.retryAfterMs,
-      },
+    setHeader(response, 'Content-Type', PROBLEM_JSON);
+    const body = problemDetails({
+      code: failClosed ? ErrorCode.RedisUnavailable : ErrorCode.RateLimited,
       status,
-    );
+      title: failClosed ? 'Rate limiter unavailable' : 'Too Many Requests',
+      detail: failClosed
+        ? 'The shared rate limiter cannot be reached and is configured to fail closed'
+        : `Rate limit policy "${violated.policy}" exceeded (${violated.limit} per window)`,
+      extensions: { policy: violated.policy, limit: violated.limit, retryAfterMs: violated.retryAfterMs },
+    });
+    throw new HttpException(body, status);
   }
 
   /**
@@ -168,7 +167,7 @@ export class RateLimitGuard implements CanActivate {
    * were sent by the client, who can write anything there.
    */
   protected clientIp(request: RequestLike): string {
-    const { trustProxy, trustedProxies } = this.rateLimits.options;
+    const { trustProxy, trustedProxies } = this.options;
     if (trustProxy) {
       const forwarded = request.headers?.['x-forwarded-for'];
       const entries = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
@@ -179,7 +178,7 @@ export class RateLimitGuard implements CanActivate {
   }
 
   private setHeaders(response: ResponseLike, decision: RateLimitDecision, checks: readonly RateLimitCheck[]): void {
-    const mode = this.rateLimits.options.headers;
+    const mode = this.options.headers;
     if (mode === 'none') return;
     if (mode === 'ietf' || mode === 'both') {
       const shown = new Set(decision.results.map((r) => r.policy));

@@ -75,6 +75,15 @@ export interface ConsumeManyOptions extends RateLimitCallOptions {
    * policy and key: use the same partition wherever the same counter is consumed.
    */
   partition?: string;
+  /**
+   * Count in the shared (tenant-less) namespace, even under `tenancy.required`: an explicit
+   * opt-in, never a fall back. RateLimitGuard uses it for `@TenantOptional()` requests that
+   * carry no tenant. Cannot be combined with `tenant`. Default false.
+   *
+   * @example
+   * await rateLimits.consumeMany([{ key: `ip:${ip}`, policy: { name: 'ip', limit: 100, windowMs: 60_000 } }], { sharedNamespace: true });
+   */
+  sharedNamespace?: boolean;
 }
 
 /** Outcome of a multi-policy check: allowed only if every policy allowed (then all consumed). */

@@ -1,20 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import type { Clock } from '../core/clock.js';
-import type { CoordinationCore } from '../core/coordination-core.js';
 import type { NormalizedPolicy } from './rate-limit-policy.js';
+import type { CounterCheck, RateLimitStore, StoreCheckResult } from './rate-limit-store.interface.js';
 import { RATE_LIMIT_MIXED_SCRIPT, RATE_LIMIT_SCRIPTS } from './rate-limit.scripts.js';
-import type { RateLimitStore, StoreReply } from './rate-limit.store.js';
-
-/**
- * The clock the rate-limit scripts should use instead of the Redis server's: the module's
- * clock, but only when the application configured one (`clock` option, e.g. a ManualClock in
- * tests). Otherwise undefined, and the scripts read `TIME`, so that instances with skewed
- * clocks agree: the production default.
- */
-export function scriptClockOf(core: CoordinationCore): Clock | undefined {
-  return core.options.raw.clock !== undefined ? core.clock : undefined;
-}
 
 /**
  * Rate-limit store on Redis: every check is one EVALSHA of an atomic script that reads the
@@ -34,7 +23,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   /** @param clock replaces the server's TIME when given (one extra script argument). */
   constructor(private readonly connection: RedisConnection, private readonly clock?: Clock) {}
 
-  check(keys: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreReply> {
+  check(keys: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreCheckResult> {
     const id = `${this.idPrefix}${(this.sequence = (this.sequence + 1) % 0x7fffffff)}`;
     const first = policies[0];
     let script = RATE_LIMIT_SCRIPTS[first.algorithm];
@@ -46,18 +35,31 @@ export class RedisRateLimitStore implements RateLimitStore {
       args = [consume ? '1' : '0', costArg(cost), id];
       for (const policy of policies) {
         if (policy.algorithm !== first.algorithm) script = RATE_LIMIT_MIXED_SCRIPT;
-        args.push(...policyArgs(policy));
+        const [code, limit, windowMs, burst] = policyArgs(policy);
+        args.push(code, limit, windowMs, burst);
       }
     }
     // Microseconds, rounded as MemoryRateLimitStore rounds them, so both stores decide alike.
     if (this.clock) args.push(String(Math.round(this.clock.now() * 1000)));
-    return this.connection.runScript<StoreReply>(script, keys, args);
+    return this.connection.runScript<CheckReply>(script, keys, args).then(toCheckResult);
   }
 
   async reset(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     await this.connection.execute('rateLimitReset', (client) => client.del(...keys));
   }
+}
+
+/** The check scripts' reply (lua/check.lua): `{ now_us, all_allowed, per policy: allowed, remaining, reset_ms, retry_ms }`. */
+type CheckReply = readonly number[];
+
+/** The one place a check reply is read: into the typed result, without closures or copies. */
+function toCheckResult(reply: CheckReply): StoreCheckResult {
+  const results: CounterCheck[] = [];
+  for (let o = 2; o < reply.length; o += 4) {
+    results.push({ allowed: reply[o] === 1, remaining: reply[o + 1], resetMs: reply[o + 2], retryMs: reply[o + 3] });
+  }
+  return { nowUs: reply[0], allowed: reply[1] === 1, results };
 }
 
 // Normalized policies are frozen and reused across calls (see normalizePolicy), so their

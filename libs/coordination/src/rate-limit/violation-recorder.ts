@@ -4,7 +4,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
 import type { RateLimitAlert, RateLimitViolation } from './rate-limit.types.js';
-import type { ViolationStore } from './violation.store.js';
+import type { ViolationStore } from './violation-store.interface.js';
 
 /** Violations buffered per tenant between flushes; beyond this, new ones are counted as dropped. */
 const MAX_PENDING_PER_TENANT = 5_000;

@@ -6,18 +6,15 @@
   ARGV[1]  max log length
   ARGV[2]  alert threshold (violations of one key within one alert window)
   ARGV[3]  alert window (ms), aligned to multiples of itself on the clock below
-  ARGV[4]  current time (ms), or '' to use the Redis clock (TIME); see check.lua
+  ARGV[4]  current time (ms), or '' to use the Redis clock (TIME); see include/check-policies.lua
   ARGV[5]  log retention (ms): the log expires this long after its last append
   ARGV[6..] pairs: key, encoded violation
 
   Returns a flat list { key, count, ... } of keys whose count reached the threshold in this
   call: exactly one caller sees each crossing, so exactly one alert fires per key and window.
 ]]
-local now_ms = tonumber(ARGV[4])
-if now_ms == nil then
-  local t = redis.call('TIME')
-  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+--! include ../../lua/server-time.lua
+local now_ms = tonumber(ARGV[4]) or server_time_ms()
 local max_len = tonumber(ARGV[1])
 local threshold = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])

@@ -1,6 +1,7 @@
 --[[
-  Checks one or more rate-limit policies atomically and consumes from all of them only if
-  every one allows: a request denied by one policy consumes nothing from the others.
+  Include: the body of every check script (see check-*.lua). Checks one or more rate-limit
+  policies atomically and consumes from all of them only if every one allows: a request
+  denied by one policy consumes nothing from the others.
   Time is the Redis server's (TIME), so instances with skewed clocks agree, unless the caller
   passes its own (only when the application injected a clock, e.g. a ManualClock in tests).
 
@@ -15,6 +16,8 @@
     reset_ms: until the policy's quota is fully restored; retry_ms: until this cost fits (0 if allowed).
 ]]
 -- Optional trailing argument, so the production call (server time) carries nothing extra.
+-- Microseconds, not the shared server_time_ms() (lua/server-time.lua): the exact sliding
+-- window orders admissions within a millisecond, and the memory store decides in us alike.
 local now = tonumber(ARGV[4 + 4 * #KEYS])
 if now == nil then
   local t = redis.call('TIME')

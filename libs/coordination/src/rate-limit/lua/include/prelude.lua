@@ -1,6 +1,8 @@
 --[[
-  Prelude of every rate-limit script (the scripts are assembled at load time as
-  prelude + algorithm fragment(s) + check.lua; see rate-limit.scripts.ts).
+  Include: prelude of every rate-limit check script. Each check-*.lua includes this, then
+  the algorithm fragment(s) it needs (include/<algorithm>.lua), then include/check-policies.lua,
+  so the single-algorithm scripts (the hot path) stay small while the mixed script runs the
+  exact same code.
 
   Conventions shared by the algorithm fragments:
     now, window, reset, retry: microseconds (integers for now; may be fractional inside)
