@@ -3,13 +3,15 @@ import {
   type Lock,
 } from '@nest-coordination/core';
 import type { DriverCase } from '../support/drivers.js';
-import { contended, keysUnderPrefix, lockTestApp, sleep, type LockTestApp } from '../locks/lock-test-app.js';
+import { contended, keysUnderPrefix, lockTestApp, type LockTestApp } from '../locks/lock-test-app.js';
+import { nextEvent, sleep, until } from '../support/wait.js';
 
 /**
- * The lock semantics every backend must have: memory, standalone Redis and Redis Cluster run
- * these same assertions.
+ * The lock semantics every backend must have, through LockService: memory, standalone Redis and
+ * Redis Cluster run these same assertions. The store-level contract is
+ * test/contract/stores/lock-store.contract.ts.
  */
-export function describeLockStoreContract(driver: DriverCase): void {
+export function describeLockServiceContract(driver: DriverCase): void {
   let app: LockTestApp;
   beforeEach(async () => {
     app = await lockTestApp(driver, { locks: { fallbackPollMs: 200, waiterLeaseMs: 3_000 } });
@@ -44,7 +46,7 @@ export function describeLockStoreContract(driver: DriverCase): void {
 
   it('raises LockLostError on release / extend of an expired lock and never deletes the new holder', async () => {
     const stale = await app.locks.acquire('expiring', { ttlMs: 100, autoRenew: false });
-    await sleep(150);
+    await until(async () => !(await app.locks.isLocked('expiring')), { timeoutMs: 5_000, message: 'the 100 ms lock to expire' });
     const fresh = await app.locks.acquire('expiring', { ttlMs: 5_000 });
     await expect(stale.extend(1_000)).rejects.toBeInstanceOf(LockLostError);
     await expect(stale.release()).rejects.toBeInstanceOf(LockLostError);
@@ -128,7 +130,7 @@ export function describeLockStoreContract(driver: DriverCase): void {
     // A TTL of 1 s leaves a loaded CI machine room for each renewal round trip (at ~ttl/3).
     const lock = await app.locks.acquire('long', { ttlMs: 1_000, owner: 'renewer' });
     for (let i = 0; i < 5; i++) {
-      await sleep(1_000);
+      await sleep(1_000); // time passing is the point: the lock must outlive five TTLs
       expect(await app.locks.tryAcquire('long')).toBeNull();
     }
     expect(lock.isHeld()).toBe(true);
@@ -146,13 +148,13 @@ export function describeLockStoreContract(driver: DriverCase): void {
     process.on('unhandledRejection', onUnhandled);
     try {
       const lock = await app.locks.acquire('doomed', { ttlMs: 300 });
-      const aborted = new Promise<unknown>((resolve) => lock.signal.addEventListener('abort', () => resolve(lock.signal.reason)));
+      const aborted = nextEvent(lock.signal, 'abort', { timeoutMs: 5_000, message: 'the lock signal to abort' }).then(() => lock.signal.reason);
       // Behind its back: the lock disappears (an operator, a failover), so the next renewal is refused.
       await app.store.releaseMutex(app.keys.mutex('_shared', 'doomed'), lock.token);
       expect(await aborted).toBeInstanceOf(LockLostError);
       expect(lock.isHeld()).toBe(false);
       await expect(lock.release()).rejects.toBeInstanceOf(LockLostError);
-      await sleep(50);
+      await sleep(50); // time for a stray rejection to surface: there must be none
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
@@ -172,7 +174,7 @@ export function describeLockStoreContract(driver: DriverCase): void {
       const aWaits = slow.locks.acquire('L2', { owner: 'A', waitMs: 60_000 });
       await contended(slow, 1);
       // A's wait-for edge must be in place: B's wait then closes the cycle and must see it at once.
-      while (!(await slow.store.getWaitEdge(slow.keys.waitEdge('_shared', 'A')))) await sleep(2);
+      await until(() => slow.store.getWaitEdge(slow.keys.waitEdge('_shared', 'A')), { timeoutMs: 10_000, intervalMs: 2, message: "A's wait-for edge" });
       await expect(slow.locks.acquire('L1', { owner: 'B', waitMs: 60_000 })).rejects.toBeInstanceOf(DeadlockError);
       await b2.release();
       const a2 = await aWaits;
@@ -191,7 +193,7 @@ export function describeLockStoreContract(driver: DriverCase): void {
       const permit = await app.locks.acquirePermit('pool', { permits: 3, waitMs: 20_000, ttlMs: 5_000 });
       inside += 1;
       most = Math.max(most, inside);
-      await sleep(20);
+      await sleep(20); // holds the permit a while, so that the twelve workers overlap
       inside -= 1;
       await permit.release();
     };

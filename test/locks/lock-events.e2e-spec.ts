@@ -1,6 +1,7 @@
 import { EventBus, type CoordinationEvent } from '@nest-coordination/core';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
-import { lockTestApp, sleep, type LockTestApp } from './lock-test-app.js';
+import { sleep, until } from '../support/wait.js';
+import { lockTestApp, type LockTestApp } from './lock-test-app.js';
 
 type LockEvent = { key: string; kind: string; owner: string; fencingToken: number; waitedMs?: number; contended?: boolean; heldMs?: number };
 
@@ -23,9 +24,8 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     return { events, stop: () => subscription.unsubscribe() };
   }
 
-  async function until(events: unknown[], n: number): Promise<void> {
-    for (let i = 0; i < 500 && events.length < n; i++) await sleep(10);
-  }
+  const received = (events: unknown[], n: number) =>
+    until(() => events.length >= n, { timeoutMs: 5_000, message: () => `${n} lock events (got ${events.length})` });
 
   it('delivers lock.acquired and lock.released as normal CoordinationEvents, for the right tenant', async () => {
     const app = await lockTestApp(driver);
@@ -34,7 +34,7 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     const other = await watch(app, 'globex');
     const lock = await app.locks.acquire('invoice:"42"', { tenant: 'acme', owner: 'worker|1' });
     await lock.release();
-    await until(acme.events, 2);
+    await received(acme.events, 2);
     const [acquired, released] = acme.events;
 
     expect(acquired).toMatchObject({
@@ -48,7 +48,7 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     expect(acquired.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(released.id).not.toBe(acquired.id);
     expect(typeof acquired.timestamp).toBe('number');
-    await sleep(50);
+    await sleep(50); // time to pass on purpose: a wrongly routed event would have come by now
     expect(other.events).toHaveLength(0);
     acme.stop();
     other.stop();
@@ -60,7 +60,7 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     const seen = await watch(quiet);
     const lock = await quiet.locks.acquire('silent', { ttlMs: 5_000 });
     await lock.release();
-    await sleep(100);
+    await sleep(100); // time to pass on purpose: an event published by mistake would have come by now
     expect(seen.events).toHaveLength(0);
     seen.stop();
   });
@@ -74,10 +74,31 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     expect(inner.fencingToken).toBe(outer.fencingToken);
     await inner.release();
     await outer.release();
-    await until(seen.events, 4);
+    await received(seen.events, 4);
     expect(seen.events.map((e) => e.channel)).toEqual(['lock.acquired', 'lock.acquired', 'lock.released', 'lock.released']);
     expect(app.core.metrics.counter('events_published_total', { channel: 'lock.acquired' })).toBe(2);
     expect(app.core.metrics.counter('events_published_total', { channel: 'lock.released' })).toBe(2);
+    seen.stop();
+  });
+
+  it('delivers lock.acquired and lock.released exactly as EventBus.publish delivers the same payloads', async () => {
+    const app = await lockTestApp(driver);
+    apps.push(app);
+    const seen = await watch(app, 'acme');
+    const lock = await app.locks.acquire('doc', { tenant: 'acme', owner: 'o' });
+    await lock.release();
+    await received(seen.events, 2);
+    const [acquired, released] = seen.events;
+    const common = { id: expect.stringMatching(/^[0-9a-f-]{36}$/), tenant: 'acme', source: app.core.options.instanceId, timestamp: expect.any(Number) };
+    const described = { key: 'doc', kind: 'mutex', owner: 'o', fencingToken: lock.fencingToken };
+    expect(acquired).toEqual({ ...common, channel: 'lock.acquired', payload: { ...described, waitedMs: expect.any(Number), contended: false } });
+    expect(released).toEqual({ ...common, channel: 'lock.released', payload: { ...described, heldMs: expect.any(Number) } });
+    const bus = app.moduleRef.get(EventBus);
+    await bus.publish('lock.acquired', acquired.payload, { tenant: 'acme' });
+    await bus.publish('lock.released', released.payload, { tenant: 'acme' });
+    await received(seen.events, 4);
+    expect(seen.events[2]).toEqual({ ...acquired, id: seen.events[2].id, timestamp: seen.events[2].timestamp });
+    expect(seen.events[3]).toEqual({ ...released, id: seen.events[3].id, timestamp: seen.events[3].timestamp });
     seen.stop();
   });
 });

@@ -1,10 +1,12 @@
-import { Test, type TestingModule } from '@nestjs/testing';
-import {
-  CoordinationCore, CoordinationModule, LOCK_STORE, LockKeys, LockService,
-  type CoordinationModuleOptions, type LockStore,
-} from '@nest-coordination/core';
+import type { TestingModule } from '@nestjs/testing';
+import { CoordinationCore, LockService, type CoordinationModuleOptions } from '@nest-coordination/core';
+// Internals of the locks capability, for tests that reach below LockService.
+import { LockKeys } from '../../libs/coordination/src/locks/lock-keys.js';
+import { LOCK_STORE, type LockStore } from '../../libs/coordination/src/locks/lock-store.interface.js';
+import { bootModule } from '../support/boot.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 import { scanKeys } from '../support/scan-keys.js';
+import { until } from '../support/wait.js';
 
 export interface LockTestApp {
   moduleRef: TestingModule;
@@ -19,26 +21,21 @@ export interface LockTestApp {
 /** One module instance on `driver`; pass the same `prefix` to make two instances share locks. */
 export async function lockTestApp(driver: DriverCase, extra: CoordinationModuleOptions = {}): Promise<LockTestApp> {
   const prefix = extra.prefix ?? uniquePrefix('locks');
-  const moduleRef = await Test.createTestingModule({
-    imports: [CoordinationModule.forRoot({ ...driver.options(), ...extra, prefix, health: { pingIntervalMs: 0 } })],
-  }).compile();
-  await moduleRef.init();
-  const core = moduleRef.get(CoordinationCore);
+  const { moduleRef, core, get, close } = await bootModule({ ...driver.options(), ...extra, prefix, health: { pingIntervalMs: 0 } });
   return {
-    moduleRef, core, prefix,
-    locks: moduleRef.get(LockService),
-    store: moduleRef.get<LockStore>(LOCK_STORE),
+    moduleRef, core, prefix, close,
+    locks: get(LockService),
+    store: get<LockStore>(LOCK_STORE),
     keys: new LockKeys(core.keys),
-    close: () => moduleRef.close(),
   };
 }
 
 /** Resolves once `n` acquisitions of `kind` have been refused at first (i.e. joined the wait queue). */
 export async function contended(app: LockTestApp, n: number, kind = 'mutex'): Promise<void> {
-  while (app.core.metrics.counter('lock_contended_total', { kind }) < n) await sleep(2);
+  await until(() => app.core.metrics.counter('lock_contended_total', { kind }) >= n, {
+    timeoutMs: 10_000, intervalMs: 2, message: `${n} contended ${kind} acquisition(s)`,
+  });
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every key under the app's prefix, from every master (standalone or cluster). */
 export function keysUnderPrefix(app: LockTestApp): Promise<string[]> {

@@ -1,7 +1,8 @@
 import { CircuitOpenError, RedisUnavailableError } from '@nest-coordination/core';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import type { DriverCase } from '../support/drivers.js';
-import { contended, lockTestApp, sleep, type LockTestApp } from './lock-test-app.js';
+import { nextEvent, sleep, until } from '../support/wait.js';
+import { contended, lockTestApp, type LockTestApp } from './lock-test-app.js';
 
 const isOutage = (error: unknown) => error instanceof RedisUnavailableError || error instanceof CircuitOpenError;
 
@@ -39,6 +40,7 @@ describe('locks when Redis fails mid-operation', () => {
     await app.store.listen(app.keys.channelPattern('_shared', 'lock'), () => undefined);
     const waiting = app.locks.acquire('queue', { ttlMs: 60_000, waitMs: 30_000, owner: 'gone' });
     await contended(app, 1);
+    // Not observable from outside: let the waiter get into its wait before the server stalls.
     await sleep(100);
     server.pause();
     expect(isOutage(await waiting.catch((e: unknown) => e))).toBe(true);
@@ -46,9 +48,10 @@ describe('locks when Redis fails mid-operation', () => {
 
     const queueKey = app.keys.mutex('_shared', 'queue').queue;
     const client = app.core.connection!.client;
-    const deadline = performance.now() + 15_000;
     let queued = 1;
-    while (performance.now() < deadline && (queued = await client.zcard(queueKey).catch(() => 1)) > 0) await sleep(50);
+    await until(async () => (queued = await client.zcard(queueKey).catch(() => 1)) === 0, {
+      timeoutMs: 15_000, intervalMs: 50, message: () => `the failed waiter's queue entry to go (${queued} left)`,
+    });
     expect(queued).toBe(0);
     await holder.release();
     // Not handed to the waiter that has gone: free for the next one.
@@ -58,10 +61,10 @@ describe('locks when Redis fails mid-operation', () => {
   it('fires the signal at expiry and drops the lock from held() after a failed release', async () => {
     app = await lockTestApp(privateServer(server, {}));
     const lock = await app.locks.acquire('unreleased', { ttlMs: 1_000, autoRenew: false });
-    const aborted = new Promise<boolean>((resolve) => lock.signal.addEventListener('abort', () => resolve(true)));
+    const aborted = nextEvent(lock.signal, 'abort', { timeoutMs: 5_000, message: 'the lock signal to abort at expiry' }).then(() => true);
     await server.kill();
     expect(isOutage(await lock.release().catch((e: unknown) => e))).toBe(true);
-    expect(await Promise.race([aborted, sleep(5_000).then(() => false)])).toBe(true);
+    expect(await aborted).toBe(true);
     expect(lock.isHeld()).toBe(false);
     expect(app.locks.held()).toEqual([]);
   }, 30_000);

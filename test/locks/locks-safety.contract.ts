@@ -1,6 +1,7 @@
 import { InvalidArgumentError, LockTimeoutError, type Lock } from '@nest-coordination/core';
 import type { DriverCase } from '../support/drivers.js';
-import { contended, lockTestApp, sleep, type LockTestApp } from './lock-test-app.js';
+import { sleep } from '../support/wait.js';
+import { contended, lockTestApp, type LockTestApp } from './lock-test-app.js';
 
 /** Blocks this process's event loop, as a long GC pause would. */
 function blockFor(ms: number): void {
@@ -31,7 +32,7 @@ export function describeLockSafetyContract(driver: DriverCase): void {
     const inner = await app.locks.acquire('nest', { owner: 'w1', reentrant: true, ttlMs: 300 });
     await inner.extend(300);
     await inner.release();
-    await sleep(500);
+    await sleep(500); // time passing is the point: past the inner hold's TTL, the outer one must stand
     expect(outer.isHeld()).toBe(true);
     expect(await app.locks.tryAcquire('nest', { owner: 'w2' })).toBeNull();
     await outer.release();
@@ -52,7 +53,9 @@ export function describeLockSafetyContract(driver: DriverCase): void {
     });
     const waiting = app.locks.acquire('paused', { ttlMs: 1_000, waitMs: 20_000, autoRenew: false, owner: 'B' });
     await contended(app, 1);
-    await sleep(250); // the waiter's first poll (right after subscribing) is done: only the message remains
+    // Not observable from outside: give the waiter's first poll (right after subscribing) time to
+    // finish, so only the hand-off message can wake it.
+    await sleep(250);
     await holder.release();
     const b: Lock = await waiting;
     expect(stalled).toBe(true);

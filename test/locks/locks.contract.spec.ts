@@ -1,8 +1,8 @@
 import { DRIVERS } from '../support/drivers.js';
-import { describeLockStoreContract } from '../contract/locks.contract.js';
+import { describeLockServiceContract } from '../contract/locks.contract.js';
 import { describeLockSafetyContract } from './locks-safety.contract.js';
 
 describe.each(DRIVERS)('locks contract ($name)', (driver) => {
-  describeLockStoreContract(driver);
+  describeLockServiceContract(driver);
   describeLockSafetyContract(driver);
 });

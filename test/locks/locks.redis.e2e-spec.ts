@@ -3,7 +3,8 @@ import {
 } from '@nest-coordination/core';
 import { startRedisServer } from '../harness/redis-server.js';
 import { REDIS_DRIVERS, uniquePrefix } from '../support/drivers.js';
-import { contended, lockTestApp, sleep, type LockTestApp } from './lock-test-app.js';
+import { sleep, until } from '../support/wait.js';
+import { contended, lockTestApp, type LockTestApp } from './lock-test-app.js';
 
 describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
   const apps: LockTestApp[] = [];
@@ -25,6 +26,7 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
     const holder = await a.locks.acquire('wake', { ttlMs: 60_000, autoRenew: false });
     const waiting = b.locks.acquire('wake', { waitMs: 10_000 });
     await contended(b, 1);
+    // Not observable from outside: let the waiter finish its first poll, so only the message can wake it.
     await sleep(100);
     await holder.release();
     const lock = await waiting;
@@ -36,14 +38,15 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
     // Heartbeats and polls a minute apart: within the wait only immediate detection can pass.
     const [one, two] = await twoInstances({ fallbackPollMs: 60_000, waiterLeaseMs: 60_000 });
     const deadlocks: CoordinationEvent<{ cycle: string[] }>[] = [];
-    const subscription = two.moduleRef.get(EventBus).on<{ cycle: string[] }>('lock.deadlock').subscribe((e) => deadlocks.push(e));
-    await sleep(50);
+    const deadlockEvents = two.moduleRef.get(EventBus).on<{ cycle: string[] }>('lock.deadlock');
+    const subscription = deadlockEvents.subscribe((e) => deadlocks.push(e));
+    await deadlockEvents.ready();
     const a1 = await one.locks.acquire('L1', { owner: 'A' });
     const b2 = await two.locks.acquire('L2', { owner: 'B' });
     const aWaits = one.locks.acquire('L2', { owner: 'A', waitMs: 25_000 });
     await contended(one, 1);
     // A's wait-for edge must be in place: B's wait then closes the cycle and must see it at once.
-    while (!(await one.store.getWaitEdge(one.keys.waitEdge('_shared', 'A')))) await sleep(2);
+    await until(() => one.store.getWaitEdge(one.keys.waitEdge('_shared', 'A')), { timeoutMs: 10_000, intervalMs: 2, message: "A's wait-for edge" });
     const error = await two.locks.acquire('L1', { owner: 'B', waitMs: 25_000 }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(DeadlockError);
@@ -52,7 +55,7 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
     const a2 = await aWaits;
     expect(a2.owner).toBe('A');
     await Promise.all([a2.release(), a1.release()]);
-    while (deadlocks.length === 0) await sleep(10);
+    await until(() => deadlocks.length > 0, { timeoutMs: 5_000, message: 'the lock.deadlock event' });
     expect(deadlocks[0].payload.cycle).toEqual(['B', 'A']);
     subscription.unsubscribe();
   }, 30_000);

@@ -4,13 +4,13 @@
 //   mode "counter": `iterations` x withLock(read-sleep-write of a counter, with an overlap probe)
 //   mode "hold":    acquire once, report, then idle until killed / told to "write" a fenced value
 import 'reflect-metadata';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { CoordinationModule, LockService } from '@nest-coordination/core';
 
 const options = JSON.parse(process.argv[2]);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 Logger.overrideLogger(false);
 
 const app = await NestFactory.createApplicationContext(

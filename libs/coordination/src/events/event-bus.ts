@@ -1,25 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Subscriber } from 'rxjs';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import { assertChannelName, parseChannelPattern } from './channel-name.js';
 import type { CoordinationEvent, EventOptions } from './event.types.js';
+import { createEnvelope, decodeEnvelope, encodeEnvelope } from './event-envelope.js';
 import { EventStream } from './event-stream.js';
-import { EVENT_TRANSPORT, EventTransport, errorMessage, type TransportListener } from './event-transport.js';
+import { errorMessage } from './error-message.js';
+import { EVENT_TRANSPORT, type EventTransport, type TransportListener } from './event-transport.interface.js';
 
 /** Capability segment of event channels: `<prefix>:<tenant>:events:<channel>`. */
 const CAPABILITY = 'events';
 /** emit() failures are logged at most this often (each is counted), so an outage does not flood the log. */
 const EMIT_WARN_INTERVAL_MS = 10_000;
-
-/** What travels over the wire; channel and tenant come from the channel the message arrived on. */
-interface Envelope {
-  i: string;
-  t: number;
-  s: string;
-  p: unknown;
-}
 
 /**
  * Tenant-scoped publish/subscribe between every instance that shares the Redis (or, on the
@@ -72,8 +65,7 @@ export class EventBus implements BeforeApplicationShutdown {
     assertChannelName(channel, 'channel');
     const tenant = this.core.tenants.resolve(options?.tenant, 'events.publish');
     const target = this.core.keys.channel(tenant, CAPABILITY, channel);
-    const envelope: Envelope = { i: randomUUID(), t: this.core.clock.now(), s: this.core.instanceId, p: payload };
-    const message = this.core.serializer.encode(envelope);
+    const message = encodeEnvelope(this.core.serializer, createEnvelope(payload, this.core.clock.now(), this.core.instanceId));
     try {
       await this.transport.publish(target, message);
     } catch (error) {
@@ -148,8 +140,8 @@ export class EventBus implements BeforeApplicationShutdown {
     if (!fullChannel.startsWith(namespace)) return undefined;
     const channel = fullChannel.slice(namespace.length);
     try {
-      const envelope = this.core.serializer.decode<Envelope>(text);
-      return { id: envelope.i, channel, tenant, payload: envelope.p as T, timestamp: envelope.t, source: envelope.s };
+      const envelope = decodeEnvelope<T>(this.core.serializer, text);
+      return { id: envelope.i, channel, tenant, payload: envelope.p, timestamp: envelope.t, source: envelope.s };
     } catch (error) {
       this.core.metrics.increment('events_decode_failed_total', { channel });
       this.logger.error(`Dropped an undecodable event on ${channel} (tenant ${tenant}): ${errorMessage(error)}`);

@@ -1,5 +1,5 @@
 import type { LockKeys } from './lock-keys.js';
-import type { LockStore } from './lock-store.interface.js';
+import type { MutexStore, WaitGraphStore } from './lock-store.interface.js';
 
 /**
  * Finds wait-for cycles between lock owners across instances.
@@ -20,7 +20,7 @@ import type { LockStore } from './lock-store.interface.js';
 export class DeadlockDetector {
   private readonly seqOf = new Map<string, number>();
 
-  constructor(private readonly store: LockStore, private readonly keys: LockKeys, private readonly maxDepth: number) {}
+  constructor(private readonly store: WaitGraphStore & Pick<MutexStore, 'holderOwner'>, private readonly keys: LockKeys, private readonly maxDepth: number) {}
 
   async recordWait(tenant: string, owner: string, lockKey: string, leaseMs: number): Promise<void> {
     const edge = this.keys.waitEdge(tenant, owner);

@@ -1,16 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import type { KeyBuilder } from '../keys/key-builder.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Lock } from './lock.js';
+import { LockScriptEvents } from './lock-script-events.js';
 import type { ScriptEvent } from './lock-store.interface.js';
 import type { LockKind } from './lock.types.js';
 
 const LABELS = { mutex: { kind: 'mutex' }, permit: { kind: 'permit' }, read: { kind: 'read' }, write: { kind: 'write' } } as const;
 const PUBLISHED = { acquired: { channel: 'lock.acquired' }, released: { channel: 'lock.released' } } as const;
-/** Channel-name cache bound: tenants are unbounded, the cache must not be. */
-const MAX_CACHED_CHANNELS = 1_000;
 
 /** What the lock scripts need to publish events themselves (the Redis store only). */
 export interface ScriptEventContext {
@@ -22,9 +20,7 @@ export interface ScriptEventContext {
  * Events and metrics of the locks capability. Events go through `EventBus.emit` (fire and
  * forget: observability never fails a lock operation), except on the hot path of the Redis
  * store: there the acquire and release scripts PUBLISH `lock.acquired` (uncontended) and
- * `lock.released` themselves, so an event costs no round trip of its own. Those messages are
- * ordinary EventBus envelopes (serializer format `1J` + JSON of `{ i, t, s, p }`, with a UUID id,
- * the publisher's clock and instanceId) on the same channels, so subscribers see no difference.
+ * `lock.released` themselves (see LockScriptEvents), so an event costs no round trip of its own.
  *
  * Events: lock.acquired { waitedMs, contended } (waitedMs is 0 when the lock was free at once),
  * lock.released { heldMs }, lock.extended { renewal, renewals }, lock.lost { reason, heldMs },
@@ -34,16 +30,15 @@ export interface ScriptEventContext {
  * lock_timeout_total, lock_lost_total, lock_deadlock_total, labelled by kind.
  */
 export class LockObserver {
-  private readonly channels = new Map<string, string>();
-  private readonly source: string;
+  private readonly scripts: LockScriptEvents | null;
 
   constructor(
     private readonly metrics: MetricsRegistry,
     private readonly events: EventBus | null,
     private readonly now: () => number,
-    private readonly script: ScriptEventContext | null = null,
+    script: ScriptEventContext | null = null,
   ) {
-    this.source = script ? JSON.stringify(script.instanceId) : '';
+    this.scripts = events && script ? new LockScriptEvents(script.keys, script.instanceId, now) : null;
   }
 
   /** Whether events are on at all. */
@@ -53,24 +48,15 @@ export class LockObserver {
 
   /**
    * The lock.acquired event for the acquire script to publish on success; it appends the
-   * fencing token and `}}`. Undefined when events are off or cannot be published by script.
+   * fencing token. Undefined when events are off or cannot be published by script.
    */
   acquiredByScript(key: string, kind: LockKind, owner: string, tenant: string): ScriptEvent | undefined {
-    if (!this.events || !this.script) return undefined;
-    return {
-      channel: this.channel(tenant, 'lock.acquired'),
-      message: `${this.head()}${describeJson(key, kind, owner)},"waitedMs":0,"contended":false,"fencingToken":`,
-    };
+    return this.scripts?.acquired(key, kind, owner, tenant);
   }
 
   /** The whole lock.released event, for the release script to publish when it releases. */
   releasedByScript(lock: Lock): ScriptEvent | undefined {
-    if (!this.events || !this.script) return undefined;
-    const heldMs = this.now() - lock.acquiredAt;
-    return {
-      channel: this.channel(lock.tenant, 'lock.released'),
-      message: `${this.head()}${describeJson(lock.key, lock.kind, lock.owner)},"fencingToken":${lock.fencingToken},"heldMs":${heldMs}}}`,
-    };
+    return this.scripts?.released(lock);
   }
 
   /** `published`: the acquire script already published lock.acquired. */
@@ -119,23 +105,6 @@ export class LockObserver {
     return { key: lock.key, kind: lock.kind, owner: lock.owner, fencingToken: lock.fencingToken };
   }
 
-  /** Envelope up to the payload's opening brace; the same shape EventBus.publish encodes. */
-  private head(): string {
-    return `1J{"i":"${randomUUID()}","t":${this.now()},"s":${this.source},"p":{`;
-  }
-
-  /** The EventBus channel of `name` for `tenant` (what `EventBus.publish(name, ..., { tenant })` uses). */
-  private channel(tenant: string, name: string): string {
-    const id = `${tenant}\n${name}`;
-    let channel = this.channels.get(id);
-    if (channel === undefined) {
-      if (this.channels.size >= MAX_CACHED_CHANNELS) this.channels.clear();
-      channel = this.script!.keys.channel(tenant, 'events', name);
-      this.channels.set(id, channel);
-    }
-    return channel;
-  }
-
   private emit(channel: string, tenant: string, payload: Record<string, unknown>): void {
     try {
       // The shared tenant cannot be named explicitly; it is what an absent tenant resolves to.
@@ -146,6 +115,3 @@ export class LockObserver {
   }
 }
 
-function describeJson(key: string, kind: LockKind, owner: string): string {
-  return `"key":${JSON.stringify(key)},"kind":"${kind}","owner":${JSON.stringify(owner)}`;
-}

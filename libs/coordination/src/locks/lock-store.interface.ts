@@ -1,3 +1,5 @@
+import type { QueueEntry } from './queue-codec.js';
+
 /** Injection token of the LockStore of one module instance. */
 export const LOCK_STORE = Symbol('LOCK_STORE');
 
@@ -26,19 +28,34 @@ export interface ReadWriteKeys {
   channel: string;
 }
 
-export interface MutexRequest {
-  token: string;
-  owner: string;
-  ttlMs: number;
+/** A mutex attempt. Its token, ttlMs and owner are also its wait-queue entry. */
+export interface MutexRequest extends QueueEntry {
   reentrant: boolean;
   /** Join (or stay in) the wait queue when the lock cannot be taken now. */
   enqueue: boolean;
   priority: number;
   leaseMs: number;
-  /** lock.acquired for the store to publish when this attempt acquires (see LockStore.publishesEvents). */
+  /** lock.acquired for the store to publish when this attempt acquires (see MutexStore.publishesEvents). */
   event?: ScriptEvent;
   /** A waiter's later attempt (already queued): no point trying the uncontended fast path first. */
   queued?: boolean;
+}
+
+export interface PermitRequest {
+  token: string;
+  ttlMs: number;
+  /** The semaphore's limit; every caller of one key passes the same. */
+  permits: number;
+}
+
+export interface ReadWriteRequest {
+  mode: 'r' | 'w';
+  token: string;
+  ttlMs: number;
+  /** The caller will wait when refused: a refused writer then raises the writer-waiting flag. */
+  waiting: boolean;
+  /** How long that flag lives without a new attempt. */
+  leaseMs: number;
 }
 
 /**
@@ -51,63 +68,101 @@ export interface ScriptEvent {
   message: string;
 }
 
+/** The lock is held with `token` for `pttlMs` from when the request was sent. */
+export interface Granted {
+  acquired: true;
+  token: string;
+  fencingToken: number;
+  pttlMs: number;
+}
+
 export type MutexReply =
-  | { acquired: true; token: string; fencingToken: number; pttlMs: number; reentered: boolean }
+  | (Granted & { reentered: boolean })
   /** pttlMs -1: free, but earlier waiters are ahead. position -1: not queued. */
   | { acquired: false; holderOwner: string | null; pttlMs: number; position: number };
 
-export type SimpleReply = { acquired: true; fencingToken: number; pttlMs: number } | { acquired: false; retryInMs: number };
+/** A permit or read / write attempt. retryInMs: until the blocking hold expires; -1 when unknown. */
+export type HoldReply = Granted | { acquired: false; retryInMs: number };
 
-/** `held`: a reentrant hold count was decremented, the lock is still held. */
+/** `held`: a reentrant hold count was decremented, the lock is still held. `lost`: not held by this token. */
 export type ReleaseReply = 'released' | 'held' | 'lost';
 
-/** Hand-off message on a mutex channel: `g|<token>|<fence>|<ttlMs>`; `f` on other channels: "something was freed". */
+/** The lock was handed to a waiter that was leaving the queue. */
+export interface HandedOver {
+  fencingToken: number;
+  pttlMs: number;
+}
+
+/** Hand-off message on a mutex channel (see queue-codec.ts); `f` on other channels: "something was freed". */
 export type WakeHandler = (channel: string, message: string) => void;
 
-/**
- * The atomic primitives of the locks capability. `RedisLockStore` implements them with one Lua
- * script per call; `MemoryLockStore` with the same semantics in-process on the injected clock.
- * Every method is one round trip.
- */
-export interface LockStore {
-  readonly kind: 'redis' | 'memory';
+/** Exclusive, optionally reentrant locks with fencing tokens. */
+export interface MutexStore {
   /** Whether acquireMutex / releaseMutex publish the ScriptEvent they are given; else the caller emits. */
-  readonly publishesEvents?: boolean;
+  readonly publishesEvents: boolean;
+  /** Takes the lock, or (with `enqueue`) joins / polls its wait queue; a queued head takes a free lock. */
   acquireMutex(keys: MutexKeys, request: MutexRequest): Promise<MutexReply>;
+  /** Releases (or decrements a reentrant hold) and hands the lock to the head of the queue. */
   releaseMutex(keys: MutexKeys, token: string, event?: ScriptEvent): Promise<ReleaseReply>;
+  /** Sets the remaining time to `ttlMs` (only lengthens a lock held more than once); false when not held. */
   extendMutex(keys: MutexKeys, token: string, ttlMs: number): Promise<boolean>;
-  /** Leaves the wait queue; returns the lock when it was handed to this waiter meanwhile. */
-  leaveQueue(keys: MutexKeys, token: string, member: string): Promise<{ fencingToken: number; pttlMs: number } | null>;
-  /** Refreshes a waiter's queue lease; false when it is no longer queued. */
-  heartbeat(keys: MutexKeys, member: string, leaseMs: number): Promise<boolean>;
   /** Owner id of the current holder of a mutex, by its lock key. */
   holderOwner(lockKey: string): Promise<string | null>;
+}
 
-  acquirePermit(keys: SemaphoreKeys, token: string, permits: number, ttlMs: number): Promise<SimpleReply>;
-  releasePermit(keys: SemaphoreKeys, token: string): Promise<boolean>;
+/** The fair wait queue of a mutex, as seen by a waiter that joined it through acquireMutex. */
+export interface WaitQueueStore {
+  /** Leaves the wait queue; returns the lock when it was handed to this waiter meanwhile. */
+  leaveQueue(keys: MutexKeys, waiter: QueueEntry): Promise<HandedOver | null>;
+  /** Refreshes a waiter's queue lease; false when it is no longer queued. */
+  heartbeat(keys: MutexKeys, waiter: QueueEntry, leaseMs: number): Promise<boolean>;
+}
+
+/** Counting semaphores: each permit has its own expiry. */
+export interface SemaphoreStore {
+  acquirePermit(keys: SemaphoreKeys, request: PermitRequest): Promise<HoldReply>;
+  /** Returns the permit and wakes the semaphore's waiters. */
+  releasePermit(keys: SemaphoreKeys, token: string): Promise<'released' | 'lost'>;
   extendPermit(keys: SemaphoreKeys, token: string, ttlMs: number): Promise<boolean>;
+}
 
-  acquireReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number, waiting: boolean, leaseMs: number): Promise<SimpleReply>;
-  releaseReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<boolean>;
+/** Read-write locks: many readers or one writer; a waiting writer turns new readers away. */
+export interface ReadWriteStore {
+  acquireReadWrite(keys: ReadWriteKeys, request: ReadWriteRequest): Promise<HoldReply>;
+  /** Releases the hold and wakes the lock's waiters (readers: once the last one left). */
+  releaseReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<'released' | 'lost'>;
   extendReadWrite(keys: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number): Promise<boolean>;
   /** A writer gave up waiting: drops its writer-waiting flag (if still its own) and wakes the waiters. */
   abandonWrite(keys: ReadWriteKeys, token: string): Promise<void>;
+}
 
+/** Fence checks at a protected resource. */
+export interface FenceStore {
   /** Accepts `fencingToken` at `guardKey` unless an older one than the newest accepted before (stores the max). */
   checkFence(guardKey: string, fencingToken: number): Promise<boolean>;
+}
 
-  /** Wait-for graph edges: "owner (edgeKey) waits for the mutex at lockKey", with a lease. */
+/** Wait-for graph edges for deadlock detection: "owner (edgeKey) waits for the mutex at lockKey", with a lease. */
+export interface WaitGraphStore {
   setWaitEdge(edgeKey: string, lockKey: string, leaseMs: number): Promise<void>;
   getWaitEdge(edgeKey: string): Promise<string | null>;
   clearWaitEdge(edgeKey: string): Promise<void>;
   /** INCR of a plain counter (orders waits for deadlock victim choice). */
   increment(key: string): Promise<number>;
+}
 
+/** Wake-up messages (hand-offs, "something was freed") for waiters. */
+export interface WakeupStore {
   /** Delivers wake-up messages of channels matching `pattern`; resolves once subscribed. */
   listen(pattern: string, handler: WakeHandler): Promise<void>;
 }
 
-/** Queue member of a waiter: `token|ttlMs|owner` (the owner last: it may contain `|`). */
-export function queueMember(token: string, ttlMs: number, owner: string): string {
-  return `${token}|${ttlMs}|${owner}`;
+/**
+ * Every primitive of the locks capability, one interface per concern; what `LOCK_STORE`
+ * provides. `RedisLockStore` implements them with one Lua script per call (`lock.scripts.ts`);
+ * `MemoryLockStore` with the same semantics in-process on the injected clock. Every method is
+ * one round trip.
+ */
+export interface LockStore extends MutexStore, WaitQueueStore, SemaphoreStore, ReadWriteStore, FenceStore, WaitGraphStore, WakeupStore {
+  readonly kind: 'redis' | 'memory';
 }

@@ -1,15 +1,17 @@
 import type { DeadlockDetector } from './deadlock-detector.js';
 import { DeadlockError, LockAbortedError, LockTimeoutError } from './lock.errors.js';
-import { queueMember, type LockStore, type MutexKeys, type MutexReply, type MutexRequest, type SimpleReply } from './lock-store.interface.js';
+import type { Granted, HoldReply, MutexKeys, MutexReply, MutexRequest, MutexStore, WaitQueueStore } from './lock-store.interface.js';
 import type { LockWakeups } from './lock-wakeups.js';
+import { decodeHandOff } from './queue-codec.js';
 
-/** `at`: local (injected clock) time from which the reply's pttl counts, for a safe local expiry. */
-export type Acquired = Extract<MutexReply, { acquired: true }> & { at: number };
-export type SimpleAcquired = Extract<SimpleReply, { acquired: true }>;
+/** `at`: local (injected clock) time from which the grant's pttl counts, for a safe local expiry. */
+export type Acquired = Granted & { at: number };
+
+/** The stores a mutex waiter uses. */
+export type MutexWaitStore = MutexStore & WaitQueueStore;
 
 /** What a waiter needs. Wait deadlines run on the monotonic clock (an injected test clock does not move timers). */
 export interface WaitContext {
-  store: LockStore;
   wakeups: LockWakeups;
   /** PSUBSCRIBE pattern of the tenant's lock channels. */
   pattern: string;
@@ -56,11 +58,9 @@ class Sleeper {
  * catches two owners that started waiting on each other at the same instant.
  */
 export async function waitForMutex(
-  ctx: WaitContext, keys: MutexKeys, request: MutexRequest, first: Extract<MutexReply, { acquired: false }>,
+  ctx: WaitContext, store: MutexWaitStore, keys: MutexKeys, request: MutexRequest, first: Extract<MutexReply, { acquired: false }>,
   detector: DeadlockDetector | null, firstAt: number,
 ): Promise<Acquired> {
-  const { store } = ctx;
-  const member = queueMember(request.token, request.ttlMs, request.owner);
   const started = monotonic();
   const deadline = started + ctx.waitMs;
   const sleeper = new Sleeper();
@@ -72,13 +72,13 @@ export async function waitForMutex(
   let pollAt = started;
   const nextPoll = (pttlMs: number) => monotonic() + Math.min(ctx.fallbackPollMs, pttlMs > 0 ? pttlMs + 2 : ctx.fallbackPollMs);
   const unregister = ctx.wakeups.register(keys.channel, (message) => {
-    const [kind, token, fence, ttl] = message.split('|');
-    if (kind !== 'g') return;
-    if (token === request.token) {
-      granted = { acquired: true, token, fencingToken: Number(fence), pttlMs: Number(ttl), reentered: false, at: queuedAt };
+    const handOff = decodeHandOff(message);
+    if (!handOff) return;
+    if (handOff.token === request.token) {
+      granted = { acquired: true, token: handOff.token, fencingToken: handOff.fencingToken, pttlMs: handOff.ttlMs, at: queuedAt };
       sleeper.poke();
     } else {
-      pollAt = Math.max(pollAt, nextPoll(Number(ttl)));
+      pollAt = Math.max(pollAt, nextPoll(handOff.ttlMs));
     }
   });
   ctx.signal?.addEventListener('abort', sleeper.poke);
@@ -119,7 +119,7 @@ export async function waitForMutex(
       if (now >= heartbeatAt) {
         heartbeatAt = now + ctx.leaseMs / 3;
         const sentAt = ctx.now();
-        if (await store.heartbeat(keys, member, ctx.leaseMs)) queuedAt = Math.max(queuedAt, sentAt);
+        if (await store.heartbeat(keys, request, ctx.leaseMs)) queuedAt = Math.max(queuedAt, sentAt);
         else pollAt = now;
         await checkDeadlock(await store.holderOwner(keys.lock));
       }
@@ -127,7 +127,7 @@ export async function waitForMutex(
         // Also the first re-check after subscribing: a hand-off may have been published before.
         const at = ctx.now();
         const reply = await store.acquireMutex(keys, request);
-        if (reply.acquired) return { ...reply, at };
+        if (reply.acquired) return { acquired: true, token: reply.token, fencingToken: reply.fencingToken, pttlMs: reply.pttlMs, at };
         if (reply.position >= 0) queuedAt = Math.max(queuedAt, at);
         pollAt = nextPoll(reply.pttlMs);
       }
@@ -150,8 +150,8 @@ export async function waitForMutex(
 }
 
 /** Leaves the queue; if the lock was handed over just before, passes it on (the caller did not get it). */
-async function leaveMutexQueue(store: LockStore, keys: MutexKeys, request: MutexRequest): Promise<void> {
-  const handed = await store.leaveQueue(keys, request.token, queueMember(request.token, request.ttlMs, request.owner));
+async function leaveMutexQueue(store: MutexWaitStore, keys: MutexKeys, request: MutexRequest): Promise<void> {
+  const handed = await store.leaveQueue(keys, request);
   if (handed) await store.releaseMutex(keys, request.token);
 }
 
@@ -160,7 +160,7 @@ async function leaveMutexQueue(store: LockStore, keys: MutexKeys, request: Mutex
  * retried in the background while Redis is unreachable, until the queue lease and the TTL a
  * hand-off would have given are surely over. Never throws.
  */
-export function abandonMutexWait(store: LockStore, keys: MutexKeys, request: MutexRequest): void {
+export function abandonMutexWait(store: MutexWaitStore, keys: MutexKeys, request: MutexRequest): void {
   const until = monotonic() + Math.max(request.leaseMs, request.ttlMs);
   const retryMs = Math.max(50, Math.min(1_000, request.leaseMs / 10));
   const attempt = (): void => {
@@ -176,7 +176,7 @@ export function abandonMutexWait(store: LockStore, keys: MutexKeys, request: Mut
  * was freed") triggers a new attempt; otherwise it retries when the blocking hold expires, or
  * every fallbackPollMs.
  */
-export async function waitForSimple(ctx: WaitContext, attempt: () => Promise<SimpleReply>, first: SimpleReply): Promise<SimpleAcquired> {
+export async function waitForHold(ctx: WaitContext, attempt: () => Promise<HoldReply>, first: HoldReply): Promise<Acquired> {
   const sleeper = new Sleeper();
   const started = monotonic();
   const deadline = started + ctx.waitMs;
@@ -194,8 +194,9 @@ export async function waitForSimple(ctx: WaitContext, attempt: () => Promise<Sim
       const now = monotonic();
       if (now >= deadline) throw new LockTimeoutError(ctx.key, ctx.waitMs, ctx.tenant);
       if (now >= pollAt) {
+        const at = ctx.now();
         last = await attempt();
-        if (last.acquired) return last;
+        if (last.acquired) return { acquired: true, token: last.token, fencingToken: last.fencingToken, pttlMs: last.pttlMs, at };
         const retry = last.retryInMs > 0 ? last.retryInMs + 2 : ctx.fallbackPollMs;
         pollAt = monotonic() + Math.min(ctx.fallbackPollMs, retry);
       }

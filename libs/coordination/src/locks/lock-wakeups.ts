@@ -1,4 +1,4 @@
-import type { LockStore } from './lock-store.interface.js';
+import type { WakeupStore } from './lock-store.interface.js';
 
 /** A local waiter, told about every message on its lock's channel. */
 export type WakeListener = (message: string) => void;
@@ -13,7 +13,7 @@ export class LockWakeups {
     for (const listener of this.listeners.get(channel) ?? []) listener(message);
   };
 
-  constructor(private readonly store: LockStore) {}
+  constructor(private readonly store: WakeupStore) {}
 
   /** Registers a listener for `channel`; returns the function that removes it. */
   register(channel: string, listener: WakeListener): () => void {

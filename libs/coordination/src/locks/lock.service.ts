@@ -1,47 +1,20 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { CircuitOpenError, InvalidArgumentError, RedisUnavailableError } from '../errors/coordination.error.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { EventBus } from '../events/event-bus.js';
 import { assertSafeId } from '../keys/key-builder.js';
-import { DeadlockDetector } from './deadlock-detector.js';
-import { Lock, driftMs, type LockHooks, type LockOperations } from './lock.js';
-import { DeadlockError, LockTimeoutError } from './lock.errors.js';
+import type { Lock, LockHooks } from './lock.js';
+import { LockTimeoutError } from './lock.errors.js';
+import { LockAcquirer } from './lock-acquirer.js';
+import { LockContext } from './lock-context.js';
 import { LockKeys } from './lock-keys.js';
 import { LockObserver } from './lock-observer.js';
 import { LockScheduler } from './lock-scheduler.js';
-import { LOCK_STORE, type LockStore, type MutexKeys, type MutexReply, type MutexRequest, type ReleaseReply, type SimpleReply } from './lock-store.interface.js';
+import { MutexPlan, PermitPlan, ReadWritePlan } from './lock-plans.js';
+import { LOCK_STORE, type LockStore } from './lock-store.interface.js';
 import { LOCK_OPTIONS, type ResolvedLockOptions } from './lock.options.js';
-import type { AcquireOptions, HeldLockInfo, LockKind, PermitOptions, ReadWriteOptions } from './lock.types.js';
-import { checkAcquire, checkNotAborted, checkPermits, type CheckedAcquire } from './lock-validation.js';
-import { LockWakeups } from './lock-wakeups.js';
-import { abandonMutexWait, waitForMutex, waitForSimple, type Acquired, type WaitContext } from './lock-waiter.js';
-import { MemoryLockStore } from './memory-lock.store.js';
-
-class MutexOperations implements LockOperations {
-  constructor(
-    private readonly store: LockStore, private readonly keys: MutexKeys, private readonly token: string,
-    /** Set when the store's release script publishes lock.released. */
-    private readonly observer: LockObserver | null,
-  ) {}
-  get publishesReleased(): boolean {
-    return this.observer !== null;
-  }
-  extend(ttlMs: number): Promise<boolean> {
-    return this.store.extendMutex(this.keys, this.token, ttlMs);
-  }
-  release(lock: Lock): Promise<ReleaseReply> {
-    return this.store.releaseMutex(this.keys, this.token, this.observer?.releasedByScript(lock));
-  }
-}
-
-/** One place locks are kept: the Redis store, or the unsafe local fallback during an outage. */
-interface Backend {
-  store: LockStore;
-  wakeups: LockWakeups;
-  detector: DeadlockDetector | null;
-}
+import type { AcquireOptions, HeldLockInfo, PermitOptions, ReadWriteOptions } from './lock.types.js';
+import { checkPermits } from './lock-validation.js';
 
 /**
  * Distributed locks: mutexes with fencing tokens, auto-renewal, fair / priority waiting with
@@ -71,39 +44,41 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Coordination:Locks');
   private readonly keys: LockKeys;
   private readonly heldLocks = new Set<Lock>();
-  private readonly observer: LockObserver;
-  private readonly main: Backend;
-  private fallback?: Backend;
-  private readonly owners = new AsyncLocalStorage<string>();
-  private readonly hooks: LockHooks;
-  /** Owner tokens: a random per-instance prefix and a counter; unique without a syscall per lock. */
-  private readonly tokenPrefix = randomBytes(9).toString('base64url');
-  private tokenCount = 0;
+  private readonly context = new LockContext();
+  private readonly acquirer: LockAcquirer;
+  private readonly mutex: MutexPlan;
+  private readonly permit: PermitPlan;
+  private readonly read: ReadWritePlan;
+  private readonly write: ReadWritePlan;
 
   constructor(
     private readonly core: CoordinationCore,
     @Inject(LOCK_OPTIONS) readonly options: ResolvedLockOptions,
-    @Inject(LOCK_STORE) store: LockStore,
+    @Inject(LOCK_STORE) private readonly store: LockStore,
     @Optional() events?: EventBus,
   ) {
     this.keys = new LockKeys(core.keys);
-    this.observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
-    this.main = this.backend(store);
-    this.hooks = {
+    const observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
+    const hooks: LockHooks = {
       clock: core.clock,
       maxTtlMs: this.options.maxTtlMs,
       scheduler: new LockScheduler(),
-      onExtended: (lock, renewal) => this.observer.extended(lock, renewal),
+      onExtended: (lock, renewal) => observer.extended(lock, renewal),
       onReleased: (lock, published) => {
         this.heldLocks.delete(lock);
-        this.observer.released(lock, published);
+        observer.released(lock, published);
       },
       onLost: (lock, reason) => {
         this.heldLocks.delete(lock);
-        this.observer.lost(lock, reason);
+        observer.lost(lock, reason);
         this.logger.warn(`Lock "${lock.key}" (tenant ${lock.tenant}) lost: ${reason}`);
       },
     };
+    this.acquirer = new LockAcquirer(store, { core, options, keys: this.keys, observer, hooks, context: this.context, held: this.heldLocks });
+    this.mutex = new MutexPlan(this.keys, observer, options.waiterLeaseMs);
+    this.permit = new PermitPlan(this.keys);
+    this.read = new ReadWritePlan(this.keys, options.waiterLeaseMs, 'read');
+    this.write = new ReadWritePlan(this.keys, options.waiterLeaseMs, 'write');
   }
 
   /**
@@ -111,11 +86,8 @@ export class LockService implements BeforeApplicationShutdown {
    * queue (higher `priority` first). Throws LockTimeoutError, LockAbortedError, DeadlockError,
    * InvalidArgumentError / InvalidKeyError (before any Redis call) or RedisUnavailableError.
    */
-  async acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
-    const checked = checkAcquire(key, options, this.options, this.options.defaultWaitMs);
-    const tenant = this.core.tenants.resolve(options.tenant, 'locks.acquire');
-    checkNotAborted(key, tenant, options.signal);
-    return this.onBackend((backend) => this.acquireMutex(backend, key, tenant, checked, options));
+  acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
+    return this.acquirer.acquire(this.mutex, key, options, undefined);
   }
 
   /** Acquires without waiting; null when someone else holds the lock (or waiters are queued). */
@@ -129,15 +101,16 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Runs `fn` holding the lock and releases it in `finally`. Inside `fn`, the lock's owner is
-   * the current owner, so nested acquisitions share it (reentrancy, deadlock detection). If
-   * `fn` succeeds but the lock was lost meanwhile, LockLostError is thrown.
+   * Runs `fn` holding the lock and releases it in `finally`. Inside `fn`, the lock is
+   * `current()` and its owner is the current owner, so nested acquisitions share it
+   * (reentrancy, deadlock detection). If `fn` succeeds but the lock was lost meanwhile,
+   * LockLostError is thrown.
    */
   async withLock<T>(key: string, fn: (lock: Lock) => T | Promise<T>, options: AcquireOptions = {}): Promise<T> {
     const lock = await this.acquire(key, options);
     let result: T;
     try {
-      result = await this.owners.run(lock.owner, () => fn(lock));
+      result = await this.context.runHolding(lock, () => fn(lock));
     } catch (error) {
       await lock.release().catch(() => undefined);
       throw error;
@@ -146,17 +119,34 @@ export class LockService implements BeforeApplicationShutdown {
     return result;
   }
 
+  /**
+   * The innermost lock the current async context holds through `withLock()` or a `@WithLock`
+   * method; undefined outside of one. Parallel sections each see their own. Work started
+   * inside a section that outlives it still sees the lock, released by then: check
+   * `isHeld()` or its `signal` before relying on it.
+   *
+   * @example
+   * @WithLock('invoice:{0}')
+   * async charge(invoiceId: string) {
+   *   const lock = this.locks.current()!;
+   *   await this.ledger.write(invoiceId, { fence: lock.fencingToken, signal: lock.signal });
+   * }
+   */
+  current(): Lock | undefined {
+    return this.context.lock();
+  }
+
   /** Runs `fn` as `owner`: locks acquired inside belong to it unless they name another owner. */
   runAsOwner<T>(owner: string, fn: () => T): T {
     assertSafeId(owner, 'owner');
-    return this.owners.run(owner, fn);
+    return this.context.runAs(owner, fn);
   }
 
   /** Whether anyone holds the mutex `key` now. */
   async isLocked(key: string, options: { tenant?: string } = {}): Promise<boolean> {
     assertSafeId(key, 'key');
     const tenant = this.core.tenants.resolve(options.tenant, 'locks.isLocked');
-    return (await this.main.store.holderOwner(this.keys.mutex(tenant, key).lock)) !== null;
+    return (await this.store.holderOwner(this.keys.mutex(tenant, key).lock)) !== null;
   }
 
   /** The locks this instance holds now. */
@@ -172,25 +162,17 @@ export class LockService implements BeforeApplicationShutdown {
    */
   async acquirePermit(key: string, options: PermitOptions): Promise<Lock> {
     const permits = checkPermits(options?.permits);
-    return this.acquireSimple('permit', key, options, (backend, tenant, token, c, waiting) => {
-      const keys = this.keys.semaphore(tenant, key);
-      return {
-        channel: keys.channel,
-        attempt: () => backend.store.acquirePermit(keys, token, permits, c.ttlMs),
-        ops: { extend: (ms) => backend.store.extendPermit(keys, token, ms), release: async () => ((await backend.store.releasePermit(keys, token)) ? 'released' : 'lost') },
-        waiting,
-      };
-    });
+    return this.acquirer.acquire(this.permit, key, options, permits);
   }
 
   /** Shared hold of the read-write lock `key` (many readers, or one writer). */
   acquireRead(key: string, options: ReadWriteOptions = {}): Promise<Lock> {
-    return this.acquireReadWrite('read', key, options);
+    return this.acquirer.acquire(this.read, key, options, undefined);
   }
 
   /** Exclusive hold of the read-write lock `key`. A waiting writer turns new readers away. */
   acquireWrite(key: string, options: ReadWriteOptions = {}): Promise<Lock> {
-    return this.acquireReadWrite('write', key, options);
+    return this.acquirer.acquire(this.write, key, options, undefined);
   }
 
   /**
@@ -209,152 +191,11 @@ export class LockService implements BeforeApplicationShutdown {
       throw new InvalidArgumentError('fencingToken', 'must be a positive integer', fencingToken);
     }
     const tenant = this.core.tenants.resolve(options.tenant, 'locks.checkFence');
-    return this.main.store.checkFence(this.keys.fenceGuard(tenant, resource), fencingToken);
+    return this.store.checkFence(this.keys.fenceGuard(tenant, resource), fencingToken);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.options.releaseOnShutdown) return;
     await Promise.all([...this.heldLocks].map((lock) => lock.release().catch(() => undefined)));
-  }
-
-  private async acquireMutex(backend: Backend, key: string, tenant: string, c: CheckedAcquire, options: AcquireOptions): Promise<Lock> {
-    const startedAt = this.core.clock.now();
-    const token = this.nextToken();
-    const owner = options.owner ?? this.owners.getStore() ?? `${this.core.instanceId}:${token}`;
-    const keys = this.keys.mutex(tenant, key);
-    // Where the store can, the acquire and release scripts publish the lock events themselves.
-    const scripted = backend.store.publishesEvents === true && this.observer.enabled;
-    const request: MutexRequest = {
-      token, owner, ttlMs: c.ttlMs, reentrant: c.reentrant, enqueue: c.waitMs > 0, priority: c.priority, leaseMs: this.options.waiterLeaseMs,
-      event: scripted ? this.observer.acquiredByScript(key, 'mutex', owner, tenant) : undefined,
-    };
-    let first: MutexReply;
-    try {
-      first = await backend.store.acquireMutex(keys, request);
-    } catch (error) {
-      // The reply may be lost after the script queued us or even took the lock (an open
-      // breaker sent nothing: nothing to undo).
-      if (!(error instanceof CircuitOpenError)) abandonMutexWait(backend.store, keys, request);
-      throw error;
-    }
-    let held: Acquired;
-    if (first.acquired) {
-      held = { ...first, at: startedAt };
-    } else {
-      this.observer.contended('mutex');
-      if (c.waitMs === 0) {
-        this.observer.timedOut('mutex', key, tenant, startedAt);
-        throw new LockTimeoutError(key, 0, tenant);
-      }
-      try {
-        // Later attempts are polls of a waiter: the event is emitted here, with the wait time.
-        request.event = undefined;
-        request.queued = true;
-        held = await waitForMutex(this.waitContext(backend, 'mutex', key, tenant, keys.channel, c, options), keys, request, first, backend.detector, startedAt);
-      } catch (error) {
-        if (error instanceof LockTimeoutError) this.observer.timedOut('mutex', key, tenant, startedAt);
-        if (error instanceof DeadlockError) this.observer.deadlock(key, tenant, error.cycle, startedAt);
-        throw error;
-      }
-    }
-    const ops = new MutexOperations(backend.store, keys, held.token, scripted ? this.observer : null);
-    return this.track(new Lock({
-      key, tenant, kind: 'mutex', owner, token: held.token, fencingToken: held.fencingToken, ttlMs: c.ttlMs,
-      expiresAt: held.at + held.pttlMs - driftMs(held.pttlMs), autoRenew: c.autoRenew, maxHoldMs: c.maxHoldMs,
-    }, ops, this.hooks), startedAt, !first.acquired, scripted && first.acquired);
-  }
-
-  private acquireReadWrite(kind: 'read' | 'write', key: string, options: ReadWriteOptions): Promise<Lock> {
-    const mode = kind === 'read' ? 'r' : 'w';
-    return this.acquireSimple(kind, key, options, (backend, tenant, token, c, waiting) => {
-      const keys = this.keys.readWrite(tenant, key);
-      const lease = this.options.waiterLeaseMs;
-      return {
-        channel: keys.channel,
-        attempt: () => backend.store.acquireReadWrite(keys, mode, token, c.ttlMs, waiting, lease),
-        ops: { extend: (ms) => backend.store.extendReadWrite(keys, mode, token, ms), release: async () => ((await backend.store.releaseReadWrite(keys, mode, token)) ? 'released' : 'lost') },
-        abandon: mode === 'w' ? () => backend.store.abandonWrite(keys, token) : undefined,
-        waiting,
-      };
-    });
-  }
-
-  private async acquireSimple(
-    kind: LockKind, key: string, options: AcquireOptions,
-    plan: (backend: Backend, tenant: string, token: string, c: CheckedAcquire, waiting: boolean) => {
-      channel: string; attempt: () => Promise<SimpleReply>; ops: LockOperations;
-      /** Cleanup when a wait fails (a writer's waiting flag). */
-      abandon?: () => Promise<void>;
-    },
-  ): Promise<Lock> {
-    const c = checkAcquire(key, options, this.options, this.options.defaultWaitMs);
-    const tenant = this.core.tenants.resolve(options.tenant, `locks.${kind}`);
-    checkNotAborted(key, tenant, options.signal);
-    return this.onBackend(async (backend) => {
-      const startedAt = this.core.clock.now();
-      const token = this.nextToken();
-      const owner = options.owner ?? this.owners.getStore() ?? `${this.core.instanceId}:${token}`;
-      const { channel, attempt, ops, abandon } = plan(backend, tenant, token, c, c.waitMs > 0);
-      let at = startedAt;
-      let reply = await attempt();
-      const contended = !reply.acquired;
-      if (!reply.acquired) {
-        this.observer.contended(kind);
-        if (c.waitMs === 0) {
-          this.observer.timedOut(kind, key, tenant, startedAt);
-          throw new LockTimeoutError(key, 0, tenant);
-        }
-        try {
-          const timed = async () => ((at = this.core.clock.now()), attempt());
-          reply = await waitForSimple(this.waitContext(backend, kind, key, tenant, channel, c, options), timed, reply);
-        } catch (error) {
-          if (error instanceof LockTimeoutError) this.observer.timedOut(kind, key, tenant, startedAt);
-          await abandon?.().catch(() => undefined);
-          throw error;
-        }
-      }
-      const held = reply as Extract<SimpleReply, { acquired: true }>;
-      return this.track(new Lock({
-        key, tenant, kind, owner, token, fencingToken: held.fencingToken, ttlMs: c.ttlMs,
-        expiresAt: at + held.pttlMs - driftMs(held.pttlMs), autoRenew: c.autoRenew, maxHoldMs: c.maxHoldMs,
-      }, ops, this.hooks), startedAt, contended);
-    });
-  }
-
-  private waitContext(backend: Backend, kind: LockKind, key: string, tenant: string, channel: string, c: CheckedAcquire, options: AcquireOptions): WaitContext {
-    const capability = kind === 'mutex' ? 'lock' : kind === 'permit' ? 'semaphore' : 'rwlock';
-    return {
-      store: backend.store, wakeups: backend.wakeups, pattern: this.keys.channelPattern(tenant, capability), channel, key, tenant,
-      waitMs: c.waitMs, signal: options.signal, fallbackPollMs: this.options.fallbackPollMs, leaseMs: this.options.waiterLeaseMs,
-      now: () => this.core.clock.now(),
-    };
-  }
-
-  /** `published`: the acquire script already published lock.acquired. */
-  private track(lock: Lock, startedAt: number, contended: boolean, published = false): Lock {
-    this.heldLocks.add(lock);
-    this.observer.acquired(lock, startedAt, contended, published);
-    return lock;
-  }
-
-  private nextToken(): string {
-    this.tokenCount = (this.tokenCount + 1) % Number.MAX_SAFE_INTEGER;
-    return this.tokenPrefix + this.tokenCount.toString(36);
-  }
-
-  private backend(store: LockStore): Backend {
-    const detector = this.options.deadlockDetection ? new DeadlockDetector(store, this.keys, this.options.deadlockMaxDepth) : null;
-    return { store, wakeups: new LockWakeups(store), detector };
-  }
-
-  /** Runs on Redis; on an outage, fails closed unless the unsafe local fallback is enabled. */
-  private onBackend<T>(run: (backend: Backend) => Promise<T>): Promise<T> {
-    return run(this.main).catch((error: unknown) => {
-      const outage = error instanceof RedisUnavailableError || error instanceof CircuitOpenError;
-      if (!outage || !this.options.unsafeLocalFallbackOnOutage || this.main.store.kind === 'memory') throw error;
-      this.logger.warn(`Redis unreachable: granting a LOCAL lock (locks.unsafeLocalFallbackOnOutage); other instances are not excluded`);
-      this.fallback ??= this.backend(new MemoryLockStore(this.core.clock));
-      return run(this.fallback);
-    });
   }
 }

@@ -1,6 +1,5 @@
 import { CoordinationCore } from '../core/coordination-core.js';
 import type { CoordinationCapability } from '../core/capability.js';
-import { LockExplorer } from './lock.explorer.js';
 import { LOCK_OPTIONS, LockOptionsSchema, resolveLockOptions, type LockModuleOptions, type ResolvedLockOptions } from './lock.options.js';
 import { LockService } from './lock.service.js';
 import { LOCK_STORE } from './lock-store.interface.js';
@@ -18,7 +17,6 @@ export const LOCKS_CAPABILITY = {
       useFactory: (core: CoordinationCore) => (core.connection ? new RedisLockStore(core.connection) : new MemoryLockStore(core.clock)),
     },
     LockService,
-    LockExplorer,
   ],
   exports: [LockService],
 } as const satisfies CoordinationCapability<'locks', LockModuleOptions, ResolvedLockOptions>;

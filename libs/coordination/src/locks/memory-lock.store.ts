@@ -1,15 +1,18 @@
 import type { Clock } from '../core/clock.js';
 import type {
-  LockStore, MutexKeys, MutexReply, MutexRequest, ReadWriteKeys, ReleaseReply, SemaphoreKeys, SimpleReply, WakeHandler,
+  HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, PermitRequest, ReadWriteKeys, ReadWriteRequest, ReleaseReply,
+  SemaphoreKeys, WakeHandler,
 } from './lock-store.interface.js';
+import { decodeQueueEntry, encodeHandOff, encodeQueueEntry, type QueueEntry } from './queue-codec.js';
 
 interface MutexEntry { token: string; owner: string; count: number; fence: number; expiresAt: number }
 interface Waiter { member: string; score: number; expiresAt: number }
 
 /**
- * LockStore in process memory, on the injected clock, with the semantics of the Lua scripts:
- * the same queue order, hand-off on release, lease expiry of waiters and fencing counters.
- * State is local to this module instance: it excludes nothing across processes.
+ * The lock stores in process memory, on the injected clock, with the semantics of the Lua
+ * scripts: the same queue order and entry format, hand-off on release, lease expiry of waiters
+ * and fencing counters. State is local to this module instance: it excludes nothing across
+ * processes.
  */
 export class MemoryLockStore implements LockStore {
   readonly kind = 'memory';
@@ -24,7 +27,7 @@ export class MemoryLockStore implements LockStore {
   constructor(private readonly clock: Clock) {}
 
   async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
-    const member = `${r.token}|${r.ttlMs}|${r.owner}`;
+    const member = encodeQueueEntry(r);
     const queue = this.queue(k.queue);
     const held = this.mutex(k.lock);
     const leave = () => this.dropWaiter(k.queue, member);
@@ -75,10 +78,10 @@ export class MemoryLockStore implements LockStore {
     const head = this.queue(k.queue)?.waiters[0];
     if (head) {
       this.dropWaiter(k.queue, head.member);
-      const [waiter, ttl, ...owner] = head.member.split('|');
+      const waiter = decodeQueueEntry(head.member);
       const fence = this.incr(k.fence);
-      this.mutexes.set(k.lock, { token: waiter, owner: owner.join('|'), count: 1, fence, expiresAt: this.clock.now() + Number(ttl) });
-      this.publish(k.channel, `g|${waiter}|${fence}|${ttl}`);
+      this.mutexes.set(k.lock, { token: waiter.token, owner: waiter.owner, count: 1, fence, expiresAt: this.clock.now() + waiter.ttlMs });
+      this.publish(k.channel, encodeHandOff({ token: waiter.token, fencingToken: fence, ttlMs: waiter.ttlMs }));
     }
     return 'released';
   }
@@ -92,14 +95,15 @@ export class MemoryLockStore implements LockStore {
     return true;
   }
 
-  async leaveQueue(k: MutexKeys, token: string, member: string): Promise<{ fencingToken: number; pttlMs: number } | null> {
-    this.dropWaiter(k.queue, member);
+  async leaveQueue(k: MutexKeys, w: QueueEntry): Promise<HandedOver | null> {
+    this.dropWaiter(k.queue, encodeQueueEntry(w));
     const held = this.mutex(k.lock);
-    return held && held.token === token ? { fencingToken: held.fence, pttlMs: held.expiresAt - this.clock.now() } : null;
+    return held && held.token === w.token ? { fencingToken: held.fence, pttlMs: held.expiresAt - this.clock.now() } : null;
   }
 
-  async heartbeat(k: MutexKeys, member: string, leaseMs: number): Promise<boolean> {
-    const waiter = this.queue(k.queue)?.waiters.find((w) => w.member === member);
+  async heartbeat(k: MutexKeys, w: QueueEntry, leaseMs: number): Promise<boolean> {
+    const member = encodeQueueEntry(w);
+    const waiter = this.queue(k.queue)?.waiters.find((q) => q.member === member);
     if (!waiter) return false;
     waiter.expiresAt = this.clock.now() + leaseMs;
     return true;
@@ -109,19 +113,19 @@ export class MemoryLockStore implements LockStore {
     return this.mutex(lockKey)?.owner ?? null;
   }
 
-  async acquirePermit(k: SemaphoreKeys, token: string, permits: number, ttlMs: number): Promise<SimpleReply> {
+  async acquirePermit(k: SemaphoreKeys, { token, permits, ttlMs }: PermitRequest): Promise<HoldReply> {
     const holders = this.liveHolders(k.holders);
     if (!holders.has(token) && holders.size >= permits) {
       return { acquired: false, retryInMs: Math.min(...holders.values()) - this.clock.now() };
     }
     holders.set(token, this.clock.now() + ttlMs);
-    return { acquired: true, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+    return { acquired: true, token, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
   }
 
-  async releasePermit(k: SemaphoreKeys, token: string): Promise<boolean> {
-    if (!this.liveHolders(k.holders).delete(token)) return false;
+  async releasePermit(k: SemaphoreKeys, token: string): Promise<'released' | 'lost'> {
+    if (!this.liveHolders(k.holders).delete(token)) return 'lost';
     this.publish(k.channel, 'f');
-    return true;
+    return 'released';
   }
 
   async extendPermit(k: SemaphoreKeys, token: string, ttlMs: number): Promise<boolean> {
@@ -131,7 +135,7 @@ export class MemoryLockStore implements LockStore {
     return true;
   }
 
-  async acquireReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number, waiting: boolean, leaseMs: number): Promise<SimpleReply> {
+  async acquireReadWrite(k: ReadWriteKeys, { mode, token, ttlMs, waiting, leaseMs }: ReadWriteRequest): Promise<HoldReply> {
     const readers = this.liveHolders(k.readers);
     const writer = this.string(k.writer);
     const now = this.clock.now();
@@ -139,7 +143,7 @@ export class MemoryLockStore implements LockStore {
     if (mode === 'r') {
       if (this.string(k.writerWaiting)) return { acquired: false, retryInMs: -1 };
       readers.set(token, now + ttlMs);
-      return { acquired: true, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+      return { acquired: true, token, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
     }
     if (readers.size > 0) {
       if (waiting) this.strings.set(k.writerWaiting, { value: token, expiresAt: now + leaseMs });
@@ -147,20 +151,20 @@ export class MemoryLockStore implements LockStore {
     }
     this.strings.set(k.writer, { value: token, expiresAt: now + ttlMs });
     if (this.string(k.writerWaiting)?.value === token) this.strings.delete(k.writerWaiting);
-    return { acquired: true, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+    return { acquired: true, token, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
   }
 
-  async releaseReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<boolean> {
+  async releaseReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<'released' | 'lost'> {
     if (mode === 'r') {
       const readers = this.liveHolders(k.readers);
-      if (!readers.delete(token)) return false;
+      if (!readers.delete(token)) return 'lost';
       if (readers.size === 0) this.publish(k.channel, 'f');
-      return true;
+      return 'released';
     }
-    if (this.string(k.writer)?.value !== token) return false;
+    if (this.string(k.writer)?.value !== token) return 'lost';
     this.strings.delete(k.writer);
     this.publish(k.channel, 'f');
-    return true;
+    return 'released';
   }
 
   async extendReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string, ttlMs: number): Promise<boolean> {

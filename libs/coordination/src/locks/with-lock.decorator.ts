@@ -1,11 +1,15 @@
 import 'reflect-metadata';
+import { Inject, Optional } from '@nestjs/common';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
-import type { LockService } from './lock.service.js';
+import { LockService } from './lock.service.js';
 import type { AcquireOptions } from './lock.types.js';
 
 export const WITH_LOCK_METADATA = 'coordination:with-lock';
-/** Where LockExplorer puts the LockService of the instance's own module (see WithLock). */
-export const LOCK_SERVICE_REF = Symbol.for('coordination:lock-service');
+/**
+ * The property Nest injects the instance's LockService into (see WithLock). A symbol private to
+ * this module: it cannot collide with the class's own properties.
+ */
+const LOCK_SERVICE = Symbol('coordination:with-lock:service');
 
 /** A key template (`'crew:{0}'`, `'order:{1.id}'`: argument index, then a property path) or a function of the arguments. */
 export type LockKeySource = string | ((...args: any[]) => string);
@@ -13,17 +17,6 @@ export type LockKeySource = string | ((...args: any[]) => string);
 export interface WithLockMetadata {
   key: LockKeySource;
   options: AcquireOptions;
-}
-
-const defaultServices: LockService[] = [];
-
-/** Called by LockExplorer: the fallback for instances it did not see (request-scoped, created by hand). */
-export function registerLockService(service: LockService): () => void {
-  defaultServices.push(service);
-  return () => {
-    const index = defaultServices.lastIndexOf(service);
-    if (index >= 0) defaultServices.splice(index, 1);
-  };
 }
 
 /** Resolves the lock key of one call; the key is validated by LockService like any other. */
@@ -45,10 +38,12 @@ export function resolveLockKey(source: LockKeySource, args: unknown[]): string {
  * original function (route, guard, interceptor, ... metadata) is copied to the wrapper, so the
  * decorator can sit above or below `@Get()` & co.
  *
- * The LockService is the one of the module that created the instance: LockExplorer attaches it to
- * every singleton provider and controller with a @WithLock method at bootstrap. Instances it
- * does not see (request-scoped, `new`-ed by hand) use the most recently started module's.
- * A LockTimeoutError maps to HTTP 409 through CoordinationExceptionFilter.
+ * The decorator also declares an (optional) property injection of LockService on the class, so
+ * Nest's DI gives every instance it creates the LockService of the module that created it
+ * (singletons, request-scoped and transient providers, controllers alike; two apps in one
+ * process stay apart). An instance created with `new` has none and the call fails, naming the
+ * fix. Inside the method, `LockService.current()` is the lock. A LockTimeoutError maps to HTTP
+ * 409 through CoordinationExceptionFilter.
  *
  * @example
  * @Post(':crewId/runs')
@@ -63,11 +58,14 @@ export function WithLock(key: LockKeySource, options: AcquireOptions = {}): Meth
   if (typeof key !== 'string' && typeof key !== 'function') throw new InvalidArgumentError('key', 'must be a template string or a function');
   return (target, propertyKey, descriptor: PropertyDescriptor) => {
     const original = descriptor.value as (...args: unknown[]) => unknown;
-    const where = `${(target as { constructor: { name: string } }).constructor.name}.${String(propertyKey)}`;
+    const where = typeof target === 'function'
+      ? `${target.name}.${String(propertyKey)}`
+      : `${(target as { constructor: { name: string } }).constructor.name}.${String(propertyKey)}`;
     if (typeof original !== 'function') throw new Error(`@WithLock() on ${where}: only methods can be decorated`);
+    if (typeof target === 'function') throw new Error(`@WithLock() on ${where}: static methods have no instance for Nest to inject LockService into; use LockService.withLock()`);
     const wrapper = async function (this: Record<symbol, LockService | undefined>, ...args: unknown[]) {
-      const service = this?.[LOCK_SERVICE_REF] ?? defaultServices[defaultServices.length - 1];
-      if (!service) throw new Error(`@WithLock() on ${where}: no LockService; import CoordinationModule and call it on a Nest-managed instance`);
+      const service = this?.[LOCK_SERVICE];
+      if (!service) throw new Error(missingService(where));
       return service.withLock(resolveLockKey(key, args), () => original.apply(this, args), options);
     };
     for (const metadataKey of Reflect.getOwnMetadataKeys(original)) {
@@ -76,17 +74,18 @@ export function WithLock(key: LockKeySource, options: AcquireOptions = {}): Meth
     Object.defineProperty(wrapper, 'name', { value: original.name });
     Reflect.defineMetadata(WITH_LOCK_METADATA, { key, options } satisfies WithLockMetadata, wrapper);
     descriptor.value = wrapper;
+    // Optional: a class whose module cannot see LockService still boots; its calls then fail with missingService().
+    Inject(LockService)(target, LOCK_SERVICE);
+    Optional()(target, LOCK_SERVICE);
     return descriptor;
   };
 }
 
-/** True when some method of `prototype` (or its parents) is decorated with @WithLock. */
-export function hasWithLockMethods(prototype: object | null): boolean {
-  for (let proto = prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const value = Object.getOwnPropertyDescriptor(proto, name)?.value;
-      if (typeof value === 'function' && Reflect.hasOwnMetadata(WITH_LOCK_METADATA, value)) return true;
-    }
-  }
-  return false;
+function missingService(where: string): string {
+  return (
+    `@WithLock() on ${where}: this instance has no LockService. Let Nest create it (a provider or controller of a module ` +
+    `that can see CoordinationModule's exports; CoordinationModule is global unless isGlobal: false) instead of \`new\`, ` +
+    `or call LockService.withLock() yourself`
+  );
 }
+

@@ -4,16 +4,15 @@
 
   Input:
     KEYS[1] lock   KEYS[2] queue   KEYS[3] queue-exp   KEYS[4] queue-seq   (see acquire.lua)
-    ARGV[1] token     ARGV[2] queue member "token|ttlMs|owner"
+    ARGV[1] token   ARGV[2] ttlMs   ARGV[3] owner   (the waiter's queue entry, see queue.lua)
 
   Output:
     { 1, fencingToken, pttlMs }  the lock is held by this token (handed off before it left)
     { 0 }                        left the queue (or was not in it)
 ]]
-local lockKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-redis.call('ZREM', queueKey, ARGV[2])
-redis.call('ZREM', qexpKey, ARGV[2])
-if redis.call('ZCARD', queueKey) == 0 then redis.call('DEL', queueKey, qexpKey, seqKey) end
+--! include ./queue.lua
+local lockKey = KEYS[1]
+queue_remove(KEYS[2], KEYS[3], KEYS[4], queue_entry(ARGV[1], ARGV[2], ARGV[3]))
 local holder = redis.call('HMGET', lockKey, 't', 'f')
 if holder[1] == ARGV[1] then return { 1, tonumber(holder[2]), redis.call('PTTL', lockKey) } end
 return { 0 }

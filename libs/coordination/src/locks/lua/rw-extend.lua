@@ -8,17 +8,13 @@
   Output:
     1  extended     0  not held (expired or taken over); nothing changed
 ]]
+--! include ../../lua/server-time.lua
+--! include ./expiring-set.lua
 local ttl = tonumber(ARGV[3])
 if ARGV[1] == 'w' then
   if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
   redis.call('PEXPIRE', KEYS[1], ttl)
   return 1
 end
-local t = redis.call('TIME')
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local score = redis.call('ZSCORE', KEYS[2], ARGV[2])
-if not score or tonumber(score) <= nowMs then return 0 end
-redis.call('ZADD', KEYS[2], nowMs + ttl, ARGV[2])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', KEYS[2], math.max(1, tonumber(last[2]) - nowMs))
-return 1
+if expiring_set_extend(KEYS[2], ARGV[2], server_time_ms(), ttl) then return 1 end
+return 0

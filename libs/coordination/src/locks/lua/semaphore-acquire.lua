@@ -3,24 +3,22 @@
   holder's permit comes back by itself.
 
   Input:
-    KEYS[1] holders   zset member = permit token, score = permit expiry (server ms)
+    KEYS[1] holders   expiring set (see expiring-set.lua): member = permit token
     KEYS[2] fence     counter, never expires
     ARGV[1] token     ARGV[2] permits (the limit)     ARGV[3] ttlMs
 
   Output:
-    { 1, fencingToken, ttlMs }      permit taken
-    { 0, msUntilFirstExpiry }       all permits held; -1 when none expires
+    { 1, fencingToken, ttlMs }      permit taken (or refreshed, when this token holds one)
+    { 0, msUntilFirstExpiry }       all permits held
 ]]
+--! include ../../lua/server-time.lua
+--! include ./expiring-set.lua
 local holders, fenceKey = KEYS[1], KEYS[2]
 local token, limit, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local t = redis.call('TIME')
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', holders, '-inf', nowMs)
+local now = server_time_ms()
+expiring_set_purge(holders, now)
 if not redis.call('ZSCORE', holders, token) and redis.call('ZCARD', holders) >= limit then
-  local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')
-  return { 0, tonumber(first[2]) - nowMs }
+  return { 0, expiring_set_first_expiry(holders, now) }
 end
-redis.call('ZADD', holders, nowMs + ttl, token)
-local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', holders, math.max(1, tonumber(last[2]) - nowMs))
+expiring_set_put(holders, token, now, ttl)
 return { 1, redis.call('INCR', fenceKey), ttl }

@@ -8,11 +8,7 @@
   Output:
     1  extended     0  not held (expired); nothing changed
 ]]
-local t = redis.call('TIME')
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score or tonumber(score) <= nowMs then return 0 end
-redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[2]), ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(last[2]) - nowMs))
-return 1
+--! include ../../lua/server-time.lua
+--! include ./expiring-set.lua
+if expiring_set_extend(KEYS[1], ARGV[1], server_time_ms(), tonumber(ARGV[2])) then return 1 end
+return 0
