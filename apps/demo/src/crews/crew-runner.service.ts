@@ -23,7 +23,10 @@ export class CrewRunner {
 
   @WithLock((crew: Crew) => crewRunLockKey(crew.id), { waitMs: 0, ttlMs: 10_000 })
   async run(crew: Crew, user: AuthUser, durationMs: number): Promise<CrewRun & { crewId: string }> {
-    const fencingToken = this.heldFencingToken(crew);
+    // The lock @WithLock holds for this call: its fencing token travels with the run.
+    const lock = this.locks.current();
+    if (!lock) throw new Error(`CrewRunner.run called without holding "${crewRunLockKey(crew.id)}"`);
+    const { fencingToken } = lock;
     const started = this.crews.saveRun(crew, {
       id: randomUUID(), status: 'running', startedAt: new Date().toISOString(), triggeredBy: user.id, fencingToken,
     });
@@ -37,16 +40,5 @@ export class CrewRunner {
       crewId: crew.id, type: 'run.completed', data: { runId: finished.id, fencingToken, status: finished.status, finishedAt: finished.finishedAt },
     });
     return { crewId: crew.id, ...finished };
-  }
-
-  /**
-   * `@WithLock` does not hand the Lock to the method, but the mutex is exclusive per tenant
-   * and key, so this instance holds exactly one lock with this key and tenant right now.
-   */
-  private heldFencingToken(crew: Crew): number {
-    const key = crewRunLockKey(crew.id);
-    const held = this.locks.held().find((lock) => lock.key === key && lock.tenant === crew.companyId);
-    if (!held) throw new Error(`CrewRunner.run called without holding "${key}"`);
-    return held.fencingToken;
   }
 }
