@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { InvalidArgumentError, normalizePolicy, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { InvalidArgumentError, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { normalizePolicy } from '../support/internals.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 import { ALL_ALGORITHMS, createRateLimitHarness, uniqueKey, type RateLimitHarness } from './rate-limit-harness.js';
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { CoordinationCore, normalizePolicy } from '@nest-coordination/core';
+import { CoordinationCore, normalizePolicy } from '../support/internals.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 import { scanKeys } from '../support/scan-keys.js';
 import { ALL_ALGORITHMS, createRateLimitHarness, uniqueKey, type RateLimitHarness } from './rate-limit-harness.js';

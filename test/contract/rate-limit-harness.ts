@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import type { TestingModule } from '@nestjs/testing';
-import {
-  EventBus, ManualClock, RATE_LIMIT_STORE, RateLimitService, type CoordinationModuleOptions, type RateLimitAlgorithm, type RateLimitStore,
-} from '@nest-coordination/core';
+import { EventBus, ManualClock, RateLimitService, type CoordinationModuleOptions, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { RATE_LIMIT_STORE, type RateLimitStore } from '../support/internals.js';
 import { bootModule } from '../support/boot.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 

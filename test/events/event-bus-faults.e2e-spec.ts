@@ -1,7 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import {
-  CircuitOpenError, CoordinationCore, EventBus, RedisUnavailableError, type CoordinationModuleOptions,
-} from '@nest-coordination/core';
+import { CircuitOpenError, EventBus, RedisUnavailableError, type CoordinationModuleOptions } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import { Redis } from 'ioredis';
 import { firstValueFrom, take, timeout } from 'rxjs';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';

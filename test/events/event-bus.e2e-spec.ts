@@ -1,7 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import {
-  CoordinationCore, ErrorCode, EventBus, InvalidArgumentError, SerializationError, TenantInvalidError, TenantRequiredError,
-} from '@nest-coordination/core';
+import { ErrorCode, EventBus, InvalidArgumentError, SerializationError, TenantInvalidError, TenantRequiredError } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import type { Redis } from 'ioredis';
 import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.interface.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';

@@ -1,7 +1,6 @@
 import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
-import {
-  CoordinationCore, CoordinationModule, EventBus, OnCoordinationEvent, type CoordinationEvent,
-} from '@nest-coordination/core';
+import { CoordinationModule, EventBus, OnCoordinationEvent, type CoordinationEvent } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import { bootApp } from '../support/boot.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 import { collect } from './event-test.helpers.js';

@@ -1,8 +1,7 @@
 import { jest } from '@jest/globals';
 import { Controller, Injectable, Logger, Scope, type INestApplicationContext } from '@nestjs/common';
-import {
-  CoordinationCore, EventBus, InvalidArgumentError, OnCoordinationEvent, TenantInvalidError, type CoordinationEvent,
-} from '@nest-coordination/core';
+import { EventBus, InvalidArgumentError, OnCoordinationEvent, TenantInvalidError, type CoordinationEvent } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.interface.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 import { collect, eventsApp, eventually } from './event-test.helpers.js';

@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
-import {
-  CoordinationCore, CoordinationModule, InvalidOptionsError, type CoordinationModuleOptions, type CoordinationOptionsFactory,
-} from '@nest-coordination/core';
+import { CoordinationModule, InvalidOptionsError, type CoordinationModuleOptions, type CoordinationOptionsFactory } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import { bootModule, type BootedModule, type BootExtras } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
 

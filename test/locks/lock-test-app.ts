@@ -1,5 +1,6 @@
 import type { TestingModule } from '@nestjs/testing';
-import { CoordinationCore, LockService, type CoordinationModuleOptions } from '@nest-coordination/core';
+import { LockService, type CoordinationModuleOptions } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 // Internals of the locks capability, for tests that reach below LockService.
 import { LockKeys } from '../../libs/coordination/src/locks/lock-keys.js';
 import { LOCK_STORE, type LockStore } from '../../libs/coordination/src/locks/lock-store.interface.js';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { CoordinationCore } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import { createRateLimitHarness, type RateLimitHarness } from '../contract/rate-limit-harness.js';
 import { DRIVERS } from '../support/drivers.js';
 import { scanKeys } from '../support/scan-keys.js';

@@ -4,7 +4,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
-import { CoordinationModule, RATE_LIMIT_STORE, normalizePolicy } from '@nest-coordination/core';
+import { CoordinationModule } from '@nest-coordination/core';
+// Internals (not in the public API) from the build the parent made.
+import { RATE_LIMIT_STORE } from '../../libs/coordination/dist/rate-limit/rate-limit-store.interface.js';
+import { normalizePolicy } from '../../libs/coordination/dist/rate-limit/rate-limit-policy.js';
 
 const [url, prefix, key, limit, windowMs, durationMs, concurrency] = process.argv.slice(2);
 

@@ -1,6 +1,7 @@
 import type { INestApplication, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { CoordinationCore, CoordinationModule, type CoordinationModuleOptions } from '@nest-coordination/core';
+import { CoordinationModule, type CoordinationModuleOptions } from '@nest-coordination/core';
+import { CoordinationCore } from './internals.js';
 import { uniquePrefix } from './drivers.js';
 
 /** What a test adds around CoordinationModule. */

@@ -1,4 +1,4 @@
-import type { CoordinationCore } from '@nest-coordination/core';
+import type { CoordinationCore } from './internals.js';
 
 /**
  * Every key matching `pattern` on every master (one node on standalone, each master of a

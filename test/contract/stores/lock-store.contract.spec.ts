@@ -1,4 +1,5 @@
-import { KeyBuilder, ManualClock } from '@nest-coordination/core';
+import { ManualClock } from '@nest-coordination/core';
+import { KeyBuilder } from '../../support/internals.js';
 import { LockKeys } from '../../../libs/coordination/src/locks/lock-keys.js';
 import { MemoryLockStore } from '../../../libs/coordination/src/locks/memory-lock.store.js';
 import { RedisLockStore } from '../../../libs/coordination/src/locks/redis-lock.store.js';
