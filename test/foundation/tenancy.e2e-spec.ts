@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import request from 'supertest';
-import { CoordinationCore, CoordinationModule, TenantOptional, type TenancyOptions } from '@nest-coordination/core';
+import { CoordinationExceptionFilter, CoordinationModule, TenantOptional, type TenancyOptions } from '@nest-coordination/core';
+import { CoordinationCore } from '../support/internals.js';
 import { bootApp } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
 import { sleep } from '../support/wait.js';
@@ -45,10 +47,11 @@ class TenantProbeController {
   }
 }
 
-async function appWith(tenancy: TenancyOptions): Promise<INestApplication> {
+async function appWith(tenancy: TenancyOptions, withFilter = false): Promise<INestApplication> {
   @Module({
     imports: [CoordinationModule.forRoot({ prefix: uniquePrefix('tenancy'), tenancy })],
     controllers: [TenantProbeController],
+    providers: withFilter ? [{ provide: APP_FILTER, useClass: CoordinationExceptionFilter }] : [],
   })
   class AppModule {}
   return (await bootApp(null, { imports: [AppModule] })).app;
@@ -59,8 +62,8 @@ describe('tenant resolution over HTTP', () => {
   afterAll(async () => {
     await Promise.all(apps.map((app) => app.close()));
   });
-  const start = async (tenancy: TenancyOptions) => {
-    const app = await appWith(tenancy);
+  const start = async (tenancy: TenancyOptions, withFilter = false) => {
+    const app = await appWith(tenancy, withFilter);
     apps.push(app);
     return app.getHttpServer();
   };
@@ -156,5 +159,58 @@ describe('tenant resolution over HTTP', () => {
       const bad = await request(server as never).get('/current').set('x-tenant-id', 'a*b').expect(400);
       expect(bad.body.code).toBe('E_TENANT_INVALID');
     });
+  });
+  describe('with CoordinationExceptionFilter registered (APP_FILTER)', () => {
+    const expectProblem = (res: request.Response, code: string) => {
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(res.body).toMatchObject({ type: `urn:coordination:error:${code}`, status: 400, code, title: expect.any(String), detail: expect.any(String) });
+    };
+
+    it('answers a malformed tenant the middleware rejects with problem+json', async () => {
+      const server = await start({ header: 'x-tenant-id', required: true }, true);
+      const res = await request(server as never).get('/current').set('x-tenant-id', 'a*b').expect(400);
+      expectProblem(res, 'E_TENANT_INVALID');
+    });
+
+    it('answers a missing tenant with problem+json naming the header the request should have carried', async () => {
+      const server = await start({ header: 'x-company-id', required: true }, true);
+      const res = await request(server as never).get('/current').expect(400);
+      expectProblem(res, 'E_TENANT_REQUIRED');
+      expect(res.body.detail).toContain('"x-company-id" header');
+      expect(res.body.detail).not.toContain('pass { tenant }');
+    });
+
+    it('names request.user.<userProperty> when the tenant comes from the authenticated user', async () => {
+      const server = await start({ userProperty: 'companyId', required: true }, true);
+      const res = await request(server as never).get('/authed').expect(400);
+      expectProblem(res, 'E_TENANT_REQUIRED');
+      expect(res.body.detail).toContain('request.user.companyId');
+      const bad = await request(server as never).get('/authed').set('x-user-company', 'ac*me').expect(400);
+      expectProblem(bad, 'E_TENANT_INVALID');
+    });
+
+    it('names tenancy.resolver when a custom resolver finds none', async () => {
+      const server = await start({ required: true, resolver: () => undefined }, true);
+      const res = await request(server as never).get('/current').expect(400);
+      expectProblem(res, 'E_TENANT_REQUIRED');
+      expect(res.body.detail).toContain('tenancy.resolver');
+    });
+
+    it('echoes at most 64 characters of an 8 KB tenant header', async () => {
+      const server = await start({ header: 'x-tenant-id', required: true }, true);
+      const res = await request(server as never).get('/current').set('x-tenant-id', 'x'.repeat(8_192)).expect(400);
+      expectProblem(res, 'E_TENANT_INVALID');
+      expect(JSON.stringify(res.body).length).toBeLessThan(600);
+      expect(res.body.detail).toContain('(8192 characters)');
+    });
+  });
+
+  it('without the filter, still answers tenant errors with 400 and the problem body, naming the header', async () => {
+    const server = await start({ header: 'x-company-id', required: true });
+    const missing = await request(server as never).get('/current').expect(400);
+    expect(missing.body).toMatchObject({ type: 'urn:coordination:error:E_TENANT_REQUIRED', status: 400, code: 'E_TENANT_REQUIRED' });
+    expect(missing.body.detail).toContain('"x-company-id" header');
+    const bad = await request(server as never).get('/current').set('x-company-id', 'a*b').expect(400);
+    expect(bad.body).toMatchObject({ type: 'urn:coordination:error:E_TENANT_INVALID', status: 400, code: 'E_TENANT_INVALID' });
   });
 });

@@ -27,7 +27,7 @@ export { TenantOptional } from './tenancy/tenant-optional.decorator.js';
 
 // Health
 export { CoordinationHealthIndicator, DEFAULT_HEALTH_CHECK_OPTIONS } from './health/coordination-health.indicator.js';
-export type { CoordinationHealthCheckOptions, CoordinationHealthDetails } from './health/coordination-health.indicator.js';
+export type { CoordinationHealthCheckOptions, CoordinationHealthDetailLevel, CoordinationHealthDetails } from './health/coordination-health.indicator.js';
 export type { ClusterState, MemoryUsage } from './health/redis-info.parser.js';
 export type { ConnectionHealth, HealthStatus } from './connection/connection-health.tracker.js';
 export type { Topology } from './connection/redis-client.factory.js';

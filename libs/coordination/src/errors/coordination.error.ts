@@ -78,12 +78,16 @@ export class TenantInvalidError extends CoordinationError {
   }
 }
 
-/** A tenant is required (tenancy.required) but none is in context or given explicitly. */
+/**
+ * A tenant is required (tenancy.required) but none is in context or given explicitly.
+ * `remedy` tells the caller how to supply one; an HTTP request is told what it should have
+ * carried (see `TenantResolver.requiredError`).
+ */
 export class TenantRequiredError extends CoordinationError {
-  constructor(operation?: string) {
+  constructor(operation?: string, remedy = 'pass { tenant } or run inside a tenant context') {
     super(
       ErrorCode.TenantRequired,
-      `A tenant is required${operation ? ` for ${operation}` : ''} but none was resolved; pass { tenant } or run inside a tenant context`,
+      `A tenant is required${operation ? ` for ${operation}` : ''} but none was resolved; ${remedy}`,
       { operation },
     );
   }

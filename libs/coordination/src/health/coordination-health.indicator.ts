@@ -8,15 +8,37 @@ import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { probeRedis, type RedisProbeResult } from './redis-health.probe.js';
 import type { ClusterState, MemoryUsage } from './redis-info.parser.js';
 
+/**
+ * How much a check reports: `'full'` adds {@link CoordinationHealthDetails} (Redis error text,
+ * addresses, memory figures, topology) next to the status; `'status'` reports `up`, `degraded`
+ * or `down` and nothing else, for callers who are not operators.
+ */
+export type CoordinationHealthDetailLevel = 'full' | 'status';
+
 /** Per-call settings of `CoordinationHealthIndicator.isHealthy()`. */
 export interface CoordinationHealthCheckOptions {
   /** Bound on each Redis command of the check (PING, INFO, CLUSTER INFO). Default 1_000. */
   timeoutMs?: number;
   /** Memory use (of `maxmemory`, on the fullest node) from which the check is `degraded`. Default 90. */
   memoryDegradedPercent?: number;
+  /**
+   * `'full'` (default, for backward compatibility) or `'status'`. The full details name Redis'
+   * address, its error text and memory figures: pass `'status'` wherever the endpoint answers
+   * unauthenticated callers, and `'full'` only to operators.
+   *
+   * @example
+   * // Decide per request: a load balancer gets the status, an operator the details.
+   * check(@Req() req: Request) {
+   *   const details = req.user?.roles.includes('ops') ? 'full' : 'status';
+   *   return this.health.check([() => this.coordination.isHealthy('coordination', { details })]);
+   * }
+   */
+  details?: CoordinationHealthDetailLevel;
 }
 
-export const DEFAULT_HEALTH_CHECK_OPTIONS: Required<CoordinationHealthCheckOptions> = { timeoutMs: 1_000, memoryDegradedPercent: 90 };
+export const DEFAULT_HEALTH_CHECK_OPTIONS: Required<CoordinationHealthCheckOptions> = {
+  timeoutMs: 1_000, memoryDegradedPercent: 90, details: 'full',
+};
 
 /** What the indicator reports under its key, next to Terminus' `status`. */
 // A type alias, not an interface: Terminus takes the details as Record<string, unknown>.
@@ -60,6 +82,8 @@ export type CoordinationHealthDetails = {
  * - `up`: everything else; the memory driver is always `up`.
  *
  * Registered and exported by `CoordinationModule`; add it to a Terminus `HealthCheckService` check.
+ * The details include Redis' error text, node addresses and memory figures: an endpoint that
+ * answers anonymous callers should pass `details: 'status'` (see {@link CoordinationHealthCheckOptions.details}).
  *
  * @example
  * @Controller('health')
@@ -70,6 +94,13 @@ export type CoordinationHealthDetails = {
  *   @HealthCheck()
  *   check() {
  *     return this.health.check([() => this.coordination.isHealthy('coordination', { timeoutMs: 500 })]);
+ *   }
+ *
+ *   @Public() // what a load balancer calls: up / degraded / down, nothing about Redis itself
+ *   @Get('live')
+ *   @HealthCheck()
+ *   live() {
+ *     return this.health.check([() => this.coordination.isHealthy('coordination', { details: 'status' })]);
  *   }
  * }
  */
@@ -85,10 +116,11 @@ export class CoordinationHealthIndicator {
     key: Key = 'coordination' as Key,
     options: CoordinationHealthCheckOptions = {},
   ): Promise<HealthIndicatorResult<Key>> {
-    const { timeoutMs, memoryDegradedPercent } = checkOptions(options);
+    const { timeoutMs, memoryDegradedPercent, details: level } = checkOptions(options);
     const session = this.indicators.check(key);
     const connection = this.core.connection;
     if (!connection) {
+      if (level === 'status') return session.up();
       const details: CoordinationHealthDetails = {
         driver: 'memory', reachable: true, message: 'in-memory driver: state is local to this process',
       };
@@ -114,11 +146,12 @@ export class CoordinationHealthIndicator {
       error: probe.error,
       infoError: probe.infoError,
     };
+    const full = level === 'full';
     const down = downReasons(probe, health.status);
-    if (down.length > 0) return session.down({ ...details, reasons: down });
+    if (down.length > 0) return full ? session.down({ ...details, reasons: down }) : session.down();
     const degraded = degradedReasons(probe, health.status, memoryDegradedPercent);
-    if (degraded.length > 0) return session.degraded({ ...details, reasons: degraded });
-    return session.up(details);
+    if (degraded.length > 0) return full ? session.degraded({ ...details, reasons: degraded }) : session.degraded();
+    return full ? session.up(details) : session.up();
   }
 }
 
@@ -148,6 +181,9 @@ function checkOptions(options: CoordinationHealthCheckOptions): Required<Coordin
   const percent = resolved.memoryDegradedPercent;
   if (!Number.isFinite(percent) || percent <= 0 || percent > 100) {
     throw new InvalidArgumentError('options.memoryDegradedPercent', 'must be a number in (0, 100]', percent);
+  }
+  if (resolved.details !== 'full' && resolved.details !== 'status') {
+    throw new InvalidArgumentError('options.details', "must be 'full' or 'status'", resolved.details);
   }
   return resolved;
 }

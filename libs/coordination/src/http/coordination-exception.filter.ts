@@ -1,5 +1,6 @@
 import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { CoordinationError, ErrorCode } from '../errors/coordination.error.js';
+import { CoordinationBadRequestException } from './as-bad-request.js';
 import { PROBLEM_JSON, problemDetails } from './problem-details.js';
 
 /** HTTP status per error code; codes not listed map to 500. */
@@ -32,9 +33,11 @@ interface HttpResponseLike {
  * app.useGlobalFilters(new CoordinationExceptionFilter());
  * // or: @UseFilters(CoordinationExceptionFilter) on a controller
  */
-@Catch(CoordinationError)
-export class CoordinationExceptionFilter implements ExceptionFilter<CoordinationError> {
-  catch(error: CoordinationError, host: ArgumentsHost): void {
+@Catch(CoordinationError, CoordinationBadRequestException)
+export class CoordinationExceptionFilter implements ExceptionFilter<CoordinationError | CoordinationBadRequestException> {
+  catch(exception: CoordinationError | CoordinationBadRequestException, host: ArgumentsHost): void {
+    // The tenant middleware and interceptor wrap their errors so that apps without this filter get a 400.
+    const error = exception instanceof CoordinationBadRequestException ? exception.error : exception;
     if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<HttpResponseLike>();
     const status = this.statusOf(error);

@@ -60,13 +60,35 @@ function globOf(glob: string): string {
     .join('*');
 }
 
-/** Throws unless `tenant` is a well-formed tenant id. */
+const TENANT_RULE = '1-64 characters of letters, digits, "_", "." or "-", starting with a letter or digit';
+/** Longest part of a rejected tenant echoed in an error: a tenant id is never longer than this. */
+const ECHO_LIMIT = 64;
+
+/**
+ * Throws `TenantInvalidError` unless `tenant` is a well-formed tenant id. The message names
+ * what was wrong without serializing the value: a non-string is named by its type (a BigInt
+ * or a cyclic object cannot be JSON-encoded, and an object may be huge), and a string is
+ * echoed up to 64 characters plus its length.
+ *
+ * @example
+ * assertTenantId('acme');  // passes
+ * assertTenantId(42n);     // TenantInvalidError: Invalid tenant id: must be a string, got a bigint
+ */
 export function assertTenantId(tenant: unknown): asserts tenant is string {
-  if (typeof tenant !== 'string' || !TENANT.test(tenant)) {
-    throw new TenantInvalidError(
-      `${JSON.stringify(tenant)} must be 1-64 characters of letters, digits, "_", "." or "-", starting with a letter or digit`,
-    );
-  }
+  if (typeof tenant !== 'string') throw new TenantInvalidError(`must be a string, got ${kindOf(tenant)}`);
+  if (!TENANT.test(tenant)) throw new TenantInvalidError(`${echo(tenant)} must be ${TENANT_RULE}`);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return `${type === 'object' ? 'an' : 'a'} ${type}`;
+}
+
+function echo(value: string): string {
+  if (value.length <= ECHO_LIMIT) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, ECHO_LIMIT)).slice(0, -1)}…" (${value.length} characters)`;
 }
 
 /**

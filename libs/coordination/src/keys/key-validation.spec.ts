@@ -44,6 +44,44 @@ describe('id and tenant validation', () => {
     }
   });
 
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  it.each([
+    [10n, 'a bigint'],
+    [42, 'a number'],
+    [null, 'null'],
+    [Symbol('acme'), 'a symbol'],
+    [['acme'], 'an array'],
+    [circular, 'an object'],
+    [() => 'acme', 'a function'],
+  ])('rejects the non-string tenant %p with TenantInvalidError naming its type', (tenant, kind) => {
+    for (const check of [() => assertTenantId(tenant), () => new TenantContext(false).resolve(tenant as unknown as string)]) {
+      let error: unknown;
+      try {
+        check();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TenantInvalidError);
+      expect((error as Error).message).toContain(`must be a string, got ${kind}`);
+    }
+  });
+
+  it('echoes at most the first 64 characters of a malformed tenant, and says how long it was', () => {
+    const huge = `${'x'.repeat(8_000)}*`;
+    let error: unknown;
+    try {
+      assertTenantId(huge);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TenantInvalidError);
+    const message = (error as Error).message;
+    expect(message).toContain(`"${'x'.repeat(64)}…" (8001 characters)`);
+    expect(message.length).toBeLessThan(300);
+    expect(JSON.stringify((error as TenantInvalidError).details).length).toBeLessThan(300);
+  });
+
   it('accepts well-formed tenants, and the reserved shared tenant only in the key builder', () => {
     for (const tenant of ['acme', 'A1', 'acme.eu-west_2', 'x'.repeat(64), '0']) expect(() => assertTenantId(tenant)).not.toThrow();
     expect(keys.key(SHARED_TENANT, 'lock', 'r')).toBe('coord:_shared:lock:{r}');

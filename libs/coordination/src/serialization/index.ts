@@ -1,3 +1,3 @@
-export { DEFAULT_SERIALIZER_OPTIONS, isCompressed, Serializer } from './serializer.js';
+export { DEFAULT_SERIALIZER_OPTIONS, isCompressed, MAX_DEPTH, Serializer } from './serializer.js';
 export type { SerializerOptions } from './serializer.js';
 export { DeserializationError, SerializationError } from './serialization.errors.js';

@@ -2,7 +2,8 @@ import { Buffer } from 'node:buffer';
 import { brotliCompressSync, brotliDecompressSync, constants as zlib, deflateSync, inflateSync } from 'node:zlib';
 import { InvalidOptionsError } from '../errors/coordination.error.js';
 import { DeserializationError } from './serialization.errors.js';
-import { fromJsonTree } from './value-decoder.js';
+import { fromJsonTree, nestsDeeperThan } from './value-decoder.js';
+import { tooDeep } from './value-format.js';
 import { toJsonTree } from './value-encoder.js';
 
 /**
@@ -18,7 +19,23 @@ export interface SerializerOptions {
   compression?: 'deflate' | 'brotli' | 'none';
   /** Largest decompressed payload `decode` accepts, so a tiny corrupt or hostile value cannot exhaust memory. */
   maxDecompressedBytes?: number;
+  /**
+   * How deep objects may nest: the value passed in is at depth 0, what an object, array, Map,
+   * Set or Error holds one level deeper. `encode` throws `SerializationError` and `decode`
+   * `DeserializationError` for an object deeper than this. Default {@link MAX_DEPTH}.
+   */
+  maxDepth?: number;
 }
+
+/**
+ * Default `maxDepth`: objects nested more than 1000 levels deep are refused, as Jackson does by
+ * default. Real data stays far below it; a hostile value (a request body nested 40 000 deep) would
+ * otherwise overflow the stack of whatever walks it next, this serializer included.
+ *
+ * @example
+ * new Serializer({ maxDepth: MAX_DEPTH / 10 }); // stricter, for values from untrusted clients
+ */
+export const MAX_DEPTH = 1000;
 
 /**
  * @example
@@ -28,6 +45,7 @@ export const DEFAULT_SERIALIZER_OPTIONS: Readonly<Required<SerializerOptions>> =
   compressThresholdBytes: 1024,
   compression: 'deflate',
   maxDecompressedBytes: 64 * 1024 * 1024,
+  maxDepth: MAX_DEPTH,
 });
 
 // Two-char header: format version, then kind. A new wire format gets a new version digit.
@@ -47,6 +65,7 @@ const BROTLI = '1B'; // base64(brotli(PLAIN or TAGGED string))
  * Functions, symbols, cycles, WeakMap/WeakSet/WeakRef/Promise/SharedArrayBuffer throw
  * {@link SerializationError}. Shared (non-circular) references come back as separate copies.
  * Decoded objects are ordinary objects whose `__proto__`/`constructor` keys are own data properties.
+ * Objects nested deeper than `maxDepth` (default {@link MAX_DEPTH}) are refused both ways.
  *
  * @example
  * const serializer = new Serializer({ compressThresholdBytes: 2048 });
@@ -58,11 +77,13 @@ export class Serializer {
   private readonly thresholdBytes: number;
   private readonly compression: 'deflate' | 'brotli' | 'none';
   private readonly maxDecompressedBytes: number;
+  private readonly maxDepth: number;
 
   constructor(options: SerializerOptions = {}) {
     this.thresholdBytes = options.compressThresholdBytes ?? DEFAULT_SERIALIZER_OPTIONS.compressThresholdBytes;
     this.compression = options.compression ?? DEFAULT_SERIALIZER_OPTIONS.compression;
     this.maxDecompressedBytes = options.maxDecompressedBytes ?? DEFAULT_SERIALIZER_OPTIONS.maxDecompressedBytes;
+    this.maxDepth = options.maxDepth ?? DEFAULT_SERIALIZER_OPTIONS.maxDepth;
     const problems: Array<{ option: string; reason: string }> = [];
     if (!(this.thresholdBytes >= 0)) {
       problems.push({ option: 'compressThresholdBytes', reason: 'must be a number >= 0' });
@@ -73,15 +94,18 @@ export class Serializer {
     if (!Number.isSafeInteger(this.maxDecompressedBytes) || this.maxDecompressedBytes < 1) {
       problems.push({ option: 'maxDecompressedBytes', reason: 'must be a positive integer' });
     }
+    if (!Number.isSafeInteger(this.maxDepth) || this.maxDepth < 1) {
+      problems.push({ option: 'maxDepth', reason: 'must be a positive integer' });
+    }
     if (problems.length > 0) {
       const list = problems.map((p) => `${p.option} ${p.reason}`).join('; ');
       throw new InvalidOptionsError(`Invalid serializer options: ${list}`, problems);
     }
   }
 
-  /** @throws {SerializationError} naming the path of the first value that cannot be stored. */
+  /** @throws {SerializationError} naming the path of the first value that cannot be stored, or nests too deep. */
   encode(value: unknown): string {
-    const text = toText(value);
+    const text = toText(value, this.maxDepth);
     // UTF-8 needs at most 3 bytes per UTF-16 unit, so short strings skip the byte count.
     if (this.compression === 'none' || text.length * 3 < this.thresholdBytes) return text;
     const bytes = Buffer.from(text, 'utf8');
@@ -96,11 +120,11 @@ export class Serializer {
     return packed.length < bytes.length ? packed : text;
   }
 
-  /** @throws {DeserializationError} when `text` is malformed, of an unknown version, or corrupted. */
+  /** @throws {DeserializationError} when `text` is malformed, of an unknown version, corrupted, or nests too deep. */
   decode<T = unknown>(text: string | Buffer): T {
     const s = typeof text === 'string' ? text : text.toString('utf8');
     const header = s.slice(0, 2);
-    if (header !== DEFLATE && header !== BROTLI) return fromText(s) as T;
+    if (header !== DEFLATE && header !== BROTLI) return fromText(s, this.maxDepth) as T;
     let inner: string;
     try {
       const packed = Buffer.from(s.slice(2), 'base64');
@@ -116,7 +140,7 @@ export class Serializer {
     if (!inner.startsWith(PLAIN) && !inner.startsWith(TAGGED)) {
       throw new DeserializationError('compressed payload does not hold a plain or tagged value');
     }
-    return fromText(inner) as T;
+    return fromText(inner, this.maxDepth) as T;
   }
 }
 
@@ -131,12 +155,12 @@ export function isCompressed(text: string | Buffer): boolean {
   return header === DEFLATE || header === BROTLI;
 }
 
-function toText(value: unknown): string {
-  const tree = toJsonTree(value);
+function toText(value: unknown, maxDepth: number): string {
+  const tree = toJsonTree(value, maxDepth);
   return (tree === value ? PLAIN : TAGGED) + JSON.stringify(tree);
 }
 
-function fromText(s: string): unknown {
+function fromText(s: string, maxDepth: number): unknown {
   const header = s.slice(0, 2);
   if (header !== PLAIN && header !== TAGGED) {
     const version = s.charCodeAt(0);
@@ -146,11 +170,14 @@ function fromText(s: string): unknown {
         : `unknown format header ${JSON.stringify(header)}`;
     throw new DeserializationError(reason);
   }
+  const json = s.slice(2);
+  // A tagged value's depth is checked while it is revived; a plain one is never walked.
+  if (header === PLAIN && nestsDeeperThan(json, maxDepth)) throw new DeserializationError(tooDeep(maxDepth));
   let parsed: unknown;
   try {
-    parsed = JSON.parse(s.slice(2));
+    parsed = JSON.parse(json);
   } catch (err) {
     throw new DeserializationError(`malformed JSON (${(err as Error).message})`, undefined, { cause: err });
   }
-  return header === PLAIN ? parsed : fromJsonTree(parsed);
+  return header === PLAIN ? parsed : fromJsonTree(parsed, maxDepth);
 }

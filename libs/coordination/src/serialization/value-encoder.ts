@@ -1,16 +1,20 @@
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import { SerializationError } from './serialization.errors.js';
-import { addSegment, PathFailure, pathOf, propertySegment, setOwn, TAG, TILDE, TYPED_ARRAYS } from './value-format.js';
+import { addSegment, PathFailure, pathOf, propertySegment, setOwn, TAG, TILDE, tooDeep, TYPED_ARRAYS } from './value-format.js';
 
 const UNDEFINED = { '~': 'u' };
 // Cycle tracking costs a Set operation per object, and a shallow value cannot hide a cycle, so the
-// walk only restarts with tracking on once it gets this deep.
+// walk only restarts with tracking on once it gets this deep (or deeper than the limit, so that a
+// cycle is reported as a cycle rather than as too deep).
 const UNTRACKED_DEPTH = 256;
 const RESTART = Symbol('restart with cycle tracking');
 
 interface EncodeState {
   seen: Set<object> | undefined;
+  /** Depth past which the untracked walk restarts with tracking on. */
+  readonly untrackedDepth: number;
+  readonly maxDepth: number;
 }
 
 /**
@@ -18,15 +22,20 @@ interface EncodeState {
  * nothing needs a tag or an escaped key, the input itself comes back, which tells the caller
  * that plain `JSON.parse` will restore it.
  *
+ * Objects (arrays, Maps, Sets, Errors, ...) may sit at most `maxDepth` levels below the value
+ * itself, which keeps both this recursive walk and every reader of the result off the end of
+ * the stack.
+ *
  * @throws {SerializationError} naming the path of the first value that cannot be stored.
  */
-export function toJsonTree(value: unknown): unknown {
+export function toJsonTree(value: unknown, maxDepth: number): unknown {
+  const untrackedDepth = Math.min(UNTRACKED_DEPTH, maxDepth);
   try {
     try {
-      return encodeValue(value, { seen: undefined }, 0);
+      return encodeValue(value, { seen: undefined, untrackedDepth, maxDepth }, 0);
     } catch (err) {
       if (err !== RESTART) throw err;
-      return encodeValue(value, { seen: new Set() }, 0);
+      return encodeValue(value, { seen: new Set(), untrackedDepth, maxDepth }, 0);
     }
   } catch (err) {
     if (err instanceof PathFailure) throw new SerializationError(pathOf(err), err.reason);
@@ -57,9 +66,10 @@ function encodeValue(value: unknown, st: EncodeState, depth: number): unknown {
 
 function encodeObject(obj: object, st: EncodeState, depth: number): unknown {
   if (st.seen === undefined) {
-    if (depth > UNTRACKED_DEPTH) throw RESTART;
+    if (depth > st.untrackedDepth) throw RESTART;
   } else {
     if (st.seen.has(obj)) throw new PathFailure('a circular reference');
+    if (depth > st.maxDepth) throw new PathFailure(tooDeep(st.maxDepth));
     st.seen.add(obj);
   }
   try {

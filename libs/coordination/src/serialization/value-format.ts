@@ -25,6 +25,11 @@ export const TYPED_ARRAYS: ReadonlyMap<string, TypedArrayConstructor> = new Map(
   TYPED_ARRAY_LIST.map((C) => [C.name, C]),
 );
 
+/** Why a value nested deeper than `maxDepth` is refused, on the way in and on the way out. */
+export function tooDeep(maxDepth: number): string {
+  return `an object nested deeper than ${maxDepth} levels (SerializerOptions.maxDepth)`;
+}
+
 /** Thrown inside the walks; each container it crosses adds its segment on the way out. */
 export class PathFailure {
   readonly segments: string[] = [];

@@ -1,4 +1,5 @@
 import { Reflector } from '@nestjs/core';
+import { TenantInvalidError } from '../errors/coordination.error.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import type { TenancyOptions } from '../options/core-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
@@ -26,6 +27,13 @@ describe('TenantResolver', () => {
     expect(await resolver.fromRequest({ headers, user: { org: { id: 42 } } })).toBe('42');
     expect(await resolver.fromRequest({ headers, user: { org: {} } })).toBeUndefined();
     expect(await resolver.fromRequest({ headers })).toBeUndefined();
+  });
+
+  it('names the type of a user property that is neither a string nor a number, instead of reading "[object Object]"', async () => {
+    const resolver = resolverWith({ userProperty: 'org' });
+    await expect(resolver.fromRequest({ user: { org: { id: 'acme' } } })).rejects.toThrow(TenantInvalidError);
+    await expect(resolver.fromRequest({ user: { org: { id: 'acme' } } })).rejects.toThrow('must be a string, got an object');
+    await expect(resolver.fromRequest({ user: { org: 7n } })).resolves.toBe('7');
   });
 
   it('lets a custom resolver win over user and header, sync or async', async () => {

@@ -42,10 +42,34 @@ export class TenantResolver {
       return tenant;
     }
     const optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [context.getHandler(), context.getClass()]) === true;
-    if (this.core.tenants.isRequired && !optional) throw new TenantRequiredError(`${context.getClass().name}.${context.getHandler().name}`);
+    if (this.core.tenants.isRequired && !optional) throw this.requiredError(context);
     return undefined;
   }
 
+  /**
+   * The error for a request that names no tenant where one is required. Its message tells an
+   * HTTP client what the request should have carried (the configured header, an authenticated
+   * user with `tenancy.userProperty`, or what `tenancy.resolver` looks for), not the
+   * `{ tenant }` option of a service call. For guards that check the tenant themselves.
+   *
+   * @example
+   * if (companyId === undefined) throw this.tenants.requiredError(context);
+   * // A tenant is required for CrewsController.run but none was resolved; send the tenant id in the "x-company-id" header
+   */
+  requiredError(context: ExecutionContext): TenantRequiredError {
+    const { resolver, userProperty, header } = this.options.tenancy;
+    const remedy = resolver
+      ? 'the configured tenancy.resolver found none in the request'
+      : userProperty
+        ? `authenticate the request: the tenant is read from request.user.${userProperty}, which was not set`
+        : `send the tenant id in the "${header}" header`;
+    return new TenantRequiredError(`${context.getClass().name}.${context.getHandler().name}`, remedy);
+  }
+
+  /**
+   * The tenant the request names, unvalidated, or undefined. Throws TenantInvalidError for a
+   * `userProperty` that holds neither a string nor a number.
+   */
   async fromRequest(request: unknown): Promise<string | undefined> {
     const { resolver, userProperty, header } = this.options.tenancy;
     if (resolver) return (await resolver(request)) ?? undefined;
@@ -54,7 +78,11 @@ export class TenantResolver {
       // Only the authenticated user names the tenant then: a header the client chose must
       // never stand in for a missing or unauthenticated user.
       const value = userProperty.split('.').reduce<unknown>((obj, part) => (obj as Record<string, unknown> | undefined)?.[part], req.user);
-      return value === undefined || value === null ? undefined : String(value);
+      if (value === undefined || value === null) return undefined;
+      if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+      // An object would read as "[object Object]"; name its type instead.
+      if (typeof value !== 'string') assertTenantId(value);
+      return value;
     }
     const raw = req.headers?.[header.toLowerCase()];
     const value = Array.isArray(raw) ? raw[0] : raw;

@@ -6,7 +6,10 @@ import { TenantResolver } from './tenant-resolver.js';
 
 /**
  * Runs the rest of the request inside the tenant context resolved from the request, so
- * that guards, handlers and services see the same tenant. A malformed tenant id is a 400.
+ * that guards, handlers and services see the same tenant. A malformed tenant id is a 400:
+ * a problem details body, sent as `application/problem+json` by a CoordinationExceptionFilter
+ * registered globally (`APP_FILTER` or `app.useGlobalFilters`). Middleware runs before any
+ * controller, so a filter bound with `@UseFilters()` on a controller never sees its errors.
  * When `tenancy.required` is on and no tenant is found here, the request still goes on:
  * the tenant may come from `request.user`, which auth guards set later; the
  * `TenantInterceptor` rejects it then if it is still missing.
