@@ -52,6 +52,9 @@ describe.each(DEMO_BACKENDS)('demo app: users, crews and crew events ($name)', (
   it('rejects a request without a company with 400 E_TENANT_REQUIRED, and without a known user with 401', async () => {
     const missing = await request(app.getHttpServer()).get('/crews').set(USER_HEADER, 'u-ada').expect(400);
     expect(missing.body.code).toBe('E_TENANT_REQUIRED');
+    // An HTTP caller is told which header to send, not the `{ tenant }` option of a service call.
+    expect(missing.body.detail).toContain(`"${COMPANY_HEADER}" header`);
+    expect(missing.body.detail).not.toContain('{ tenant }');
     const run = await request(app.getHttpServer()).post('/crews/market-research/runs').set(USER_HEADER, 'u-ada').expect(400);
     expect(run.body.code).toBe('E_TENANT_REQUIRED');
     const stream = await request(app.getHttpServer()).get('/crews/events/stream').expect(400);

@@ -1,6 +1,6 @@
 import { ForbiddenException, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { TenantRequiredError, TenantResolver } from '@nest-coordination/core';
+import { TenantResolver } from '@nest-coordination/core';
 import { CompaniesService } from '../companies/companies.service.js';
 import { USER_HEADER } from '../demo.config.js';
 import type { AuthUser } from './auth-user.model.js';
@@ -28,7 +28,7 @@ export class DemoAuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const request = context.switchToHttp().getRequest<DemoRequest>();
     const companyId = await this.tenants.fromRequest(request);
-    if (companyId === undefined) throw new TenantRequiredError(`${context.getClass().name}.${context.getHandler().name}`);
+    if (companyId === undefined) throw this.tenants.requiredError(context);
     const raw = request.headers[USER_HEADER];
     const userId = Array.isArray(raw) ? raw[0] : raw;
     if (!userId) throw new UnauthorizedException(`Missing ${USER_HEADER} header`);
