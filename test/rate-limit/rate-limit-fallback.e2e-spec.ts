@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { RateLimitService } from '@nest-coordination/core';
+import { ErrorCode, RateLimitService, RateLimitedError, RedisUnavailableError } from '@nest-coordination/core';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
@@ -61,6 +61,25 @@ describe('rate limits while Redis is unreachable', () => {
     expect(denied.retryAfterMs).toBeGreaterThan(0);
     const many = await service.consumeMany([{ key: 'a', policy }, { key: 'b', policy }]);
     expect(many).toMatchObject({ allowed: false, source: 'fail-closed' });
+    await server.restart();
+  });
+
+  it('enforce and enforceMany throw RedisUnavailableError, not RateLimitedError, when failing closed (as the guard answers 503, not 429)', async () => {
+    const app = await appOn(server, 'fail-closed');
+    apps.push(app);
+    const service = app.get(RateLimitService);
+    expect((await service.enforce('k3', policy)).source).toBe('redis');
+    await server.kill();
+    const one = await service.enforce('k3', policy).catch((error: unknown) => error);
+    expect(one).toBeInstanceOf(RedisUnavailableError);
+    expect(one).not.toBeInstanceOf(RateLimitedError);
+    expect((one as RedisUnavailableError).code).toBe(ErrorCode.RedisUnavailable);
+    expect((one as Error).cause).toBeInstanceOf(RedisUnavailableError);
+    const many = await service.enforceMany([{ key: 'a3', policy }, { key: 'b3', policy }]).catch((error: unknown) => error);
+    expect(many).toBeInstanceOf(RedisUnavailableError);
+    expect(many).not.toBeInstanceOf(RateLimitedError);
+    expect((many as RedisUnavailableError).code).toBe(ErrorCode.RedisUnavailable);
+    expect((many as Error).cause).toBeInstanceOf(RedisUnavailableError);
     await server.restart();
   });
 });

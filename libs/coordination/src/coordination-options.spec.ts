@@ -39,4 +39,10 @@ describe('resolveModuleOptions', () => {
     expect(resolved.sections.locks).toMatchObject({ defaultTtlMs: 1_000, defaultWaitMs: 10_000 });
     expect(resolved.sections.rateLimit).toMatchObject({ onRedisUnavailable: 'local', headers: 'ietf' });
   });
+
+  it('treats a null section like an absent one: the section resolves to its defaults', () => {
+    const resolved = resolveModuleOptions({ locks: null, rateLimit: null } as never);
+    expect(resolved.sections).toEqual(resolveModuleOptions({}).sections);
+    expect(resolved.sections.rateLimit).toMatchObject({ onRedisUnavailable: 'local', headers: 'ietf' });
+  });
 });

@@ -10,6 +10,9 @@ export type {
 } from './options/core-options.interface.js';
 export { DEFAULT_COORDINATION_OPTIONS } from './options/resolve-options.js';
 export { ManualClock, systemClock } from './core/clock.js';
+// The shared parts of one module instance (options, tenant context, metrics); a constructor
+// argument of RateLimitGuard, so subclasses with their own constructor can pass it on.
+export { CoordinationCore } from './core/coordination-core.js';
 export type { Clock } from './core/clock.js';
 
 // Errors (each with a stable `code`) and their HTTP mapping

@@ -15,6 +15,8 @@ export interface RateLimitStoreUnderTest {
 const ALGORITHMS: RateLimitAlgorithm[] = ['sliding-window', 'sliding-window-approx', 'fixed-window', 'token-bucket', 'gcra'];
 /** A minute: Redis expires counters in real time, and none may expire while a test relies on it. */
 const W = 60_000;
+/** Where a test starts within an aligned window: off the boundary, so that the retry times still depend on it. */
+const ALIGNED_OFFSET = 1_234;
 
 /**
  * The RateLimitStore contract, asserted on the store interface itself (no service, no deny
@@ -43,9 +45,16 @@ export function describeRateLimitStoreContract(createStore: () => Promise<RateLi
   const one = (k: string[], policy: RateLimitPolicy, cost = 1, consume = true) => check(k, [normalizePolicy(policy)], cost, consume);
   /** ms since the start of the aligned window (fixed-window, sliding-window-approx). */
   const offset = () => s.clock.now() % W;
+  /**
+   * Moves the clock to ALIGNED_OFFSET past the start of an aligned window, whatever earlier tests
+   * left: a fixed-window key expires in real time at the end of its window as the ManualClock
+   * sees it, so a test starting near a boundary would depend on the tests before it.
+   */
+  const alignWindow = () => s.clock.advance(W - offset() + ALIGNED_OFFSET);
 
   describe.each(ALGORITHMS)('%s', (algorithm) => {
     const policy = { limit: 3, windowMs: W, algorithm };
+    beforeEach(alignWindow);
 
     it('admits exactly the limit, then denies with the exact retry time, on the given clock', async () => {
       const k = keys();
@@ -127,6 +136,7 @@ export function describeRateLimitStoreContract(createStore: () => Promise<RateLi
   it('fixed-window: the whole quota comes back exactly at the aligned boundary', async () => {
     const k = keys();
     const policy = { limit: 3, windowMs: W, algorithm: 'fixed-window' as const };
+    alignWindow();
     for (let i = 0; i < 3; i++) await one(k, policy);
     const toBoundary = W - offset();
     expect((await one(k, policy)).results[0]).toMatchObject({ allowed: false, retryMs: toBoundary, resetMs: toBoundary });
@@ -161,6 +171,17 @@ export function describeRateLimitStoreContract(createStore: () => Promise<RateLi
     s.clock.advance(1);
     expect((await one(k, policy)).allowed).toBe(true);
     expect((await one(k, policy)).allowed).toBe(false);
+  });
+
+  it.each(['token-bucket', 'gcra'] as const)('%s: rounds microsecond times up to whole ms', async (algorithm) => {
+    const k = keys();
+    // One unit every 60_000 / 7 = 8_571.43 ms: every time below is a fraction of a ms, rounded up.
+    const policy = { limit: 7, windowMs: W, algorithm };
+    const resets = [];
+    for (let i = 0; i < 6; i++) resets.push((await one(k, policy)).results[0].resetMs);
+    expect(resets).toEqual([8_572, 17_143, 25_715, 34_286, 42_858, 51_429]);
+    expect((await one(k, policy)).results[0]).toMatchObject({ allowed: true, remaining: 0 });
+    expect((await one(k, policy)).results[0]).toMatchObject({ allowed: false, retryMs: 8_572 });
   });
 
   describe.each([

@@ -7,6 +7,17 @@ import { until } from '../../support/wait.js';
 export interface ViolationStoreUnderTest {
   readonly store: ViolationStore;
   readonly clock: ManualClock;
+  /**
+   * Ms until the tenant's log expires, read from the store's own state (Redis: PTTL of the log
+   * key, -1 without an expiry, -2 without a log; memory: computed from the clock and the log's
+   * last append). Lets the suite see a restarted retention without waiting for real time.
+   */
+  logTtlMs(tenant: string): Promise<number>;
+  /**
+   * Makes the tenant's log `ms` older without an append: memory advances the clock; Redis
+   * shortens the key's expiry by `ms` (it counts down in real time, which a ManualClock cannot move).
+   */
+  ageLog(tenant: string, ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -21,10 +32,11 @@ const EXPIRY_TIMEOUT_MS = 10_000;
  * The ViolationStore contract, asserted on the store interface itself: a capped log per
  * tenant (newest first), per-key alert counting that reports each threshold crossing once per
  * aligned alert window, and retention. `createStore(limits)` gives a store with those limits
- * whose alert windows follow the returned ManualClock. Retention is exact on the memory store
- * (ManualClock); Redis expires the log in real time, which a ManualClock cannot move, so there
- * the suite awaits the expiry (bounded) and the steps before it hold because little real time
- * has passed.
+ * whose alert windows follow the returned ManualClock. That an append restarts the retention is
+ * read through the store's TTL (`logTtlMs`, `ageLog`). The expiry itself is exact on the memory
+ * store (ManualClock); Redis expires the log in real time, which a ManualClock cannot move, so
+ * there the suite awaits the expiry (bounded), and the log is still there right after its append
+ * because little real time has passed.
  *
  * @example
  * describe.each(DRIVERS)('ViolationStore contract ($name)', (driver) => describeViolationStoreContract((limits) => storeFor(driver, limits)));
@@ -84,16 +96,31 @@ export function describeViolationStoreContract(createStore: (limits: ViolationLo
     expect(await s.store.append(t, [violation(t, 'a')], RULE)).toEqual([{ key: 'a', violations: 3 }]);
   });
 
-  it('drops a tenant log retentionMs after its last append, and an append restarts the retention', async () => {
+  it('sets the retention on the first append and restarts it on every append', async () => {
+    const t = tenant();
+    expect(await s.logTtlMs(t)).toBe(-2);
+    await s.store.append(t, [violation(t, 'k', 0)], RULE);
+    const first = await s.logTtlMs(t);
+    expect(first).toBeGreaterThan(LIMITS.retentionMs / 2);
+    expect(first).toBeLessThanOrEqual(LIMITS.retentionMs);
+    const aged = LIMITS.retentionMs * 0.75;
+    await s.ageLog(t, aged);
+    expect(await s.logTtlMs(t)).toBeLessThanOrEqual(LIMITS.retentionMs - aged);
+    await s.store.append(t, [violation(t, 'k', 1)], RULE);
+    // back to the whole retention (Redis: less the little real time since the append)
+    expect(await s.logTtlMs(t)).toBeGreaterThan(LIMITS.retentionMs / 2);
+    expect(await s.store.list(t, 10)).toHaveLength(2);
+  });
+
+  it('drops a tenant log retentionMs after its last append', async () => {
     const t = tenant();
     await s.store.append(t, [violation(t, 'k', 0)], RULE);
     s.clock.advance(LIMITS.retentionMs - 1);
-    await s.store.append(t, [violation(t, 'k', 1)], RULE);
-    s.clock.advance(LIMITS.retentionMs - 1);
-    expect(await s.store.list(t, 10)).toHaveLength(2);
+    expect(await s.store.list(t, 10)).toHaveLength(1);
     s.clock.advance(1);
     await until(async () => (await s.store.list(t, 10)).length === 0, {
       timeoutMs: EXPIRY_TIMEOUT_MS, message: `the log of ${t} to expire ${LIMITS.retentionMs} ms after its last append`,
     });
+    expect(await s.logTtlMs(t)).toBe(-2);
   });
 }

@@ -80,13 +80,14 @@ export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: 
     health: { ...d.health, ...raw.health },
     serializer: { ...d.serializer, ...raw.serializer },
     clock: raw.clock ?? systemClock,
-    sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(given[s.key])])),
+    // A null section means "not configured", as it did before sections had their own schemas.
+    sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(given[s.key] ?? undefined)])),
     raw,
   };
 }
 
 function validateSection(section: OptionSection, value: unknown): OptionProblem[] {
-  if (value === undefined) return [];
+  if (value === undefined || value === null) return [];
   if (!isObject(value)) return [{ option: section.key, reason: `must be an object (got ${Array.isArray(value) ? 'an array' : String(value)})` }];
   return validateSchema(section.schema, value, section.key);
 }

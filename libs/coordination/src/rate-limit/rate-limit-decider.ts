@@ -24,6 +24,11 @@ export interface CheckRequest {
   readonly consume: boolean;
   /** This instance's clock when the call started: deny-cache times and violation timestamps. */
   readonly localNow: number;
+  /**
+   * The throwing method making the call (`rateLimit.enforce`), if any: failing closed then
+   * throws RedisUnavailableError for it, since a denial there would read as "over the limit".
+   */
+  readonly enforcing?: string;
 }
 
 /**
@@ -139,6 +144,7 @@ export class RateLimitDecider {
       resetAfterMs: retryAfterMs, retryAfterMs, source: 'fail-closed',
     }));
     this.core.metrics.increment('ratelimit_denied_total', { policy: results[0].policy, source: 'fail-closed' });
+    if (request.enforcing !== undefined) throw new RedisUnavailableError(request.enforcing, error);
     return { allowed: false, results, violated: results[0], source: 'fail-closed' };
   }
 

@@ -36,7 +36,8 @@ interface ResponseLike {
  * or with `@SkipRateLimit()`, pass. Extend it and override the protected hooks to change
  * how clients are identified or keys are built, as with @nestjs/throttler. Its settings
  * (`headers`, `trustProxy`, `trustedProxies`) come from the `rateLimit` options section,
- * injected as RATE_LIMIT_OPTIONS; a subclass with its own constructor passes it on.
+ * injected into a property, so a subclass with its own constructor passes only the four
+ * constructor arguments to `super()`.
  *
  * @example
  * // per controller
@@ -57,13 +58,19 @@ interface ResponseLike {
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
-  /** @param options the resolved `rateLimit` options section (headers, trustProxy, trustedProxies). */
+  /**
+   * The resolved `rateLimit` options section (headers, trustProxy, trustedProxies). Injected as a
+   * property, not a constructor argument, so that subclasses calling `super()` with the four
+   * constructor arguments keep working (`useDefineForClassFields: false` keeps the declaration
+   * from overwriting the injected value).
+   */
+  @Inject(RATE_LIMIT_OPTIONS) protected readonly options!: ResolvedRateLimitOptions;
+
   constructor(
     protected readonly rateLimits: RateLimitService,
     protected readonly reflector: Reflector,
     protected readonly core: CoordinationCore,
     protected readonly tenantResolver: TenantResolver,
-    @Inject(RATE_LIMIT_OPTIONS) protected readonly options: ResolvedRateLimitOptions,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

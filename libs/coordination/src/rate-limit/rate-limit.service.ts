@@ -29,7 +29,8 @@ type PolicyCallOptions = RateLimitPolicy & { tenant?: string; partition?: string
  * violation log with alerts.
  *
  * Returning and throwing: `consume` / `consumeMany` / `peek` return a decision (a denial is
- * `allowed: false`); `enforce` / `enforceMany` throw `RateLimitedError` on a denial. Bad input
+ * `allowed: false`); `enforce` / `enforceMany` throw `RateLimitedError` on a denial, and
+ * `RedisUnavailableError` when failing closed (`onRedisUnavailable: 'fail-closed'`). Bad input
  * throws `InvalidArgumentError` / `InvalidKeyError` from all of them, before any Redis call.
  *
  * @example
@@ -78,27 +79,35 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
    * const r = await rateLimits.consume(`user:${userId}`, { limit: 10, windowMs: 1_000 });
    * if (!r.allowed) res.setHeader('Retry-After', Math.ceil(r.retryAfterMs! / 1000));
    */
-  async consume(key: string, options: ConsumeOptions & { partition?: string }): Promise<RateLimitResult> {
+  consume(key: string, options: ConsumeOptions & { partition?: string }): Promise<RateLimitResult> {
+    return this.consumeOne(key, options, undefined);
+  }
+
+  /**
+   * Like `consume`, but throws `RateLimitedError` (HTTP 429 in CoordinationExceptionFilter) when
+   * denied, and `RedisUnavailableError` (503, as RateLimitGuard answers) when Redis is unreachable
+   * under `rateLimit.onRedisUnavailable: 'fail-closed'`.
+   *
+   * @example
+   * await rateLimits.enforce(`user:${userId}`, { limit: 10, windowMs: 1_000 }); // throws when over the limit
+   */
+  async enforce(key: string, options: ConsumeOptions & { partition?: string }): Promise<RateLimitResult> {
+    const result = await this.consumeOne(key, options, 'rateLimit.enforce');
+    if (!result.allowed) throw new RateLimitedError(result);
+    return result;
+  }
+
+  /** consume / enforce; `enforcing` names the throwing method (see CheckRequest.enforcing). */
+  private async consumeOne(key: string, options: ConsumeOptions & { partition?: string }, enforcing: string | undefined): Promise<RateLimitResult> {
     const policy = normalizePolicy(options);
     const cost = normalizeCost(options.cost, [policy]);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.consume');
     const counter = this.counterKey(tenant, options.partition, key, policy, 'key');
     const decision = await this.decider.decide({
       tenant, counters: [counter], policies: [policy], keys: [key], scopes: undefined, cost, consume: true, localNow: this.core.clock.now(),
+      enforcing,
     });
     return decision.results[0];
-  }
-
-  /**
-   * Like `consume`, but throws `RateLimitedError` (HTTP 429 in CoordinationExceptionFilter) when denied.
-   *
-   * @example
-   * await rateLimits.enforce(`user:${userId}`, { limit: 10, windowMs: 1_000 }); // throws when over the limit
-   */
-  async enforce(key: string, options: ConsumeOptions & { partition?: string }): Promise<RateLimitResult> {
-    const result = await this.consume(key, options);
-    if (!result.allowed) throw new RateLimitedError(result);
-    return result;
   }
 
   /**
@@ -106,7 +115,12 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
    * none otherwise. All counters share one partition (hash tag), by default the tenant's.
    * Resolves with the decision; a denial is `allowed: false`, not an error.
    */
-  async consumeMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions = {}): Promise<RateLimitDecision> {
+  consumeMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions = {}): Promise<RateLimitDecision> {
+    return this.decideMany(checks, options, undefined);
+  }
+
+  /** consumeMany / enforceMany; `enforcing` names the throwing method (see CheckRequest.enforcing). */
+  private async decideMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions, enforcing: string | undefined): Promise<RateLimitDecision> {
     if (!Array.isArray(checks) || checks.length === 0) throw new InvalidArgumentError('checks', 'must be a non-empty array', checks);
     const policies = checks.map((c, i) => normalizePolicy(c?.policy, `checks[${i}].policy.`));
     const cost = normalizeCost(options.cost, policies);
@@ -118,14 +132,15 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     }
     return this.decider.decide({
       tenant, counters, policies, keys: checks.map((c) => c.key), scopes: checks.map((c) => c.scope), cost, consume: true,
-      localNow: this.core.clock.now(),
+      localNow: this.core.clock.now(), enforcing,
     });
   }
 
   /**
    * Like `consumeMany`, but throws `RateLimitedError` (HTTP 429 in CoordinationExceptionFilter)
    * when the decision denies: its `result` is the first denying policy's, its `decision` the
-   * whole decision. Resolves with the decision otherwise.
+   * whole decision. Throws `RedisUnavailableError` (503, as RateLimitGuard answers) when Redis is
+   * unreachable under `rateLimit.onRedisUnavailable: 'fail-closed'`. Resolves with the decision otherwise.
    *
    * @example
    * // 10/s per user and 1000/min per company, outside HTTP (a queue consumer, a WebSocket handler)
@@ -135,7 +150,7 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
    * ]);
    */
   async enforceMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions = {}): Promise<RateLimitDecision> {
-    const decision = await this.consumeMany(checks, options);
+    const decision = await this.decideMany(checks, options, 'rateLimit.enforceMany');
     if (!decision.allowed) throw new RateLimitedError(decision.violated!, decision);
     return decision;
   }
@@ -187,7 +202,7 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     return SHARED_TENANT;
   }
 
-/** The Redis key of one counter. Every key of one check shares the `{partition}` hash tag. */
+  /** The Redis key of one counter. Every key of one check shares the `{partition}` hash tag. */
   private counterKey(tenant: string, partition: string | undefined, key: string, policy: NormalizedPolicy, argument: string): string {
     assertSafeId(key, argument);
     if (partition === undefined) return this.core.keys.key(tenant, CAPABILITY, key, { suffix: policy.algorithm, parts: [policy.name] });

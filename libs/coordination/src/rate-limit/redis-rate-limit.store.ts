@@ -50,7 +50,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 }
 
-/** The check scripts' reply (lua/check.lua): `{ now_us, all_allowed, per policy: allowed, remaining, reset_ms, retry_ms }`. */
+/** The check scripts' reply (built in lua/include/check-policies.lua): `{ now_us, all_allowed, per policy: allowed, remaining, reset_ms, retry_ms }`. */
 type CheckReply = readonly number[];
 
 /** The one place a check reply is read: into the typed result, without closures or copies. */
