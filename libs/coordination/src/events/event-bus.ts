@@ -7,6 +7,7 @@ import type { CoordinationEvent, EventOptions } from './event.types.js';
 import { createEnvelope, decodeEnvelope, encodeEnvelope } from './event-envelope.js';
 import { EventStream } from './event-stream.js';
 import { errorMessage } from './error-message.js';
+import { freezePayload } from './freeze-payload.js';
 import { EVENT_TRANSPORT, type EventTransport, type TransportListener } from './event-transport.interface.js';
 
 /** Capability segment of event channels: `<prefix>:<tenant>:events:<channel>`. */
@@ -22,6 +23,11 @@ const EMIT_WARN_INTERVAL_MS = 10_000;
  * Channel names are dot-separated segments of `[a-z0-9_-]` (`crew.started`); in `on()`,
  * `*` matches any run of characters, dots included (`crew.*` also matches `crew.run.done`).
  * A subscription only ever sees its own tenant's channels.
+ *
+ * Each received event is decoded once per module instance and the same object is handed to
+ * every observer of its channel and of the patterns it matches, so it is deeply frozen:
+ * changing it throws a TypeError (copy it first, e.g. with `structuredClone`). The data of a
+ * Date, RegExp, Buffer or typed array inside cannot be frozen: treat it as read-only too.
  *
  * @example
  * @Injectable()
@@ -43,6 +49,16 @@ export class EventBus implements BeforeApplicationShutdown {
   private readonly observers = new Set<Subscriber<never>>();
   private lastEmitWarningAt = -Infinity;
   private suppressedEmitWarnings = 0;
+  /**
+   * The last message decoded (full channel, text) and what it decoded to (undefined when it
+   * could not be). One PUBLISH reaches the subscriber connection as one message per matching
+   * subscription of this instance, back to back (the channel's, then each pattern's), and each
+   * goes to every observer of its subscription: comparing with the last one decodes an event
+   * once for all of them, at the cost of a string comparison.
+   */
+  private lastChannel = '';
+  private lastText = '';
+  private lastEvent: CoordinationEvent<unknown> | undefined;
 
   constructor(
     private readonly core: CoordinationCore,
@@ -63,16 +79,7 @@ export class EventBus implements BeforeApplicationShutdown {
    */
   async publish<T>(channel: string, payload: T, options?: EventOptions): Promise<void> {
     assertChannelName(channel, 'channel');
-    const tenant = this.core.tenants.resolve(options?.tenant, 'events.publish');
-    const target = this.core.keys.channel(tenant, CAPABILITY, channel);
-    const message = encodeEnvelope(this.core.serializer, createEnvelope(payload, this.core.clock.now(), this.core.instanceId));
-    try {
-      await this.transport.publish(target, message);
-    } catch (error) {
-      this.core.metrics.increment('events_publish_failed_total', { channel });
-      throw error;
-    }
-    this.core.metrics.increment('events_published_total', { channel });
+    await this.send(this.core.tenants.resolve(options?.tenant, 'events.publish'), channel, payload);
   }
 
   /**
@@ -88,12 +95,41 @@ export class EventBus implements BeforeApplicationShutdown {
   }
 
   /**
+   * @internal For the library's own events (locks, rate limits), not part of the public API:
+   * `emit` under the tenant of the operation the event is about, the shared namespace
+   * (`_shared`) included, which `options.tenant` rejects. Such events are often emitted from a
+   * renewal timer or a batched flush, whose async context belongs to whichever call armed it, so
+   * they must never take their tenant from the context. `channel` is one of the library's
+   * constant channel names.
+   *
+   * @example
+   * this.events?.emitAs(lock.tenant, 'lock.extended', { key: lock.key, renewal: true });
+   */
+  emitAs(tenant: string, channel: string, payload: unknown): void {
+    this.send(tenant, channel, payload).catch((error: unknown) => this.emitFailed(channel, error));
+  }
+
+  /** Publishes under a tenant already resolved (validated by the key builder, `_shared` allowed). */
+  private async send(tenant: string, channel: string, payload: unknown): Promise<void> {
+    const target = this.core.keys.channel(tenant, CAPABILITY, channel);
+    const message = encodeEnvelope(this.core.serializer, createEnvelope(payload, this.core.clock.now(), this.core.instanceId));
+    try {
+      await this.transport.publish(target, message);
+    } catch (error) {
+      this.core.metrics.increment('events_publish_failed_total', { channel });
+      throw error;
+    }
+    this.core.metrics.increment('events_published_total', { channel });
+  }
+
+  /**
    * Events of one channel, or of every channel matching a pattern (`*` wildcard), of one
    * tenant. Validation and tenant resolution happen here, synchronously, so a bad name
    * throws at the call site. The server subscription is made on first subscribe and
    * confirmed asynchronously: await `stream.ready()` after subscribing when you must not
-   * miss an event published right after. Each observer decodes its own copy of the payload.
-   * Observers run in the event's tenant context, and are completed on application shutdown.
+   * miss an event published right after. Every observer of this instance receives the same
+   * decoded, deeply frozen event (see the class comment). Observers run in the event's tenant
+   * context, and are completed on application shutdown.
    *
    * @throws InvalidArgumentError (argument `channelOrPattern`), TenantInvalidError, TenantRequiredError
    *
@@ -116,7 +152,9 @@ export class EventBus implements BeforeApplicationShutdown {
       subscriber.add(() => this.observers.delete(observer));
       const listener: TransportListener = {
         message: (fullChannel, text) => {
-          const event = this.decode<T>(fullChannel, text, namespace, tenant);
+          // A pattern can only match inside its tenant's namespace; the check guards the slice in received().
+          if (!fullChannel.startsWith(namespace)) return;
+          const event = this.received(fullChannel, text, namespace.length, tenant) as CoordinationEvent<T> | undefined;
           if (!event) return;
           // Always set the context explicitly: the subscriber connection may have been opened
           // inside some request, and its callbacks would otherwise run as that request's tenant.
@@ -132,16 +170,29 @@ export class EventBus implements BeforeApplicationShutdown {
   /** Completes every open stream (SSE responses end, decorated handlers detach) and unsubscribes. */
   async beforeApplicationShutdown(): Promise<void> {
     for (const observer of [...this.observers]) observer.complete();
+    this.lastText = this.lastChannel = '';
+    this.lastEvent = undefined;
     await this.transport.drain();
   }
 
-  private decode<T>(fullChannel: string, text: string, namespace: string, tenant: string): CoordinationEvent<T> | undefined {
-    // A pattern can only match inside its tenant's namespace; the check guards the slice below.
-    if (!fullChannel.startsWith(namespace)) return undefined;
-    const channel = fullChannel.slice(namespace.length);
+  /**
+   * The event of a message `fullChannel` (inside the namespace of `tenant`) carried, decoded
+   * once however many observers receive it. The full channel names the tenant (neither prefix
+   * nor tenant contains ":"), so an event decoded for one observer is right for every other.
+   */
+  private received(fullChannel: string, text: string, namespaceLength: number, tenant: string): CoordinationEvent<unknown> | undefined {
+    if (text === this.lastText && fullChannel === this.lastChannel) return this.lastEvent;
+    const event = this.decode(fullChannel.slice(namespaceLength), text, tenant);
+    this.lastChannel = fullChannel;
+    this.lastText = text;
+    this.lastEvent = event;
+    return event;
+  }
+
+  private decode(channel: string, text: string, tenant: string): CoordinationEvent<unknown> | undefined {
     try {
-      const envelope = decodeEnvelope<T>(this.core.serializer, text);
-      return { id: envelope.i, channel, tenant, payload: envelope.p, timestamp: envelope.t, source: envelope.s };
+      const envelope = decodeEnvelope(this.core.serializer, text);
+      return Object.freeze({ id: envelope.i, channel, tenant, payload: freezePayload(envelope.p), timestamp: envelope.t, source: envelope.s });
     } catch (error) {
       this.core.metrics.increment('events_decode_failed_total', { channel });
       this.logger.error(`Dropped an undecodable event on ${channel} (tenant ${tenant}): ${errorMessage(error)}`);

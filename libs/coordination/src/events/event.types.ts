@@ -1,5 +1,6 @@
 /**
- * One event as observers receive it.
+ * One event as observers receive it. Every observer of a module instance receives the same
+ * object, deeply frozen (see EventBus): copy the payload before changing it.
  *
  * @example
  * bus.on<{ crewId: string }>('crew.*', { tenant: 'acme' }).subscribe((event) => {
@@ -8,16 +9,16 @@
  */
 export interface CoordinationEvent<T = unknown> {
   /** Unique per published event (a UUID); lets consumers drop duplicates they may see elsewhere. */
-  id: string;
+  readonly id: string;
   /** The concrete channel it was published on (`crew.started`), also when received through a pattern. */
-  channel: string;
+  readonly channel: string;
   /** The tenant it was published under; always the tenant of the subscription. */
-  tenant: string;
-  payload: T;
+  readonly tenant: string;
+  readonly payload: T;
   /** Publish time, ms since the epoch, from the publisher's clock. */
-  timestamp: number;
+  readonly timestamp: number;
   /** `instanceId` of the publishing module instance. */
-  source: string;
+  readonly source: string;
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { KeyBuilder } from '../keys/key-builder.js';
-import { SHARED_TENANT } from '../keys/key-builder.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Lock } from './lock.js';
@@ -17,10 +16,11 @@ export interface ScriptEventContext {
 }
 
 /**
- * Events and metrics of the locks capability. Events go through `EventBus.emit` (fire and
- * forget: observability never fails a lock operation), except on the hot path of the Redis
- * store: there the acquire and release scripts PUBLISH `lock.acquired` (uncontended) and
- * `lock.released` themselves (see LockScriptEvents), so an event costs no round trip of its own.
+ * Events and metrics of the locks capability. Events go through `EventBus.emitAs`, under the
+ * lock's tenant (fire and forget: observability never fails a lock operation), except on the
+ * hot path of the Redis store: there the acquire and release scripts PUBLISH `lock.acquired`
+ * (uncontended) and `lock.released` themselves (see LockScriptEvents), so an event costs no
+ * round trip of its own.
  *
  * Events: lock.acquired { waitedMs, contended } (waitedMs is 0 when the lock was free at once),
  * lock.released { heldMs }, lock.extended { renewal, renewals }, lock.lost { reason, heldMs },
@@ -105,10 +105,14 @@ export class LockObserver {
     return { key: lock.key, kind: lock.kind, owner: lock.owner, fencingToken: lock.fencingToken };
   }
 
+  /**
+   * Always under the lock's own tenant (`_shared` included): renewals and expiry checks run on
+   * a timer shared by every lock of the service, in the async context of whichever call armed
+   * it, so the context's tenant may be another lock's.
+   */
   private emit(channel: string, tenant: string, payload: Record<string, unknown>): void {
     try {
-      // The shared tenant cannot be named explicitly; it is what an absent tenant resolves to.
-      this.events?.emit(channel, payload, tenant === SHARED_TENANT ? {} : { tenant });
+      this.events?.emitAs(tenant, channel, payload);
     } catch {
       // emit() promises not to throw; a lock operation must not depend on it either way
     }

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { CoordinationCore } from '../core/coordination-core.js';
 import type { EventBus } from '../events/event-bus.js';
-import { SHARED_TENANT } from '../keys/key-builder.js';
 import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
 import type { RateLimitAlert, RateLimitViolation } from './rate-limit.types.js';
 import type { ViolationStore } from './violation-store.interface.js';
@@ -14,6 +13,10 @@ const WARN_EVERY_MS = 10_000;
  * Records denials off the request path: publishes `ratelimit.violation` at once, and writes
  * the violation log in batches (one script call per tenant per flush), firing
  * `ratelimit.alert` for keys that cross the alert threshold.
+ *
+ * Both events name the violation's tenant (`_shared` included) instead of taking it from the
+ * async context: a flush writes every tenant's batch from whichever context started it (the
+ * timer, or any tenant's `getViolations`), and a `_shared` check may run inside a tenant's request.
  */
 export class ViolationRecorder {
   private readonly logger = new Logger('Coordination:RateLimit');
@@ -42,7 +45,7 @@ export class ViolationRecorder {
   }
 
   record(violation: RateLimitViolation): void {
-    if (this.options.publish) this.events?.emit('ratelimit.violation', violation, tenantOption(violation.tenant));
+    if (this.options.publish) this.events?.emitAs(violation.tenant, 'ratelimit.violation', violation);
     let batch = this.pending.get(violation.tenant);
     if (!batch) this.pending.set(violation.tenant, (batch = []));
     if (batch.length >= MAX_PENDING_PER_TENANT) {
@@ -72,7 +75,7 @@ export class ViolationRecorder {
       for (const crossing of crossings) {
         const alert: RateLimitAlert = { tenant, key: crossing.key, violations: crossing.violations, threshold, windowMs, at: this.core.clock.now() };
         this.core.metrics.increment('ratelimit_alerts_total', { tenant });
-        this.events?.emit('ratelimit.alert', alert, tenantOption(tenant));
+        this.events?.emitAs(tenant, 'ratelimit.alert', alert);
       }
     } catch (error) {
       this.core.metrics.increment('ratelimit_violations_dropped_total', { tenant }, batch.length);
@@ -83,9 +86,4 @@ export class ViolationRecorder {
       }
     }
   }
-}
-
-/** The shared namespace is not a valid explicit tenant: leave it implicit. */
-function tenantOption(tenant: string): { tenant?: string } | undefined {
-  return tenant === SHARED_TENANT ? undefined : { tenant };
 }
