@@ -5,13 +5,14 @@ import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 import { describeRateLimitAlgorithmsContract } from './rate-limit-algorithms.contract.js';
 import { describeRateLimitDefaultClockContract } from './rate-limit-default-clock.contract.js';
+import { describeRateLimitGlobalContract } from './rate-limit-global.contract.js';
 import { createRateLimitHarness, uniqueKey, uniqueName, type RateLimitHarness } from './rate-limit-harness.js';
 
 /**
  * The service-level contract of rate limits, the same assertions for every driver: the
  * algorithms (rate-limit-algorithms.contract.ts), multi-policy checks, throwing vs returning,
- * the deny cache, violations and input validation (here), and the production default clock
- * (rate-limit-default-clock.contract.ts). The store-level contract is
+ * the deny cache, violations and input validation (here), global checks across tenants
+ * (rate-limit-global.contract.ts), and the production default clock (rate-limit-default-clock.contract.ts). The store-level contract is
  * stores/rate-limit-store.contract.ts.
  */
 export function describeRateLimitContract(driver: DriverCase): void {
@@ -185,5 +186,6 @@ export function describeRateLimitContract(driver: DriverCase): void {
     });
   });
 
+  describeRateLimitGlobalContract(driver);
   describeRateLimitDefaultClockContract(driver);
 }

@@ -50,7 +50,7 @@ describe('rate-limit problem details (guard and exception filter)', () => {
     expect(denied.headers['retry-after']).toBe('60');
     expect(denied.body).toEqual({
       type: 'urn:coordination:error:E_RATE_LIMITED', title: 'Too Many Requests', status: 429,
-      detail: 'Rate limit policy "guarded" exceeded (1 per window)', code: 'E_RATE_LIMITED', policy: 'guarded', limit: 1, retryAfterMs: MINUTE,
+      detail: 'Rate limit policy "guarded" exceeded (1 per window)', code: 'E_RATE_LIMITED', policy: 'guarded', limit: 1, retryAfterMs: MINUTE, source: 'memory',
     });
   });
 

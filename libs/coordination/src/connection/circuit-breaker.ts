@@ -3,6 +3,15 @@ import type { Clock } from '../core/clock.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** What the breaker says to a call (see CircuitBreaker.admit): small integers, nothing allocated. */
+export const Admission = {
+  Pass: 0,
+  /** The one half-open probe. */
+  Probe: 1,
+  Refused: 2,
+} as const;
+export type Admission = (typeof Admission)[keyof typeof Admission];
+
 /**
  * Opens after `failureThreshold` consecutive failures; while open every call fails fast
  * with `CircuitOpenError`. After `openMs` it lets exactly one probe through (half-open):
@@ -36,17 +45,33 @@ export class CircuitBreaker {
   }
 
   /**
-   * Throws `CircuitOpenError` unless a call may go through now. Returns true when the call
-   * is the half-open probe, whose outcome decides the breaker's next state.
+   * Throws `CircuitOpenError` naming `operation` unless a call may go through now. Returns true
+   * when the call is the half-open probe, whose outcome decides the breaker's next state.
    */
-  assertCanPass(): boolean {
+  assertCanPass(operation?: string): boolean {
+    const admission = this.admit();
+    if (admission === Admission.Refused) throw new CircuitOpenError(this.retryAtMs, operation);
+    return admission === Admission.Probe;
+  }
+
+  /**
+   * Whether a call may go through now, without throwing: for callers that name the refused
+   * operation only when there is one to name (CommandExecutor maps a script to its public
+   * operation only on failure). A `Probe` must report its outcome (onSuccess / onFailure).
+   */
+  admit(): Admission {
     const state = this.state;
-    if (state === 'closed') return false;
+    if (state === 'closed') return Admission.Pass;
     if (state === 'half-open' && !this.probeInFlight) {
       this.probeInFlight = true;
-      return true;
+      return Admission.Probe;
     }
-    throw new CircuitOpenError(this.openedAt + this.options.openMs);
+    return Admission.Refused;
+  }
+
+  /** When the breaker lets its next probe through (meaningful while open). */
+  get retryAtMs(): number {
+    return this.openedAt + this.options.openMs;
   }
 
   onSuccess(): void {

@@ -1,9 +1,10 @@
-import { RedisUnavailableError } from '../errors/coordination.error.js';
-import type { CircuitBreaker } from './circuit-breaker.js';
+import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
+import { Admission, type CircuitBreaker } from './circuit-breaker.js';
 import type { ConnectionHealthTracker } from './connection-health.tracker.js';
 import type { LuaScript } from './lua-script.js';
 import type { RedisClient } from './redis-client.factory.js';
 import { isTransportError } from './redis-errors.js';
+import { operationOfScript } from './script-operations.js';
 
 /**
  * Runs commands and Lua scripts on the command connection through the circuit breaker, so
@@ -17,34 +18,52 @@ import { isTransportError } from './redis-errors.js';
  * @example
  * const executor = new CommandExecutor(command, breaker, tracker, options.connection.commandTimeoutMs);
  * await executor.execute('get', (client) => client.get(key));
- * await executor.runScript(ACQUIRE, [key], [token, ttlMs]);
+ * await executor.runScript(ACQUIRE, [key], [token, ttlMs]); // fails naming 'locks.acquire'
  */
 export class CommandExecutor {
   constructor(
     private readonly client: RedisClient,
     private readonly breaker: CircuitBreaker,
     private readonly health: ConnectionHealthTracker,
-    /** Bound on the half-open probe, see execute(). */
+    /** Bound on the half-open probe, see run(). */
     private readonly probeTimeoutMs: number,
   ) {}
 
   /**
    * Runs `fn` against the command connection through the circuit breaker. `operation` names
-   * the call in the error.
+   * the call in errors, in the terms of the public API (`rateLimit.reset`, `locks.isLocked`).
    */
-  async execute<T>(operation: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    const probe = this.breaker.assertCanPass();
+  execute<T>(operation: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.run(operation, fn);
+  }
+
+  /**
+   * Runs a Lua script through the breaker: EVALSHA, and EVAL once after a NOSCRIPT (a
+   * restarted or new node). EVALSHA is sent directly rather than through ioredis
+   * `defineCommand`: a defined command with a variable key count is routed on a cluster
+   * auto-pipeline by its first argument (the key count), while ioredis knows where the keys
+   * of EVALSHA itself are; and nothing has to be defined per client before the first call.
+   * Errors name the public operation the script serves (see script-operations.ts).
+   */
+  runScript<T>(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
+    return this.run(script, (client) => evalScript<T>(client, script, keys, args));
+  }
+
+  /** `operation` is a name, or a script whose public operation is looked up only if the call fails. */
+  private async run<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    const admission = this.breaker.admit();
+    if (admission === Admission.Refused) throw new CircuitOpenError(this.breaker.retryAtMs, nameOf(operation));
     if (this.health.everReady && this.client.status !== 'ready') {
       const cause = new Error(`connection is ${this.client.status}`);
       this.health.recordError(cause);
       this.breaker.onFailure();
-      throw new RedisUnavailableError(operation, cause);
+      throw new RedisUnavailableError(nameOf(operation), cause);
     }
     try {
       // A probe that never answers (a client without a command timeout, a paused server)
       // would leave the breaker half-open for good; bound it.
       const pending = fn(this.client);
-      const result = probe ? await withTimeout(pending, this.probeTimeoutMs) : await pending;
+      const result = admission === Admission.Probe ? await withTimeout(pending, this.probeTimeoutMs) : await pending;
       this.breaker.onSuccess();
       return result;
     } catch (error) {
@@ -54,21 +73,12 @@ export class CommandExecutor {
       }
       this.health.recordError(error);
       this.breaker.onFailure();
-      throw new RedisUnavailableError(operation, error);
+      throw new RedisUnavailableError(nameOf(operation), error);
     }
   }
-
-  /**
-   * Runs a Lua script through `execute()`: EVALSHA, and EVAL once after a NOSCRIPT (a
-   * restarted or new node). EVALSHA is sent directly rather than through ioredis
-   * `defineCommand`: a defined command with a variable key count is routed on a cluster
-   * auto-pipeline by its first argument (the key count), while ioredis knows where the keys
-   * of EVALSHA itself are; and nothing has to be defined per client before the first call.
-   */
-  runScript<T>(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
-    return this.execute(script.name, (client) => evalScript<T>(client, script, keys, args));
-  }
 }
+
+const nameOf = (operation: string | LuaScript): string => (typeof operation === 'string' ? operation : operationOfScript(operation));
 
 /** `promise`, or a "Command timed out" transport error after `ms`; leaves no timer behind. */
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

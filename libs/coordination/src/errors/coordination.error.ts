@@ -16,6 +16,7 @@ export const ErrorCode = {
   LockLost: 'E_LOCK_LOST',
   LockAborted: 'E_LOCK_ABORTED',
   Deadlock: 'E_DEADLOCK',
+  LockShutdown: 'E_LOCK_SHUTDOWN',
   RateLimited: 'E_RATE_LIMITED',
 } as const;
 
@@ -93,19 +94,40 @@ export class TenantRequiredError extends CoordinationError {
   }
 }
 
-/** Redis could not be reached (connection down, timeout) for an operation. */
+/**
+ * Redis could not be reached (connection down, timeout) for an operation. `operation` names it in
+ * the terms of the public API (`locks.acquire`, `rateLimit.enforce`), as HTTP callers see it in
+ * the problem body (`detail` and `operation`), never an internal script name.
+ *
+ * @example
+ * new RedisUnavailableError('locks.acquire', cause).message; // "Redis is unavailable for locks.acquire"
+ */
 export class RedisUnavailableError extends CoordinationError {
-  constructor(operation: string, cause?: unknown, code: ErrorCode = ErrorCode.RedisUnavailable, message = `Redis is unavailable for ${operation}`) {
-    super(code, message, { operation }, { cause });
+  constructor(
+    readonly operation: string,
+    cause?: unknown,
+    code: ErrorCode = ErrorCode.RedisUnavailable,
+    message = `Redis is unavailable for ${operation}`,
+    details: Record<string, unknown> = { operation },
+  ) {
+    super(code, message, details, { cause });
   }
 }
 
 /**
  * The circuit breaker is open: calls fail fast until a probe succeeds. A subclass of
  * `RedisUnavailableError`, so one `instanceof RedisUnavailableError` check covers both.
+ * `operation` names the call that was refused, as for RedisUnavailableError.
+ *
+ * @example
+ * new CircuitOpenError(Date.parse('2030-01-01T00:00:05Z'), 'locks.acquire').message;
+ * // "Redis is unavailable for locks.acquire: the circuit breaker is open until 2030-01-01T00:00:05.000Z"
  */
 export class CircuitOpenError extends RedisUnavailableError {
-  constructor(readonly retryAtMs: number) {
-    super('any operation', undefined, ErrorCode.CircuitOpen, `Circuit breaker is open until ${new Date(retryAtMs).toISOString()}`);
+  constructor(readonly retryAtMs: number, operation = 'this call') {
+    const retryAt = new Date(retryAtMs).toISOString();
+    super(operation, undefined, ErrorCode.CircuitOpen, `Redis is unavailable for ${operation}: the circuit breaker is open until ${retryAt}`, {
+      operation, retryAt,
+    });
   }
 }

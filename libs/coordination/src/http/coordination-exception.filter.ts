@@ -13,6 +13,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.LockTimeout]: HttpStatus.CONFLICT,
   [ErrorCode.LockLost]: HttpStatus.CONFLICT,
   [ErrorCode.Deadlock]: HttpStatus.CONFLICT,
+  [ErrorCode.LockShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.RateLimited]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.RedisUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.CircuitOpen]: HttpStatus.SERVICE_UNAVAILABLE,

@@ -11,6 +11,13 @@ export interface ProblemDetails {
   status: number;
   detail: string;
   code: ErrorCode;
+  /**
+   * Rate-limit problems (429, and 503 when failing closed): who answered the check. `local`
+   * means this instance's fallback limiter decided while Redis was unreachable (or silent past
+   * `rateLimit.timeoutMs`), `fail-closed` that the check was refused for that reason; otherwise
+   * `redis`, `memory` or `deny-cache`.
+   */
+  source?: string;
   [extension: string]: unknown;
 }
 
@@ -20,7 +27,7 @@ export interface ProblemInput {
   status: number;
   title: string;
   detail: string;
-  /** Domain fields (policy, key, retryAfterMs, ...), added after the standard members. */
+  /** Domain fields (policy, key, retryAfterMs, source, operation, ...), added after the standard members. */
   extensions?: Readonly<Record<string, unknown>>;
 }
 

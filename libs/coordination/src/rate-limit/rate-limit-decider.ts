@@ -1,8 +1,8 @@
-import { Logger } from '@nestjs/common';
 import type { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
+import { CheckDeadlines, TIMED_OUT } from './check-deadlines.js';
 import { DenyCache } from './deny-cache.js';
-import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
+import { LocalFallback, type FleetView } from './local-fallback.js';
 import type { NormalizedPolicy } from './rate-limit-policy.js';
 import type { RateLimitStore, StoreCheckResult } from './rate-limit-store.interface.js';
 import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
@@ -29,66 +29,127 @@ export interface CheckRequest {
    * throws RedisUnavailableError for it, since a denial there would read as "over the limit".
    */
   readonly enforcing?: string;
+  /**
+   * Set when the check mixes `global` counters (one hash tag across tenants) with others (the
+   * tenant's or the partition's tag): which checks are global. Keys of two tags can share no
+   * script on a cluster, so the others are decided first and the global ones only if they allow.
+   */
+  readonly global?: readonly boolean[];
 }
 
 /**
  * Decides validated checks for RateLimitService (library-internal): answers keys known to be
- * blocked from the deny cache, asks the store, falls back to a per-instance limiter (or fails
- * closed) while Redis is unreachable, and turns the store's answer into the public decision,
- * counting and recording denials.
+ * blocked from the deny cache, asks the store (waiting at most `rateLimit.timeoutMs` for Redis),
+ * falls back to the fleet-sized local limiter (or fails closed) while Redis is unreachable or
+ * silent, and turns the store's answer into the public decision, counting and recording denials.
  */
 export class RateLimitDecider {
-  private readonly logger = new Logger('Coordination:RateLimit');
   private readonly denyCache: DenyCache;
   private readonly primarySource: RateLimitSource;
-  private fallback?: MemoryRateLimitStore;
-  private degraded = false;
+  private readonly fallback: LocalFallback;
+  /** Only on Redis: the memory store answers in the same tick. */
+  private readonly deadlines?: CheckDeadlines;
 
   constructor(
     private readonly core: CoordinationCore,
     private readonly options: ResolvedRateLimitOptions,
     private readonly store: RateLimitStore,
     private readonly recorder: ViolationRecorder,
+    private readonly fleet?: FleetView,
   ) {
     this.denyCache = new DenyCache(options.denyCacheMaxEntries);
     this.primarySource = core.connection ? 'redis' : 'memory';
+    this.fallback = new LocalFallback(core, options, fleet);
+    if (core.connection) this.deadlines = new CheckDeadlines(options.timeoutMs);
   }
 
   /** The decision on a validated request: deny cache first (consumes only), then the store or its fallback. */
-  async decide(request: CheckRequest): Promise<RateLimitDecision> {
-    const { counters, policies, cost, consume, localNow } = request;
-    if (consume) {
-      for (let i = 0; i < counters.length; i++) {
-        const blocked = this.denyCache.lookup(counters[i], policies[i], cost, localNow);
-        if (!blocked) continue;
-        const p = policies[i];
-        const result: RateLimitResult = {
-          allowed: false, key: request.keys[i], policy: p.name, limit: p.limit, remaining: blocked.remaining,
-          resetAt: new Date(blocked.resetUntilMs), resetAfterMs: Math.max(0, Math.ceil(blocked.resetUntilMs - localNow)),
-          retryAfterMs: Math.max(1, Math.ceil(blocked.untilMs - localNow)), source: 'deny-cache',
-        };
-        this.denied(request, i, result);
-        return { allowed: false, results: [result], violated: result, source: 'deny-cache' };
-      }
+  decide(request: CheckRequest): Promise<RateLimitDecision> {
+    if (this.fleet !== undefined && !this.fleet.joined) this.fleet.join();
+    if (request.consume) {
+      const cached = this.fromDenyCache(request);
+      if (cached) return Promise.resolve(cached);
     }
-    let stored: StoreCheckResult;
-    let source = this.primarySource;
+    return request.global === undefined ? this.decideGroup(request, true) : this.decideInTwo(request, request.global);
+  }
+
+  /** Answers the pending checks at once (from the fallback) and stops the timeout timer. */
+  close(): void {
+    this.deadlines?.close();
+  }
+
+  /** A denial without a round trip when one of the counters is known to be blocked for this cost. */
+  private fromDenyCache(request: CheckRequest): RateLimitDecision | undefined {
+    const { counters, policies, cost, localNow } = request;
+    for (let i = 0; i < counters.length; i++) {
+      const blocked = this.denyCache.lookup(counters[i], policies[i], cost, localNow);
+      if (!blocked) continue;
+      const p = policies[i];
+      const result: RateLimitResult = {
+        allowed: false, key: request.keys[i], policy: p.name, limit: p.limit, remaining: blocked.remaining,
+        resetAt: new Date(blocked.resetUntilMs), resetAfterMs: Math.max(0, Math.ceil(blocked.resetUntilMs - localNow)),
+        retryAfterMs: Math.max(1, Math.ceil(blocked.untilMs - localNow)), source: 'deny-cache',
+      };
+      this.denied(request, i, result);
+      return { allowed: false, results: [result], violated: result, source: 'deny-cache' };
+    }
+    return undefined;
+  }
+
+  /**
+   * One store call (every counter of `request` in one hash slot). `final` is false for the first
+   * call of a check decided in two, whose allowance is not yet the request's.
+   */
+  private async decideGroup(request: CheckRequest, final: boolean): Promise<RateLimitDecision> {
+    const { counters, policies, cost, consume } = request;
+    let stored: StoreCheckResult | typeof TIMED_OUT;
     try {
-      stored = await this.store.check(counters, policies, cost, consume);
-      if (this.degraded) this.recovered();
+      const pending = this.store.check(counters, policies, cost, consume);
+      stored = this.deadlines === undefined ? await pending : await this.deadlines.within(pending);
     } catch (error) {
-      if (!(error instanceof RedisUnavailableError || error instanceof CircuitOpenError)) throw error;
-      this.onUnavailable(error);
-      if (this.options.onRedisUnavailable === 'fail-closed') return this.failClosed(error, request);
-      this.fallback ??= new MemoryRateLimitStore(this.core.clock);
-      stored = await this.fallback.check(counters, policies, cost, consume);
-      source = 'local';
+      // CircuitOpenError is a RedisUnavailableError too.
+      if (!(error instanceof RedisUnavailableError)) throw error;
+      return this.unavailable(request, error, final);
     }
-    return this.toDecision(request, stored, source);
+    if (stored === TIMED_OUT) return this.unavailable(request, this.timedOut(), final);
+    if (this.fallback.degraded) this.fallback.recovered();
+    return this.toDecision(request, stored, this.primarySource, final);
+  }
+
+  /**
+   * A check that mixes global counters with others: the others first (atomically, all or
+   * none), then the global ones, only if the others allowed. A request the global counters deny
+   * has then been charged to the others: the price of two hash slots. The deny cache keeps it
+   * rare: once a global counter denies, this instance answers from the cache until its retry
+   * time, before asking for the others. Denied by the others, the decision carries only their
+   * results (the global counters were not asked).
+   */
+  private async decideInTwo(request: CheckRequest, global: readonly boolean[]): Promise<RateLimitDecision> {
+    const first = await this.decideGroup(partOf(request, global, false), false);
+    if (!first.allowed) return first;
+    const second = await this.decideGroup(partOf(request, global, true), true);
+    const results: RateLimitResult[] = [];
+    for (let i = 0, a = 0, b = 0; i < global.length; i++) results.push(global[i] ? second.results[b++] : first.results[a++]);
+    const source = second.source === this.primarySource ? first.source : second.source;
+    return { allowed: second.allowed, results, violated: second.violated, source };
+  }
+
+  /** Redis is unreachable or did not answer in time: the local limiter answers, or the check fails closed. */
+  private async unavailable(request: CheckRequest, error: RedisUnavailableError, final: boolean): Promise<RateLimitDecision> {
+    this.fallback.unavailable(error);
+    if (this.options.onRedisUnavailable === 'fail-closed') return this.failClosed(error, request);
+    const stored = await this.fallback.check(request.counters, request.policies, request.cost, request.consume);
+    return this.toDecision(request, stored, 'local', final);
+  }
+
+  private timedOut(): RedisUnavailableError {
+    this.core.metrics.increment('ratelimit_timeouts_total');
+    const cause = new Error(`Redis did not answer a rate-limit check within rateLimit.timeoutMs (${this.options.timeoutMs} ms)`);
+    return new RedisUnavailableError('rateLimit.consume', cause);
   }
 
   /** The public decision from the store's answer: results in the caller's terms, deny-cache entries, metrics, violations. */
-  private toDecision(request: CheckRequest, stored: StoreCheckResult, source: RateLimitSource): RateLimitDecision {
+  private toDecision(request: CheckRequest, stored: StoreCheckResult, source: RateLimitSource, final: boolean): RateLimitDecision {
     const { policies, cost, consume, localNow } = request;
     const nowMs = stored.nowUs / 1000;
     const committed = consume && stored.allowed;
@@ -121,7 +182,7 @@ export class RateLimitDecider {
     }
     const violated = violatedAt < 0 ? undefined : results[violatedAt];
     if (violated) this.denied(request, violatedAt, violated);
-    else if (consume) this.core.metrics.increment('ratelimit_allowed_total', ALLOWED_LABELS[source]);
+    else if (consume && final) this.core.metrics.increment('ratelimit_allowed_total', ALLOWED_LABELS[source]);
     return { allowed: stored.allowed, results, violated, source };
   }
 
@@ -148,25 +209,28 @@ export class RateLimitDecider {
     return { allowed: false, results, violated: results[0], source: 'fail-closed' };
   }
 
-  private onUnavailable(error: Error): void {
-    this.core.metrics.increment('ratelimit_redis_unavailable_total', { policy: this.options.onRedisUnavailable });
-    if (this.degraded) return;
-    this.degraded = true;
-    this.logger.warn(`Redis unavailable (${error.message}): rate limits ${this.options.onRedisUnavailable === 'local' ? 'fall back to this instance\'s local limiter' : 'fail closed'} until it answers again`);
-  }
-
-  private recovered(): void {
-    this.degraded = false;
-    this.fallback = undefined;
-    this.logger.log('Redis answers again: rate limits are shared again');
-  }
-
   /** Forgets a counter: this instance's deny-cache entry, the fallback limiter's and the store's. */
   async reset(counter: string): Promise<void> {
     this.denyCache.forget(counter);
-    await this.fallback?.reset([counter]);
+    await this.fallback.reset([counter]);
     await this.store.reset([counter]);
   }
+}
+
+/** The checks of `request` that are (`wanted` true) or are not global, as a request of their own. */
+function partOf(request: CheckRequest, global: readonly boolean[], wanted: boolean): CheckRequest {
+  const counters: string[] = [];
+  const policies: NormalizedPolicy[] = [];
+  const keys: string[] = [];
+  const scopes: Array<string | undefined> = [];
+  for (let i = 0; i < global.length; i++) {
+    if (global[i] !== wanted) continue;
+    counters.push(request.counters[i]);
+    policies.push(request.policies[i]);
+    keys.push(request.keys[i]);
+    scopes.push(request.scopes?.[i]);
+  }
+  return { ...request, counters, policies, keys, scopes: request.scopes && scopes, global: undefined };
 }
 
 const ALLOWED_LABELS: Readonly<Record<RateLimitSource, { source: RateLimitSource }>> = {

@@ -1,16 +1,34 @@
-import type { RateLimitDecision, RateLimitResult } from './rate-limit.types.js';
+import type { RateLimitDecision, RateLimitResult, RateLimitSource } from './rate-limit.types.js';
 
 const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 
+/** A policy as `RateLimit-Policy` advertises it. */
+export interface AdvertisedPolicy {
+  name: string;
+  limit: number;
+  windowMs: number;
+  /** Who answered for it; `local` and `fail-closed` are advertised (`src`), the rest are not. */
+  source?: RateLimitSource;
+}
+
+/** Sources that are not the shared limiter, named in the header so clients can tell. */
+const FALLBACK_PARAMETER: Partial<Record<RateLimitSource, string>> = { local: ';src=local', 'fail-closed': ';src=fail-closed' };
+
 /**
  * `RateLimit-Policy` per draft-ietf-httpapi-ratelimit-headers (-08 to -11): a structured-field
- * list of quota policies, `"name";q=<quota>;w=<window seconds>`.
+ * list of quota policies, `"name";q=<quota>;w=<window seconds>`. A policy answered by the
+ * fallback while Redis was unreachable carries the extension parameter `src=local` (this
+ * instance's share of the quota, see `rateLimit.onRedisUnavailable`) or `src=fail-closed`;
+ * the draft has clients ignore parameters they do not know.
  *
  * @example
  * policyHeader([{ name: 'user', limit: 10, windowMs: 1_000 }]); // "user";q=10;w=1
+ * policyHeader([{ name: 'user', limit: 10, windowMs: 1_000, source: 'local' }]); // "user";q=10;w=1;src=local
  */
-export function policyHeader(policies: ReadonlyArray<{ name: string; limit: number; windowMs: number }>): string {
-  return policies.map((p) => `"${p.name}";q=${p.limit};w=${Math.max(1, seconds(p.windowMs))}`).join(', ');
+export function policyHeader(policies: readonly AdvertisedPolicy[]): string {
+  return policies
+    .map((p) => `"${p.name}";q=${p.limit};w=${Math.max(1, seconds(p.windowMs))}${(p.source && FALLBACK_PARAMETER[p.source]) ?? ''}`)
+    .join(', ');
 }
 
 /** `RateLimit`: the current state per policy, `"name";r=<remaining>;t=<seconds until reset>`. */

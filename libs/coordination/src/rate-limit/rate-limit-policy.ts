@@ -116,3 +116,16 @@ export function normalizeCost(cost: unknown, policies: readonly NormalizedPolicy
   }
   return value;
 }
+
+/** Option arguments are objects: null or a primitive is an input error naming the argument, not a TypeError further down. */
+export function checkObject(value: unknown, argument: string): void {
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(argument, 'must be an object', value);
+}
+
+/** `since` of a violation query in ms: a Date or a number (not a numeric string, a BigInt, ...); none is -Infinity. */
+export function sinceOf(since: unknown): number {
+  if (since === undefined) return -Infinity;
+  const ms = since instanceof Date ? since.getTime() : typeof since === 'number' ? since : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('since', 'must be a Date or a number of ms since the epoch', since);
+  return ms;
+}

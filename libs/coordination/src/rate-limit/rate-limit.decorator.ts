@@ -8,12 +8,20 @@ export const SKIP_RATE_LIMIT_METADATA = 'coordination:skip-rate-limit';
  * Whose quota a rule counts:
  * - `user`: the authenticated user (`request.user.id`, `sub` or `userId`); anonymous requests count per IP;
  * - `tenant`: the tenant (company) of the request;
- * - `endpoint`: everyone calling the handler;
+ * - `endpoint`: everyone of the request's tenant calling the handler (one counter per tenant);
+ * - `global`: everyone calling the handler, whatever their tenant (one counter for all tenants,
+ *   under its own hash tag); a named `global` rule is one counter for every handler using the name.
+ *   Mixed with rules of other scopes, it is checked after them in a second script call, and a
+ *   request it denies has been charged to them (see RateLimitCheck.global);
  * - `ip`: the client address (`X-Forwarded-For` only with `rateLimit.trustProxy`, read from the right);
  * - a function returning the key (a non-empty string), for anything else (API key, route param, ...).
  * Trackers longer than 128 characters are hashed.
+ *
+ * @example
+ * // 100/min per company on the handler, and 500/min on the handler across all companies
+ * @RateLimit([{ scope: 'endpoint', limit: 100, windowMs: 60_000 }, { scope: 'global', limit: 500, windowMs: 60_000 }])
  */
-export type RateLimitScope = 'user' | 'tenant' | 'endpoint' | 'ip' | ((context: ExecutionContext) => string | Promise<string>);
+export type RateLimitScope = 'user' | 'tenant' | 'endpoint' | 'global' | 'ip' | ((context: ExecutionContext) => string | Promise<string>);
 
 /**
  * One policy of a handler. Counters are identified by policy name and scope key: a named

@@ -7,14 +7,16 @@ import { SHARED_TENANT, encodeId } from '../keys/key-builder.js';
 import { asBadRequest } from '../http/as-bad-request.js';
 import { PROBLEM_JSON, problemDetails } from '../http/problem-details.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
-import { legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds } from './rate-limit-headers.js';
+import { legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds, type AdvertisedPolicy } from './rate-limit-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, type RateLimitMetadata, type RateLimitRule } from './rate-limit.decorator.js';
 import { RATE_LIMIT_OPTIONS, type ResolvedRateLimitOptions } from './rate-limit.options.js';
 import { RateLimitService } from './rate-limit.service.js';
-import type { RateLimitCheck, RateLimitDecision, RateLimitPolicy } from './rate-limit.types.js';
+import type { RateLimitCheck, RateLimitDecision, RateLimitPolicy, RateLimitSource } from './rate-limit.types.js';
 
 /** Encoded trackers longer than this are hashed, so that long ids (API keys, URLs) never exceed the key length limit. */
 const MAX_TRACKER_LENGTH = 128;
+/** The tracker of the `global` scope: everyone. Unnamed rules add the handler to the key, named ones do not. */
+const EVERYONE = 'all';
 
 interface RequestLike {
   ip?: string;
@@ -30,9 +32,12 @@ interface ResponseLike {
 
 /**
  * Enforces `@RateLimit` metadata on HTTP handlers: checks every rule of the handler in one
- * atomic call, sets the IETF `RateLimit-Policy` / `RateLimit` headers (and/or the legacy
- * `X-RateLimit-*`, per `rateLimit.headers`), and answers a denial with 429, `Retry-After` and an
- * `application/problem+json` body naming the violated policy. Handlers without metadata,
+ * atomic call (`global` rules mixed with others: in a second one, see RateLimitScope), sets the
+ * IETF `RateLimit-Policy` / `RateLimit` headers (and/or the legacy `X-RateLimit-*`, per
+ * `rateLimit.headers`), and answers a denial with 429, `Retry-After` and an
+ * `application/problem+json` body naming the violated policy and its `source`. While Redis is
+ * unreachable, each policy the fallback answered carries `src=local` (or `src=fail-closed`) in
+ * `RateLimit-Policy`, e.g. `"user";q=10;w=1;src=local`. Handlers without metadata,
  * or with `@SkipRateLimit()`, pass. Extend it and override the protected hooks to change
  * how clients are identified or keys are built, as with @nestjs/throttler. Its settings
  * (`headers`, `trustProxy`, `trustedProxies`) come from the `rateLimit` options section,
@@ -99,7 +104,7 @@ export class RateLimitGuard implements CanActivate {
       if (typeof tracker !== 'string' || tracker === '') {
         throw new InvalidArgumentError('scope', `the ${scope} scope of rate-limit rule "${name}" on ${endpointOf(context)} must give a non-empty string`, tracker);
       }
-      checks.push({ key: await this.generateKey(context, tracker, rule), policy: { ...rule, name }, scope });
+      checks.push({ key: await this.generateKey(context, tracker, rule), policy: { ...rule, name }, scope, global: scope === 'global' });
     }
     if (checks.length === 0) return true;
     const decision = await this.rateLimits.consumeMany(checks, shared ? { sharedNamespace: true, cost: metadata.cost } : { tenant, cost: metadata.cost });
@@ -108,7 +113,7 @@ export class RateLimitGuard implements CanActivate {
     return true;
   }
 
-  /** Identifies the client for a rule: user id, tenant, endpoint, IP or the rule's own function. */
+  /** Identifies the client for a rule: user id, tenant, endpoint, everyone (`global`), IP or the rule's own function. */
   protected async getTracker(request: RequestLike, rule: RateLimitRule, context: ExecutionContext): Promise<string> {
     const scope = rule.scope ?? 'user';
     if (typeof scope === 'function') return scope(context);
@@ -122,6 +127,8 @@ export class RateLimitGuard implements CanActivate {
         return (await this.tenantResolver.fromRequest(request)) ?? this.core.tenants.current() ?? SHARED_TENANT;
       case 'endpoint':
         return endpointOf(context);
+      case 'global':
+        return EVERYONE;
       case 'ip':
         return this.clientIp(request);
     }
@@ -148,7 +155,11 @@ export class RateLimitGuard implements CanActivate {
     return rule.name !== undefined ? key : `${key}:${endpointOf(context)}`;
   }
 
-  /** Throws the 429. Override to change the body or the exception. */
+  /**
+   * Throws the 429 (503 when failing closed). Its problem body names the violated policy and who
+   * answered (`source`: `local` or `fail-closed` while Redis is unreachable). Override to change
+   * the body or the exception.
+   */
   protected async throwRateLimited(context: ExecutionContext, decision: RateLimitDecision): Promise<never> {
     const response = context.switchToHttp().getResponse<ResponseLike>();
     const violated = decision.violated!;
@@ -163,7 +174,7 @@ export class RateLimitGuard implements CanActivate {
       detail: failClosed
         ? 'The shared rate limiter cannot be reached and is configured to fail closed'
         : `Rate limit policy "${violated.policy}" exceeded (${violated.limit} per window)`,
-      extensions: { policy: violated.policy, limit: violated.limit, retryAfterMs: violated.retryAfterMs },
+      extensions: { policy: violated.policy, limit: violated.limit, retryAfterMs: violated.retryAfterMs, source: violated.source },
     });
     throw new HttpException(body, status);
   }
@@ -188,8 +199,9 @@ export class RateLimitGuard implements CanActivate {
     const mode = this.options.headers;
     if (mode === 'none') return;
     if (mode === 'ietf' || mode === 'both') {
-      const shown = new Set(decision.results.map((r) => r.policy));
-      setHeader(response, 'RateLimit-Policy', policyHeader(checks.map((c) => advertised(c.policy)).filter((p) => shown.has(p.name))));
+      const sources = new Map(decision.results.map((r) => [r.policy, r.source]));
+      const advertisedPolicies = checks.map((c) => advertised(c.policy, sources.get(c.policy.name!))).filter((p) => p.source !== undefined);
+      setHeader(response, 'RateLimit-Policy', policyHeader(advertisedPolicies));
       setHeader(response, 'RateLimit', rateLimitHeader(decision.results));
     }
     if (mode === 'legacy' || mode === 'both') {
@@ -201,11 +213,12 @@ export class RateLimitGuard implements CanActivate {
 /**
  * The quota a client can actually use: with a burst above the limit (token bucket, GCRA), `r`
  * counts up to the burst, so the quota is the burst over the time the limit takes to refill it.
+ * `source` is who answered for the policy (undefined: not asked, the policy is not shown).
  */
-function advertised(policy: RateLimitPolicy): { name: string; limit: number; windowMs: number } {
+function advertised(policy: RateLimitPolicy, source: RateLimitSource | undefined): AdvertisedPolicy {
   const bucket = policy.algorithm === 'token-bucket' || policy.algorithm === 'gcra';
-  if (!bucket || policy.burst === undefined || policy.burst <= policy.limit) return { name: policy.name!, limit: policy.limit, windowMs: policy.windowMs };
-  return { name: policy.name!, limit: policy.burst, windowMs: (policy.burst * policy.windowMs) / policy.limit };
+  if (!bucket || policy.burst === undefined || policy.burst <= policy.limit) return { name: policy.name!, limit: policy.limit, windowMs: policy.windowMs, source };
+  return { name: policy.name!, limit: policy.burst, windowMs: (policy.burst * policy.windowMs) / policy.limit, source };
 }
 
 function scopeName(rule: RateLimitRule): string {

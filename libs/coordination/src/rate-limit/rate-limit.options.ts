@@ -3,8 +3,32 @@ import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateNested } from 'cl
 
 /** The `rateLimit` section of `CoordinationModule.forRoot()` options. */
 export interface RateLimitModuleOptions {
-  /** While Redis is unreachable: answer from a per-instance limiter (`local`), or deny (`fail-closed`). Default `local`. */
+  /**
+   * While Redis is unreachable: answer from a per-instance limiter (`local`), or deny (`fail-closed`).
+   * The local limiter is sized by the fleet: each instance allows `ceil(limit / live instances)`,
+   * the live instances being those it last saw heartbeating (see `heartbeatIntervalMs`), so that
+   * the fleet together admits about `limit`, not `limit` per instance. Default `local`.
+   */
   onRedisUnavailable?: 'local' | 'fail-closed';
+  /**
+   * A check that Redis has not answered within this many ms is answered by the
+   * `onRedisUnavailable` policy instead (result `source: 'local'` or `'fail-closed'`), so a
+   * stalled Redis holds a request this long, not `connection.commandTimeoutMs`. The command
+   * itself still runs if Redis answers later: it then counts there too, and its late answer is
+   * dropped. Default 250.
+   *
+   * @example
+   * CoordinationModule.forRoot({ connection: { url }, rateLimit: { timeoutMs: 100 } });
+   */
+  timeoutMs?: number;
+  /**
+   * How often each instance records in Redis that it is alive, under the module's prefix (one
+   * sorted-set entry per instance, live for 3 heartbeats), and reads how many instances are,
+   * from its first rate-limit check on (an app that checks no rate limit writes nothing). The
+   * local fallback divides every limit by the count it read last (`RateLimitService.liveInstances`).
+   * 0 turns it off: each instance's fallback then admits the whole limit. Default 5_000.
+   */
+  heartbeatIntervalMs?: number;
   /** Size of the local cache of blocked keys; 0 disables it. Default 10_000. */
   denyCacheMaxEntries?: number;
   /** Response headers of RateLimitGuard: IETF draft `RateLimit`/`RateLimit-Policy`, legacy `X-RateLimit-*`, both or none. Default `ietf`. */
@@ -40,6 +64,8 @@ export interface RateLimitModuleOptions {
 /** Defaults of the `rateLimit` options section. */
 export const DEFAULT_RATE_LIMIT_OPTIONS = {
   onRedisUnavailable: 'local',
+  timeoutMs: 250,
+  heartbeatIntervalMs: 5_000,
   denyCacheMaxEntries: 10_000,
   headers: 'ietf',
   trustProxy: false,
@@ -49,6 +75,8 @@ export const DEFAULT_RATE_LIMIT_OPTIONS = {
 
 export type ResolvedRateLimitOptions = {
   onRedisUnavailable: 'local' | 'fail-closed';
+  timeoutMs: number;
+  heartbeatIntervalMs: number;
   denyCacheMaxEntries: number;
   headers: 'ietf' | 'legacy' | 'both' | 'none';
   trustProxy: boolean;
@@ -64,6 +92,8 @@ export function resolveRateLimitOptions(raw: RateLimitModuleOptions = {}): Resol
   const d = DEFAULT_RATE_LIMIT_OPTIONS;
   return {
     onRedisUnavailable: raw.onRedisUnavailable ?? d.onRedisUnavailable,
+    timeoutMs: raw.timeoutMs ?? d.timeoutMs,
+    heartbeatIntervalMs: raw.heartbeatIntervalMs ?? d.heartbeatIntervalMs,
     denyCacheMaxEntries: raw.denyCacheMaxEntries ?? d.denyCacheMaxEntries,
     headers: raw.headers ?? d.headers,
     trustProxy: raw.trustProxy ?? d.trustProxy,
@@ -84,6 +114,8 @@ class ViolationOptionsSchema {
 /** Validates the `rateLimit` section of CoordinationModule options. */
 export class RateLimitOptionsSchema {
   @IsOptional() @IsIn(['local', 'fail-closed']) onRedisUnavailable?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(60_000) timeoutMs?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(3_600_000) heartbeatIntervalMs?: number;
   @IsOptional() @IsInt() @Min(0) @Max(10_000_000) denyCacheMaxEntries?: number;
   @IsOptional() @IsIn(['ietf', 'legacy', 'both', 'none']) headers?: string;
   @IsOptional() @IsBoolean() trustProxy?: boolean;

@@ -21,3 +21,6 @@ export const RATE_LIMIT_MIXED_SCRIPT: LuaScript = load('coordRateLimitMixed', 'c
 
 /** Appends violations to a tenant's capped log and counts them per key for alerts. */
 export const RECORD_VIOLATIONS_SCRIPT: LuaScript = load('coordRateLimitRecordViolations', 'record-violations.lua');
+
+/** Records an instance's heartbeat in its fleet and counts the instances alive (sizes the local fallback). */
+export const FLEET_HEARTBEAT_SCRIPT: LuaScript = load('coordRateLimitFleetHeartbeat', 'fleet-heartbeat.lua');

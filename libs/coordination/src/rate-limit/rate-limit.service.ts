@@ -3,8 +3,9 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { EventBus } from '../events/event-bus.js';
 import { SHARED_TENANT, assertSafeId } from '../keys/key-builder.js';
+import { FleetHeartbeat } from './fleet-heartbeat.js';
 import { RateLimitDecider } from './rate-limit-decider.js';
-import { normalizeCost, normalizePolicy, type NormalizedPolicy } from './rate-limit-policy.js';
+import { checkObject, normalizeCost, normalizePolicy, sinceOf, type NormalizedPolicy } from './rate-limit-policy.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.interface.js';
 import { RATE_LIMIT_OPTIONS, type ResolvedRateLimitOptions } from './rate-limit.options.js';
 import { RateLimitedError } from './rate-limit.errors.js';
@@ -18,15 +19,32 @@ import { VIOLATION_STORE, type ViolationStore } from './violation-store.interfac
 const CAPABILITY = 'ratelimit';
 /** `partition` value meaning "one partition per tenant" (the default of consumeMany and the guard). */
 export const TENANT_PARTITION = 'tenant';
+/**
+ * Hash tag of every global counter (RateLimitCheck.global), in the shared namespace: one slot for
+ * all of them, apart from every tenant's, so that the global checks of one call share a script.
+ */
+const GLOBAL_TAG = '@global';
 
-type PolicyCallOptions = RateLimitPolicy & { tenant?: string; partition?: string };
+/**
+ * Which counter a single-counter call (consume, enforce, peek, reset) uses: by default the key's
+ * own in the tenant's namespace; `partition`: the key's under that partition's hash tag (as
+ * consumeMany counts it); `global`: the key's global counter, one for every tenant (as a
+ * consumeMany check with `global: true` counts it).
+ */
+interface CounterOptions {
+  partition?: string;
+  global?: boolean;
+}
+
+type PolicyCallOptions = RateLimitPolicy & CounterOptions & { tenant?: string };
 
 /**
  * Rate limits shared by every instance: one atomic Lua script (one round trip) per check,
  * on the Redis clock (or on the module's `clock` when the application configured one, as
  * tests do with a ManualClock). Five algorithms, multi-policy checks that consume nothing
- * unless all allow, a local deny cache, a per-instance fallback while Redis is down, and a
- * violation log with alerts.
+ * unless all allow, a local deny cache, a fleet-sized per-instance fallback while Redis is down
+ * or silent past `rateLimit.timeoutMs`, global counters shared by every tenant, and a violation
+ * log with alerts.
  *
  * Returning and throwing: `consume` / `consumeMany` / `peek` return a decision (a denial is
  * `allowed: false`); `enforce` / `enforceMany` throw `RateLimitedError` on a denial, and
@@ -48,6 +66,7 @@ type PolicyCallOptions = RateLimitPolicy & { tenant?: string; partition?: string
 export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly recorder: ViolationRecorder;
   private readonly decider: RateLimitDecider;
+  private readonly fleet?: FleetHeartbeat;
 
   constructor(
     private readonly core: CoordinationCore,
@@ -57,15 +76,33 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     @Optional() events?: EventBus,
   ) {
     this.recorder = new ViolationRecorder(core, violations, options.violations, events);
-    this.decider = new RateLimitDecider(core, options, store, this.recorder);
+    if (core.connection && options.heartbeatIntervalMs > 0) {
+      this.fleet = new FleetHeartbeat(core.connection, core.keys, core.instanceId, options.heartbeatIntervalMs);
+    }
+    this.decider = new RateLimitDecider(core, options, store, this.recorder, this.fleet);
   }
 
   onModuleInit(): void {
     this.recorder.start();
+    this.fleet?.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.recorder.stop();
+    this.decider.close();
+    await Promise.all([this.recorder.stop(), this.fleet?.stop()]);
+  }
+
+  /**
+   * How many instances sharing this module's prefix (this one included) were alive at this
+   * instance's last heartbeat (`rateLimit.heartbeatIntervalMs`). While Redis is unreachable the
+   * local fallback allows `ceil(limit / liveInstances)` per policy, so the fleet together admits
+   * about the limit. 1 on the memory driver, with the heartbeat off, and before the first heartbeat.
+   *
+   * @example
+   * logger.log(`rate limits shared by ${rateLimits.liveInstances} instance(s)`);
+   */
+  get liveInstances(): number {
+    return this.fleet?.liveInstances ?? 1;
   }
 
   /**
@@ -79,7 +116,7 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
    * const r = await rateLimits.consume(`user:${userId}`, { limit: 10, windowMs: 1_000 });
    * if (!r.allowed) res.setHeader('Retry-After', Math.ceil(r.retryAfterMs! / 1000));
    */
-  consume(key: string, options: ConsumeOptions & { partition?: string }): Promise<RateLimitResult> {
+  consume(key: string, options: ConsumeOptions & CounterOptions): Promise<RateLimitResult> {
     return this.consumeOne(key, options, undefined);
   }
 
@@ -91,18 +128,19 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
    * @example
    * await rateLimits.enforce(`user:${userId}`, { limit: 10, windowMs: 1_000 }); // throws when over the limit
    */
-  async enforce(key: string, options: ConsumeOptions & { partition?: string }): Promise<RateLimitResult> {
+  async enforce(key: string, options: ConsumeOptions & CounterOptions): Promise<RateLimitResult> {
     const result = await this.consumeOne(key, options, 'rateLimit.enforce');
     if (!result.allowed) throw new RateLimitedError(result);
     return result;
   }
 
   /** consume / enforce; `enforcing` names the throwing method (see CheckRequest.enforcing). */
-  private async consumeOne(key: string, options: ConsumeOptions & { partition?: string }, enforcing: string | undefined): Promise<RateLimitResult> {
+  private async consumeOne(key: string, options: ConsumeOptions & CounterOptions, enforcing: string | undefined): Promise<RateLimitResult> {
+    checkObject(options, 'options');
     const policy = normalizePolicy(options);
     const cost = normalizeCost(options.cost, [policy]);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.consume');
-    const counter = this.counterKey(tenant, options.partition, key, policy, 'key');
+    const counter = this.counterOf(tenant, options, key, policy);
     const decision = await this.decider.decide({
       tenant, counters: [counter], policies: [policy], keys: [key], scopes: undefined, cost, consume: true, localNow: this.core.clock.now(),
       enforcing,
@@ -113,7 +151,16 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
   /**
    * Checks several (key, policy) pairs atomically: all are consumed if every one allows,
    * none otherwise. All counters share one partition (hash tag), by default the tenant's.
-   * Resolves with the decision; a denial is `allowed: false`, not an error.
+   * Checks marked `global` count across tenants under their own hash tag; mixed with others, they
+   * are decided after them, in a second script call (see RateLimitCheck.global for what that
+   * changes). Resolves with the decision; a denial is `allowed: false`, not an error.
+   *
+   * @example
+   * // 10/s per user, and 500/min for the endpoint across every tenant
+   * await rateLimits.consumeMany([
+   *   { key: `user:${userId}`, policy: { name: 'user', limit: 10, windowMs: 1_000 } },
+   *   { key: 'reports.export', policy: { name: 'export-all', limit: 500, windowMs: 60_000 }, global: true },
+   * ]);
    */
   consumeMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions = {}): Promise<RateLimitDecision> {
     return this.decideMany(checks, options, undefined);
@@ -122,17 +169,27 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
   /** consumeMany / enforceMany; `enforcing` names the throwing method (see CheckRequest.enforcing). */
   private async decideMany(checks: readonly RateLimitCheck[], options: ConsumeManyOptions, enforcing: string | undefined): Promise<RateLimitDecision> {
     if (!Array.isArray(checks) || checks.length === 0) throw new InvalidArgumentError('checks', 'must be a non-empty array', checks);
-    const policies = checks.map((c, i) => normalizePolicy(c?.policy, `checks[${i}].policy.`));
+    checkObject(options, 'options');
+    let globals = 0;
+    const policies = checks.map((c, i) => {
+      checkObject(c, `checks[${i}]`);
+      if (c.global !== undefined && typeof c.global !== 'boolean') throw new InvalidArgumentError(`checks[${i}].global`, 'must be a boolean', c.global);
+      if (c.global) globals++;
+      return normalizePolicy(c.policy, `checks[${i}].policy.`);
+    });
     const cost = normalizeCost(options.cost, policies);
     const tenant = this.tenantOfMany(options);
     const partition = options.partition ?? TENANT_PARTITION;
-    const counters = checks.map((c, i) => this.counterKey(tenant, partition, c.key, policies[i], `checks[${i}].key`));
+    const counters = checks.map((c, i) =>
+      c.global ? this.globalKey(c.key, policies[i], `checks[${i}].key`) : this.counterKey(tenant, partition, c.key, policies[i], `checks[${i}].key`));
     if (counters.length > 1 && new Set(counters).size !== counters.length) {
       throw new InvalidArgumentError('checks', 'the same key and policy appear twice', checks.map((c) => c.key));
     }
     return this.decider.decide({
       tenant, counters, policies, keys: checks.map((c) => c.key), scopes: checks.map((c) => c.scope), cost, consume: true,
       localNow: this.core.clock.now(), enforcing,
+      // Only a mix needs two script calls: global counters alone share their own tag.
+      global: globals > 0 && globals < checks.length ? checks.map((c) => c.global === true) : undefined,
     });
   }
 
@@ -157,9 +214,10 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
 
   /** The state of `key` under a policy without consuming: `allowed` says whether a call of cost 1 would pass. */
   async peek(key: string, options: PolicyCallOptions): Promise<RateLimitResult> {
+    checkObject(options, 'options');
     const policy = normalizePolicy(options);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.peek');
-    const counter = this.counterKey(tenant, options.partition, key, policy, 'key');
+    const counter = this.counterOf(tenant, options, key, policy);
     const decision = await this.decider.decide({
       tenant, counters: [counter], policies: [policy], keys: [key], scopes: undefined, cost: 1, consume: false, localNow: this.core.clock.now(),
     });
@@ -168,18 +226,24 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
 
   /** Forgets the counter of `key` under a policy (and this instance's deny-cache entry for it). */
   async reset(key: string, options: PolicyCallOptions): Promise<void> {
+    checkObject(options, 'options');
     const policy = normalizePolicy(options);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.reset');
-    const counter = this.counterKey(tenant, options.partition, key, policy, 'key');
+    const counter = this.counterOf(tenant, options, key, policy);
     await this.decider.reset(counter);
   }
 
-  /** Recent violations of a tenant, newest first, filtered by time, scope and key. */
+  /**
+   * Recent violations of a tenant, newest first, filtered by time (`since`: a Date or ms since
+   * the epoch), scope and key.
+   *
+   * @throws InvalidArgumentError naming `query`, `since` or `limit` when one has the wrong type
+   */
   async getViolations(query: ViolationQuery = {}): Promise<RateLimitViolation[]> {
+    checkObject(query, 'query');
     const limit = query.limit ?? 100;
     if (!Number.isInteger(limit) || limit <= 0) throw new InvalidArgumentError('limit', 'must be a positive integer', limit);
-    const since = query.since === undefined ? -Infinity : +query.since;
-    if (Number.isNaN(since)) throw new InvalidArgumentError('since', 'must be a Date or a number of ms', query.since);
+    const since = sinceOf(query.since);
     const tenant = this.core.tenants.resolve(query.tenant, 'rateLimit.getViolations');
     await this.recorder.flush();
     const all = await this.recorder.list(tenant, this.options.violations.maxPerTenant);
@@ -200,6 +264,20 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     if (options.sharedNamespace !== true) throw new InvalidArgumentError('sharedNamespace', 'must be a boolean', options.sharedNamespace);
     if (options.tenant !== undefined) throw new InvalidArgumentError('sharedNamespace', 'cannot be combined with tenant', options.tenant);
     return SHARED_TENANT;
+  }
+
+  /** The counter of a single-counter call: global, in a partition, or the key's own. */
+  private counterOf(tenant: string, options: CounterOptions, key: string, policy: NormalizedPolicy): string {
+    if (options.global === undefined || options.global === false) return this.counterKey(tenant, options.partition, key, policy, 'key');
+    if (options.global !== true) throw new InvalidArgumentError('global', 'must be a boolean', options.global);
+    if (options.partition !== undefined) throw new InvalidArgumentError('global', 'cannot be combined with partition', options.partition);
+    return this.globalKey(key, policy, 'key');
+  }
+
+  /** The Redis key of a global counter: the shared namespace, the one global hash tag. */
+  private globalKey(key: string, policy: NormalizedPolicy, argument: string): string {
+    assertSafeId(key, argument);
+    return this.core.keys.key(SHARED_TENANT, CAPABILITY, GLOBAL_TAG, { suffix: policy.algorithm, parts: [policy.name, key] });
   }
 
   /** The Redis key of one counter. Every key of one check shares the `{partition}` hash tag. */

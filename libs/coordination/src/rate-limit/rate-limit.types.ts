@@ -37,9 +37,10 @@ export interface RateLimitCallOptions {
 export type ConsumeOptions = RateLimitPolicy & RateLimitCallOptions;
 
 /**
- * Who answered: `redis`; `memory` (memory driver); `local` (this instance's fallback limiter
- * while Redis is unreachable); `deny-cache` (a key known to be blocked, answered without a
- * round trip); `fail-closed` (Redis unreachable and `onRedisUnavailable: 'fail-closed'`).
+ * Who answered: `redis`; `memory` (memory driver); `local` (this instance's fallback limiter,
+ * sized by the fleet, while Redis is unreachable or silent past `rateLimit.timeoutMs`);
+ * `deny-cache` (a key known to be blocked, answered without a round trip); `fail-closed` (Redis
+ * unreachable or silent and `onRedisUnavailable: 'fail-closed'`).
  */
 export type RateLimitSource = 'redis' | 'memory' | 'local' | 'deny-cache' | 'fail-closed';
 
@@ -49,7 +50,7 @@ export interface RateLimitResult {
   /** Name of the policy this result is for. */
   policy: string;
   limit: number;
-  /** Units left after this call (or, when denied, before it). */
+  /** Units left after this call (or, when denied, before it); with `source: 'local'`, of this instance's share of the limit. */
   remaining: number;
   /** When the quota is fully restored if nothing more is consumed. */
   resetAt: Date;
@@ -64,8 +65,23 @@ export interface RateLimitResult {
 export interface RateLimitCheck {
   key: string;
   policy: RateLimitPolicy;
-  /** Free-form label recorded with violations (`user`, `tenant`, `endpoint`, `ip`, ...). */
+  /** Free-form label recorded with violations (`user`, `tenant`, `endpoint`, `global`, `ip`, ...). */
   scope?: string;
+  /**
+   * Count across tenants: one counter for every tenant (and the shared namespace), instead of one
+   * per tenant (or per `partition`). Global counters live in the shared namespace under their own
+   * hash tag, apart from every tenant's slot. Default false.
+   *
+   * Mixed with checks that are not global, a check takes two script calls (a cluster runs no
+   * script over two slots): the others first, all or none; then the global ones, only if the
+   * others allowed. A request the global checks deny has then been charged to the others (once
+   * per instance until the global retry time, the deny cache answering after that); every other
+   * denial consumes from none. Without a mix, one atomic call as usual.
+   *
+   * @example
+   * { key: 'exports', policy: { name: 'exports-all', limit: 500, windowMs: 60_000 }, global: true }
+   */
+  global?: boolean;
 }
 
 export interface ConsumeManyOptions extends RateLimitCallOptions {
@@ -89,7 +105,10 @@ export interface ConsumeManyOptions extends RateLimitCallOptions {
 /** Outcome of a multi-policy check: allowed only if every policy allowed (then all consumed). */
 export interface RateLimitDecision {
   allowed: boolean;
-  /** One per check, in order; only the violated one when answered by the deny cache. */
+  /**
+   * One per check, in order; only the violated one when answered by the deny cache; only those
+   * that are not global when they denied a check mixing global ones (see RateLimitCheck.global).
+   */
   results: RateLimitResult[];
   /** The first denying policy's result. */
   violated?: RateLimitResult;

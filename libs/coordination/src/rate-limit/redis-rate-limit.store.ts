@@ -46,7 +46,7 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async reset(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.connection.execute('rateLimitReset', (client) => client.del(...keys));
+    await this.connection.execute('rateLimit.reset', (client) => client.del(...keys));
   }
 }
 

@@ -38,7 +38,7 @@ export class RedisViolationStore implements ViolationStore {
 
   async list(tenant: string, max: number): Promise<RateLimitViolation[]> {
     const [log] = this.keysOf(tenant);
-    const items = await this.connection.execute('rateLimitViolations', (client) => client.lrange(log, 0, Math.min(max, this.limits.maxPerTenant) - 1));
+    const items = await this.connection.execute('rateLimit.getViolations', (client) => client.lrange(log, 0, Math.min(max, this.limits.maxPerTenant) - 1));
     return items.map((item) => JSON.parse(item) as RateLimitViolation);
   }
 

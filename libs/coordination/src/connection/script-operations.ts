@@ -1,0 +1,56 @@
+import type { LuaScript } from './lua-script.js';
+
+/**
+ * The public operation each of the library's Lua scripts serves, as errors name it: an HTTP
+ * caller of `locks.acquire` that meets an outage reads "Redis is unavailable for locks.acquire",
+ * not the name of the script behind it (`coordLockTryAcquire`), which it cannot act on.
+ * Several scripts serve one operation (an acquisition tries, queues, keeps its place and leaves
+ * the queue). Read only when a call fails, so the hot path does no lookup.
+ *
+ * A script missing here is named by its own name; script-operations.spec.ts checks that every
+ * script the capabilities load has an entry.
+ */
+const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
+  // LockService: mutexes
+  ['coordLockTryAcquire', 'locks.acquire'],
+  ['coordLockAcquire', 'locks.acquire'],
+  ['coordLockLeaveQueue', 'locks.acquire'],
+  ['coordLockHeartbeat', 'locks.acquire'],
+  ['coordLockWaitSequence', 'locks.acquire'],
+  ['coordLockRelease', 'locks.release'],
+  ['coordLockExtend', 'locks.extend'],
+  ['coordLockFenceCheck', 'locks.checkFence'],
+  // LockService: semaphores and read-write locks (released and extended through the Lock handle)
+  ['coordSemaphoreAcquire', 'locks.acquirePermit'],
+  ['coordSemaphoreRelease', 'locks.release'],
+  ['coordSemaphoreExtend', 'locks.extend'],
+  ['coordRwAcquire', 'locks.acquireRead / locks.acquireWrite'],
+  ['coordRwAbandon', 'locks.acquireWrite'],
+  ['coordRwRelease', 'locks.release'],
+  ['coordRwExtend', 'locks.extend'],
+  // RateLimitService (its checks fall back or fail closed: these reach callers only through enforce)
+  ['coordRateLimitSlidingWindow', 'rateLimit.consume'],
+  ['coordRateLimitSlidingWindowApprox', 'rateLimit.consume'],
+  ['coordRateLimitFixedWindow', 'rateLimit.consume'],
+  ['coordRateLimitTokenBucket', 'rateLimit.consume'],
+  ['coordRateLimitGcra', 'rateLimit.consume'],
+  ['coordRateLimitMixed', 'rateLimit.consume'],
+  ['coordRateLimitRecordViolations', 'rateLimit.recordViolations'],
+  ['coordRateLimitFleetHeartbeat', 'rateLimit.heartbeat'],
+]);
+
+/**
+ * The public operation `script` serves (`locks.acquire`), or its own name for a script
+ * not listed.
+ *
+ * @example
+ * operationOfScript(LOCK_SCRIPTS.tryAcquire); // 'locks.acquire'
+ */
+export function operationOfScript(script: LuaScript): string {
+  return OPERATION_OF_SCRIPT.get(script.name) ?? script.name;
+}
+
+/** Whether `script` has a public operation of its own (for the spec that keeps the list complete). */
+export function hasPublicOperation(script: LuaScript): boolean {
+  return OPERATION_OF_SCRIPT.has(script.name);
+}

@@ -1,0 +1,94 @@
+import { Logger } from '@nestjs/common';
+import type { CoordinationCore } from '../core/coordination-core.js';
+import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
+import type { NormalizedPolicy } from './rate-limit-policy.js';
+import type { StoreCheckResult } from './rate-limit-store.interface.js';
+import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
+
+/** What the decider needs of the fleet (FleetHeartbeat). */
+export interface FleetView {
+  /** Instances sharing the prefix alive when Redis last answered a heartbeat (this one included); at least 1. */
+  readonly liveInstances: number;
+  /** Whether this instance counts itself in yet. */
+  readonly joined: boolean;
+  /** Counts this instance in from now on (at its first check). */
+  join(): void;
+}
+
+/**
+ * The per-instance limiter that answers rate-limit checks while Redis is unreachable
+ * (`rateLimit.onRedisUnavailable: 'local'`), and the degraded/recovered bookkeeping of both
+ * policies (library-internal, used by RateLimitDecider).
+ *
+ * Sized by the fleet: each instance allows its share, `ceil(limit / live instances)` (and the
+ * same share of a bucket's `burst`), so N instances together admit at most `limit` plus N - 1 of
+ * rounding per window, instead of N × limit. The share is never below the call's cost, so a call
+ * the policy allows can still pass somewhere. The count is the one last seen before the outage;
+ * counting starts afresh at the outage (what Redis had counted is unknown), and the limiter is
+ * dropped once Redis answers again.
+ *
+ * @example
+ * const fallback = new LocalFallback(core, options, fleet);
+ * const answer = await fallback.check([counter], [policy], 1, true); // limit 100, 4 instances: 25 per instance
+ */
+export class LocalFallback {
+  private readonly logger = new Logger('Coordination:RateLimit');
+  private shares = new WeakMap<NormalizedPolicy, NormalizedPolicy>();
+  private store?: MemoryRateLimitStore;
+  /** Sized for this many instances; shares are recomputed when it changes. */
+  private sizedFor = 1;
+  /** True from a check that met an unreachable Redis until one that Redis answers. */
+  degraded = false;
+
+  constructor(
+    private readonly core: CoordinationCore,
+    private readonly options: ResolvedRateLimitOptions,
+    private readonly fleet: FleetView | undefined,
+  ) {}
+
+  /** The local limiter's answer, each policy cut to this instance's share. */
+  check(counters: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreCheckResult> {
+    this.store ??= new MemoryRateLimitStore(this.core.clock);
+    const instances = this.fleet?.liveInstances ?? 1;
+    if (instances !== this.sizedFor) {
+      this.shares = new WeakMap();
+      this.sizedFor = instances;
+    }
+    const local = instances <= 1 ? policies : policies.map((p) => this.shareOf(p, instances, cost));
+    return this.store.check(counters, local, cost, consume);
+  }
+
+  /** Records a check that met an unreachable Redis (or no answer within `timeoutMs`); logs the first. */
+  unavailable(error: Error): void {
+    this.core.metrics.increment('ratelimit_redis_unavailable_total', { policy: this.options.onRedisUnavailable });
+    if (this.degraded) return;
+    this.degraded = true;
+    const instances = this.fleet?.liveInstances ?? 1;
+    const policy = this.options.onRedisUnavailable === 'local'
+      ? `fall back to this instance's local limiter (${instances === 1 ? 'the whole limit' : `1/${instances} of each limit, ${instances} instances alive`})`
+      : 'fail closed';
+    this.logger.warn(`Redis unavailable (${error.message}): rate limits ${policy} until it answers again`);
+  }
+
+  /** Redis answered a check: counting is shared again, and the local counts are dropped. */
+  recovered(): void {
+    this.degraded = false;
+    this.store = undefined;
+    this.logger.log('Redis answers again: rate limits are shared again');
+  }
+
+  async reset(counters: readonly string[]): Promise<void> {
+    await this.store?.reset(counters);
+  }
+
+  private shareOf(policy: NormalizedPolicy, instances: number, cost: number): NormalizedPolicy {
+    let share = this.shares.get(policy);
+    if (!share) {
+      share = Object.freeze({ ...policy, limit: Math.ceil(policy.limit / instances), burst: Math.ceil(policy.burst / instances) });
+      this.shares.set(policy, share);
+    }
+    // Rare: a call costing more than the share (the stores' arithmetic assumes cost <= capacity).
+    if (share.limit < cost || share.burst < cost) return Object.freeze({ ...share, limit: Math.max(share.limit, cost), burst: Math.max(share.burst, cost) });
+    return share;
+  }
+}
