@@ -149,6 +149,23 @@ describe.each(DEMO_BACKENDS)('demo app: crew runs, locks and rate limits ($name)
     expect(other.body.every((v: RateLimitViolation) => v.tenant === 'globex')).toBe(true);
   });
 
+  it('counts the endpoint rule for the endpoint as a whole: a run of another company takes from the same quota', async () => {
+    const remaining = (res: request.Response, policy: string) => {
+      const match = new RegExp(`"${policy}";r=(\\d+);t=(\\d+)`).exec(String(res.headers.ratelimit));
+      if (!match) throw new Error(`no ${policy} in RateLimit: ${res.headers.ratelimit}`);
+      return { r: Number(match[1]), t: Number(match[2]) };
+    };
+    // A fixed window may roll over between the runs (t jumps up): take them again then.
+    const [first, other, last] = await until(async () => {
+      const g1 = remaining(await run(HANK, 'release-notes', 0).expect(201), 'crew-run-endpoint');
+      const i = remaining(await run(PETER, 'tps-reports', 0).expect(201), 'crew-run-endpoint');
+      const g2 = remaining(await run(HANK, 'release-notes', 0).expect(201), 'crew-run-endpoint');
+      return i.t <= g1.t && g2.t <= i.t && [g1, i, g2];
+    }, { timeoutMs: 10_000, message: 'three runs within one window' });
+    // Globex, Initech, Globex: one counter for all three.
+    expect([other.r, last.r]).toEqual([first.r - 1, first.r - 2]);
+  });
+
   it('answers 404 for an agent outside the crew, 400 for an out-of-range duration', async () => {
     await request(app.getHttpServer()).post('/crews/tps-reports/agents/a-1/calls').set(PETER).expect(404);
     for (const durationMs of ['-1', '30001', 'soon']) {

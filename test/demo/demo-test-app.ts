@@ -1,20 +1,32 @@
+import { EventEmitter } from 'node:events';
 import { get, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { AppModule } from '../../apps/demo/src/app.module.js';
-import { COMPANY_HEADER, USER_HEADER, demoConfigFromEnv } from '../../apps/demo/src/demo.config.js';
+import { COMPANY_HEADER, USER_HEADER, demoConfigFromEnv, type DemoConfig } from '../../apps/demo/src/demo.config.js';
 import { testRedisUrl } from '../harness/env.js';
 import { bootApp } from '../support/boot.js';
 import { DRIVERS, uniquePrefix, type DriverCase } from '../support/drivers.js';
-import { until } from '../support/wait.js';
+import { nextEvent, until } from '../support/wait.js';
 
 /** The demo runs on memory and a standalone Redis here; the cluster is covered by the contract suites. */
 export const DEMO_BACKENDS = DRIVERS.filter((d) => d.name !== 'cluster');
 
+/** What a test changes in the demo it boots. */
+export interface DemoBootOptions {
+  /** Key prefix (default: a unique one); two boots with the same prefix are two instances of one deployment. */
+  prefix?: string;
+  /** Redis to use instead of the test server (e.g. with an ACL user in the URL); ignored on memory. */
+  redisUrl?: string;
+  /** Adjusts the configuration built from the environment (short lock TTLs, stream settings, ...). */
+  configure?(config: DemoConfig): DemoConfig;
+}
+
 /** Boots the demo the way `main.ts` does (from env-style config), on an ephemeral port. */
-export async function bootDemo(driver: DriverCase): Promise<{ app: INestApplication; port: number }> {
-  const env = driver.name === 'memory' ? {} : { REDIS_URL: testRedisUrl() };
-  const config = demoConfigFromEnv({ ...env, COORD_KEY_PREFIX: uniquePrefix('demo') });
+export async function bootDemo(driver: DriverCase, options: DemoBootOptions = {}): Promise<{ app: INestApplication; port: number }> {
+  const env = driver.name === 'memory' ? {} : { REDIS_URL: options.redisUrl ?? testRedisUrl() };
+  const fromEnv = demoConfigFromEnv({ ...env, COORD_KEY_PREFIX: options.prefix ?? uniquePrefix('demo') });
+  const config = options.configure?.(fromEnv) ?? fromEnv;
   const { app } = await bootApp(null, { imports: [AppModule.register(config)] });
   await app.listen(0, '127.0.0.1');
   return { app, port: (app.getHttpServer().address() as AddressInfo).port };
@@ -36,28 +48,49 @@ export async function repeatUntil(done: () => boolean, action: () => Promise<unk
   }, { timeoutMs: 10_000, message: what });
 }
 
-/** A raw SSE client of `/crews/events/stream`: collects the `data:` of every event until closed. */
-export class SseClient {
+/** One message of an SSE stream: `event:` (undefined for a plain message) and its parsed `data:`. */
+export interface SseMessage {
+  type?: string;
+  data: unknown;
+}
+
+/**
+ * A raw SSE client of `/crews/events/stream`. Collects the `data:` of every plain event in
+ * `events`, typed events (`event: error`) in `typed`, and comments; emits `comment`, `typed`
+ * and `end` (the server ended the response) so tests can await them with `nextEvent()`.
+ * A response that is not a stream (a 429) keeps its body in `body`.
+ */
+export class SseClient extends EventEmitter {
   readonly events: Array<Record<string, unknown>> = [];
-  private constructor(private readonly req: ClientRequest, readonly status: number, readonly contentType: string) {}
+  readonly typed: SseMessage[] = [];
+  readonly comments: string[] = [];
+  body = '';
+  ended = false;
+  private constructor(private readonly req: ClientRequest, readonly status: number, readonly contentType: string) {
+    super();
+  }
 
   static open(port: number, headers: Record<string, string>): Promise<SseClient> {
     return new Promise((resolve, reject) => {
       const req = get(
-        { host: '127.0.0.1', port, path: '/crews/events/stream', headers: { ...headers, accept: 'text/event-stream' } },
+        // No keep-alive agent: a socket pooled after the stream ended would hold up the server's close.
+        { host: '127.0.0.1', port, path: '/crews/events/stream', headers: { ...headers, accept: 'text/event-stream' }, agent: false },
         (res) => {
           const client = new SseClient(req, res.statusCode ?? 0, String(res.headers['content-type']));
           let buffer = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
+            client.body += chunk;
             buffer += chunk;
             let end: number;
             while ((end = buffer.indexOf('\n\n')) >= 0) {
-              const block = buffer.slice(0, end);
+              client.parse(buffer.slice(0, end));
               buffer = buffer.slice(end + 2);
-              const data = block.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim());
-              if (data.length > 0) client.events.push(JSON.parse(data.join('\n')));
             }
+          });
+          res.on('end', () => {
+            client.ended = true;
+            client.emit('end');
           });
           res.on('error', () => undefined); // aborted by close()
           resolve(client);
@@ -67,7 +100,40 @@ export class SseClient {
     });
   }
 
+  /** Resolves once the server has ended the response (at once if it has already). */
+  async whenEnded(what = 'the server to end the response'): Promise<void> {
+    if (!this.ended) await nextEvent(this, 'end', { timeoutMs: 5_000, message: what });
+  }
+
   close(): void {
     this.req.destroy();
+  }
+
+  private parse(block: string): void {
+    const lines = block.split('\n');
+    const field = (name: string) => lines.filter((line) => line.startsWith(`${name}:`)).map((line) => line.slice(name.length + 1).trim());
+    for (const comment of field('')) {
+      this.comments.push(comment);
+      this.emit('comment', comment);
+    }
+    const data = field('data');
+    if (data.length === 0) return;
+    const text = data.join('\n');
+    const [type] = field('event');
+    if (type === undefined) {
+      this.events.push(JSON.parse(text));
+      return;
+    }
+    const message: SseMessage = { type, data: parseJson(text) };
+    this.typed.push(message);
+    this.emit('typed', message);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }

@@ -1,4 +1,4 @@
-import { Module, ValidationPipe, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CoordinationExceptionFilter, CoordinationModule, RateLimitGuard } from '@nest-coordination/core';
 import { DemoAuthGuard } from './auth/demo-auth.guard.js';
@@ -6,6 +6,7 @@ import { CompaniesModule } from './companies/companies.module.js';
 import { CrewsModule } from './crews/crews.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
+import { DemoValidationPipe } from './http/demo-validation.pipe.js';
 import { HeldLocksModule } from './locks/held-locks.module.js';
 import { ViolationsModule } from './rate-limit/violations.module.js';
 
@@ -27,10 +28,11 @@ export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule, HeldLocksModule, ViolationsModule, HealthModule],
+      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule.register(config.streams), HeldLocksModule, ViolationsModule, HealthModule],
       providers: [
         // Registered here rather than in main.ts so that tests booting the module get them too.
-        { provide: APP_PIPE, useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) },
+        // DemoValidationPipe refuses bodies nested too deep for class-transformer first (400, not 500).
+        { provide: APP_PIPE, useValue: new DemoValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) },
         { provide: APP_FILTER, useClass: CoordinationExceptionFilter },
         // Global guards run in the order they are provided: authentication must set request.user
         // before RateLimitGuard counts per-user quotas (it would count per IP otherwise).

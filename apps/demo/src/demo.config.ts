@@ -6,10 +6,30 @@ export const COMPANY_HEADER = 'x-company-id';
 /** Request header that names the calling user (the demo's stand-in for real authentication). */
 export const USER_HEADER = 'x-user-id';
 
+/** Limits of `GET /crews/events/stream`, the SSE stream of a company's crew events. */
+export interface StreamsConfig {
+  /**
+   * Open streams one user may hold on one instance; the next gets 429. Each stream costs the
+   * instance a subscription, and writing every event once more: one user must not stall it.
+   */
+  maxPerUser: number;
+  /** A comment (`: heartbeat`) is sent this often, so proxies keep an idle stream open. */
+  heartbeatMs: number;
+}
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
+  streams: StreamsConfig;
 }
+
+export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000 };
+
+/**
+ * TTL of a crew run's lock. It renews itself while the run works (`locks.autoRenew`), so this
+ * only bounds how long a crew stays locked after its instance died.
+ */
+export const CREW_RUN_LOCK_TTL_MS = 10_000;
 
 /**
  * Reads the demo's configuration from environment variables:
@@ -19,6 +39,9 @@ export interface DemoConfig {
  * Tenancy is `required`: a request without a company is rejected with 400, except on
  * routes marked `@TenantOptional()` such as `/health`, which load balancers call without
  * one. `DemoAuthGuard` additionally turns a user outside that company into a 403.
+ *
+ * Locks (crew runs) default to a TTL of `CREW_RUN_LOCK_TTL_MS`, renewed while held; event
+ * streams get `DEFAULT_STREAMS_CONFIG`. Tests change either on the returned object.
  *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv(process.env)));
@@ -30,6 +53,8 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
       ...(url ? { connection: { url } } : { driver: 'memory' as const }),
       prefix: env.COORD_KEY_PREFIX?.trim() || 'demo',
       tenancy: { header: COMPANY_HEADER, required: true },
+      locks: { defaultTtlMs: CREW_RUN_LOCK_TTL_MS },
     },
+    streams: { ...DEFAULT_STREAMS_CONFIG },
   };
 }

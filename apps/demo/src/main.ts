@@ -17,6 +17,9 @@ async function bootstrap(): Promise<void> {
     logger.log(`REDIS_URL is set: using the redis driver (key prefix "${config.coordination.prefix}")`);
   }
   const app = await NestFactory.create(AppModule.register(config));
+  // SIGTERM / SIGINT run Nest's shutdown: running crew runs are aborted through their lock's signal
+  // and their locks released once they stop. Supervisors must signal node itself: start
+  // `node dist/apps/demo/src/main.js`, not `npm start` (npm does not reliably pass SIGTERM on).
   app.enableShutdownHooks();
   await app.listen(port);
   const address = app.getHttpServer().address() as { port: number } | string | null;

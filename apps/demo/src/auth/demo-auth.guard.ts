@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { TenantResolver } from '@nest-coordination/core';
 import { CompaniesService } from '../companies/companies.service.js';
 import { USER_HEADER } from '../demo.config.js';
+import { quoteInput } from '../http/quote-input.js';
 import type { AuthUser } from './auth-user.model.js';
 import { IS_PUBLIC } from './public.decorator.js';
 
@@ -33,7 +34,7 @@ export class DemoAuthGuard implements CanActivate {
     const userId = Array.isArray(raw) ? raw[0] : raw;
     if (!userId) throw new UnauthorizedException(`Missing ${USER_HEADER} header`);
     const user = this.companies.findUser(userId);
-    if (!user) throw new UnauthorizedException(`Unknown user "${userId}"`);
+    if (!user) throw new UnauthorizedException(`Unknown user ${quoteInput(userId)}`);
     // The same answer for an unknown company as for someone else's: no probing which companies exist.
     if (user.companyId !== companyId) throw new ForbiddenException(`User "${user.id}" is not a member of company "${companyId}"`);
     request.user = { id: user.id, companyId: user.companyId, role: user.role };

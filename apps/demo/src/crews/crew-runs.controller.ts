@@ -2,27 +2,33 @@ import { Controller, Param, Post, Query } from '@nestjs/common';
 import { RateLimit } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
-import { CrewRunner } from './crew-runner.service.js';
-import type { CrewRun } from './crew.model.js';
+import { CrewRunner, type CrewRunResult } from './crew-runner.service.js';
 import { CrewsService } from './crews.service.js';
 import { RunCrewQuery } from './dto/run-crew.query.js';
 
 /**
- * The expensive AI work of a crew, rate-limited by the global `RateLimitGuard`: every rule of a
- * request is checked in one atomic call, and a request denied by one rule consumes from none.
+ * The expensive AI work of a crew, rate-limited by the global `RateLimitGuard`: the rules of a
+ * request are checked in one atomic call, and a request denied by one rule consumes from none.
+ * A `global` rule (its counter is shared by every company, under its own hash tag) is checked in
+ * a second call after the others: a request it denies has been charged to them.
  */
 @Controller('crews')
 export class CrewRunsController {
   constructor(private readonly crews: CrewsService, private readonly runner: CrewRunner) {}
 
-  /** Runs the crew (one run per crew at a time: 409 while it runs elsewhere). */
+  /**
+   * Runs the crew (one run per crew at a time: 409 `E_LOCK_TIMEOUT` while it runs elsewhere).
+   * A run that lost its lock is 409 `E_LOCK_LOST`, one stopped by shutdown 503 `E_LOCK_SHUTDOWN`,
+   * one whose result a newer run recorded first 409 with `outcome: 'refused'`.
+   */
   @RateLimit([
     { scope: 'user', name: 'crew-run-user', limit: 5, windowMs: 60_000 },
     { scope: 'tenant', name: 'crew-run-company', limit: 50, windowMs: 60_000, algorithm: 'sliding-window-approx' },
-    { scope: 'endpoint', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
+    // `global`: one counter for every company (`endpoint` would count per company).
+    { scope: 'global', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
   ])
   @Post(':crewId/runs')
-  run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRun & { crewId: string }> {
+  run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {
     const crew = this.crews.get(user.companyId, crewId);
     return this.runner.run(crew, user, query.durationMs ?? 2_000);
   }

@@ -13,9 +13,14 @@ export interface CrewConfig {
   temperature: number;
 }
 
+/**
+ * A finished run in a crew's history. A run is recorded when it ends, and only while its lock's
+ * fencing token is the newest (see `CrewRunner`); a run in progress shows in `GET /locks`.
+ */
 export interface CrewRun {
   id: string;
-  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  /** `aborted`: stopped when its lock was lost or its instance shut down. */
+  status: 'succeeded' | 'failed' | 'aborted';
   startedAt: string;
   finishedAt?: string;
   triggeredBy: string;
@@ -37,8 +42,11 @@ export interface Crew {
 export const CREW_EVENT_TYPES = ['started', 'progress', 'message', 'completed', 'failed'] as const;
 export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
 
-/** Events only a crew run publishes, on `crew.run.started` / `crew.run.completed`. */
-export type CrewRunEventType = 'run.started' | 'run.completed';
+/**
+ * Events only a crew run publishes: `crew.run.started`, `crew.run.completed`, and
+ * `crew.run.failed` (`data.status`: `aborted`, or `refused` when a newer run's token had written first).
+ */
+export type CrewRunEventType = 'run.started' | 'run.completed' | 'run.failed';
 
 /** Payload of a crew event on the bus. */
 export interface CrewEventPayload {
