@@ -39,6 +39,17 @@ export function describeRateLimitGlobalContract(driver: DriverCase): void {
       expect((await h.service.consumeMany(global, { tenant: 'acme', partition: 'p1' })).results[0]).toMatchObject({ allowed: false, source: 'deny-cache' });
     });
 
+    it('a partition named "@global" in the shared namespace is not the global counter, either way round', async () => {
+      const policy = { name: uniqueName('tag'), limit: 1, windowMs: W };
+      const inPartition = [{ key: 'export', policy }];
+      const global = [{ key: 'export', policy, global: true }];
+      expect((await h.service.consumeMany(inPartition, { sharedNamespace: true, partition: '@global' })).allowed).toBe(true);
+      expect((await h.service.consumeMany(global, { tenant: 'acme' })).results[0]).toMatchObject({ allowed: true, remaining: 0 });
+      expect((await h.service.consumeMany(inPartition, { sharedNamespace: true, partition: '@global' })).results[0]).toMatchObject({ allowed: false });
+      await h.service.reset('export', { ...policy, global: true });
+      expect((await h.service.consumeMany(inPartition, { sharedNamespace: true, partition: '@global' })).allowed).toBe(false);
+    });
+
     it('several global checks of one call are one atomic script: a denial by one consumes from none', async () => {
       const wide = { name: uniqueName('wide'), limit: 5, windowMs: W };
       const narrow = { name: uniqueName('narrow'), limit: 1, windowMs: W, algorithm: 'gcra' as const };

@@ -21,7 +21,8 @@ const app = await NestFactory.createApplicationContext(
         reconnect: { baseDelayMs: 50, maxDelayMs: 200 },
         prefix,
         health: { pingIntervalMs: 0 },
-        rateLimit: { heartbeatIntervalMs: 50 },
+        // Live for 3 heartbeats (3 s): a child stalled by a loaded machine does not drop out.
+        rateLimit: { heartbeatIntervalMs: 1_000 },
       }),
     ],
   },

@@ -6,7 +6,7 @@ import { startRedisServer, type RedisServerHandle } from '../harness/redis-serve
 import { bootApp, type BootedApp } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
 import { scanKeys } from '../support/scan-keys.js';
-import { sleep, until } from '../support/wait.js';
+import { until } from '../support/wait.js';
 
 const LIMIT = 5;
 const MINUTE = 60_000;
@@ -41,7 +41,8 @@ describe('the local fallback is sized by the fleet', () => {
         reconnect: { baseDelayMs: 50, maxDelayMs: 200 },
         health: { pingIntervalMs: 0 },
         ...options,
-        rateLimit: { heartbeatIntervalMs: 100, ...options.rateLimit },
+        // Live for 3 heartbeats (3 s): an instance stalled by a loaded machine does not drop out.
+        rateLimit: { heartbeatIntervalMs: 1_000, ...options.rateLimit },
       },
       { controllers: [FleetController] },
     );
@@ -104,8 +105,8 @@ describe('the local fallback is sized by the fleet', () => {
       { controllers: [FleetController] },
     );
     apps.push(idle);
-    // Nothing to wait for: let a few heartbeat intervals pass to show that nothing is written.
-    await sleep(200);
+    // A few ticks of the heartbeat timer pass without a heartbeat.
+    await until(() => idle.core.metrics.counter('ratelimit_heartbeat_ticks_total') >= 3, { timeoutMs: 10_000, message: '3 heartbeat ticks' });
     expect(await scanKeys(idle.core, `${prefix}:*`)).toEqual([]);
     expect(idle.get(RateLimitService).liveInstances).toBe(1);
   });

@@ -1,7 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { uniquePrefix } from '../support/drivers.js';
+import { until } from '../support/wait.js';
 
 // The children import @nest-coordination/core from libs/coordination/dist (`npm run build:lib`).
 const CHILD = fileURLToPath(new URL('./fleet-outage.child.mjs', import.meta.url));
@@ -60,6 +62,17 @@ describe(`the local fallback across ${PROCESSES} processes after Redis is killed
       return run(child);
     });
     await Promise.all(runs.map((r) => r.ready));
+    // Every instance's heartbeat entry is in Redis and alive when the outage begins.
+    const redis = new Redis(server.url);
+    try {
+      await until(async () => {
+        const [seconds, micros] = await redis.time();
+        const nowMs = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+        return (await redis.zcount(`${prefix}:_shared:ratelimit-fleet:{instances}`, nowMs, '+inf')) === PROCESSES;
+      }, { timeoutMs: 20_000, message: `${PROCESSES} live heartbeat entries in Redis` });
+    } finally {
+      redis.disconnect();
+    }
     await server.kill();
     children.forEach((c) => c.send('go'));
     const reports = await Promise.all(runs.map((r) => r.report));

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import {
   InvalidOptionsError, RateLimitService, RedisUnavailableError, type CoordinationModuleOptions, type RateLimitResult,
 } from '@nest-coordination/core';
@@ -78,6 +80,82 @@ describe('rate-limit checks while Redis is paused', () => {
     expect(metrics.counter('ratelimit_allowed_total', { source: 'redis' })).toBe(1);
     expect(metrics.counter('ratelimit_allowed_total', { source: 'local' })).toBe(1);
     expect(await service.consume('k', policy)).toMatchObject({ allowed: true, source: 'redis', remaining: 2 });
+  });
+
+  it('once a check timed out, later checks answer locally at once while Redis is still stopped: one timeout, not one per check', async () => {
+    // A long timeout: were the later checks to wait for Redis, each would time out in turn.
+    const app = await appOn(server, { onRedisUnavailable: 'local', timeoutMs: 1_000 });
+    apps.push(app);
+    const service = app.get(RateLimitService);
+    const metrics = app.core.metrics;
+    expect((await service.consume('k', policy)).source).toBe('redis');
+
+    server.pause();
+    expect(await service.consume('k', policy)).toMatchObject({ allowed: true, source: 'local' });
+    expect(metrics.counter('ratelimit_timeouts_total')).toBe(1);
+    const later = await Promise.all(Array.from({ length: 10 }, (_, i) => service.consume(`k${i}`, policy)));
+    // a check mixing global and other counters (two script calls) answers locally too
+    const mixed = await service.consumeMany([
+      { key: 'user', policy: { ...policy, name: 'user' } },
+      { key: 'all', policy: { ...policy, name: 'all' }, global: true },
+    ]);
+    expect(isStopped(server.pid)).toBe(true);
+    expect(later.map((r) => r.source)).toEqual(Array(10).fill('local'));
+    expect(mixed).toMatchObject({ allowed: true, source: 'local' });
+    // none of them went to Redis to wait for a timeout of its own
+    expect(metrics.counter('ratelimit_timeouts_total')).toBe(1);
+  });
+
+  it('latency around timeoutMs: the fallback stays on across single in-time answers, keeps its counts and warns once', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const app = await appOn(server, { onRedisUnavailable: 'local' });
+      apps.push(app);
+      const service = app.get(RateLimitService);
+      const flaky = { name: 'flaky', limit: 3, windowMs: 60_000 };
+      expect((await service.peek('k', flaky)).source).toBe('redis');
+      const local: RateLimitResult[] = [];
+      for (let round = 0; round < 4; round++) {
+        server.pause();
+        local.push(await service.consume('k', flaky));
+        server.resume();
+        // Redis answers in time again (once): the flip the fallback must not follow at once
+        await until(async () => (await service.peek('other', flaky)).source === 'redis', { ...WAIT, message: 'a peek answered by Redis' });
+      }
+      expect(local.map((r) => r.source)).toEqual(['local', 'local', 'local', 'local']);
+      // one local count across the flips: the limit of 3 holds
+      expect(local.map((r) => r.allowed)).toEqual([true, true, true, false]);
+      const warnings = warn.mock.calls.filter(([message]) => String(message).startsWith('Redis unavailable'));
+      expect(warnings).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('an outage soon after a recovery counts on from the local counts of the last one, and is not warned about again', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const app = await appOn(server, { onRedisUnavailable: 'local' });
+      apps.push(app);
+      const service = app.get(RateLimitService);
+      const twice = { name: 'twice', limit: 2, windowMs: 60_000 };
+      server.pause();
+      expect(await service.consume('k', twice)).toMatchObject({ allowed: true, source: 'local' });
+      server.resume();
+      // three probes in a row answered in time end the outage
+      let inARow = 0;
+      await until(async () => {
+        inARow = (await service.peek('other', twice)).source === 'redis' ? inARow + 1 : 0;
+        return inARow >= 3;
+      }, { ...WAIT, message: 'three peeks in a row answered by Redis' });
+      expect((await service.peek('other', twice)).source).toBe('redis');
+      server.pause();
+      const second = [await service.consume('k', twice), await service.consume('k', twice)];
+      expect(second.map((r) => [r.source, r.allowed])).toEqual([['local', true], ['local', false]]);
+      expect(warn.mock.calls.filter(([message]) => String(message).startsWith('Redis unavailable'))).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('fails closed while Redis is still stopped when configured: a denial from consume, RedisUnavailableError from enforce', async () => {

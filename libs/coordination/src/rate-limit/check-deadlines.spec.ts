@@ -61,6 +61,22 @@ describe('CheckDeadlines', () => {
     deadlines.close();
   });
 
+  it('a call given an earlier deadline of its own times out first, before calls that arrived earlier', async () => {
+    const deadlines = new CheckDeadlines(60_000);
+    const order: string[] = [];
+    const early = deadlines.within(new Promise<never>(() => undefined)).then(() => order.push('arrived first'));
+    const late = deadlines.within(new Promise<never>(() => undefined), performance.now() + 5).then((a) => {
+      order.push('own deadline');
+      return a;
+    });
+    expect(await late).toBe(TIMED_OUT);
+    expect(order).toEqual(['own deadline']);
+    expect(deadlines.size).toBe(1);
+    deadlines.close();
+    await early;
+    expect(order).toEqual(['own deadline', 'arrived first']);
+  });
+
   it('close() answers every waiting call TIMED_OUT', async () => {
     const deadlines = new CheckDeadlines(60_000);
     const answers = [deadlines.within(new Promise<never>(() => undefined)), deadlines.within(new Promise<never>(() => undefined))];

@@ -17,7 +17,8 @@ class InFlight {
 /**
  * Bounds how long rate-limit checks wait for Redis (`rateLimit.timeoutMs`) with ONE timer for
  * all calls in flight, rather than a timer (or an AbortController) per call: calls are kept in
- * a list in arrival order, which is also deadline order since they share one timeout; a call
+ * a list in arrival order, which is also deadline order since they share one timeout (a call
+ * given an earlier deadline of its own is linked further up, walking back from the tail); a call
  * that settles unlinks itself in O(1), and the timer, armed for the oldest call only, answers
  * every call past its deadline with TIMED_OUT. While answers come back in time the timer fires
  * about once per timeout and finds nothing to do.
@@ -35,6 +36,8 @@ export class CheckDeadlines {
   private tail: InFlight | null = null;
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (`performance.now()` time). */
+  private armedFor = 0;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -43,11 +46,16 @@ export class CheckDeadlines {
     return this.count;
   }
 
-  /** `work`'s outcome, or TIMED_OUT once `timeoutMs` have passed without one. */
-  within<T>(work: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  /**
+   * `work`'s outcome, or TIMED_OUT once `timeoutMs` have passed without one; or, given
+   * `deadline` (a `performance.now()` time), once that has passed: the second script call of a
+   * check gets only what is left of the check's time.
+   */
+  within<T>(work: Promise<T>, deadline?: number): Promise<T | typeof TIMED_OUT> {
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const call = new InFlight(performance.now() + this.timeoutMs, resolve as (value: unknown) => void, reject);
-      this.link(call);
+      const now = performance.now();
+      const call = new InFlight(deadline ?? now + this.timeoutMs, resolve as (value: unknown) => void, reject);
+      this.link(call, now);
       work.then(
         (value) => {
           if (this.unlink(call)) call.resolve(value);
@@ -66,14 +74,24 @@ export class CheckDeadlines {
     while (this.head) this.expire(this.head);
   }
 
-  private link(call: InFlight): void {
-    call.prev = this.tail;
-    if (this.tail) this.tail.next = call;
+  /** Links `call` in deadline order: at the tail unless it was given an earlier deadline (rare: a walk back from the tail). */
+  private link(call: InFlight, now: number): void {
+    let after = this.tail;
+    while (after && after.deadline > call.deadline) after = after.prev;
+    call.prev = after;
+    call.next = after ? after.next : this.head;
+    if (call.next) call.next.prev = call;
+    else this.tail = call;
+    if (after) after.next = call;
     else this.head = call;
-    this.tail = call;
     this.count++;
-    // Armed only when idle: an armed timer re-arms itself for the oldest call when it fires.
-    if (this.timer === undefined) this.arm(this.timeoutMs);
+    // Armed only when idle, or for a new head due before the timer: an armed timer re-arms
+    // itself for the oldest call when it fires.
+    if (this.timer === undefined) this.arm(call.deadline, now);
+    else if (this.head === call && call.deadline < this.armedFor) {
+      clearTimeout(this.timer);
+      this.arm(call.deadline, now);
+    }
   }
 
   /** False when the call was already answered (timed out). */
@@ -94,8 +112,10 @@ export class CheckDeadlines {
     call.resolve(TIMED_OUT);
   }
 
-  private arm(delayMs: number): void {
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(delayMs)));
+  /** Arms the timer for `deadline`, `now` being the current `performance.now()`. */
+  private arm(deadline: number, now: number): void {
+    this.armedFor = deadline;
+    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(deadline - now)));
     // Pending commands keep their sockets (and the process) alive; this timer need not.
     this.timer.unref();
   }
@@ -105,6 +125,6 @@ export class CheckDeadlines {
     const now = performance.now();
     // Timers may fire a little early or late: a call within 1 ms of its deadline is due.
     while (this.head && this.head.deadline <= now + 1) this.expire(this.head);
-    if (this.head) this.arm(this.head.deadline - now);
+    if (this.head) this.arm(this.head.deadline, now);
   };
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import type { KeyBuilder } from '../keys/key-builder.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import { FLEET_HEARTBEAT_SCRIPT } from './rate-limit.scripts.js';
 
@@ -17,10 +18,11 @@ const LIVE_FOR_HEARTBEATS = 3;
  * stays: the fleet as it was when the outage began.
  *
  * An instance joins at its first rate-limit check, so an application that never checks a rate
- * limit writes nothing and sends nothing.
+ * limit writes nothing and sends nothing. Every tick of the timer counts in
+ * `ratelimit_heartbeat_ticks_total`, joined or not (only joined ticks send a heartbeat).
  *
  * @example
- * const fleet = new FleetHeartbeat(connection, core.keys, core.instanceId, 5_000);
+ * const fleet = new FleetHeartbeat(connection, core.keys, core.instanceId, 5_000, core.metrics);
  * fleet.start();  // at module init, outside any request
  * fleet.join();   // at the first check: beats now and every 5 s from then on
  * fleet.liveInstances; // 1 until the first heartbeat answers, then the instances alive
@@ -39,6 +41,7 @@ export class FleetHeartbeat {
     keys: KeyBuilder,
     private readonly instanceId: string,
     private readonly intervalMs: number,
+    private readonly metrics: MetricsRegistry,
   ) {
     this.key = keys.key(SHARED_TENANT, 'ratelimit-fleet', 'instances');
   }
@@ -54,7 +57,10 @@ export class FleetHeartbeat {
    */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    this.timer = setInterval(() => {
+      this.metrics.increment('ratelimit_heartbeat_ticks_total');
+      void this.beat();
+    }, this.intervalMs);
     this.timer.unref();
   }
 

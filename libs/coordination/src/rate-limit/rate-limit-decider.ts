@@ -1,6 +1,7 @@
 import type { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
 import { CheckDeadlines, TIMED_OUT } from './check-deadlines.js';
+import { DegradedMode } from './degraded-mode.js';
 import { DenyCache } from './deny-cache.js';
 import { LocalFallback, type FleetView } from './local-fallback.js';
 import type { NormalizedPolicy } from './rate-limit-policy.js';
@@ -42,6 +43,8 @@ export interface CheckRequest {
  * blocked from the deny cache, asks the store (waiting at most `rateLimit.timeoutMs` for Redis),
  * falls back to the fleet-sized local limiter (or fails closed) while Redis is unreachable or
  * silent, and turns the store's answer into the public decision, counting and recording denials.
+ * Once a check met an unreachable or silent Redis, later checks are answered by the fallback at
+ * once while one probe per `timeoutMs` goes to Redis (see DegradedMode).
  */
 export class RateLimitDecider {
   private readonly denyCache: DenyCache;
@@ -49,6 +52,7 @@ export class RateLimitDecider {
   private readonly fallback: LocalFallback;
   /** Only on Redis: the memory store answers in the same tick. */
   private readonly deadlines?: CheckDeadlines;
+  private readonly mode: DegradedMode;
 
   constructor(
     private readonly core: CoordinationCore,
@@ -61,6 +65,8 @@ export class RateLimitDecider {
     this.primarySource = core.connection ? 'redis' : 'memory';
     this.fallback = new LocalFallback(core, options, fleet);
     if (core.connection) this.deadlines = new CheckDeadlines(options.timeoutMs);
+    // A probe may wait timeoutMs: probing once per timeoutMs keeps at most one probe in flight.
+    this.mode = new DegradedMode(options.timeoutMs);
   }
 
   /** The decision on a validated request: deny cache first (consumes only), then the store or its fallback. */
@@ -98,21 +104,32 @@ export class RateLimitDecider {
 
   /**
    * One store call (every counter of `request` in one hash slot). `final` is false for the first
-   * call of a check decided in two, whose allowance is not yet the request's.
+   * call of a check decided in two, whose allowance is not yet the request's. `deadline` (a
+   * `performance.now()` time): the second call of a check decided in two waits only until then.
    */
-  private async decideGroup(request: CheckRequest, final: boolean): Promise<RateLimitDecision> {
+  private async decideGroup(request: CheckRequest, final: boolean, deadline?: number): Promise<RateLimitDecision> {
     const { counters, policies, cost, consume } = request;
+    const probe = this.mode.degraded;
+    if (probe && this.mode.route() === 'local') return this.unavailable(request, this.mode.lastError!, final);
     let stored: StoreCheckResult | typeof TIMED_OUT;
     try {
-      const pending = this.store.check(counters, policies, cost, consume);
-      stored = this.deadlines === undefined ? await pending : await this.deadlines.within(pending);
+      if (deadline !== undefined && deadline <= performance.now()) stored = TIMED_OUT;
+      else {
+        const pending = this.store.check(counters, policies, cost, consume);
+        stored = this.deadlines === undefined ? await pending : await this.deadlines.within(pending, deadline);
+      }
     } catch (error) {
       // CircuitOpenError is a RedisUnavailableError too.
-      if (!(error instanceof RedisUnavailableError)) throw error;
-      return this.unavailable(request, error, final);
+      if (!(error instanceof RedisUnavailableError)) {
+        this.mode.abandoned(probe);
+        throw error;
+      }
+      return this.failed(request, error, final, probe);
     }
-    if (stored === TIMED_OUT) return this.unavailable(request, this.timedOut(), final);
-    if (this.fallback.degraded) this.fallback.recovered();
+    if (stored === TIMED_OUT) return this.failed(request, this.timedOut(), final, probe);
+    if (this.mode.degraded) {
+      if (this.mode.answered(probe)) this.fallback.recovered();
+    } else if (this.fallback.keeping) this.fallback.settle();
     return this.toDecision(request, stored, this.primarySource, final);
   }
 
@@ -125,18 +142,26 @@ export class RateLimitDecider {
    * results (the global counters were not asked).
    */
   private async decideInTwo(request: CheckRequest, global: readonly boolean[]): Promise<RateLimitDecision> {
-    const first = await this.decideGroup(partOf(request, global, false), false);
+    // One timeoutMs for the whole check: the second call gets what the first left.
+    const deadline = this.deadlines === undefined ? undefined : performance.now() + this.options.timeoutMs;
+    const first = await this.decideGroup(partOf(request, global, false), false, deadline);
     if (!first.allowed) return first;
-    const second = await this.decideGroup(partOf(request, global, true), true);
+    const second = await this.decideGroup(partOf(request, global, true), true, deadline);
     const results: RateLimitResult[] = [];
     for (let i = 0, a = 0, b = 0; i < global.length; i++) results.push(global[i] ? second.results[b++] : first.results[a++]);
     const source = second.source === this.primarySource ? first.source : second.source;
     return { allowed: second.allowed, results, violated: second.violated, source };
   }
 
+  /** A check met an unreachable or silent Redis: the decider is degraded (see DegradedMode), the policy answers. */
+  private failed(request: CheckRequest, error: RedisUnavailableError, final: boolean, probe: boolean): Promise<RateLimitDecision> {
+    if (this.mode.failed(error, probe)) this.fallback.outage(error);
+    return this.unavailable(request, error, final);
+  }
+
   /** Redis is unreachable or did not answer in time: the local limiter answers, or the check fails closed. */
   private async unavailable(request: CheckRequest, error: RedisUnavailableError, final: boolean): Promise<RateLimitDecision> {
-    this.fallback.unavailable(error);
+    this.fallback.unavailable();
     if (this.options.onRedisUnavailable === 'fail-closed') return this.failClosed(error, request);
     const stored = await this.fallback.check(request.counters, request.policies, request.cost, request.consume);
     return this.toDecision(request, stored, 'local', final);

@@ -8,6 +8,11 @@ export interface RateLimitModuleOptions {
    * The local limiter is sized by the fleet: each instance allows `ceil(limit / live instances)`,
    * the live instances being those it last saw heartbeating (see `heartbeatIntervalMs`), so that
    * the fleet together admits about `limit`, not `limit` per instance. Default `local`.
+   *
+   * Limits of that sizing: an instance that never completed a heartbeat (it started, or checked
+   * its first rate limit, during the outage) knows of no fleet and admits the whole limit. The
+   * count is of every instance under the module prefix that has checked any rate limit, not of
+   * those serving one route; and instances configured with the same `instanceId` count as one.
    */
   onRedisUnavailable?: 'local' | 'fail-closed';
   /**
@@ -16,6 +21,11 @@ export interface RateLimitModuleOptions {
    * stalled Redis holds a request this long, not `connection.commandTimeoutMs`. The command
    * itself still runs if Redis answers later: it then counts there too, and its late answer is
    * dropped. Default 250.
+   *
+   * After such a check (or one that met an unreachable Redis) the checks that follow are answered
+   * by the policy at once, without waiting, while one probe check per `timeoutMs` goes to Redis;
+   * shared counting resumes after 3 probes in a row answered in time. A check that mixes global
+   * and other counters (two script calls) waits `timeoutMs` in total, not per call.
    *
    * @example
    * CoordinationModule.forRoot({ connection: { url }, rateLimit: { timeoutMs: 100 } });
@@ -26,7 +36,8 @@ export interface RateLimitModuleOptions {
    * sorted-set entry per instance, live for 3 heartbeats), and reads how many instances are,
    * from its first rate-limit check on (an app that checks no rate limit writes nothing). The
    * local fallback divides every limit by the count it read last (`RateLimitService.liveInstances`).
-   * 0 turns it off: each instance's fallback then admits the whole limit. Default 5_000.
+   * 0 turns it off: each instance's fallback then admits the whole limit. Default 5_000. See
+   * `onRedisUnavailable` for which instances the count includes.
    */
   heartbeatIntervalMs?: number;
   /** Size of the local cache of blocked keys; 0 disables it. Default 10_000. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
-import { EventBus } from '../events/event-bus.js';
+import { LibraryEventEmitter } from '../events/library-event-emitter.js';
 import { SHARED_TENANT, assertSafeId } from '../keys/key-builder.js';
 import { FleetHeartbeat } from './fleet-heartbeat.js';
 import { RateLimitDecider } from './rate-limit-decider.js';
@@ -17,11 +17,17 @@ import { ViolationRecorder } from './violation-recorder.js';
 import { VIOLATION_STORE, type ViolationStore } from './violation-store.interface.js';
 
 const CAPABILITY = 'ratelimit';
+/**
+ * Key segment of global counters: their own, so that no partition (which lives under
+ * CAPABILITY, in whichever namespace) can build a global counter's key, whatever its name.
+ */
+const GLOBAL_CAPABILITY = 'ratelimit-global';
 /** `partition` value meaning "one partition per tenant" (the default of consumeMany and the guard). */
 export const TENANT_PARTITION = 'tenant';
 /**
  * Hash tag of every global counter (RateLimitCheck.global), in the shared namespace: one slot for
  * all of them, apart from every tenant's, so that the global checks of one call share a script.
+ * A partition may carry the same tag: its counters are under CAPABILITY, never GLOBAL_CAPABILITY.
  */
 const GLOBAL_TAG = '@global';
 
@@ -73,11 +79,11 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     @Inject(RATE_LIMIT_OPTIONS) private readonly options: ResolvedRateLimitOptions,
     @Inject(RATE_LIMIT_STORE) store: RateLimitStore,
     @Inject(VIOLATION_STORE) violations: ViolationStore,
-    @Optional() events?: EventBus,
+    @Optional() events?: LibraryEventEmitter,
   ) {
     this.recorder = new ViolationRecorder(core, violations, options.violations, events);
     if (core.connection && options.heartbeatIntervalMs > 0) {
-      this.fleet = new FleetHeartbeat(core.connection, core.keys, core.instanceId, options.heartbeatIntervalMs);
+      this.fleet = new FleetHeartbeat(core.connection, core.keys, core.instanceId, options.heartbeatIntervalMs, core.metrics);
     }
     this.decider = new RateLimitDecider(core, options, store, this.recorder, this.fleet);
   }
@@ -274,10 +280,10 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     return this.globalKey(key, policy, 'key');
   }
 
-  /** The Redis key of a global counter: the shared namespace, the one global hash tag. */
+  /** The Redis key of a global counter: the shared namespace, its own segment, the one global hash tag. */
   private globalKey(key: string, policy: NormalizedPolicy, argument: string): string {
     assertSafeId(key, argument);
-    return this.core.keys.key(SHARED_TENANT, CAPABILITY, GLOBAL_TAG, { suffix: policy.algorithm, parts: [policy.name, key] });
+    return this.core.keys.key(SHARED_TENANT, GLOBAL_CAPABILITY, GLOBAL_TAG, { suffix: policy.algorithm, parts: [policy.name, key] });
   }
 
   /** The Redis key of one counter. Every key of one check shares the `{partition}` hash tag. */

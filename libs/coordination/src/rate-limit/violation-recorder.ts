@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { CoordinationCore } from '../core/coordination-core.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { LibraryEventEmitter } from '../events/library-event-emitter.js';
 import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
 import type { RateLimitAlert, RateLimitViolation } from './rate-limit.types.js';
 import type { ViolationStore } from './violation-store.interface.js';
@@ -29,7 +29,7 @@ export class ViolationRecorder {
     private readonly core: CoordinationCore,
     private readonly store: ViolationStore,
     private readonly options: ResolvedRateLimitOptions['violations'],
-    private readonly events: EventBus | undefined,
+    private readonly events: LibraryEventEmitter | undefined,
   ) {}
 
   /** Starts the flush timer; call outside any request so it carries no tenant context. */
