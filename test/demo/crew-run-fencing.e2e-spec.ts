@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { EventBus, type CoordinationEvent, type HeldLockInfo } from '@nest-coordination/core';
+import { EventBus, LockService, type CoordinationEvent, type HeldLockInfo } from '@nest-coordination/core';
 import request from 'supertest';
 import type { CrewEventPayload, CrewRun } from '../../apps/demo/src/crews/crew.model.js';
 import { CoordinationCore } from '../support/internals.js';
@@ -64,6 +64,24 @@ describe.each(DEMO_BACKENDS)('demo app: a crew run that loses its lock ($name)',
       watch.stop();
     }
   });
+
+  it('refuses a run at its start when a newer token already fenced the crew: it never starts', async () => {
+    // A newer holder elsewhere has raised the crew's fence (tokens never reach this high).
+    expect(await app.get(LockService).checkFence('crew-runs:support-triage', Number.MAX_SAFE_INTEGER, { tenant: 'acme' })).toBe(true);
+    const watch = await watchRuns(app);
+    try {
+      const res = await request(app.getHttpServer()).post('/crews/support-triage/runs?durationMs=0').set(ADA);
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({ outcome: 'refused', crewId: 'support-triage' });
+      const failed = await until(() => watch.events.find((e) => e.channel === 'crew.run.failed'), { timeoutMs: 5_000, message: 'crew.run.failed' });
+      expect(failed.payload).toMatchObject({ crewId: 'support-triage', data: { fencingToken: res.body.fencingToken, status: 'refused', recorded: false } });
+      // One publisher, one subscription: a run.started published before run.failed would have arrived first.
+      expect(watch.events.map((e) => e.channel)).toEqual(['crew.run.failed']);
+      expect((await runsOf(app, 'support-triage')).filter((r) => r.fencingToken === res.body.fencingToken)).toEqual([]);
+    } finally {
+      watch.stop();
+    }
+  });
 });
 
 describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: two instances, one crew ($name)', (driver) => {
@@ -116,5 +134,50 @@ describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: t
     } finally {
       watch.stop();
     }
+  });
+});
+
+describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: a stale run ending while the newer one still runs ($name)', (driver) => {
+  let first: INestApplication;
+  let second: INestApplication | undefined;
+
+  beforeAll(async () => {
+    const prefix = uniquePrefix('demo');
+    first = (await bootDemo(driver, {
+      prefix,
+      configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { autoRenew: false } } }),
+    })).app;
+    second = (await bootDemo(driver, { prefix })).app;
+  });
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+  });
+
+  it('refuses the stale run: the newer run raised the fence when it started, not when it finishes', async () => {
+    const stale = request(first.getHttpServer()).post('/crews/market-research/runs?durationMs=1500').set(ADA).then((r) => r);
+    const held = await until(() => heldLock(first, 'crew-run:market-research'), { timeoutMs: 5_000, message: 'the first run to hold its lock' });
+
+    // The first holder's lock vanishes (it stalled past its TTL): the second instance takes the crew for a long run.
+    const core = first.get(CoordinationCore);
+    expect(await core.connection!.client.del(core.keys.key('acme', 'lock', 'crew-run:market-research'))).toBe(1);
+    const fresh = request(second!.getHttpServer()).post('/crews/market-research/runs?durationMs=30000').set(BOB).then((r) => r);
+    const newer = await until(() => heldLock(second!, 'crew-run:market-research'), { timeoutMs: 5_000, message: 'the fresh run to hold its lock' });
+    expect(newer.fencingToken).toBeGreaterThan(held.fencingToken);
+
+    // The stale run finishes first, while the fresh one has not written anything yet.
+    const refused = await stale;
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ statusCode: 409, outcome: 'refused', crewId: 'market-research', fencingToken: held.fencingToken });
+    expect((await runsOf(first, 'market-research')).filter((r) => r.fencingToken === held.fencingToken)).toEqual([]);
+
+    // Ends the fresh run (shutdown aborts its signal); it is still the newest, so it records itself as aborted.
+    const closing = second!.close();
+    second = undefined;
+    await closing;
+    const ended = await fresh;
+    expect(ended.status).toBe(503);
+    expect(ended.body).toMatchObject({ code: 'E_LOCK_SHUTDOWN' });
   });
 });

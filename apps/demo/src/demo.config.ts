@@ -15,6 +15,12 @@ export interface StreamsConfig {
   maxPerUser: number;
   /** A comment (`: heartbeat`) is sent this often, so proxies keep an idle stream open. */
   heartbeatMs: number;
+  /**
+   * Quota of one user posting crew events (`POST /crews/:crewId/events`), a token bucket: `burst`
+   * at once, refilled at `limit` per `windowMs`. Every event is written to every open stream of
+   * the company, so one user must not flood them.
+   */
+  publishQuota: { limit: number; windowMs: number; burst: number };
 }
 
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
@@ -23,7 +29,7 @@ export interface DemoConfig {
   streams: StreamsConfig;
 }
 
-export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000 };
+export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
 
 /**
  * TTL of a crew run's lock. It renews itself while the run works (`locks.autoRenew`), so this

@@ -21,7 +21,8 @@ export type CrewRunResult = CrewRun & { crewId: string };
  * `crew-run:<crewId>` in the caller's company (the tenant context) without waiting, so a second
  * run meanwhile fails with LockTimeoutError, a 409 through CoordinationExceptionFilter. The lock
  * renews itself while the agents work (TTL `locks.defaultTtlMs`), and its fencing token travels
- * with the run's events and guards the write of the run record.
+ * with the run's events and fences the crew's history: raised when the run starts, checked again
+ * before the run record is written, so an older run still working is refused (409 `refused`).
  *
  * The work stops as soon as `lock.signal` aborts: when the lock is lost (not renewed in time,
  * taken over after expiry) or the instance shuts down (the library aborts held locks' signals
@@ -41,6 +42,12 @@ export class CrewRunner {
     const lock = this.locks.current();
     if (!lock) throw new Error(`CrewRunner.run called without holding "${crewRunLockKey(crew.id)}"`);
     const run = { id: randomUUID(), startedAt: new Date().toISOString(), triggeredBy: user.id, fencingToken: lock.fencingToken };
+    // Raise the crew's fence to this run's token now, not only when it records: a stale holder
+    // (its lock expired, unnoticed) that finishes while this run still works is then refused.
+    if (!(await this.fence(crew, lock))) {
+      await this.failed(crew, run, { status: 'refused', recorded: false, reason: 'a newer run of the crew has started' });
+      throw this.refusal(crew, run);
+    }
     await this.events.publish(crew.companyId, {
       crewId: crew.id, type: 'run.started', data: { runId: run.id, fencingToken: run.fencingToken, triggeredBy: user.id, durationMs },
     });
@@ -55,11 +62,8 @@ export class CrewRunner {
     }
     const finished: CrewRun = { ...run, status: 'succeeded', finishedAt: new Date().toISOString() };
     if (!(await this.record(crew, finished, lock))) {
-      await this.failed(crew, finished, { status: 'refused', recorded: false, reason: 'a newer run of the crew has recorded its result' });
-      throw new ConflictException({
-        statusCode: 409, error: 'Conflict', outcome: 'refused', crewId: crew.id, runId: run.id, fencingToken: run.fencingToken,
-        message: `Run ${run.id} of crew "${crew.id}" was refused: a newer run has recorded its result (fencing token ${run.fencingToken} is stale)`,
-      });
+      await this.failed(crew, finished, { status: 'refused', recorded: false, reason: 'a newer run of the crew has started' });
+      throw this.refusal(crew, run);
     }
     await this.events.publish(crew.companyId, {
       crewId: crew.id, type: 'run.completed', data: { runId: finished.id, fencingToken: run.fencingToken, status: finished.status, finishedAt: finished.finishedAt },
@@ -68,16 +72,32 @@ export class CrewRunner {
   }
 
   /**
-   * Writes the run record only while the run's fencing token is the newest the crew's history
-   * has seen, on any instance: `checkFence` compares and raises the crew's fence atomically in
-   * Redis. A holder whose lock expired, while another instance ran the crew since, is refused.
-   * With a database the check belongs in the write itself:
+   * Whether the run's fencing token is still the newest the crew's history has seen, on any
+   * instance; raises the crew's fence to it. `checkFence` compares and raises atomically in
+   * Redis. Checked when the run starts (so a newer run fences older ones out at once, not when
+   * it finishes) and again right before the record is written.
+   */
+  private fence(crew: Crew, lock: Lock): Promise<boolean> {
+    return this.locks.checkFence(crewHistoryResource(crew.id), lock.fencingToken, { tenant: lock.tenant });
+  }
+
+  /**
+   * Writes the run record only while the run's fencing token is the newest: a holder whose lock
+   * expired, while another instance started the crew since, is refused. With a database the
+   * check belongs in the write itself:
    * `UPDATE crews SET fence = $token, ... WHERE id = $id AND fence <= $token`.
    */
   private async record(crew: Crew, run: CrewRun, lock: Lock): Promise<boolean> {
-    if (!(await this.locks.checkFence(crewHistoryResource(crew.id), lock.fencingToken, { tenant: lock.tenant }))) return false;
+    if (!(await this.fence(crew, lock))) return false;
     this.crews.saveRun(crew, run);
     return true;
+  }
+
+  private refusal(crew: Crew, run: Pick<CrewRun, 'id' | 'fencingToken'>): ConflictException {
+    return new ConflictException({
+      statusCode: 409, error: 'Conflict', outcome: 'refused', crewId: crew.id, runId: run.id, fencingToken: run.fencingToken,
+      message: `Run ${run.id} of crew "${crew.id}" was refused: a newer run of the crew has started (fencing token ${run.fencingToken} is stale)`,
+    });
   }
 
   /** Records an aborted run (if still the newest) and tells the company; never throws, so the abort reason reaches the caller. */
@@ -89,7 +109,7 @@ export class CrewRunner {
     await this.failed(crew, run, { status: 'aborted', recorded, reason: messageOf(lock.signal.reason) });
   }
 
-  private async failed(crew: Crew, run: CrewRun, outcome: { status: 'aborted' | 'refused'; recorded: boolean; reason: string }): Promise<void> {
+  private async failed(crew: Crew, run: Pick<CrewRun, 'id' | 'fencingToken'>, outcome: { status: 'aborted' | 'refused'; recorded: boolean; reason: string }): Promise<void> {
     try {
       await this.events.publish(crew.companyId, {
         crewId: crew.id, type: 'run.failed', data: { runId: run.id, fencingToken: run.fencingToken, ...outcome },

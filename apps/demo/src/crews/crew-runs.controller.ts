@@ -19,7 +19,7 @@ export class CrewRunsController {
   /**
    * Runs the crew (one run per crew at a time: 409 `E_LOCK_TIMEOUT` while it runs elsewhere).
    * A run that lost its lock is 409 `E_LOCK_LOST`, one stopped by shutdown 503 `E_LOCK_SHUTDOWN`,
-   * one whose result a newer run recorded first 409 with `outcome: 'refused'`.
+   * one that a newer run of the crew started after (its token fenced out) 409 with `outcome: 'refused'`.
    */
   @RateLimit([
     { scope: 'user', name: 'crew-run-user', limit: 5, windowMs: 60_000 },

@@ -44,7 +44,7 @@ export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
 
 /**
  * Events only a crew run publishes: `crew.run.started`, `crew.run.completed`, and
- * `crew.run.failed` (`data.status`: `aborted`, or `refused` when a newer run's token had written first).
+ * `crew.run.failed` (`data.status`: `aborted`, or `refused` when a newer run of the crew had started, raising the crew's fence).
  */
 export type CrewRunEventType = 'run.started' | 'run.completed' | 'run.failed';
 

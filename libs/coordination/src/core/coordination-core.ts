@@ -25,7 +25,7 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(COORDINATION_RESOLVED_OPTIONS) readonly options: ResolvedCoordinationOptions) {
     this.keys = new KeyBuilder(options.prefix);
     this.tenants = new TenantContext(options.tenancy.required);
-    this.serializer = new Serializer({ compressThresholdBytes: options.serializer.compressThresholdBytes });
+    this.serializer = new Serializer({ compressThresholdBytes: options.serializer.compressThresholdBytes, maxDepth: options.serializer.maxDepth });
     this.connection = options.driver === 'redis' ? new RedisConnection(options) : null;
   }
 
@@ -50,7 +50,11 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Capabilities stop their workers and release their locks in beforeApplicationShutdown; clients close last. */
+  /**
+   * Clients close last: Nest runs every beforeApplicationShutdown hook before any
+   * onApplicationShutdown, and capabilities wind down in theirs (LockService refuses new locks,
+   * aborts held locks' signals, waits for their holders, then releases), which needs Redis.
+   */
   async onApplicationShutdown(): Promise<void> {
     await this.connection?.close();
   }

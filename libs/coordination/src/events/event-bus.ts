@@ -4,16 +4,12 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import { assertChannelName, parseChannelPattern } from './channel-name.js';
 import type { CoordinationEvent, EventOptions } from './event.types.js';
-import { createEnvelope, decodeEnvelope, encodeEnvelope } from './event-envelope.js';
+import { decodeEnvelope } from './event-envelope.js';
 import { EventStream } from './event-stream.js';
 import { errorMessage } from './error-message.js';
 import { freezePayload } from './freeze-payload.js';
 import { EVENT_TRANSPORT, type EventTransport, type TransportListener } from './event-transport.interface.js';
-
-/** Capability segment of event channels: `<prefix>:<tenant>:events:<channel>`. */
-const CAPABILITY = 'events';
-/** emit() failures are logged at most this often (each is counted), so an outage does not flood the log. */
-const EMIT_WARN_INTERVAL_MS = 10_000;
+import { EVENTS_CAPABILITY_SEGMENT as CAPABILITY, LibraryEventEmitter } from './library-event-emitter.js';
 
 /**
  * Tenant-scoped publish/subscribe between every instance that shares the Redis (or, on the
@@ -25,7 +21,9 @@ const EMIT_WARN_INTERVAL_MS = 10_000;
  * A subscription only ever sees its own tenant's channels.
  *
  * Each received event is decoded once per module instance and the same object is handed to
- * every observer of its channel and of the patterns it matches, so it is deeply frozen:
+ * every observer of its channel and of the patterns it matches (all the deliveries of one
+ * message that arrive together; a very large message may be decoded once per subscription
+ * when they arrive apart), so it is deeply frozen:
  * changing it throws a TypeError (copy it first, e.g. with `structuredClone`). The data of a
  * Date, RegExp, Buffer or typed array inside cannot be frozen: treat it as read-only too.
  *
@@ -47,22 +45,24 @@ const EMIT_WARN_INTERVAL_MS = 10_000;
 export class EventBus implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Coordination:Events');
   private readonly observers = new Set<Subscriber<never>>();
-  private lastEmitWarningAt = -Infinity;
-  private suppressedEmitWarnings = 0;
   /**
    * The last message decoded (full channel, text) and what it decoded to (undefined when it
    * could not be). One PUBLISH reaches the subscriber connection as one message per matching
-   * subscription of this instance, back to back (the channel's, then each pattern's), and each
-   * goes to every observer of its subscription: comparing with the last one decodes an event
-   * once for all of them, at the cost of a string comparison.
+   * subscription of this instance, back to back (the channel's, then each pattern's), parsed
+   * from one read and dispatched synchronously, and each goes to every observer of its
+   * subscription: comparing with the last one decodes an event once for all of them, at the
+   * cost of a string comparison. Cleared in a microtask once that dispatch is over, so a large
+   * event (up to 64 MB) is not kept until the next message arrives.
    */
   private lastChannel = '';
   private lastText = '';
   private lastEvent: CoordinationEvent<unknown> | undefined;
+  private readonly forget = (): void => this.clearDecoded();
 
   constructor(
     private readonly core: CoordinationCore,
     @Inject(EVENT_TRANSPORT) private readonly transport: EventTransport,
+    private readonly library: LibraryEventEmitter,
   ) {}
 
   /**
@@ -79,7 +79,7 @@ export class EventBus implements BeforeApplicationShutdown {
    */
   async publish<T>(channel: string, payload: T, options?: EventOptions): Promise<void> {
     assertChannelName(channel, 'channel');
-    await this.send(this.core.tenants.resolve(options?.tenant, 'events.publish'), channel, payload);
+    await this.library.send(this.core.tenants.resolve(options?.tenant, 'events.publish'), channel, payload);
   }
 
   /**
@@ -91,35 +91,7 @@ export class EventBus implements BeforeApplicationShutdown {
    * this.events.emit('lock.acquired', { resource, waitedMs });
    */
   emit<T>(channel: string, payload: T, options?: EventOptions): void {
-    this.publish(channel, payload, options).catch((error: unknown) => this.emitFailed(channel, error));
-  }
-
-  /**
-   * @internal For the library's own events (locks, rate limits), not part of the public API:
-   * `emit` under the tenant of the operation the event is about, the shared namespace
-   * (`_shared`) included, which `options.tenant` rejects. Such events are often emitted from a
-   * renewal timer or a batched flush, whose async context belongs to whichever call armed it, so
-   * they must never take their tenant from the context. `channel` is one of the library's
-   * constant channel names.
-   *
-   * @example
-   * this.events?.emitAs(lock.tenant, 'lock.extended', { key: lock.key, renewal: true });
-   */
-  emitAs(tenant: string, channel: string, payload: unknown): void {
-    this.send(tenant, channel, payload).catch((error: unknown) => this.emitFailed(channel, error));
-  }
-
-  /** Publishes under a tenant already resolved (validated by the key builder, `_shared` allowed). */
-  private async send(tenant: string, channel: string, payload: unknown): Promise<void> {
-    const target = this.core.keys.channel(tenant, CAPABILITY, channel);
-    const message = encodeEnvelope(this.core.serializer, createEnvelope(payload, this.core.clock.now(), this.core.instanceId));
-    try {
-      await this.transport.publish(target, message);
-    } catch (error) {
-      this.core.metrics.increment('events_publish_failed_total', { channel });
-      throw error;
-    }
-    this.core.metrics.increment('events_published_total', { channel });
+    this.publish(channel, payload, options).catch((error: unknown) => this.library.emitFailed(channel, error));
   }
 
   /**
@@ -170,8 +142,7 @@ export class EventBus implements BeforeApplicationShutdown {
   /** Completes every open stream (SSE responses end, decorated handlers detach) and unsubscribes. */
   async beforeApplicationShutdown(): Promise<void> {
     for (const observer of [...this.observers]) observer.complete();
-    this.lastText = this.lastChannel = '';
-    this.lastEvent = undefined;
+    this.clearDecoded();
     await this.transport.drain();
   }
 
@@ -183,10 +154,17 @@ export class EventBus implements BeforeApplicationShutdown {
   private received(fullChannel: string, text: string, namespaceLength: number, tenant: string): CoordinationEvent<unknown> | undefined {
     if (text === this.lastText && fullChannel === this.lastChannel) return this.lastEvent;
     const event = this.decode(fullChannel.slice(namespaceLength), text, tenant);
+    // The other deliveries of this message are dispatched synchronously after this one.
+    if (!this.lastText) queueMicrotask(this.forget);
     this.lastChannel = fullChannel;
     this.lastText = text;
     this.lastEvent = event;
     return event;
+  }
+
+  private clearDecoded(): void {
+    this.lastText = this.lastChannel = '';
+    this.lastEvent = undefined;
   }
 
   private decode(channel: string, text: string, tenant: string): CoordinationEvent<unknown> | undefined {
@@ -198,18 +176,5 @@ export class EventBus implements BeforeApplicationShutdown {
       this.logger.error(`Dropped an undecodable event on ${channel} (tenant ${tenant}): ${errorMessage(error)}`);
       return undefined;
     }
-  }
-
-  private emitFailed(channel: string, error: unknown): void {
-    this.core.metrics.increment('events_emit_failed_total', { channel });
-    const now = this.core.clock.now();
-    if (now - this.lastEmitWarningAt < EMIT_WARN_INTERVAL_MS) {
-      this.suppressedEmitWarnings += 1;
-      return;
-    }
-    const suppressed = this.suppressedEmitWarnings ? ` (${this.suppressedEmitWarnings} more failures since the last warning)` : '';
-    this.lastEmitWarningAt = now;
-    this.suppressedEmitWarnings = 0;
-    this.logger.warn(`emit('${channel}') failed: ${errorMessage(error)}${suppressed}`);
   }
 }

@@ -3,6 +3,7 @@ import type { CoordinationCapability } from '../core/capability.js';
 import { EventBus } from './event-bus.js';
 import { EventSubscriberExplorer } from './event-subscriber.explorer.js';
 import { EVENT_TRANSPORT } from './event-transport.interface.js';
+import { LibraryEventEmitter } from './library-event-emitter.js';
 import { MemoryEventTransport } from './memory-event.transport.js';
 import { RedisEventTransport } from './redis-event.transport.js';
 
@@ -15,6 +16,9 @@ export const EVENTS_CAPABILITY = {
       inject: [CoordinationCore],
       useFactory: (core: CoordinationCore) => (core.connection ? new RedisEventTransport(core.connection) : new MemoryEventTransport()),
     },
+    // Internal (not exported): the library's own events, `_shared` included. LockService and
+    // RateLimitService are registered in the same module, so they can inject it.
+    LibraryEventEmitter,
     EventBus,
     EventSubscriberExplorer,
   ],

@@ -65,6 +65,16 @@ export interface TenancyOptions {
 export interface SerializerModuleOptions {
   /** Values whose encoded size reaches this many bytes are compressed. Default 1024. */
   compressThresholdBytes?: number;
+  /**
+   * How deep objects may nest in what is stored or published (the value itself at depth 0):
+   * deeper ones are refused with `SerializationError` when encoded and `DeserializationError`
+   * when decoded. An event's envelope adds one level: its payload sits at depth 1. 1 to 1000
+   * (the default; a larger limit would let a hostile value overflow the stack).
+   *
+   * @example
+   * CoordinationModule.forRoot({ connection: { url }, serializer: { maxDepth: 32 } });
+   */
+  maxDepth?: number;
 }
 
 /**

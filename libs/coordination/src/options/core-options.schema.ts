@@ -5,6 +5,7 @@ import {
   IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested,
   ArrayMinSize, IsNotEmpty, getMetadataStorage, validateSync, type ValidationError,
 } from 'class-validator';
+import { MAX_DEPTH } from '../serialization/serializer.js';
 
 // Classes mirroring CoordinationModuleOptions, so that class-validator can check user input
 // at startup. Function-valued and instance-valued options (resolver, client, clock) are
@@ -52,6 +53,7 @@ class TenancySchema {
 
 class SerializerSchema {
   @IsOptional() @IsInt() @Min(0) compressThresholdBytes?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(MAX_DEPTH) maxDepth?: number;
 }
 
 /** The core options (see CoreModuleOptions); capability sections are validated by their own schemas. */

@@ -8,6 +8,7 @@ import type {
   SerializerModuleOptions, TenancyOptions,
 } from './core-options.interface.js';
 import { CoreOptionsSchema, validateSchema, type OptionProblem } from './core-options.schema.js';
+import { MAX_DEPTH } from '../serialization/serializer.js';
 
 /** Defaults of every core option; one place to read them (each capability keeps its own beside its schema). */
 export const DEFAULT_COORDINATION_OPTIONS = {
@@ -17,7 +18,7 @@ export const DEFAULT_COORDINATION_OPTIONS = {
   reconnect: { baseDelayMs: 100, maxDelayMs: 5_000 },
   breaker: { failureThreshold: 5, openMs: 5_000 },
   health: { pingIntervalMs: 5_000, degradedLatencyMs: 250 },
-  serializer: { compressThresholdBytes: 1024 },
+  serializer: { compressThresholdBytes: 1024, maxDepth: MAX_DEPTH },
   connection: { connectTimeoutMs: 10_000, commandTimeoutMs: 5_000 },
 } as const;
 
