@@ -60,7 +60,7 @@ export type {
 // Distributed locks
 export { LockService } from './locks/lock.service.js';
 export { Lock } from './locks/lock.js';
-export { LockTimeoutError, LockLostError, LockAbortedError, DeadlockError } from './locks/lock.errors.js';
+export { LockTimeoutError, LockLostError, LockAbortedError, DeadlockError, LockShutdownError } from './locks/lock.errors.js';
 export { WithLock } from './locks/with-lock.decorator.js';
 export type { LockKeySource } from './locks/with-lock.decorator.js';
 export { DEFAULT_LOCK_OPTIONS } from './locks/lock.options.js';

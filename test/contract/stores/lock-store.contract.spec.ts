@@ -6,7 +6,10 @@ import { RedisLockStore } from '../../../libs/coordination/src/locks/redis-lock.
 import { bootModule } from '../../support/boot.js';
 import { DRIVERS, uniquePrefix, type DriverCase } from '../../support/drivers.js';
 import { until } from '../../support/wait.js';
+import { scanKeys } from '../../support/scan-keys.js';
 import { describeLockStoreContract, type LockStoreUnderTest } from './lock-store.contract.js';
+import { describeLockStoreFencingContract } from './lock-store.contract-fencing.js';
+import { describeLockStoreWakeupContract } from './lock-store.contract-wakeups.js';
 
 /** A memory store on a ManualClock, or a Redis store on the connection of a booted module. */
 async function storeFor(driver: DriverCase): Promise<LockStoreUnderTest> {
@@ -16,21 +19,29 @@ async function storeFor(driver: DriverCase): Promise<LockStoreUnderTest> {
       store: new MemoryLockStore(clock),
       keys: new LockKeys(new KeyBuilder(uniquePrefix('lockstore'))),
       elapse: async (ms) => clock.advance(ms),
+      loseData: async () => new MemoryLockStore(clock),
       close: async () => undefined,
     };
   }
-  const booted = await bootModule({ ...driver.options(), prefix: uniquePrefix('lockstore'), health: { pingIntervalMs: 0 } });
+  const prefix = uniquePrefix('lockstore');
+  const booted = await bootModule({ ...driver.options(), prefix, health: { pingIntervalMs: 0 } });
   const connection = booted.core.connection!;
   const serverNow = async () => {
     const [seconds, micros] = await connection.execute('time', (c) => c.time());
     return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
   };
+  const store = new RedisLockStore(connection);
   return {
-    store: new RedisLockStore(connection),
+    store,
     keys: new LockKeys(booted.core.keys),
     elapse: async (ms) => {
       const target = (await serverNow()) + ms;
       await until(async () => (await serverNow()) >= target, { timeoutMs: ms + 10_000, intervalMs: 10, message: `${ms} ms of Redis server time` });
+    },
+    loseData: async () => {
+      // One DEL per key: on a cluster they live in different slots.
+      for (const key of await scanKeys(booted.core, `${prefix}:*`)) await connection.client.del(key);
+      return store;
     },
     close: () => booted.close(),
   };
@@ -38,4 +49,6 @@ async function storeFor(driver: DriverCase): Promise<LockStoreUnderTest> {
 
 describe.each(DRIVERS)('LockStore contract ($name)', (driver) => {
   describeLockStoreContract(() => storeFor(driver));
+  describe('wake-ups', () => describeLockStoreWakeupContract(() => storeFor(driver)));
+  describe('fencing', () => describeLockStoreFencingContract(() => storeFor(driver)));
 });

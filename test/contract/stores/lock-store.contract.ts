@@ -14,10 +14,18 @@ export interface LockStoreUnderTest {
    * keys on its own clock, this waits until the server's TIME has moved on that far.
    */
   elapse(ms: number): Promise<void>;
+  /**
+   * The backend loses its data, as Redis restarted without persistence: on Redis every key
+   * of the store's prefix is deleted; in memory (a process restart) a new store on the same
+   * clock. Returns the store to use from then on.
+   */
+  loseData(): Promise<LockStore>;
   close(): Promise<void>;
 }
 
 const TENANT = 'acme';
+/** A fencing token: a positive safe integer (the first of a key is seeded from the clock, see lua/fence.lua). */
+const isToken = (n: number) => Number.isSafeInteger(n) && n > 0;
 /** Long enough that nothing expires during a test unless the test lets it. */
 const LONG = 60_000;
 
@@ -38,11 +46,8 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
   beforeAll(async () => {
     s = await createStore();
     for (const kind of ['lock', 'semaphore', 'rwlock'] as const) {
-      // The memory store delivers every channel to every listener: keep each message once.
-      const family = `:${TENANT}:${kind}:`;
-      await s.store.listen(s.keys.channelPattern(TENANT, kind), (channel, message) => {
-        if (channel.includes(family)) messages.push({ channel, message });
-      });
+      // Each pattern delivers its own channels only: a message seen twice would fail the counts below.
+      await s.store.listen(s.keys.channelPattern(TENANT, kind), (channel, message) => messages.push({ channel, message }));
     }
   });
   afterAll(() => s.close());
@@ -67,7 +72,9 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
     it('takes a free lock, refuses another token naming the holder, and reports the holder', async () => {
       const k = mutex();
       expect(await s.store.holderOwner(k.lock)).toBeNull();
-      expect(await s.store.acquireMutex(k, req('a', 'A'))).toEqual({ acquired: true, token: 'a', fencingToken: 1, pttlMs: LONG, reentered: false });
+      const taken = await s.store.acquireMutex(k, req('a', 'A'));
+      expect(taken).toEqual({ acquired: true, token: 'a', fencingToken: expect.any(Number), pttlMs: LONG, reentered: false });
+      expect(isToken((taken as { fencingToken: number }).fencingToken)).toBe(true);
       const refused = await s.store.acquireMutex(k, req('b', 'B'));
       expect(refused).toMatchObject({ acquired: false, holderOwner: 'A', position: -1 });
       expect(refused.pttlMs).toBeGreaterThan(LONG - 5_000);
@@ -143,7 +150,7 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       const fencingToken = (holder as { fencingToken: number }).fencingToken + 1;
       expect(await s.store.holderOwner(k.lock)).toBe('worker|1');
       const handOff = await messageOn(k.channel, (m) => decodeHandOff(m)?.token === 'w1');
-      expect(decodeHandOff(handOff.message)).toEqual({ token: 'w1', fencingToken, ttlMs: 5_000 });
+      expect(decodeHandOff(handOff.message)).toEqual({ token: 'w1', fencingToken, ttlMs: 5_000, nextHead: 'w2' });
       const granted = await poll(k, w1);
       expect(granted).toMatchObject({ acquired: true, token: 'w1', fencingToken, reentered: false });
       expect(granted.pttlMs).toBeLessThanOrEqual(5_000);
@@ -211,12 +218,15 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
   describe('semaphore', () => {
     it('grants at most `permits` permits, each with a new fencing token; a holder re-acquiring refreshes its own', async () => {
       const k = semaphore();
-      expect(await s.store.acquirePermit(k, { token: 'p1', permits: 2, ttlMs: LONG })).toEqual({ acquired: true, token: 'p1', fencingToken: 1, pttlMs: LONG });
-      expect(await s.store.acquirePermit(k, { token: 'p2', permits: 2, ttlMs: LONG })).toMatchObject({ acquired: true, fencingToken: 2 });
+      const first = await s.store.acquirePermit(k, { token: 'p1', permits: 2, ttlMs: LONG });
+      expect(first).toEqual({ acquired: true, token: 'p1', fencingToken: expect.any(Number), pttlMs: LONG });
+      const f = (first as { fencingToken: number }).fencingToken;
+      expect(isToken(f)).toBe(true);
+      expect(await s.store.acquirePermit(k, { token: 'p2', permits: 2, ttlMs: LONG })).toMatchObject({ acquired: true, fencingToken: f + 1 });
       const refused = await s.store.acquirePermit(k, { token: 'p3', permits: 2, ttlMs: LONG });
       expect(refused.acquired).toBe(false);
       expect((refused as { retryInMs: number }).retryInMs).toBeGreaterThan(LONG - 5_000);
-      expect(await s.store.acquirePermit(k, { token: 'p1', permits: 2, ttlMs: LONG })).toMatchObject({ acquired: true, token: 'p1', fencingToken: 3 });
+      expect(await s.store.acquirePermit(k, { token: 'p1', permits: 2, ttlMs: LONG })).toMatchObject({ acquired: true, token: 'p1', fencingToken: f + 2 });
       expect((await s.store.acquirePermit(k, { token: 'p3', permits: 2, ttlMs: LONG })).acquired).toBe(false);
     });
 
@@ -244,8 +254,11 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
   describe('read-write', () => {
     it('admits many readers or one writer; a waiting writer turns new readers away until it gives up', async () => {
       const k = readWrite();
-      expect(await s.store.acquireReadWrite(k, rw('r', 'r1'))).toEqual({ acquired: true, token: 'r1', fencingToken: 1, pttlMs: LONG });
-      expect(await s.store.acquireReadWrite(k, rw('r', 'r2'))).toMatchObject({ acquired: true, fencingToken: 2 });
+      const first = await s.store.acquireReadWrite(k, rw('r', 'r1'));
+      expect(first).toEqual({ acquired: true, token: 'r1', fencingToken: expect.any(Number), pttlMs: LONG });
+      const f = (first as { fencingToken: number }).fencingToken;
+      expect(isToken(f)).toBe(true);
+      expect(await s.store.acquireReadWrite(k, rw('r', 'r2'))).toMatchObject({ acquired: true, fencingToken: f + 1 });
       const writer = await s.store.acquireReadWrite(k, rw('w', 'w1'));
       expect(writer.acquired).toBe(false);
       expect((writer as { retryInMs: number }).retryInMs).toBeGreaterThan(LONG - 5_000);
@@ -261,7 +274,7 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
 
     it('gives the lock to a writer once the last reader left, waking the waiters then', async () => {
       const k = readWrite();
-      await s.store.acquireReadWrite(k, rw('r', 'r1'));
+      const { fencingToken: f } = (await s.store.acquireReadWrite(k, rw('r', 'r1'))) as { fencingToken: number };
       await s.store.acquireReadWrite(k, rw('r', 'r2'));
       expect(await s.store.releaseReadWrite(k, 'r', 'r1')).toBe('released');
       expect(await s.store.releaseReadWrite(k, 'r', 'r1')).toBe('lost');
@@ -269,7 +282,7 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       expect((await messageOn(k.channel)).message).toBe('f');
       // Messages of one channel arrive in order: a wake-up from the first release would be here by now.
       expect(messages.filter((m) => m.channel === k.channel)).toHaveLength(1);
-      expect(await s.store.acquireReadWrite(k, rw('w', 'w1', { waiting: true }))).toMatchObject({ acquired: true, token: 'w1', fencingToken: 3 });
+      expect(await s.store.acquireReadWrite(k, rw('w', 'w1', { waiting: true }))).toMatchObject({ acquired: true, token: 'w1', fencingToken: f + 2 });
       const reader = await s.store.acquireReadWrite(k, rw('r', 'r3'));
       expect((reader as { retryInMs: number }).retryInMs).toBeGreaterThan(LONG - 5_000);
       expect((await s.store.acquireReadWrite(k, rw('w', 'w2'))).acquired).toBe(false);
@@ -300,11 +313,11 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
 
   it('accepts a fencing token at a resource unless it is older than the newest accepted', async () => {
     const guard = s.keys.fenceGuard(TENANT, resource());
-    expect(await s.store.checkFence(guard, 5)).toBe(true);
-    expect(await s.store.checkFence(guard, 4)).toBe(false);
-    expect(await s.store.checkFence(guard, 5)).toBe(true);
-    expect(await s.store.checkFence(guard, 6)).toBe(true);
-    expect(await s.store.checkFence(guard, 5)).toBe(false);
+    expect(await s.store.checkFence(guard, 5, LONG)).toBe(true);
+    expect(await s.store.checkFence(guard, 4, LONG)).toBe(false);
+    expect(await s.store.checkFence(guard, 5, LONG)).toBe(true);
+    expect(await s.store.checkFence(guard, 6, LONG)).toBe(true);
+    expect(await s.store.checkFence(guard, 5, LONG)).toBe(false);
   });
 
   it('keeps wait-for edges for their lease and counts waits', async () => {
@@ -321,6 +334,6 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
     await s.store.clearWaitEdge(a);
     expect(await s.store.getWaitEdge(a)).toBeNull();
     const counter = s.keys.waitSequence(`t${resource()}`);
-    expect([await s.store.increment(counter), await s.store.increment(counter), await s.store.increment(counter)]).toEqual([1, 2, 3]);
+    expect([await s.store.increment(counter, LONG), await s.store.increment(counter, LONG), await s.store.increment(counter, LONG)]).toEqual([1, 2, 3]);
   });
 }

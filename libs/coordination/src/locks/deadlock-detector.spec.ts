@@ -11,7 +11,7 @@ describe('DeadlockDetector', () => {
 
   it('sees no cycle when the chain comes back through the lock the owner waits for (a hand-off in flight)', async () => {
     const store = new MemoryLockStore(new ManualClock(0));
-    const detector = new DeadlockDetector(store, keys, 16);
+    const detector = new DeadlockDetector(store, keys, 16, 60_000);
     // B waited for L and still has its edge (it has not heard of its hand-off yet); meanwhile L
     // passed on to A, who waits for L too: A -> B -> (L) -> A is not a deadlock.
     await detector.recordWait('acme', 'B', lock('L').lock, 10_000);
@@ -21,7 +21,7 @@ describe('DeadlockDetector', () => {
 
   it('still finds a real cycle that closes through another lock', async () => {
     const store = new MemoryLockStore(new ManualClock(0));
-    const detector = new DeadlockDetector(store, keys, 16);
+    const detector = new DeadlockDetector(store, keys, 16, 60_000);
     // A holds X and waits for L (held by B); B waits for X.
     await store.acquireMutex(lock('X'), request('A', 'a1'));
     await store.acquireMutex(lock('L'), request('B', 'b1'));

@@ -6,7 +6,10 @@ import type { MutexStore, WaitGraphStore } from './lock-store.interface.js';
  *
  * While an owner waits for a mutex it keeps an edge `owner -> lock key #seq` in Redis (with the
  * waiter lease as expiry, so a crashed waiter's edge disappears); `seq` comes from a per-tenant
- * counter taken after the edge is written, so it orders the waits. The holder of a lock is read
+ * counter taken after the edge is written, so it orders the waits (the counter expires
+ * `sequenceRetentionMs` after its last increment: the service passes maxTtlMs + waiterLeaseMs,
+ * longer than any wait and the lease its edge outlives it by, so no waiter still holding a number
+ * sees the counter restart below it). The holder of a lock is read
  * from the lock itself, so a chain is followed as owner -> lock it waits for -> that lock's
  * holder -> ... The walk runs client-side, two round trips per hop with bounded depth, because
  * the edges of different owners live in different cluster slots and a Lua script may only touch
@@ -20,7 +23,12 @@ import type { MutexStore, WaitGraphStore } from './lock-store.interface.js';
 export class DeadlockDetector {
   private readonly seqOf = new Map<string, number>();
 
-  constructor(private readonly store: WaitGraphStore & Pick<MutexStore, 'holderOwner'>, private readonly keys: LockKeys, private readonly maxDepth: number) {}
+  constructor(
+    private readonly store: WaitGraphStore & Pick<MutexStore, 'holderOwner'>,
+    private readonly keys: LockKeys,
+    private readonly maxDepth: number,
+    private readonly sequenceRetentionMs: number,
+  ) {}
 
   async recordWait(tenant: string, owner: string, lockKey: string, leaseMs: number): Promise<void> {
     const edge = this.keys.waitEdge(tenant, owner);
@@ -28,7 +36,7 @@ export class DeadlockDetector {
     let seq = this.seqOf.get(mark);
     if (seq === undefined) {
       await this.store.setWaitEdge(edge, lockKey, leaseMs);
-      seq = await this.store.increment(this.keys.waitSequence(tenant));
+      seq = await this.store.increment(this.keys.waitSequence(tenant), this.sequenceRetentionMs);
       this.seqOf.set(mark, seq);
     }
     await this.store.setWaitEdge(edge, `${lockKey}\n${seq}`, leaseMs);

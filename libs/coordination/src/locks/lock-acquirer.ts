@@ -164,7 +164,7 @@ export class LockAcquirer {
 
   private backend(store: LockStore): Backend {
     const { options, keys } = this.s;
-    const detector = options.deadlockDetection ? new DeadlockDetector(store, keys, options.deadlockMaxDepth) : null;
+    const detector = options.deadlockDetection ? new DeadlockDetector(store, keys, options.deadlockMaxDepth, options.maxTtlMs + options.waiterLeaseMs) : null;
     return { store, wakeups: new LockWakeups(store), detector };
   }
 

@@ -1,6 +1,6 @@
 import type { KeyBuilder } from '../keys/key-builder.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { LibraryEventEmitter } from '../events/library-event-emitter.js';
 import type { Lock } from './lock.js';
 import { LockScriptEvents } from './lock-script-events.js';
 import type { ScriptEvent } from './lock-store.interface.js';
@@ -16,7 +16,7 @@ export interface ScriptEventContext {
 }
 
 /**
- * Events and metrics of the locks capability. Events go through `EventBus.emitAs`, under the
+ * Events and metrics of the locks capability. Events go through `LibraryEventEmitter.emitAs`, under the
  * lock's tenant (fire and forget: observability never fails a lock operation), except on the
  * hot path of the Redis store: there the acquire and release scripts PUBLISH `lock.acquired`
  * (uncontended) and `lock.released` themselves (see LockScriptEvents), so an event costs no
@@ -34,7 +34,7 @@ export class LockObserver {
 
   constructor(
     private readonly metrics: MetricsRegistry,
-    private readonly events: EventBus | null,
+    private readonly events: LibraryEventEmitter | null,
     private readonly now: () => number,
     script: ScriptEventContext | null = null,
   ) {

@@ -72,6 +72,11 @@ export interface ScriptEvent {
 export interface Granted {
   acquired: true;
   token: string;
+  /**
+   * Strictly increasing per lock key, also across a loss of Redis's data: a missing counter is
+   * seeded from the server clock in microseconds (see lua/fence.lua), so the first token of a
+   * key is a large number, not 1. A safe integer until the year 2255.
+   */
   fencingToken: number;
   pttlMs: number;
 }
@@ -93,7 +98,10 @@ export interface HandedOver {
   pttlMs: number;
 }
 
-/** Hand-off message on a mutex channel (see queue-codec.ts); `f` on other channels: "something was freed". */
+/**
+ * A wake-up message: a hand-off or new-head message on a mutex channel (see queue-codec.ts);
+ * `f` on other channels: "something was freed".
+ */
 export type WakeHandler = (channel: string, message: string) => void;
 
 /** Exclusive, optionally reentrant locks with fencing tokens. */
@@ -138,8 +146,11 @@ export interface ReadWriteStore {
 
 /** Fence checks at a protected resource. */
 export interface FenceStore {
-  /** Accepts `fencingToken` at `guardKey` unless an older one than the newest accepted before (stores the max). */
-  checkFence(guardKey: string, fencingToken: number): Promise<boolean>;
+  /**
+   * Accepts `fencingToken` at `guardKey` unless an older one than the newest accepted before
+   * (stores the max). The guard expires `retentionMs` after this check, accepted or refused.
+   */
+  checkFence(guardKey: string, fencingToken: number, retentionMs: number): Promise<boolean>;
 }
 
 /** Wait-for graph edges for deadlock detection: "owner (edgeKey) waits for the mutex at lockKey", with a lease. */
@@ -147,14 +158,19 @@ export interface WaitGraphStore {
   setWaitEdge(edgeKey: string, lockKey: string, leaseMs: number): Promise<void>;
   getWaitEdge(edgeKey: string): Promise<string | null>;
   clearWaitEdge(edgeKey: string): Promise<void>;
-  /** INCR of a plain counter (orders waits for deadlock victim choice). */
-  increment(key: string): Promise<number>;
+  /** INCR of a counter (orders waits for deadlock victim choice) that expires `retentionMs` after this increment. */
+  increment(key: string, retentionMs: number): Promise<number>;
 }
 
-/** Wake-up messages (hand-offs, "something was freed") for waiters. */
+/** Wake-up messages (hand-offs, new heads, "something was freed") for waiters. */
 export interface WakeupStore {
-  /** Delivers wake-up messages of channels matching `pattern`; resolves once subscribed. */
+  /** Delivers wake-up messages of channels matching `pattern` to `handler`; resolves once subscribed. */
   listen(pattern: string, handler: WakeHandler): Promise<void>;
+  /**
+   * Stops delivering `pattern` to `handler`; unsubscribes once no handler is left. A `listen`
+   * made while that unsubscribe is in flight subscribes again after it.
+   */
+  unlisten(pattern: string, handler: WakeHandler): Promise<void>;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { DeadlockDetector } from './deadlock-detector.js';
 import { DeadlockError, LockAbortedError, LockTimeoutError } from './lock.errors.js';
 import type { Granted, HoldReply, MutexKeys, MutexReply, MutexRequest, MutexStore, WaitQueueStore } from './lock-store.interface.js';
 import type { LockWakeups } from './lock-wakeups.js';
-import { decodeHandOff } from './queue-codec.js';
+import { decodeHandOff, decodeNewHead } from './queue-codec.js';
 
 /** `at`: local (injected clock) time from which the grant's pttl counts, for a safe local expiry. */
 export type Acquired = Granted & { at: number };
@@ -52,10 +52,12 @@ class Sleeper {
 
 /**
  * Waits in a mutex's queue after a first refused attempt (which already joined it). The holder
- * hands the lock over on release and publishes `g|token|fence|ttl`; a poll at the holder's
- * expiry (or every fallbackPollMs) covers lost messages and expired holders. The queue entry
- * is kept alive by a heartbeat at leaseMs/3, and deadlock detection re-runs with it, which
- * catches two owners that started waiting on each other at the same instant.
+ * hands the lock over on release and publishes the grant (see queue-codec.ts). The head of the
+ * queue polls when the holder's lock expires (a holder that stalled or died), from its poll's
+ * reply or from the message that made it head: every grant, leave and drop of expired waiters
+ * names the new head. The others poll only every fallbackPollMs, which covers lost messages.
+ * The queue entry is kept alive by a heartbeat at leaseMs/3, and deadlock detection re-runs
+ * with it, which catches two owners that started waiting on each other at the same instant.
  */
 export async function waitForMutex(
   ctx: WaitContext, store: MutexWaitStore, keys: MutexKeys, request: MutexRequest, first: Extract<MutexReply, { acquired: false }>,
@@ -70,17 +72,30 @@ export async function waitForMutex(
   // pause, backlog, reconnect) and would make us trust the lock longer than Redis keeps it.
   let queuedAt = firstAt;
   let pollAt = started;
-  const nextPoll = (pttlMs: number) => monotonic() + Math.min(ctx.fallbackPollMs, pttlMs > 0 ? pttlMs + 2 : ctx.fallbackPollMs);
+  /** Messages that named this waiter the head; a poll reply sent before the latest one is older news. */
+  let namedHead = 0;
+  /** The head polls as the lock expires (pttl < 0: it is free, poll now), at most fallbackPollMs later. */
+  const expiryPoll = (pttlMs: number) => monotonic() + (pttlMs < 0 ? 0 : Math.min(ctx.fallbackPollMs, pttlMs + 2));
+  const becameHead = (pttlMs: number) => {
+    namedHead += 1;
+    pollAt = Math.min(pollAt, expiryPoll(pttlMs));
+    sleeper.poke();
+  };
   const unregister = ctx.wakeups.register(keys.channel, (message) => {
     const handOff = decodeHandOff(message);
-    if (!handOff) return;
-    if (handOff.token === request.token) {
-      granted = { acquired: true, token: handOff.token, fencingToken: handOff.fencingToken, pttlMs: handOff.ttlMs, at: queuedAt };
-      sleeper.poke();
-    } else {
-      pollAt = Math.max(pollAt, nextPoll(handOff.ttlMs));
+    if (handOff) {
+      if (handOff.token === request.token) {
+        granted = { acquired: true, token: handOff.token, fencingToken: handOff.fencingToken, pttlMs: handOff.ttlMs, at: queuedAt };
+        sleeper.poke();
+      } else if (handOff.nextHead === request.token) {
+        becameHead(handOff.ttlMs);
+      }
+      return;
     }
+    const newHead = decodeNewHead(message);
+    if (newHead?.head === request.token) becameHead(newHead.pttlMs);
   });
+  const hold = ctx.wakeups.hold(ctx.pattern);
   ctx.signal?.addEventListener('abort', sleeper.poke);
   let edge = false;
   /** The grant, unless so much time may have passed since the hand-off that it could be over: then poll. */
@@ -107,7 +122,7 @@ export async function waitForMutex(
   };
 
   try {
-    await atMostUntil(ctx.wakeups.listen(ctx.pattern), deadline);
+    await atMostUntil(hold.ready, deadline);
     await checkDeadlock(first.holderOwner);
     let heartbeatAt = monotonic() + ctx.leaseMs / 3;
     for (;;) {
@@ -126,10 +141,13 @@ export async function waitForMutex(
       if (now >= pollAt) {
         // Also the first re-check after subscribing: a hand-off may have been published before.
         const at = ctx.now();
+        const named = namedHead;
         const reply = await store.acquireMutex(keys, request);
         if (reply.acquired) return { acquired: true, token: reply.token, fencingToken: reply.fencingToken, pttlMs: reply.pttlMs, at };
         if (reply.position >= 0) queuedAt = Math.max(queuedAt, at);
-        pollAt = nextPoll(reply.pttlMs);
+        const next = reply.position === 0 ? expiryPoll(reply.pttlMs) : monotonic() + ctx.fallbackPollMs;
+        // Made head while the poll was under way: the reply may predate that, keep the earlier wake-up.
+        pollAt = namedHead === named ? next : Math.min(pollAt, next);
       }
       if (granted) continue;
       await sleeper.sleep(Math.min(pollAt, heartbeatAt, deadline) - monotonic());
@@ -140,6 +158,7 @@ export async function waitForMutex(
     throw error;
   } finally {
     unregister();
+    hold.release();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
     // Not awaited: a round trip between the hand-off message and the caller would add to the
     // hand-off latency. The DEL is queued on the command connection before this returns, so
@@ -185,10 +204,11 @@ export async function waitForHold(ctx: WaitContext, attempt: () => Promise<HoldR
     pollAt = 0;
     sleeper.poke();
   });
+  const hold = ctx.wakeups.hold(ctx.pattern);
   ctx.signal?.addEventListener('abort', sleeper.poke);
   let last = first;
   try {
-    await atMostUntil(ctx.wakeups.listen(ctx.pattern), deadline);
+    await atMostUntil(hold.ready, deadline);
     for (;;) {
       if (ctx.signal?.aborted) throw new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason);
       const now = monotonic();
@@ -204,6 +224,7 @@ export async function waitForHold(ctx: WaitContext, attempt: () => Promise<HoldR
     }
   } finally {
     unregister();
+    hold.release();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
   }
 }

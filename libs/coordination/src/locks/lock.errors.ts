@@ -60,3 +60,32 @@ export class DeadlockError extends CoordinationError {
     );
   }
 }
+
+/**
+ * This instance is shutting down. As the rejection of an acquisition (`held: false`): new
+ * acquisitions are refused once graceful shutdown began. As the `reason` of a held lock's
+ * `signal` (`held: true`): stop and return (or release the lock) within `graceMs`
+ * (`locks.shutdownGraceMs`); the lock is released once the `withLock` section returned, and
+ * left to expire by its TTL if it did not return in time. Mapped to HTTP 503 by
+ * `CoordinationExceptionFilter`: another instance can take the request.
+ *
+ * @example
+ * await locks.withLock(`crew:${id}`, async (lock) => {
+ *   for (const step of steps) {
+ *     if (lock.signal.aborted) throw lock.signal.reason; // LockShutdownError when the app is stopping
+ *     await step.run({ signal: lock.signal });
+ *   }
+ * });
+ */
+export class LockShutdownError extends CoordinationError {
+  static readonly code = ErrorCode.LockShutdown;
+  constructor(readonly key: string, readonly tenant: string, readonly held: boolean, readonly graceMs: number) {
+    super(
+      ErrorCode.LockShutdown,
+      held
+        ? `Lock "${key}" is wanted back: this instance is shutting down; stop and return within ${graceMs} ms (option locks.shutdownGraceMs), or the lock is left to expire by its TTL`
+        : `Lock "${key}" was not acquired: this instance is shutting down and takes no new locks`,
+      { key, tenant, held, graceMs },
+    );
+  }
+}

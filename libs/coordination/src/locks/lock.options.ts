@@ -1,4 +1,4 @@
-import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
 
 /** Options of the `locks` section of `CoordinationModule.forRoot()`. */
 export interface LockModuleOptions {
@@ -24,8 +24,30 @@ export interface LockModuleOptions {
    * Default false (fail closed).
    */
   unsafeLocalFallbackOnOutage?: boolean;
-  /** Release the locks this instance holds on graceful shutdown. Default true. */
+  /**
+   * Graceful shutdown (`app.close()`, or a signal with `enableShutdownHooks()`): once it begins,
+   * new acquisitions fail with LockShutdownError and the `signal` of every held lock aborts (its
+   * reason a LockShutdownError). Then it waits up to `shutdownGraceMs` for the holders to let go:
+   * `withLock` / `@WithLock` sections to return (their lock is released as they do), plain
+   * `acquire()` locks to be released. A section still running after the grace period keeps its
+   * lock: renewal stops and the lock expires by its TTL, never released under the section.
+   * Default 10_000.
+   */
+  shutdownGraceMs?: number;
+  /**
+   * Release the plain `acquire()` locks still held when `shutdownGraceMs` ran out (their holders
+   * were told through their signal). When false they are left to expire by their TTL like the
+   * locks of sections still running. Default true.
+   */
   releaseOnShutdown?: boolean;
+  /**
+   * A `checkFence` guard (the highest fencing token accepted for a resource) is deleted this long
+   * after the last check of its resource; every check, accepted or refused, starts the period
+   * again. A stale holder is refused as long as it writes within this time of losing its lock
+   * (the newer holder checked after that); a later write finds no guard and is accepted, as on a
+   * resource never checked. At least `maxTtlMs`. Default 604_800_000 (7 days).
+   */
+  fenceGuardRetentionMs?: number;
   /** Emit lock.* events on the EventBus (one PUBLISH each). Metrics are kept either way. Default true. */
   events?: boolean;
 }
@@ -40,7 +62,9 @@ export const DEFAULT_LOCK_OPTIONS: Required<LockModuleOptions> = {
   deadlockDetection: true,
   deadlockMaxDepth: 16,
   unsafeLocalFallbackOnOutage: false,
+  shutdownGraceMs: 10_000,
   releaseOnShutdown: true,
+  fenceGuardRetentionMs: 604_800_000,
   events: true,
 };
 
@@ -48,6 +72,22 @@ export const DEFAULT_LOCK_OPTIONS: Required<LockModuleOptions> = {
 export const LOCK_OPTIONS = Symbol('LOCK_OPTIONS');
 
 export type ResolvedLockOptions = Required<LockModuleOptions>;
+
+/**
+ * `fenceGuardRetentionMs` must be at least the largest TTL: a holder that neither renews nor
+ * watches its signal may write up to a TTL after its lock expired, and must still be refused.
+ */
+function CoversMaxTtl(): PropertyDecorator {
+  const maxTtlOf = (args: ValidationArguments) => (args.object as LockModuleOptions).maxTtlMs ?? DEFAULT_LOCK_OPTIONS.maxTtlMs;
+  return ValidateBy({
+    name: 'coversMaxTtl',
+    validator: {
+      validate: (value: unknown, args?: ValidationArguments) => typeof value === 'number' && args !== undefined && value >= maxTtlOf(args),
+      defaultMessage: (args?: ValidationArguments) =>
+        `must be at least locks.maxTtlMs (${args ? maxTtlOf(args) : DEFAULT_LOCK_OPTIONS.maxTtlMs} ms): raise it or lower maxTtlMs`,
+    },
+  });
+}
 
 /** Validates the `locks` section of the module options (see LockModuleOptions). */
 export class LockOptionsSchema {
@@ -60,7 +100,9 @@ export class LockOptionsSchema {
   @IsOptional() @IsBoolean() deadlockDetection?: boolean;
   @IsOptional() @IsInt() @Min(1) @Max(256) deadlockMaxDepth?: number;
   @IsOptional() @IsBoolean() unsafeLocalFallbackOnOutage?: boolean;
+  @IsOptional() @IsInt() @Min(0) @Max(3_600_000) shutdownGraceMs?: number;
   @IsOptional() @IsBoolean() releaseOnShutdown?: boolean;
+  @IsOptional() @IsInt() @Max(31_536_000_000) @CoversMaxTtl() fenceGuardRetentionMs?: number;
   @IsOptional() @IsBoolean() events?: boolean;
 }
 

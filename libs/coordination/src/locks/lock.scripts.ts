@@ -4,9 +4,9 @@ const load = (name: string, file: string): LuaScript => loadLuaScript(name, impo
 
 /**
  * Every Lua script of the locks capability, read once at import with its includes expanded
- * (`lua/mutex.lua`, `lua/queue.lua`, `lua/expiring-set.lua`, `../lua/server-time.lua`). Each
- * `.lua` file opens with a header naming its KEYS, ARGV and reply; `RedisLockStore` is the only
- * caller and turns every reply into a typed result.
+ * (`lua/mutex.lua`, `lua/queue.lua`, `lua/fence.lua`, `lua/expiring-set.lua`,
+ * `../lua/server-time.lua`). Each `.lua` file opens with a header naming its KEYS, ARGV and
+ * reply; `RedisLockStore` is the only caller and turns every reply into a typed result.
  *
  * @example
  * const fence = await connection.runScript<number>(LOCK_SCRIPTS.tryAcquire, [k.lock, k.fence, k.queueExp], [token, owner, ttlMs, '0']);
@@ -21,6 +21,8 @@ export const LOCK_SCRIPTS = {
   leaveQueue: load('coordLockLeaveQueue', 'leave-queue.lua'),
   heartbeat: load('coordLockHeartbeat', 'heartbeat.lua'),
   fenceCheck: load('coordLockFenceCheck', 'fence-check.lua'),
+  /** The next number of a tenant's wait-order counter (deadlock detection), with its retention. */
+  waitSequence: load('coordLockWaitSequence', 'wait-sequence.lua'),
   semaphoreAcquire: load('coordSemaphoreAcquire', 'semaphore-acquire.lua'),
   semaphoreRelease: load('coordSemaphoreRelease', 'semaphore-release.lua'),
   semaphoreExtend: load('coordSemaphoreExtend', 'semaphore-extend.lua'),

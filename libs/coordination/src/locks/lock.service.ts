@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
-import { EventBus } from '../events/event-bus.js';
+import { LibraryEventEmitter } from '../events/library-event-emitter.js';
 import { assertSafeId } from '../keys/key-builder.js';
 import type { Lock, LockHooks } from './lock.js';
 import { LockTimeoutError } from './lock.errors.js';
@@ -10,6 +10,7 @@ import { LockContext } from './lock-context.js';
 import { LockKeys } from './lock-keys.js';
 import { LockObserver } from './lock-observer.js';
 import { LockScheduler } from './lock-scheduler.js';
+import { LockShutdown } from './lock-shutdown.js';
 import { MutexPlan, PermitPlan, ReadWritePlan } from './lock-plans.js';
 import { LOCK_STORE, type LockStore } from './lock-store.interface.js';
 import { LOCK_OPTIONS, type ResolvedLockOptions } from './lock.options.js';
@@ -32,6 +33,10 @@ import { checkPermits } from './lock-validation.js';
  * Outage: acquisition fails closed with RedisUnavailableError / CircuitOpenError, unless
  * `locks.unsafeLocalFallbackOnOutage` is on.
  *
+ * Shutdown (beforeApplicationShutdown, before the connection closes): acquisitions fail with
+ * LockShutdownError, every held lock's `signal` aborts with a LockShutdownError, and locks are
+ * released as their holders let go, waiting up to `locks.shutdownGraceMs`; see LockShutdown.
+ *
  * @example
  * const lock = await locks.acquire('invoice:42', { ttlMs: 10_000, waitMs: 2_000 });
  * try { await work(lock.signal); } finally { await lock.release(); }
@@ -44,6 +49,9 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Coordination:Locks');
   private readonly keys: LockKeys;
   private readonly heldLocks = new Set<Lock>();
+  /** Locks of `withLock` sections that have not returned yet. */
+  private readonly sections = new Set<Lock>();
+  private readonly shutdown: LockShutdown;
   private readonly context = new LockContext();
   private readonly acquirer: LockAcquirer;
   private readonly mutex: MutexPlan;
@@ -55,9 +63,10 @@ export class LockService implements BeforeApplicationShutdown {
     private readonly core: CoordinationCore,
     @Inject(LOCK_OPTIONS) readonly options: ResolvedLockOptions,
     @Inject(LOCK_STORE) private readonly store: LockStore,
-    @Optional() events?: EventBus,
+    @Optional() events?: LibraryEventEmitter,
   ) {
     this.keys = new LockKeys(core.keys);
+    this.shutdown = new LockShutdown(this.heldLocks, this.sections, options, this.logger);
     const observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
     const hooks: LockHooks = {
       clock: core.clock,
@@ -67,12 +76,15 @@ export class LockService implements BeforeApplicationShutdown {
       onReleased: (lock, published) => {
         this.heldLocks.delete(lock);
         observer.released(lock, published);
+        if (this.shutdown.started) this.shutdown.left();
       },
       onLost: (lock, reason) => {
         this.heldLocks.delete(lock);
         observer.lost(lock, reason);
         this.logger.warn(`Lock "${lock.key}" (tenant ${lock.tenant}) lost: ${reason}`);
+        if (this.shutdown.started) this.shutdown.left();
       },
+      interruption: (lock) => this.shutdown.interruption(lock),
     };
     this.acquirer = new LockAcquirer(store, { core, options, keys: this.keys, observer, hooks, context: this.context, held: this.heldLocks });
     this.mutex = new MutexPlan(this.keys, observer, options.waiterLeaseMs);
@@ -84,13 +96,15 @@ export class LockService implements BeforeApplicationShutdown {
   /**
    * Acquires the mutex `key`, waiting up to `waitMs` (default `locks.defaultWaitMs`) in a fair
    * queue (higher `priority` first). Throws LockTimeoutError, LockAbortedError, DeadlockError,
-   * InvalidArgumentError / InvalidKeyError (before any Redis call) or RedisUnavailableError.
+   * InvalidArgumentError / InvalidKeyError (before any Redis call), RedisUnavailableError, or
+   * LockShutdownError once the application is shutting down.
    */
   acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquire');
     return this.acquirer.acquire(this.mutex, key, options, undefined);
   }
 
-  /** Acquires without waiting; null when someone else holds the lock (or waiters are queued). */
+  /** Acquires without waiting; null when someone else holds the lock (or waiters are queued). Throws what `acquire` throws otherwise. */
   async tryAcquire(key: string, options: Omit<AcquireOptions, 'waitMs'> = {}): Promise<Lock | null> {
     try {
       return await this.acquire(key, { ...options, waitMs: 0 });
@@ -105,17 +119,32 @@ export class LockService implements BeforeApplicationShutdown {
    * `current()` and its owner is the current owner, so nested acquisitions share it
    * (reentrancy, deadlock detection). If `fn` succeeds but the lock was lost meanwhile,
    * LockLostError is thrown.
+   *
+   * At shutdown `lock.signal` aborts with a LockShutdownError and the lock is released once `fn`
+   * returns; if it has not returned within `locks.shutdownGraceMs`, the lock is left to expire
+   * by its TTL instead, never released while `fn` runs.
    */
   async withLock<T>(key: string, fn: (lock: Lock) => T | Promise<T>, options: AcquireOptions = {}): Promise<T> {
     const lock = await this.acquire(key, options);
+    if (this.shutdown.started) {
+      // Acquired while shutdown began: run nothing new, give it back at once.
+      await lock.release().catch(() => undefined);
+      throw this.shutdown.refusal(lock.key, lock.tenant);
+    }
+    this.sections.add(lock);
     let result: T;
     try {
       result = await this.context.runHolding(lock, () => fn(lock));
     } catch (error) {
       await lock.release().catch(() => undefined);
+      this.sections.delete(lock);
       throw error;
     }
-    await lock.release();
+    try {
+      await lock.release();
+    } finally {
+      this.sections.delete(lock);
+    }
     return result;
   }
 
@@ -161,17 +190,20 @@ export class LockService implements BeforeApplicationShutdown {
    * const permit = await locks.acquirePermit('llm-calls', { permits: 5, ttlMs: 30_000, waitMs: 10_000 });
    */
   async acquirePermit(key: string, options: PermitOptions): Promise<Lock> {
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquirePermit');
     const permits = checkPermits(options?.permits);
     return this.acquirer.acquire(this.permit, key, options, permits);
   }
 
   /** Shared hold of the read-write lock `key` (many readers, or one writer). */
   acquireRead(key: string, options: ReadWriteOptions = {}): Promise<Lock> {
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquireRead');
     return this.acquirer.acquire(this.read, key, options, undefined);
   }
 
   /** Exclusive hold of the read-write lock `key`. A waiting writer turns new readers away. */
   acquireWrite(key: string, options: ReadWriteOptions = {}): Promise<Lock> {
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquireWrite');
     return this.acquirer.acquire(this.write, key, options, undefined);
   }
 
@@ -191,11 +223,20 @@ export class LockService implements BeforeApplicationShutdown {
       throw new InvalidArgumentError('fencingToken', 'must be a positive integer', fencingToken);
     }
     const tenant = this.core.tenants.resolve(options.tenant, 'locks.checkFence');
-    return this.store.checkFence(this.keys.fenceGuard(tenant, resource), fencingToken);
+    return this.store.checkFence(this.keys.fenceGuard(tenant, resource), fencingToken, this.options.fenceGuardRetentionMs);
   }
 
+  /**
+   * Stops taking locks, aborts the signals of held ones and waits (up to `locks.shutdownGraceMs`)
+   * for their holders to let go before releasing; runs before CoordinationCore closes the
+   * connection in onApplicationShutdown.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.options.releaseOnShutdown) return;
-    await Promise.all([...this.heldLocks].map((lock) => lock.release().catch(() => undefined)));
+    await this.shutdown.run();
+  }
+
+  /** An acquisition once shutdown began: the tenant is still checked (bad input first). */
+  private async refuse(key: string, options: { tenant?: string } | undefined, operation: string): Promise<never> {
+    throw this.shutdown.refusal(key, this.core.tenants.resolve(options?.tenant, operation));
   }
 }

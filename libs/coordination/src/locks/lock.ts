@@ -23,6 +23,8 @@ export interface LockHooks {
   /** `published`: the store already published lock.released. */
   onReleased(lock: Lock, published: boolean): void;
   onLost(lock: Lock, reason: string): void;
+  /** Why the holder must stop although the lock is still held (the service is shutting down); undefined otherwise. */
+  interruption(lock: Lock): Error | undefined;
 }
 
 export interface LockInit {
@@ -47,7 +49,9 @@ export function driftMs(ttlMs: number): number {
 /**
  * A held lock. `signal` aborts when the lock is lost (renewal failed, it expired, or the hold
  * cap was reached); `release()` / `extend()` then throw `LockLostError`. Renewal failures are
- * never thrown anywhere else, so a lost lock cannot become an unhandled rejection.
+ * never thrown anywhere else, so a lost lock cannot become an unhandled rejection. `signal` also
+ * aborts, with a `LockShutdownError`, when the application shuts down: the lock is still held
+ * then, until the holder returns or releases it (see `locks.shutdownGraceMs`).
  *
  * @example
  * const lock = await locks.acquire('invoice:42', { ttlMs: 10_000 });
@@ -74,6 +78,10 @@ export class Lock implements SchedulerTask {
   private next: 'renew' | 'expire' = 'expire';
   /** Set when a release failed: no more renewals, only the expiry check (signal, held()). */
   private releaseFailed = false;
+  /** Set at shutdown past the grace period: no more renewals, Redis lets the lock expire. */
+  private leftToExpire = false;
+  /** Why the holder was told to stop while the lock is held (shutdown). */
+  private interruption?: Error;
   /** Created on first access of `signal`: most locks never need one. */
   private controller?: AbortController;
   private readonly ttlMs: number;
@@ -94,11 +102,12 @@ export class Lock implements SchedulerTask {
     this.schedule();
   }
 
-  /** Aborts (with a LockLostError as reason) when the lock is lost. */
+  /** Aborts when the lock is lost (reason: LockLostError) or the application shuts down (reason: LockShutdownError). */
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.state === 'lost') this.controller.abort(this.lostError());
+      else if ((this.interruption ??= this.hooks.interruption(this))) this.controller.abort(this.interruption);
     }
     return this.controller.signal;
   }
@@ -138,6 +147,7 @@ export class Lock implements SchedulerTask {
   async release(): Promise<void> {
     if (this.state === 'released') return;
     if (this.state === 'lost') throw this.lostError();
+    if (this.leftToExpire) return this.letExpire();
     this.hooks.scheduler.cancel(this);
     let result: Awaited<ReturnType<LockOperations['release']>>;
     try {
@@ -169,6 +179,27 @@ export class Lock implements SchedulerTask {
     };
   }
 
+  /**
+   * @internal Tells the holder to stop (its signal aborts with `reason`) while the lock stays
+   * held and renewed: graceful shutdown, before it waits for the holder to let go.
+   */
+  interrupt(reason: Error): void {
+    if (this.state !== 'held' || this.interruption) return;
+    this.interruption = reason;
+    this.controller?.abort(reason);
+  }
+
+  /**
+   * @internal Stops renewing and leaves the lock to expire by its TTL in Redis: shutdown past its
+   * grace period, with the holder still running. Never released under the holder; its later
+   * `release()` only ends the handle.
+   */
+  leaveToExpire(): void {
+    if (this.state !== 'held') return;
+    this.leftToExpire = true;
+    this.schedule();
+  }
+
   /** Marks the lock lost (signal, event). Used by renewal, expiry and the service. */
   markLost(reason: string): void {
     if (this.state !== 'held') return;
@@ -188,6 +219,16 @@ export class Lock implements SchedulerTask {
     }
   }
 
+  /** release() of a lock left to expire: the connection may be closed; Redis keeps it until its TTL. */
+  private letExpire(): void {
+    if (this.hooks.clock.now() >= this.expiry) {
+      this.markLost('it expired (left to expire at shutdown)');
+      throw this.lostError();
+    }
+    this.hooks.scheduler.cancel(this);
+    this.state = 'released';
+  }
+
   private lostError(): LockLostError {
     return new LockLostError(this.key, this.lostReason || 'it is no longer held', this.tenant);
   }
@@ -196,7 +237,7 @@ export class Lock implements SchedulerTask {
   private schedule(): void {
     if (this.state !== 'held') return this.hooks.scheduler.cancel(this);
     const now = this.hooks.clock.now();
-    const renewing = this.autoRenew && !this.releaseFailed && now < this.holdUntil;
+    const renewing = this.autoRenew && !this.releaseFailed && !this.leftToExpire && now < this.holdUntil;
     this.next = renewing ? 'renew' : 'expire';
     const delay = renewing ? Math.max(1, Math.min(this.ttlMs / 3, this.expiry - now - 1)) : Math.max(0, this.expiry - now);
     this.hooks.scheduler.schedule(this, delay, renewing);
@@ -210,13 +251,16 @@ export class Lock implements SchedulerTask {
 
   private expireNow(): void {
     if (this.hooks.clock.now() < this.expiry) return this.schedule();
-    const reason = this.releaseFailed ? 'it expired after a failed release' : 'it expired (not renewed)';
+    const reason = this.leftToExpire
+      ? 'it expired (left to expire at shutdown)'
+      : this.releaseFailed ? 'it expired after a failed release' : 'it expired (not renewed)';
     this.markLost(this.hooks.clock.now() >= this.holdUntil ? 'maxHoldMs reached' : reason);
   }
 
   /** Never throws: every failure ends in a retry, or in markLost. */
   private async renew(): Promise<void> {
     if (this.state !== 'held') return;
+    if (this.leftToExpire) return this.schedule();
     const started = this.hooks.clock.now();
     const ttlMs = Math.min(this.ttlMs, this.holdUntil - started);
     try {
@@ -232,6 +276,7 @@ export class Lock implements SchedulerTask {
     } catch {
       // Redis unreachable: retry soon while the lock may still be ours, then give it up.
       if (this.state !== 'held') return;
+      if (this.leftToExpire) return this.schedule();
       const left = this.expiry - this.hooks.clock.now();
       if (left <= 0) return this.markLost('renewal failed: Redis unreachable until the lock expired');
       this.next = 'renew';

@@ -42,6 +42,10 @@ export interface HeldLockInfo {
   kind: LockKind;
   owner: string;
   token: string;
+  /**
+   * Strictly increasing per key, also after Redis lost its data (a missing counter starts at
+   * the server's clock in microseconds, so tokens are large safe integers, not 1, 2, 3).
+   */
   fencingToken: number;
   acquiredAt: Date;
   expiresAt: Date;

@@ -3,10 +3,11 @@ import type {
   HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, PermitRequest, ReadWriteKeys, ReadWriteRequest, ReleaseReply,
   SemaphoreKeys, WakeHandler,
 } from './lock-store.interface.js';
-import { decodeQueueEntry, encodeHandOff, encodeQueueEntry, type QueueEntry } from './queue-codec.js';
+import { decodeQueueEntry, encodeHandOff, encodeNewHead, encodeQueueEntry, type QueueEntry } from './queue-codec.js';
 
 interface MutexEntry { token: string; owner: string; count: number; fence: number; expiresAt: number }
 interface Waiter { member: string; score: number; expiresAt: number }
+interface Queue { waiters: Waiter[]; seq: number }
 
 /**
  * The lock stores in process memory, on the injected clock, with the semantics of the Lua
@@ -18,19 +19,21 @@ export class MemoryLockStore implements LockStore {
   readonly kind = 'memory';
   readonly publishesEvents = false;
   private readonly mutexes = new Map<string, MutexEntry>();
-  private readonly queues = new Map<string, { waiters: Waiter[]; seq: number }>();
+  private readonly queues = new Map<string, Queue>();
   private readonly counters = new Map<string, number>();
   private readonly holders = new Map<string, Map<string, number>>();
   private readonly strings = new Map<string, { value: string; expiresAt: number }>();
-  private readonly handlers = new Set<WakeHandler>();
+  private readonly patterns = new Map<string, { match: RegExp; handlers: Set<WakeHandler> }>();
 
   constructor(private readonly clock: Clock) {}
 
   async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
     const member = encodeQueueEntry(r);
-    const queue = this.queue(k.queue);
+    const queue = this.queue(k, true, r.token);
     const held = this.mutex(k.lock);
-    const leave = () => this.dropWaiter(k.queue, member);
+    const leave = () => {
+      if (this.dropWaiter(k.queue, member)) this.publishHead(k);
+    };
     const join = () => {
       const now = this.clock.now();
       let waiter = queue?.waiters.find((w) => w.member === member);
@@ -62,10 +65,13 @@ export class MemoryLockStore implements LockStore {
       if (!r.enqueue) return { acquired: false, holderOwner: null, pttlMs: -1, position: -1 };
       const position = join();
       if (position > 0) return { acquired: false, holderOwner: null, pttlMs: -1, position };
-      leave();
+      this.dropWaiter(k.queue, member);
     }
-    const fence = this.incr(k.fence);
+    const fence = this.nextFence(k.fence);
     this.mutexes.set(k.lock, { token: r.token, owner: r.owner, count: 1, fence, expiresAt: this.clock.now() + r.ttlMs });
+    // The head took the free lock: as on a hand-off, the next waiter learns it leads now.
+    const nextHead = queue && this.headToken(k.queue);
+    if (nextHead) this.publish(k.channel, encodeHandOff({ token: r.token, fencingToken: fence, ttlMs: r.ttlMs, nextHead }));
     return { acquired: true, token: r.token, fencingToken: fence, pttlMs: r.ttlMs, reentered: false };
   }
 
@@ -75,13 +81,14 @@ export class MemoryLockStore implements LockStore {
     held.count -= 1;
     if (held.count > 0) return 'held';
     this.mutexes.delete(k.lock);
-    const head = this.queue(k.queue)?.waiters[0];
+    const head = this.queue(k, false)?.waiters[0];
     if (head) {
       this.dropWaiter(k.queue, head.member);
       const waiter = decodeQueueEntry(head.member);
-      const fence = this.incr(k.fence);
+      const fence = this.nextFence(k.fence);
       this.mutexes.set(k.lock, { token: waiter.token, owner: waiter.owner, count: 1, fence, expiresAt: this.clock.now() + waiter.ttlMs });
-      this.publish(k.channel, encodeHandOff({ token: waiter.token, fencingToken: fence, ttlMs: waiter.ttlMs }));
+      const nextHead = this.headToken(k.queue);
+      this.publish(k.channel, encodeHandOff({ token: waiter.token, fencingToken: fence, ttlMs: waiter.ttlMs, nextHead }));
     }
     return 'released';
   }
@@ -96,16 +103,19 @@ export class MemoryLockStore implements LockStore {
   }
 
   async leaveQueue(k: MutexKeys, w: QueueEntry): Promise<HandedOver | null> {
-    this.dropWaiter(k.queue, encodeQueueEntry(w));
+    if (this.dropWaiter(k.queue, encodeQueueEntry(w))) this.publishHead(k);
     const held = this.mutex(k.lock);
     return held && held.token === w.token ? { fencingToken: held.fence, pttlMs: held.expiresAt - this.clock.now() } : null;
   }
 
   async heartbeat(k: MutexKeys, w: QueueEntry, leaseMs: number): Promise<boolean> {
+    // As heartbeat.lua: refresh the own entry first (even if its lease just ran out), then drop
+    // the expired ones, telling a new head.
     const member = encodeQueueEntry(w);
-    const waiter = this.queue(k.queue)?.waiters.find((q) => q.member === member);
+    const waiter = this.queues.get(k.queue)?.waiters.find((q) => q.member === member);
     if (!waiter) return false;
     waiter.expiresAt = this.clock.now() + leaseMs;
+    this.queue(k, true);
     return true;
   }
 
@@ -119,7 +129,7 @@ export class MemoryLockStore implements LockStore {
       return { acquired: false, retryInMs: Math.min(...holders.values()) - this.clock.now() };
     }
     holders.set(token, this.clock.now() + ttlMs);
-    return { acquired: true, token, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+    return { acquired: true, token, fencingToken: this.nextFence(k.fence), pttlMs: ttlMs };
   }
 
   async releasePermit(k: SemaphoreKeys, token: string): Promise<'released' | 'lost'> {
@@ -143,7 +153,7 @@ export class MemoryLockStore implements LockStore {
     if (mode === 'r') {
       if (this.string(k.writerWaiting)) return { acquired: false, retryInMs: -1 };
       readers.set(token, now + ttlMs);
-      return { acquired: true, token, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+      return { acquired: true, token, fencingToken: this.nextFence(k.fence), pttlMs: ttlMs };
     }
     if (readers.size > 0) {
       if (waiting) this.strings.set(k.writerWaiting, { value: token, expiresAt: now + leaseMs });
@@ -151,7 +161,7 @@ export class MemoryLockStore implements LockStore {
     }
     this.strings.set(k.writer, { value: token, expiresAt: now + ttlMs });
     if (this.string(k.writerWaiting)?.value === token) this.strings.delete(k.writerWaiting);
-    return { acquired: true, token, fencingToken: this.incr(k.fence), pttlMs: ttlMs };
+    return { acquired: true, token, fencingToken: this.nextFence(k.fence), pttlMs: ttlMs };
   }
 
   async releaseReadWrite(k: ReadWriteKeys, mode: 'r' | 'w', token: string): Promise<'released' | 'lost'> {
@@ -186,11 +196,10 @@ export class MemoryLockStore implements LockStore {
     this.publish(k.channel, 'f');
   }
 
-  async checkFence(guardKey: string, fencingToken: number): Promise<boolean> {
-    const current = this.counters.get(guardKey) ?? 0;
-    if (fencingToken < current) return false;
-    this.counters.set(guardKey, fencingToken);
-    return true;
+  async checkFence(guardKey: string, fencingToken: number, retentionMs: number): Promise<boolean> {
+    const current = Number(this.string(guardKey)?.value ?? 0);
+    this.strings.set(guardKey, { value: String(Math.max(current, fencingToken)), expiresAt: this.clock.now() + retentionMs });
+    return fencingToken >= current;
   }
 
   async setWaitEdge(edgeKey: string, lockKey: string, leaseMs: number): Promise<void> {
@@ -205,17 +214,42 @@ export class MemoryLockStore implements LockStore {
     this.strings.delete(edgeKey);
   }
 
-  async increment(key: string): Promise<number> {
-    return this.incr(key);
+  async increment(key: string, retentionMs: number): Promise<number> {
+    const next = Number(this.string(key)?.value ?? 0) + 1;
+    this.strings.set(key, { value: String(next), expiresAt: this.clock.now() + retentionMs });
+    return next;
   }
 
-  async listen(_pattern: string, handler: WakeHandler): Promise<void> {
-    this.handlers.add(handler);
+  async listen(pattern: string, handler: WakeHandler): Promise<void> {
+    let entry = this.patterns.get(pattern);
+    if (!entry) this.patterns.set(pattern, (entry = { match: globToRegExp(pattern), handlers: new Set() }));
+    entry.handlers.add(handler);
   }
 
-  /** Delivered asynchronously, like a pub/sub message; handlers ignore channels they do not wait on. */
+  async unlisten(pattern: string, handler: WakeHandler): Promise<void> {
+    const entry = this.patterns.get(pattern);
+    if (entry?.handlers.delete(handler) && entry.handlers.size === 0) this.patterns.delete(pattern);
+  }
+
+  /** Delivered asynchronously, like a pub/sub message, to the handlers of every matching pattern. */
   private publish(channel: string, message: string): void {
-    for (const handler of this.handlers) queueMicrotask(() => handler(channel, message));
+    for (const { match, handlers } of this.patterns.values()) {
+      if (!match.test(channel)) continue;
+      for (const handler of handlers) queueMicrotask(() => handler(channel, message));
+    }
+  }
+
+  /** As queue_publish_head in lua/queue.lua: names the head with the lock's remaining time (negative: free). */
+  private publishHead(k: MutexKeys, skip?: string): void {
+    const head = this.headToken(k.queue);
+    if (!head || head === skip) return;
+    const held = this.mutex(k.lock);
+    this.publish(k.channel, encodeNewHead({ head, pttlMs: held ? held.expiresAt - this.clock.now() : -2 }));
+  }
+
+  private headToken(queueKey: string): string | null {
+    const head = this.queues.get(queueKey)?.waiters[0];
+    return head ? decodeQueueEntry(head.member).token : null;
   }
 
   private mutex(key: string): MutexEntry | undefined {
@@ -227,32 +261,44 @@ export class MemoryLockStore implements LockStore {
     return entry;
   }
 
-  /** The queue with expired waiters dropped; undefined when empty. */
-  private queue(key: string): { waiters: Waiter[]; seq: number } | undefined {
-    const queue = this.queues.get(key);
+  /**
+   * The queue with expired waiters dropped; undefined when empty. When that moved the head, it
+   * is told (`announce`, unless it is `skip`), as queue_purge_expired's callers do in Lua.
+   */
+  private queue(k: MutexKeys, announce: boolean, skip?: string): Queue | undefined {
+    const queue = this.queues.get(k.queue);
     if (!queue) return undefined;
     const now = this.clock.now();
+    const head = queue.waiters[0];
     queue.waiters = queue.waiters.filter((w) => w.expiresAt > now);
-    if (queue.waiters.length > 0) return queue;
-    this.queues.delete(key);
-    return undefined;
+    if (queue.waiters.length === 0) {
+      this.queues.delete(k.queue);
+      return undefined;
+    }
+    if (announce && queue.waiters[0] !== head) this.publishHead(k, skip);
+    return queue;
   }
 
-  private newQueue(key: string): { waiters: Waiter[]; seq: number } {
+  private newQueue(key: string): Queue {
     const queue = { waiters: [], seq: 0 };
     this.queues.set(key, queue);
     return queue;
   }
 
-  private dropWaiter(queueKey: string, member: string): void {
+  /** Drops a waiter; true when it led the queue. */
+  private dropWaiter(queueKey: string, member: string): boolean {
     const queue = this.queues.get(queueKey);
-    if (!queue) return;
+    if (!queue) return false;
+    const wasHead = queue.waiters[0]?.member === member;
     queue.waiters = queue.waiters.filter((w) => w.member !== member);
     if (queue.waiters.length === 0) this.queues.delete(queueKey);
+    return wasHead;
   }
 
-  private incr(key: string): number {
-    const next = (this.counters.get(key) ?? 0) + 1;
+  /** As lua/fence.lua: a counter this store does not have yet starts at the clock in microseconds. */
+  private nextFence(key: string): number {
+    const current = this.counters.get(key);
+    const next = current === undefined ? Math.max(1, Math.floor(this.clock.now() * 1_000)) : current + 1;
     this.counters.set(key, next);
     return next;
   }
@@ -273,4 +319,16 @@ export class MemoryLockStore implements LockStore {
     }
     return entry;
   }
+}
+
+/** A RegExp for a Redis glob pattern: `*`, `?` and backslash escapes (what KeyBuilder patterns use). */
+function globToRegExp(pattern: string): RegExp {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else source += (c === '\\' && i + 1 < pattern.length ? pattern[++i] : c).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 's');
 }

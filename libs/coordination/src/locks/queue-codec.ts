@@ -1,7 +1,8 @@
 /**
- * The two formats of a mutex's wait queue, in TypeScript: the same as `lua/queue.lua` writes and
+ * The formats of a mutex's wait queue, in TypeScript: the same as `lua/queue.lua` writes and
  * reads on Redis (a store contract test holds them together). `MemoryLockStore` keeps its queue
- * in these formats; waiters read hand-off messages with `decodeHandOff`.
+ * in these formats; waiters read hand-off and new-head messages with `decodeHandOff` and
+ * `decodeNewHead`.
  */
 
 /** A waiter in a mutex's wait queue. */
@@ -11,11 +12,20 @@ export interface QueueEntry {
   owner: string;
 }
 
-/** What a releasing holder tells the waiter it hands the lock to. */
+/** What a releasing holder (or a head that took the free lock) tells the waiters. */
 export interface HandOff {
   token: string;
   fencingToken: number;
   ttlMs: number;
+  /** The waiter now at the head of the queue (it waits for this grant to expire); null when none. */
+  nextHead: string | null;
+}
+
+/** The head of the queue moved without a grant (a waiter left, expired waiters were dropped). */
+export interface NewHead {
+  head: string;
+  /** Until the lock expires; negative when it is free (the head takes it now). */
+  pttlMs: number;
 }
 
 /**
@@ -36,19 +46,36 @@ export function decodeQueueEntry(text: string): QueueEntry {
 }
 
 /**
- * `g|token|fencingToken|ttlMs`, on the lock's wake-up channel. Other messages there (`f`,
- * "something was freed") are not hand-offs.
+ * `g|token|fencingToken|ttlMs|nextHead`, on the lock's wake-up channel. Other messages there
+ * (`h|...`, below; `f`, "something was freed") are not hand-offs.
  *
  * @example
- * encodeHandOff({ token: 'k1', fencingToken: 7, ttlMs: 30_000 }); // 'g|k1|7|30000'
+ * encodeHandOff({ token: 'k1', fencingToken: 7, ttlMs: 30_000, nextHead: 'k2' }); // 'g|k1|7|30000|k2'
  */
 export function encodeHandOff(handOff: HandOff): string {
-  return `g|${handOff.token}|${handOff.fencingToken}|${handOff.ttlMs}`;
+  return `g|${handOff.token}|${handOff.fencingToken}|${handOff.ttlMs}|${handOff.nextHead ?? ''}`;
 }
 
 /** The hand-off in a wake-up message; null for any other message. */
 export function decodeHandOff(message: string): HandOff | null {
   if (!message.startsWith('g|')) return null;
-  const [, token, fence, ttl] = message.split('|');
-  return { token, fencingToken: Number(fence), ttlMs: Number(ttl) };
+  const [, token, fence, ttl, nextHead] = message.split('|');
+  return { token, fencingToken: Number(fence), ttlMs: Number(ttl), nextHead: nextHead || null };
+}
+
+/**
+ * `h|head|pttlMs`, on the lock's wake-up channel.
+ *
+ * @example
+ * encodeNewHead({ head: 'k2', pttlMs: 1_200 }); // 'h|k2|1200'
+ */
+export function encodeNewHead(newHead: NewHead): string {
+  return `h|${newHead.head}|${newHead.pttlMs}`;
+}
+
+/** The new head in a wake-up message; null for any other message. */
+export function decodeNewHead(message: string): NewHead | null {
+  if (!message.startsWith('h|')) return null;
+  const [, head, pttl] = message.split('|');
+  return { head, pttlMs: Number(pttl) };
 }

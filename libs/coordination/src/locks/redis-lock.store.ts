@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { LuaScript } from '../connection/lua-script.js';
+import type { RedisClient } from '../connection/redis-client.factory.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { LOCK_SCRIPTS as S } from './lock.scripts.js';
 import type {
@@ -10,6 +11,12 @@ import type { QueueEntry } from './queue-codec.js';
 
 type Reply = Array<string | number | null>;
 
+/** One PSUBSCRIBE of the shared subscriber connection and the handlers it feeds. */
+interface PatternSubscription {
+  readonly handlers: Set<WakeHandler>;
+  readonly ready: Promise<void>;
+}
+
 /**
  * The lock stores on Redis: one Lua script (one round trip) per operation, through the circuit
  * breaker. Each reply is turned into a typed result here; nothing above sees a raw reply.
@@ -18,8 +25,9 @@ export class RedisLockStore implements LockStore {
   readonly kind = 'redis';
   readonly publishesEvents = true;
   private readonly logger = new Logger('Coordination:Locks');
-  private readonly handlers = new Map<string, Set<WakeHandler>>();
-  private readonly subscribed = new Map<string, Promise<void>>();
+  private readonly patterns = new Map<string, PatternSubscription>();
+  /** The last PSUBSCRIBE / PUNSUBSCRIBE of each pattern: the next one is sent once it settled. */
+  private readonly steps = new Map<string, Promise<void>>();
   private attached = false;
 
   constructor(private readonly connection: RedisConnection) {}
@@ -67,7 +75,7 @@ export class RedisLockStore implements LockStore {
   }
 
   async heartbeat(k: MutexKeys, w: QueueEntry, leaseMs: number): Promise<boolean> {
-    return (await this.run<number>(S.heartbeat, [k.queue, k.queueExp, k.queueSeq], [w.token, w.ttlMs, w.owner, leaseMs])) === 1;
+    return (await this.run<number>(S.heartbeat, [k.lock, k.queue, k.queueExp, k.queueSeq], [w.token, w.ttlMs, w.owner, leaseMs])) === 1;
   }
 
   async acquirePermit(k: SemaphoreKeys, r: PermitRequest): Promise<HoldReply> {
@@ -99,8 +107,8 @@ export class RedisLockStore implements LockStore {
     await this.run<number>(S.rwAbandon, [k.writerWaiting], [token, k.channel]);
   }
 
-  async checkFence(guardKey: string, fencingToken: number): Promise<boolean> {
-    return (await this.run<number>(S.fenceCheck, [guardKey], [fencingToken])) === 1;
+  async checkFence(guardKey: string, fencingToken: number, retentionMs: number): Promise<boolean> {
+    return (await this.run<number>(S.fenceCheck, [guardKey], [fencingToken, retentionMs])) === 1;
   }
 
   async setWaitEdge(edgeKey: string, lockKey: string, leaseMs: number): Promise<void> {
@@ -115,35 +123,67 @@ export class RedisLockStore implements LockStore {
     await this.connection.execute('locks.clearWaitEdge', (c) => c.del(edgeKey));
   }
 
-  increment(key: string): Promise<number> {
-    return this.connection.execute('locks.increment', (c) => c.incr(key));
+  increment(key: string, retentionMs: number): Promise<number> {
+    return this.run<number>(S.waitSequence, [key], [retentionMs]);
   }
 
   /**
-   * Subscribes the shared subscriber connection to `pattern` once; later calls reuse it. Only
-   * waiters subscribe, so the uncontended path never pays for it.
+   * Subscribes the shared subscriber connection to `pattern` for its first handler; later
+   * handlers share that subscription. Only waiters subscribe, so the uncontended path never
+   * pays for it.
    */
   listen(pattern: string, handler: WakeHandler): Promise<void> {
-    let set = this.handlers.get(pattern);
-    if (!set) this.handlers.set(pattern, (set = new Set()));
-    set.add(handler);
-    let ready = this.subscribed.get(pattern);
-    if (!ready) {
-      const subscriber = this.connection.subscriber();
-      if (!this.attached) {
-        this.attached = true;
-        subscriber.on('pmessage', (matched: string, channel: string, message: string) => {
-          for (const h of this.handlers.get(matched) ?? []) h(channel, message);
-        });
-      }
-      ready = subscriber.psubscribe(pattern).then(() => undefined);
-      ready.catch((error: unknown) => {
-        this.subscribed.delete(pattern);
+    let subscription = this.patterns.get(pattern);
+    if (!subscription) {
+      const subscriber = this.subscriber();
+      const created: PatternSubscription = { handlers: new Set(), ready: this.step(pattern, () => subscriber.psubscribe(pattern)) };
+      created.ready.catch((error: unknown) => {
+        if (this.patterns.get(pattern) === created) this.patterns.delete(pattern);
         this.logger.warn(`Lock wake-up subscription failed (${String(error)}); waiters fall back to polling`);
       });
-      this.subscribed.set(pattern, ready);
+      this.patterns.set(pattern, (subscription = created));
     }
-    return ready;
+    subscription.handlers.add(handler);
+    return subscription.ready;
+  }
+
+  /**
+   * Removes `handler`; the last one to leave unsubscribes the pattern, so a connection that
+   * served many tenants' waiters does not keep a subscription per tenant for good. A listen
+   * arriving meanwhile starts a new subscription, sent after the PUNSUBSCRIBE settled.
+   */
+  async unlisten(pattern: string, handler: WakeHandler): Promise<void> {
+    const subscription = this.patterns.get(pattern);
+    if (!subscription?.handlers.delete(handler) || subscription.handlers.size > 0) return;
+    this.patterns.delete(pattern);
+    const subscriber = this.subscriber();
+    await this.step(pattern, () => subscriber.punsubscribe(pattern)).catch((error: unknown) => {
+      // Not fatal: messages for it find no handler. After shutdown the connection is gone anyway.
+      if (subscriber.status !== 'end') this.logger.warn(`Lock wake-up unsubscribe failed (${String(error)})`);
+    });
+  }
+
+  private subscriber(): RedisClient {
+    const subscriber = this.connection.subscriber();
+    if (!this.attached) {
+      this.attached = true;
+      subscriber.on('pmessage', (matched: string, channel: string, message: string) => {
+        const subscription = this.patterns.get(matched);
+        if (subscription) for (const h of subscription.handlers) h(channel, message);
+      });
+    }
+    return subscriber;
+  }
+
+  /** Runs `command` once the previous (un)subscribe of `pattern` settled, so they reach Redis in order. */
+  private step(pattern: string, command: () => Promise<unknown>): Promise<void> {
+    const next = (this.steps.get(pattern) ?? Promise.resolve()).then(command).then(() => undefined);
+    const settled = next.catch(() => undefined);
+    this.steps.set(pattern, settled);
+    void settled.then(() => {
+      if (this.steps.get(pattern) === settled) this.steps.delete(pattern);
+    });
+    return next;
   }
 
   /**

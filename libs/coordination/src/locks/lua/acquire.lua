@@ -3,7 +3,7 @@
 
   Input:
     KEYS[1] lock        the mutex hash (see mutex.lua)
-    KEYS[2] fence       fencing-token counter, never expires
+    KEYS[2] fence       fencing-token counter (see fence.lua)
     KEYS[3] queue       KEYS[4] queue-exp   KEYS[5] queue-seq   (see queue.lua)
     ARGV[1] token       ARGV[2] owner      ARGV[3] ttlMs
     ARGV[4] reentrant   "1" lets the current owner take the lock again (hold count + 1)
@@ -12,6 +12,10 @@
     ARGV[7] leaseMs     how long a queue entry lives without being refreshed
     ARGV[8] eventChannel  optional: when acquired, the lock.acquired event is published there
     ARGV[9] eventHead     (see publish_acquired in mutex.lua)
+
+  The wake-up channel of a lock is named like its lock key (KEYS[1]). When the head of the
+  queue takes the free lock, or dropping expired waiters moves the head, the new head is told
+  there (see queue.lua), so that it polls when the lock expires.
 
   Output:
     { 1, token, fencingToken, pttlMs, reentered(0|1) }  acquired (also when handed off to this waiter);
@@ -42,7 +46,7 @@ local function own_entry()
 end
 
 local function leave()
-  if queued then queue_remove(queueKey, qexpKey, seqKey, own_entry()) end
+  if queued and queue_remove(queueKey, qexpKey, seqKey, own_entry()) then queue_publish_head(queueKey, lockKey) end
 end
 
 local function join()
@@ -55,7 +59,11 @@ local function acquired(holderToken, f, pttl, reentered)
   return { 1, holderToken, f, pttl, reentered }
 end
 
-if queued then queued = queue_purge_expired(queueKey, qexpKey, seqKey, server_time_ms()) end
+if queued then
+  local moved
+  queued, moved = queue_purge_expired(queueKey, qexpKey, seqKey, server_time_ms())
+  if moved then queue_publish_head(queueKey, lockKey, token) end
+end
 
 if holder[1] then
   if holder[1] == token then
@@ -74,11 +82,15 @@ if holder[1] then
 end
 
 if queued then
-  -- Free, but waiters are queued: only the head may take it.
+  -- Free, but waiters are queued: only the head may take it, and tells the next one.
   if not enqueue then return { 0, '', -1, -1 } end
   local position = join()
   if position > 0 then return { 0, '', -1, position } end
-  leave()
+  queue_remove(queueKey, qexpKey, seqKey, own_entry())
+  local f = mutex_take(lockKey, fenceKey, token, owner, ttl)
+  local nextHead = queue_head(queueKey)
+  if nextHead then redis.call('PUBLISH', lockKey, hand_off_message(token, f, ttl, nextHead)) end
+  return acquired(token, f, ttl, 0)
 end
 
 return acquired(token, mutex_take(lockKey, fenceKey, token, owner, ttl), ttl, 0)

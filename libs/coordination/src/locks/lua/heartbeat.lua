@@ -1,8 +1,10 @@
 --[[
-  A waiter refreshes its queue lease, so that it is not taken for crashed.
+  A waiter refreshes its queue lease, so that it is not taken for crashed; then drops the
+  waiters whose lease ran out (crashed or stalled ones), telling a new head (see queue.lua), so
+  that a dead head does not hold up the queue until someone polls.
 
   Input:
-    KEYS[1] queue   KEYS[2] queue-exp   KEYS[3] queue-seq   (see queue.lua)
+    KEYS[1] lock   KEYS[2] queue   KEYS[3] queue-exp   KEYS[4] queue-seq   (see acquire.lua)
     ARGV[1] token   ARGV[2] ttlMs   ARGV[3] owner   (the waiter's queue entry, see queue.lua)
     ARGV[4] leaseMs
 
@@ -11,7 +13,11 @@
 ]]
 --! include ../../lua/server-time.lua
 --! include ./queue.lua
+local lockKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local entry = queue_entry(ARGV[1], ARGV[2], ARGV[3])
-if not redis.call('ZSCORE', KEYS[1], entry) then return 0 end
-queue_refresh(KEYS[1], KEYS[2], KEYS[3], entry, server_time_ms(), tonumber(ARGV[4]))
+if not redis.call('ZSCORE', queueKey, entry) then return 0 end
+local now = server_time_ms()
+queue_refresh(queueKey, qexpKey, seqKey, entry, now, tonumber(ARGV[4]))
+local _, moved = queue_purge_expired(queueKey, qexpKey, seqKey, now)
+if moved then queue_publish_head(queueKey, lockKey) end
 return 1

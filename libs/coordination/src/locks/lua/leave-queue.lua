@@ -1,6 +1,7 @@
 --[[
   A waiter gives up (timeout, abort, deadlock): leave the wait queue. If the lock was handed
-  to it in the meantime, say so, so that the caller can keep or release it.
+  to it in the meantime, say so, so that the caller can keep or release it. When it led the
+  queue, the new head is told (see queue.lua).
 
   Input:
     KEYS[1] lock   KEYS[2] queue   KEYS[3] queue-exp   KEYS[4] queue-seq   (see acquire.lua)
@@ -11,8 +12,10 @@
     { 0 }                        left the queue (or was not in it)
 ]]
 --! include ./queue.lua
-local lockKey = KEYS[1]
-queue_remove(KEYS[2], KEYS[3], KEYS[4], queue_entry(ARGV[1], ARGV[2], ARGV[3]))
+local lockKey, queueKey = KEYS[1], KEYS[2]
+if queue_remove(queueKey, KEYS[3], KEYS[4], queue_entry(ARGV[1], ARGV[2], ARGV[3])) then
+  queue_publish_head(queueKey, lockKey)
+end
 local holder = redis.call('HMGET', lockKey, 't', 'f')
 if holder[1] == ARGV[1] then return { 1, tonumber(holder[2]), redis.call('PTTL', lockKey) } end
 return { 0 }

@@ -11,12 +11,10 @@
 
   Output:
     0  not the holder (lost: expired or taken over); nothing changed
-    1  released (and possibly handed off; the new holder is told by a hand-off message, see queue.lua)
+    1  released (and possibly handed off; the new holder and the new head of the queue are told by
+       a hand-off message, see queue.lua)
     2  a reentrant hold count was decremented; the lock is still held
 ]]
---! include ../../lua/server-time.lua
---! include ./mutex.lua
---! include ./queue.lua
 local lockKey, fenceKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local held = redis.call('HMGET', lockKey, 't', 'n')
@@ -29,13 +27,19 @@ end
 redis.call('DEL', lockKey)
 
 if redis.call('EXISTS', qexpKey) == 0 then return 1 end
+
+-- Waiters are queued. The shared pieces are included here, not at the top, so that a release
+-- nobody waits for does not build their functions (a closure each, on every run).
+--! include ../../lua/server-time.lua
+--! include ./mutex.lua
+--! include ./queue.lua
 if not queue_purge_expired(queueKey, qexpKey, seqKey, server_time_ms()) then return 1 end
 local head = redis.call('ZRANGE', queueKey, 0, 0)[1]
 if head then
   local waiter, ttl, owner = queue_entry_parse(head)
   queue_remove(queueKey, qexpKey, seqKey, head)
   local fence = mutex_take(lockKey, fenceKey, waiter, owner, tonumber(ttl))
-  redis.call('PUBLISH', lockKey, hand_off_message(waiter, fence, ttl))
+  redis.call('PUBLISH', lockKey, hand_off_message(waiter, fence, ttl, queue_head(queueKey)))
 else
   redis.call('DEL', queueKey, qexpKey, seqKey)
 end

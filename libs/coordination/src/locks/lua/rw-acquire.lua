@@ -6,7 +6,7 @@
   Input:
     KEYS[1] writer    string = owner token of the writer, PX = ttl
     KEYS[2] readers   expiring set (see expiring-set.lua): member = reader token
-    KEYS[3] fence     counter, never expires
+    KEYS[3] fence     counter (see fence.lua)
     KEYS[4] wwait     string, present while a writer waits (PX = leaseMs)
     ARGV[1] mode "r" | "w"    ARGV[2] token    ARGV[3] ttlMs
     ARGV[4] waiting   "1" when the caller will wait (a writer then raises wwait)
@@ -18,6 +18,7 @@
 ]]
 --! include ../../lua/server-time.lua
 --! include ./expiring-set.lua
+--! include ./fence.lua
 local writer, readers, fenceKey, wwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local mode, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = server_time_ms()
@@ -29,7 +30,7 @@ if writerTtl > 0 then return { 0, writerTtl } end
 if mode == 'r' then
   if redis.call('EXISTS', wwait) == 1 then return { 0, -1 } end
   expiring_set_put(readers, token, now, ttl)
-  return { 1, redis.call('INCR', fenceKey), ttl }
+  return { 1, fence_next(fenceKey), ttl }
 end
 
 if redis.call('ZCARD', readers) > 0 then
@@ -38,4 +39,4 @@ if redis.call('ZCARD', readers) > 0 then
 end
 redis.call('SET', writer, token, 'PX', ttl)
 if redis.call('GET', wwait) == token then redis.call('DEL', wwait) end
-return { 1, redis.call('INCR', fenceKey), ttl }
+return { 1, fence_next(fenceKey), ttl }

@@ -4,7 +4,7 @@
 
   Input:
     KEYS[1] holders   expiring set (see expiring-set.lua): member = permit token
-    KEYS[2] fence     counter, never expires
+    KEYS[2] fence     counter (see fence.lua)
     ARGV[1] token     ARGV[2] permits (the limit)     ARGV[3] ttlMs
 
   Output:
@@ -13,6 +13,7 @@
 ]]
 --! include ../../lua/server-time.lua
 --! include ./expiring-set.lua
+--! include ./fence.lua
 local holders, fenceKey = KEYS[1], KEYS[2]
 local token, limit, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = server_time_ms()
@@ -21,4 +22,4 @@ if not redis.call('ZSCORE', holders, token) and redis.call('ZCARD', holders) >= 
   return { 0, expiring_set_first_expiry(holders, now) }
 end
 expiring_set_put(holders, token, now, ttl)
-return { 1, redis.call('INCR', fenceKey), ttl }
+return { 1, fence_next(fenceKey), ttl }

@@ -1,0 +1,37 @@
+--[[
+  Shared include: fencing tokens, from one counter per lock (KEYS "fence" of the mutex,
+  semaphore and read-write scripts). The counter never expires. When it is missing (a new
+  lock, or Redis lost it: a restart without persistence, FLUSHALL, eviction under an
+  allkeys-* policy) it is seeded from the server's TIME in microseconds instead of starting
+  at 1 again, so tokens issued after the loss exceed every token issued before it, as long as
+  the server clock did not go back and the lock issued fewer than one token per microsecond
+  on average since its counter was last seeded. A counter restored from an older snapshot, or
+  by a replica that missed the latest writes, is not missing: see the README (Persistence and failover).
+
+  Tokens stay integers below 2^53, exact as Lua and JavaScript numbers: 2^53 microseconds
+  after 1970 is the year 2255.
+
+  Functions:
+    fence_next(fenceKey) -> fencingToken (a Lua number): the next token, seeding a missing counter
+    fence_seed(fenceKey) -> fencingToken: starts a counter known to be missing (one write, where
+      fence_next would write twice: the uncontended mutex path checks for it anyway)
+    fence_string(fencingToken) -> its decimal digits, for messages and hash fields (Lua's own
+      number-to-string conversion keeps only 14 significant digits)
+]]
+local function fence_string(fence)
+  return string.format('%.0f', fence)
+end
+
+local function fence_seed(fenceKey)
+  local t = redis.call('TIME')
+  local fence = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', fenceKey, fence_string(fence))
+  return fence
+end
+
+local function fence_next(fenceKey)
+  local fence = redis.call('INCR', fenceKey)
+  if fence ~= 1 then return fence end
+  -- INCR has just created the counter (the common case above costs nothing more).
+  return fence_seed(fenceKey)
+end

@@ -1,0 +1,35 @@
+import { InvalidOptionsError } from '@nest-coordination/core';
+import { resolveModuleOptions } from '../../libs/coordination/src/coordination-options.js';
+
+describe('locks options: shutdown and key retention', () => {
+  const problemsOf = (locks: Record<string, unknown>) => {
+    try {
+      resolveModuleOptions({ locks });
+    } catch (error) {
+      if (error instanceof InvalidOptionsError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+
+  it('defaults to a 10 s shutdown grace period and a 7-day fence guard retention', () => {
+    const resolved = resolveModuleOptions({}).sections as { locks: Record<string, unknown> };
+    expect(resolved.locks).toMatchObject({ shutdownGraceMs: 10_000, fenceGuardRetentionMs: 604_800_000, releaseOnShutdown: true });
+  });
+
+  it('refuses a fence guard retention shorter than the largest TTL, naming both options', () => {
+    expect(problemsOf({ maxTtlMs: 60_000, fenceGuardRetentionMs: 59_999 })).toEqual([
+      { option: 'locks.fenceGuardRetentionMs', reason: expect.stringMatching(/at least locks\.maxTtlMs \(60000 ms\).*\(got 59999\)/) },
+    ]);
+    expect(problemsOf({ fenceGuardRetentionMs: 3_600_000 })).toEqual([
+      { option: 'locks.fenceGuardRetentionMs', reason: expect.stringMatching(/at least locks\.maxTtlMs \(86400000 ms\)/) },
+    ]);
+    expect(problemsOf({ maxTtlMs: 60_000, fenceGuardRetentionMs: 60_000 })).toEqual([]);
+  });
+
+  it('refuses a negative or fractional shutdown grace period', () => {
+    expect(problemsOf({ shutdownGraceMs: -1 }).map((p) => p.option)).toEqual(['locks.shutdownGraceMs']);
+    expect(problemsOf({ shutdownGraceMs: 1.5 }).map((p) => p.option)).toEqual(['locks.shutdownGraceMs']);
+    expect(problemsOf({ shutdownGraceMs: 0 })).toEqual([]);
+  });
+});

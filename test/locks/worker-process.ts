@@ -1,0 +1,55 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { testRedisUrl } from '../harness/env.js';
+
+export type WorkerMessage = Record<string, unknown> & { type: string };
+
+/** A forked worker (a child script under test/locks/children) and its messages by type. */
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** The next message of `type` (one that arrived already, or the next to come); rejects if the worker exits first. */
+  next(type: string): Promise<WorkerMessage>;
+  /** Resolves with the exit code and signal once the worker has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Forks `file` with `options` (plus the test Redis URL) as its JSON argument. Children import
+ * the built library: `npm run build:lib` must have run.
+ *
+ * @example
+ * const worker = forkWorker(WORKER, { mode: 'holder', prefix });
+ * await worker.next('entered');
+ */
+export function forkWorker(file: string, options: Record<string, unknown>): WorkerProcess {
+  const child = fork(file, [JSON.stringify({ redisUrl: testRedisUrl(), ...options })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const inbox: WorkerMessage[] = [];
+  const waiting: Array<{ type: string; resolve: (m: WorkerMessage) => void }> = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  child.on('message', (message: WorkerMessage) => {
+    const i = waiting.findIndex((w) => w.type === message.type);
+    if (i >= 0) waiting.splice(i, 1)[0].resolve(message);
+    else inbox.push(message);
+  });
+  return {
+    child,
+    exited,
+    next: (type) =>
+      new Promise((resolve, reject) => {
+        const i = inbox.findIndex((m) => m.type === type);
+        if (i >= 0) return resolve(inbox.splice(i, 1)[0]);
+        waiting.push({ type, resolve });
+        void exited.then(({ code, signal }) => reject(new Error(`worker exited (${signal ?? code}) before sending "${type}"`)));
+      }),
+  };
+}
+
+/** Kills a worker that is still running (SIGCONT first, in case it was stopped). */
+export async function killWorker(worker: WorkerProcess): Promise<void> {
+  if (worker.child.exitCode === null && worker.child.signalCode === null) {
+    worker.child.kill('SIGCONT');
+    worker.child.kill('SIGKILL');
+  }
+  await worker.exited;
+}
