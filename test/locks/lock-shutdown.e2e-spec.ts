@@ -111,4 +111,20 @@ describe.each(REDIS_DRIVERS)('locks at shutdown ($name)', (driver) => {
     expect(await staying.locks.isLocked('kept')).toBe(true);
     await until(async () => !(await staying.locks.isLocked('kept')), { timeoutMs: 10_000, message: 'the kept lock to expire by its TTL' });
   });
+  it('ends waits in progress at shutdown, so the lock is never handed to the instance that is going away', async () => {
+    leaving = await lockTestApp(driver, { prefix: staying.prefix });
+    const held = await staying.locks.acquire('crew', { ttlMs: 30_000 });
+    // A wait far longer than any shutdown: it must end because of the shutdown, not its waitMs.
+    const waiting = leaving.locks.acquire('crew', { waitMs: 60_000 }).catch((error: unknown) => error);
+    const queue = staying.keys.mutex(staying.core.tenants.resolve(undefined), 'crew').queue;
+    await until(async () => (await staying.core.connection!.client.zcard(queue)) === 1, { timeoutMs: 5_000, message: 'the waiter to be queued' });
+
+    await leaving.close();
+    leaving = undefined;
+    expect(await waiting).toMatchObject({ code: 'E_LOCK_SHUTDOWN', key: 'crew', held: false });
+    // It left the queue: the release frees the lock instead of handing it to the closed instance.
+    expect(await staying.core.connection!.client.zcard(queue)).toBe(0);
+    await held.release();
+    expect(await staying.locks.isLocked('crew')).toBe(false);
+  });
 });

@@ -4,7 +4,7 @@ import type { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
 import { DeadlockDetector } from './deadlock-detector.js';
 import { Lock, driftMs, type LockHooks, type LockOperations } from './lock.js';
-import { DeadlockError, LockTimeoutError } from './lock.errors.js';
+import { DeadlockError, LockAbortedError, LockShutdownError, LockTimeoutError } from './lock.errors.js';
 import type { LockContext } from './lock-context.js';
 import type { LockKeys } from './lock-keys.js';
 import type { LockObserver } from './lock-observer.js';
@@ -64,6 +64,10 @@ export interface AcquirerSetup {
   context: LockContext;
   /** The service's held locks; every acquired lock joins it. */
   held: Set<Lock>;
+  /** Aborted when the service begins to shut down: waits in progress give up (LockShutdownError). */
+  stop: AbortSignal;
+  /** Waits in progress, for the shutdown to await once it aborted them. */
+  waits: Set<Promise<unknown>>;
 }
 
 /**
@@ -126,16 +130,11 @@ export class LockAcquirer {
         observer.timedOut(plan.kind, key, tenant, startedAt);
         throw new LockTimeoutError(key, 0, tenant);
       }
-      try {
-        const acquired = await plan.wait(backend, call, first as Exclude<R, Granted>, this.waitContext(backend, plan.channels, call, key, tenant, c, signal), startedAt);
-        granted = acquired;
-        at = acquired.at;
-      } catch (error) {
-        if (error instanceof LockTimeoutError) observer.timedOut(plan.kind, key, tenant, startedAt);
-        else if (error instanceof DeadlockError) observer.deadlock(key, tenant, error.cycle, startedAt);
-        await plan.waitFailed?.(backend, call);
-        throw error;
-      }
+      const waiting = this.waitFor(plan, backend, call, first as Exclude<R, Granted>, key, tenant, c, signal, startedAt);
+      this.s.waits.add(waiting);
+      const acquired = await waiting.finally(() => this.s.waits.delete(waiting));
+      granted = acquired;
+      at = acquired.at;
     }
     const lock = new Lock({
       key, tenant, kind: plan.kind, owner: call.owner, token: granted.token, fencingToken: granted.fencingToken, ttlMs: c.ttlMs,
@@ -147,13 +146,33 @@ export class LockAcquirer {
     return lock;
   }
 
+  /** The wait of a contended acquisition, with its cleanup when it fails (settles only after both). */
+  private async waitFor<C extends LockCall, R extends Reply, X>(
+    plan: LockPlan<C, R, X>, backend: Backend, call: C, first: Exclude<R, Granted>, key: string, tenant: string, c: CheckedAcquire,
+    signal: AbortSignal | undefined, startedAt: number,
+  ): Promise<Acquired> {
+    const { observer } = this.s;
+    try {
+      return await plan.wait(backend, call, first, this.waitContext(backend, plan.channels, call, key, tenant, c, signal), startedAt);
+    } catch (error) {
+      if (error instanceof LockTimeoutError) observer.timedOut(plan.kind, key, tenant, startedAt);
+      else if (error instanceof DeadlockError) observer.deadlock(key, tenant, error.cycle, startedAt);
+      await plan.waitFailed?.(backend, call);
+      // A wait ended by the shutdown (not the caller's signal) is a refusal like any acquisition then.
+      if (error instanceof LockAbortedError && this.s.stop.aborted && error.cause === this.s.stop.reason) {
+        throw new LockShutdownError(key, tenant, false, this.s.options.shutdownGraceMs);
+      }
+      throw error;
+    }
+  }
+
   private waitContext(
     backend: Backend, channels: 'lock' | 'semaphore' | 'rwlock', call: LockCall, key: string, tenant: string, c: CheckedAcquire, signal: AbortSignal | undefined,
   ): WaitContext {
     const { options, keys } = this.s;
     return {
       wakeups: backend.wakeups, pattern: keys.channelPattern(tenant, channels), channel: call.keys.channel, key, tenant,
-      waitMs: c.waitMs, signal, fallbackPollMs: options.fallbackPollMs, leaseMs: options.waiterLeaseMs, now: this.now,
+      waitMs: c.waitMs, signal, stop: this.s.stop, fallbackPollMs: options.fallbackPollMs, leaseMs: options.waiterLeaseMs, now: this.now,
     };
   }
 

@@ -6,7 +6,9 @@ import type { ResolvedLockOptions } from './lock.options.js';
 /**
  * Graceful shutdown of one LockService, in the order that keeps two holders from overlapping:
  *
- * 1. stop taking new work: from now on `refusal()` answers every acquisition;
+ * 1. stop taking new work: from now on `refusal()` answers every acquisition, and waits still
+ *    in progress give up (`waits` aborts) and leave their queues, so no lock is handed to an
+ *    instance that is going away;
  * 2. abort the `signal` of every held lock (reason: LockShutdownError), locks acquired later too;
  * 3. wait, at most `shutdownGraceMs`, until no lock is held any more: `withLock` sections
  *    release theirs as they return, plain `acquire()` holders release theirs. Renewal goes on
@@ -20,20 +22,28 @@ import type { ResolvedLockOptions } from './lock.options.js';
  * beforeApplicationShutdown hook), so the releases of step 3 and 4 still reach Redis.
  *
  * @example
- * const shutdown = new LockShutdown(held, sections, options, logger);
+ * const shutdown = new LockShutdown(held, sections, waits, options, logger);
  * await shutdown.run(); // from LockService.beforeApplicationShutdown
  */
 export class LockShutdown {
   private begun = false;
+  private readonly waits = new AbortController();
   /** Ends the wait of step 3 early, once the last held lock is let go. */
   private drained?: () => void;
 
   constructor(
     private readonly held: ReadonlySet<Lock>,
     private readonly sections: ReadonlySet<Lock>,
+    /** Waits in progress (contended acquisitions); they end when `waitSignal` aborts. */
+    private readonly pendingWaits: ReadonlySet<Promise<unknown>>,
     private readonly options: Pick<ResolvedLockOptions, 'shutdownGraceMs' | 'releaseOnShutdown'>,
     private readonly logger: Logger,
   ) {}
+
+  /** Aborted when shutdown begins: every wait in progress ends with LockShutdownError. */
+  get waitSignal(): AbortSignal {
+    return this.waits.signal;
+  }
 
   /** Whether shutdown began: acquisitions are refused from then on. */
   get started(): boolean {
@@ -57,6 +67,9 @@ export class LockShutdown {
 
   async run(): Promise<void> {
     this.begun = true;
+    this.waits.abort(new Error('the application is shutting down'));
+    // Each wait now leaves its queue (one round trip); the connection must still be open for it.
+    await Promise.allSettled([...this.pendingWaits]);
     for (const lock of this.held) lock.interrupt(this.interruption(lock)!);
     await this.drain();
     const remaining = [...this.held];

@@ -20,6 +20,8 @@ export interface WaitContext {
   tenant: string;
   waitMs: number;
   signal?: AbortSignal;
+  /** The service's shutdown: aborted when the application begins to shut down, ending every wait. */
+  stop?: AbortSignal;
   fallbackPollMs: number;
   leaseMs: number;
   /** The injected clock, for lock expiry times. */
@@ -27,6 +29,12 @@ export interface WaitContext {
 }
 
 const monotonic = () => performance.now();
+
+/** The signal that ended the wait (the caller's, else the service's shutdown), if either fired. */
+function abortedBy(ctx: WaitContext): AbortSignal | undefined {
+  if (ctx.signal?.aborted) return ctx.signal;
+  return ctx.stop?.aborted ? ctx.stop : undefined;
+}
 
 /**
  * Sleeps until `ms` passed or `poke()` is called (a wake-up message, an abort). One pending
@@ -97,6 +105,7 @@ export async function waitForMutex(
   });
   const hold = ctx.wakeups.hold(ctx.pattern);
   ctx.signal?.addEventListener('abort', sleeper.poke);
+  ctx.stop?.addEventListener('abort', sleeper.poke);
   let edge = false;
   /** The grant, unless so much time may have passed since the hand-off that it could be over: then poll. */
   const takeGrant = (): Acquired | null => {
@@ -128,7 +137,8 @@ export async function waitForMutex(
     for (;;) {
       const grant = takeGrant();
       if (grant) return grant;
-      if (ctx.signal?.aborted) await giveUp(new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason));
+      const aborted = abortedBy(ctx);
+      if (aborted) await giveUp(new LockAbortedError(ctx.key, ctx.tenant, aborted.reason));
       const now = monotonic();
       if (now >= deadline) await giveUp(new LockTimeoutError(ctx.key, ctx.waitMs, ctx.tenant));
       if (now >= heartbeatAt) {
@@ -160,6 +170,7 @@ export async function waitForMutex(
     unregister();
     hold.release();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
+    ctx.stop?.removeEventListener('abort', sleeper.poke);
     // Not awaited: a round trip between the hand-off message and the caller would add to the
     // hand-off latency. The DEL is queued on the command connection before this returns, so
     // this instance's later commands see it; a stale edge of an owner that now holds the lock
@@ -206,11 +217,13 @@ export async function waitForHold(ctx: WaitContext, attempt: () => Promise<HoldR
   });
   const hold = ctx.wakeups.hold(ctx.pattern);
   ctx.signal?.addEventListener('abort', sleeper.poke);
+  ctx.stop?.addEventListener('abort', sleeper.poke);
   let last = first;
   try {
     await atMostUntil(hold.ready, deadline);
     for (;;) {
-      if (ctx.signal?.aborted) throw new LockAbortedError(ctx.key, ctx.tenant, ctx.signal.reason);
+      const aborted = abortedBy(ctx);
+      if (aborted) throw new LockAbortedError(ctx.key, ctx.tenant, aborted.reason);
       const now = monotonic();
       if (now >= deadline) throw new LockTimeoutError(ctx.key, ctx.waitMs, ctx.tenant);
       if (now >= pollAt) {
@@ -226,6 +239,7 @@ export async function waitForHold(ctx: WaitContext, attempt: () => Promise<HoldR
     unregister();
     hold.release();
     ctx.signal?.removeEventListener('abort', sleeper.poke);
+    ctx.stop?.removeEventListener('abort', sleeper.poke);
   }
 }
 

@@ -51,6 +51,8 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly heldLocks = new Set<Lock>();
   /** Locks of `withLock` sections that have not returned yet. */
   private readonly sections = new Set<Lock>();
+  /** Contended acquisitions in progress (their wait and its cleanup), awaited by the shutdown. */
+  private readonly waits = new Set<Promise<unknown>>();
   private readonly shutdown: LockShutdown;
   private readonly context = new LockContext();
   private readonly acquirer: LockAcquirer;
@@ -66,7 +68,7 @@ export class LockService implements BeforeApplicationShutdown {
     @Optional() events?: LibraryEventEmitter,
   ) {
     this.keys = new LockKeys(core.keys);
-    this.shutdown = new LockShutdown(this.heldLocks, this.sections, options, this.logger);
+    this.shutdown = new LockShutdown(this.heldLocks, this.sections, this.waits, options, this.logger);
     const observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
     const hooks: LockHooks = {
       clock: core.clock,
@@ -86,7 +88,7 @@ export class LockService implements BeforeApplicationShutdown {
       },
       interruption: (lock) => this.shutdown.interruption(lock),
     };
-    this.acquirer = new LockAcquirer(store, { core, options, keys: this.keys, observer, hooks, context: this.context, held: this.heldLocks });
+    this.acquirer = new LockAcquirer(store, { core, options, keys: this.keys, observer, hooks, context: this.context, held: this.heldLocks, stop: this.shutdown.waitSignal, waits: this.waits });
     this.mutex = new MutexPlan(this.keys, observer, options.waiterLeaseMs);
     this.permit = new PermitPlan(this.keys);
     this.read = new ReadWritePlan(this.keys, options.waiterLeaseMs, 'read');
