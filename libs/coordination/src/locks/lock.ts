@@ -67,6 +67,11 @@ export class Lock implements SchedulerTask {
   readonly kind: LockKind;
   readonly owner: string;
   readonly token: string;
+  /**
+   * Strictly increasing per key, also after Redis lost its data (a missing counter restarts from
+   * the server clock in microseconds), so it starts as a large number, not 1. Pass it to the
+   * protected resource (`LockService.checkFence`, or a `fence` column) to refuse stale holders.
+   */
   readonly fencingToken: number;
   readonly acquiredAt: number;
   readonly autoRenew: boolean;
