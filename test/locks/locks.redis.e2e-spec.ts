@@ -78,6 +78,9 @@ describe('locks when Redis is unreachable', () => {
       expect(error instanceof RedisUnavailableError || error instanceof CircuitOpenError).toBe(true);
       const local = await lenient.locks.acquire('outage', { waitMs: 0, autoRenew: false });
       expect(local.isHeld()).toBe(true);
+      // A fallback holder's token is older than any Redis token: a fenced resource refuses it,
+      // never the Redis holders after the outage.
+      expect(local.fencingToken).toBeLessThan(before.fencingToken);
       expect(await lenient.locks.tryAcquire('outage')).toBeNull();
       await local.release();
     } finally {

@@ -192,7 +192,8 @@ export class LockAcquirer {
     const outage = error instanceof RedisUnavailableError || error instanceof CircuitOpenError;
     if (!outage || !this.s.options.unsafeLocalFallbackOnOutage || this.main.store.kind === 'memory') throw error;
     this.logger.warn(`Redis unreachable: granting a LOCAL lock (locks.unsafeLocalFallbackOnOutage); other instances are not excluded`);
-    this.fallback ??= this.backend(new MemoryLockStore(this.s.core.clock));
+    // Fences from 1: a fallback holder's token must lose against every token Redis issued.
+    this.fallback ??= this.backend(new MemoryLockStore(this.s.core.clock, false));
     return this.fallback;
   }
 }

@@ -76,6 +76,8 @@ export type ResolvedLockOptions = Required<LockModuleOptions>;
 /**
  * `fenceGuardRetentionMs` must be at least the largest TTL: a holder that neither renews nor
  * watches its signal may write up to a TTL after its lock expired, and must still be refused.
+ * That is a floor, not a guarantee: a stale holder paused for longer than the retention (with no
+ * check of the resource in between) finds no guard and is accepted, hence the 7-day default.
  */
 function CoversMaxTtl(): PropertyDecorator {
   const maxTtlOf = (args: ValidationArguments) => (args.object as LockModuleOptions).maxTtlMs ?? DEFAULT_LOCK_OPTIONS.maxTtlMs;

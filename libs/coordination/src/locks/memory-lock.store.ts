@@ -25,7 +25,14 @@ export class MemoryLockStore implements LockStore {
   private readonly strings = new Map<string, { value: string; expiresAt: number }>();
   private readonly patterns = new Map<string, { match: RegExp; handlers: Set<WakeHandler> }>();
 
-  constructor(private readonly clock: Clock) {}
+  /**
+   * @param seedFencesFromClock whether a new fence counter starts at the clock in microseconds, as
+   * on Redis (monotonic across restarts of a store that is the primary one). The unsafe local
+   * fallback during a Redis outage passes false: its counters start at 1, so its tokens are
+   * always older than Redis's and a protected resource refuses a fallback holder, never the
+   * Redis holders after it.
+   */
+  constructor(private readonly clock: Clock, private readonly seedFencesFromClock = true) {}
 
   async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
     const member = encodeQueueEntry(r);
@@ -295,10 +302,11 @@ export class MemoryLockStore implements LockStore {
     return wasHead;
   }
 
-  /** As lua/fence.lua: a counter this store does not have yet starts at the clock in microseconds. */
+  /** As lua/fence.lua: a counter this store does not have yet starts at the clock in microseconds (or 1, see the constructor). */
   private nextFence(key: string): number {
     const current = this.counters.get(key);
-    const next = current === undefined ? Math.max(1, Math.floor(this.clock.now() * 1_000)) : current + 1;
+    const seed = this.seedFencesFromClock ? Math.max(1, Math.floor(this.clock.now() * 1_000)) : 1;
+    const next = current === undefined ? seed : current + 1;
     this.counters.set(key, next);
     return next;
   }

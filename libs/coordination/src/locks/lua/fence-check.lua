@@ -6,7 +6,8 @@
   The guard expires `retentionMs` after the last check (accepted or refused), so resources no
   longer written do not keep a key forever. A missing guard accepts any token, so the retention
   must outlast the longest time a stale holder may still write (locks.fenceGuardRetentionMs,
-  at least locks.maxTtlMs).
+  at least locks.maxTtlMs; a writer paused longer than the retention, with no check of the
+  resource in between, is accepted).
 
   Input:
     KEYS[1] guard     highest fencing token accepted so far for the resource
