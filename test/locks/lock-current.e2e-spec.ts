@@ -35,6 +35,43 @@ describe('LockService.current()', () => {
     expect(locks.current()).toBeUndefined();
   });
 
+  it('is undefined for the caller once the section returned, and the released lock for work that outlived it', async () => {
+    let go!: () => void;
+    const later = new Promise<void>((resolve) => (go = resolve));
+    let outlived!: Promise<Lock | undefined>;
+    const lock = await locks.withLock('outlived', async (held) => {
+      outlived = later.then(() => locks.current());
+      return held;
+    });
+    expect(locks.current()).toBeUndefined();
+    go();
+    expect(await outlived).toBe(lock);
+    // Released by then, as documented: the work has to check before relying on it.
+    expect(lock.isHeld()).toBe(false);
+    expect(await locks.isLocked('outlived')).toBe(false);
+  });
+
+  it('is the inner hold of a reentrant nesting of the same key, and the outer one, still held, after it returns', async () => {
+    const seen: Array<Lock | undefined> = [];
+    const outer = await locks.withLock('again', async (held) => {
+      seen.push(locks.current());
+      const inner = await locks.withLock('again', async (nested) => {
+        seen.push(locks.current());
+        return nested;
+      }, { reentrant: true });
+      seen.push(locks.current());
+      expect(inner).not.toBe(held);
+      expect([inner.owner, inner.fencingToken]).toEqual([held.owner, held.fencingToken]);
+      expect([inner.isHeld(), held.isHeld(), await locks.isLocked('again')]).toEqual([false, true, true]);
+      return [held, inner] as const;
+    });
+    // By identity: the two holds look alike field by field.
+    const [held, inner] = outer;
+    expect(seen.map((lock) => (lock === held ? 'outer' : lock === inner ? 'inner' : lock))).toEqual(['outer', 'inner', 'outer']);
+    expect(locks.current()).toBeUndefined();
+    expect(await locks.isLocked('again')).toBe(false);
+  });
+
   it('gives parallel sections each their own lock', async () => {
     let arrived = 0;
     let go!: () => void;

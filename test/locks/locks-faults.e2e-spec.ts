@@ -1,4 +1,4 @@
-import { CircuitOpenError, RedisUnavailableError } from '@nest-coordination/core';
+import { CircuitOpenError, LockLostError, RedisUnavailableError } from '@nest-coordination/core';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import type { DriverCase } from '../support/drivers.js';
 import { nextEvent, sleep, until } from '../support/wait.js';
@@ -40,19 +40,22 @@ describe('locks when Redis fails mid-operation', () => {
     await app.store.listen(app.keys.channelPattern('_shared', 'lock'), () => undefined);
     const waiting = app.locks.acquire('queue', { ttlMs: 60_000, waitMs: 30_000, owner: 'gone' });
     await contended(app, 1);
+    const queueKey = app.keys.mutex('_shared', 'queue').queue;
+    const client = app.core.connection!.client;
+    // The entry that must go: without it, an empty queue below would prove nothing.
+    expect(await client.zrange(queueKey, '0', '-1')).toEqual([expect.stringMatching(/\|gone$/)]);
     // Not observable from outside: let the waiter get into its wait before the server stalls.
     await sleep(100);
     server.pause();
     expect(isOutage(await waiting.catch((e: unknown) => e))).toBe(true);
     server.resume();
 
-    const queueKey = app.keys.mutex('_shared', 'queue').queue;
-    const client = app.core.connection!.client;
     let queued = 1;
     await until(async () => (queued = await client.zcard(queueKey).catch(() => 1)) === 0, {
       timeoutMs: 15_000, intervalMs: 50, message: () => `the failed waiter's queue entry to go (${queued} left)`,
     });
-    expect(queued).toBe(0);
+    // Read again, entries and all: the waiter must not have put itself back.
+    expect(await client.zrange(queueKey, '0', '-1')).toEqual([]);
     await holder.release();
     // Not handed to the waiter that has gone: free for the next one.
     expect(await app.locks.isLocked('queue')).toBe(false);
@@ -61,10 +64,12 @@ describe('locks when Redis fails mid-operation', () => {
   it('fires the signal at expiry and drops the lock from held() after a failed release', async () => {
     app = await lockTestApp(privateServer(server, {}));
     const lock = await app.locks.acquire('unreleased', { ttlMs: 1_000, autoRenew: false });
-    const aborted = nextEvent(lock.signal, 'abort', { timeoutMs: 5_000, message: 'the lock signal to abort at expiry' }).then(() => true);
+    const aborted = nextEvent(lock.signal, 'abort', { timeoutMs: 5_000, message: 'the lock signal to abort at expiry' });
     await server.kill();
     expect(isOutage(await lock.release().catch((e: unknown) => e))).toBe(true);
-    expect(await aborted).toBe(true);
+    await aborted;
+    // Lost at expiry, not the release's Redis error passed through.
+    expect(lock.signal.reason).toBeInstanceOf(LockLostError);
     expect(lock.isHeld()).toBe(false);
     expect(app.locks.held()).toEqual([]);
   }, 30_000);

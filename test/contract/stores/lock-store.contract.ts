@@ -145,6 +145,8 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       const w1 = req('w1', 'worker|1', { enqueue: true, ttlMs: 5_000 });
       const w2 = req('w2', 'W2', { enqueue: true });
       await s.store.acquireMutex(k, w1);
+      // Queued: the heartbeat finds the entry only if the codec kept `worker|1` whole.
+      expect(await s.store.heartbeat(k, w1, LONG)).toBe(true);
       await s.store.acquireMutex(k, w2);
       expect(await s.store.releaseMutex(k, 'h')).toBe('released');
       const fencingToken = (holder as { fencingToken: number }).fencingToken + 1;

@@ -41,9 +41,20 @@ export function resolveLockKey(source: LockKeySource, args: unknown[]): string {
  * The decorator also declares an (optional) property injection of LockService on the class, so
  * Nest's DI gives every instance it creates the LockService of the module that created it
  * (singletons, request-scoped and transient providers, controllers alike; two apps in one
- * process stay apart). An instance created with `new` has none and the call fails, naming the
- * fix. Inside the method, `LockService.current()` is the lock. A LockTimeoutError maps to HTTP
- * 409 through CoordinationExceptionFilter.
+ * process stay apart). The reference is an own, symbol-keyed property of the instance. Nest
+ * injects only into instances it builds from a class in a module that can see LockService: a
+ * `useFactory` or `useValue` provider, or a class whose module cannot see a non-global
+ * CoordinationModule, fails the boot naming the class and the fix (WithLockExplorer). An
+ * instance created with `new` has none either, and the call fails, naming the fix. Inside the
+ * method, `LockService.current()` is the lock. A LockTimeoutError maps to HTTP 409 through
+ * CoordinationExceptionFilter.
+ *
+ * Instance methods only: on a static method the decorator throws when the class is defined
+ * (there is no instance to inject into; call `LockService.withLock()` there).
+ *
+ * At graceful shutdown the lock's `signal` aborts with a LockShutdownError (503 through the
+ * filter, if rethrown) and the lock is released once the method returns; a method still running
+ * after `locks.shutdownGraceMs` keeps the lock until its TTL runs out (see LockService.withLock).
  *
  * @example
  * @Post(':crewId/runs')
@@ -74,11 +85,21 @@ export function WithLock(key: LockKeySource, options: AcquireOptions = {}): Meth
     Object.defineProperty(wrapper, 'name', { value: original.name });
     Reflect.defineMetadata(WITH_LOCK_METADATA, { key, options } satisfies WithLockMetadata, wrapper);
     descriptor.value = wrapper;
-    // Optional: a class whose module cannot see LockService still boots; its calls then fail with missingService().
+    // Optional, so Nest's resolution never fails first: WithLockExplorer fails the boot with a message
+    // naming the fix instead, and covers useFactory / useValue instances, which Nest never injects into.
     Inject(LockService)(target, LOCK_SERVICE);
     Optional()(target, LOCK_SERVICE);
     return descriptor;
   };
+}
+
+/**
+ * Whether Nest gave `instance` its LockService (WithLockExplorer checks this at boot). The
+ * reference is an own property under a symbol private to this module, set by Nest's property
+ * injection when it builds the instance from its class.
+ */
+export function hasLockService(instance: object): boolean {
+  return (instance as Record<symbol, LockService | undefined>)[LOCK_SERVICE] !== undefined;
 }
 
 function missingService(where: string): string {
