@@ -6,6 +6,7 @@ import { uniquePrefix } from '../support/drivers.js';
 import { KeyBuilder } from '../support/internals.js';
 import { until } from '../support/wait.js';
 import { LockKeys } from '../../libs/coordination/src/locks/lock-keys.js';
+import { stopChild } from './worker-process.js';
 
 // Children import the built library: `npm run build:lib` (run by `pretest`) must have run.
 const HOLDER = fileURLToPath(new URL('./children/stalling-holder.mjs', import.meta.url));
@@ -44,15 +45,6 @@ function spawnHolder(prefix: string, options: Record<string, unknown>): Holder {
   };
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  });
-}
-
 describe('take-over of an expired lock across processes (standalone Redis)', () => {
   const children: ChildProcess[] = [];
   let redis: Redis;
@@ -60,7 +52,7 @@ describe('take-over of an expired lock across processes (standalone Redis)', () 
     redis = new Redis(testRedisUrl());
   });
   afterEach(async () => {
-    await Promise.all(children.splice(0).map(stop));
+    await Promise.all(children.splice(0).map(stopChild));
   });
   afterAll(() => redis.disconnect());
 

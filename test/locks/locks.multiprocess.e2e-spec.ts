@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { testRedisUrl } from '../harness/env.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 import { lockTestApp, type LockTestApp } from './lock-test-app.js';
+import { stopChild } from './worker-process.js';
 
 // Children import the built library: `npm run build:lib` (run by `pretest`) must have run.
 const WORKER = fileURLToPath(new URL('./children/lock-worker.mjs', import.meta.url));
@@ -32,15 +33,6 @@ function spawnWorker(options: Record<string, unknown>): { child: ChildProcess; n
   };
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  });
-}
-
 describe('locks across processes (standalone Redis)', () => {
   const children: ChildProcess[] = [];
   let app: LockTestApp | undefined;
@@ -50,7 +42,7 @@ describe('locks across processes (standalone Redis)', () => {
     redis = new Redis(testRedisUrl());
   });
   afterEach(async () => {
-    await Promise.all(children.splice(0).map(stop));
+    await Promise.all(children.splice(0).map(stopChild));
     await app?.close();
     app = undefined;
   });
@@ -75,7 +67,7 @@ describe('locks across processes (standalone Redis)', () => {
     const holder = spawnWorker({ mode: 'hold', prefix, key: 'crashy', ttlMs: 1_000, autoRenew: true });
     children.push(holder.child);
     await holder.next('acquired');
-    await stop(holder.child);
+    await stopChild(holder.child);
     const lock = await app.locks.acquire('crashy', { waitMs: 2_000 });
     expect(lock.isHeld()).toBe(true);
     await lock.release();

@@ -47,9 +47,15 @@ export function forkWorker(file: string, options: Record<string, unknown>): Work
 
 /** Kills a worker that is still running (SIGCONT first, in case it was stopped). */
 export async function killWorker(worker: WorkerProcess): Promise<void> {
-  if (worker.child.exitCode === null && worker.child.signalCode === null) {
-    worker.child.kill('SIGCONT');
-    worker.child.kill('SIGKILL');
-  }
-  await worker.exited;
+  await stopChild(worker.child);
+}
+
+/** Kills a child process that is still running (SIGCONT first, in case it was stopped); resolves once it exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  });
 }

@@ -30,7 +30,7 @@ export interface StoreCheckResult {
  *
  * @example
  * const answer = await store.check([counterKey], [normalizePolicy({ limit: 10, windowMs: 1_000 })], 1, true);
- * if (!answer.allowed) console.log(`retry in ${answer.results[0].retryMs} ms`);
+ * if (!answer.allowed) logger.warn(`retry in ${answer.results[0].retryMs} ms`);
  */
 export interface RateLimitStore {
   /**
