@@ -26,9 +26,15 @@ function duration(name: string, value: unknown, min: number, max: number): numbe
 }
 
 /** Checks the key and options of an acquisition before any Redis call; throws typed errors naming the argument. */
+/** An options argument must be an object (a typed error, not a TypeError or a silently ignored string). */
+export function checkOptions<T>(options: T): T {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
+  return options;
+}
+
 export function checkAcquire(key: unknown, options: AcquireOptions, defaults: ResolvedLockOptions, defaultWaitMs: number): CheckedAcquire {
   assertSafeId(key, 'key');
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
+  checkOptions(options);
   const ttlMs = checkTtl(options.ttlMs ?? defaults.defaultTtlMs, defaults.maxTtlMs);
   const waitMs = duration('waitMs', options.waitMs ?? defaultWaitMs, 0, defaults.maxTtlMs);
   const priority = options.priority ?? 0;

@@ -15,7 +15,7 @@ import { MutexPlan, PermitPlan, ReadWritePlan } from './lock-plans.js';
 import { LOCK_STORE, type LockStore } from './lock-store.interface.js';
 import { LOCK_OPTIONS, type ResolvedLockOptions } from './lock.options.js';
 import type { AcquireOptions, HeldLockInfo, PermitOptions, ReadWriteOptions } from './lock.types.js';
-import { checkPermits } from './lock-validation.js';
+import { checkOptions, checkPermits } from './lock-validation.js';
 
 /**
  * Distributed locks: mutexes with fencing tokens, auto-renewal, fair / priority waiting with
@@ -109,7 +109,7 @@ export class LockService implements BeforeApplicationShutdown {
   /** Acquires without waiting; null when someone else holds the lock (or waiters are queued). Throws what `acquire` throws otherwise. */
   async tryAcquire(key: string, options: Omit<AcquireOptions, 'waitMs'> = {}): Promise<Lock | null> {
     try {
-      return await this.acquire(key, { ...options, waitMs: 0 });
+      return await this.acquire(key, { ...checkOptions(options), waitMs: 0 });
     } catch (error) {
       if (error instanceof LockTimeoutError) return null;
       throw error;
@@ -176,7 +176,7 @@ export class LockService implements BeforeApplicationShutdown {
   /** Whether anyone holds the mutex `key` now. */
   async isLocked(key: string, options: { tenant?: string } = {}): Promise<boolean> {
     assertSafeId(key, 'key');
-    const tenant = this.core.tenants.resolve(options.tenant, 'locks.isLocked');
+    const tenant = this.core.tenants.resolve(checkOptions(options).tenant, 'locks.isLocked');
     return (await this.store.holderOwner(this.keys.mutex(tenant, key).lock)) !== null;
   }
 
@@ -224,7 +224,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (!Number.isSafeInteger(fencingToken) || fencingToken < 1) {
       throw new InvalidArgumentError('fencingToken', 'must be a positive integer', fencingToken);
     }
-    const tenant = this.core.tenants.resolve(options.tenant, 'locks.checkFence');
+    const tenant = this.core.tenants.resolve(checkOptions(options).tenant, 'locks.checkFence');
     return this.store.checkFence(this.keys.fenceGuard(tenant, resource), fencingToken, this.options.fenceGuardRetentionMs);
   }
 
