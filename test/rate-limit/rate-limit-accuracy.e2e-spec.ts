@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { testRedisUrl } from '../harness/env.js';
 import { uniquePrefix } from '../support/drivers.js';
+import { childReport } from './child-report.js';
 
 // The children import @nest-coordination/core from libs/coordination/dist (built by `pretest`).
 const CHILD = fileURLToPath(new URL('./sliding-window-hammer.child.mjs', import.meta.url));
@@ -15,26 +16,6 @@ interface ChildReport {
   attempts: number;
 }
 
-function run(child: ChildProcess): { ready: Promise<void>; report: Promise<ChildReport> } {
-  let onReady!: () => void;
-  let failed!: (error: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    onReady = resolve;
-    failed = reject;
-  });
-  const report = new Promise<ChildReport>((resolve, reject) => {
-    child.on('message', (message) => (message === 'ready' ? onReady() : resolve(message as ChildReport)));
-    const fail = (error: Error) => {
-      failed(error);
-      reject(error);
-    };
-    child.once('error', fail);
-    child.once('exit', (code) => (code === 0 ? undefined : fail(new Error(`child exited with ${code}`))));
-  });
-  report.catch(() => undefined);
-  return { ready, report };
-}
-
 describe('exact sliding window across 8 processes (standalone Redis)', () => {
   const children: ChildProcess[] = [];
   afterAll(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
@@ -46,7 +27,7 @@ describe('exact sliding window across 8 processes (standalone Redis)', () => {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       children.push(child);
-      return run(child);
+      return childReport<ChildReport>(child);
     });
     await Promise.all(runs.map((r) => r.ready));
     children.forEach((c) => c.send('go'));

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { uniquePrefix } from '../support/drivers.js';
 import { until } from '../support/wait.js';
+import { childReport } from './child-report.js';
 
 // The children import @nest-coordination/core from libs/coordination/dist (`npm run build:lib`).
 const CHILD = fileURLToPath(new URL('./fleet-outage.child.mjs', import.meta.url));
@@ -16,26 +17,6 @@ const ATTEMPTS = LIMIT;
 interface ChildReport {
   answers: Array<{ allowed: boolean; source: string }>;
   liveInstances: number;
-}
-
-function run(child: ChildProcess): { ready: Promise<void>; report: Promise<ChildReport> } {
-  let onReady!: () => void;
-  let failed!: (error: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    onReady = resolve;
-    failed = reject;
-  });
-  const report = new Promise<ChildReport>((resolve, reject) => {
-    child.on('message', (message) => (message === 'ready' ? onReady() : resolve(message as ChildReport)));
-    const fail = (error: Error) => {
-      failed(error);
-      reject(error);
-    };
-    child.once('error', fail);
-    child.once('exit', (code) => (code === 0 ? undefined : fail(new Error(`child exited with ${code}`))));
-  });
-  report.catch(() => undefined);
-  return { ready, report };
 }
 
 /**
@@ -59,7 +40,7 @@ describe(`the local fallback across ${PROCESSES} processes after Redis is killed
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       children.push(child);
-      return run(child);
+      return childReport<ChildReport>(child);
     });
     await Promise.all(runs.map((r) => r.ready));
     // Every instance's heartbeat entry is in Redis and alive when the outage begins.
