@@ -1,7 +1,8 @@
 import 'reflect-metadata';
-import { InvalidArgumentError, type RateLimitAlgorithm } from '@nest-coordination/core';
+import { InvalidArgumentError } from '@nest-coordination/core';
 import { normalizePolicy } from '../support/internals.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
+import { retryAfterFullBurst } from './rate-limit-expectations.js';
 import { ALL_ALGORITHMS, createRateLimitHarness, uniqueKey, type RateLimitHarness } from './rate-limit-harness.js';
 
 /**
@@ -37,14 +38,7 @@ export function describeRateLimitAlgorithmsContract(driver: DriverCase): void {
         expect(denied.allowed).toBe(false);
         expect(denied.remaining).toBe(0);
         // All four calls at one instant: each algorithm's retry time is known exactly.
-        const expected: Record<RateLimitAlgorithm, number> = {
-          'sliding-window': W, // the first admission leaves the window
-          'sliding-window-approx': W - offset() + W / 3, // next window, once the 3 decayed to 2
-          'fixed-window': W - offset(), // the window boundary
-          'token-bucket': W / 3, // one token refilled
-          gcra: W / 3, // one emission interval
-        };
-        expect(denied.retryAfterMs).toBe(expected[algorithm]);
+        expect(denied.retryAfterMs).toBe(retryAfterFullBurst(algorithm, W, offset()));
       });
 
       it('allows again once the retry time has passed', async () => {

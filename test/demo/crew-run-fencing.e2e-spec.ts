@@ -29,6 +29,20 @@ const heldLock = async (app: INestApplication, key: string): Promise<HeldLockInf
   return (res.body as HeldLockInfo[]).find((lock) => lock.key === key);
 };
 
+/**
+ * Two demo instances sharing one Redis prefix. The first does not renew its locks, so a lock
+ * taken from under it is surely not noticed as lost before its run ends.
+ */
+async function bootTwoInstances(driver: (typeof REDIS_DRIVERS)[number]): Promise<{ first: INestApplication; second: INestApplication }> {
+  const prefix = uniquePrefix('demo');
+  const first = (await bootDemo(driver, {
+    prefix,
+    configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { autoRenew: false } } }),
+  })).app;
+  const second = (await bootDemo(driver, { prefix })).app;
+  return { first, second };
+}
+
 describe.each(DEMO_BACKENDS)('demo app: a crew run that loses its lock ($name)', (driver) => {
   let app: INestApplication;
 
@@ -89,13 +103,7 @@ describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: t
   let second: INestApplication;
 
   beforeAll(async () => {
-    const prefix = uniquePrefix('demo');
-    // No renewal on the first instance: its lock is surely not noticed as lost before its run ends.
-    first = (await bootDemo(driver, {
-      prefix,
-      configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { autoRenew: false } } }),
-    })).app;
-    second = (await bootDemo(driver, { prefix })).app;
+    ({ first, second } = await bootTwoInstances(driver));
   });
 
   afterAll(async () => {
@@ -142,12 +150,7 @@ describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: a
   let second: INestApplication | undefined;
 
   beforeAll(async () => {
-    const prefix = uniquePrefix('demo');
-    first = (await bootDemo(driver, {
-      prefix,
-      configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { autoRenew: false } } }),
-    })).app;
-    second = (await bootDemo(driver, { prefix })).app;
+    ({ first, second } = await bootTwoInstances(driver));
   });
 
   afterAll(async () => {

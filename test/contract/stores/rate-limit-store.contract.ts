@@ -3,6 +3,7 @@ import { normalizePolicy, type NormalizedPolicy } from '../../../libs/coordinati
 import type { RateLimitStore, StoreCheckResult } from '../../../libs/coordination/src/rate-limit/rate-limit-store.interface.js';
 import type { RateLimitAlgorithm, RateLimitPolicy } from '../../../libs/coordination/src/rate-limit/rate-limit.types.js';
 import { uniquePrefix } from '../../support/drivers.js';
+import { retryAfterFullBurst } from '../rate-limit-expectations.js';
 
 /** One store under test and the clock it decides on. */
 export interface RateLimitStoreUnderTest {
@@ -67,15 +68,9 @@ export function describeRateLimitStoreContract(createStore: () => Promise<RateLi
       expect(denied.allowed).toBe(false);
       expect(denied.results).toHaveLength(1);
       expect(denied.results[0]).toMatchObject({ allowed: false, remaining: 0 });
-      const expected: Record<RateLimitAlgorithm, number> = {
-        'sliding-window': W, // the first admission leaves the window
-        'sliding-window-approx': W - offset() + W / 3, // next window, once the 3 decayed to 2
-        'fixed-window': W - offset(), // the window boundary
-        'token-bucket': W / 3, // one token refilled
-        gcra: W / 3, // one emission interval
-      };
-      expect(denied.results[0].retryMs).toBe(expected[algorithm]);
-      s.clock.advance(expected[algorithm] - 1);
+      const retryMs = retryAfterFullBurst(algorithm, W, offset());
+      expect(denied.results[0].retryMs).toBe(retryMs);
+      s.clock.advance(retryMs - 1);
       expect((await one(k, policy, 1, false)).allowed).toBe(false);
       s.clock.advance(1);
       expect((await one(k, policy)).allowed).toBe(true);
