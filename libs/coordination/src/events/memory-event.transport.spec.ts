@@ -1,6 +1,7 @@
 import { escapeGlob, KeyBuilder } from '../keys/key-builder.js';
 import type { TransportListener } from './event-transport.interface.js';
-import { globToRegExp, MemoryEventTransport } from './memory-event.transport.js';
+import { globToRegExp } from '../keys/glob.js';
+import { MemoryEventTransport } from './memory-event.transport.js';
 
 function recorder(): TransportListener & { received: Array<[string, string]>; errors: unknown[] } {
   const received: Array<[string, string]> = [];

@@ -1,28 +1,8 @@
+import { globToRegExp } from '../keys/glob.js';
 import type {
   EventTransport, SubscriptionKind, TransportListener, TransportSubscription,
 } from './event-transport.interface.js';
 import { RefCountedSubscriptions } from './ref-counted-subscriptions.js';
-
-/**
- * Turns a Redis glob (as KeyBuilder.channelPattern builds it) into an anchored RegExp:
- * `*` any run, `?` one character, `\x` a literal x. KeyBuilder never emits `[...]` classes,
- * so `[` and `]` are taken literally.
- */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i];
-    if (ch === '\\' && i + 1 < glob.length) source += escapeRegExp(glob[++i]);
-    else if (ch === '*') source += '[\\s\\S]*';
-    else if (ch === '?') source += '[\\s\\S]';
-    else source += escapeRegExp(ch);
-  }
-  return new RegExp(`^${source}$`);
-}
-
-function escapeRegExp(ch: string): string {
-  return /[.*+?^${}()|[\]\\/-]/.test(ch) ? `\\${ch}` : ch;
-}
 
 /**
  * Pub/sub inside one module instance, for the memory driver. Same semantics as Redis:

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { globToRegExp } from '../keys/glob.js';
 import type {
   HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, PermitRequest, ReadWriteKeys, ReadWriteRequest, ReleaseReply,
   SemaphoreKeys, WakeHandler,
@@ -327,16 +328,4 @@ export class MemoryLockStore implements LockStore {
     }
     return entry;
   }
-}
-
-/** A RegExp for a Redis glob pattern: `*`, `?` and backslash escapes (what KeyBuilder patterns use). */
-function globToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') source += '.*';
-    else if (c === '?') source += '.';
-    else source += (c === '\\' && i + 1 < pattern.length ? pattern[++i] : c).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 's');
 }
