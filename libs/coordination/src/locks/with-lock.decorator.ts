@@ -1,35 +1,28 @@
-import 'reflect-metadata';
-import { Inject, Optional } from '@nestjs/common';
-import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { resolveKeyTemplate, checkKeyTemplate, type KeyTemplate } from '../core/key-template.js';
+import { ServiceSlot, serviceMethodDecorator } from '../core/method-decorators.js';
 import { LockService } from './lock.service.js';
 import type { AcquireOptions } from './lock.types.js';
 
 export const WITH_LOCK_METADATA = 'coordination:with-lock';
-/**
- * The property Nest injects the instance's LockService into (see WithLock). A symbol private to
- * this module: it cannot collide with the class's own properties.
- */
-const LOCK_SERVICE = Symbol('coordination:with-lock:service');
+/** The property Nest injects the instance's LockService into (see WithLock). */
+export const LOCK_SERVICE_SLOT = new ServiceSlot(LockService);
 
 /** A key template (`'crew:{0}'`, `'order:{1.id}'`: argument index, then a property path) or a function of the arguments. */
-export type LockKeySource = string | ((...args: any[]) => string);
+export type LockKeySource = KeyTemplate;
 
 export interface WithLockMetadata {
   key: LockKeySource;
   options: AcquireOptions;
 }
 
-/** Resolves the lock key of one call; the key is validated by LockService like any other. */
+/**
+ * Resolves the lock key of one call; the key is validated by LockService like any other.
+ *
+ * @example
+ * resolveLockKey('crew:{0}:{1.id}', ['c1', { id: 7 }]); // 'crew:c1:7'
+ */
 export function resolveLockKey(source: LockKeySource, args: unknown[]): string {
-  if (typeof source === 'function') return source(...args);
-  return source.replace(/\{(\d+)((?:\.[A-Za-z_$][\w$]*)*)\}/g, (_match, index: string, path: string) => {
-    let value: unknown = args[Number(index)];
-    for (const part of path.split('.').filter(Boolean)) value = (value as Record<string, unknown> | null | undefined)?.[part];
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') {
-      throw new InvalidArgumentError('key', `placeholder {${index}${path}} of "${source}" resolved to ${value === null ? 'null' : typeof value}`);
-    }
-    return String(value);
-  });
+  return resolveKeyTemplate(source, args, 'key');
 }
 
 /**
@@ -66,47 +59,13 @@ export function resolveLockKey(source: LockKeySource, args: unknown[]): string {
  * async fulfil(order: Order) { ... }
  */
 export function WithLock(key: LockKeySource, options: AcquireOptions = {}): MethodDecorator {
-  if (typeof key !== 'string' && typeof key !== 'function') throw new InvalidArgumentError('key', 'must be a template string or a function');
-  return (target, propertyKey, descriptor: PropertyDescriptor) => {
-    const original = descriptor.value as (...args: unknown[]) => unknown;
-    const where = typeof target === 'function'
-      ? `${target.name}.${String(propertyKey)}`
-      : `${(target as { constructor: { name: string } }).constructor.name}.${String(propertyKey)}`;
-    if (typeof original !== 'function') throw new Error(`@WithLock() on ${where}: only methods can be decorated`);
-    if (typeof target === 'function') throw new Error(`@WithLock() on ${where}: static methods have no instance for Nest to inject LockService into; use LockService.withLock()`);
-    const wrapper = async function (this: Record<symbol, LockService | undefined>, ...args: unknown[]) {
-      const service = this?.[LOCK_SERVICE];
-      if (!service) throw new Error(missingService(where));
-      return service.withLock(resolveLockKey(key, args), () => original.apply(this, args), options);
-    };
-    for (const metadataKey of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, original), wrapper);
-    }
-    Object.defineProperty(wrapper, 'name', { value: original.name });
-    Reflect.defineMetadata(WITH_LOCK_METADATA, { key, options } satisfies WithLockMetadata, wrapper);
-    descriptor.value = wrapper;
-    // Optional, so Nest's resolution never fails first: WithLockExplorer fails the boot with a message
-    // naming the fix instead, and covers useFactory / useValue instances, which Nest never injects into.
-    Inject(LockService)(target, LOCK_SERVICE);
-    Optional()(target, LOCK_SERVICE);
-    return descriptor;
-  };
+  checkKeyTemplate(key, 'key');
+  return serviceMethodDecorator({
+    decorator: '@WithLock()',
+    slot: LOCK_SERVICE_SLOT,
+    metadataKey: WITH_LOCK_METADATA,
+    metadata: { key, options } satisfies WithLockMetadata,
+    alternative: 'LockService.withLock()',
+    run: (locks, call, args) => locks.withLock(resolveLockKey(key, args), call, options),
+  });
 }
-
-/**
- * Whether Nest gave `instance` its LockService (WithLockExplorer checks this at boot). The
- * reference is an own property under a symbol private to this module, set by Nest's property
- * injection when it builds the instance from its class.
- */
-export function hasLockService(instance: object): boolean {
-  return (instance as Record<symbol, LockService | undefined>)[LOCK_SERVICE] !== undefined;
-}
-
-function missingService(where: string): string {
-  return (
-    `@WithLock() on ${where}: this instance has no LockService. Let Nest create it (a provider or controller of a module ` +
-    `that can see CoordinationModule's exports; CoordinationModule is global unless isGlobal: false) instead of \`new\`, ` +
-    `or call LockService.withLock() yourself`
-  );
-}
-
