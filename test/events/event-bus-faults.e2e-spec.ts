@@ -6,7 +6,7 @@ import { firstValueFrom, take, timeout } from 'rxjs';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { uniquePrefix } from '../support/drivers.js';
 import { sleep, until } from '../support/wait.js';
-import { collect, EVENT_TIMEOUT_MS, eventsApp, eventually } from './event-test.helpers.js';
+import { collect, EVENT_TIMEOUT_MS, eventsApp, eventually, MODULE_CHANNELS } from './event-test.helpers.js';
 import { subscriberCounts } from './pubsub-admin.js';
 
 /** Fast reconnects so a restart is noticed quickly; nothing here measures time. */
@@ -73,7 +73,8 @@ describe('EventBus when Redis fails', () => {
     await server.restart();
     admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
     // ioredis re-issues SUBSCRIBE and PSUBSCRIBE on the new connection by itself.
-    expect(await eventually(() => subscriberCounts([admin], instanceId), { sub: 1, psub: 1 }, 10_000)).toEqual({ sub: 1, psub: 1 });
+    const expected = { sub: 1 + MODULE_CHANNELS, psub: 1 };
+    expect(await eventually(() => subscriberCounts([admin], instanceId), expected, 10_000)).toEqual(expected);
 
     await publishWhenBack(bus, 'crew.started', { n: 1 });
     await bus.publish('crew.started', { n: 2 }, { tenant: 'acme' });
@@ -109,7 +110,7 @@ describe('EventBus when Redis fails', () => {
     await ready;
     // Confirmed means in place on the server right now, not eventually.
     admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-    expect(await subscriberCounts([admin], instanceId)).toEqual({ sub: 1, psub: 0 });
+    expect(await subscriberCounts([admin], instanceId)).toEqual({ sub: 1 + MODULE_CHANNELS, psub: 0 });
     await publishWhenBack(bus, 'crew.started', { n: 1 });
     expect((await received).payload).toEqual({ n: 1 });
     expect((await existing.waitFor(1)).map((e) => e.payload.n)).toEqual([1]);

@@ -4,7 +4,7 @@ import { CoordinationCore } from '../support/internals.js';
 import type { Redis } from 'ioredis';
 import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.interface.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
-import { collect, eventsApp, eventually, expectEvents } from './event-test.helpers.js';
+import { collect, eventsApp, eventually, expectEvents, MODULE_CHANNELS } from './event-test.helpers.js';
 import { adminClients, closeAll, numsub, subscriberCounts } from './pubsub-admin.js';
 
 function thrown(fn: () => unknown): unknown {
@@ -256,7 +256,7 @@ describe.each(DRIVERS)('EventBus tenancy and lifecycle ($name)', (driver) => {
     stream.subscribe({ complete: () => (completed = true) });
     await stream.ready();
     const transport = app.get<EventTransport>(EVENT_TRANSPORT);
-    expect(transport.activeSubscriptions).toBe(1);
+    expect(transport.activeSubscriptions).toBe(1 + MODULE_CHANNELS);
     await app.close();
     expect(completed).toBe(true);
     expect(transport.activeSubscriptions).toBe(0);

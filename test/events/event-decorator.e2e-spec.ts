@@ -4,7 +4,7 @@ import { EventBus, InvalidArgumentError, OnCoordinationEvent, TenantInvalidError
 import { CoordinationCore } from '../support/internals.js';
 import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.interface.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
-import { collect, eventsApp, eventually } from './event-test.helpers.js';
+import { collect, eventsApp, eventually, MODULE_CHANNELS } from './event-test.helpers.js';
 
 /** Records what each handler saw; shared by the providers below (one app per test). */
 const seen = {
@@ -150,7 +150,7 @@ describe.each(DRIVERS)('@OnCoordinationEvent ($name)', (driver) => {
       { providers: [CrewListener] },
     );
     const transport = other.get<EventTransport>(EVENT_TRANSPORT);
-    expect(transport.activeSubscriptions).toBe(3); // crew.*, agent.started, agent.stopped
+    expect(transport.activeSubscriptions).toBe(3 + MODULE_CHANNELS); // crew.*, agent.started, agent.stopped
     await other.close();
     expect(transport.activeSubscriptions).toBe(0);
   });

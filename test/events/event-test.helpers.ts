@@ -4,6 +4,12 @@ import { filter, firstValueFrom, Subject, take, timeout, toArray } from 'rxjs';
 import { bootApp } from '../support/boot.js';
 import { until } from '../support/wait.js';
 
+/**
+ * Channels a module instance subscribes by itself, before any test does: the cache bus
+ * (`<prefix>:_shared:cache:bus`, one per module instance, held until shutdown).
+ */
+export const MODULE_CHANNELS = 1;
+
 /** How long a test waits for an event that must arrive; a miss fails the test instead of hanging it. */
 export const EVENT_TIMEOUT_MS = 5_000;
 

@@ -9,6 +9,18 @@ export interface TransportListener {
   message(channel: string, message: string): void;
   /** The server subscription could not be made; the listener is detached. */
   failed(error: unknown): void;
+  /**
+   * The connection carrying a confirmed subscription was lost: messages published from now on
+   * may never arrive, until `resumed`. Optional; a transport without connections (memory) never
+   * calls it.
+   */
+  interrupted?(): void;
+  /**
+   * The subscription is confirmed on the server again after a connection loss: messages
+   * published from now on arrive (those published in between may have been lost). Also called
+   * on a listener that joined while the connection was down. Optional.
+   */
+  resumed?(): void;
 }
 
 export interface TransportSubscription {

@@ -29,7 +29,8 @@ const DRAIN_TIMEOUT_MS = 1_000;
  * leave shuts it), and the open and shut steps of one channel run strictly one after the
  * other, so a quick leave-and-rejoin can never end with the UNSUBSCRIBE overtaking the new
  * SUBSCRIBE. It also tracks whether each server subscription is confirmed across connection
- * losses, and hands received messages to the listeners.
+ * losses (telling listeners through their optional `interrupted` / `resumed` hooks), and hands
+ * received messages to the listeners.
  *
  * @example
  * class MyTransport implements EventTransport {
@@ -90,15 +91,17 @@ export class RefCountedSubscriptions {
 
   /**
    * The subscriber connection is down: every confirmed subscription becomes unconfirmed, so
-   * `ready` does not promise delivery while events published now would be lost.
+   * `ready` does not promise delivery while events published now would be lost, and its
+   * listeners hear `interrupted()` (once per loss: a second call finds nothing confirmed).
    */
   connectionLost(): void {
     this.outages += 1;
-    for (const entry of this.entries.values()) {
+    for (const [key, entry] of this.entries) {
       if (!entry.confirmed || entry.failed) continue;
       entry.confirmed = false;
       entry.ready = new Promise<void>((resolve, reject) => (entry.resume = { resolve, reject }));
       entry.ready.catch(() => undefined);
+      this.notify(key, entry, 'interrupted');
     }
   }
 
@@ -119,6 +122,7 @@ export class RefCountedSubscriptions {
           entry.resume = undefined;
           entry.confirmed = true;
           resume.resolve();
+          this.notify(key, entry, 'resumed');
         },
         (error: unknown) => {
           // Lost again meanwhile: the next restore retries.
@@ -141,6 +145,17 @@ export class RefCountedSubscriptions {
         listener.message(channel, message);
       } catch (error) {
         this.logger.error(`An event listener on ${channel} threw: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /** Calls the optional `interrupted` / `resumed` hook of every listener of one entry; a throwing hook is logged. */
+  private notify(key: string, entry: Entry, hook: 'interrupted' | 'resumed'): void {
+    for (const listener of [...entry.listeners]) {
+      try {
+        listener[hook]?.();
+      } catch (error) {
+        this.logger.error(`The ${hook}() hook of a listener on ${parseEntryKey(key).name} threw: ${errorMessage(error)}`);
       }
     }
   }
