@@ -37,6 +37,9 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordRateLimitMixed', 'rateLimit.consume'],
   ['coordRateLimitRecordViolations', 'rateLimit.recordViolations'],
   ['coordRateLimitFleetHeartbeat', 'rateLimit.heartbeat'],
+  // CacheService (the cache store's operations, named like the store's other commands)
+  ['coordCacheFill', 'cache.fill'],
+  ['coordCacheReleaseLease', 'cache.releaseLease'],
 ]);
 
 /**
