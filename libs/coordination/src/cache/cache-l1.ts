@@ -1,0 +1,236 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../core/clock.js';
+import { globToRegExp } from '../keys/glob.js';
+
+/**
+ * One entry of the in-process L1: the serialized entry text as it came from (or went to)
+ * Redis, decoded per hit, so no caller ever holds another caller's object. `value` is the
+ * decoded object itself, kept only when `l1.shareValues` is on (the caller opted in to
+ * sharing it).
+ *
+ * @example
+ * const entry: L1Entry = { text, freshUntil: now + 60_000, tagKeys: [keys.key('acme', 'cache-tag', 'crew')], hasValue: false };
+ */
+export interface L1Entry {
+  /** The entry text (header + serialized value). */
+  readonly text: string;
+  /** Until when (clock ms) the entry is fresh; L1 never serves it from then on. */
+  readonly freshUntil: number;
+  /** Full keys of the entry's tag counters, for tag drops. */
+  readonly tagKeys: readonly string[];
+  /** The decoded value, shared by every hit; only with `shareValues`. */
+  readonly value?: unknown;
+  /** Whether `value` is set (a cached `undefined` cannot exist, but null can). */
+  readonly hasValue: boolean;
+}
+
+/**
+ * The `cache.l1` options section, as CacheL1 takes it (validated and defaulted by cache.options.ts).
+ *
+ * @example
+ * new CacheL1({ enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000, shareValues: false }, core.clock);
+ */
+export interface CacheL1Options {
+  enabled: boolean;
+  maxEntries: number;
+  maxBytes: number;
+  ttlMs: number;
+  shareValues: boolean;
+}
+
+interface Slot {
+  readonly entry: L1Entry;
+  readonly tenant: string;
+}
+
+/** Estimated bytes of one slot beyond its strings (slot, entry, index and LRU bookkeeping). */
+const ENTRY_OVERHEAD_BYTES = 160;
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
+/**
+ * The in-process LRU in front of Redis, bounded by `maxEntries` and `maxBytes` (a JS string
+ * counts 2 bytes per character). It holds fresh entries only (ttl = min(`ttlMs`, freshUntil -
+ * now), on the injected clock) and keeps two indexes, tag key → full keys and tenant → full
+ * keys, in step with every store, eviction and drop, so tag and tenant drops touch only their
+ * entries.
+ *
+ * Coherence: every drop bumps `generation`; a reader notes it before asking Redis and passes
+ * it to `set`, which stores nothing when an invalidation arrived meanwhile (the value read may
+ * predate it). While the fleet bus is down the L1 is `suspend`ed (cleared, bypassed) and
+ * cleared again on `resume`, as invalidations may have been missed in between.
+ *
+ * @example
+ * const l1 = new CacheL1({ enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000, shareValues: false }, systemClock);
+ * const generation = l1.generation;
+ * const text = await store.get(fullKey);
+ * if (text !== null) l1.set(fullKey, 'acme', { text, freshUntil, tagKeys: [], hasValue: false }, generation);
+ * l1.get(fullKey)?.text; // the same text, until it is no longer fresh or dropped
+ */
+export class CacheL1 {
+  readonly enabled: boolean;
+  readonly shareValues: boolean;
+  private readonly lru: LRUCache<string, Slot> | undefined;
+  private readonly ttlMs: number;
+  private readonly byTag = new Map<string, Set<string>>();
+  private readonly byTenant = new Map<string, Set<string>>();
+  private currentGeneration = 0;
+  private suspended = false;
+
+  constructor(options: CacheL1Options, private readonly clock: Clock) {
+    this.enabled = options.enabled;
+    this.shareValues = options.shareValues;
+    this.ttlMs = Math.max(1, Math.floor(options.ttlMs));
+    if (!this.enabled) return;
+    this.lru = new LRUCache<string, Slot>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: (slot, key) => sizeOf(key, slot.entry),
+      ttl: this.ttlMs,
+      ttlAutopurge: false,
+      // Staleness on the injected clock, read on every check (no cached "now" timer).
+      ttlResolution: 0,
+      perf: clock,
+      dispose: (slot, key) => this.unindex(key, slot),
+    });
+  }
+
+  /** Bumped by every drop (keys, tags, pattern, tenant, clear, suspend, resume). */
+  get generation(): number {
+    return this.currentGeneration;
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.lru?.size ?? 0;
+  }
+
+  /** Estimated bytes held now (what `maxBytes` bounds). */
+  get bytes(): number {
+    return this.lru?.calculatedSize ?? 0;
+  }
+
+  /** The fresh entry of `fullKey`; undefined when disabled, suspended, absent or no longer fresh. */
+  get(fullKey: string): L1Entry | undefined {
+    if (!this.lru || this.suspended) return undefined;
+    const slot = this.lru.get(fullKey);
+    if (!slot) return undefined;
+    if (slot.entry.freshUntil <= this.clock.now()) {
+      this.lru.delete(fullKey);
+      return undefined;
+    }
+    return slot.entry;
+  }
+
+  /**
+   * Stores `entry` under `fullKey` of `tenant`, unless the L1 is disabled or suspended, the
+   * entry is no longer fresh, or a drop happened since the caller read `generationAtRead`
+   * (its value may predate an invalidation). Keeps `entry.value` only with `shareValues`.
+   */
+  set(fullKey: string, tenant: string, entry: L1Entry, generationAtRead: number): void {
+    if (!this.lru || this.suspended || generationAtRead !== this.currentGeneration) return;
+    const ttl = Math.min(this.ttlMs, entry.freshUntil - this.clock.now());
+    if (!(ttl > 0)) {
+      // Older than what is held: the held entry is not the latest either.
+      this.lru.delete(fullKey);
+      return;
+    }
+    const slot: Slot = { entry: this.copyOf(entry), tenant };
+    this.lru.set(fullKey, slot, { ttl: Math.ceil(ttl) });
+    // A slot larger than maxBytes is refused (and any older one dropped): index only what is held.
+    if (this.lru.peek(fullKey) !== slot) return;
+    for (const tagKey of slot.entry.tagKeys) addTo(this.byTag, tagKey, fullKey);
+    addTo(this.byTenant, tenant, fullKey);
+  }
+
+  /** Drops the entries of these full keys. */
+  deleteKeys(fullKeys: readonly string[]): void {
+    this.currentGeneration += 1;
+    if (!this.lru) return;
+    for (const key of fullKeys) this.lru.delete(key);
+  }
+
+  /** Drops every entry carrying one of these tag counter keys. */
+  deleteTags(tagKeys: readonly string[]): void {
+    this.currentGeneration += 1;
+    for (const tagKey of tagKeys) this.dropAll(this.byTag.get(tagKey));
+  }
+
+  /**
+   * Drops the entries whose full key matches `pattern`, a SCAN glob from KeyBuilder.pattern
+   * (escapes included). With `tenant`, only that tenant's entries are tested.
+   */
+  deletePattern(pattern: string, tenant?: string): void {
+    this.currentGeneration += 1;
+    if (!this.lru) return;
+    const match = globToRegExp(pattern);
+    const candidates = tenant === undefined ? this.lru.keys() : (this.byTenant.get(tenant) ?? []);
+    const matching: string[] = [];
+    for (const key of candidates) if (match.test(key)) matching.push(key);
+    for (const key of matching) this.lru.delete(key);
+  }
+
+  /** Drops every entry of `tenant`. */
+  clearTenant(tenant: string): void {
+    this.currentGeneration += 1;
+    this.dropAll(this.byTenant.get(tenant));
+  }
+
+  /** Drops every entry. */
+  clear(): void {
+    this.currentGeneration += 1;
+    this.lru?.clear();
+    this.byTag.clear();
+    this.byTenant.clear();
+  }
+
+  /** Clears and bypasses the L1 (get → undefined, set → no-op) until `resume`. */
+  suspend(): void {
+    this.suspended = true;
+    this.clear();
+  }
+
+  /** Clears the L1 (drops missed while suspended cannot be replayed) and uses it again. */
+  resume(): void {
+    this.suspended = false;
+    this.clear();
+  }
+
+  private copyOf(entry: L1Entry): L1Entry {
+    const tagKeys = entry.tagKeys.length === 0 ? NO_TAGS : Object.freeze([...entry.tagKeys]);
+    if (this.shareValues && entry.hasValue) {
+      return Object.freeze({ text: entry.text, freshUntil: entry.freshUntil, tagKeys, value: entry.value, hasValue: true });
+    }
+    return Object.freeze({ text: entry.text, freshUntil: entry.freshUntil, tagKeys, hasValue: false });
+  }
+
+  /** Deletes the keys of an index set (copied first: each delete edits it through dispose). */
+  private dropAll(keys: Set<string> | undefined): void {
+    if (!this.lru || !keys) return;
+    for (const key of [...keys]) this.lru.delete(key);
+  }
+
+  /** The LRU let go of `slot` (evicted, expired, replaced, deleted): forget it in the indexes. */
+  private unindex(key: string, slot: Slot): void {
+    for (const tagKey of slot.entry.tagKeys) removeFrom(this.byTag, tagKey, key);
+    removeFrom(this.byTenant, slot.tenant, key);
+  }
+}
+
+function sizeOf(key: string, entry: L1Entry): number {
+  let chars = key.length + entry.text.length;
+  for (const tagKey of entry.tagKeys) chars += tagKey.length;
+  return chars * 2 + ENTRY_OVERHEAD_BYTES;
+}
+
+function addTo(index: Map<string, Set<string>>, name: string, key: string): void {
+  let keys = index.get(name);
+  if (!keys) index.set(name, (keys = new Set()));
+  keys.add(key);
+}
+
+function removeFrom(index: Map<string, Set<string>>, name: string, key: string): void {
+  const keys = index.get(name);
+  if (!keys) return;
+  keys.delete(key);
+  if (keys.size === 0) index.delete(name);
+}
