@@ -1,3 +1,4 @@
+import { CACHE_CAPABILITY } from './cache/cache.capability.js';
 import type { CapabilitySections } from './core/capability.js';
 import { EVENTS_CAPABILITY } from './events/events.capability.js';
 import { HEALTH_CAPABILITY } from './health/health.capability.js';
@@ -9,7 +10,7 @@ import { RATE_LIMIT_CAPABILITY } from './rate-limit/rate-limit.capability.js';
  * its own folder plus one entry here; its options section joins CoordinationModuleOptions
  * through the type below.
  */
-export const CAPABILITIES = [EVENTS_CAPABILITY, HEALTH_CAPABILITY, LOCKS_CAPABILITY, RATE_LIMIT_CAPABILITY] as const;
+export const CAPABILITIES = [EVENTS_CAPABILITY, HEALTH_CAPABILITY, LOCKS_CAPABILITY, RATE_LIMIT_CAPABILITY, CACHE_CAPABILITY] as const;
 
 /** `{ locks?: LockModuleOptions; rateLimit?: RateLimitModuleOptions; ... }`, from the list above. */
 export type CapabilityModuleOptions = CapabilitySections<typeof CAPABILITIES>;

@@ -66,3 +66,27 @@ export type { LockKeySource } from './locks/with-lock.decorator.js';
 export { DEFAULT_LOCK_OPTIONS } from './locks/lock.options.js';
 export type { LockModuleOptions } from './locks/lock.options.js';
 export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockKind } from './locks/lock.types.js';
+
+// Cache
+export { CacheService } from './cache/cache.service.js';
+export { DEFAULT_CACHE_OPTIONS, MAX_CACHE_TTL_MS } from './cache/cache.options.js';
+export type { CacheModuleOptions, CacheL1ModuleOptions } from './cache/cache.options.js';
+export type { CacheCallOptions, CacheGetOptions, CacheSetOptions, GetOrSetOptions, CacheEntryInput, CacheLookup, CacheStats } from './cache/cache.types.js';
+
+// Cache: decorators, the HTTP interceptor, the Keyv adapter for @nestjs/cache-manager
+export { Cacheable, CachePut } from './cache/cacheable.decorator.js';
+export type { CacheableOptions, CachePutOptions } from './cache/cacheable.decorator.js';
+export { CacheEvict } from './cache/cache-evict.decorator.js';
+export type { CacheEvictOptions } from './cache/cache-evict.decorator.js';
+export { CacheInterceptor } from './cache/cache.interceptor.js';
+export type { XCache } from './cache/cache.interceptor.js';
+export { CacheResponse } from './cache/cache-response.decorator.js';
+export type { CacheResponseOptions } from './cache/cache-response.decorator.js';
+export { CoordinationKeyvStore } from './cache/keyv-store.adapter.js';
+export type { CoordinationKeyvStoreOptions, KeyvStoreEntry } from './cache/keyv-store.adapter.js';
+export type { KeyTemplate, KeyTemplates } from './core/key-template.js';
+
+// Embedding cache (part of the cache capability)
+export { EmbeddingCache } from './cache/embedding-cache.js';
+export { MAX_EMBEDDING_DIMENSIONS, MAX_MODEL_LENGTH } from './cache/embedding-vector.js';
+export type { EmbeddingVector, EmbeddingReadOptions, EmbeddingStoreOptions, EmbeddingItem, EmbeddingCacheStats } from './cache/embedding-cache.types.js';

@@ -1,0 +1,95 @@
+import { InvalidArgumentError, InvalidKeyError } from '../errors/coordination.error.js';
+import { MAX_ID_LENGTH } from '../keys/key-builder.js';
+import { MAX_CACHE_TTL_MS, type ResolvedCacheOptions } from './cache.options.js';
+
+/** Most tags one entry may carry: each costs a counter read when the entry is read. */
+export const MAX_TAGS_PER_ENTRY = 100;
+
+/** A set / getOrSet call's options with the defaults applied. */
+export interface CheckedWrite {
+  readonly ttlMs: number;
+  readonly staleMs: number;
+  readonly tags: readonly string[];
+  readonly l1: boolean;
+}
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
+/**
+ * A cache key, tag or pattern: any non-empty string of at most MAX_ID_LENGTH characters (the
+ * KeyBuilder encodes every character, so none can escape the tenant's namespace).
+ *
+ * @throws InvalidKeyError naming `argument` (`key`, `keys[2]`, `tags[0]`, `pattern`)
+ */
+export function checkId(value: unknown, argument: string): asserts value is string {
+  if (typeof value !== 'string') throw new InvalidKeyError(argument, `must be a string, got ${value === null ? 'null' : typeof value}`);
+  if (value.length === 0) throw new InvalidKeyError(argument, 'must not be empty');
+  if (value.length > MAX_ID_LENGTH) throw new InvalidKeyError(argument, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
+}
+
+/** An array of keys (`mget`, `delete`), each checked as `<argument>[i]`. */
+export function checkIds(values: unknown, argument: string): asserts values is readonly string[] {
+  if (!Array.isArray(values)) throw new InvalidArgumentError(argument, 'must be an array of strings', values);
+  for (let i = 0; i < values.length; i++) checkId(values[i], `${argument}[${i}]`);
+}
+
+/** An options argument: absent, or an object (a typed error, not a TypeError or a silently ignored string). */
+export function checkObject(value: unknown, argument: string): void {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new InvalidArgumentError(argument, 'must be an object', value);
+  }
+}
+
+/** The `l1` flag of a read, default `cache.l1.enabled`. */
+export function checkRead(options: { l1?: unknown } | undefined, defaults: ResolvedCacheOptions): boolean {
+  checkObject(options, 'options');
+  return flag(options?.l1, 'l1', defaults.l1.enabled);
+}
+
+/** The ttlMs, tags and l1 of `set` / an `mset` entry / `getOrSet` (with staleMs), checked and defaulted. */
+export function checkWrite(
+  options: { ttlMs?: unknown; staleMs?: unknown; tags?: unknown; l1?: unknown } | undefined,
+  defaults: ResolvedCacheOptions,
+  prefix = '',
+  withStale = false,
+): CheckedWrite {
+  checkObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
+  return {
+    ttlMs: duration(options?.ttlMs, `${prefix}ttlMs`, defaults.defaultTtlMs, false),
+    staleMs: withStale ? duration(options?.staleMs, `${prefix}staleMs`, defaults.staleMs, true) : 0,
+    tags: checkTags(options?.tags, `${prefix}tags`),
+    l1: flag(options?.l1, `${prefix}l1`, defaults.l1.enabled),
+  };
+}
+
+/** Tags of an entry or of `invalidateTags`: distinct ids, at most MAX_TAGS_PER_ENTRY for an entry. */
+export function checkTags(tags: unknown, argument: string, limit = MAX_TAGS_PER_ENTRY): readonly string[] {
+  if (tags === undefined) return NO_TAGS;
+  if (!Array.isArray(tags)) throw new InvalidArgumentError(argument, 'must be an array of strings', tags);
+  if (tags.length > limit) throw new InvalidArgumentError(argument, `must hold at most ${limit} tags (got ${tags.length})`);
+  for (let i = 0; i < tags.length; i++) checkId(tags[i], `${argument}[${i}]`);
+  return tags.length < 2 ? (tags as string[]) : [...new Set(tags as string[])];
+}
+
+/** `undefined` cannot be cached (a miss is `undefined`); `null` can. */
+export function checkValue(value: unknown, argument: string): void {
+  if (value === undefined) throw new InvalidArgumentError(argument, 'undefined cannot be cached (use null, or delete the key)');
+}
+
+export function checkLoader(loader: unknown): void {
+  if (typeof loader !== 'function') throw new InvalidArgumentError('loader', `must be a function, got ${loader === null ? 'null' : typeof loader}`);
+}
+
+function duration(value: unknown, argument: string, fallback: number, zeroAllowed: boolean): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new InvalidArgumentError(argument, 'must be a number of ms', value);
+  if (zeroAllowed ? value < 0 : value <= 0) throw new InvalidArgumentError(argument, zeroAllowed ? 'must not be negative' : 'must be greater than 0', value);
+  if (value > MAX_CACHE_TTL_MS) throw new InvalidArgumentError(argument, `must be at most ${MAX_CACHE_TTL_MS} ms (365 days)`, value);
+  return Math.ceil(value);
+}
+
+function flag(value: unknown, argument: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(argument, 'must be a boolean', value);
+  return value;
+}

@@ -1,0 +1,147 @@
+import type { CacheBusKind } from './cache-bus.js';
+import { encodeEntry } from './cache-entry.js';
+import { readVersions, type CacheParts } from './cache-reader.js';
+import type { CacheLease, CacheStoreEntry } from './cache-store.interface.js';
+
+/** One entry to write: its full key, serialized value, lifetimes and tag counter keys. */
+export interface WriteItem {
+  readonly tenant: string;
+  readonly fullKey: string;
+  /** The serialized value (Serializer.encode). */
+  readonly body: string;
+  /** The value itself, kept in L1 only with `l1.shareValues`. */
+  readonly value: unknown;
+  readonly ttlMs: number;
+  /** Extra lifetime in Redis after `ttlMs` (the stale-while-revalidate window); 0 for `set`. */
+  readonly staleMs: number;
+  readonly tagKeys: readonly string[];
+}
+
+const NO_VERSIONS: readonly number[] = Object.freeze([]);
+
+/**
+ * The write path of CacheService (library-internal). Every write goes to the store first, then
+ * one bus message names what changed, so every instance drops it from its L1 (this one at
+ * once) and `getOrSet` callers waiting for it wake up. Explicit writes and invalidations throw
+ * when Redis is unreachable (a lost invalidation must not be silent), after dropping what they
+ * name from this instance's L1; the write after a loader is counted and logged instead.
+ *
+ * @example
+ * await writer.write([item], true, 'cache.set');
+ * await writer.invalidate('acme', 'tags', [tagKey], 'cache.invalidateTags');
+ */
+export class CacheWriter {
+  constructor(private readonly parts: CacheParts) {}
+
+  /** `set` / `mset`: reads the tags' versions (one round trip when tagged), writes, announces. Throws on failure. */
+  async write(items: readonly WriteItem[], useL1: boolean, operation: string): Promise<void> {
+    const { store, clock } = this.parts;
+    const generation = this.parts.l1.generation;
+    let freshUntil: number[] = [];
+    try {
+      const versions = await readVersions(store, [...new Set(items.flatMap((item) => item.tagKeys))]);
+      const now = clock.now();
+      freshUntil = items.map((item) => now + item.ttlMs);
+      const entries: CacheStoreEntry[] = items.map((item, i) => ({
+        key: item.fullKey,
+        value: encodeEntry(item.body, freshUntil[i], 0, item.tagKeys, item.tagKeys.length === 0 ? NO_VERSIONS : item.tagKeys.map((key) => versions.get(key)!)),
+        ttlMs: item.ttlMs + item.staleMs,
+      }));
+      if (entries.length === 1) await store.set(entries[0].key, entries[0].value, entries[0].ttlMs);
+      else await store.setMany(entries);
+    } catch (error) {
+      this.parts.failures.write(error, operation);
+    }
+    await this.announce(items[0].tenant, 'keys', items.map((item) => item.fullKey), operation, false);
+    if (useL1) this.rememberOwn(items, freshUntil, generation);
+  }
+
+  /**
+   * Stores what a `getOrSet` loader produced, with the tag versions read before it ran: under
+   * the lease (`fill`, which drops it) or without one (an outage, a lease wait that ran out).
+   * Never throws: a failure is counted and logged, the caller has its value either way.
+   */
+  async fill(item: WriteItem, deltaMs: number, versions: readonly number[], lease: CacheLease | undefined, useL1: boolean, generation: number): Promise<void> {
+    const { store, clock } = this.parts;
+    const freshUntil = clock.now() + item.ttlMs;
+    const text = encodeEntry(item.body, freshUntil, deltaMs, item.tagKeys, versions);
+    try {
+      if (lease) await store.fill(item.fullKey, text, item.ttlMs + item.staleMs, lease);
+      else await store.set(item.fullKey, text, item.ttlMs + item.staleMs);
+    } catch (error) {
+      this.parts.failures.swallowed(error, 'cache.getOrSet', `Storing the loaded value of ${item.fullKey}`);
+      return;
+    }
+    await this.announce(item.tenant, 'keys', [item.fullKey], 'cache.getOrSet', true);
+    if (useL1) this.rememberOwn([item], [freshUntil], generation);
+  }
+
+  /**
+   * Drops a lease and, when `wake`, announces the key so that waiters retry at once (a loader
+   * failed or returned undefined); without it the lease was not needed (the value was there).
+   * Never throws.
+   */
+  async release(tenant: string, fullKey: string, lease: CacheLease, wake: boolean): Promise<void> {
+    try {
+      await this.parts.store.releaseLease(lease.key, lease.token);
+    } catch (error) {
+      this.parts.failures.swallowed(error, 'cache.getOrSet', `Releasing the lease of ${fullKey}`);
+      return;
+    }
+    if (wake) await this.announce(tenant, 'keys', [fullKey], 'cache.getOrSet', true);
+  }
+
+  /** `delete`: the number of keys that existed. */
+  async delete(tenant: string, fullKeys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    try {
+      deleted = await this.parts.store.delete(fullKeys);
+    } catch (error) {
+      this.parts.l1.deleteKeys(fullKeys);
+      this.parts.failures.write(error, 'cache.delete');
+    }
+    await this.announce(tenant, 'keys', fullKeys, 'cache.delete', false);
+    return deleted;
+  }
+
+  /** `invalidateTags` (one INCR per tag), `invalidatePattern` and `clear` (SCAN + UNLINK on every master). */
+  async invalidate(tenant: string, kind: Exclude<CacheBusKind, 'keys'>, values: readonly string[], operation: string): Promise<number> {
+    const { store, l1 } = this.parts;
+    let deleted = 0;
+    try {
+      if (kind === 'tags') await store.bumpCounters(values);
+      else deleted = await store.deleteMatching(values[0]);
+    } catch (error) {
+      if (kind === 'tags') l1.deleteTags(values);
+      else if (kind === 'pattern') l1.deletePattern(values[0], tenant);
+      else l1.clearTenant(tenant);
+      this.parts.failures.write(error, operation);
+    }
+    await this.announce(tenant, kind, kind === 'clear' ? [] : values, operation, false);
+    return deleted;
+  }
+
+  /** Publishes a bus message (dropping the entries from this L1 at once); throws unless `quiet`. */
+  private async announce(tenant: string, kind: CacheBusKind, values: readonly string[], operation: string, quiet: boolean): Promise<void> {
+    try {
+      await this.parts.bus.publish(tenant, kind, values);
+    } catch (error) {
+      if (quiet) this.parts.failures.swallowed(error, operation, `Announcing ${values[0] ?? tenant} on the cache bus`);
+      else this.parts.failures.write(error, operation);
+    }
+  }
+
+  /**
+   * Keeps values this instance just wrote in its L1. The announcement dropped them (one L1
+   * generation); any further drop since `generation`, e.g. a tag invalidated while a loader
+   * ran, may concern them, and then nothing is kept.
+   */
+  private rememberOwn(items: readonly WriteItem[], freshUntil: readonly number[], generation: number): void {
+    const { l1 } = this.parts;
+    if (l1.generation !== generation + 1) return;
+    items.forEach((item, i) => {
+      const entry = { text: item.body, freshUntil: freshUntil[i], tagKeys: item.tagKeys, value: item.value, hasValue: l1.shareValues };
+      l1.set(item.fullKey, item.tenant, entry, generation + 1);
+    });
+  }
+}

@@ -1,0 +1,300 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { CacheBus } from './cache-bus.js';
+import { CacheFailures } from './cache-failures.js';
+import { CacheL1 } from './cache-l1.js';
+import { CacheKeys } from './cache-keys.js';
+import { CacheLoader } from './cache-loader.js';
+import { CacheReader, type CacheParts } from './cache-reader.js';
+import { CacheMeter } from './cache-stats.js';
+import { CACHE_STORE, type CacheStore } from './cache-store.interface.js';
+import { checkId, checkIds, checkLoader, checkObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite } from './cache-validation.js';
+import { CacheWriter, type WriteItem } from './cache-writer.js';
+import { CACHE_OPTIONS, type ResolvedCacheOptions } from './cache.options.js';
+import type { CacheCallOptions, CacheEntryInput, CacheGetOptions, CacheLookup, CacheSetOptions, CacheStats, GetOrSetOptions } from './cache.types.js';
+
+/** Shutdown waits at most this long (and at most `leaseTtlMs`) for background refreshes. */
+const REFRESH_DRAIN_MS = 5_000;
+
+/**
+ * A tenant-scoped cache shared by the fleet: Redis (L2) behind an optional in-process LRU (L1),
+ * with `getOrSet` stampede protection, tags and early refresh. Values go through the module's
+ * serializer (Dates, Maps, BigInt, Buffers intact; compressed above
+ * `serializer.compressThresholdBytes`). `undefined` cannot be cached; `null` can.
+ *
+ * - **L1** (`cache.l1`): holds fresh entries only, for at most `l1.ttlMs`, and decodes a new copy
+ *   per hit unless `l1.shareValues`. Every write and invalidation on any instance drops the
+ *   entries it concerns from every L1 through one bus message; while the bus subscription is
+ *   down the L1 is cleared and bypassed.
+ * - **Stampede protection** (`getOrSet`): concurrent misses of a key call the loader once per
+ *   fleet: once per process (the others await it), and across instances under a lease in Redis
+ *   (`cache.leaseTtlMs`); waiters are woken by the bus and call the loader themselves after
+ *   `cache.leaseWaitMs`.
+ * - **Stale-while-revalidate** (`staleMs`): for `staleMs` after an entry's `ttlMs`, `getOrSet`
+ *   serves the old value (`stats().staleServes`) and refreshes it once, in the background, under
+ *   the lease. `get`, `has` and `mget` never serve stale values.
+ * - **XFetch** (`cache.xfetchBeta`): a fresh L2 hit of `getOrSet` refreshes early, in the
+ *   background, with probability rising as expiry nears and with the loader's duration
+ *   (`now - loaderMs * beta * ln(random()) >= freshUntil`), so a hot key is reloaded by one caller
+ *   before it expires instead of missing for all. L1 hits never trigger it.
+ * - **Tags** are versioned: an entry stores the version of each of its tags' counters;
+ *   `invalidateTags` increments them (one INCR per tag plus one bus message), so every entry
+ *   carrying them reads as a miss on every instance. Reading a tagged entry costs one more round
+ *   trip (its counters); an untagged one costs none. Invalidated entries stay in Redis until
+ *   their TTL.
+ * - **Redis unreachable**: reads (`get`, `has`, `mget`, `getOrSet`) answer from L1, as misses or
+ *   by calling the loader (still coalesced in process, without the lease), count the failure in
+ *   `stats().errors` and `cache_errors_total{operation}` and log it (at most once per 10 s); with
+ *   `cache.onRedisUnavailable: 'throw'` they throw RedisUnavailableError. Writes and
+ *   invalidations (`set`, `mset`, `delete`, `invalidateTags`, `invalidatePattern`, `clear`)
+ *   always throw it (`delete` and the invalidations still drop this instance's L1): a lost
+ *   invalidation must not be silent. The write after a loader is counted and logged, never thrown.
+ * - **Bad input** throws InvalidKeyError / InvalidArgumentError naming the argument, and
+ *   TenantInvalidError / TenantRequiredError, before any Redis call.
+ *
+ * @example
+ * const crew = await cache.getOrSet(`crew:${id}`, () => crews.load(id), { ttlMs: 60_000, tags: [`crew:${id}`], staleMs: 10_000 });
+ * await cache.invalidateTags([`crew:${id}`]); // after editing the crew, on every instance
+ */
+@Injectable()
+export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Coordination:Cache');
+  private readonly keys: CacheKeys;
+  private readonly meter: CacheMeter;
+  private readonly reader: CacheReader;
+  private readonly writer: CacheWriter;
+  private readonly loader: CacheLoader;
+  private readonly failures: CacheFailures;
+  private readonly defaults: CheckedWrite;
+
+  constructor(
+    private readonly core: CoordinationCore,
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    @Inject(CACHE_STORE) store: CacheStore,
+    private readonly l1: CacheL1,
+    private readonly bus: CacheBus,
+  ) {
+    this.keys = new CacheKeys(core.keys);
+    this.meter = new CacheMeter(core.metrics);
+    this.failures = new CacheFailures(this.meter, options.onRedisUnavailable, this.logger);
+    const parts: CacheParts = {
+      store, l1, bus, serializer: core.serializer, clock: core.clock, meter: this.meter, failures: this.failures, options, logger: this.logger,
+    };
+    this.reader = new CacheReader(parts);
+    this.writer = new CacheWriter(parts);
+    this.loader = new CacheLoader(parts, this.reader, this.writer, this.keys, core.instanceId);
+    this.defaults = checkWrite(undefined, options, '', true);
+  }
+
+  /** Subscribes to the fleet bus; L1 is bypassed until the subscription is confirmed. */
+  onModuleInit(): void {
+    this.bus.start();
+  }
+
+  /** Waits (bounded) for background refreshes, then leaves the bus; runs before the connection closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.loader.close(Math.min(REFRESH_DRAIN_MS, this.options.leaseTtlMs));
+    this.bus.close();
+  }
+
+  /**
+   * The value of `key`, or undefined when absent, expired or invalidated.
+   *
+   * @example
+   * const plan = await cache.get<Plan>('plan');
+   */
+  get<T = unknown>(key: string, options?: CacheGetOptions): Promise<T | undefined> {
+    let tenant: string;
+    let useL1: boolean;
+    // Not async (one promise less on the hot path); bad input still rejects, never throws.
+    try {
+      checkId(key, 'key');
+      useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
+      tenant = this.core.tenants.resolve(options?.tenant, 'cache.get');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.reader.get(tenant, this.keys.entry(tenant, key), useL1, 'cache.get') as Promise<T | undefined>;
+  }
+
+  /**
+   * Whether `key` holds a fresh value (nothing is decoded).
+   *
+   * @example
+   * if (!(await cache.has('report:q3'))) await queue.add('build-report', { quarter: 'q3' });
+   */
+  async has(key: string, options?: CacheGetOptions): Promise<boolean> {
+    checkId(key, 'key');
+    const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.has');
+    return this.reader.has(this.keys.entry(tenant, key), useL1, 'cache.has');
+  }
+
+  /**
+   * What `key` holds, telling a fresh value (`hit`) from one past its `ttlMs` that is still within
+   * the `staleMs` it was written with (`stale`, counted as a stale serve): for callers that serve
+   * stale values themselves, as CacheInterceptor does (`X-Cache: STALE`).
+   *
+   * @example
+   * const { state, value } = await cache.lookup<Report>('report:q3');
+   * if (state === 'stale') void cache.getOrSet('report:q3', build, { staleMs: 60_000 }); // refresh it
+   */
+  async lookup<T = unknown>(key: string, options?: CacheGetOptions): Promise<CacheLookup<T>> {
+    checkId(key, 'key');
+    const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.lookup');
+    return this.reader.lookupState(tenant, this.keys.entry(tenant, key), useL1, 'cache.lookup') as Promise<CacheLookup<T>>;
+  }
+
+  /**
+   * The values of `keys`, in order (undefined for each miss): L1 first, the rest in one round
+   * trip per Redis node, plus one for the tags of the tagged entries.
+   *
+   * @example
+   * const [a, b] = await cache.mget<User>(['user:1', 'user:2']);
+   */
+  async mget<T = unknown>(keys: readonly string[], options?: CacheGetOptions): Promise<Array<T | undefined>> {
+    checkIds(keys, 'keys');
+    const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.mget');
+    if (keys.length === 0) return [];
+    return this.reader.getMany(tenant, keys.map((key) => this.keys.entry(tenant, key)), useL1, 'cache.mget') as Promise<Array<T | undefined>>;
+  }
+
+  /**
+   * Stores `value` under `key` for `ttlMs` (default `cache.defaultTtlMs`) with `tags`, and drops
+   * the key from every instance's L1.
+   *
+   * @throws RedisUnavailableError when Redis is unreachable; SerializationError for a value the serializer cannot store
+   * @example
+   * await cache.set('crew:7', crew, { ttlMs: 60_000, tags: ['crews', 'company:acme'] });
+   */
+  async set<T>(key: string, value: T, options?: CacheSetOptions): Promise<void> {
+    checkId(key, 'key');
+    checkValue(value, 'value');
+    const o = options === undefined ? this.defaults : checkWrite(options, this.options);
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.set');
+    const item = this.itemOf(tenant, key, value, o.ttlMs, 0, o.tags);
+    await this.writer.write([item], o.l1, 'cache.set');
+  }
+
+  /**
+   * `set` of many entries in one round trip per Redis node (plus one for their tags' versions).
+   *
+   * @example
+   * await cache.mset([{ key: 'user:1', value: u1 }, { key: 'user:2', value: u2, ttlMs: 5_000 }]);
+   */
+  async mset(entries: readonly CacheEntryInput[], options?: CacheCallOptions & { l1?: boolean }): Promise<void> {
+    if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'must be an array of { key, value, ttlMs?, tags? }', entries);
+    const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
+    const checked = entries.map((entry, i) => {
+      checkObject(entry ?? null, `entries[${i}]`);
+      checkId(entry.key, `entries[${i}].key`);
+      checkValue(entry.value, `entries[${i}].value`);
+      return checkWrite({ ttlMs: entry.ttlMs, tags: entry.tags }, this.options, `entries[${i}].`);
+    });
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.mset');
+    if (entries.length === 0) return;
+    const items = entries.map((entry, i) => this.itemOf(tenant, entry.key, entry.value, checked[i].ttlMs, 0, checked[i].tags));
+    await this.writer.write(items, useL1, 'cache.mset');
+  }
+
+  /**
+   * Deletes one key or several, on every instance (L1 included); resolves with how many existed in Redis.
+   *
+   * @example
+   * await cache.delete(['user:1', 'user:2']);
+   */
+  async delete(keyOrKeys: string | readonly string[], options?: CacheCallOptions): Promise<number> {
+    if (Array.isArray(keyOrKeys)) checkIds(keyOrKeys, 'keys');
+    else checkId(keyOrKeys, 'key');
+    const keys: readonly string[] = Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys as string];
+    checkObject(options, 'options');
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.delete');
+    if (keys.length === 0) return 0;
+    return this.writer.delete(tenant, keys.map((key) => this.keys.entry(tenant, key)));
+  }
+
+  /**
+   * The value of `key`, or what `loader` returns, stored for `ttlMs` with `tags`. Concurrent
+   * misses call the loader once across the fleet; see the class notes for `staleMs`, XFetch and
+   * what happens while Redis is unreachable. A loader that throws stores nothing and its error
+   * goes to every caller waiting for it in this process; one that returns undefined stores nothing.
+   *
+   * @example
+   * const config = await cache.getOrSet(`crew-config:${id}`, () => db.crewConfig(id), { ttlMs: 300_000, staleMs: 60_000, tags: [`crew:${id}`] });
+   */
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
+    let tenant: string;
+    let o: CheckedWrite;
+    try {
+      checkId(key, 'key');
+      checkLoader(loader);
+      o = options === undefined ? this.defaults : checkWrite(options, this.options, '', true);
+      tenant = this.core.tenants.resolve(options?.tenant, 'cache.getOrSet');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.loader.getOrSet(tenant, key, loader, o) as Promise<T>;
+  }
+
+  /**
+   * Invalidates every entry carrying one of `tags`, on every instance: one INCR per tag and one
+   * bus message; the entries read as misses from now on and leave Redis at their TTL.
+   *
+   * @example
+   * await cache.invalidateTags([`crew:${id}`]);
+   */
+  async invalidateTags(tags: readonly string[], options?: CacheCallOptions): Promise<void> {
+    const checked = checkTags(tags, 'tags', Number.MAX_SAFE_INTEGER);
+    checkObject(options, 'options');
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.invalidateTags');
+    if (checked.length === 0) return;
+    await this.writer.invalidate(tenant, 'tags', this.keys.tags(tenant, checked), 'cache.invalidateTags');
+  }
+
+  /**
+   * Deletes the tenant's entries whose key matches `pattern`, where `*` matches any run of
+   * characters and every other character (`?`, `[`, `\`, ...) only itself; SCAN on every master,
+   * never outside the tenant's namespace. Resolves with how many keys were deleted (a lease of
+   * a matching key taken by a loader at that moment is deleted and counted too).
+   *
+   * @example
+   * await cache.invalidatePattern('user:42:*');
+   */
+  async invalidatePattern(pattern: string, options?: CacheCallOptions): Promise<number> {
+    checkId(pattern, 'pattern');
+    checkObject(options, 'options');
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.invalidatePattern');
+    return this.writer.invalidate(tenant, 'pattern', [this.keys.pattern(tenant, pattern)], 'cache.invalidatePattern');
+  }
+
+  /**
+   * Deletes every entry of the tenant (SCAN on every master); resolves with how many keys were
+   * deleted. Tag counters stay (they only ever grow); embeddings are not entries of this cache.
+   *
+   * @example
+   * await cache.clear({ tenant: 'acme' });
+   */
+  async clear(options?: CacheCallOptions): Promise<number> {
+    checkObject(options, 'options');
+    const tenant = this.core.tenants.resolve(options?.tenant, 'cache.clear');
+    return this.writer.invalidate(tenant, 'clear', [this.keys.pattern(tenant)], 'cache.clear');
+  }
+
+  /**
+   * Counters of this instance since it started, every tenant together.
+   *
+   * @example
+   * const { hitRatio, l1Entries } = cache.stats();
+   */
+  stats(): CacheStats {
+    return this.meter.snapshot(this.l1);
+  }
+
+  private itemOf(tenant: string, key: string, value: unknown, ttlMs: number, staleMs: number, tags: readonly string[]): WriteItem {
+    const body = this.core.serializer.encode(value);
+    return { tenant, fullKey: this.keys.entry(tenant, key), body, value, ttlMs, staleMs, tagKeys: this.keys.tags(tenant, tags) };
+  }
+}

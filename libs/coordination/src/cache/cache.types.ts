@@ -1,0 +1,78 @@
+/** Options every cache call accepts. */
+export interface CacheCallOptions {
+  /** The tenant whose namespace the key lives in; default: the tenant of the current context. */
+  tenant?: string;
+}
+
+/** Options of `CacheService.get`, `has` and `mget`. */
+export interface CacheGetOptions extends CacheCallOptions {
+  /** Read (and fill) the in-process L1; default: `cache.l1.enabled`. `false` always asks Redis. */
+  l1?: boolean;
+}
+
+/** Options of `CacheService.set` and one entry of `mset`. */
+export interface CacheSetOptions extends CacheCallOptions {
+  /** Lifetime of the entry; default `cache.defaultTtlMs`. */
+  ttlMs?: number;
+  /** Tags of the entry: `invalidateTags` of any of them removes it, on every instance. */
+  tags?: readonly string[];
+  /** Also keep it in this instance's L1; default: `cache.l1.enabled`. */
+  l1?: boolean;
+}
+
+/** Options of `CacheService.getOrSet`. */
+export interface GetOrSetOptions extends CacheSetOptions {
+  /**
+   * Stale-while-revalidate window after `ttlMs`: a read in it serves the old value (counted as a
+   * stale serve) and one instance of the fleet refreshes it in the background. Default `cache.staleMs`.
+   */
+  staleMs?: number;
+}
+
+/** One entry of `CacheService.mset`. */
+export interface CacheEntryInput<T = unknown> {
+  key: string;
+  value: T;
+  ttlMs?: number;
+  tags?: readonly string[];
+}
+
+/**
+ * What `CacheService.lookup` found: a fresh value (`hit`), a value past its `ttlMs` that is still
+ * within the stale-while-revalidate window it was written with (`stale`), or nothing (`miss`).
+ */
+export interface CacheLookup<T = unknown> {
+  readonly state: 'hit' | 'stale' | 'miss';
+  readonly value: T | undefined;
+}
+
+/** Counters of one CacheService (this instance, since it started; every tenant). */
+export interface CacheStats {
+  /** Reads that found a value (L1 + L2, stale serves included). */
+  hits: number;
+  /** Reads that found nothing. */
+  misses: number;
+  /** hits / (hits + misses), 0 before the first read. */
+  hitRatio: number;
+  l1Hits: number;
+  l2Hits: number;
+  /** Values served from the stale-while-revalidate window. */
+  staleServes: number;
+  /** Loader calls made by this instance (misses it won the lease for, refreshes, fallbacks). */
+  loaderCalls: number;
+  /** Loader calls that threw. */
+  loaderErrors: number;
+  /** Total time spent in loaders, ms. */
+  loaderTimeMs: number;
+  /** Misses that waited for a loader already running (in this process or on another instance). */
+  coalesced: number;
+  /** Waits for another instance's loader that ran out (`cache.leaseWaitMs`) and called the loader here. */
+  leaseWaitTimeouts: number;
+  /** Background refreshes started (stale-while-revalidate and early expiration). */
+  refreshes: number;
+  /** Redis failures counted (the cache degraded to L1 or the loader, or threw under `onRedisUnavailable: 'throw'`). */
+  errors: number;
+  /** Entries and bytes held in L1 now. */
+  l1Entries: number;
+  l1Bytes: number;
+}
