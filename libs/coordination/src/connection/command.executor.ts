@@ -49,9 +49,27 @@ export class CommandExecutor {
     return this.run(script, (client) => evalScript<T>(client, script, keys, args));
   }
 
-  /** `operation` is a name, or a script whose public operation is looked up only if the call fails. */
-  private async run<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+  /**
+   * `operation` is a name, or a script whose public operation is looked up only if the call fails.
+   * The common case (breaker closed, connection ready) chains one `then` on the command's own
+   * promise instead of wrapping it in an async function: it runs on every call of every capability.
+   */
+  private run<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const admission = this.breaker.admit();
+    if (admission !== Admission.Pass || (this.health.everReady && this.client.status !== 'ready')) {
+      return this.runGuarded(operation, fn, admission);
+    }
+    let pending: Promise<T>;
+    try {
+      pending = fn(this.client);
+    } catch (error) {
+      return Promise.reject(this.failure(operation, error));
+    }
+    return pending.then(this.passed as (result: T) => T, (error: unknown) => Promise.reject(this.failure(operation, error)));
+  }
+
+  /** The slow path: a refused call, a connection that is not ready, or a half-open probe (bounded). */
+  private async runGuarded<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>, admission: Admission): Promise<T> {
     if (admission === Admission.Refused) throw new CircuitOpenError(this.breaker.retryAtMs, nameOf(operation));
     if (this.health.everReady && this.client.status !== 'ready') {
       const cause = new Error(`connection is ${this.client.status}`);
@@ -64,17 +82,31 @@ export class CommandExecutor {
       // would leave the breaker half-open for good; bound it.
       const pending = fn(this.client);
       const result = admission === Admission.Probe ? await withTimeout(pending, this.probeTimeoutMs) : await pending;
-      this.breaker.onSuccess();
-      return result;
+      return this.passed(result);
     } catch (error) {
-      if (!isTransportError(error)) {
-        this.breaker.onSuccess();
-        throw error;
-      }
-      this.health.recordError(error);
-      this.breaker.onFailure();
-      throw new RedisUnavailableError(nameOf(operation), error);
+      throw this.failure(operation, error);
     }
+  }
+
+  /** A call went through: the breaker hears of it. Bound once, passed to `then` on the hot path. */
+  private readonly passed = <T>(result: T): T => {
+    this.breaker.onSuccess();
+    return result;
+  };
+
+  /**
+   * What a failed call throws: a reply error unchanged (the server answered, so the breaker
+   * counts a success), a transport failure as RedisUnavailableError, recorded in the health and
+   * the breaker.
+   */
+  private failure(operation: string | LuaScript, error: unknown): unknown {
+    if (!isTransportError(error)) {
+      this.breaker.onSuccess();
+      return error;
+    }
+    this.health.recordError(error);
+    this.breaker.onFailure();
+    return new RedisUnavailableError(nameOf(operation), error);
   }
 }
 

@@ -7,6 +7,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const SEGMENT = /^[a-z][a-z0-9-]{0,31}$/;
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Tenants whose namespaces a KeyBuilder remembers per capability before it starts over. */
+const MAX_REMEMBERED_TENANTS = 10_000;
 /** Longest user-supplied id; longer keys waste memory on every node and are almost always a bug. */
 export const MAX_ID_LENGTH = 512;
 
@@ -21,6 +23,11 @@ export function escapeGlob(literal: string): string {
   return literal.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+/** For each ASCII code, its encoding in a key (`%xx`), or '' when it stands for itself. */
+const ASCII_ENCODING: readonly string[] = Array.from({ length: 0x80 }, (_, code) =>
+  code <= 0x20 || code === 0x7f || '%*?[]\\{}:'.includes(String.fromCharCode(code)) ? `%${code.toString(16).padStart(2, '0')}` : '',
+);
+
 /**
  * Percent-encodes the characters that are dangerous in a key (glob and hash-tag
  * characters, `:`, `%` itself, whitespace and control characters), and lone UTF-16
@@ -29,19 +36,32 @@ export function escapeGlob(literal: string): string {
  * so two distinct ids never share a key.
  */
 export function encodeId(id: string): string {
+  // Runs for every key of every call: copy untouched runs with slice, and return `id` itself
+  // when nothing needs encoding.
   let out = '';
-  for (const ch of id) {
-    const code = ch.codePointAt(0)!;
-    if (code >= 0xd800 && code <= 0xdfff) {
-      out += `%u${code.toString(16)}`;
-    } else if (code <= 0x20 || code === 0x7f || '%*?[]\\{}:'.includes(ch)) {
-      out += `%${code.toString(16).padStart(2, '0')}`;
+  let from = 0;
+  for (let i = 0; i < id.length; i++) {
+    const code = id.charCodeAt(i);
+    let encoded: string;
+    if (code < 0x80) {
+      encoded = ASCII_ENCODING[code];
+      if (encoded === '') continue;
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      const next = i + 1 < id.length ? id.charCodeAt(i + 1) : 0;
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        i++; // a well-formed surrogate pair: one code point, kept
+        continue;
+      }
+      encoded = `%u${code.toString(16)}`;
     } else {
-      out += ch;
+      continue;
     }
+    out += id.slice(from, i) + encoded;
+    from = i + 1;
   }
-  return out;
+  return from === 0 ? id : out + id.slice(from);
 }
+
 
 /**
  * The hash tag of a resource. An empty tag (`{}`) would make Redis Cluster hash the whole
@@ -128,6 +148,9 @@ export interface KeyOptions {
  * keys.pattern('acme', 'cache', 'user:*');          // SCAN pattern, tenant-scoped
  */
 export class KeyBuilder {
+  /** capability → tenant → namespace, for tenants already validated (bounded: cleared when full). */
+  private readonly namespaces = new Map<string, Map<string, string>>();
+
   constructor(readonly prefix: string) {
     if (!PREFIX.test(prefix)) {
       throw new InvalidKeyError('prefix', `${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
@@ -144,8 +167,19 @@ export class KeyBuilder {
 
   /** `<prefix>:<tenant>:<capability>:` — every key of one capability of one tenant starts with it. */
   namespace(tenant: string, capability: string): string {
-    if (tenant !== SHARED_TENANT) assertTenantId(tenant);
-    return `${this.prefix}:${tenant}:${this.segment(capability, 'capability')}:`;
+    // Validated once per tenant and capability: every call of every capability builds keys here.
+    let byTenant = this.namespaces.get(capability);
+    if (byTenant === undefined) {
+      this.segment(capability, 'capability');
+      this.namespaces.set(capability, (byTenant = new Map()));
+    }
+    let namespace = byTenant.get(tenant);
+    if (namespace === undefined) {
+      if (tenant !== SHARED_TENANT) assertTenantId(tenant);
+      if (byTenant.size >= MAX_REMEMBERED_TENANTS) byTenant.clear();
+      byTenant.set(tenant, (namespace = `${this.prefix}:${tenant}:${capability}:`));
+    }
+    return namespace;
   }
 
   /**
