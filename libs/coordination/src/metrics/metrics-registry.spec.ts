@@ -48,6 +48,17 @@ describe('MetricsRegistry', () => {
     expect(h.buckets.at(-1)!.count).toBe(1);
   });
 
+  it('counts through a handle into the same series as increment(), listed from the moment it is bound', () => {
+    const metrics = new MetricsRegistry();
+    const hits = metrics.counterOf('cache_hits_total', { layer: 'l1' });
+    expect(metrics.snapshot().counters).toEqual([{ name: 'cache_hits_total', labels: { layer: 'l1' }, value: 0 }]);
+    hits.add();
+    hits.add(2);
+    metrics.increment('cache_hits_total', { layer: 'l1' });
+    expect(metrics.counter('cache_hits_total', { layer: 'l1' })).toBe(4);
+    expect(metrics.counter('cache_hits_total', { layer: 'l2' })).toBe(0);
+  });
+
   it('returns copies: a snapshot does not change when metrics move on', () => {
     const metrics = new MetricsRegistry();
     metrics.increment('c');

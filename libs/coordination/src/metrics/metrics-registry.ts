@@ -7,6 +7,11 @@ export interface CounterSnapshot {
   value: number;
 }
 
+/** A counter series bound once (see MetricsRegistry.counterOf). */
+export interface CounterHandle {
+  add(by?: number): void;
+}
+
 export interface HistogramSnapshot {
   name: string;
   labels: MetricLabels;
@@ -64,6 +69,23 @@ export class MetricsRegistry {
     const counter = this.counters.get(id);
     if (counter) counter.value += by;
     else this.counters.set(id, { name, labels, value: by });
+  }
+
+  /**
+   * One counter series, to increment on a hot path without looking it up on every call. The
+   * series appears in `snapshot()` (at 0) from this call on.
+   *
+   * @example
+   * const hits = metrics.counterOf('cache_hits_total', { layer: 'l1' });
+   * hits.add();    // as metrics.increment('cache_hits_total', { layer: 'l1' })
+   * hits.add(3);
+   */
+  counterOf(name: string, labels: MetricLabels = {}): CounterHandle {
+    const id = seriesId(name, labels);
+    let counter = this.counters.get(id);
+    if (!counter) this.counters.set(id, (counter = { name, labels, value: 0 }));
+    const series = counter;
+    return { add: (by = 1) => void (series.value += by) };
   }
 
   /** Records one observation; a non-finite or negative value is a caller bug and is dropped. */
