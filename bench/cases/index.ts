@@ -3,6 +3,7 @@ import * as baseline from './baseline.bench.js';
 import * as locks from './locks.bench.js';
 import * as events from './events.bench.js';
 import * as rateLimit from './rate-limit.bench.js';
+import * as cache from './cache.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -11,4 +12,4 @@ import * as rateLimit from './rate-limit.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache];
