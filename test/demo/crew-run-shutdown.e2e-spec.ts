@@ -60,7 +60,7 @@ describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: a
         ['crew.run.completed', next.body.fencingToken],
       ]);
       expect(events[1].payload.data).toMatchObject({ status: 'aborted', recorded: true });
-      expect(crews.listFor('acme').find((c) => c.id === 'market-research')!.runs).toEqual(expect.arrayContaining([
+      expect(crews.runsOf('acme', 'market-research')).toEqual(expect.arrayContaining([
         expect.objectContaining({ fencingToken: held.fencingToken, status: 'aborted' }),
       ]));
     } finally {

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CoordinationExceptionFilter, CoordinationModule, RateLimitGuard } from '@nest-coordination/core';
 import { DemoAuthGuard } from './auth/demo-auth.guard.js';
+import { CacheStatsModule } from './cache/cache-stats.module.js';
 import { CompaniesModule } from './companies/companies.module.js';
 import { CrewsModule } from './crews/crews.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
@@ -18,17 +19,20 @@ import { ViolationsModule } from './rate-limit/violations.module.js';
  * A request passes, in order: `TenantMiddleware` (company from `x-company-id`), `DemoAuthGuard`
  * (user from `x-user-id`, member of that company), `RateLimitGuard` (`@RateLimit` rules, `user`
  * rules counted by `request.user.id`), `TenantInterceptor` (the handler runs in the company's
- * tenant context), the handler (`@WithLock` on crew runs).
+ * tenant context), `CacheInterceptor` on `GET /crews/:crewId`, the handler (`@WithLock` on crew
+ * runs; crew definitions and company profiles read through `@Cacheable`).
  *
  * @example
- * const app = await NestFactory.create(AppModule.register({ coordination: { driver: 'memory' } }));
+ * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv({}))); // memory driver, crews in memory
  */
 @Module({})
 export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule.register(config.streams), HeldLocksModule, ViolationsModule, HealthModule],
+      imports: [
+        CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, CacheStatsModule, HealthModule,
+      ],
       providers: [
         // Registered here rather than in main.ts so that tests booting the module get them too.
         // DemoValidationPipe refuses bodies nested too deep for class-transformer first (400, not 500).

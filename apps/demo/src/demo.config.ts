@@ -23,10 +23,22 @@ export interface StreamsConfig {
   publishQuota: { limit: number; windowMs: number; burst: number };
 }
 
+/**
+ * Where the demo keeps its crews, its stand-in for a database (`CrewStore`): in Redis when
+ * `redisUrl` is set, so that every instance reads the edits of every other; in the process's
+ * memory otherwise (one instance).
+ */
+export interface StoreConfig {
+  redisUrl?: string;
+  /** First segment of the store's keys: `<keyPrefix>:crews:<companyId>`. */
+  keyPrefix: string;
+}
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
   streams: StreamsConfig;
+  store: StoreConfig;
 }
 
 export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
@@ -47,20 +59,24 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  * one. `DemoAuthGuard` additionally turns a user outside that company into a 403.
  *
  * Locks (crew runs) default to a TTL of `CREW_RUN_LOCK_TTL_MS`, renewed while held; event
- * streams get `DEFAULT_STREAMS_CONFIG`. Tests change either on the returned object.
+ * streams get `DEFAULT_STREAMS_CONFIG`. Tests change either on the returned object. The crews
+ * (the demo's database stand-in) live in the same Redis, under `<COORD_KEY_PREFIX>-db`, or in
+ * memory without `REDIS_URL`.
  *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv(process.env)));
  */
 export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const url = env.REDIS_URL?.trim();
+  const prefix = env.COORD_KEY_PREFIX?.trim() || 'demo';
   return {
     coordination: {
       ...(url ? { connection: { url } } : { driver: 'memory' as const }),
-      prefix: env.COORD_KEY_PREFIX?.trim() || 'demo',
+      prefix,
       tenancy: { header: COMPANY_HEADER, required: true },
       locks: { defaultTtlMs: CREW_RUN_LOCK_TTL_MS },
     },
     streams: { ...DEFAULT_STREAMS_CONFIG },
+    store: { ...(url ? { redisUrl: url } : {}), keyPrefix: `${prefix}-db` },
   };
 }

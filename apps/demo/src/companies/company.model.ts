@@ -12,3 +12,8 @@ export interface User {
   name: string;
   role: 'owner' | 'operator' | 'viewer';
 }
+
+/** What `GET /company` answers: the caller's company and its members. */
+export interface CompanyProfile extends Company {
+  members: Array<Pick<User, 'id' | 'name' | 'role'>>;
+}

@@ -28,8 +28,8 @@ export class CrewRunsController {
     { scope: 'global', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
   ])
   @Post(':crewId/runs')
-  run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {
-    const crew = this.crews.get(user.companyId, crewId);
+  async run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {
+    const crew = await this.crews.get(user.companyId, crewId);
     return this.runner.run(crew, user, query.durationMs ?? 2_000);
   }
 
@@ -39,8 +39,10 @@ export class CrewRunsController {
     { scope: 'tenant', name: 'agent-call-company', limit: 600, windowMs: 60_000, algorithm: 'gcra' },
   ])
   @Post(':crewId/agents/:agentId/calls')
-  call(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Param('agentId') agentId: string) {
-    const crew = this.crews.get(user.companyId, crewId);
+  async call(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Param('agentId') agentId: string) {
+    // The crew's definition comes from the cache: an agent's model edited on any instance applies here
+    // as soon as the edit's invalidation has arrived (at once on the instance that made it).
+    const crew = await this.crews.get(user.companyId, crewId);
     const agent = this.crews.agent(crew, agentId);
     return { crewId: crew.id, agentId: agent.id, model: agent.model, status: 'answered', output: `(simulated ${agent.role} answer)` };
   }

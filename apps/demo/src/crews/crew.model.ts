@@ -38,6 +38,12 @@ export interface Crew {
   runs: CrewRun[];
 }
 
+/**
+ * What defines a crew, without its run history: what `CrewStore` keeps (shared by every
+ * instance), `CrewConfigs` caches and `PATCH /crews/:crewId` edits.
+ */
+export type CrewDefinition = Omit<Crew, 'runs'>;
+
 /** Kinds of crew events clients may publish (`POST /crews/:crewId/events`), each on channel `crew.<type>`. */
 export const CREW_EVENT_TYPES = ['started', 'progress', 'message', 'completed', 'failed'] as const;
 export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
