@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { Injectable, SetMetadata, type ModuleMetadata } from '@nestjs/common';
+import { Inject, Injectable, SetMetadata, type ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
-  CacheEvict, CachePut, CacheService, Cacheable, CoordinationModule, InvalidArgumentError, type CoordinationModuleOptions,
+  CacheEvict, CachePut, CacheService, Cacheable, CoordinationModule, InvalidArgumentError, InvalidKeyError, LockService, MAX_ID_LENGTH, WithLock,
+  type CoordinationModuleOptions,
 } from '@nest-coordination/core';
 import { bootModule, type BootedModule } from '../support/boot.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
@@ -78,6 +79,21 @@ class CrewConfigs {
     return 'below';
   }
 
+  @Cacheable({ key: 'doc:{0}:{1}', tags: ['owner:{0}'] })
+  async doc(owner: string, name: string): Promise<string> {
+    this.loads += 1;
+    return `${owner}/${name}`;
+  }
+
+  @CacheEvict({ keys: ['doc:{0}:{1}'] })
+  async dropDoc(_owner: string, _name: string): Promise<void> {}
+
+  @CacheEvict({ patterns: ['doc:{0}:*'] })
+  async dropDocsOf(_owner: string): Promise<void> {}
+
+  @CacheEvict({ tags: ['owner:{0}'] })
+  async dropOwner(_owner: string): Promise<void> {}
+
   @CacheEvict({ tags: ['crew:{0}'] })
   @CachePut({ key: 'crew:{0}' })
   async stacked(crewId: string, version: number): Promise<{ crewId: string; version: number }> {
@@ -87,7 +103,7 @@ class CrewConfigs {
 
 const ACME: CrewRef = { company: 'acme' };
 
-describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('cache decorators ($name)', (driver) => {
+describe.each(DRIVERS)('cache decorators ($name)', (driver) => {
   let booted: BootedModule;
   let crews: CrewConfigs;
   let cache: CacheService;
@@ -174,6 +190,42 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('cache decorators ($n
     await expect(cache.get('crew:c9', { tenant: 'acme' })).resolves.toEqual({ crewId: 'c9', version: 3 });
   });
 
+  it('distinct arguments never share an entry, whatever characters they hold', async () => {
+    await expect(inTenant('acme', () => crews.doc('alice:secret', 'x'))).resolves.toBe('alice:secret/x');
+    await expect(inTenant('acme', () => crews.doc('alice', 'secret:x'))).resolves.toBe('alice/secret:x');
+    await expect(inTenant('acme', () => crews.doc('alice', 'secret%3Ax'))).resolves.toBe('alice/secret%3Ax');
+    expect(crews.loads).toBe(3);
+    // A * in an argument of a pattern is literal: the eviction of 'a*' leaves 'ab' alone.
+    await inTenant('acme', () => crews.doc('ab', 'x'));
+    await inTenant('acme', () => crews.doc('a*', 'x'));
+    await inTenant('acme', () => crews.dropDocsOf('a*'));
+    await inTenant('acme', () => crews.doc('ab', 'x'));
+    expect(crews.loads).toBe(5);
+    await inTenant('acme', () => crews.doc('a*', 'x'));
+    expect(crews.loads).toBe(6);
+  });
+
+  it('a key or tag longer than MAX_ID_LENGTH is hashed: the method runs, is cached, and evicts by key, pattern and tag', async () => {
+    const owner = 'o'.repeat(300);
+    const name = 'n'.repeat(300);
+    const doc = () => inTenant('acme', () => crews.doc(owner, name));
+    await expect(doc()).resolves.toBe(`${owner}/${name}`);
+    await expect(doc()).resolves.toBe(`${owner}/${name}`);
+    expect(crews.loads).toBe(1);
+    await inTenant('acme', () => crews.dropDoc(owner, name));
+    await doc();
+    expect(crews.loads).toBe(2);
+    // The hashed key keeps its head, so a pattern over its beginning still reaches it.
+    await inTenant('acme', () => crews.dropDocsOf(owner));
+    await doc();
+    expect(crews.loads).toBe(3);
+    const longOwner = 'p'.repeat(600);
+    await inTenant('acme', () => crews.doc(longOwner, 'x'));
+    await inTenant('acme', () => crews.dropOwner(longOwner));
+    await inTenant('acme', () => crews.doc(longOwner, 'x'));
+    expect(crews.loads).toBe(5);
+  });
+
   it('a placeholder that resolves to nothing is a typed error naming it, before the method or the cache run', async () => {
     const error = await rejectionOf(inTenant('acme', () => crews.config('c1', {} as CrewRef)));
     expect(error).toBeInstanceOf(InvalidArgumentError);
@@ -185,6 +237,38 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('cache decorators ($n
     expect(put).toMatchObject({ argument: 'key', message: expect.stringMatching(/resolved to null/) });
     expect(crews.loads).toBe(0);
     await expect(cache.has('crew:c1', { tenant: 'acme' })).resolves.toBe(false);
+  });
+});
+
+/** @WithLock shares the key templates: values are encoded the same way, but a lock key is never hashed. */
+@Injectable()
+class DocLocks {
+  runs = 0;
+  constructor(@Inject(LockService) private readonly locks: LockService) {}
+
+  @WithLock('doc:{0}:{1}', { waitMs: 0 })
+  async edit(_owner: string, _name: string): Promise<string | undefined> {
+    this.runs += 1;
+    return this.locks.current()?.key;
+  }
+}
+
+describe('key templates under @WithLock', () => {
+  it('encodes values in the lock key, and rejects a lock key over MAX_ID_LENGTH with InvalidKeyError before running', async () => {
+    const booted = await bootModule({ driver: 'memory', health: { pingIntervalMs: 0 } }, { providers: [DocLocks] });
+    try {
+      const docs = booted.get(DocLocks);
+      await expect(docs.edit('alice', 'secret:x')).resolves.toBe('doc:alice:secret%3Ax');
+      await expect(docs.edit('alice:secret', 'x')).resolves.toBe('doc:alice%3Asecret:x');
+      // Characters a lock key cannot hold raw ({ } * ?) are encoded, not rejected.
+      await expect(docs.edit('{a}', '*')).resolves.toBe('doc:%7Ba%7D:%2A');
+      const error = await rejectionOf(docs.edit('a'.repeat(MAX_ID_LENGTH), 'x'));
+      expect(error).toBeInstanceOf(InvalidKeyError);
+      expect(error).toMatchObject({ part: 'key' });
+      expect(docs.runs).toBe(3);
+    } finally {
+      await booted.close();
+    }
   });
 });
 
@@ -218,6 +302,9 @@ describe('cache decorators: options checked when the class is defined', () => {
     ['a non-boolean beforeInvocation', () => CacheEvict({ tags: ['t'], beforeInvocation: 1 as never }), 'beforeInvocation'],
     ['a put without key', () => CachePut({ ttlMs: 5 } as never), 'key'],
     ['a put with ttlMs 0', () => CachePut({ key: 'k', ttlMs: 0 }), 'ttlMs'],
+    ['a key whose placeholders nothing separates', () => Cacheable({ key: 'doc:{0}{1}' }), 'key'],
+    ['a tag whose placeholders only a hyphen separates', () => Cacheable({ key: 'k', tags: ['t:{0}-{1}'] }), 'tags[0]'],
+    ['an eviction key whose placeholders nothing separates', () => CacheEvict({ keys: ['{0}{1}'] }), 'keys[0]'],
   ];
   it.each(cases)('rejects %s, naming the option', (_name, decorate, argument) => {
     let error: unknown;
@@ -261,7 +348,7 @@ describe('cache decorators: binding to CacheService', () => {
   it('fails the boot for a useFactory provider, naming the class, its decorated methods and the fix', async () => {
     const error = await bootFailure({ imports: [coordination()], providers: [{ provide: 'CONFIGS', useFactory: () => new CrewConfigs() }] });
     expect(error.message).toMatch(/without a CacheService/);
-    expect(error.message).toMatch(/CrewConfigs \(provider CONFIGS of module RootTestModule\): @Cacheable\(\) on config, members, decoratedAbove, decoratedBelow; @CachePut\(\) on save, saveNothing, stacked; @CacheEvict\(\) on rename/);
+    expect(error.message).toMatch(/CrewConfigs \(provider CONFIGS of module RootTestModule\): @Cacheable\(\) on config, members, decoratedAbove, decoratedBelow, doc; @CachePut\(\) on save, saveNothing, stacked; @CacheEvict\(\) on rename/);
     expect(error.message).toMatch(/created by a factory \(useFactory\).*use a class provider/s);
   });
 

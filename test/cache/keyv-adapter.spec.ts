@@ -28,7 +28,7 @@ class ItemsController {
   }
 }
 
-describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('CoordinationKeyvStore under @nestjs/cache-manager ($name)', (driver) => {
+describe.each(DRIVERS)('CoordinationKeyvStore under @nestjs/cache-manager ($name)', (driver) => {
   const options = (): CoordinationModuleOptions => ({ ...driver.options(), prefix: uniquePrefix('keyv'), health: { pingIntervalMs: 0 } });
   let booted: BootedModule;
   let manager: Cache;
@@ -49,13 +49,13 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('CoordinationKeyvStor
     await inTenant('acme', async () => {
       await manager.set('crew:1', { name: 'Alpha', at: 1 }, 60_000);
       await expect(manager.get('crew:1')).resolves.toEqual({ name: 'Alpha', at: 1 });
-      // Keyv's namespace prefixes the key; the entry is a plain CacheService entry of the tenant.
-      await expect(cache.has('keyv:crew:1')).resolves.toBe(true);
+      // The store prefixes the key with its namespace, as does Keyv (useKeyPrefix); a plain CacheService entry of the tenant.
+      await expect(cache.has('keyv:keyv:crew:1')).resolves.toBe(true);
       await manager.mset<unknown>([{ key: 'crew:2', value: 'two', ttl: 60_000 }, { key: 'crew:3', value: [3] }]);
       await expect(manager.mget(['crew:1', 'crew:2', 'crew:3', 'crew:4'])).resolves.toEqual([{ name: 'Alpha', at: 1 }, 'two', [3], undefined]);
       await expect(manager.del('crew:1')).resolves.toBe(true);
       await expect(manager.get('crew:1')).resolves.toBeUndefined();
-      await expect(cache.has('keyv:crew:1')).resolves.toBe(false);
+      await expect(cache.has('keyv:keyv:crew:1')).resolves.toBe(false);
       let loads = 0;
       const loader = async () => ({ loaded: ++loads });
       await expect(manager.wrap('report', loader, 60_000)).resolves.toEqual({ loaded: 1 });
@@ -75,7 +75,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('CoordinationKeyvStor
 
     const fixed = new Keyv({ store: new CoordinationKeyvStore(cache, { tenant: 'initech' }) });
     await inTenant('acme', () => fixed.set('plan', 'basic', 60_000));
-    await expect(cache.get('keyv:plan', { tenant: 'initech' })).resolves.toBeDefined();
+    await expect(cache.get('keyv:keyv:plan', { tenant: 'initech' })).resolves.toBeDefined();
     await expect(inTenant('globex', () => fixed.get('plan'))).resolves.toBe('basic');
     await expect(inTenant('acme', () => manager.get('plan'))).resolves.toBe('pro');
   });
@@ -83,7 +83,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('CoordinationKeyvStor
   it('honours the TTL Keyv passes, in the CacheService entry too', async () => {
     await inTenant('acme', () => manager.set('short', 'lived', 50));
     await inTenant('acme', () => manager.set('long', 'lived', 60_000));
-    await until(async () => (await inTenant('acme', () => cache.has('keyv:short'))) === false, {
+    await until(async () => (await inTenant('acme', () => cache.has('keyv:keyv:short'))) === false, {
       timeoutMs: 5_000, message: 'the 50 ms entry to expire in the cache',
     });
     await expect(inTenant('acme', () => manager.get('short'))).resolves.toBeUndefined();
@@ -106,7 +106,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('CoordinationKeyvStor
       expect(second.headers['x-cache']).toBe('HIT');
       const other = await get('globex');
       expect(other.body.run).toBe(first.body.run + 1);
-      await expect(app.get(CacheService).has('keyv:/items', { tenant: 'acme' })).resolves.toBe(true);
+      await expect(app.get(CacheService).has('keyv:keyv:/items', { tenant: 'acme' })).resolves.toBe(true);
     } finally {
       await app.close();
     }

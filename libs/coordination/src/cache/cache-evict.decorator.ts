@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { checkKeyTemplates, resolveKeyTemplates, type KeyTemplates } from '../core/key-template.js';
 import { serviceMethodDecorator } from '../core/method-decorators.js';
 import { checkOptionNames } from './cache-decorator-options.js';
-import { CACHE_EVICT_METADATA, CACHE_SERVICE_SLOT, type CacheDecoratorMetadata } from './cacheable.decorator.js';
+import { CACHE_EVICT_METADATA, CACHE_SERVICE_SLOT, resolveCacheKeys, type CacheDecoratorMetadata } from './cacheable.decorator.js';
 import type { CacheService } from './cache.service.js';
 
 /** Options of {@link CacheEvict}; at least one of `keys`, `tags` and `patterns`. */
@@ -11,7 +11,10 @@ export interface CacheEvictOptions {
   keys?: KeyTemplates;
   /** Tags to invalidate (`CacheService.invalidateTags`): every entry tagged with one is gone, on every instance. */
   tags?: KeyTemplates;
-  /** Patterns to invalidate (`CacheService.invalidatePattern`, `*` is the only wildcard), within the tenant. */
+  /**
+   * Patterns to invalidate (`CacheService.invalidatePattern`, `*` is the only wildcard), within the
+   * tenant. A `*` of the template is a wildcard; one in an argument is encoded, so it matches only itself.
+   */
   patterns?: KeyTemplates;
   /** Evict before running the method (and even if it throws) instead of after it succeeded. Default false. */
   beforeInvocation?: boolean;
@@ -50,8 +53,8 @@ export function CacheEvict(options: CacheEvictOptions): MethodDecorator {
     alternative: 'CacheService.delete() / invalidateTags()',
     run: async (cache, call, args) => {
       const evicted: Eviction = {
-        keys: keys === undefined ? [] : resolveKeyTemplates(keys, args, 'keys'),
-        tags: tags === undefined ? [] : resolveKeyTemplates(tags, args, 'tags'),
+        keys: keys === undefined ? [] : resolveCacheKeys(keys, args, 'keys'),
+        tags: tags === undefined ? [] : resolveCacheKeys(tags, args, 'tags'),
         patterns: patterns === undefined ? [] : resolveKeyTemplates(patterns, args, 'patterns'),
       };
       if (beforeInvocation) {

@@ -21,6 +21,13 @@ export interface CacheResponseOptions {
    * cached. Responses marked `Cache-Control: private` are cached only with this set.
    */
   varyByUser?: boolean | string;
+  /**
+   * Honour a client's `Cache-Control: no-cache`: the entry is dropped and loaded again through
+   * getOrSet (concurrent reloads of it still run the handler once; the new entry keeps `ttlMs`,
+   * `staleMs` and `tags`). Default false: the header is ignored and the cached response served,
+   * so a client cannot make the handler run at will.
+   */
+  honorClientNoCache?: boolean;
 }
 
 /**
@@ -44,9 +51,12 @@ export interface CacheResponseOptions {
  * }
  */
 export function CacheResponse(options: CacheResponseOptions = {}): MethodDecorator & ClassDecorator {
-  checkOptionNames(options, ['ttlMs', 'tags', 'staleMs', 'varyByUser'], '@CacheResponse()');
+  checkOptionNames(options, ['ttlMs', 'tags', 'staleMs', 'varyByUser', 'honorClientNoCache'], '@CacheResponse()');
   checkCacheWriteOptions({ ttlMs: options.ttlMs, staleMs: options.staleMs });
-  const { tags, varyByUser } = options;
+  const { tags, varyByUser, honorClientNoCache } = options;
+  if (honorClientNoCache !== undefined && typeof honorClientNoCache !== 'boolean') {
+    throw new InvalidArgumentError('honorClientNoCache', 'must be a boolean', honorClientNoCache);
+  }
   if (tags !== undefined && typeof tags !== 'function') {
     if (!Array.isArray(tags)) throw new InvalidArgumentError('tags', 'must be an array of strings or a function of the request', tags);
     tags.forEach((tag: unknown, i) => {

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { Injectable, Logger, StreamableFile, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { defer, lastValueFrom, of, type Observable } from 'rxjs';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { encodeKeyPart, fitKeyLength } from '../core/key-template.js';
 import { errorMessage } from '../events/error-message.js';
 import { asBadRequest } from '../http/as-bad-request.js';
-import { MAX_ID_LENGTH } from '../keys/key-builder.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { definedOnly } from './cache-decorator-options.js';
 import { CACHE_RESPONSE_METADATA, type CacheResponseOptions } from './cache-response.decorator.js';
@@ -22,10 +21,19 @@ interface RequestLike {
   user?: Record<string, unknown>;
 }
 
+/** What is stored per response: the handler's value and the Content-Type it set, if any. */
+interface CachedResponse {
+  readonly body: unknown;
+  readonly contentType?: string;
+}
+
 /** A loaded response that must not be stored: the handler's value, carried past getOrSet. */
 interface Produced {
   value: unknown;
 }
+
+/** Control characters: a path holding one (never from an HTTP parser, only from a rewrite) is not cached. */
+const CONTROL = /[\x00-\x1f\x7f]/;
 
 /**
  * Caches the responses of GET handlers marked with {@link CacheResponse} in the tenant's cache
@@ -34,18 +42,30 @@ interface Produced {
  * `X-Cache: HIT | MISS | STALE`. Other methods (HEAD included), routes without
  * `@CacheResponse` and `@Sse()` streams pass through.
  *
- * The key is `http:` + the path + the query string with its parameters sorted (so `?a=1&b=2` and
- * `?b=2&a=1` share an entry), + `:user:<id>` with `varyByUser`; keys over MAX_ID_LENGTH
- * characters are hashed (`http:h:<sha256>`). It lives in the tenant's namespace: the tenant is
- * resolved as TenantInterceptor and RateLimitGuard do (a malformed or missing required tenant is
- * a 400; a `@TenantOptional()` request without one is not cached).
+ * The key (see `generateKey`) is `http:` + the request path exactly as received (the URL up to
+ * `?`, never normalised: `/pages/%2e%2e/home` and `/home` are two entries, as the router sees
+ * two routes) + `?` and the query parameters sorted by name (stable: `?a=1&b=2` and `?b=2&a=1`
+ * share an entry, `?sort=a&sort=b` and `?sort=b&sort=a` do not) + `:user:<id>` with
+ * `varyByUser` + `#<Controller>.<handler>`, so routes that share a path (versions selected by a
+ * header or media type) never share an entry. One handler that serves several versions and
+ * answers differently per version should extend `generateKey` with the version. Keys over
+ * MAX_ID_LENGTH characters are hashed (their head kept, see fitKeyLength). The entry lives in the
+ * tenant's namespace: the tenant is resolved as TenantInterceptor and RateLimitGuard do (a
+ * malformed or missing required tenant is a 400; a `@TenantOptional()` request without one is
+ * not cached).
  *
  * A response is stored only when its status is 200, its body is not a StreamableFile or
  * undefined, and the handler did not set `Cache-Control: no-store` (nor `private`, unless the
- * route varies by user). A request with `Cache-Control: no-cache` skips the read (`MISS`) and
- * stores the fresh response. During a stale serve the handler runs again in the background, after
- * the stale response was sent: a handler that writes to the response object itself should not
- * use `staleMs`.
+ * route varies by user). The Content-Type the handler set (e.g. `res.type('text/csv')`) is
+ * stored with the body and sent again on a hit; no other header is: headers that must be on
+ * every response belong in `@Header()` (applied to hits too) or a middleware.
+ *
+ * A client's `Cache-Control: no-cache` is ignored by default (a client must not be able to run
+ * the handler at will). With `@CacheResponse({ honorClientNoCache: true })` it drops the entry and
+ * loads it again through getOrSet: concurrent reloads of the key still run the handler once, and
+ * the new entry keeps the route's `ttlMs`, `staleMs` and tags. During a stale serve the handler
+ * runs again in the background, after the stale response was sent: a handler that writes to the
+ * response object itself should not use `staleMs`.
  *
  * Extend it and override `generateKey` / `userIdOf` to change how requests are keyed.
  *
@@ -91,36 +111,42 @@ export class CacheInterceptor implements NestInterceptor {
 
     const response = http.getResponse<unknown>();
     const write: GetOrSetOptions = definedOnly({ tenant, ttlMs: options.ttlMs, staleMs: options.staleMs, tags: this.tagsOf(request, options) });
-    if (requestCacheControl(request).includes('no-cache')) {
+    if (options.honorClientNoCache === true && requestCacheControl(request).includes('no-cache')) {
       this.setXCache(response, 'MISS');
       return defer(() => this.reload(key, next, response, options, write));
     }
-    const found = await this.cache.lookup(key, { tenant });
-    if (found.state === 'miss') {
+    const found = await this.cache.lookup<CachedResponse>(key, { tenant });
+    if (found.state === 'miss' || !isCachedResponse(found.value)) {
       this.setXCache(response, 'MISS');
       return defer(() => this.load(key, next, response, options, write));
     }
     this.setXCache(response, found.state === 'hit' ? 'HIT' : 'STALE');
     if (found.state === 'stale') this.refreshInBackground(key, this.loader(next, response, options), write);
-    return of(found.value);
+    return of(this.replay(response, found.value));
   }
 
   /**
-   * The cache key of the request, or undefined to not cache it (`varyByUser` without a user).
-   * Override to key requests differently (e.g. by a header); keep the result a string of at most
-   * MAX_ID_LENGTH characters.
+   * The cache key of the request (see the class notes), or undefined to not cache it
+   * (`varyByUser` without a user, a path holding a control character). Override to key requests
+   * differently (e.g. by a header or the API version); return a string of at most MAX_ID_LENGTH
+   * characters, and keep distinct responses on distinct keys (`super.generateKey(...)` plus a suffix).
    */
   protected async generateKey(context: ExecutionContext, options: CacheResponseOptions): Promise<string | undefined> {
     const request = context.switchToHttp().getRequest<RequestLike>();
-    const url = new URL(String(this.adapter.getRequestUrl(request) ?? '/'), 'http://localhost');
-    const query = new URLSearchParams([...url.searchParams].sort(([a, av], [b, bv]) => compare(a, b) || compare(av, bv))).toString();
-    let key = `http:${url.pathname}${query === '' ? '' : `?${query}`}`;
+    const url = String(this.adapter.getRequestUrl(request) ?? '/');
+    const mark = url.indexOf('?');
+    const path = mark === -1 ? url : url.slice(0, mark);
+    if (CONTROL.test(path)) return undefined;
+    const query = mark === -1 ? '' : sortedQuery(url.slice(mark + 1));
+    let key = `http:${path}${query === '' ? '' : `?${query}`}`;
     if (options.varyByUser !== undefined && options.varyByUser !== false) {
       const user = this.userIdOf(request, options.varyByUser);
       if (user === undefined) return undefined;
-      key += `:user:${user}`;
+      key += `:user:${encodeKeyPart(user)}`;
     }
-    return key.length <= MAX_ID_LENGTH ? key : `http:h:${createHash('sha256').update(key).digest('base64url')}`;
+    // Last, after a '#' its encoded names cannot hold: the key reads back unambiguously whatever the path holds.
+    key += `#${encodeKeyPart(context.getClass().name)}.${encodeKeyPart(context.getHandler().name)}`;
+    return fitKeyLength(key);
   }
 
   /** The id of the request's user for `varyByUser`: `true` reads `id`, `sub` or `userId`; a string is a property path. */
@@ -137,28 +163,39 @@ export class CacheInterceptor implements NestInterceptor {
     let produced: Produced | undefined;
     const cached = await this.cache.getOrSet(key, this.loader(next, response, options, (value) => (produced = { value })), write);
     if (produced) return produced.value;
-    if (cached !== undefined) return cached;
+    if (isCachedResponse(cached)) return this.replay(response, cached);
     // Coalesced with a load whose response could not be stored: this request runs its own handler.
     return lastValueFrom(next.handle(), { defaultValue: undefined });
   }
 
-  /** `Cache-Control: no-cache` from the client: run the handler and store its response, without reading the cache. */
+  /**
+   * `Cache-Control: no-cache` from the client on a route with `honorClientNoCache`: the entry is
+   * dropped (here and in every L1), then loaded again through getOrSet, so concurrent reloads
+   * coalesce and the entry keeps its staleMs. A failed delete (Redis unreachable) is logged; the
+   * load then degrades as getOrSet does.
+   */
   private async reload(key: string, next: CallHandler, response: unknown, options: CacheResponseOptions, write: GetOrSetOptions): Promise<unknown> {
-    const value = await lastValueFrom(next.handle(), { defaultValue: undefined });
-    if (this.storable(response, value, options)) {
-      const { staleMs: _staleMs, ...setOptions } = write;
-      await this.cache.set(key, value, setOptions).catch((error: unknown) => this.logger.warn(`Could not store the response under ${key}: ${errorMessage(error)}`));
-    }
-    return value;
+    await this.cache.delete(key, definedOnly({ tenant: write.tenant })).catch((error: unknown) => {
+      this.logger.warn(`Could not drop the response under ${key} for a no-cache request: ${errorMessage(error)}`);
+    });
+    return this.load(key, next, response, options, write);
   }
 
   /** The getOrSet loader: runs the handler; returns undefined (not stored) when the response must not be cached. */
-  private loader(next: CallHandler, response: unknown, options: CacheResponseOptions, onValue?: (value: unknown) => void): () => Promise<unknown> {
+  private loader(next: CallHandler, response: unknown, options: CacheResponseOptions, onValue?: (value: unknown) => void): () => Promise<CachedResponse | undefined> {
     return async () => {
       const value = await lastValueFrom(next.handle(), { defaultValue: undefined });
       onValue?.(value);
-      return this.storable(response, value, options) ? value : undefined;
+      if (!this.storable(response, value, options)) return undefined;
+      const contentType = this.adapter.getHeader(response, 'Content-Type');
+      return typeof contentType === 'string' && contentType !== '' ? { body: value, contentType } : { body: value };
     };
+  }
+
+  /** A cached response's body, its Content-Type set on the response. */
+  private replay(response: unknown, cached: CachedResponse): unknown {
+    if (cached.contentType !== undefined) this.adapter.setHeader(response, 'Content-Type', cached.contentType);
+    return cached.body;
   }
 
   /** After a stale serve: getOrSet refreshes the entry once across the fleet; failures are logged, the client already has its answer. */
@@ -175,8 +212,10 @@ export class CacheInterceptor implements NestInterceptor {
     return perUser || !cacheControl.includes('private');
   }
 
+  /** The route's tags, each hashed past MAX_ID_LENGTH as `@CacheEvict({ tags })` hashes its own. */
   private tagsOf(request: RequestLike, options: CacheResponseOptions): readonly string[] | undefined {
-    return typeof options.tags === 'function' ? options.tags(request) : options.tags;
+    const tags = typeof options.tags === 'function' ? options.tags(request) : options.tags;
+    return Array.isArray(tags) ? tags.map((tag: unknown) => (typeof tag === 'string' ? fitKeyLength(tag) : tag) as string) : tags;
   }
 
   private setXCache(response: unknown, value: XCache): void {
@@ -194,6 +233,17 @@ function requestCacheControl(request: RequestLike): string {
 
 function headerText(value: unknown): string {
   return Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : '';
+}
+
+/** The query string with its parameters sorted by name, stably (repeated parameters keep their order). */
+function sortedQuery(query: string): string {
+  const params = [...new URLSearchParams(query)];
+  params.sort(([a], [b]) => compare(a, b));
+  return new URLSearchParams(params).toString();
+}
+
+function isCachedResponse(value: unknown): value is CachedResponse {
+  return typeof value === 'object' && value !== null && 'body' in value;
 }
 
 function compare(a: string, b: string): number {

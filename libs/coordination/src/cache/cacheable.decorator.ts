@@ -1,4 +1,4 @@
-import { checkKeyTemplate, checkKeyTemplates, resolveKeyTemplate, resolveKeyTemplates, type KeyTemplate, type KeyTemplates } from '../core/key-template.js';
+import { checkKeyTemplate, checkKeyTemplates, fitKeyLength, resolveKeyTemplate, resolveKeyTemplates, type KeyTemplate, type KeyTemplates } from '../core/key-template.js';
 import { ServiceSlot, serviceMethodDecorator } from '../core/method-decorators.js';
 import { checkCacheWriteOptions, checkOptionNames, definedOnly } from './cache-decorator-options.js';
 import { CacheService } from './cache.service.js';
@@ -57,6 +57,13 @@ export interface CacheDecoratorMetadata<O> {
  * option); a placeholder that resolves to nothing fails the call with InvalidArgumentError
  * naming it (`key`, `tags[1]`), before the cache or the method is touched.
  *
+ * Keys and tags: each placeholder value is encoded (`'doc:{0}:{1}'` of `('alice', 'secret:x')`
+ * is `doc:alice:secret%3Ax`, see KeyTemplate), so distinct arguments never share an entry; a
+ * key or tag longer than MAX_ID_LENGTH characters is hashed (fitKeyLength: its head, then a
+ * hash), so the method still runs and is cached, and `@CacheEvict` with the same templates
+ * reaches it. Code that calls CacheService directly for the same entries builds the same key
+ * only for values that need no encoding (letters, digits, `- . _ ~`, non-ASCII text).
+ *
  * @example
  * @Cacheable({ key: 'crew-config:{0}', ttlMs: 60_000, tags: ['crew:{0}', 'company:{1}'], staleMs: 10_000 })
  * async crewConfig(crewId: string, companyId: string): Promise<CrewConfig> { ... }
@@ -79,8 +86,8 @@ export function Cacheable(options: CacheableOptions): MethodDecorator {
     metadata: { options } satisfies CacheDecoratorMetadata<CacheableOptions>,
     alternative: 'CacheService.getOrSet()',
     run: (cache, call, args) => {
-      const resolved = resolveKeyTemplate(key, args, 'key');
-      return cache.getOrSet(resolved, call, tags === undefined ? base : { ...base, tags: resolveKeyTemplates(tags, args, 'tags') });
+      const resolved = resolveCacheKey(key, args);
+      return cache.getOrSet(resolved, call, tags === undefined ? base : { ...base, tags: resolveCacheKeys(tags, args, 'tags') });
     },
   });
 }
@@ -109,11 +116,34 @@ export function CachePut(options: CachePutOptions): MethodDecorator {
     metadata: { options } satisfies CacheDecoratorMetadata<CachePutOptions>,
     alternative: 'CacheService.set()',
     run: async (cache, call, args) => {
-      const resolved = resolveKeyTemplate(key, args, 'key');
-      const resolvedTags = tags === undefined ? undefined : resolveKeyTemplates(tags, args, 'tags');
+      const resolved = resolveCacheKey(key, args);
+      const resolvedTags = tags === undefined ? undefined : resolveCacheKeys(tags, args, 'tags');
       const result = await call();
       if (result !== undefined) await cache.set(resolved, result, resolvedTags === undefined ? base : { ...base, tags: resolvedTags });
       return result;
     },
   });
+}
+
+/**
+ * The cache key of one call: the template resolved (values encoded), hashed when longer than
+ * MAX_ID_LENGTH characters. Shared by @Cacheable, @CachePut and @CacheEvict, so all three reach
+ * the same entry.
+ *
+ * @example
+ * resolveCacheKey('doc:{0}:{1}', ['alice', 'secret:x']); // 'doc:alice:secret%3Ax'
+ */
+export function resolveCacheKey(source: KeyTemplate, args: readonly unknown[]): string {
+  return fitKeyLength(resolveKeyTemplate(source, args, 'key'));
+}
+
+/**
+ * Keys or tags of one call, each resolved and hashed as resolveCacheKey does (never patterns:
+ * a hashed pattern would match nothing).
+ *
+ * @example
+ * resolveCacheKeys(['crew:{0}', 'company:{1}'], ['c1', 'acme'], 'tags'); // ['crew:c1', 'company:acme']
+ */
+export function resolveCacheKeys(source: KeyTemplates, args: readonly unknown[], argument: string): string[] {
+  return resolveKeyTemplates(source, args, argument).map(fitKeyLength);
 }
