@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { RedisUnavailableError, type CacheService } from '@nest-coordination/core';
+import { CacheService, RedisUnavailableError } from '@nest-coordination/core';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { bootModule } from '../support/boot.js';
 import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 import { ARRIVAL_MS, cacheApp, gate, warmL1, type CacheTestApp } from './cache-test-app.js';
@@ -103,6 +104,18 @@ describe('CacheService while Redis is unreachable', () => {
     await server.restart();
     await until(() => cache.set('back', 'again').then(() => true, () => false), { timeoutMs: ARRIVAL_MS, message: 'writes to succeed again' });
     expect(await cache.getOrSet('back', () => 'not called')).toBe('again');
+  });
+
+  it('boots while Redis is down (init does not wait for the bus) and answers getOrSet from the loader', async () => {
+    await server.kill();
+    const booted = await bootModule({ ...onServer(server).options(), health: { pingIntervalMs: 0 } });
+    try {
+      const cache = booted.get(CacheService);
+      expect(await cache.getOrSet('k', () => 'loaded')).toBe('loaded');
+      expect(cache.stats()).toMatchObject({ loaderCalls: 1, l1Hits: 0 });
+    } finally {
+      await booted.close();
+    }
   });
 
   it("throws RedisUnavailableError from reads under onRedisUnavailable 'throw', without calling the loader", async () => {

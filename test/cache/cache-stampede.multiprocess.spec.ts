@@ -3,7 +3,6 @@ import { Redis } from 'ioredis';
 import { testRedisUrl } from '../harness/env.js';
 import { forkWorker, killWorker, type WorkerProcess } from '../locks/worker-process.js';
 import { uniquePrefix } from '../support/drivers.js';
-import { until } from '../support/wait.js';
 
 // Children import the built library (libs/coordination/dist): `npm run build:lib` (run by `pretest`) must have run.
 const CHILD = fileURLToPath(new URL('./children/cache-stampede.child.mjs', import.meta.url));
@@ -36,9 +35,11 @@ describe('getOrSet stampede protection across processes (standalone Redis)', () 
 
     const done = workers.map((w) => w.next('done'));
     for (const worker of workers) worker.child.send({ type: 'go' });
-    await Promise.all(workers.map((w) => w.next('joined')));
-    // Every process has all its callers waiting and one loader is running: now let it return.
-    await until(async () => Number(await redis.get(callsKey)) >= 1, { timeoutMs: 30_000, message: 'the loader to start' });
+    const joined = (await Promise.all(workers.map((w) => w.next('joined')))) as unknown as Array<{ role: string }>;
+    // Every process has all its callers waiting on its one load; one holds the lease and runs the
+    // loader, the others lost the lease and wait for it across the fleet: now let the loader return.
+    expect(joined.map((j) => j.role).sort()).toEqual(['holder', 'waiter', 'waiter', 'waiter']);
+    expect(Number(await redis.get(callsKey))).toBe(1);
     // One token per caller: a broken implementation's extra loaders return too, and are counted.
     await redis.rpush(releaseKey, ...Array(PROCESSES * CALLERS).fill('go'));
     const reports = (await Promise.all(done)) as unknown as Done[];

@@ -2,10 +2,14 @@ import 'reflect-metadata';
 import { CacheService, ManualClock, type CacheGetOptions, type CoordinationModuleOptions } from '@nest-coordination/core';
 import { CacheBus } from '../../libs/coordination/src/cache/cache-bus.js';
 import { CACHE_STORE, type CacheStore } from '../../libs/coordination/src/cache/cache-store.interface.js';
+import { MemoryCacheStore } from '../../libs/coordination/src/cache/memory-cache.store.js';
+import { RedisCacheStore } from '../../libs/coordination/src/cache/redis-cache.store.js';
 import { SHARED_TENANT } from '../../libs/coordination/src/keys/key-builder.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
+import { CoordinationCore } from '../support/internals.js';
 import { until } from '../support/wait.js';
+import { probeStore, type StoreProbe } from './cache-store-probe.js';
 
 /** Generous bound for what must happen (a bus message, a background refresh); nothing is timed. */
 export const ARRIVAL_MS = 10_000;
@@ -14,18 +18,24 @@ export const ARRIVAL_MS = 10_000;
 export interface CacheTestApp {
   readonly booted: BootedModule;
   readonly cache: CacheService;
+  /** The module's store (through `probe`: calls the test makes are counted too). */
   readonly store: CacheStore;
+  /** Counts, holds or fails the calls of the module's store (the real one underneath). */
+  readonly probe: StoreProbe;
   readonly clock: ManualClock;
   readonly prefix: string;
   /** The full Redis key of `key` (the KeyBuilder's, as the service builds it). */
   entryKey(key: string, tenant?: string): string;
+  /** The full key of the getOrSet lease of `key`. */
+  leaseKey(key: string, tenant?: string): string;
   close(): Promise<void>;
 }
 
 /**
  * Boots a module on `driver` with `options` (a unique prefix unless given) and waits until its
  * cache bus subscription is confirmed: before that the L1 is bypassed and invalidations from
- * other instances would be missed.
+ * other instances would be missed. Its store is the real one of the driver, seen through a
+ * StoreProbe (`app.probe`).
  *
  * @example
  * const app = await cacheApp(driver, { cache: { staleMs: 10_000 } });
@@ -34,23 +44,34 @@ export interface CacheTestApp {
 export async function cacheApp(driver: DriverCase, options: CoordinationModuleOptions = {}): Promise<CacheTestApp> {
   const clock = new ManualClock(1_700_000_000_000);
   const prefix = options.prefix ?? uniquePrefix('cache');
-  const booted = await bootModule({ ...driver.options(), health: { pingIntervalMs: 0 }, clock, ...options, prefix });
+  let probe!: StoreProbe;
+  const store = {
+    token: CACHE_STORE,
+    inject: [CoordinationCore],
+    factory: (core: CoordinationCore) =>
+      (probe = probeStore(core.connection ? new RedisCacheStore(core.connection) : new MemoryCacheStore(core.clock))).store,
+  };
+  const booted = await bootModule({ ...driver.options(), health: { pingIntervalMs: 0 }, clock, ...options, prefix }, { overrides: [store] });
   const bus = booted.get(CacheBus);
   if (!(await bus.ready(ARRIVAL_MS))) throw new Error('the cache bus subscription was not confirmed');
   return {
     booted,
     cache: booted.get(CacheService),
     store: booted.get<CacheStore>(CACHE_STORE),
+    probe,
     clock: (options.clock as ManualClock | undefined) ?? clock,
     prefix,
     entryKey: (key, tenant = SHARED_TENANT) => booted.core.keys.key(tenant, 'cache', key),
+    leaseKey: (key, tenant = SHARED_TENANT) => booted.core.keys.key(tenant, 'cache', key, { suffix: 'lease' }),
     close: () => booted.close(),
   };
 }
 
 /**
- * Reads `key` until a read is an L1 hit: this instance's own write announcements (and any other
- * instance's) drop L1 entries when they arrive, so the first read after a write may not stay in L1.
+ * Reads `key` until a read is an L1 hit: a read does not fill L1 when a drop of its key (another
+ * instance's write of it) or a wide drop (tags, pattern, clear) arrives while it reads, so the
+ * first read may not stay in L1. This instance's own announcements drop nothing when they come
+ * back (test/cache/cache-l1-drops.spec.ts).
  */
 export async function warmL1(cache: CacheService, key: string, options?: CacheGetOptions): Promise<void> {
   await until(async () => {

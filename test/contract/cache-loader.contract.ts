@@ -123,7 +123,9 @@ export function describeCacheLoaderContract(driver: DriverCase): void {
     });
 
     it('refreshes a fresh hit early in the background with XFetch, serving the current value meanwhile', async () => {
-      app = await cacheApp(driver, { cache: { xfetchBeta: 1_000_000 } });
+      // The loader "takes" 600 s on the module clock: the lease (on that clock for the memory
+      // store) must outlive it, or its value would not be stored.
+      app = await cacheApp(driver, { cache: { xfetchBeta: 1_000_000, leaseTtlMs: 3_600_000 } });
       const { cache, clock } = app;
       const options = { ttlMs: 60_000, l1: false };
       // A slow loader (600 s on the module clock): with this beta, any fresh hit refreshes early
@@ -147,7 +149,7 @@ export function describeCacheLoaderContract(driver: DriverCase): void {
     });
 
     it('does not refresh early with xfetchBeta 0', async () => {
-      app = await cacheApp(driver, { cache: { xfetchBeta: 0 } });
+      app = await cacheApp(driver, { cache: { xfetchBeta: 0, leaseTtlMs: 3_600_000 } });
       const { cache, clock } = app;
       await cache.getOrSet('hot', () => {
         clock.advance(600_000);

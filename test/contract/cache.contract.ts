@@ -7,6 +7,7 @@ import { cacheApp, gate, warmL1, type CacheTestApp } from '../cache/cache-test-a
 import { bootModule } from '../support/boot.js';
 import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf } from '../support/wait.js';
+import { describeCacheLoaderRacesContract } from './cache-loader-races.contract.js';
 import { describeCacheLoaderContract } from './cache-loader.contract.js';
 
 /**
@@ -67,6 +68,22 @@ export function describeCacheServiceContract(driver: DriverCase): void {
     expect(await cache.get('default')).toBe(1);
     app.clock.advance(1);
     expect(await cache.get('default')).toBeUndefined();
+  });
+
+  it('set and mset keep an entry staleMs past its ttlMs: lookup and getOrSet serve it stale, get / has / mget never', async () => {
+    const window = { ttlMs: 60_000, staleMs: 600_000 };
+    await cache.set('a', 'A', window);
+    await cache.mset([{ key: 'b', value: 'B', ...window }, { key: 'c', value: 'C', ttlMs: 60_000 }]);
+    const client = app.booted.core.connection?.client;
+    if (client) expect(await client.pttl(app.entryKey('b'))).toBeGreaterThan(60_000); // Redis keeps it ttlMs + staleMs
+    app.clock.advance(60_000);
+    expect(await cache.get('a')).toBeUndefined();
+    expect(await cache.has('b')).toBe(false);
+    expect(await cache.mget(['a', 'b', 'c'])).toEqual([undefined, undefined, undefined]);
+    expect(await cache.lookup('a')).toEqual({ state: 'stale', value: 'A' });
+    expect(await cache.lookup('b')).toEqual({ state: 'stale', value: 'B' });
+    expect(await cache.getOrSet('b', () => 'refreshed', { ...window, l1: false })).toBe('B');
+    expect(cache.stats().staleServes).toBe(3);
   });
 
   it('invalidates by tag every entry carrying it, across keys and writes, in the tenant only', async () => {
@@ -199,6 +216,9 @@ export function describeCacheServiceContract(driver: DriverCase): void {
     expect(await argumentOf(c.get('k', null))).toBe('options');
     expect(await argumentOf(c.getOrSet('k', 'not a function'))).toBe('loader');
     expect(await argumentOf(cache.getOrSet('k', () => 1, { staleMs: -1 }))).toBe('staleMs');
+    expect(await argumentOf(cache.set('k', 1, { staleMs: -1 }))).toBe('staleMs');
+    expect(await argumentOf(c.set('k', 1, { staleMs: '5s' }))).toBe('staleMs');
+    expect(await argumentOf(cache.mset([{ key: 'a', value: 1, staleMs: Number.NaN }]))).toBe('entries[0].staleMs');
     expect(await argumentOf(cache.mset([{ key: 'a', value: 1 }, { key: 'b', value: undefined }]))).toBe('entries[1].value');
     expect(await argumentOf(cache.mset([{ key: 'a', value: 1, ttlMs: -5 }]))).toBe('entries[0].ttlMs');
     expect(await argumentOf(c.mset([{ key: 7, value: 1 }]))).toBe('key error: entries[0].key');
@@ -236,4 +256,5 @@ export function describeCacheServiceContract(driver: DriverCase): void {
   });
 
   describeCacheLoaderContract(driver);
+  describeCacheLoaderRacesContract(driver);
 }

@@ -1,5 +1,5 @@
 import type { INestApplication, ModuleMetadata, Provider, Type } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { Test, type OverrideByFactoryOptions, type TestingModule } from '@nestjs/testing';
 import { CoordinationModule, type CoordinationModuleOptions } from '@nest-coordination/core';
 import { CoordinationCore } from './internals.js';
 import { uniquePrefix } from './drivers.js';
@@ -14,6 +14,11 @@ export interface BootExtras {
    * on `Logger.prototype` sees them.
    */
   logs?: boolean;
+  /**
+   * Providers of the module to replace (Nest's `overrideProvider(token).useFactory`), e.g. a
+   * store wrapped to count or fail calls: observation and fault injection around the real one.
+   */
+  overrides?: ReadonlyArray<{ readonly token: unknown } & OverrideByFactoryOptions>;
 }
 
 /** An initialised testing module. */
@@ -81,6 +86,7 @@ function compile(options: CoordinationModuleOptions | null, extras: BootExtras):
     providers: extras.providers ?? [],
     controllers: extras.controllers ?? [],
   });
+  for (const { token, factory, inject } of extras.overrides ?? []) builder.overrideProvider(token).useFactory({ factory, inject });
   if (!extras.logs) builder.setLogger(SILENT);
   return builder.compile();
 }

@@ -3,7 +3,9 @@
 // (libs/coordination/dist). Usage: fork(file, [json options]); messages:
 //   -> { type: 'ready' }   booted
 //   <- { type: 'go' }      start `callers` concurrent getOrSet calls of one cold key
-//   -> { type: 'joined' }  every caller of this process waits on its one load
+//   -> { type: 'joined', role }  every caller of this process waits on its one load, and that load
+//                          holds the lease (role 'holder': its loader runs) or lost its first
+//                          attempt at it (role 'waiter': it waits for the holder's bus message)
 //   -> { type: 'done', values, stats } once every call returned
 // The loader counts its calls with INCR and then waits for the parent's go-ahead (BLPOP on a list
 // the parent pushes to), so every caller of every process arrives while it runs.
@@ -13,6 +15,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { CacheService, CoordinationModule } from '@nest-coordination/core';
+import { CACHE_STORE } from '../../../libs/coordination/dist/cache/cache-store.interface.js';
 
 const options = JSON.parse(process.argv[2]);
 Logger.overrideLogger(false);
@@ -31,8 +34,20 @@ const cache = app.get(CacheService);
 const redis = new Redis(options.redisUrl);
 const blocking = new Redis(options.redisUrl);
 
+// Observes the real store's answers to this process's lease attempts (nothing else changes).
+const store = app.get(CACHE_STORE);
+const tryLease = store.tryLease.bind(store);
+let lostLeases = 0;
+store.tryLease = async (...args) => {
+  const won = await tryLease(...args);
+  if (!won) lostLeases++;
+  return won;
+};
+let loading = false;
+
 const loader = async () => {
   await redis.incr(options.callsKey);
+  loading = true;
   const released = await blocking.blpop(options.releaseKey, 30);
   if (released === null) throw new Error('the parent never released the loader');
   return { loadedBy: process.pid };
@@ -41,9 +56,10 @@ const loader = async () => {
 process.on('message', async (message) => {
   if (message.type !== 'go') return;
   const calls = Array.from({ length: options.callers }, () => cache.getOrSet('cold', loader, { ttlMs: 60_000 }));
-  // Condition, not a pause: every caller but the first has joined this process's one load.
-  while (cache.stats().coalesced < options.callers - 1) await delay(5);
-  process.send({ type: 'joined' });
+  // Conditions, not a pause: every caller but the first has joined this process's one load, and
+  // that load runs its loader or has found the lease taken (so it will wait for the holder).
+  while (cache.stats().coalesced < options.callers - 1 || !(loading || lostLeases > 0)) await delay(5);
+  process.send({ type: 'joined', role: loading ? 'holder' : 'waiter' });
   const values = await Promise.all(calls);
   process.send({ type: 'done', values, stats: cache.stats() }, async () => {
     redis.disconnect();

@@ -46,5 +46,7 @@ async function storeFor(driver: DriverCase): Promise<CacheStoreUnderTest> {
 }
 
 describe.each(DRIVERS)('CacheStore contract ($name)', (driver) => {
-  describeCacheStoreContract(() => storeFor(driver), { exactClock: driver.name === 'memory' });
+  // 200 000 keys where they once overflowed the call stack (MGET / UNLINK built from them); on a
+  // cluster every key is its own command, so fewer keep the suite fast (800 000 commands took ~26 s).
+  describeCacheStoreContract(() => storeFor(driver), { exactClock: driver.name === 'memory', manyKeys: driver.name === 'cluster' ? 5_000 : 200_000 });
 });

@@ -63,7 +63,7 @@ export class CacheBus {
   private subscription?: TransportSubscription;
   private retryTimer?: NodeJS.Timeout;
   private started = false;
-  private closed = false;
+  private isClosed = false;
   private confirmed = false;
 
   constructor(
@@ -74,9 +74,14 @@ export class CacheBus {
     this.channel = core.keys.channel(SHARED_TENANT, CACHE_SEGMENT, 'bus');
   }
 
+  /** Whether `close` was called: no message is received or waited for any more. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /** Subscribes to the bus; the L1 stays suspended until the subscription is confirmed. Idempotent. */
   start(): void {
-    if (this.started || this.closed) return;
+    if (this.started || this.isClosed) return;
     this.started = true;
     this.l1.suspend();
     this.subscribe();
@@ -85,7 +90,7 @@ export class CacheBus {
   /** Resolves true once the subscription is confirmed (now or later), false after `timeoutMs` or on close; never rejects. */
   ready(timeoutMs: number): Promise<boolean> {
     if (this.confirmed) return Promise.resolve(true);
-    if (this.closed) return Promise.resolve(false);
+    if (this.isClosed) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const done = (confirmed: boolean): void => {
         clearTimeout(timer);
@@ -116,7 +121,7 @@ export class CacheBus {
    * `timeoutMs`, on `cancel()` or on close. Registered at the call: call it before re-reading.
    */
   waitFor(fullKey: string, timeoutMs: number): { readonly promise: Promise<boolean>; cancel(): void } {
-    if (this.closed) return { promise: Promise.resolve(false), cancel: () => undefined };
+    if (this.isClosed) return { promise: Promise.resolve(false), cancel: () => undefined };
     let waiter!: Waiter;
     const promise = new Promise<boolean>((resolve) => {
       waiter = { fullKey, resolve, settled: false };
@@ -131,8 +136,8 @@ export class CacheBus {
 
   /** Unsubscribes, suspends the L1 (nothing keeps it coherent any more) and resolves pending waiters false. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.confirmed = false;
     clearTimeout(this.retryTimer);
     this.subscription?.close();
@@ -165,7 +170,7 @@ export class CacheBus {
 
   /** The subscription is confirmed: L1 is coherent again. After an outage, waiters re-check what they wait for. */
   private confirm(afterOutage: boolean): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.confirmed = true;
     this.l1.resume();
     for (const done of [...this.readyWaiters]) done(true);
@@ -173,7 +178,7 @@ export class CacheBus {
   }
 
   private subscriptionFailed(subscription: TransportSubscription, error: unknown): void {
-    if (this.closed || this.subscription !== subscription) return;
+    if (this.isClosed || this.subscription !== subscription) return;
     this.subscription = undefined;
     this.interrupted();
     this.core.metrics.increment(SUBSCRIBE_FAILED_METRIC);
@@ -181,7 +186,7 @@ export class CacheBus {
     this.logger.warn(`Could not subscribe to the cache bus (L1 bypassed until it is; retrying in ${retryMs} ms): ${errorMessage(error)}`);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (!this.closed) this.subscribe();
+      if (!this.isClosed) this.subscribe();
     }, retryMs);
     this.retryTimer.unref();
   }

@@ -66,7 +66,8 @@ export class CacheFailures {
     this.warn(`${what} failed: ${errorMessage(failure)}`);
   }
 
-  private warn(message: string): void {
+  /** Logs a warning, at most one per 10 s (the next one says how many were left out). */
+  warn(message: string): void {
     const now = performance.now();
     if (now - this.lastWarnAt < WARN_EVERY_MS) {
       this.unlogged++;

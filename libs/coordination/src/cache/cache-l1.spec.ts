@@ -1,6 +1,6 @@
 import { ManualClock } from '../core/clock.js';
 import { KeyBuilder } from '../keys/key-builder.js';
-import { CacheL1, type CacheL1Options, type L1Entry } from './cache-l1.js';
+import { CacheL1, MAX_TRACKED_DROPS, type CacheL1Options, type L1Entry } from './cache-l1.js';
 
 const keys = new KeyBuilder('app');
 const START = 1_000_000;
@@ -38,10 +38,9 @@ describe('CacheL1', () => {
     expect(l1.size).toBe(0);
   });
 
-  it('refuses a set whose read started before a drop (generation guard); every drop bumps the generation', () => {
+  it('refuses a set whose read started before a wide drop (generation guard); every drop bumps the generation', () => {
     const { l1, entry, held } = setup();
     const drops: Array<() => void> = [
-      () => l1.deleteKeys([key('acme', 'other')]),
       () => l1.deleteTags([tag('acme', 'x')]),
       () => l1.deletePattern(keys.pattern('acme', 'cache', 'z*')),
       () => l1.clearTenant('globex'),
@@ -58,6 +57,40 @@ describe('CacheL1', () => {
     }
     l1.set(key('acme', 'a'), 'acme', entry('A'), l1.generation);
     expect(l1.get(key('acme', 'a'))?.text).toBe('A');
+  });
+
+  it('refuses a set after a drop of its own key, not after a drop of another key', () => {
+    const { l1, entry, held } = setup();
+    const [a, b] = [key('acme', 'a'), key('acme', 'b')];
+    const atRead = l1.generation;
+    l1.deleteKeys([b]);
+    expect(l1.generation).toBe(atRead + 1);
+    l1.set(a, 'acme', entry('A'), atRead);
+    expect(held(a)).toEqual([a]);
+    l1.deleteKeys([key('acme', 'c'), a]);
+    l1.set(a, 'acme', entry('A again?'), atRead);
+    expect(held(a)).toEqual([]);
+    // Read after that drop: accepted, even with later drops of other keys.
+    const later = l1.generation;
+    l1.deleteKeys([b]);
+    l1.set(a, 'acme', entry('A2'), later);
+    expect(l1.get(a)?.text).toBe('A2');
+    expect(l1.droppedSince([b], later)).toBe(true);
+    expect(l1.droppedSince([a], later)).toBe(false);
+  });
+
+  it(`refuses every set older than the oldest key drop it forgot (it remembers the last ${MAX_TRACKED_DROPS})`, () => {
+    const { l1, entry, held } = setup();
+    const a = key('acme', 'a');
+    const atRead = l1.generation;
+    l1.deleteKeys([a]);
+    for (let i = 0; i < MAX_TRACKED_DROPS; i++) l1.deleteKeys([key('acme', `other:${i}`)]);
+    // The drop of `a` is forgotten: a read from before it is refused all the same.
+    l1.set(a, 'acme', entry('stale?'), atRead);
+    expect(held(a)).toEqual([]);
+    const recent = l1.generation - 1;
+    l1.set(a, 'acme', entry('A'), recent);
+    expect(held(a)).toEqual([a]);
   });
 
   it('drops by tag through its index, and a replaced entry no longer answers to its old tags', () => {

@@ -43,6 +43,16 @@ interface Slot {
   readonly tenant: string;
 }
 
+/**
+ * Key drops the L1 remembers one by one (full key → generation of its last drop). When more
+ * keys are dropped, the oldest are forgotten and every read from before them is refused, as if
+ * a wide drop had happened then.
+ *
+ * @example
+ * // a read that started before the MAX_TRACKED_DROPS-th key drop since is refused, whatever its key
+ */
+export const MAX_TRACKED_DROPS = 1_024;
+
 /** Estimated bytes of one slot beyond its strings (slot, entry, index and LRU bookkeeping). */
 const ENTRY_OVERHEAD_BYTES = 160;
 const NO_TAGS: readonly string[] = Object.freeze([]);
@@ -55,8 +65,11 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
  * entries.
  *
  * Coherence: every drop bumps `generation`; a reader notes it before asking Redis and passes
- * it to `set`, which stores nothing when an invalidation arrived meanwhile (the value read may
- * predate it). While the fleet bus is down the L1 is `suspend`ed (cleared, bypassed) and
+ * it to `set`, which stores nothing when an invalidation that may concern the key arrived
+ * meanwhile (the value read may predate it): a drop of that key (`deleteKeys`, tracked per key
+ * for the last MAX_TRACKED_DROPS keys dropped) or any wide drop (tags, pattern, tenant, clear,
+ * suspend, resume). A drop of other keys does not refuse it, so L1 still fills while the fleet
+ * writes other keys. While the fleet bus is down the L1 is `suspend`ed (cleared, bypassed) and
  * cleared again on `resume`, as invalidations may have been missed in between.
  *
  * @example
@@ -74,6 +87,10 @@ export class CacheL1 {
   private readonly byTag = new Map<string, Set<string>>();
   private readonly byTenant = new Map<string, Set<string>>();
   private currentGeneration = 0;
+  /** Reads from before this generation are refused: the last wide drop, or the newest key drop forgotten. */
+  private floor = 0;
+  /** Full key → generation of its last drop, oldest first (a key dropped again moves to the end). */
+  private readonly keyDrops = new Map<string, number>();
   private suspended = false;
 
   constructor(options: CacheL1Options, private readonly clock: Clock) {
@@ -97,6 +114,15 @@ export class CacheL1 {
   /** Bumped by every drop (keys, tags, pattern, tenant, clear, suspend, resume). */
   get generation(): number {
     return this.currentGeneration;
+  }
+
+  /**
+   * Whether a drop that may concern one of `fullKeys` happened since `generation`: a drop of
+   * one of them, or a wide drop. A value read (or written) at `generation` may then be outdated.
+   */
+  droppedSince(fullKeys: readonly string[], generation: number): boolean {
+    for (const fullKey of fullKeys) if (this.dropped(fullKey, generation)) return true;
+    return this.floor > generation;
   }
 
   /** Entries held now. */
@@ -123,11 +149,12 @@ export class CacheL1 {
 
   /**
    * Stores `entry` under `fullKey` of `tenant`, unless the L1 is disabled or suspended, the
-   * entry is no longer fresh, or a drop happened since the caller read `generationAtRead`
-   * (its value may predate an invalidation). Keeps `entry.value` only with `shareValues`.
+   * entry is no longer fresh, or a drop of `fullKey` (or a wide drop) happened since the caller
+   * read `generationAtRead` (its value may predate an invalidation). Keeps `entry.value` only
+   * with `shareValues`.
    */
   set(fullKey: string, tenant: string, entry: L1Entry, generationAtRead: number): void {
-    if (!this.lru || this.suspended || generationAtRead !== this.currentGeneration) return;
+    if (!this.lru || this.suspended || this.dropped(fullKey, generationAtRead)) return;
     const ttl = Math.min(this.ttlMs, entry.freshUntil - this.clock.now());
     if (!(ttl > 0)) {
       // Older than what is held: the held entry is not the latest either.
@@ -142,16 +169,25 @@ export class CacheL1 {
     addTo(this.byTenant, tenant, fullKey);
   }
 
-  /** Drops the entries of these full keys. */
+  /** Drops the entries of these full keys (remembering the drop of each, see MAX_TRACKED_DROPS). */
   deleteKeys(fullKeys: readonly string[]): void {
-    this.currentGeneration += 1;
+    const generation = ++this.currentGeneration;
     if (!this.lru) return;
-    for (const key of fullKeys) this.lru.delete(key);
+    for (const key of fullKeys) {
+      this.keyDrops.delete(key); // re-inserted last: the map stays in generation order
+      this.keyDrops.set(key, generation);
+      this.lru.delete(key);
+    }
+    for (const [key, droppedAt] of this.keyDrops) {
+      if (this.keyDrops.size <= MAX_TRACKED_DROPS) break;
+      this.keyDrops.delete(key);
+      this.floor = droppedAt;
+    }
   }
 
   /** Drops every entry carrying one of these tag counter keys. */
   deleteTags(tagKeys: readonly string[]): void {
-    this.currentGeneration += 1;
+    this.wideDrop();
     for (const tagKey of tagKeys) this.dropAll(this.byTag.get(tagKey));
   }
 
@@ -160,7 +196,7 @@ export class CacheL1 {
    * (escapes included). With `tenant`, only that tenant's entries are tested.
    */
   deletePattern(pattern: string, tenant?: string): void {
-    this.currentGeneration += 1;
+    this.wideDrop();
     if (!this.lru) return;
     const match = globToRegExp(pattern);
     const candidates = tenant === undefined ? this.lru.keys() : (this.byTenant.get(tenant) ?? []);
@@ -171,13 +207,13 @@ export class CacheL1 {
 
   /** Drops every entry of `tenant`. */
   clearTenant(tenant: string): void {
-    this.currentGeneration += 1;
+    this.wideDrop();
     this.dropAll(this.byTenant.get(tenant));
   }
 
   /** Drops every entry. */
   clear(): void {
-    this.currentGeneration += 1;
+    this.wideDrop();
     this.lru?.clear();
     this.byTag.clear();
     this.byTenant.clear();
@@ -193,6 +229,17 @@ export class CacheL1 {
   resume(): void {
     this.suspended = false;
     this.clear();
+  }
+
+  /** Whether `fullKey` was dropped, or a wide drop happened, since `generation`. */
+  private dropped(fullKey: string, generation: number): boolean {
+    return this.floor > generation || (this.keyDrops.get(fullKey) ?? 0) > generation;
+  }
+
+  /** A drop that may concern any key: every read from before it is refused (no key drop needs remembering). */
+  private wideDrop(): void {
+    this.floor = ++this.currentGeneration;
+    this.keyDrops.clear();
   }
 
   private copyOf(entry: L1Entry): L1Entry {

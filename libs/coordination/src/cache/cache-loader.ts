@@ -1,5 +1,6 @@
 import type { CacheKeys } from './cache-keys.js';
 import { UNDECODABLE, type CacheParts, type CacheReader, type FoundEntry } from './cache-reader.js';
+import { CacheRefresher } from './cache-refresher.js';
 import type { CacheLease } from './cache-store.interface.js';
 import type { CheckedWrite } from './cache-validation.js';
 import type { CacheWriter, WriteItem } from './cache-writer.js';
@@ -42,25 +43,26 @@ const NO_VERSIONS: readonly number[] = Object.freeze([]);
  * - **Across the fleet**: the load takes a lease in Redis (`cache.leaseTtlMs`); the winner loads,
  *   stores the value and drops the lease atomically, then announces the key on the bus. The
  *   others wait for that message (re-reading at least every LEASE_POLL_MS), re-read and retry the
- *   lease; after `cache.leaseWaitMs` they call the loader themselves (`leaseWaitTimeouts`). A
- *   loader that throws releases the lease and announces the key, so one waiter takes over, and
- *   its error goes to the callers of its process.
+ *   lease; after `cache.leaseWaitMs` they take the lease over and call the loader themselves
+ *   (`leaseWaitTimeouts`). A loader that throws releases the lease and announces the key, so one
+ *   waiter takes over, and its error goes to the callers of its process. Once the bus is closed
+ *   (shutdown) nothing wakes a waiter any more: it calls the loader at once, storing nothing.
+ * - **No lost writes**: a value is stored only while its lease is held (CacheStore.fill); a write
+ *   or deletion of the entry meanwhile dropped the lease, and the value, loaded before it, is
+ *   returned but not stored. A load without a lease (Redis failed) stores nothing either.
  * - **Tags**: their versions are read before the loader runs, so a value loaded while a tag is
  *   invalidated is stored already invalid: no invalidation is lost.
- * - **Refresh** (stale-while-revalidate, XFetch): at most one per key in process, in the
- *   background, under the same lease (a refresh that does not get it leaves it to the holder).
- *   Failures are counted and logged, never thrown.
- * - **Redis unreachable**: the load still coalesces in process, skips the lease, and the write
- *   after it is counted and logged.
+ * - **Refresh** (stale-while-revalidate, XFetch): in the background, under the same lease, once
+ *   per fleet (CacheRefresher).
+ * - **Redis unreachable**: the load still coalesces in process, skips the lease and stores nothing.
  *
  * @example
- * const crew = await loader.getOrSet('acme', 'crew:7', () => db.crew(7), checkWrite(options, defaults, '', true));
+ * const crew = await loader.getOrSet('acme', 'crew:7', () => db.crew(7), checkWrite(options, defaults));
  */
 export class CacheLoader {
   private readonly flights = new Map<string, Promise<Outcome>>();
-  private readonly refreshing = new Map<string, Promise<void>>();
+  private readonly refresher: CacheRefresher;
   private sequence = 0;
-  private closing = false;
 
   constructor(
     private readonly parts: CacheParts,
@@ -68,7 +70,9 @@ export class CacheLoader {
     private readonly writer: CacheWriter,
     private readonly keys: CacheKeys,
     private readonly instanceId: string,
-  ) {}
+  ) {
+    this.refresher = new CacheRefresher(parts, writer, (request, lease) => this.call(request, lease, true), () => this.nextToken());
+  }
 
   /** The cached value of `key`, or the loader's (checked arguments, resolved tenant). */
   async getOrSet(tenant: string, key: string, loader: () => unknown, o: CheckedWrite): Promise<unknown> {
@@ -99,14 +103,14 @@ export class CacheLoader {
     const { freshUntil, deltaMs } = found!.header;
     if (now >= freshUntil) {
       meter.staleServe();
-      this.refresh(this.requestOf(tenant, key, fullKey, loader, o));
+      this.refresher.refresh(this.requestOf(tenant, key, fullKey, loader, o), freshUntil);
       return value;
     }
     if (o.l1) this.reader.remember(tenant, fullKey, found!, value, generation);
     meter.l2Hit();
     const beta = this.parts.options.xfetchBeta;
     if (beta > 0 && deltaMs > 0 && now - deltaMs * beta * Math.log(Math.random()) >= freshUntil) {
-      this.refresh(this.requestOf(tenant, key, fullKey, loader, o));
+      this.refresher.refresh(this.requestOf(tenant, key, fullKey, loader, o), freshUntil);
     }
     return value;
   }
@@ -124,23 +128,9 @@ export class CacheLoader {
     return (await flight).value;
   }
 
-  /** Refreshes `request.fullKey` in the background unless a refresh of it is running here already. */
-  private refresh(request: LoadRequest): void {
-    if (this.closing || this.refreshing.has(request.fullKey)) return;
-    const task = this.refreshUnderLease(request)
-      .catch((error: unknown) => this.parts.failures.swallowed(error, 'cache.getOrSet', `Refreshing ${request.fullKey} in the background`))
-      .finally(() => this.refreshing.delete(request.fullKey));
-    this.refreshing.set(request.fullKey, task);
-  }
-
-  /** Starts no more refreshes and waits up to `graceMs` for those running; the rest finish (or fail, quietly) on their own. */
-  async close(graceMs: number): Promise<void> {
-    this.closing = true;
-    if (this.refreshing.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([Promise.all(this.refreshing.values()), grace]);
-    clearTimeout(timer);
+  /** Starts no more background refreshes and waits up to `graceMs` for those running. */
+  close(graceMs: number): Promise<void> {
+    return this.refresher.close(graceMs);
   }
 
   private async fly(request: LoadRequest, useLease: boolean): Promise<Outcome> {
@@ -159,10 +149,12 @@ export class CacheLoader {
     if (attempt === undefined) return this.call(request, undefined, false);
     let waited = false;
     while (attempt === LOST) {
+      // Shutting down: no message wakes a waiter any more (ready and waitFor answer at once).
+      if (bus.closed) return this.call(request, undefined, false);
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
         meter.leaseWaitTimedOut();
-        return this.call(request, undefined, false);
+        return this.takeOver(request, lease);
       }
       const slice = Math.min(remaining, LEASE_POLL_MS);
       await bus.ready(slice);
@@ -206,15 +198,31 @@ export class CacheLoader {
   }
 
   /**
-   * Runs the loader (timed on the module clock) and stores its value. Tag versions are read
-   * first; if that fails the value is returned but not stored. `background`: a refresh, whose
-   * failures must not throw under `onRedisUnavailable: 'throw'` either.
+   * The wait for the holder ran out (it is stuck, or slower than `leaseWaitMs`): takes the lease
+   * over, so that the holder can no longer store what it loaded, and loads under it. If that
+   * fails (Redis), loads without storing.
+   */
+  private async takeOver(request: LoadRequest, lease: CacheLease): Promise<Outcome> {
+    try {
+      await this.parts.store.takeLease(lease.key, lease.token, this.parts.options.leaseTtlMs);
+    } catch (error) {
+      this.parts.failures.read(error, 'cache.getOrSet');
+      return this.call(request, undefined, false);
+    }
+    return this.call(request, lease, false);
+  }
+
+  /**
+   * Runs the loader (timed on the module clock) and, under `lease`, stores its value (without
+   * one, the value is only returned: nothing guards the store against a write made meanwhile).
+   * Tag versions are read first; if that fails the value is returned but not stored.
+   * `background`: a refresh, whose failures must not throw under `onRedisUnavailable: 'throw'` either.
    */
   private async call(request: LoadRequest, lease: CacheLease | undefined, background: boolean): Promise<Outcome> {
     const { clock, meter, store } = this.parts;
     const generation = this.parts.l1.generation;
     let versions: readonly number[] | undefined = NO_VERSIONS;
-    if (request.tagKeys.length > 0) {
+    if (lease && request.tagKeys.length > 0) {
       try {
         versions = await store.readCounters(request.tagKeys);
       } catch (error) {
@@ -246,21 +254,15 @@ export class CacheLoader {
       if (lease) await this.writer.release(request.tenant, request.fullKey, lease, true);
       throw error;
     }
+    if (!lease) return { value, body };
     if (versions === undefined) {
-      if (lease) await this.writer.release(request.tenant, request.fullKey, lease, true);
+      await this.writer.release(request.tenant, request.fullKey, lease, true);
       return { value, body };
     }
-    const item: WriteItem = { tenant: request.tenant, fullKey: request.fullKey, body, value, ttlMs: request.ttlMs, staleMs: request.staleMs, tagKeys: request.tagKeys };
+    const { tenant, fullKey, leaseKey, ttlMs, staleMs, tagKeys } = request;
+    const item: WriteItem = { tenant, fullKey, leaseKey, body, value, ttlMs, staleMs, tagKeys };
     await this.writer.fill(item, deltaMs, versions, lease, request.l1, generation);
     return { value, body };
-  }
-
-  private async refreshUnderLease(request: LoadRequest): Promise<void> {
-    const lease: CacheLease = { key: request.leaseKey, token: this.nextToken() };
-    // Someone else holds the lease: a miss loading it, or another instance's refresh.
-    if (!(await this.parts.store.tryLease(lease.key, lease.token, this.parts.options.leaseTtlMs))) return;
-    this.parts.meter.refreshStarted();
-    await this.call(request, lease, true);
   }
 
   private requestOf(tenant: string, key: string, fullKey: string, loader: () => unknown, o: CheckedWrite): LoadRequest {

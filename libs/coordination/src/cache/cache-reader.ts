@@ -44,30 +44,49 @@ export const UNDECODABLE: unique symbol = Symbol('undecodable');
 export class CacheReader {
   constructor(private readonly parts: CacheParts) {}
 
-  /** The fresh value of `fullKey`, or undefined; a Redis failure degrades to a miss (or throws, see CacheFailures.read). */
-  async get(tenant: string, fullKey: string, useL1: boolean, operation: string): Promise<unknown> {
+  /**
+   * The fresh value of `fullKey`, or undefined; a Redis failure degrades to a miss (or throws, see
+   * CacheFailures.read). Not async: an L1 hit resolves at once, an L2 hit of an untagged entry
+   * chains one `then` on the store's promise (the hot paths of the cache).
+   */
+  get(tenant: string, fullKey: string, useL1: boolean, operation: string): Promise<unknown> {
     const { l1, meter } = this.parts;
     if (useL1) {
       const hit = l1.get(fullKey);
       if (hit !== undefined) {
         meter.l1Hit();
-        return hit.hasValue ? hit.value : this.parts.serializer.decode(hit.text);
+        if (hit.hasValue) return Promise.resolve(hit.value);
+        try {
+          return Promise.resolve(this.parts.serializer.decode(hit.text));
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
     }
     const generation = l1.generation;
-    let found: FoundEntry | undefined;
-    try {
-      found = await this.lookup(fullKey);
-    } catch (error) {
+    const degrade = (error: unknown): undefined => {
       this.parts.failures.read(error, operation);
-    }
+      meter.miss();
+      return undefined;
+    };
+    return this.parts.store.get(fullKey).then((text) => {
+      const found = text === null ? undefined : this.validate(text);
+      // A tagged entry's counters are read in a second round trip, which can fail on its own.
+      return found instanceof Promise
+        ? found.then((valid) => this.settle(tenant, fullKey, useL1, valid, generation), degrade)
+        : this.settle(tenant, fullKey, useL1, found, generation);
+    }, degrade);
+  }
+
+  /** The value `get` returns for what it found: decoded when fresh (kept in L1), else a miss. */
+  private settle(tenant: string, fullKey: string, useL1: boolean, found: FoundEntry | undefined, generation: number): unknown {
     const value = found !== undefined && found.header.freshUntil > this.parts.clock.now() ? this.decode(fullKey, found) : UNDECODABLE;
     if (value === UNDECODABLE) {
-      meter.miss();
+      this.parts.meter.miss();
       return undefined;
     }
     if (useL1) this.remember(tenant, fullKey, found!, value, generation);
-    meter.l2Hit();
+    this.parts.meter.l2Hit();
     return value;
   }
 

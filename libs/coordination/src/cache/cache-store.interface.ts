@@ -7,6 +7,11 @@ export interface CacheStoreEntry<V extends string | Buffer = string> {
   readonly value: V;
   /** Lifetime in Redis, > 0. */
   readonly ttlMs: number;
+  /**
+   * The entry's `getOrSet` lease key (same hash tag), dropped before the value is written: a
+   * loader holding it read its data before this write, and its `fill` must not overwrite it.
+   */
+  readonly lease?: string;
 }
 
 /** The lease a `getOrSet` holder took with {@link CacheStore.tryLease}. */
@@ -23,6 +28,11 @@ export interface CacheLease {
  * round trip on a standalone server, one per node touched on a cluster (keys of different
  * slots are sent as separate commands on one auto-pipeline, never as a cross-slot command).
  *
+ * Leases: a `getOrSet` loader writes only while it holds its entry's lease (`fill`); every
+ * explicit write of an entry (`set`, `setMany`, `delete` given the lease key, and
+ * `deleteMatching`, whose patterns match lease keys too) drops that lease first, so a value
+ * loaded before the write can never overwrite it.
+ *
  * `RedisCacheStore` keeps the data in Redis, `MemoryCacheStore` in process on the injected
  * clock, with the same contract (test/contract/stores/cache-store.contract.ts).
  *
@@ -35,23 +45,34 @@ export interface CacheStore {
   get(key: string): Promise<string | null>;
   /** `get` for many keys, in order; one round trip (per node on a cluster). */
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
-  /** Writes `value` with a lifetime of `ttlMs` (> 0), replacing any value. */
-  set(key: string, value: string, ttlMs: number): Promise<void>;
-  /** `set` for many entries; one round trip (per node on a cluster). */
+  /**
+   * Writes `value` with a lifetime of `ttlMs` (> 0), replacing any value; drops `lease` (the
+   * entry's lease key) first, in the same round trip.
+   */
+  set(key: string, value: string, ttlMs: number, lease?: string): Promise<void>;
+  /** `set` for many entries (each dropping its `lease` first); one round trip (per node on a cluster). */
   setMany(entries: readonly CacheStoreEntry[]): Promise<void>;
   /**
-   * Writes the value a lease holder loaded and drops the lease if `lease.token` still holds it,
-   * atomically (the lease key shares the entry's hash tag). The value is written either way: a
-   * holder whose lease expired still has a freshly loaded value. Returns whether the lease was
-   * still held.
+   * Writes the value a lease holder loaded, and drops the lease, only if `lease.token` still
+   * holds it, atomically (the lease key shares the entry's hash tag). Otherwise nothing is
+   * written: the lease expired, was taken over (`takeLease`), or was dropped by a write or
+   * deletion of the entry, which the loaded value must not overwrite. Returns whether it wrote.
    */
   fill(key: string, value: string, ttlMs: number, lease: CacheLease): Promise<boolean>;
-  /** Deletes the keys that exist; returns how many did. */
-  delete(keys: readonly string[]): Promise<number>;
+  /**
+   * Deletes the keys that exist; returns how many did. `leases` (lease keys of these entries,
+   * same hash tags) are dropped first, in the same round trip, and not counted.
+   */
+  delete(keys: readonly string[], leases?: readonly string[]): Promise<number>;
   /** Whether `key` exists (and has not expired). */
   exists(key: string): Promise<boolean>;
   /** Takes the lease `key` for `token` for `ttlMs` unless someone holds it (SET NX PX). */
   tryLease(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes the lease `key` for `token` for `ttlMs` whoever holds it (SET PX): a waiter that gave
+   * up on the holder loads under its own token, and the previous holder can no longer `fill`.
+   */
+  takeLease(key: string, token: string, ttlMs: number): Promise<void>;
   /** Drops the lease if `token` holds it; returns whether it did. */
   releaseLease(key: string, token: string): Promise<boolean>;
   /** The current counter of each key (0 when absent), in order: tag versions. */

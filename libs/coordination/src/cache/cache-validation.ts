@@ -46,12 +46,15 @@ export function checkRead(options: { l1?: unknown } | undefined, defaults: Resol
   return flag(options?.l1, 'l1', defaults.l1.enabled);
 }
 
-/** The ttlMs, tags and l1 of `set` / an `mset` entry / `getOrSet` (with staleMs), checked and defaulted. */
+/**
+ * The ttlMs, staleMs, tags and l1 of `set` / an `mset` entry / `getOrSet`, checked and
+ * defaulted (`staleMs` to `cache.staleMs`; with `withStale` false it is not read and is 0).
+ */
 export function checkWrite(
   options: { ttlMs?: unknown; staleMs?: unknown; tags?: unknown; l1?: unknown } | undefined,
   defaults: ResolvedCacheOptions,
   prefix = '',
-  withStale = false,
+  withStale = true,
 ): CheckedWrite {
   checkObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
   return {
@@ -60,6 +63,17 @@ export function checkWrite(
     tags: checkTags(options?.tags, `${prefix}tags`),
     l1: flag(options?.l1, `${prefix}l1`, defaults.l1.enabled),
   };
+}
+
+/** The entries of `mset`: an array, each entry checked as `entries[i]` (key, value, ttlMs, staleMs, tags). */
+export function checkEntries(entries: unknown, defaults: ResolvedCacheOptions): CheckedWrite[] {
+  if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'must be an array of { key, value, ttlMs?, staleMs?, tags? }', entries);
+  return entries.map((entry: { key?: unknown; value?: unknown; ttlMs?: unknown; staleMs?: unknown; tags?: unknown } | null, i) => {
+    checkObject(entry ?? null, `entries[${i}]`);
+    checkId(entry!.key, `entries[${i}].key`);
+    checkValue(entry!.value, `entries[${i}].value`);
+    return checkWrite({ ttlMs: entry!.ttlMs, staleMs: entry!.staleMs, tags: entry!.tags }, defaults, `entries[${i}].`);
+  });
 }
 
 /** Tags of an entry or of `invalidateTags`: distinct ids, at most MAX_TAGS_PER_ENTRY for an entry. */

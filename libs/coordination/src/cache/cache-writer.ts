@@ -7,12 +7,14 @@ import type { CacheLease, CacheStoreEntry } from './cache-store.interface.js';
 export interface WriteItem {
   readonly tenant: string;
   readonly fullKey: string;
+  /** The entry's getOrSet lease key: every explicit write drops it (see CacheStore). */
+  readonly leaseKey: string;
   /** The serialized value (Serializer.encode). */
   readonly body: string;
   /** The value itself, kept in L1 only with `l1.shareValues`. */
   readonly value: unknown;
   readonly ttlMs: number;
-  /** Extra lifetime in Redis after `ttlMs` (the stale-while-revalidate window); 0 for `set`. */
+  /** Extra lifetime in Redis after `ttlMs` (the stale-while-revalidate window). */
   readonly staleMs: number;
   readonly tagKeys: readonly string[];
 }
@@ -22,9 +24,11 @@ const NO_VERSIONS: readonly number[] = Object.freeze([]);
 /**
  * The write path of CacheService (library-internal). Every write goes to the store first, then
  * one bus message names what changed, so every instance drops it from its L1 (this one at
- * once) and `getOrSet` callers waiting for it wake up. Explicit writes and invalidations throw
- * when Redis is unreachable (a lost invalidation must not be silent), after dropping what they
- * name from this instance's L1; the write after a loader is counted and logged instead.
+ * once) and `getOrSet` callers waiting for it wake up. Explicit writes and deletions drop the
+ * entries' leases in the same round trip, so a loader that read its data before them stores
+ * nothing (`fill` writes only under the lease). Explicit writes and invalidations throw when
+ * Redis is unreachable (a lost invalidation must not be silent), after dropping what they name
+ * from this instance's L1; the write after a loader is counted and logged instead.
  *
  * @example
  * await writer.write([item], true, 'cache.set');
@@ -46,34 +50,40 @@ export class CacheWriter {
         key: item.fullKey,
         value: encodeEntry(item.body, freshUntil[i], 0, item.tagKeys, item.tagKeys.length === 0 ? NO_VERSIONS : item.tagKeys.map((key) => versions.get(key)!)),
         ttlMs: item.ttlMs + item.staleMs,
+        lease: item.leaseKey,
       }));
-      if (entries.length === 1) await store.set(entries[0].key, entries[0].value, entries[0].ttlMs);
+      if (entries.length === 1) await store.set(entries[0].key, entries[0].value, entries[0].ttlMs, entries[0].lease);
       else await store.setMany(entries);
     } catch (error) {
       this.parts.failures.write(error, operation);
     }
-    await this.announce(items[0].tenant, 'keys', items.map((item) => item.fullKey), operation, false);
-    if (useL1) this.rememberOwn(items, freshUntil, generation);
+    await this.announceAndRemember(items, freshUntil, useL1 ? generation : undefined, operation, false);
   }
 
   /**
-   * Stores what a `getOrSet` loader produced, with the tag versions read before it ran: under
-   * the lease (`fill`, which drops it) or without one (an outage, a lease wait that ran out).
-   * Never throws: a failure is counted and logged, the caller has its value either way.
+   * Stores what a `getOrSet` loader produced under its lease, with the tag versions read before
+   * it ran. The store writes it only while the lease is still held (see CacheStore.fill): a
+   * write or deletion of the entry since then dropped the lease, and the value, loaded before
+   * it, is not stored. Never throws: a failure is counted and logged, the caller has its value
+   * either way.
    */
-  async fill(item: WriteItem, deltaMs: number, versions: readonly number[], lease: CacheLease | undefined, useL1: boolean, generation: number): Promise<void> {
+  async fill(item: WriteItem, deltaMs: number, versions: readonly number[], lease: CacheLease, useL1: boolean, generation: number): Promise<void> {
     const { store, clock } = this.parts;
     const freshUntil = clock.now() + item.ttlMs;
     const text = encodeEntry(item.body, freshUntil, deltaMs, item.tagKeys, versions);
     try {
-      if (lease) await store.fill(item.fullKey, text, item.ttlMs + item.staleMs, lease);
-      else await store.set(item.fullKey, text, item.ttlMs + item.staleMs);
+      if (!(await store.fill(item.fullKey, text, item.ttlMs + item.staleMs, lease))) {
+        const { leaseTtlMs } = this.parts.options;
+        if (deltaMs >= leaseTtlMs) {
+          this.parts.failures.warn(`The loader of ${item.fullKey} took ${deltaMs} ms, longer than its lease (cache.leaseTtlMs ${leaseTtlMs} ms): its value was not stored`);
+        }
+        return;
+      }
     } catch (error) {
       this.parts.failures.swallowed(error, 'cache.getOrSet', `Storing the loaded value of ${item.fullKey}`);
       return;
     }
-    await this.announce(item.tenant, 'keys', [item.fullKey], 'cache.getOrSet', true);
-    if (useL1) this.rememberOwn([item], [freshUntil], generation);
+    await this.announceAndRemember([item], [freshUntil], useL1 ? generation : undefined, 'cache.getOrSet', true);
   }
 
   /**
@@ -91,11 +101,11 @@ export class CacheWriter {
     if (wake) await this.announce(tenant, 'keys', [fullKey], 'cache.getOrSet', true);
   }
 
-  /** `delete`: the number of keys that existed. */
-  async delete(tenant: string, fullKeys: readonly string[]): Promise<number> {
+  /** `delete` (the entries and their leases): the number of entries that existed. */
+  async delete(tenant: string, fullKeys: readonly string[], leaseKeys: readonly string[]): Promise<number> {
     let deleted = 0;
     try {
-      deleted = await this.parts.store.delete(fullKeys);
+      deleted = await this.parts.store.delete(fullKeys, leaseKeys);
     } catch (error) {
       this.parts.l1.deleteKeys(fullKeys);
       this.parts.failures.write(error, 'cache.delete');
@@ -132,16 +142,26 @@ export class CacheWriter {
   }
 
   /**
-   * Keeps values this instance just wrote in its L1. The announcement dropped them (one L1
-   * generation); any further drop since `generation`, e.g. a tag invalidated while a loader
-   * ran, may concern them, and then nothing is kept.
+   * Announces the written entries, and keeps them in this instance's L1 when `generation` (the
+   * L1 generation before the write) is given, unless a drop that may concern them arrived
+   * since, e.g. another instance's write of one of them or a tag invalidated while a loader ran.
+   * The announcement itself drops them here (synchronously, as `bus.publish` is called): the
+   * generation after that is the one they are kept at, so a drop arriving while the message
+   * goes out still refuses them.
    */
-  private rememberOwn(items: readonly WriteItem[], freshUntil: readonly number[], generation: number): void {
+  private async announceAndRemember(
+    items: readonly WriteItem[], freshUntil: readonly number[], generation: number | undefined, operation: string, quiet: boolean,
+  ): Promise<void> {
     const { l1 } = this.parts;
-    if (l1.generation !== generation + 1) return;
+    const fullKeys = items.map((item) => item.fullKey);
+    const keep = generation !== undefined && !l1.droppedSince(fullKeys, generation);
+    const announced = this.announce(items[0].tenant, 'keys', fullKeys, operation, quiet);
+    const afterOwnDrop = l1.generation;
+    await announced;
+    if (!keep) return;
     items.forEach((item, i) => {
       const entry = { text: item.body, freshUntil: freshUntil[i], tagKeys: item.tagKeys, value: item.value, hasValue: l1.shareValues };
-      l1.set(item.fullKey, item.tenant, entry, generation + 1);
+      l1.set(item.fullKey, item.tenant, entry, afterOwnDrop);
     });
   }
 }

@@ -55,7 +55,8 @@ export interface CacheModuleOptions {
   /**
    * Lifetime of the lease a `getOrSet` miss takes in Redis while its loader runs (other instances
    * wait for it instead of loading too). Set it above your slowest loader: once it runs out,
-   * another instance may load in parallel. Default 10_000.
+   * another instance may load in parallel, and the value of a loader that outlived its lease is
+   * returned but not stored (a warning says so). Default 10_000.
    */
   leaseTtlMs?: number;
   /**

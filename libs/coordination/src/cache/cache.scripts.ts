@@ -12,7 +12,7 @@ const load = (name: string, file: string): LuaScript => loadLuaScript(name, impo
  * const held = (await connection.runScript<number>(CACHE_SCRIPTS.fill, [entryKey, leaseKey], [value, ttlMs, token])) === 1;
  */
 export const CACHE_SCRIPTS = {
-  /** SET the entry PX ttl, and DEL the lease if the token still holds it. */
+  /** If the token still holds the lease: SET the entry PX ttl and DEL the lease. */
   fill: load('coordCacheFill', 'fill.lua'),
   /** DEL the lease if the token holds it. */
   releaseLease: load('coordCacheReleaseLease', 'release-lease.lua'),

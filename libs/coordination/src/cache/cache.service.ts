@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { CacheBus } from './cache-bus.js';
 import { CacheFailures } from './cache-failures.js';
 import { CacheL1 } from './cache-l1.js';
@@ -9,7 +8,9 @@ import { CacheLoader } from './cache-loader.js';
 import { CacheReader, type CacheParts } from './cache-reader.js';
 import { CacheMeter } from './cache-stats.js';
 import { CACHE_STORE, type CacheStore } from './cache-store.interface.js';
-import { checkId, checkIds, checkLoader, checkObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite } from './cache-validation.js';
+import {
+  checkEntries, checkId, checkIds, checkLoader, checkObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite,
+} from './cache-validation.js';
 import { CacheWriter, type WriteItem } from './cache-writer.js';
 import { CACHE_OPTIONS, type ResolvedCacheOptions } from './cache.options.js';
 import type { CacheCallOptions, CacheEntryInput, CacheGetOptions, CacheLookup, CacheSetOptions, CacheStats, GetOrSetOptions } from './cache.types.js';
@@ -29,11 +30,16 @@ const REFRESH_DRAIN_MS = 5_000;
  *   down the L1 is cleared and bypassed.
  * - **Stampede protection** (`getOrSet`): concurrent misses of a key call the loader once per
  *   fleet: once per process (the others await it), and across instances under a lease in Redis
- *   (`cache.leaseTtlMs`); waiters are woken by the bus and call the loader themselves after
- *   `cache.leaseWaitMs`.
- * - **Stale-while-revalidate** (`staleMs`): for `staleMs` after an entry's `ttlMs`, `getOrSet`
- *   serves the old value (`stats().staleServes`) and refreshes it once, in the background, under
- *   the lease. `get`, `has` and `mget` never serve stale values.
+ *   (`cache.leaseTtlMs`); waiters are woken by the bus, and after `cache.leaseWaitMs` take the
+ *   lease over and call the loader themselves.
+ * - **No lost writes**: a loader's value is stored only while its lease is held; `set`, `mset`,
+ *   `delete`, `invalidatePattern` and `clear` drop the leases of the entries they touch, so a
+ *   value loaded before them (a row read before it was updated) is returned to its callers but
+ *   never stored over them.
+ * - **Stale-while-revalidate** (`staleMs`, on `getOrSet`, `set` and `mset`): for `staleMs` after
+ *   an entry's `ttlMs`, `getOrSet` serves the old value (`stats().staleServes`) and refreshes it
+ *   once per fleet, in the background, under the lease. `get`, `has` and `mget` never serve
+ *   stale values.
  * - **XFetch** (`cache.xfetchBeta`): a fresh L2 hit of `getOrSet` refreshes early, in the
  *   background, with probability rising as expiry nears and with the loader's duration
  *   (`now - loaderMs * beta * ln(random()) >= freshUntil`), so a hot key is reloaded by one caller
@@ -44,12 +50,13 @@ const REFRESH_DRAIN_MS = 5_000;
  *   trip (its counters); an untagged one costs none. Invalidated entries stay in Redis until
  *   their TTL.
  * - **Redis unreachable**: reads (`get`, `has`, `mget`, `getOrSet`) answer from L1, as misses or
- *   by calling the loader (still coalesced in process, without the lease), count the failure in
+ *   by calling the loader (still coalesced in process; without a lease its value is returned,
+ *   not stored), count the failure in
  *   `stats().errors` and `cache_errors_total{operation}` and log it (at most once per 10 s); with
  *   `cache.onRedisUnavailable: 'throw'` they throw RedisUnavailableError. Writes and
  *   invalidations (`set`, `mset`, `delete`, `invalidateTags`, `invalidatePattern`, `clear`)
  *   always throw it (`delete` and the invalidations still drop this instance's L1): a lost
- *   invalidation must not be silent. The write after a loader is counted and logged, never thrown.
+ *   invalidation must not be silent. A failed write after a loader is counted and logged, never thrown.
  * - **Bad input** throws InvalidKeyError / InvalidArgumentError naming the argument, and
  *   TenantInvalidError / TenantRequiredError, before any Redis call.
  *
@@ -84,12 +91,18 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     this.reader = new CacheReader(parts);
     this.writer = new CacheWriter(parts);
     this.loader = new CacheLoader(parts, this.reader, this.writer, this.keys, core.instanceId);
-    this.defaults = checkWrite(undefined, options, '', true);
+    this.defaults = checkWrite(undefined, options);
   }
 
-  /** Subscribes to the fleet bus; L1 is bypassed until the subscription is confirmed. */
-  onModuleInit(): void {
+  /**
+   * Subscribes to the fleet bus and waits (at most `connection.connectTimeoutMs`) until the
+   * subscription is confirmed, so the L1, bypassed until then, works from the first call. While
+   * Redis is down at boot it does not wait: the L1 comes in once the subscription is confirmed.
+   */
+  async onModuleInit(): Promise<void> {
     this.bus.start();
+    if (this.core.connection?.health().status === 'down') return;
+    await this.bus.ready(this.core.options.connection.connectTimeoutMs);
   }
 
   /** Waits (bounded) for background refreshes, then leaves the bus; runs before the connection closes. */
@@ -163,8 +176,10 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /**
-   * Stores `value` under `key` for `ttlMs` (default `cache.defaultTtlMs`) with `tags`, and drops
-   * the key from every instance's L1.
+   * Stores `value` under `key` for `ttlMs` (default `cache.defaultTtlMs`) with `tags`, kept in
+   * Redis `staleMs` longer (default `cache.staleMs`) for `getOrSet` to serve stale while it
+   * refreshes, and drops the key from every instance's L1. A `getOrSet` loader of the key
+   * running meanwhile does not overwrite it.
    *
    * @throws RedisUnavailableError when Redis is unreachable; SerializationError for a value the serializer cannot store
    * @example
@@ -175,7 +190,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     checkValue(value, 'value');
     const o = options === undefined ? this.defaults : checkWrite(options, this.options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.set');
-    const item = this.itemOf(tenant, key, value, o.ttlMs, 0, o.tags);
+    const item = this.itemOf(tenant, key, value, o);
     await this.writer.write([item], o.l1, 'cache.set');
   }
 
@@ -186,22 +201,17 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
    * await cache.mset([{ key: 'user:1', value: u1 }, { key: 'user:2', value: u2, ttlMs: 5_000 }]);
    */
   async mset(entries: readonly CacheEntryInput[], options?: CacheCallOptions & { l1?: boolean }): Promise<void> {
-    if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'must be an array of { key, value, ttlMs?, tags? }', entries);
+    const checked = checkEntries(entries, this.options);
     const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
-    const checked = entries.map((entry, i) => {
-      checkObject(entry ?? null, `entries[${i}]`);
-      checkId(entry.key, `entries[${i}].key`);
-      checkValue(entry.value, `entries[${i}].value`);
-      return checkWrite({ ttlMs: entry.ttlMs, tags: entry.tags }, this.options, `entries[${i}].`);
-    });
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.mset');
     if (entries.length === 0) return;
-    const items = entries.map((entry, i) => this.itemOf(tenant, entry.key, entry.value, checked[i].ttlMs, 0, checked[i].tags));
+    const items = entries.map((entry, i) => this.itemOf(tenant, entry.key, entry.value, checked[i]));
     await this.writer.write(items, useL1, 'cache.mset');
   }
 
   /**
-   * Deletes one key or several, on every instance (L1 included); resolves with how many existed in Redis.
+   * Deletes one key or several, on every instance (L1 included); resolves with how many existed in
+   * Redis. A `getOrSet` loader of one of them running meanwhile does not store what it loaded.
    *
    * @example
    * await cache.delete(['user:1', 'user:2']);
@@ -213,7 +223,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     checkObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.delete');
     if (keys.length === 0) return 0;
-    return this.writer.delete(tenant, keys.map((key) => this.keys.entry(tenant, key)));
+    return this.writer.delete(tenant, keys.map((key) => this.keys.entry(tenant, key)), keys.map((key) => this.keys.lease(tenant, key)));
   }
 
   /**
@@ -231,7 +241,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     try {
       checkId(key, 'key');
       checkLoader(loader);
-      o = options === undefined ? this.defaults : checkWrite(options, this.options, '', true);
+      o = options === undefined ? this.defaults : checkWrite(options, this.options);
       tenant = this.core.tenants.resolve(options?.tenant, 'cache.getOrSet');
     } catch (error) {
       return Promise.reject(error);
@@ -293,8 +303,9 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     return this.meter.snapshot(this.l1);
   }
 
-  private itemOf(tenant: string, key: string, value: unknown, ttlMs: number, staleMs: number, tags: readonly string[]): WriteItem {
+  private itemOf(tenant: string, key: string, value: unknown, o: CheckedWrite): WriteItem {
     const body = this.core.serializer.encode(value);
-    return { tenant, fullKey: this.keys.entry(tenant, key), body, value, ttlMs, staleMs, tagKeys: this.keys.tags(tenant, tags) };
+    const { ttlMs, staleMs, tags } = o;
+    return { tenant, fullKey: this.keys.entry(tenant, key), leaseKey: this.keys.lease(tenant, key), body, value, ttlMs, staleMs, tagKeys: this.keys.tags(tenant, tags) };
   }
 }

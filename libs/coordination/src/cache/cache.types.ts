@@ -18,16 +18,17 @@ export interface CacheSetOptions extends CacheCallOptions {
   tags?: readonly string[];
   /** Also keep it in this instance's L1; default: `cache.l1.enabled`. */
   l1?: boolean;
-}
-
-/** Options of `CacheService.getOrSet`. */
-export interface GetOrSetOptions extends CacheSetOptions {
   /**
-   * Stale-while-revalidate window after `ttlMs`: a read in it serves the old value (counted as a
-   * stale serve) and one instance of the fleet refreshes it in the background. Default `cache.staleMs`.
+   * Stale-while-revalidate window after `ttlMs`: the entry stays in Redis `ttlMs + staleMs`, and
+   * a `getOrSet` (or `lookup`) in that window serves the old value (counted as a stale serve)
+   * while one instance of the fleet refreshes it in the background. `get`, `has` and `mget` never
+   * serve it. Default `cache.staleMs`.
    */
   staleMs?: number;
 }
+
+/** Options of `CacheService.getOrSet` (`staleMs`: the window in which it serves and refreshes a stale value). */
+export type GetOrSetOptions = CacheSetOptions;
 
 /** One entry of `CacheService.mset`. */
 export interface CacheEntryInput<T = unknown> {
@@ -35,6 +36,8 @@ export interface CacheEntryInput<T = unknown> {
   value: T;
   ttlMs?: number;
   tags?: readonly string[];
+  /** See CacheSetOptions.staleMs. */
+  staleMs?: number;
 }
 
 /**

@@ -56,22 +56,30 @@ export class MemoryCacheStore implements CacheStore {
     });
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
-    this.write(key, value, storeTtlMs(ttlMs));
+  async set(key: string, value: string, ttlMs: number, lease?: string): Promise<void> {
+    const px = storeTtlMs(ttlMs);
+    if (lease !== undefined) this.slots.delete(lease);
+    this.write(key, value, px);
   }
 
   async setMany(entries: readonly CacheStoreEntry[]): Promise<void> {
     // Every lifetime is checked before anything is written, as the Redis store does.
     const ttls = entries.map((entry) => storeTtlMs(entry.ttlMs));
-    entries.forEach((entry, i) => this.write(entry.key, entry.value, ttls[i]));
+    entries.forEach((entry, i) => {
+      if (entry.lease !== undefined) this.slots.delete(entry.lease);
+      this.write(entry.key, entry.value, ttls[i]);
+    });
   }
 
   async fill(key: string, value: string, ttlMs: number, lease: CacheLease): Promise<boolean> {
-    this.write(key, value, storeTtlMs(ttlMs));
-    return this.dropLease(lease.key, lease.token);
+    const px = storeTtlMs(ttlMs);
+    if (!this.dropLease(lease.key, lease.token)) return false;
+    this.write(key, value, px);
+    return true;
   }
 
-  async delete(keys: readonly string[]): Promise<number> {
+  async delete(keys: readonly string[], leases: readonly string[] = []): Promise<number> {
+    for (const lease of leases) this.slots.delete(lease);
     let deleted = 0;
     for (const key of keys) {
       if (this.live(key)) {
@@ -91,6 +99,10 @@ export class MemoryCacheStore implements CacheStore {
     if (this.live(key)) return false;
     this.write(key, token, px);
     return true;
+  }
+
+  async takeLease(key: string, token: string, ttlMs: number): Promise<void> {
+    this.write(key, token, storeTtlMs(ttlMs));
   }
 
   async releaseLease(key: string, token: string): Promise<boolean> {

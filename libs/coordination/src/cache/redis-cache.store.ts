@@ -56,9 +56,12 @@ export class RedisCacheStore implements CacheStore {
     return this.connection.execute('cache.getMany', (c) => (this.cluster ? Promise.all(keys.map((k) => c.get(k))) : mget(c, keys)));
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
+  /** With `lease`: UNLINK it, then SET, on one pipeline (same slot, in this order: see the class note). */
+  async set(key: string, value: string, ttlMs: number, lease?: string): Promise<void> {
     const px = storeTtlMs(ttlMs);
-    await this.connection.execute('cache.set', (c) => c.set(key, value, 'PX', px));
+    await this.connection.execute<unknown>('cache.set', (c) =>
+      lease === undefined ? c.set(key, value, 'PX', px) : Promise.all([c.unlink(lease), c.set(key, value, 'PX', px)]),
+    );
   }
 
   async setMany(entries: readonly CacheStoreEntry[]): Promise<void> {
@@ -70,9 +73,12 @@ export class RedisCacheStore implements CacheStore {
     return toFlag(await this.connection.runScript<number>(S.fill, [key, lease.key], [value, px, lease.token]));
   }
 
-  async delete(keys: readonly string[]): Promise<number> {
+  /** UNLINK of `leases`, then of `keys` (only those counted), on one pipeline. */
+  async delete(keys: readonly string[], leases: readonly string[] = []): Promise<number> {
     if (keys.length === 0) return 0;
-    return this.connection.execute('cache.delete', (c) => this.unlink(c, keys));
+    return this.connection.execute('cache.delete', (c) =>
+      leases.length === 0 ? this.unlink(c, keys) : Promise.all([this.unlink(c, leases), this.unlink(c, keys)]).then(([, deleted]) => deleted),
+    );
   }
 
   async exists(key: string): Promise<boolean> {
@@ -82,6 +88,11 @@ export class RedisCacheStore implements CacheStore {
   async tryLease(key: string, token: string, ttlMs: number): Promise<boolean> {
     const px = storeTtlMs(ttlMs);
     return toSetNx(await this.connection.execute('cache.tryLease', (c) => c.set(key, token, 'PX', px, 'NX')));
+  }
+
+  async takeLease(key: string, token: string, ttlMs: number): Promise<void> {
+    const px = storeTtlMs(ttlMs);
+    await this.connection.execute('cache.takeLease', (c) => c.set(key, token, 'PX', px));
   }
 
   async releaseLease(key: string, token: string): Promise<boolean> {
@@ -132,11 +143,19 @@ export class RedisCacheStore implements CacheStore {
     return this.connection.execute('cache.memoryUsage', (c) => c.memory('USAGE', key, 'SAMPLES', 0));
   }
 
-  /** SET PX of every entry, in one tick (one pipeline per node); every lifetime is checked first. */
+  /**
+   * UNLINK of the entries' leases, then SET PX of every entry, in one tick (one pipeline per
+   * node); every lifetime is checked first.
+   */
   private async writeAll(operation: string, entries: ReadonlyArray<CacheStoreEntry<string | Buffer>>): Promise<void> {
     if (entries.length === 0) return;
     const ttls = entries.map((entry) => storeTtlMs(entry.ttlMs));
-    await this.connection.execute(operation, (c) => Promise.all(entries.map((e, i) => c.set(e.key, e.value, 'PX', ttls[i]))));
+    const leases: string[] = [];
+    for (const entry of entries) if (entry.lease !== undefined) leases.push(entry.lease);
+    await this.connection.execute(operation, (c) => {
+      const dropped = leases.length === 0 ? undefined : this.unlink(c, leases);
+      return Promise.all([dropped, ...entries.map((e, i) => c.set(e.key, e.value, 'PX', ttls[i]))]);
+    });
   }
 
   /** UNLINK `keys`: one command on a standalone server, one per key on a cluster (routed per slot). */

@@ -1,5 +1,5 @@
 --[[
-  Write the value a getOrSet lease holder loaded, and drop its lease if it still holds it.
+  Write the value a getOrSet lease holder loaded, and drop its lease, if it still holds it.
 
   Input:
     KEYS[1] entry   the cache entry (`<prefix>:<tenant>:cache:{<key>}`)
@@ -8,16 +8,17 @@
     ARGV[2] ttlMs   its lifetime, whole ms > 0
     ARGV[3] token   the holder's lease token
 
-  The value is written either way: a holder whose lease ran out (or was taken by another) still
-  has a freshly loaded value.
+  A lease that is gone or held by another token means the value must not be written: the lease
+  expired, another caller took it over, or a write / deletion of the entry dropped it after the
+  holder's loader read its data (what it loaded may predate that write).
 
   Output:
-    1  the lease was held by token and is dropped
-    0  the lease was gone or held by another token; it is left alone
+    1  the lease was held by token: the value is written and the lease dropped
+    0  the lease was gone or held by another token: nothing is written, the lease is left alone
 ]]
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then
-  redis.call('DEL', KEYS[2])
-  return 1
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then
+  return 0
 end
-return 0
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
