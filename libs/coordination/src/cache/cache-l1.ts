@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import { globToRegExp } from '../keys/glob.js';
+import { clonePlainJson, isPlainJson, parsePlainJson } from '../serialization/plain-json.js';
 
 /**
  * One entry of the in-process L1: the serialized entry text as it came from (or went to)
@@ -22,6 +23,11 @@ export interface L1Entry {
   readonly value?: unknown;
   /** Whether `value` is set (a cached `undefined` cannot exist, but null can). */
   readonly hasValue: boolean;
+  /**
+   * Without `shareValues`, a plain-JSON text's value parsed once by the L1 itself (never an
+   * object a caller holds); each hit hands out a deep copy of it (see CacheL1.valueOf).
+   */
+  readonly plain?: { readonly value: unknown };
 }
 
 /**
@@ -41,6 +47,8 @@ export interface CacheL1Options {
 interface Slot {
   readonly entry: L1Entry;
   readonly tenant: string;
+  /** When the slot stops being served (clock ms): the entry's freshUntil, or sooner by `ttlMs`. */
+  readonly expiresAt: number;
 }
 
 /**
@@ -102,11 +110,8 @@ export class CacheL1 {
       max: options.maxEntries,
       maxSize: options.maxBytes,
       sizeCalculation: (slot, key) => sizeOf(key, slot.entry),
-      ttl: this.ttlMs,
-      ttlAutopurge: false,
-      // Staleness on the injected clock, read on every check (no cached "now" timer).
-      ttlResolution: 0,
-      perf: clock,
+      // No lru-cache TTL: each slot carries its own expiry, checked on the injected clock with
+      // one read per hit (lru-cache's TTL bookkeeping cost more than the rest of an L1 hit).
       dispose: (slot, key) => this.unindex(key, slot),
     });
   }
@@ -125,6 +130,16 @@ export class CacheL1 {
     return this.floor > generation;
   }
 
+  /**
+   * What a hit of `entry` hands out: the shared object (`shareValues`), else a new copy for
+   * this caller: a deep copy of the value kept for plain JSON (about three times faster than
+   * decoding), or `decode(entry.text)`.
+   */
+  valueOf(entry: L1Entry, decode: (text: string) => unknown): unknown {
+    if (entry.hasValue) return entry.value;
+    return entry.plain !== undefined ? clonePlainJson(entry.plain.value) : decode(entry.text);
+  }
+
   /** Entries held now. */
   get size(): number {
     return this.lru?.size ?? 0;
@@ -140,7 +155,7 @@ export class CacheL1 {
     if (!this.lru || this.suspended) return undefined;
     const slot = this.lru.get(fullKey);
     if (!slot) return undefined;
-    if (slot.entry.freshUntil <= this.clock.now()) {
+    if (slot.expiresAt <= this.clock.now()) {
       this.lru.delete(fullKey);
       return undefined;
     }
@@ -155,14 +170,15 @@ export class CacheL1 {
    */
   set(fullKey: string, tenant: string, entry: L1Entry, generationAtRead: number): void {
     if (!this.lru || this.suspended || this.dropped(fullKey, generationAtRead)) return;
-    const ttl = Math.min(this.ttlMs, entry.freshUntil - this.clock.now());
-    if (!(ttl > 0)) {
+    const now = this.clock.now();
+    const expiresAt = Math.min(now + this.ttlMs, entry.freshUntil);
+    if (!(expiresAt > now)) {
       // Older than what is held: the held entry is not the latest either.
       this.lru.delete(fullKey);
       return;
     }
-    const slot: Slot = { entry: this.copyOf(entry), tenant };
-    this.lru.set(fullKey, slot, { ttl: Math.ceil(ttl) });
+    const slot: Slot = { entry: this.copyOf(entry), tenant, expiresAt };
+    this.lru.set(fullKey, slot);
     // A slot larger than maxBytes is refused (and any older one dropped): index only what is held.
     if (this.lru.peek(fullKey) !== slot) return;
     for (const tagKey of slot.entry.tagKeys) addTo(this.byTag, tagKey, fullKey);
@@ -247,7 +263,9 @@ export class CacheL1 {
     if (this.shareValues && entry.hasValue) {
       return Object.freeze({ text: entry.text, freshUntil: entry.freshUntil, tagKeys, value: entry.value, hasValue: true });
     }
-    return Object.freeze({ text: entry.text, freshUntil: entry.freshUntil, tagKeys, hasValue: false });
+    // Parsed here, once per fill: the caller's value may be the object it goes on mutating.
+    const plain = isPlainJson(entry.text) ? Object.freeze({ value: parsePlainJson(entry.text) }) : undefined;
+    return Object.freeze({ text: entry.text, freshUntil: entry.freshUntil, tagKeys, hasValue: false, plain });
   }
 
   /** Deletes the keys of an index set (copied first: each delete edits it through dispose). */

@@ -42,6 +42,9 @@ export const UNDECODABLE: unique symbol = Symbol('undecodable');
  * const value = await reader.get(tenant, fullKey, true, 'cache.get');
  */
 export class CacheReader {
+  /** Decodes a serialized value (an L1 entry's text); bound once for CacheL1.valueOf. */
+  readonly decodeText = (text: string): unknown => this.parts.serializer.decode(text);
+
   constructor(private readonly parts: CacheParts) {}
 
   /**
@@ -55,9 +58,8 @@ export class CacheReader {
       const hit = l1.get(fullKey);
       if (hit !== undefined) {
         meter.l1Hit();
-        if (hit.hasValue) return Promise.resolve(hit.value);
         try {
-          return Promise.resolve(this.parts.serializer.decode(hit.text));
+          return Promise.resolve(l1.valueOf(hit, this.decodeText));
         } catch (error) {
           return Promise.reject(error);
         }
@@ -96,7 +98,7 @@ export class CacheReader {
     const hit = useL1 ? l1.get(fullKey) : undefined;
     if (hit !== undefined) {
       meter.l1Hit();
-      return { state: 'hit', value: hit.hasValue ? hit.value : this.parts.serializer.decode(hit.text) };
+      return { state: 'hit', value: l1.valueOf(hit, this.decodeText) };
     }
     const generation = l1.generation;
     let found: FoundEntry | undefined;
@@ -150,7 +152,7 @@ export class CacheReader {
         continue;
       }
       meter.l1Hit();
-      results[i] = hit.hasValue ? hit.value : this.parts.serializer.decode(hit.text);
+      results[i] = l1.valueOf(hit, this.decodeText);
     }
     if (pending.length === 0) return results;
     const generation = l1.generation;

@@ -1,4 +1,4 @@
-import type { MetricLabels, MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { CounterHandle, MetricLabels, MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { CacheL1 } from './cache-l1.js';
 import type { CacheStats } from './cache.types.js';
 
@@ -34,19 +34,29 @@ export class CacheMeter {
   private refreshes = 0;
   private errors = 0;
   private readonly operations = new Map<string, MetricLabels>();
+  // The series of every read, bound once: a hit must not look its counter up.
+  private readonly l1HitSeries: CounterHandle;
+  private readonly l2HitSeries: CounterHandle;
+  private readonly staleSeries: CounterHandle;
+  private readonly missSeries: CounterHandle;
 
-  constructor(private readonly metrics: MetricsRegistry) {}
+  constructor(private readonly metrics: MetricsRegistry) {
+    this.l1HitSeries = metrics.counterOf('cache_hits_total', L1);
+    this.l2HitSeries = metrics.counterOf('cache_hits_total', L2);
+    this.staleSeries = metrics.counterOf('cache_hits_total', STALE);
+    this.missSeries = metrics.counterOf('cache_misses_total', NONE);
+  }
 
   l1Hit(): void {
     this.hits++;
     this.l1Hits++;
-    this.metrics.increment('cache_hits_total', L1);
+    this.l1HitSeries.add();
   }
 
   l2Hit(): void {
     this.hits++;
     this.l2Hits++;
-    this.metrics.increment('cache_hits_total', L2);
+    this.l2HitSeries.add();
   }
 
   /** A value served from the stale-while-revalidate window (a hit of L2 too). */
@@ -54,12 +64,12 @@ export class CacheMeter {
     this.hits++;
     this.l2Hits++;
     this.staleServes++;
-    this.metrics.increment('cache_hits_total', STALE);
+    this.staleSeries.add();
   }
 
   miss(count = 1): void {
     this.misses += count;
-    this.metrics.increment('cache_misses_total', NONE, count);
+    this.missSeries.add(count);
   }
 
   /** A miss that waited for a loader already running, here or on another instance. */
