@@ -79,10 +79,26 @@ describe.each(DRIVERS)('CacheBus ($name)', (driver) => {
     const unrelated = b.bus.waitFor(key('acme', 'b'), ARRIVAL_MS);
 
     await a.bus.publish('acme', 'keys', [key('acme', 'a')]);
-    expect(await Promise.all([there.promise, here.promise])).toEqual([true, true]);
+    expect(await Promise.all([there.promise, here.promise])).toEqual(['changed', 'changed']);
     expect(b.held(key('acme', 'a'), key('acme', 'b'))).toEqual([key('acme', 'b')]);
     unrelated.cancel();
-    expect(await unrelated.promise).toBe(false);
+    expect(await unrelated.promise).toBe('ended');
+  });
+
+  it('publishNoValue wakes the waiters of those keys on every instance with no-value, and drops nothing', async () => {
+    a.put(key('acme', 'a'), 'acme');
+    b.put(key('acme', 'a'), 'acme');
+    const generations = [a.l1.generation, b.l1.generation];
+    const there = b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
+    const here = a.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
+    const unrelated = b.bus.waitFor(key('acme', 'b'), ARRIVAL_MS);
+
+    await a.bus.publishNoValue('acme', [key('acme', 'a')]);
+    expect(await Promise.all([there.promise, here.promise])).toEqual(['no-value', 'no-value']);
+    expect([a.held(key('acme', 'a')), b.held(key('acme', 'a'))]).toEqual([[key('acme', 'a')], [key('acme', 'a')]]);
+    expect([a.l1.generation, b.l1.generation]).toEqual(generations);
+    unrelated.cancel();
+    expect(await unrelated.promise).toBe('ended');
   });
 
   it('publish drops the keys from its own L1 before the message goes out', async () => {
@@ -116,10 +132,10 @@ describe.each(DRIVERS)('CacheBus ($name)', (driver) => {
     const ofOther = b.bus.waitFor(key('globex', 'loading'), ARRIVAL_MS);
 
     await a.bus.publish('acme', 'tags', [tag('acme', 'x')]);
-    expect(await ofTenant.promise).toBe(true);
+    expect(await ofTenant.promise).toBe('changed');
     expect(b.held(key('acme', 'x1'), key('acme', 'y1'))).toEqual([key('acme', 'y1')]);
     ofOther.cancel();
-    expect(await ofOther.promise).toBe(false);
+    expect(await ofOther.promise).toBe('ended');
   });
 
   it("a 'pattern' message drops the matching keys of its tenant", async () => {
@@ -128,7 +144,7 @@ describe.each(DRIVERS)('CacheBus ($name)', (driver) => {
     const woken = b.bus.waitFor(key('acme', 'crew:2'), ARRIVAL_MS);
 
     await a.bus.publish('acme', 'pattern', [a.core.keys.pattern('acme', 'cache', 'user:*')]);
-    expect(await woken.promise).toBe(true);
+    expect(await woken.promise).toBe('changed');
     expect(b.held(key('acme', 'user:1'), key('acme', 'user:2'), key('acme', 'crew:1'), key('globex', 'user:1')))
       .toEqual([key('acme', 'crew:1'), key('globex', 'user:1')]);
   });
@@ -139,29 +155,29 @@ describe.each(DRIVERS)('CacheBus ($name)', (driver) => {
     const woken = b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
 
     await a.bus.publish('acme', 'clear', []);
-    expect(await woken.promise).toBe(true);
+    expect(await woken.promise).toBe('changed');
     expect(b.held(key('acme', 'a'), key('globex', 'a'))).toEqual([key('globex', 'a')]);
   });
 
-  it('waitFor resolves false when its time is up, or on cancel, and leaves nothing registered', async () => {
-    expect(await b.bus.waitFor(key('acme', 'never'), 20).promise).toBe(false);
+  it('waitFor resolves ended when its time is up, or on cancel, and leaves nothing registered', async () => {
+    expect(await b.bus.waitFor(key('acme', 'never'), 20).promise).toBe('ended');
     const cancelled = b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
     cancelled.cancel();
     const woken = b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
     await a.bus.publish('acme', 'keys', [key('acme', 'a')]);
-    expect(await Promise.all([cancelled.promise, woken.promise])).toEqual([false, true]);
+    expect(await Promise.all([cancelled.promise, woken.promise])).toEqual(['ended', 'changed']);
     expect(b.bus['waiters'].size).toBe(0);
   });
 
   it('counts and ignores malformed messages, and keeps applying valid ones', async () => {
     const channel = a.core.keys.channel(SHARED_TENANT, 'cache', 'bus');
     const malformed = ['not json', 'null', '{"o":"x","t":"acme","k":"keys","v":[1]}', '{"o":"x","t":"acme","k":"drop","v":[]}',
-      '{"o":"x","t":"no tenant!","k":"clear","v":[]}'];
+      '{"o":"x","t":"no tenant!","k":"clear","v":[]}', '{"o":"x","t":"acme","k":"clear","v":[],"n":true}', '{"o":"x","t":"acme","k":"keys","v":[],"n":1}'];
     b.put(key('acme', 'a'), 'acme');
     for (const message of malformed) await a.transport.publish(channel, message);
     const woken = b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
     await a.transport.publish(channel, JSON.stringify({ o: 'other', t: 'acme', k: 'keys', v: [key('acme', 'a')] }));
-    expect(await woken.promise).toBe(true);
+    expect(await woken.promise).toBe('changed');
     // A cluster may deliver messages published through different nodes out of order: wait for all.
     await until(() => b.core.metrics.counter('cache_bus_malformed_total') === malformed.length, {
       timeoutMs: ARRIVAL_MS, message: () => `${malformed.length} malformed messages counted (${b.core.metrics.counter('cache_bus_malformed_total')})`,
@@ -180,13 +196,13 @@ describe.each(DRIVERS)('CacheBus ($name)', (driver) => {
     fresh.bus.close();
   });
 
-  it('close resolves pending waiters false, suspends L1 and unsubscribes', async () => {
+  it('close resolves pending waiters ended, suspends L1 and unsubscribes', async () => {
     const before = b.transport.activeSubscriptions;
     const pending = b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS);
     b.put(key('acme', 'b'), 'acme');
     b.bus.close();
-    expect(await pending.promise).toBe(false);
-    expect(await b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS).promise).toBe(false);
+    expect(await pending.promise).toBe('ended');
+    expect(await b.bus.waitFor(key('acme', 'a'), ARRIVAL_MS).promise).toBe('ended');
     expect(await b.bus.ready(ARRIVAL_MS)).toBe(false);
     expect(b.held(key('acme', 'b'))).toEqual([]);
     // On memory `a` shares the transport and still holds the channel.

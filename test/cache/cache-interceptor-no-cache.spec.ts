@@ -103,6 +103,29 @@ describe.each(DRIVERS)('CacheInterceptor and a client no-cache ($name)', (driver
     expect(b.body).toEqual({ run: 1 });
     expect(runs).toBe(1);
   });
+
+  it('with honorClientNoCache, a reload arriving while the response loads joins that load and lets it be stored', async () => {
+    const release = gate();
+    const inside = gate();
+    hold = release.promise;
+    entered = () => inside.open();
+    const cache = booted.get(CacheService);
+    const coalescedBefore = cache.stats().coalesced;
+    const first = get('/nc/slow').then((res) => res);
+    let reload: typeof first | undefined;
+    try {
+      await inside.promise;
+      reload = get('/nc/slow', noCache).then((res) => res);
+      await until(() => cache.stats().coalesced > coalescedBefore, { timeoutMs: ARRIVAL_MS, message: 'the reload to wait for the load' });
+    } finally {
+      release.open();
+    }
+    const [a, b] = await Promise.all([first, reload]);
+    expect([a.body, b.body]).toEqual([{ run: 1 }, { run: 1 }]);
+    // The load's value was stored: the reload did not cancel its write.
+    await get('/nc/slow').expect(200).expect('X-Cache', 'HIT').expect({ run: 1 });
+    expect(runs).toBe(1);
+  });
 });
 
 describe('@CacheResponse({ honorClientNoCache })', () => {

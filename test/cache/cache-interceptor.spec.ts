@@ -126,6 +126,22 @@ describe.each(DRIVERS)('CacheInterceptor ($name)', (driver) => {
     await expect(booted.get(CacheService).get(`http:/crews/${id}#CrewsController.crew`, { tenant: 'acme' })).resolves.toEqual({ body: first.body });
   });
 
+  it('counts each request once in the stats: a MISS one miss, a HIT one hit, a STALE one stale serve', async () => {
+    const cache = booted.get(CacheService);
+    const id = uniquePrefix('c');
+    const counted = async (xCache: string) => {
+      const before = cache.stats();
+      await get(`/crews/${id}`).expect(200).expect('X-Cache', xCache);
+      const after = cache.stats();
+      return { hits: after.hits - before.hits, misses: after.misses - before.misses, staleServes: after.staleServes - before.staleServes };
+    };
+    expect(await counted('MISS')).toEqual({ hits: 0, misses: 1, staleServes: 0 });
+    expect(await counted('HIT')).toEqual({ hits: 1, misses: 0, staleServes: 0 });
+    clock.advance(TTL_MS + 1);
+    expect(await counted('STALE')).toEqual({ hits: 1, misses: 0, staleServes: 1 });
+    await until(() => runs.of(`crew:${id}`) === 2, { timeoutMs: 10_000, message: 'the background refresh to run the handler' });
+  });
+
   it('keys by tenant and by query, whatever the order of its parameters', async () => {
     const id = uniquePrefix('c');
     await get(`/crews/${id}?a=1&b=2`).expect(200).expect('X-Cache', 'MISS');

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import type { CacheService } from '@nest-coordination/core';
+import type { CacheService, GetOrSetOptions } from '@nest-coordination/core';
 import { CacheBus } from '../../libs/coordination/src/cache/cache-bus.js';
 import { ARRIVAL_MS, cacheApp, gate, type CacheTestApp } from '../cache/cache-test-app.js';
 import type { DriverCase } from '../support/drivers.js';
@@ -13,13 +13,13 @@ interface HeldLoad {
 }
 
 /** Starts `getOrSet(key)` and resolves once its loader was called; the loader returns what `release` is given. */
-async function heldLoad(cache: CacheService, key: string): Promise<HeldLoad> {
+async function heldLoad(cache: CacheService, key: string, options?: GetOrSetOptions): Promise<HeldLoad> {
   const started = gate();
   const loaded = gate<string>();
   const result = cache.getOrSet(key, () => {
     started.open();
     return loaded.promise;
-  });
+  }, options);
   await started.promise;
   return { result, release: loaded.open };
 }
@@ -61,6 +61,42 @@ export function describeCacheLoaderRacesContract(driver: DriverCase): void {
       expect(await app.store.exists(app.leaseKey('k'))).toBe(false);
       expect(await cache.getOrSet('k', () => 'reloaded')).toBe(expected ?? 'reloaded');
       expect(cache.stats().leaseWaitTimeouts).toBe(0);
+    });
+
+    const lateWrites: Array<[string, (cache: CacheService) => Promise<unknown>, string]> = [
+      ['delete', (cache) => cache.delete('k'), 'late'],
+      ['set', (cache) => cache.set('k', 'new row', { tags: ['t'] }), 'new row'],
+      ['mset', (cache) => cache.mset([{ key: 'k', value: 'new row', tags: ['t'] }, { key: 'other', value: 1 }]), 'new row'],
+      ['invalidateTags', (cache) => cache.invalidateTags(['t']), 'late'],
+      ['invalidatePattern', (cache) => cache.invalidatePattern('k*'), 'late'],
+      ['clear', (cache) => cache.clear(), 'late'],
+    ];
+    it.each(lateWrites)('does not hand a caller arriving after a %s the value of the load that started before it', async (_, write, expected) => {
+      app = await cacheApp(driver);
+      const { cache } = app;
+      const options = { tags: ['t'] };
+      const load = await heldLoad(cache, 'k', options);
+      await write(cache);
+      // Arrives after the write: the load in progress may have read the row before it.
+      const late = cache.getOrSet('k', () => 'late', options);
+      load.release('old row');
+      expect(await load.result).toBe('old row');
+      expect(await late).toBe(expected);
+      expect(await cache.get('k', { l1: false })).toBe(expected);
+      expect(await cache.get('k')).toBe(expected);
+      expect(cache.stats().leaseWaitTimeouts).toBe(0);
+    });
+
+    it('does not hand a caller arriving after a delete the value of the load that started before it, without an L1 either', async () => {
+      app = await cacheApp(driver, { cache: { l1: { enabled: false } } });
+      const { cache } = app;
+      const load = await heldLoad(cache, 'k');
+      await cache.delete('k');
+      const late = cache.getOrSet('k', () => 'late');
+      load.release('old row');
+      expect(await load.result).toBe('old row');
+      expect(await late).toBe('late');
+      expect(await cache.get('k')).toBe('late');
     });
 
     it('calls the loader itself once the lease wait runs out, and stores its value over the stuck holder', async () => {

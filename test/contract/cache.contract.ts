@@ -8,6 +8,7 @@ import { bootModule } from '../support/boot.js';
 import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf } from '../support/wait.js';
 import { describeCacheLoaderRacesContract } from './cache-loader-races.contract.js';
+import { describeCacheLoaderStateContract } from './cache-loader-state.contract.js';
 import { describeCacheLoaderContract } from './cache-loader.contract.js';
 
 /**
@@ -257,4 +258,5 @@ export function describeCacheServiceContract(driver: DriverCase): void {
 
   describeCacheLoaderContract(driver);
   describeCacheLoaderRacesContract(driver);
+  describeCacheLoaderStateContract(driver);
 }

@@ -71,7 +71,7 @@ export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, Loc
 export { CacheService } from './cache/cache.service.js';
 export { DEFAULT_CACHE_OPTIONS, MAX_CACHE_TTL_MS } from './cache/cache.options.js';
 export type { CacheModuleOptions, CacheL1ModuleOptions } from './cache/cache.options.js';
-export type { CacheCallOptions, CacheGetOptions, CacheSetOptions, GetOrSetOptions, CacheEntryInput, CacheLookup, CacheStats } from './cache/cache.types.js';
+export type { CacheCallOptions, CacheGetOptions, CacheSetOptions, GetOrSetOptions, GetOrSetStateOptions, CacheEntryInput, CacheLookup, CacheStats } from './cache/cache.types.js';
 
 // Cache: decorators, the HTTP interceptor, the Keyv adapter for @nestjs/cache-manager
 export { Cacheable, CachePut } from './cache/cacheable.decorator.js';

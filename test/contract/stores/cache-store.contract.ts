@@ -89,14 +89,23 @@ export function describeCacheStoreContract(
       expect(await s.store.get(key)).toBeNull();
     });
 
-    it('refuses a lifetime that is not a finite number > 0, naming ttlMs, before writing anything', async () => {
-      const { key } = entry();
-      for (const bad of [0, -1, NaN, Infinity]) {
+    it('refuses a lifetime that is not a finite number > 0 up to Number.MAX_SAFE_INTEGER, naming ttlMs, before writing anything', async () => {
+      const { key, lease } = entry();
+      // Past MAX_SAFE_INTEGER a number no longer prints as an integer (1e21 -> "1e+21"), which Redis refuses.
+      for (const bad of [0, -1, NaN, Infinity, 1e21, Number.MAX_SAFE_INTEGER + 2]) {
         await expect(s.store.set(key, 'v', bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
-        await expect(s.store.tryLease(key, 't', bad)).rejects.toMatchObject({ argument: 'ttlMs' });
+        await expect(s.store.setMany([{ key, value: 'v', ttlMs: bad }])).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+        await expect(s.store.setBuffers([{ key, value: Buffer.from('v'), ttlMs: bad }])).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+        await expect(s.store.tryLease(lease, 't', bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+        await expect(s.store.takeLease(lease, 't', bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+        await expect(s.store.fill(key, 'v', bad, { key: lease, token: 't' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
       }
       await expect(s.store.setMany([{ key, value: 'a', ttlMs: LONG }, { key: entry().key, value: 'b', ttlMs: 0 }])).rejects.toMatchObject({ argument: 'ttlMs' });
       expect(await s.store.exists(key)).toBe(false);
+      expect(await s.store.exists(lease)).toBe(false);
+      // The largest lifetime accepted is stored as such by every store.
+      await s.store.set(key, 'v', Number.MAX_SAFE_INTEGER);
+      expect(await s.store.get(key)).toBe('v');
     });
 
     it('getMany answers in order, null for misses, across tenants and slots; empty in, empty out', async () => {

@@ -13,17 +13,34 @@ import type { CacheL1 } from './cache-l1.js';
  */
 export type CacheBusKind = 'keys' | 'tags' | 'pattern' | 'clear';
 
-/** The wire format: `{ o: instanceId, t: tenant, k: kind, v: full keys / tag keys / patterns }` as JSON. */
+/**
+ * How a `waitFor` ended: what it waits for changed (a write or invalidation of the key, or of its
+ * tenant, or the bus resumed after an interruption: re-read), the key's lease holder ended without
+ * storing a value (`no-value`: its loader threw or returned undefined; nothing to re-read), or
+ * the wait ended without news (`ended`: its time was up, cancel, close).
+ *
+ * @example
+ * const wake = bus.waitFor(entryKey, 250);
+ * if ((await wake.promise) === 'no-value') return loadHere();
+ */
+export type CacheWake = 'changed' | 'no-value' | 'ended';
+
+/**
+ * The wire format: `{ o: instanceId, t: tenant, k: kind, v: full keys / tag keys / patterns }` as
+ * JSON; `n: true` on a 'keys' message: their lease holders stored nothing (an instance that does
+ * not know `n` reads it as a plain 'keys' message: it drops and re-reads, which stays correct).
+ */
 interface CacheBusMessage {
   readonly o: string;
   readonly t: string;
   readonly k: CacheBusKind;
   readonly v: readonly string[];
+  readonly n?: true;
 }
 
 interface Waiter {
   readonly fullKey: string;
-  readonly resolve: (woken: boolean) => void;
+  readonly resolve: (wake: CacheWake) => void;
   timer?: NodeJS.Timeout;
   settled: boolean;
 }
@@ -40,7 +57,9 @@ const SUBSCRIBE_FAILED_METRIC = 'cache_bus_subscribe_failed_total';
  * invalidation publishes a message naming full keys; every instance receiving it drops the
  * matching L1 entries and wakes the `getOrSet` callers waiting for another instance's loader
  * (`waitFor`). The publisher applies its message locally at once; when its own message comes
- * back it only wakes waiters (dropping again would bump the L1 generation a second time).
+ * back it only wakes waiters (dropping again would bump the L1 generation a second time). A
+ * lease holder that stored nothing says so (`publishNoValue`): its waiters wake with `no-value`
+ * and call their own loaders at once, instead of queueing for the lease one after another.
  *
  * While the subscription is not confirmed (before the first confirmation, after a connection
  * loss, after a failed subscribe) invalidations can be missed, so the L1 is suspended (cleared
@@ -52,8 +71,9 @@ const SUBSCRIBE_FAILED_METRIC = 'cache_bus_subscribe_failed_total';
  * bus.start();
  * await bus.ready(1_000);
  * const wait = bus.waitFor(entryKey, 5_000); // before re-reading the entry
- * if (await wait.promise) await store.get(entryKey); // the holder published: re-read
+ * if ((await wait.promise) === 'changed') await store.get(entryKey); // the holder published: re-read
  * await bus.publish('acme', 'keys', [entryKey]); // after writing it
+ * await bus.publishNoValue('acme', [entryKey]); // after releasing its lease without writing it
  */
 export class CacheBus {
   private readonly logger = new Logger('Coordination:Cache');
@@ -115,26 +135,39 @@ export class CacheBus {
   }
 
   /**
+   * Tells the fleet that the lease holders of these entries released their leases without
+   * storing a value (a loader threw or returned undefined): their waiters, here at once and on
+   * every instance, wake with `no-value`. Nothing is dropped from any L1 (nothing was written).
+   * Throws what the transport throws.
+   */
+  async publishNoValue(tenant: string, fullKeys: readonly string[]): Promise<void> {
+    for (const fullKey of fullKeys) this.wakeKey(fullKey, 'no-value');
+    const message: CacheBusMessage = { o: this.core.instanceId, t: tenant, k: 'keys', v: fullKeys, n: true };
+    await this.transport.publish(this.channel, JSON.stringify(message));
+  }
+
+  /**
    * Waits for a 'keys' message naming `fullKey` (from any instance, this one included), a
    * 'tags', 'pattern' or 'clear' message of its tenant, or the bus resuming after an
-   * interruption (messages may have been lost): resolves true. Resolves false after
+   * interruption (messages may have been lost): resolves `changed`; `no-value` when the message
+   * says the key's lease holder stored nothing (`publishNoValue`). Resolves `ended` after
    * `timeoutMs`, on `cancel()` or on close. Registered at the call: call it before re-reading.
    */
-  waitFor(fullKey: string, timeoutMs: number): { readonly promise: Promise<boolean>; cancel(): void } {
-    if (this.isClosed) return { promise: Promise.resolve(false), cancel: () => undefined };
+  waitFor(fullKey: string, timeoutMs: number): { readonly promise: Promise<CacheWake>; cancel(): void } {
+    if (this.isClosed) return { promise: Promise.resolve<CacheWake>('ended'), cancel: () => undefined };
     let waiter!: Waiter;
-    const promise = new Promise<boolean>((resolve) => {
+    const promise = new Promise<CacheWake>((resolve) => {
       waiter = { fullKey, resolve, settled: false };
     });
-    waiter.timer = setTimeout(() => this.settle(waiter, false), timeoutMs);
+    waiter.timer = setTimeout(() => this.settle(waiter, 'ended'), timeoutMs);
     waiter.timer.unref();
     let waiting = this.waiters.get(fullKey);
     if (!waiting) this.waiters.set(fullKey, (waiting = new Set()));
     waiting.add(waiter);
-    return { promise, cancel: () => this.settle(waiter, false) };
+    return { promise, cancel: () => this.settle(waiter, 'ended') };
   }
 
-  /** Unsubscribes, suspends the L1 (nothing keeps it coherent any more) and resolves pending waiters false. */
+  /** Unsubscribes, suspends the L1 (nothing keeps it coherent any more) and resolves pending waiters `ended`. */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
@@ -144,7 +177,7 @@ export class CacheBus {
     this.subscription = undefined;
     this.l1.suspend();
     for (const done of [...this.readyWaiters]) done(false);
-    for (const waiting of [...this.waiters.values()]) for (const waiter of [...waiting]) this.settle(waiter, false);
+    for (const waiting of [...this.waiters.values()]) for (const waiter of [...waiting]) this.settle(waiter, 'ended');
   }
 
   private subscribe(): void {
@@ -195,6 +228,13 @@ export class CacheBus {
     const message = parseMessage(text);
     try {
       if (!message) throw new Error('not a cache bus message');
+      if (message.n === true) {
+        // A lease released without a value: nothing changed, nothing to drop. Our own woke our
+        // waiters when it was published; waking them again would hit later, unrelated waits.
+        this.core.keys.namespace(message.t, CACHE_SEGMENT); // validates the tenant, as for the other messages
+        if (message.o !== this.core.instanceId) for (const fullKey of message.v) this.wakeKey(fullKey, 'no-value');
+        return;
+      }
       // Our own message: publish() dropped these entries already. Dropping them again would bump
       // the generation a second time, at a moment racing the publish reply, and refuse the L1
       // store of a value this instance just wrote.
@@ -209,7 +249,7 @@ export class CacheBus {
   private apply(tenant: string, kind: CacheBusKind, values: readonly string[], dropL1: boolean): void {
     if (kind === 'keys') {
       if (dropL1) this.l1.deleteKeys(values);
-      for (const fullKey of values) this.wakeKey(fullKey);
+      for (const fullKey of values) this.wakeKey(fullKey, 'changed');
       return;
     }
     // Validates the tenant before anything is dropped.
@@ -224,25 +264,25 @@ export class CacheBus {
     else this.l1.clearTenant(tenant);
   }
 
-  private wakeKey(fullKey: string): void {
+  private wakeKey(fullKey: string, wake: CacheWake): void {
     const waiting = this.waiters.get(fullKey);
-    if (waiting) for (const waiter of [...waiting]) this.settle(waiter, true);
+    if (waiting) for (const waiter of [...waiting]) this.settle(waiter, wake);
   }
 
   private wakeAll(concerns: (fullKey: string) => boolean): void {
     for (const [fullKey, waiting] of [...this.waiters]) {
-      if (concerns(fullKey)) for (const waiter of [...waiting]) this.settle(waiter, true);
+      if (concerns(fullKey)) for (const waiter of [...waiting]) this.settle(waiter, 'changed');
     }
   }
 
-  private settle(waiter: Waiter, woken: boolean): void {
+  private settle(waiter: Waiter, wake: CacheWake): void {
     if (waiter.settled) return;
     waiter.settled = true;
     clearTimeout(waiter.timer);
     const waiting = this.waiters.get(waiter.fullKey);
     waiting?.delete(waiter);
     if (waiting?.size === 0) this.waiters.delete(waiter.fullKey);
-    waiter.resolve(woken);
+    waiter.resolve(wake);
   }
 }
 
@@ -255,8 +295,9 @@ function parseMessage(text: string): CacheBusMessage | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { o, t, k, v } = parsed as Record<string, unknown>;
+  const { o, t, k, v, n } = parsed as Record<string, unknown>;
   if (typeof o !== 'string' || typeof t !== 'string' || typeof k !== 'string' || !KINDS.has(k)) return undefined;
   if (!Array.isArray(v) || !v.every((value) => typeof value === 'string')) return undefined;
-  return { o, t, k: k as CacheBusKind, v };
+  if (n !== undefined && (n !== true || k !== 'keys')) return undefined;
+  return n === true ? { o, t, k: 'keys', v, n } : { o, t, k: k as CacheBusKind, v };
 }

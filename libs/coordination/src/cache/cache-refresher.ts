@@ -1,5 +1,5 @@
 import { parseEntry } from './cache-entry.js';
-import type { LoadRequest } from './cache-loader.js';
+import type { LoadRequest } from './cache-lease-load.js';
 import type { CacheParts } from './cache-reader.js';
 import type { CacheLease } from './cache-store.interface.js';
 import type { CacheWriter } from './cache-writer.js';

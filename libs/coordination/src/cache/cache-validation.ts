@@ -13,6 +13,21 @@ export interface CheckedWrite {
   readonly l1: boolean;
 }
 
+/**
+ * How a `getOrSet` call reads and loads: XFetch early refreshes of fresh hits (`xfetch`), and a
+ * reload that skips the cached value (`refresh`).
+ *
+ * @example
+ * const mode = checkLoadMode({ xfetch: false }); // { xfetch: false, refresh: false }
+ */
+export interface LoadMode {
+  readonly xfetch: boolean;
+  readonly refresh: boolean;
+}
+
+/** `getOrSet` without `xfetch` or `refresh`. */
+export const DEFAULT_LOAD_MODE: LoadMode = Object.freeze({ xfetch: true, refresh: false });
+
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /**
@@ -88,6 +103,12 @@ export function checkTags(tags: unknown, argument: string, limit = MAX_TAGS_PER_
 /** `undefined` cannot be cached (a miss is `undefined`); `null` can. */
 export function checkValue(value: unknown, argument: string): void {
   if (value === undefined) throw new InvalidArgumentError(argument, 'undefined cannot be cached (use null, or delete the key)');
+}
+
+/** The `xfetch` (default true) and `refresh` (default false) flags of `getOrSetState` (options already checked as an object). */
+export function checkLoadMode(options: { xfetch?: unknown; refresh?: unknown } | undefined): LoadMode {
+  if (options === undefined || (options.xfetch === undefined && options.refresh === undefined)) return DEFAULT_LOAD_MODE;
+  return { xfetch: flag(options.xfetch, 'xfetch', true), refresh: flag(options.refresh, 'refresh', false) };
 }
 
 export function checkLoader(loader: unknown): void {

@@ -87,18 +87,24 @@ export class CacheWriter {
   }
 
   /**
-   * Drops a lease and, when `wake`, announces the key so that waiters retry at once (a loader
-   * failed or returned undefined); without it the lease was not needed (the value was there).
-   * Never throws.
+   * Drops a lease and, when `noValue`, tells the fleet that its holder stored nothing (a loader
+   * failed or returned undefined), so that its waiters call their own loaders at once instead of
+   * taking the lease one after another (CacheBus.publishNoValue); without it the lease was not
+   * needed (the value was there). Never throws.
    */
-  async release(tenant: string, fullKey: string, lease: CacheLease, wake: boolean): Promise<void> {
+  async release(tenant: string, fullKey: string, lease: CacheLease, noValue: boolean): Promise<void> {
     try {
       await this.parts.store.releaseLease(lease.key, lease.token);
     } catch (error) {
       this.parts.failures.swallowed(error, 'cache.getOrSet', `Releasing the lease of ${fullKey}`);
       return;
     }
-    if (wake) await this.announce(tenant, 'keys', [fullKey], 'cache.getOrSet', true);
+    if (!noValue) return;
+    try {
+      await this.parts.bus.publishNoValue(tenant, [fullKey]);
+    } catch (error) {
+      this.parts.failures.swallowed(error, 'cache.getOrSet', `Announcing ${fullKey} on the cache bus`);
+    }
   }
 
   /** `delete` (the entries and their leases): the number of entries that existed. */

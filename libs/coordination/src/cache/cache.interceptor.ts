@@ -1,16 +1,15 @@
-import { Injectable, Logger, StreamableFile, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Injectable, StreamableFile, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { defer, lastValueFrom, of, type Observable } from 'rxjs';
+import { defer, lastValueFrom, type Observable } from 'rxjs';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { encodeKeyPart, fitKeyLength } from '../core/key-template.js';
-import { errorMessage } from '../events/error-message.js';
 import { asBadRequest } from '../http/as-bad-request.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { definedOnly } from './cache-decorator-options.js';
 import { CACHE_RESPONSE_METADATA, type CacheResponseOptions } from './cache-response.decorator.js';
 import { CacheService } from './cache.service.js';
-import type { GetOrSetOptions } from './cache.types.js';
+import type { GetOrSetStateOptions } from './cache.types.js';
 
 /** The `X-Cache` header: served fresh from the cache, from its stale window (refreshing in the background), or by the handler. */
 export type XCache = 'HIT' | 'MISS' | 'STALE';
@@ -60,11 +59,17 @@ const CONTROL = /[\x00-\x1f\x7f]/;
  * stored with the body and sent again on a hit; no other header is: headers that must be on
  * every response belong in `@Header()` (applied to hits too) or a middleware.
  *
+ * Each request is one CacheService.getOrSetState call, counted once in `stats()` (a MISS one
+ * miss, a HIT one hit, a STALE one stale serve). A fresh hit never runs the handler in the
+ * background (no XFetch early refresh).
+ *
  * A client's `Cache-Control: no-cache` is ignored by default (a client must not be able to run
- * the handler at will). With `@CacheResponse({ honorClientNoCache: true })` it drops the entry and
- * loads it again through getOrSet: concurrent reloads of the key still run the handler once, and
- * the new entry keeps the route's `ttlMs`, `staleMs` and tags. During a stale serve the handler
- * runs again in the background, after the stale response was sent: a handler that writes to the
+ * the handler at will). With `@CacheResponse({ honorClientNoCache: true })` the response is loaded
+ * again through getOrSet (`refresh`): concurrent reloads of the key, and a load of it already
+ * running in this process, still run the handler once, and the new entry (stored over the old
+ * one, which every L1 drops) keeps the route's `ttlMs`, `staleMs` and tags; a reloaded response
+ * that cannot be stored leaves the cached one in place. During a stale serve the handler runs
+ * again in the background, after the stale response was sent: a handler that writes to the
  * response object itself should not use `staleMs`.
  *
  * Extend it and override `generateKey` / `userIdOf` to change how requests are keyed.
@@ -84,8 +89,6 @@ const CONTROL = /[\x00-\x1f\x7f]/;
  */
 @Injectable()
 export class CacheInterceptor implements NestInterceptor {
-  private readonly logger = new Logger('CacheInterceptor');
-
   constructor(
     protected readonly cache: CacheService,
     protected readonly reflector: Reflector,
@@ -110,19 +113,12 @@ export class CacheInterceptor implements NestInterceptor {
     if (key === undefined) return next.handle();
 
     const response = http.getResponse<unknown>();
-    const write: GetOrSetOptions = definedOnly({ tenant, ttlMs: options.ttlMs, staleMs: options.staleMs, tags: this.tagsOf(request, options) });
-    if (options.honorClientNoCache === true && requestCacheControl(request).includes('no-cache')) {
-      this.setXCache(response, 'MISS');
-      return defer(() => this.reload(key, next, response, options, write));
-    }
-    const found = await this.cache.lookup<CachedResponse>(key, { tenant });
-    if (found.state === 'miss' || !isCachedResponse(found.value)) {
-      this.setXCache(response, 'MISS');
-      return defer(() => this.load(key, next, response, options, write));
-    }
-    this.setXCache(response, found.state === 'hit' ? 'HIT' : 'STALE');
-    if (found.state === 'stale') this.refreshInBackground(key, this.loader(next, response, options), write);
-    return of(this.replay(response, found.value));
+    const refresh = options.honorClientNoCache === true && requestCacheControl(request).includes('no-cache');
+    // xfetch off: a fresh hit must not run the handler in the background (it would write to this request's response).
+    const read: GetOrSetStateOptions = definedOnly({
+      tenant, ttlMs: options.ttlMs, staleMs: options.staleMs, tags: this.tagsOf(request, options), xfetch: false, refresh,
+    });
+    return defer(() => this.serve(key, next, response, options, read));
   }
 
   /**
@@ -158,27 +154,25 @@ export class CacheInterceptor implements NestInterceptor {
     return typeof id === 'string' ? (id === '' ? undefined : id) : typeof id === 'number' || typeof id === 'bigint' ? String(id) : undefined;
   }
 
-  /** The miss path: the handler runs under getOrSet (once per key across the fleet). */
-  private async load(key: string, next: CallHandler, response: unknown, options: CacheResponseOptions, write: GetOrSetOptions): Promise<unknown> {
-    let produced: Produced | undefined;
-    const cached = await this.cache.getOrSet(key, this.loader(next, response, options, (value) => (produced = { value })), write);
-    if (produced) return produced.value;
-    if (isCachedResponse(cached)) return this.replay(response, cached);
-    // Coalesced with a load whose response could not be stored: this request runs its own handler.
-    return lastValueFrom(next.handle(), { defaultValue: undefined });
-  }
-
   /**
-   * `Cache-Control: no-cache` from the client on a route with `honorClientNoCache`: the entry is
-   * dropped (here and in every L1), then loaded again through getOrSet, so concurrent reloads
-   * coalesce and the entry keeps its staleMs. A failed delete (Redis unreachable) is logged; the
-   * load then degrades as getOrSet does.
+   * One getOrSetState call per request (one read counted): a hit or stale serve replays the
+   * cached response (a stale one is refreshed by getOrSet in the background, running the handler
+   * after this response was sent); a miss runs the handler under getOrSet, once per key across
+   * the fleet (with `refresh`, a client no-cache reload). `X-Cache: MISS` is set first, so a
+   * handler that throws answers with it.
    */
-  private async reload(key: string, next: CallHandler, response: unknown, options: CacheResponseOptions, write: GetOrSetOptions): Promise<unknown> {
-    await this.cache.delete(key, definedOnly({ tenant: write.tenant })).catch((error: unknown) => {
-      this.logger.warn(`Could not drop the response under ${key} for a no-cache request: ${errorMessage(error)}`);
-    });
-    return this.load(key, next, response, options, write);
+  private async serve(key: string, next: CallHandler, response: unknown, options: CacheResponseOptions, read: GetOrSetStateOptions): Promise<unknown> {
+    this.setXCache(response, 'MISS');
+    let produced: Produced | undefined;
+    const found = await this.cache.getOrSetState(key, this.loader(next, response, options, (value) => (produced = { value })), read);
+    // The handler ran for this request (a stale serve's background refresh runs it later, for nobody).
+    if (found.state === 'miss' && produced) return produced.value;
+    if (isCachedResponse(found.value)) {
+      if (found.state !== 'miss') this.setXCache(response, found.state === 'hit' ? 'HIT' : 'STALE');
+      return this.replay(response, found.value);
+    }
+    // Coalesced with a load whose response could not be stored (or the key holds something else): this request runs its own handler.
+    return lastValueFrom(next.handle(), { defaultValue: undefined });
   }
 
   /** The getOrSet loader: runs the handler; returns undefined (not stored) when the response must not be cached. */
@@ -196,11 +190,6 @@ export class CacheInterceptor implements NestInterceptor {
   private replay(response: unknown, cached: CachedResponse): unknown {
     if (cached.contentType !== undefined) this.adapter.setHeader(response, 'Content-Type', cached.contentType);
     return cached.body;
-  }
-
-  /** After a stale serve: getOrSet refreshes the entry once across the fleet; failures are logged, the client already has its answer. */
-  private refreshInBackground(key: string, loader: () => Promise<unknown>, write: GetOrSetOptions): void {
-    this.cache.getOrSet(key, loader, write).catch((error: unknown) => this.logger.warn(`Could not refresh the stale response under ${key}: ${errorMessage(error)}`));
   }
 
   private storable(response: unknown, value: unknown, options: CacheResponseOptions): boolean {

@@ -4,19 +4,23 @@ import { CacheBus } from './cache-bus.js';
 import { CacheFailures } from './cache-failures.js';
 import { CacheL1 } from './cache-l1.js';
 import { CacheKeys } from './cache-keys.js';
-import { CacheLoader } from './cache-loader.js';
+import { CacheLoader, type Report } from './cache-loader.js';
 import { CacheReader, type CacheParts } from './cache-reader.js';
 import { CacheMeter } from './cache-stats.js';
 import { CACHE_STORE, type CacheStore } from './cache-store.interface.js';
 import {
-  checkEntries, checkId, checkIds, checkLoader, checkObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite,
+  checkEntries, checkId, checkIds, checkLoader, checkLoadMode, checkObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite, type LoadMode,
 } from './cache-validation.js';
 import { CacheWriter, type WriteItem } from './cache-writer.js';
 import { CACHE_OPTIONS, type ResolvedCacheOptions } from './cache.options.js';
-import type { CacheCallOptions, CacheEntryInput, CacheGetOptions, CacheLookup, CacheSetOptions, CacheStats, GetOrSetOptions } from './cache.types.js';
+import type {
+  CacheCallOptions, CacheEntryInput, CacheGetOptions, CacheLookup, CacheSetOptions, CacheStats, GetOrSetOptions, GetOrSetStateOptions,
+} from './cache.types.js';
 
 /** Shutdown waits at most this long (and at most `leaseTtlMs`) for background refreshes. */
 const REFRESH_DRAIN_MS = 5_000;
+const VALUE_ONLY: Report<unknown> = (_state, value) => value;
+const WITH_STATE: Report<CacheLookup> = (state, value) => ({ state, value });
 
 /**
  * A tenant-scoped cache shared by the fleet: Redis (L2) behind an optional in-process LRU (L1),
@@ -229,24 +233,37 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
   /**
    * The value of `key`, or what `loader` returns, stored for `ttlMs` with `tags`. Concurrent
    * misses call the loader once across the fleet; see the class notes for `staleMs`, XFetch and
-   * what happens while Redis is unreachable. A loader that throws stores nothing and its error
-   * goes to every caller waiting for it in this process; one that returns undefined stores nothing.
+   * what happens while Redis is unreachable.
+   *
+   * - A loader that throws stores nothing, and its error goes to every caller waiting for it in
+   *   this process; one that returns undefined stores nothing, and undefined goes to them. Callers
+   *   waiting for it on other instances call their own loaders at once, in parallel.
+   * - A caller that arrives while the key loads in this process shares that load, unless the key
+   *   was written, deleted or invalidated (here or on another instance) since the load started:
+   *   that load may have read its data before, so the caller starts a new one. Callers that were
+   *   already waiting get the load's value (it is not stored, see the class notes).
    *
    * @example
    * const config = await cache.getOrSet(`crew-config:${id}`, () => db.crewConfig(id), { ttlMs: 300_000, staleMs: 60_000, tags: [`crew:${id}`] });
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
-    let tenant: string;
-    let o: CheckedWrite;
-    try {
-      checkId(key, 'key');
-      checkLoader(loader);
-      o = options === undefined ? this.defaults : checkWrite(options, this.options);
-      tenant = this.core.tenants.resolve(options?.tenant, 'cache.getOrSet');
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.loader.getOrSet(tenant, key, loader, o) as Promise<T>;
+    return this.resolve(key, loader, options, 'cache.getOrSet', VALUE_ONLY) as Promise<T>;
+  }
+
+  /**
+   * `getOrSet`, telling how the value was obtained: `hit` (fresh, from L1 or Redis), `stale`
+   * (served from the stale window while `loader` refreshes it in the background) or `miss`
+   * (loaded, by `loader` or by a load it waited for here or on another instance). The read is
+   * counted once in `stats()`. `xfetch: false` keeps fresh hits from refreshing early in the
+   * background (for loaders that must not run unless a caller waits, as an HTTP handler);
+   * `refresh: true` reloads the value even when it is cached (see GetOrSetStateOptions).
+   *
+   * @example
+   * const { state, value } = await cache.getOrSetState(key, () => render(page), { ttlMs: 30_000, xfetch: false });
+   * response.setHeader('X-Cache', state.toUpperCase());
+   */
+  getOrSetState<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetStateOptions): Promise<CacheLookup<T>> {
+    return this.resolve(key, loader, options, 'cache.getOrSetState', WITH_STATE) as Promise<CacheLookup<T>>;
   }
 
   /**
@@ -301,6 +318,23 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
    */
   stats(): CacheStats {
     return this.meter.snapshot(this.l1);
+  }
+
+  /** getOrSet and getOrSetState: checks the arguments (a rejection, never a throw), then reads or loads. */
+  private resolve<R>(key: string, loader: () => unknown, options: GetOrSetStateOptions | undefined, operation: string, report: Report<R>): Promise<R> {
+    let tenant: string;
+    let o: CheckedWrite;
+    let mode: LoadMode;
+    try {
+      checkId(key, 'key');
+      checkLoader(loader);
+      o = options === undefined ? this.defaults : checkWrite(options, this.options);
+      mode = checkLoadMode(options);
+      tenant = this.core.tenants.resolve(options?.tenant, operation);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.loader.getOrSet(tenant, key, loader, o, mode, report);
   }
 
   private itemOf(tenant: string, key: string, value: unknown, o: CheckedWrite): WriteItem {

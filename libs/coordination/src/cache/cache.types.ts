@@ -30,6 +30,29 @@ export interface CacheSetOptions extends CacheCallOptions {
 /** Options of `CacheService.getOrSet` (`staleMs`: the window in which it serves and refreshes a stale value). */
 export type GetOrSetOptions = CacheSetOptions;
 
+/**
+ * Options of `CacheService.getOrSetState`: those of `getOrSet`, and how it reads.
+ *
+ * @example
+ * const options: GetOrSetStateOptions = { ttlMs: 30_000, xfetch: false, refresh: clientSentNoCache };
+ */
+export interface GetOrSetStateOptions extends GetOrSetOptions {
+  /**
+   * Let a fresh hit start an early background refresh by the loader (XFetch, `cache.xfetchBeta`);
+   * default true. `false` for loaders that must run only when their caller waits for them (an
+   * HTTP handler). Stale serves refresh either way.
+   */
+  xfetch?: boolean;
+  /**
+   * Reload: skip the cached value and load it again through the coalesced, leased path, storing
+   * the new value (with this call's `ttlMs`, `staleMs` and `tags`) and dropping the old one from
+   * every L1; state `miss`. It joins a load of the key already running in this process, and on
+   * another instance waits for the value that instance stores, never taking the entry it
+   * replaces. A reload whose loader returns undefined leaves the cached value in place. Default false.
+   */
+  refresh?: boolean;
+}
+
 /** One entry of `CacheService.mset`. */
 export interface CacheEntryInput<T = unknown> {
   key: string;
@@ -43,6 +66,11 @@ export interface CacheEntryInput<T = unknown> {
 /**
  * What `CacheService.lookup` found: a fresh value (`hit`), a value past its `ttlMs` that is still
  * within the stale-while-revalidate window it was written with (`stale`), or nothing (`miss`).
+ * From `getOrSetState`, `miss` means the value was loaded (by its loader, or by a load it waited
+ * for here or on another instance).
+ *
+ * @example
+ * const { state, value } = await cache.getOrSetState('report', build, { staleMs: 60_000 });
  */
 export interface CacheLookup<T = unknown> {
   readonly state: 'hit' | 'stale' | 'miss';
