@@ -98,4 +98,30 @@ describe.each(DRIVERS)('CacheService L1 and bus drops ($name)', (driver) => {
     expect(heard[0]).toMatchObject({ o: app.booted.core.instanceId, k: 'keys', v: [app.entryKey('k')] });
     expect(await inL1('k')).toBe(true);
   });
+
+  it('with L1 off, a caller still joins a running load when another key was dropped, not when its own key was', async () => {
+    const noL1 = await cacheApp(driver, { cache: { l1: { enabled: false } } });
+    try {
+      const held = gate<string>();
+      let calls = 0;
+      const loader = () => {
+        calls++;
+        return calls === 1 ? held.promise : Promise.resolve(`load ${calls}`);
+      };
+      const first = noL1.cache.getOrSet('k', loader);
+      await until(() => calls === 1, { timeoutMs: ARRIVAL_MS, message: 'the first load to start' });
+      await noL1.cache.delete('other');
+      const joined = noL1.cache.getOrSet('k', loader);
+      await until(() => noL1.cache.stats().coalesced === 1, { timeoutMs: ARRIVAL_MS, message: 'the second caller to join the load' });
+      await noL1.cache.delete('k');
+      const late = noL1.cache.getOrSet('k', loader);
+      held.open('load 1');
+      expect(await first).toBe('load 1');
+      expect(await joined).toBe('load 1');
+      expect(await late).toBe('load 2');
+      expect(calls).toBe(2);
+    } finally {
+      await noL1.close();
+    }
+  });
 });

@@ -188,11 +188,12 @@ export class CacheL1 {
   /** Drops the entries of these full keys (remembering the drop of each, see MAX_TRACKED_DROPS). */
   deleteKeys(fullKeys: readonly string[]): void {
     const generation = ++this.currentGeneration;
-    if (!this.lru) return;
+    // Drops are remembered even without an L1: in-process loads use them to tell whether a
+    // caller arriving now may still join a load that started before the drop.
     for (const key of fullKeys) {
       this.keyDrops.delete(key); // re-inserted last: the map stays in generation order
       this.keyDrops.set(key, generation);
-      this.lru.delete(key);
+      this.lru?.delete(key);
     }
     for (const [key, droppedAt] of this.keyDrops) {
       if (this.keyDrops.size <= MAX_TRACKED_DROPS) break;

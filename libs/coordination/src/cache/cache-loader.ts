@@ -86,7 +86,7 @@ export class CacheLoader {
       const hit = l1.get(fullKey);
       if (hit !== undefined) {
         meter.l1Hit();
-        return report('hit', hit.hasValue ? hit.value : this.parts.serializer.decode(hit.text));
+        return report('hit', l1.valueOf(hit, this.reader.decodeText));
       }
     }
     const generation = l1.generation;
@@ -155,12 +155,11 @@ export class CacheLoader {
 
   /**
    * Whether a drop that may concern `fullKey` arrived since `flight` started: its value may
-   * predate it, so a caller arriving now starts a new load. The L1 tracks drops per key only when
-   * enabled; without it any drop counts.
+   * predate it, so a caller arriving now starts a new load. The L1 tracks drops per key, enabled
+   * or not.
    */
   private outdated(fullKey: string, flight: Flight): boolean {
-    const { l1 } = this.parts;
-    return l1.enabled ? l1.droppedSince([fullKey], flight.generation) : l1.generation !== flight.generation;
+    return this.parts.l1.droppedSince([fullKey], flight.generation);
   }
 
   private requestOf(tenant: string, key: string, fullKey: string, loader: () => unknown, o: CheckedWrite): LoadRequest {

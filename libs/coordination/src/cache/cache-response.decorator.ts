@@ -22,10 +22,11 @@ export interface CacheResponseOptions {
    */
   varyByUser?: boolean | string;
   /**
-   * Honour a client's `Cache-Control: no-cache`: the entry is dropped and loaded again through
-   * getOrSet (concurrent reloads of it still run the handler once; the new entry keeps `ttlMs`,
-   * `staleMs` and `tags`). Default false: the header is ignored and the cached response served,
-   * so a client cannot make the handler run at will.
+   * Honour a client's `Cache-Control: no-cache`: the response is reloaded through
+   * `getOrSetState(..., { refresh: true })`, so a reload joins a load already running and
+   * concurrent reloads run the handler once; the new entry keeps `ttlMs`, `staleMs` and `tags`,
+   * and the old one stays when the new response cannot be stored. Default false: the header is
+   * ignored and the cached response served, so a client cannot make the handler run at will.
    */
   honorClientNoCache?: boolean;
 }
