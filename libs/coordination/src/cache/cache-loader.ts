@@ -74,35 +74,51 @@ export class CacheLoader {
     this.refresher = new CacheRefresher(parts, writer, (request, lease) => this.leased.call(request, lease, true), nextToken);
   }
 
-  /** The cached value of `key`, or the loader's (checked arguments, resolved tenant), reported by `report`. */
-  async getOrSet<R>(tenant: string, key: string, loader: () => unknown, o: CheckedWrite, mode: LoadMode, report: Report<R>): Promise<R> {
-    const { l1, meter, clock } = this.parts;
+  /**
+   * The cached value of `key`, or the loader's (checked arguments, resolved tenant), reported by
+   * `report`. Not async: an L1 hit resolves at once and an L2 hit chains one `then` on the read
+   * (the hot paths); only a miss, a stale value or a refresh goes on to the async load.
+   */
+  getOrSet<R>(tenant: string, key: string, loader: () => unknown, o: CheckedWrite, mode: LoadMode, report: Report<R>): Promise<R> {
+    const { l1, meter } = this.parts;
     const fullKey = this.keys.entry(tenant, key);
     if (mode.refresh) {
       meter.miss();
-      return report('miss', await this.load(this.requestOf(tenant, key, fullKey, loader, o), true, true));
+      return this.load(this.requestOf(tenant, key, fullKey, loader, o), true, true).then((value) => report('miss', value));
     }
     if (o.l1) {
       const hit = l1.get(fullKey);
       if (hit !== undefined) {
         meter.l1Hit();
-        return report('hit', l1.valueOf(hit, this.reader.decodeText));
+        try {
+          return Promise.resolve(report('hit', l1.valueOf(hit, this.reader.decodeText)));
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
     }
     const generation = l1.generation;
-    let found: FoundEntry | undefined;
-    try {
-      found = await this.reader.lookup(fullKey);
-    } catch (error) {
-      this.parts.failures.read(error, 'cache.getOrSet');
-      meter.miss();
-      return report('miss', await this.load(this.requestOf(tenant, key, fullKey, loader, o), false, false));
-    }
+    return this.reader.lookup(fullKey).then(
+      (found) => this.served(tenant, key, fullKey, loader, o, mode, report, found, generation),
+      (error: unknown) => {
+        this.parts.failures.read(error, 'cache.getOrSet');
+        meter.miss();
+        return this.load(this.requestOf(tenant, key, fullKey, loader, o), false, false).then((value) => report('miss', value));
+      },
+    );
+  }
+
+  /** What getOrSet answers once it has read the entry: the value (a hit, or stale and refreshed) or a load. */
+  private served<R>(
+    tenant: string, key: string, fullKey: string, loader: () => unknown, o: CheckedWrite, mode: LoadMode, report: Report<R>,
+    found: FoundEntry | undefined, generation: number,
+  ): R | Promise<R> {
+    const { meter, clock } = this.parts;
     const now = clock.now();
     const value = found !== undefined && now < found.header.freshUntil + o.staleMs ? this.reader.decode(fullKey, found) : UNDECODABLE;
     if (value === UNDECODABLE) {
       meter.miss();
-      return report('miss', await this.load(this.requestOf(tenant, key, fullKey, loader, o), true, false));
+      return this.load(this.requestOf(tenant, key, fullKey, loader, o), true, false).then((loaded) => report('miss', loaded));
     }
     const { freshUntil, deltaMs } = found!.header;
     if (now >= freshUntil) {

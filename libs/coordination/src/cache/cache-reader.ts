@@ -177,9 +177,8 @@ export class CacheReader {
   }
 
   /** The valid entry of `fullKey` (fresh or stale), or undefined; throws what the store throws. */
-  async lookup(fullKey: string): Promise<FoundEntry | undefined> {
-    const text = await this.parts.store.get(fullKey);
-    return text === null ? undefined : this.validate(text);
+  lookup(fullKey: string): Promise<FoundEntry | undefined> {
+    return this.parts.store.get(fullKey).then((text) => (text === null ? undefined : this.validate(text)));
   }
 
   /** `text` as an entry whose tags are all current, or undefined; a promise only for a tagged entry (one counter read). */
