@@ -2,9 +2,8 @@ import type { KeyBuilder } from '../keys/key-builder.js';
 
 /** Key segment of entries and their leases: `<prefix>:<tenant>:cache:{<key>}[:lease]`. */
 const ENTRY = 'cache';
-/** Entry keys remembered per tenant, and tenants remembered, before starting over. */
-const MAX_REMEMBERED_KEYS = 10_000;
-const MAX_REMEMBERED_TENANTS = 1_000;
+/** Entry keys remembered (every tenant together) before starting over: a few MB at most. */
+export const MAX_REMEMBERED_KEYS = 20_000;
 /** Key segment of tag version counters: `<prefix>:<tenant>:cache-tag:{<tag>}`. */
 const TAG = 'cache-tag';
 
@@ -18,26 +17,25 @@ const TAG = 'cache-tag';
  * keys.lease('acme', 'crew:7'); // coord:acme:cache:{crew%3a7}:lease
  */
 export class CacheKeys {
-  /** tenant → key → full entry key, for the keys read most (bounded: a tenant's map starts over when full). */
+  /** tenant → key → full entry key, for the keys read most; MAX_REMEMBERED_KEYS in all, then it starts over. */
   private readonly entries = new Map<string, Map<string, string>>();
+  private remembered = 0;
 
   constructor(private readonly keys: KeyBuilder) {}
 
   /** The full key of an entry; built once per tenant and key while it is remembered (every read builds one). */
   entry(tenant: string, key: string): string {
-    let byKey = this.entries.get(tenant);
-    if (byKey === undefined) {
-      const built = this.keys.key(tenant, ENTRY, key); // validates the tenant before it is remembered
-      if (this.entries.size >= MAX_REMEMBERED_TENANTS) this.entries.clear();
-      this.entries.set(tenant, new Map([[key, built]]));
-      return built;
+    const byKey = this.entries.get(tenant);
+    const known = byKey?.get(key);
+    if (known !== undefined) return known;
+    const full = this.keys.key(tenant, ENTRY, key); // validates the tenant before it is remembered
+    if (this.remembered >= MAX_REMEMBERED_KEYS) {
+      this.entries.clear();
+      this.remembered = 0;
     }
-    let full = byKey.get(key);
-    if (full === undefined) {
-      full = this.keys.key(tenant, ENTRY, key);
-      if (byKey.size >= MAX_REMEMBERED_KEYS) byKey.clear();
-      byKey.set(key, full);
-    }
+    if (byKey !== undefined && this.entries.has(tenant)) byKey.set(key, full);
+    else this.entries.set(tenant, new Map([[key, full]]));
+    this.remembered++;
     return full;
   }
 
