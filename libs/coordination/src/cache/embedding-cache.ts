@@ -6,7 +6,7 @@ import { CacheMeter } from './cache-stats.js';
 import { CACHE_STORE, type CacheStore, type CacheStoreEntry } from './cache-store.interface.js';
 import { CACHE_OPTIONS, MAX_CACHE_TTL_MS, type ResolvedCacheOptions } from './cache.options.js';
 import type { EmbeddingCacheStats, EmbeddingItem, EmbeddingReadOptions, EmbeddingStoreOptions, EmbeddingVector } from './embedding-cache.types.js';
-import { checkModel, checkText, embeddingId, vectorBytes, vectorOf } from './embedding-vector.js';
+import { checkModel, checkText, embeddingId, manyVectorBytes, vectorBytes, vectorOf } from './embedding-vector.js';
 import { storeTtlMs } from './store-ttl.js';
 
 /** Key segment of embeddings: `<prefix>:<tenant>:embedding:{<hash>}`. */
@@ -96,12 +96,14 @@ export class EmbeddingCache {
     if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'must be an array');
     const { model, ttlMs } = this.storeOptions(options);
     const tenant = this.core.tenants.resolve(options.tenant, 'embeddingCache.storeMany');
-    const entries = items.map((item: unknown, i): CacheStoreEntry<Buffer> => {
+    const keys = items.map((item: unknown, i): string => {
       if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`items[${i}]`, 'must be an object { text, vector }');
-      const { text, vector } = item as EmbeddingItem;
+      const { text } = item as EmbeddingItem;
       checkText(text, `items[${i}].text`);
-      return { key: this.keyOf(tenant, model, text), value: vectorBytes(vector, `items[${i}].vector`), ttlMs };
+      return this.keyOf(tenant, model, text);
     });
+    const bytes = manyVectorBytes(items.map((item) => item.vector), (i) => `items[${i}].vector`);
+    const entries = keys.map((key, i): CacheStoreEntry<Buffer> => ({ key, value: bytes[i], ttlMs }));
     if (entries.length > 0) await this.write(entries, 'embeddingCache.storeMany');
   }
 

@@ -73,6 +73,38 @@ export function vectorBytes(vector: unknown, argument: string): Buffer {
     checkDimensions(vector.length, argument);
     return Buffer.from(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
   }
+  return numbersToBytes(vector, argument);
+}
+
+/**
+ * `vectorBytes` of many vectors, copied into one allocation (views of it, one per vector):
+ * a batch of 1 000 vectors of 1 536 dimensions is one 6 MB buffer instead of 1 000 of 6 KB,
+ * which the garbage collector feels. `argumentOf(i)` names vector i in errors.
+ *
+ * @example
+ * manyVectorBytes(items.map((item) => item.vector), (i) => `items[${i}].vector`);
+ */
+export function manyVectorBytes(vectors: readonly unknown[], argumentOf: (index: number) => string): Buffer[] {
+  let total = 0;
+  for (let i = 0; i < vectors.length; i++) {
+    const vector = vectors[i];
+    if (vector instanceof Float32Array) {
+      checkDimensions(vector.length, argumentOf(i));
+      total += vector.byteLength;
+    }
+  }
+  const block = Buffer.allocUnsafe(total);
+  let offset = 0;
+  return vectors.map((vector, i) => {
+    if (!(vector instanceof Float32Array)) return numbersToBytes(vector, argumentOf(i));
+    const bytes = block.subarray(offset, offset + vector.byteLength);
+    bytes.set(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+    offset += vector.byteLength;
+    return bytes;
+  });
+}
+
+function numbersToBytes(vector: unknown, argument: string): Buffer {
   if (!Array.isArray(vector)) throw new InvalidArgumentError(argument, 'must be a Float32Array or an array of numbers');
   checkDimensions(vector.length, argument);
   const floats = new Float32Array(vector.length);
