@@ -30,6 +30,12 @@ export interface StoreProbe {
   holdNext(method: StoreMethod): HeldCall;
   /** The next call of `method` rejects with `error()` without reaching the store. */
   failNext(method: StoreMethod, error: () => Error): void;
+  /**
+   * The next call of `method` is answered by `answer` (given the call's arguments and the real
+   * store, which it may call): emulates what the store does in a race the test cannot otherwise
+   * make certain, e.g. a SCAN that passed a key before it was written.
+   */
+  emulateNext<M extends StoreMethod>(method: M, answer: (args: Parameters<CacheStore[M]>, real: CacheStore) => ReturnType<CacheStore[M]>): void;
 }
 
 /**
@@ -43,6 +49,7 @@ export function probeStore(real: CacheStore): StoreProbe {
   const counts = new Map<string, number>();
   const holds = new Map<string, Array<{ reach(): void; gate: Promise<void> }>>();
   const failures = new Map<string, Array<() => Error>>();
+  const emulations = new Map<string, Array<(args: never, real: CacheStore) => unknown>>();
   const store = new Proxy(real, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
@@ -51,6 +58,8 @@ export function probeStore(real: CacheStore): StoreProbe {
         counts.set(property, (counts.get(property) ?? 0) + 1);
         const failure = failures.get(property)?.shift();
         if (failure) return Promise.reject(failure());
+        const emulation = emulations.get(property)?.shift();
+        if (emulation) return emulation(args as never, target);
         const answer = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         const hold = holds.get(property)?.shift();
         if (!hold) return answer;
@@ -79,5 +88,6 @@ export function probeStore(real: CacheStore): StoreProbe {
       return { reached, open };
     },
     failNext: (method, error) => queue(failures, method, error),
+    emulateNext: (method, answer) => queue(emulations, method, answer as (args: never, real: CacheStore) => unknown),
   };
 }

@@ -7,6 +7,7 @@ import { cacheApp, gate, warmL1, type CacheTestApp } from '../cache/cache-test-a
 import { bootModule } from '../support/boot.js';
 import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf } from '../support/wait.js';
+import { describeCacheLoaderLeasesContract } from './cache-loader-leases.contract.js';
 import { describeCacheLoaderRacesContract } from './cache-loader-races.contract.js';
 import { describeCacheLoaderStateContract } from './cache-loader-state.contract.js';
 import { describeCacheLoaderContract } from './cache-loader.contract.js';
@@ -258,5 +259,6 @@ export function describeCacheServiceContract(driver: DriverCase): void {
 
   describeCacheLoaderContract(driver);
   describeCacheLoaderRacesContract(driver);
+  describeCacheLoaderLeasesContract(driver);
   describeCacheLoaderStateContract(driver);
 }

@@ -27,7 +27,7 @@ export interface Outcome {
   readonly body?: string;
 }
 
-/** How a load ends when another instance's lease holder stored nothing: each of its callers loads on its own. */
+/** How a load ends when another instance's lease holder stored nothing: this process loads on its own, once for its coalesced callers (CacheLoader). */
 export const NO_VALUE: unique symbol = Symbol('no value');
 
 const LEASED = Symbol('leased');
@@ -99,13 +99,18 @@ export class CacheLeaseLoad {
    * Takes the lease and reads the entry in one round trip (the lease first: once it is ours, the
    * read sees any value its previous holder stored). A fresh valid entry wins over the lease,
    * which is then given back, unless it is the entry a refresh replaces (`bypass`: the one its
-   * first attempt read). Undefined when Redis failed (and the policy is to degrade).
+   * first attempt read). Undefined when Redis failed (and the policy is to degrade); a lease won
+   * by the failed attempt is then released, announcing no value (else every miss of the key,
+   * fleet-wide, would wait `leaseWaitMs` for it).
    */
   private async attemptOrDegrade(request: LoadRequest, lease: CacheLease, bypass?: Bypass): Promise<Outcome | typeof LEASED | typeof LOST | undefined> {
     const { store, clock } = this.parts;
+    const [leasing, reading] = await Promise.allSettled([store.tryLease(lease.key, lease.token, this.parts.options.leaseTtlMs), store.get(request.fullKey)]);
+    const leased = leasing.status === 'fulfilled' && leasing.value;
     try {
-      const leasing = store.tryLease(lease.key, lease.token, this.parts.options.leaseTtlMs);
-      const [leased, text] = await Promise.all([leasing, store.get(request.fullKey)]);
+      if (leasing.status === 'rejected') throw leasing.reason;
+      if (reading.status === 'rejected') throw reading.reason;
+      const text = reading.value;
       if (bypass !== undefined && (bypass.text === UNREAD || bypass.text === text)) {
         if (bypass.text === UNREAD) bypass.text = text;
         return leased ? LEASED : LOST;
@@ -121,6 +126,7 @@ export class CacheLeaseLoad {
       }
       return leased ? LEASED : LOST;
     } catch (error) {
+      if (leased) await this.writer.release(request.tenant, request.fullKey, lease, true);
       this.parts.failures.read(error, 'cache.getOrSet');
       return undefined;
     }

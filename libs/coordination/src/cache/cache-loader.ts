@@ -10,7 +10,7 @@ export { LEASE_POLL_MS, type LoadRequest } from './cache-lease-load.js';
 
 /** A load in progress in this process, with the L1 generation when it started (see `outdated`). */
 interface Flight {
-  readonly outcome: Promise<Outcome | typeof NO_VALUE>;
+  readonly outcome: Promise<Outcome>;
   readonly generation: number;
 }
 
@@ -37,9 +37,10 @@ export type Report<R> = (state: CacheLookup['state'], value: unknown) => R;
  *   others wait for that message (re-reading at least every LEASE_POLL_MS), re-read and retry the
  *   lease; after `cache.leaseWaitMs` they take the lease over and call the loader themselves
  *   (`leaseWaitTimeouts`). A holder whose loader throws or returns undefined releases the lease
- *   and announces that it stored nothing: every caller waiting for it on another instance then
- *   calls its own loader at once, in parallel, storing nothing (its error or undefined goes to
- *   the callers of its own process). Once the bus is closed (shutdown) nothing wakes a waiter
+ *   and announces that it stored nothing: the callers waiting for it on another instance then
+ *   load at once, storing nothing: one loader call per process, shared by its coalesced callers
+ *   (not one per caller, on a database that is likely failing already), the processes in
+ *   parallel (its error or undefined goes to the callers of its own process). Once the bus is closed (shutdown) nothing wakes a waiter
  *   any more: it calls the loader at once, storing nothing.
  * - **Reload** (`refresh`): skips the read, loads under the lease even when a fresh entry is
  *   there, and stores; while another holder loads, it waits for the value written since it
@@ -148,25 +149,29 @@ export class CacheLoader {
     const { l1, meter, serializer } = this.parts;
     const { fullKey } = request;
     const running = this.flights.get(fullKey);
-    let outcome: Outcome | typeof NO_VALUE;
     if (running !== undefined && !this.outdated(fullKey, running)) {
       meter.coalesced();
-      outcome = await running.outcome;
-      if (outcome !== NO_VALUE) return outcome.body === undefined || l1.shareValues ? outcome.value : serializer.decode(outcome.body);
-    } else {
-      const loading = useLease ? this.leased.underLease(request, refresh) : this.leased.call(request, undefined, false);
-      const flight: Flight = { outcome: loading, generation: l1.generation };
-      this.flights.set(fullKey, flight);
-      // Registered before any caller awaits it: the flight is gone by the time they resume. A newer flight may have replaced it.
-      const land = (): void => {
-        if (this.flights.get(fullKey) === flight) this.flights.delete(fullKey);
-      };
-      flight.outcome.then(land, land);
-      outcome = await flight.outcome;
-      if (outcome !== NO_VALUE) return outcome.value;
+      const outcome = await running.outcome;
+      return outcome.body === undefined || l1.shareValues ? outcome.value : serializer.decode(outcome.body);
     }
-    // Another instance's holder stored nothing: there is no value to share; each caller loads its own (not stored).
-    return (await this.leased.call(request, undefined, false)).value;
+    const loading = useLease ? this.leased.underLease(request, refresh).then((outcome) => this.orOwnLoad(request, outcome)) : this.leased.call(request, undefined, false);
+    const flight: Flight = { outcome: loading, generation: l1.generation };
+    this.flights.set(fullKey, flight);
+    // Registered before any caller awaits it: the flight is gone by the time they resume. A newer flight may have replaced it.
+    const land = (): void => {
+      if (this.flights.get(fullKey) === flight) this.flights.delete(fullKey);
+    };
+    flight.outcome.then(land, land);
+    return (await flight.outcome).value;
+  }
+
+  /**
+   * `outcome`, or when another instance's holder stored nothing (NO_VALUE), the value of this
+   * process's own loader call, without the lease, not stored: part of the flight, so that its
+   * coalesced callers share that one call (each decoding its own copy).
+   */
+  private orOwnLoad(request: LoadRequest, outcome: Outcome | typeof NO_VALUE): Outcome | Promise<Outcome> {
+    return outcome === NO_VALUE ? this.leased.call(request, undefined, false) : outcome;
   }
 
   /**

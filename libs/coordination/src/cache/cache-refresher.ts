@@ -49,14 +49,22 @@ export class CacheRefresher {
   /**
    * Takes the lease and re-reads the entry in one round trip (the lease first: once it is ours,
    * the read sees what its previous holder stored), then loads unless the entry is fresher than
-   * the one read (freshUntil later than `readFreshUntil`): then it gives the lease back.
+   * the one read (freshUntil later than `readFreshUntil`): then it gives the lease back. When the
+   * read fails, a lease it won is released (announcing no value), then the failure is thrown.
    */
   private async underLease(request: LoadRequest, readFreshUntil: number): Promise<void> {
     const { store, options } = this.parts;
     const lease: CacheLease = { key: request.leaseKey, token: this.nextToken() };
-    const [leased, text] = await Promise.all([store.tryLease(lease.key, lease.token, options.leaseTtlMs), store.get(request.fullKey)]);
+    const [leasing, reading] = await Promise.allSettled([store.tryLease(lease.key, lease.token, options.leaseTtlMs), store.get(request.fullKey)]);
+    const leased = leasing.status === 'fulfilled' && leasing.value;
+    if (reading.status === 'rejected') {
+      if (leased) await this.writer.release(request.tenant, request.fullKey, lease, true);
+      throw reading.reason;
+    }
+    if (leasing.status === 'rejected') throw leasing.reason;
     // Someone else holds the lease: a miss loading it, or another refresh.
     if (!leased) return;
+    const text = reading.value;
     const current = text === null ? undefined : parseEntry(text);
     if (current !== undefined && current.freshUntil > readFreshUntil) {
       await this.writer.release(request.tenant, request.fullKey, lease, false);

@@ -81,6 +81,8 @@ export class CacheWriter {
       }
     } catch (error) {
       this.parts.failures.swallowed(error, 'cache.getOrSet', `Storing the loaded value of ${item.fullKey}`);
+      // Else the lease outlives the failure: every miss of the key, fleet-wide, would wait leaseWaitMs for it.
+      await this.release(item.tenant, item.fullKey, lease, true);
       return;
     }
     await this.announceAndRemember([item], [freshUntil], useL1 ? generation : undefined, 'cache.getOrSet', true);
@@ -126,7 +128,7 @@ export class CacheWriter {
     let deleted = 0;
     try {
       if (kind === 'tags') await store.bumpCounters(values);
-      else deleted = await store.deleteMatching(values[0]);
+      else deleted = await this.deleteMatchingTwice(values[0]);
     } catch (error) {
       if (kind === 'tags') l1.deleteTags(values);
       else if (kind === 'pattern') l1.deletePattern(values[0], tenant);
@@ -135,6 +137,21 @@ export class CacheWriter {
     }
     await this.announce(tenant, kind, kind === 'clear' ? [] : values, operation, false);
     return deleted;
+  }
+
+  /**
+   * Deletes what matches `pattern` in two passes; returns the total. One pass (SCAN, then UNLINK
+   * per batch) is not atomic, and an entry and its lease sit in different SCAN buckets: a loader
+   * holding the lease may fill while the SCAN runs, writing the entry into a bucket the SCAN
+   * already passed and dropping the lease before the SCAN reaches it; nothing would remove that
+   * entry. After the first pass, every lease that existed when it started is gone: deleted by it
+   * (its holder's fill then writes nothing), or dropped by a fill during it, whose entry the
+   * second pass deletes. A loader leasing after the first pass started read its data after the
+   * invalidation began, so its value may stay.
+   */
+  private async deleteMatchingTwice(pattern: string): Promise<number> {
+    const first = await this.parts.store.deleteMatching(pattern);
+    return first + (await this.parts.store.deleteMatching(pattern));
   }
 
   /** Publishes a bus message (dropping the entries from this L1 at once); throws unless `quiet`. */
