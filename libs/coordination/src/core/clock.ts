@@ -3,6 +3,12 @@ export interface Clock {
   now(): number;
 }
 
+/**
+ * The wall clock (`Date.now()`), the module's clock unless the `clock` option gives another.
+ *
+ * @example
+ * CoordinationModule.forRoot({ clock: process.env.NODE_ENV === 'test' ? new ManualClock(0) : systemClock });
+ */
 export const systemClock: Clock = { now: () => Date.now() };
 
 /**

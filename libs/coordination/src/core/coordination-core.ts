@@ -12,6 +12,14 @@ import { COORDINATION_RESOLVED_OPTIONS } from './coordination.tokens.js';
  * The shared parts every capability of one module instance builds on: options, the Redis
  * connection (absent on the memory driver), the key builder, the tenant context and the
  * serializer. Capabilities choose their store from `driver` and never build keys by hand.
+ * Exported for guard subclasses and custom capabilities; applications rarely need it.
+ *
+ * @example
+ * @Injectable()
+ * class InstanceInfo {
+ *   constructor(private readonly core: CoordinationCore) {}
+ *   describe() { return { instanceId: this.core.instanceId, driver: this.core.driver }; }
+ * }
  */
 @Injectable()
 export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
