@@ -87,3 +87,38 @@ export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } 
   const promise = new Promise<T>((resolve) => (open = resolve));
   return { promise, open };
 }
+
+/** What {@link staleReport} sets up: the options of the entry, and a refresh loader held until `release`. */
+export interface StaleReport {
+  readonly options: { ttlMs: number; staleMs: number };
+  /** A loader that counts its calls and answers once `release` is called. */
+  readonly refresher: () => Promise<string>;
+  calls(): number;
+  release(value: string): void;
+}
+
+/**
+ * Caches 'v1' under 'report' (ttlMs 60 s, staleMs 600 s) and moves the clock past its ttlMs, so the
+ * next getOrSet serves it stale; the stale-while-revalidate tests then refresh it with `refresher`.
+ *
+ * @example
+ * const stale = await staleReport(app);
+ * expect(await app.cache.getOrSet('report', stale.refresher, stale.options)).toBe('v1');
+ * stale.release('v2');
+ */
+export async function staleReport(app: CacheTestApp): Promise<StaleReport> {
+  const options = { ttlMs: 60_000, staleMs: 600_000 };
+  expect(await app.cache.getOrSet('report', () => 'v1', options)).toBe('v1');
+  app.clock.advance(60_000);
+  const held = gate<string>();
+  let calls = 0;
+  return {
+    options,
+    refresher: () => {
+      calls++;
+      return held.promise;
+    },
+    calls: () => calls,
+    release: (value) => held.open(value),
+  };
+}

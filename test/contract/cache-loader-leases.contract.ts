@@ -1,5 +1,5 @@
 import { RedisUnavailableError, type CacheService, type GetOrSetOptions } from '@nest-coordination/core';
-import { ARRIVAL_MS, cacheApp, gate, type CacheTestApp } from '../cache/cache-test-app.js';
+import { ARRIVAL_MS, cacheApp, gate, staleReport, type CacheTestApp } from '../cache/cache-test-app.js';
 import type { DriverCase } from '../support/drivers.js';
 import { until } from '../support/wait.js';
 
@@ -87,10 +87,8 @@ export function describeCacheLoaderLeasesContract(driver: DriverCase): void {
 
     it('releases the lease a background refresh won when its read of the entry fails', async () => {
       app = await cacheApp(driver, { cache: { xfetchBeta: 0, leaseWaitMs: 200 } });
-      const { cache, clock, probe } = app;
-      const options = { ttlMs: 60_000, staleMs: 600_000 };
-      await cache.getOrSet('report', () => 'v1', options);
-      clock.advance(60_000);
+      const { cache, probe } = app;
+      const { options } = await staleReport(app);
       probe.emulateNext('tryLease', (args, real) => {
         probe.failNext('get', outage('cache.getOrSet'));
         return real.tryLease(...args);

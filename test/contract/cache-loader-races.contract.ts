@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { CacheService, GetOrSetOptions } from '@nest-coordination/core';
 import { CacheBus } from '../../libs/coordination/src/cache/cache-bus.js';
-import { ARRIVAL_MS, cacheApp, gate, type CacheTestApp } from '../cache/cache-test-app.js';
+import { ARRIVAL_MS, cacheApp, gate, staleReport, type CacheTestApp } from '../cache/cache-test-app.js';
 import type { DriverCase } from '../support/drivers.js';
 import { until } from '../support/wait.js';
 
@@ -158,30 +158,22 @@ export function describeCacheLoaderRacesContract(driver: DriverCase): void {
 
     it('refreshes a stale entry once when a second stale read is answered after the first refresh finished', async () => {
       app = await cacheApp(driver, { cache: { xfetchBeta: 0 } });
-      const { cache, clock, probe } = app;
-      const options = { ttlMs: 60_000, staleMs: 600_000 };
-      await cache.getOrSet('report', () => 'v1', options);
-      clock.advance(60_000);
-      const release = gate<string>();
-      let calls = 0;
-      const refresher = () => {
-        calls++;
-        return release.promise;
-      };
+      const { cache, probe } = app;
+      const { options, refresher, calls, release } = await staleReport(app);
       expect(await cache.getOrSet('report', refresher, options)).toBe('v1');
-      await until(() => calls === 1, { timeoutMs: ARRIVAL_MS, message: 'the first refresh to call the loader' });
+      await until(() => calls() === 1, { timeoutMs: ARRIVAL_MS, message: 'the first refresh to call the loader' });
       // A second caller reads the stale entry; its answer is held until the first refresh is done.
       const held = probe.holdNext('get');
       const second = cache.getOrSet('report', refresher, options);
       await held.reached;
-      release.open('v2');
+      release('v2');
       await until(async () => (await cache.get('report', { l1: false })) === 'v2' && refreshesRunning(cache) === 0, {
         timeoutMs: ARRIVAL_MS, message: 'the first refresh to store v2 and finish',
       });
       held.open();
       expect(await second).toBe('v1');
       await until(() => refreshesRunning(cache) === 0, { timeoutMs: ARRIVAL_MS, message: 'the second refresh attempt to finish' });
-      expect(calls).toBe(1);
+      expect(calls()).toBe(1);
       expect(cache.stats()).toMatchObject({ refreshes: 1, staleServes: 2 });
       expect(await app.store.exists(app.leaseKey('report'))).toBe(false);
       expect(await cache.getOrSet('report', refresher, options)).toBe('v2');

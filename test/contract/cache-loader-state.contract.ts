@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type CacheService, type CacheStats } from '@nest-coordination/core';
-import { ARRIVAL_MS, cacheApp, gate, type CacheTestApp } from '../cache/cache-test-app.js';
+import { ARRIVAL_MS, cacheApp, gate, staleReport, type CacheTestApp } from '../cache/cache-test-app.js';
 import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 
@@ -43,21 +43,13 @@ export function describeCacheLoaderStateContract(driver: DriverCase): void {
 
     it('reports a stale serve once and refreshes the entry in the background with its loader', async () => {
       app = await cacheApp(driver, { cache: { xfetchBeta: 0 } });
-      const { cache, clock } = app;
-      const options = { ttlMs: 60_000, staleMs: 600_000 };
-      await cache.getOrSet('report', () => 'v1', options);
-      clock.advance(60_000);
-      const release = gate<string>();
-      let calls = 0;
-      const refresher = () => {
-        calls++;
-        return release.promise;
-      };
+      const { cache } = app;
+      const { options, refresher, calls, release } = await staleReport(app);
       let state: unknown;
       expect(await counted(cache, async () => (state = await cache.getOrSetState('report', refresher, options)))).toEqual({ hits: 1, misses: 0, staleServes: 1 });
       expect(state).toEqual({ state: 'stale', value: 'v1' });
-      await until(() => calls === 1, { timeoutMs: ARRIVAL_MS, message: 'the background refresh to call the loader' });
-      release.open('v2');
+      await until(() => calls() === 1, { timeoutMs: ARRIVAL_MS, message: 'the background refresh to call the loader' });
+      release('v2');
       await until(async () => (await cache.get('report', { l1: false })) === 'v2', { timeoutMs: ARRIVAL_MS, message: 'the refreshed value' });
       expect(await cache.getOrSetState('report', never, options)).toEqual({ state: 'hit', value: 'v2' });
     });

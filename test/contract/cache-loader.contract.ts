@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { ARRIVAL_MS, cacheApp, gate, type CacheTestApp } from '../cache/cache-test-app.js';
+import { ARRIVAL_MS, cacheApp, gate, staleReport, type CacheTestApp } from '../cache/cache-test-app.js';
 import type { DriverCase } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 
@@ -78,24 +78,16 @@ export function describeCacheLoaderContract(driver: DriverCase): void {
     it('serves a stale value within staleMs and refreshes it once in the background', async () => {
       app = await cacheApp(driver, { cache: { xfetchBeta: 0 } });
       const { cache, clock } = app;
-      const options = { ttlMs: 60_000, staleMs: 600_000 };
-      expect(await cache.getOrSet('report', () => 'v1', options)).toBe('v1');
-      clock.advance(60_000);
-      const release = gate<string>();
-      let calls = 0;
-      const refresher = () => {
-        calls++;
-        return release.promise;
-      };
+      const { options, refresher, calls, release } = await staleReport(app);
       expect(await cache.getOrSet('report', refresher, options)).toBe('v1');
       expect(await cache.getOrSet('report', refresher, options)).toBe('v1');
-      await until(() => calls === 1, { timeoutMs: ARRIVAL_MS, message: 'the background refresh to call the loader' });
+      await until(() => calls() === 1, { timeoutMs: ARRIVAL_MS, message: 'the background refresh to call the loader' });
       expect(cache.stats()).toMatchObject({ staleServes: 2, refreshes: 1 });
       expect(await cache.get('report')).toBeUndefined(); // get never serves stale values
-      release.open('v2');
+      release('v2');
       await until(async () => (await cache.get('report', { l1: false })) === 'v2', { timeoutMs: ARRIVAL_MS, message: 'the refreshed value' });
       expect(await cache.getOrSet('report', refresher, options)).toBe('v2');
-      expect(calls).toBe(1);
+      expect(calls()).toBe(1);
       expect(cache.stats()).toMatchObject({ staleServes: 2, refreshes: 1, loaderCalls: 2 });
       clock.advance(60_000 + 600_000); // past the stale window: a plain miss
       expect(await cache.getOrSet('report', () => 'v3', options)).toBe('v3');
@@ -104,11 +96,9 @@ export function describeCacheLoaderContract(driver: DriverCase): void {
 
     it('counts and logs a background refresh that fails, keeps serving the stale value and tries again later', async () => {
       app = await cacheApp(driver, { cache: { xfetchBeta: 0 } });
-      const { cache, clock } = app;
+      const { cache } = app;
       const warn = jest.spyOn(Logger.prototype, 'warn');
-      const options = { ttlMs: 60_000, staleMs: 600_000 };
-      await cache.getOrSet('report', () => 'v1', options);
-      clock.advance(60_000);
+      const { options } = await staleReport(app);
       const failing = () => Promise.reject(new Error('report service down'));
       expect(await cache.getOrSet('report', failing, options)).toBe('v1');
       await until(() => cache.stats().loaderErrors === 1, { timeoutMs: ARRIVAL_MS, message: 'the refresh to fail' });
