@@ -1,4 +1,5 @@
 import { InvalidArgumentError, InvalidKeyError } from '../errors/coordination.error.js';
+import { checkObject } from '../errors/check-object.js';
 import { MAX_ID_LENGTH } from '../keys/key-builder.js';
 import { MAX_CACHE_TTL_MS, type ResolvedCacheOptions } from './cache.options.js';
 
@@ -48,16 +49,16 @@ export function checkIds(values: unknown, argument: string): asserts values is r
   for (let i = 0; i < values.length; i++) checkId(values[i], `${argument}[${i}]`);
 }
 
-/** An options argument: absent, or an object (a typed error, not a TypeError or a silently ignored string). */
-export function checkObject(value: unknown, argument: string): void {
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    throw new InvalidArgumentError(argument, 'must be an object', value);
-  }
+/** An optional options argument: absent, or an object that is not an array (see checkObject). */
+export function checkOptionalObject(value: unknown, argument: string): void {
+  if (value === undefined) return;
+  checkObject(value, argument);
+  if (Array.isArray(value)) throw new InvalidArgumentError(argument, 'must be an object', value);
 }
 
 /** The `l1` flag of a read, default `cache.l1.enabled`. */
 export function checkRead(options: { l1?: unknown } | undefined, defaults: ResolvedCacheOptions): boolean {
-  checkObject(options, 'options');
+  checkOptionalObject(options, 'options');
   return flag(options?.l1, 'l1', defaults.l1.enabled);
 }
 
@@ -71,7 +72,7 @@ export function checkWrite(
   prefix = '',
   withStale = true,
 ): CheckedWrite {
-  checkObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
+  checkOptionalObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
   return {
     ttlMs: duration(options?.ttlMs, `${prefix}ttlMs`, defaults.defaultTtlMs, false),
     staleMs: withStale ? duration(options?.staleMs, `${prefix}staleMs`, defaults.staleMs, true) : 0,
@@ -84,7 +85,7 @@ export function checkWrite(
 export function checkEntries(entries: unknown, defaults: ResolvedCacheOptions): CheckedWrite[] {
   if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'must be an array of { key, value, ttlMs?, staleMs?, tags? }', entries);
   return entries.map((entry: { key?: unknown; value?: unknown; ttlMs?: unknown; staleMs?: unknown; tags?: unknown } | null, i) => {
-    checkObject(entry ?? null, `entries[${i}]`);
+    checkOptionalObject(entry ?? null, `entries[${i}]`);
     checkId(entry!.key, `entries[${i}].key`);
     checkValue(entry!.value, `entries[${i}].value`);
     return checkWrite({ ttlMs: entry!.ttlMs, staleMs: entry!.staleMs, tags: entry!.tags }, defaults, `entries[${i}].`);

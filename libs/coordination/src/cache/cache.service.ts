@@ -9,7 +9,7 @@ import { CacheReader, type CacheParts } from './cache-reader.js';
 import { CacheMeter } from './cache-stats.js';
 import { CACHE_STORE, type CacheStore } from './cache-store.interface.js';
 import {
-  checkEntries, checkId, checkIds, checkLoader, checkLoadMode, checkObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite, type LoadMode,
+  checkEntries, checkId, checkIds, checkLoader, checkLoadMode, checkOptionalObject, checkRead, checkTags, checkValue, checkWrite, type CheckedWrite, type LoadMode,
 } from './cache-validation.js';
 import { CacheWriter, type WriteItem } from './cache-writer.js';
 import { CACHE_OPTIONS, type ResolvedCacheOptions } from './cache.options.js';
@@ -224,7 +224,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     if (Array.isArray(keyOrKeys)) checkIds(keyOrKeys, 'keys');
     else checkId(keyOrKeys, 'key');
     const keys: readonly string[] = Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys as string];
-    checkObject(options, 'options');
+    checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.delete');
     if (keys.length === 0) return 0;
     return this.writer.delete(tenant, keys.map((key) => this.keys.entry(tenant, key)), keys.map((key) => this.keys.lease(tenant, key)));
@@ -275,7 +275,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
    */
   async invalidateTags(tags: readonly string[], options?: CacheCallOptions): Promise<void> {
     const checked = checkTags(tags, 'tags', Number.MAX_SAFE_INTEGER);
-    checkObject(options, 'options');
+    checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.invalidateTags');
     if (checked.length === 0) return;
     await this.writer.invalidate(tenant, 'tags', this.keys.tags(tenant, checked), 'cache.invalidateTags');
@@ -292,7 +292,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
    */
   async invalidatePattern(pattern: string, options?: CacheCallOptions): Promise<number> {
     checkId(pattern, 'pattern');
-    checkObject(options, 'options');
+    checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.invalidatePattern');
     return this.writer.invalidate(tenant, 'pattern', [this.keys.pattern(tenant, pattern)], 'cache.invalidatePattern');
   }
@@ -305,7 +305,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
    * await cache.clear({ tenant: 'acme' });
    */
   async clear(options?: CacheCallOptions): Promise<number> {
-    checkObject(options, 'options');
+    checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.clear');
     return this.writer.invalidate(tenant, 'clear', [this.keys.pattern(tenant)], 'cache.clear');
   }

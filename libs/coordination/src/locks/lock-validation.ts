@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { checkObject } from '../errors/check-object.js';
 import { assertSafeId } from '../keys/key-builder.js';
 import { LockAbortedError } from './lock.errors.js';
 import type { ResolvedLockOptions } from './lock.options.js';
@@ -28,7 +29,7 @@ function duration(name: string, value: unknown, min: number, max: number): numbe
 /** Checks the key and options of an acquisition before any Redis call; throws typed errors naming the argument. */
 /** An options argument must be an object (a typed error, not a TypeError or a silently ignored string). */
 export function checkOptions<T>(options: T): T {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
+  checkObject(options, 'options');
   return options;
 }
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { checkObject } from '../errors/check-object.js';
 import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithm, type RateLimitPolicy } from './rate-limit.types.js';
 
 /** Algorithm codes as the Lua scripts and the memory store know them (ALGO[code]). */
@@ -56,7 +57,7 @@ const VALIDATED = new WeakMap<object, CachedPolicy>();
  * (`limit`, `windowMs`, `algorithm`, `burst`, `name`). `path` prefixes the name, e.g. `policies[1].limit`.
  */
 export function normalizePolicy(policy: RateLimitPolicy, path = ''): NormalizedPolicy {
-  if (typeof policy !== 'object' || policy === null) throw new InvalidArgumentError(path || 'policy', 'must be an object', policy);
+  checkObject(policy, path || 'policy');
   const cached = VALIDATED.get(policy);
   if (
     cached !== undefined && cached.limit === policy.limit && cached.windowMs === policy.windowMs &&
@@ -117,10 +118,6 @@ export function normalizeCost(cost: unknown, policies: readonly NormalizedPolicy
   return value;
 }
 
-/** Option arguments are objects: null or a primitive is an input error naming the argument, not a TypeError further down. */
-export function checkObject(value: unknown, argument: string): void {
-  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(argument, 'must be an object', value);
-}
 
 /** `since` of a violation query in ms: a Date or a number (not a numeric string, a BigInt, ...); none is -Infinity. */
 export function sinceOf(since: unknown): number {
