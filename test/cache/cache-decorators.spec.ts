@@ -1,11 +1,10 @@
 import 'reflect-metadata';
-import { Inject, Injectable, SetMetadata, type ModuleMetadata } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Inject, Injectable, SetMetadata } from '@nestjs/common';
 import {
   CacheEvict, CachePut, CacheService, Cacheable, CoordinationModule, InvalidArgumentError, InvalidKeyError, LockService, MAX_ID_LENGTH, WithLock,
   type CoordinationModuleOptions,
 } from '@nest-coordination/core';
-import { bootModule, type BootedModule } from '../support/boot.js';
+import { bootFailure, bootModule, type BootedModule } from '../support/boot.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
 import { rejectionOf } from '../support/wait.js';
 
@@ -329,21 +328,8 @@ describe('cache decorators: options checked when the class is defined', () => {
 });
 
 describe('cache decorators: binding to CacheService', () => {
-  const SILENT = { log() {}, error() {}, warn() {}, debug() {}, verbose() {} };
   const coordination = (options: CoordinationModuleOptions = {}) =>
     CoordinationModule.forRoot({ driver: 'memory', health: { pingIntervalMs: 0 }, prefix: uniquePrefix('cdb'), ...options });
-
-  async function bootFailure(metadata: ModuleMetadata): Promise<Error> {
-    const moduleRef = await Test.createTestingModule(metadata).setLogger(SILENT).compile();
-    try {
-      await moduleRef.init();
-    } catch (error) {
-      return error as Error;
-    } finally {
-      await moduleRef.close();
-    }
-    throw new Error('the module booted');
-  }
 
   it('fails the boot for a useFactory provider, naming the class, its decorated methods and the fix', async () => {
     const error = await bootFailure({ imports: [coordination()], providers: [{ provide: 'CONFIGS', useFactory: () => new CrewConfigs() }] });

@@ -1,7 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { testRedisUrl } from '../harness/env.js';
-import { forkWorker, killWorker, type WorkerProcess } from '../locks/worker-process.js';
+import { forkWorker, workersOnStandalone } from '../locks/worker-process.js';
 import { uniquePrefix } from '../support/drivers.js';
 
 // Children import the built library (libs/coordination/dist): `npm run build:lib` (run by `pretest`) must have run.
@@ -15,16 +13,8 @@ interface Done {
 }
 
 describe('getOrSet stampede protection across processes (standalone Redis)', () => {
-  const workers: WorkerProcess[] = [];
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map(killWorker));
-  });
-  afterAll(() => redis.disconnect());
+  const pool = workersOnStandalone();
+  const { workers } = pool;
 
   it(`calls the loader exactly once for ${PROCESSES} processes x ${CALLERS} concurrent callers of a cold key`, async () => {
     const prefix = uniquePrefix('stampede');
@@ -39,12 +29,12 @@ describe('getOrSet stampede protection across processes (standalone Redis)', () 
     // Every process has all its callers waiting on its one load; one holds the lease and runs the
     // loader, the others lost the lease and wait for it across the fleet: now let the loader return.
     expect(joined.map((j) => j.role).sort()).toEqual(['holder', 'waiter', 'waiter', 'waiter']);
-    expect(Number(await redis.get(callsKey))).toBe(1);
+    expect(Number(await pool.redis.get(callsKey))).toBe(1);
     // One token per caller: a broken implementation's extra loaders return too, and are counted.
-    await redis.rpush(releaseKey, ...Array(PROCESSES * CALLERS).fill('go'));
+    await pool.redis.rpush(releaseKey, ...Array(PROCESSES * CALLERS).fill('go'));
     const reports = (await Promise.all(done)) as unknown as Done[];
 
-    expect(Number(await redis.get(callsKey))).toBe(1);
+    expect(Number(await pool.redis.get(callsKey))).toBe(1);
     const values = reports.flatMap((r) => r.values);
     expect(values).toHaveLength(PROCESSES * CALLERS);
     expect(new Set(values.map((v) => JSON.stringify(v))).size).toBe(1);
@@ -52,6 +42,6 @@ describe('getOrSet stampede protection across processes (standalone Redis)', () 
     expect(reports.map((r) => r.stats.leaseWaitTimeouts)).toEqual(Array(PROCESSES).fill(0));
     // 49 callers per process joined its load; the 3 processes without the lease waited for the holder's.
     expect(reports.reduce((sum, r) => sum + r.stats.coalesced, 0)).toBe(PROCESSES * (CALLERS - 1) + PROCESSES - 1);
-    await redis.del(callsKey, releaseKey);
+    await pool.redis.del(callsKey, releaseKey);
   }, 90_000);
 });

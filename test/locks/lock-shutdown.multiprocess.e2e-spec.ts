@@ -1,23 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { testRedisUrl } from '../harness/env.js';
 import { uniquePrefix } from '../support/drivers.js';
-import { forkWorker, killWorker, type WorkerProcess } from './worker-process.js';
+import { forkWorker, workersOnStandalone } from './worker-process.js';
 
 // Children import the built library: `npm run build:lib` (run by `pretest`) must have run.
 const WORKER = fileURLToPath(new URL('./children/shutdown-worker.mjs', import.meta.url));
 
 describe('locks when a holder process gets SIGTERM (standalone Redis)', () => {
-  const workers: WorkerProcess[] = [];
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map(killWorker));
-  });
-  afterAll(() => redis.disconnect());
+  const pool = workersOnStandalone();
+  const { workers } = pool;
 
   it('lets a contender in only after the holder\'s section stopped on its aborted signal: the two never overlap', async () => {
     const prefix = uniquePrefix('mpshut');
@@ -33,12 +23,12 @@ describe('locks when a holder process gets SIGTERM (standalone Redis)', () => {
     await contender.next('done');
     expect(await holder.exited).toEqual({ code: null, signal: 'SIGTERM' });
 
-    expect(await redis.lrange(log, 0, -1)).toEqual([
+    expect(await pool.redis.lrange(log, 0, -1)).toEqual([
       'holder:start',
       'holder:aborted:E_LOCK_SHUTDOWN',
       'holder:end',
       'contender:start',
     ]);
-    await redis.del(log);
+    await pool.redis.del(log);
   }, 60_000);
 });

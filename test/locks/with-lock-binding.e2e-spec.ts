@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { Controller, Injectable, Module, Post, type ModuleMetadata } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Controller, Injectable, Module, Post } from '@nestjs/common';
 import request from 'supertest';
 import { CoordinationModule, LockService, WithLock, type CoordinationModuleOptions } from '@nest-coordination/core';
-import { bootApp, bootModule } from '../support/boot.js';
+import { bootApp, bootFailure, bootModule } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
 
 /**
@@ -48,20 +47,6 @@ class BindingController {
 }
 
 const MEMORY: CoordinationModuleOptions = { health: { pingIntervalMs: 0 } };
-const SILENT = { log() {}, error() {}, warn() {}, debug() {}, verbose() {} };
-
-/** The error a module with `metadata` fails to boot with; fails the test if it boots. */
-async function bootFailure(metadata: ModuleMetadata): Promise<Error> {
-  const moduleRef = await Test.createTestingModule(metadata).setLogger(SILENT).compile();
-  try {
-    await moduleRef.init();
-  } catch (error) {
-    return error as Error;
-  } finally {
-    await moduleRef.close();
-  }
-  throw new Error('the module booted');
-}
 
 const coordination = (options: CoordinationModuleOptions = {}) => CoordinationModule.forRoot({ ...MEMORY, prefix: uniquePrefix('wlb'), ...options });
 

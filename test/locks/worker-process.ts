@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { testRedisUrl } from '../harness/env.js';
 
 export type WorkerMessage = Record<string, unknown> & { type: string };
@@ -58,4 +59,42 @@ export function stopChild(child: ChildProcess): Promise<void> {
     child.kill('SIGCONT');
     child.kill('SIGKILL');
   });
+}
+
+/** What {@link workersOnStandalone} gives a multi-process test. */
+export interface WorkerPool {
+  /** Push every forked worker here: each is killed after its test. */
+  readonly workers: WorkerProcess[];
+  /** A client of the shared standalone server, to read what the workers did. */
+  readonly redis: Redis;
+}
+
+/**
+ * Registers the Jest hooks of a multi-process test on the shared standalone server: a Redis
+ * client for the describe block, and the workers of each test killed after it.
+ *
+ * @example
+ * const pool = workersOnStandalone();
+ * it('...', async () => {
+ *   pool.workers.push(forkWorker(WORKER, { prefix }));
+ *   expect(await pool.redis.get(`${prefix}:count`)).toBe('1');
+ * });
+ */
+export function workersOnStandalone(): WorkerPool {
+  const workers: WorkerProcess[] = [];
+  let redis: Redis | undefined;
+  beforeAll(() => {
+    redis = new Redis(testRedisUrl());
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map(killWorker));
+  });
+  afterAll(() => redis?.disconnect());
+  return {
+    workers,
+    get redis() {
+      if (!redis) throw new Error('the Redis client of workersOnStandalone() exists inside tests only');
+      return redis;
+    },
+  };
 }

@@ -79,6 +79,27 @@ export async function bootApp(
   return Object.assign(booted(moduleRef, app), { app });
 }
 
+/**
+ * The error a testing module of `metadata` fails to boot with (compile or init); fails the test
+ * when it boots. For boot-time checks (`@WithLock` or cache decorators on an instance Nest
+ * cannot inject into, invalid options).
+ *
+ * @example
+ * const error = await bootFailure({ imports: [CoordinationModule.forRoot({ driver: 'memory' })], providers: [{ provide: 'X', useFactory: () => new Worker() }] });
+ * expect(error.message).toMatch(/without a LockService/);
+ */
+export async function bootFailure(metadata: ModuleMetadata): Promise<Error> {
+  const moduleRef = await Test.createTestingModule(metadata).setLogger(SILENT).compile();
+  try {
+    await moduleRef.init();
+  } catch (error) {
+    return error as Error;
+  } finally {
+    await moduleRef.close();
+  }
+  throw new Error('the module booted');
+}
+
 function compile(options: CoordinationModuleOptions | null, extras: BootExtras): Promise<TestingModule> {
   const root = options ? [CoordinationModule.forRoot({ prefix: uniquePrefix('t'), ...options })] : [];
   const builder = Test.createTestingModule({

@@ -11,25 +11,14 @@
 // the parent pushes to), so every caller of every process arrives while it runs.
 import 'reflect-metadata';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { CacheService, CoordinationModule } from '@nest-coordination/core';
+import { CacheService } from '@nest-coordination/core';
 import { CACHE_STORE } from '../../../libs/coordination/dist/cache/cache-store.interface.js';
+import { bootChildApp, childOptions } from '../../support/child-app.mjs';
 
-const options = JSON.parse(process.argv[2]);
-Logger.overrideLogger(false);
-
-const app = await NestFactory.createApplicationContext(
-  CoordinationModule.forRoot({
-    connection: { url: options.redisUrl },
-    prefix: options.prefix,
-    health: { pingIntervalMs: 0 },
-    // Longer than the test: a waiter that gives up and loads itself would be a failure.
-    cache: { leaseWaitMs: 60_000, leaseTtlMs: 60_000 },
-  }),
-  { logger: false },
-);
+const options = childOptions();
+// Longer than the test: a waiter that gives up and loads itself would be a failure.
+const app = await bootChildApp(options, { cache: { leaseWaitMs: 60_000, leaseTtlMs: 60_000 } });
 const cache = app.get(CacheService);
 const redis = new Redis(options.redisUrl);
 const blocking = new Redis(options.redisUrl);

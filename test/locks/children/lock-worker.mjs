@@ -5,18 +5,12 @@
 //   mode "hold":    acquire once, report, then idle until killed / told to "write" a fenced value
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { CoordinationModule, LockService } from '@nest-coordination/core';
+import { LockService } from '@nest-coordination/core';
+import { bootChildApp, childOptions } from '../../support/child-app.mjs';
 
-const options = JSON.parse(process.argv[2]);
-Logger.overrideLogger(false);
-
-const app = await NestFactory.createApplicationContext(
-  CoordinationModule.forRoot({ connection: { url: options.redisUrl }, prefix: options.prefix, health: { pingIntervalMs: 0 } }),
-  { logger: false },
-);
+const options = childOptions();
+const app = await bootChildApp(options);
 const locks = app.get(LockService);
 const redis = new Redis(options.redisUrl);
 

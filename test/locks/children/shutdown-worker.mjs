@@ -8,18 +8,12 @@
 //   mode "contender": keeps trying "crew" without waiting (like a second crew run) until it gets it
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { CoordinationModule, LockService, LockTimeoutError } from '@nest-coordination/core';
+import { LockService, LockTimeoutError } from '@nest-coordination/core';
+import { bootChildApp, childOptions } from '../../support/child-app.mjs';
 
-const options = JSON.parse(process.argv[2]);
-Logger.overrideLogger(false);
-
-const app = await NestFactory.createApplicationContext(
-  CoordinationModule.forRoot({ connection: { url: options.redisUrl }, prefix: options.prefix, health: { pingIntervalMs: 0 } }),
-  { logger: false },
-);
+const options = childOptions();
+const app = await bootChildApp(options);
 const locks = app.get(LockService);
 const redis = new Redis(options.redisUrl);
 const log = (step) => redis.rpush(options.log, step);

@@ -5,19 +5,11 @@
 // Usage: fork(file, [json { redisUrl, prefix, key, ttlMs, autoRenew, waitMs, locks }]).
 // Sends { type: 'acquired', fencingToken, at } (at: Date.now() once acquire() returned).
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { CoordinationModule, LockService } from '@nest-coordination/core';
+import { LockService } from '@nest-coordination/core';
+import { bootChildApp, childOptions } from '../../support/child-app.mjs';
 
-const options = JSON.parse(process.argv[2]);
-Logger.overrideLogger(false);
-
-const app = await NestFactory.createApplicationContext(
-  CoordinationModule.forRoot({
-    connection: { url: options.redisUrl }, prefix: options.prefix, health: { pingIntervalMs: 0 }, locks: options.locks,
-  }),
-  { logger: false },
-);
+const options = childOptions();
+const app = await bootChildApp(options, { locks: options.locks });
 const locks = app.get(LockService);
 const lock = await locks.acquire(options.key, { ttlMs: options.ttlMs, autoRenew: options.autoRenew, waitMs: options.waitMs });
 process.send({ type: 'acquired', fencingToken: lock.fencingToken, at: Date.now() });
