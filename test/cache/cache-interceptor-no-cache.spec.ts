@@ -82,46 +82,40 @@ describe.each(DRIVERS)('CacheInterceptor and a client no-cache ($name)', (driver
     await get('/nc/honoured').expect(200).expect('X-Cache', 'STALE').expect({ run: 2 });
   });
 
-  it('with honorClientNoCache, concurrent reloads of one key run the handler once', async () => {
+  /**
+   * GET /nc/slow with `firstHeaders`, then, while its handler is held, a second GET with
+   * `secondHeaders`; the handler is let go once the second waits for the first (`waiting` says
+   * what the test expects it to wait for). Both responses.
+   */
+  async function overlapping(firstHeaders: Record<string, string>, secondHeaders: Record<string, string>, waiting: string) {
     const release = gate();
     const inside = gate();
     hold = release.promise;
     entered = () => inside.open();
     const cache = booted.get(CacheService);
     const coalescedBefore = cache.stats().coalesced;
-    const first = get('/nc/slow', noCache).then((res) => res);
+    const first = get('/nc/slow', firstHeaders).then((res) => res);
     let second: typeof first | undefined;
     try {
       await inside.promise;
-      second = get('/nc/slow', noCache).then((res) => res);
-      await until(() => cache.stats().coalesced > coalescedBefore, { timeoutMs: ARRIVAL_MS, message: 'the second reload to wait for the first' });
+      second = get('/nc/slow', secondHeaders).then((res) => res);
+      await until(() => cache.stats().coalesced > coalescedBefore, { timeoutMs: ARRIVAL_MS, message: waiting });
     } finally {
       release.open();
     }
-    const [a, b] = await Promise.all([first, second]);
+    return Promise.all([first, second]);
+  }
+
+  it('with honorClientNoCache, concurrent reloads of one key run the handler once', async () => {
+    const [a, b] = await overlapping(noCache, noCache, 'the second reload to wait for the first');
     expect(a.body).toEqual({ run: 1 });
-    expect(b.body).toEqual({ run: 1 });
+    expect(b!.body).toEqual({ run: 1 });
     expect(runs).toBe(1);
   });
 
   it('with honorClientNoCache, a reload arriving while the response loads joins that load and lets it be stored', async () => {
-    const release = gate();
-    const inside = gate();
-    hold = release.promise;
-    entered = () => inside.open();
-    const cache = booted.get(CacheService);
-    const coalescedBefore = cache.stats().coalesced;
-    const first = get('/nc/slow').then((res) => res);
-    let reload: typeof first | undefined;
-    try {
-      await inside.promise;
-      reload = get('/nc/slow', noCache).then((res) => res);
-      await until(() => cache.stats().coalesced > coalescedBefore, { timeoutMs: ARRIVAL_MS, message: 'the reload to wait for the load' });
-    } finally {
-      release.open();
-    }
-    const [a, b] = await Promise.all([first, reload]);
-    expect([a.body, b.body]).toEqual([{ run: 1 }, { run: 1 }]);
+    const [a, b] = await overlapping({}, noCache, 'the reload to wait for the load');
+    expect([a.body, b!.body]).toEqual([{ run: 1 }, { run: 1 }]);
     // The load's value was stored: the reload did not cancel its write.
     await get('/nc/slow').expect(200).expect('X-Cache', 'HIT').expect({ run: 1 });
     expect(runs).toBe(1);
