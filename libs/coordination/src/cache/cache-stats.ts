@@ -21,83 +21,70 @@ const NONE: MetricLabels = Object.freeze({});
  * meter.snapshot(l1).hitRatio; // 1
  */
 export class CacheMeter {
-  private hits = 0;
-  private misses = 0;
-  private l1Hits = 0;
-  private l2Hits = 0;
-  private staleServes = 0;
-  private loaderCalls = 0;
-  private loaderErrors = 0;
-  private loaderTimeMs = 0;
-  private coalescedCount = 0;
-  private leaseWaitTimeouts = 0;
-  private refreshes = 0;
-  private errors = 0;
-  private readonly operations = new Map<string, MetricLabels>();
-  // The series of every read, bound once: a hit must not look its counter up.
+  // Each counter of stats() is its metric series itself, bound once (a hit must not look its
+  // counter up); only what the registry has no series for, or shares with EmbeddingCache
+  // (cache_errors_total), is counted here.
   private readonly l1HitSeries: CounterHandle;
   private readonly l2HitSeries: CounterHandle;
   private readonly staleSeries: CounterHandle;
   private readonly missSeries: CounterHandle;
+  private readonly coalescedSeries: CounterHandle;
+  private readonly loaderCallSeries: CounterHandle;
+  private readonly loaderErrorSeries: CounterHandle;
+  private readonly leaseWaitTimeoutSeries: CounterHandle;
+  private readonly refreshSeries: CounterHandle;
+  private loaderTimeMs = 0;
+  private errors = 0;
+  private readonly operations = new Map<string, MetricLabels>();
 
   constructor(private readonly metrics: MetricsRegistry) {
     this.l1HitSeries = metrics.counterOf('cache_hits_total', L1);
     this.l2HitSeries = metrics.counterOf('cache_hits_total', L2);
     this.staleSeries = metrics.counterOf('cache_hits_total', STALE);
     this.missSeries = metrics.counterOf('cache_misses_total', NONE);
+    this.coalescedSeries = metrics.counterOf('cache_coalesced_total', NONE);
+    this.loaderCallSeries = metrics.counterOf('cache_loader_calls_total', NONE);
+    this.loaderErrorSeries = metrics.counterOf('cache_loader_errors_total', NONE);
+    this.leaseWaitTimeoutSeries = metrics.counterOf('cache_lease_wait_timeouts_total', NONE);
+    this.refreshSeries = metrics.counterOf('cache_refreshes_total', NONE);
   }
 
   l1Hit(): void {
-    this.hits++;
-    this.l1Hits++;
     this.l1HitSeries.add();
   }
 
   l2Hit(): void {
-    this.hits++;
-    this.l2Hits++;
     this.l2HitSeries.add();
   }
 
   /** A value served from the stale-while-revalidate window (a hit of L2 too). */
   staleServe(): void {
-    this.hits++;
-    this.l2Hits++;
-    this.staleServes++;
     this.staleSeries.add();
   }
 
   miss(count = 1): void {
-    this.misses += count;
     this.missSeries.add(count);
   }
 
   /** A miss that waited for a loader already running, here or on another instance. */
   coalesced(): void {
-    this.coalescedCount++;
-    this.metrics.increment('cache_coalesced_total', NONE);
+    this.coalescedSeries.add();
   }
 
   /** A loader call that took `ms` (on the module clock) and threw or not. */
   loaded(ms: number, failed: boolean): void {
-    this.loaderCalls++;
     this.loaderTimeMs += ms;
-    this.metrics.increment('cache_loader_calls_total', NONE);
+    this.loaderCallSeries.add();
     this.metrics.observe('cache_loader_ms', ms);
-    if (failed) {
-      this.loaderErrors++;
-      this.metrics.increment('cache_loader_errors_total', NONE);
-    }
+    if (failed) this.loaderErrorSeries.add();
   }
 
   leaseWaitTimedOut(): void {
-    this.leaseWaitTimeouts++;
-    this.metrics.increment('cache_lease_wait_timeouts_total', NONE);
+    this.leaseWaitTimeoutSeries.add();
   }
 
   refreshStarted(): void {
-    this.refreshes++;
-    this.metrics.increment('cache_refreshes_total', NONE);
+    this.refreshSeries.add();
   }
 
   /** A Redis failure of `operation` (degraded or thrown). */
@@ -109,20 +96,24 @@ export class CacheMeter {
   }
 
   snapshot(l1: CacheL1): CacheStats {
-    const reads = this.hits + this.misses;
+    const staleServes = this.staleSeries.value;
+    const l2Hits = this.l2HitSeries.value + staleServes;
+    const hits = this.l1HitSeries.value + l2Hits;
+    const misses = this.missSeries.value;
+    const reads = hits + misses;
     return {
-      hits: this.hits,
-      misses: this.misses,
-      hitRatio: reads === 0 ? 0 : this.hits / reads,
-      l1Hits: this.l1Hits,
-      l2Hits: this.l2Hits,
-      staleServes: this.staleServes,
-      loaderCalls: this.loaderCalls,
-      loaderErrors: this.loaderErrors,
+      hits,
+      misses,
+      hitRatio: reads === 0 ? 0 : hits / reads,
+      l1Hits: this.l1HitSeries.value,
+      l2Hits,
+      staleServes,
+      loaderCalls: this.loaderCallSeries.value,
+      loaderErrors: this.loaderErrorSeries.value,
       loaderTimeMs: this.loaderTimeMs,
-      coalesced: this.coalescedCount,
-      leaseWaitTimeouts: this.leaseWaitTimeouts,
-      refreshes: this.refreshes,
+      coalesced: this.coalescedSeries.value,
+      leaseWaitTimeouts: this.leaseWaitTimeoutSeries.value,
+      refreshes: this.refreshSeries.value,
       errors: this.errors,
       l1Entries: l1.size,
       l1Bytes: l1.bytes,

@@ -56,6 +56,7 @@ describe('MetricsRegistry', () => {
     hits.add(2);
     metrics.increment('cache_hits_total', { layer: 'l1' });
     expect(metrics.counter('cache_hits_total', { layer: 'l1' })).toBe(4);
+    expect(hits.value).toBe(4);
     expect(metrics.counter('cache_hits_total', { layer: 'l2' })).toBe(0);
   });
 

@@ -10,6 +10,8 @@ export interface CounterSnapshot {
 /** A counter series bound once (see MetricsRegistry.counterOf). */
 export interface CounterHandle {
   add(by?: number): void;
+  /** The series' value now (increments through `increment()` included). */
+  readonly value: number;
 }
 
 export interface HistogramSnapshot {
@@ -85,7 +87,12 @@ export class MetricsRegistry {
     let counter = this.counters.get(id);
     if (!counter) this.counters.set(id, (counter = { name, labels, value: 0 }));
     const series = counter;
-    return { add: (by = 1) => void (series.value += by) };
+    return {
+      add: (by = 1) => void (series.value += by),
+      get value() {
+        return series.value;
+      },
+    };
   }
 
   /** Records one observation; a non-finite or negative value is a caller bug and is dropped. */
