@@ -72,7 +72,7 @@ describe('EventBus when Redis fails', () => {
     await server.kill();
     await server.restart();
     admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-    // ioredis re-issues SUBSCRIBE and PSUBSCRIBE on the new connection by itself.
+    // The transport re-issues SUBSCRIBE and PSUBSCRIBE on the new connection.
     const expected = { sub: 1 + MODULE_CHANNELS, psub: 1 };
     expect(await eventually(() => subscriberCounts([admin], instanceId), expected, 10_000)).toEqual(expected);
 
@@ -87,6 +87,29 @@ describe('EventBus when Redis fails', () => {
     expect(subscribers).toHaveLength(1);
     exact.stop();
     pattern.stop();
+  });
+
+  it('a subscription the server refuses after a reconnect fails its stream, without an unhandled rejection', async () => {
+    const bus = app.get(EventBus);
+    const failure = new Promise<unknown>((resolve) => {
+      bus.on('crew.started', { tenant: 'acme' }).subscribe({ error: resolve });
+    });
+    await bus.on('crew.started', { tenant: 'acme' }).ready();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      // From now on SUBSCRIBE is refused (NOPERM); dropping the subscriber makes it come back and resubscribe.
+      await admin.call('ACL', 'SETUSER', 'default', '-subscribe', '-psubscribe');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const error = await failure;
+      expect(String(error)).toContain('NOPERM');
+      // The refused SUBSCRIBE was sent once, by the transport, which handled its answer.
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('ready() of a listener joining a subscribed channel waits while the subscriber is down', async () => {

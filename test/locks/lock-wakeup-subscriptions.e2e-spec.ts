@@ -85,4 +85,22 @@ describe('lock wake-up subscriptions (private standalone Redis)', () => {
       timeoutMs: 10_000, message: () => `PUBSUB NUMPAT back at its baseline ${baseline} (now ${now})`,
     });
   });
+  it('subscribes its wake-up pattern again after the subscriber connection comes back, so a waiter is still woken', async () => {
+    app = await boot();
+    const baseline = await numpat();
+    const holder = await app.locks.acquire('report', { tenant: 'dropped', autoRenew: false });
+    const waiting = app.locks.acquire('report', { tenant: 'dropped', waitMs: 20_000, autoRenew: false });
+    await contended(app, 1);
+    expect(await numpat()).toBe(baseline + 1);
+    // The subscriber connection drops (a network blip, a failover): its subscriptions are gone with it.
+    await probe.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    let now = -1;
+    await until(async () => (now = await numpat()) === baseline + 1 && app!.core.connection!.subscriber().status === 'ready', {
+      timeoutMs: 10_000, message: () => `the wake-up pattern subscribed again (PUBSUB NUMPAT ${now}, baseline ${baseline})`,
+    });
+    await holder.release();
+    // Polling is a minute apart: only the hand-off message on the re-subscribed pattern wakes it in time.
+    const granted = await waiting;
+    await granted.release();
+  }, 30_000);
 });

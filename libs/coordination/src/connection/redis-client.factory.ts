@@ -31,9 +31,18 @@ export function topologyOf(connection: ResolvedCoordinationOptions['connection']
  * @example
  * const subscriber = createRedisClient(options, 'subscriber');
  */
+/**
+ * The subscriber connection does not re-send its subscriptions after a reconnect: the event
+ * transport re-opens each one itself and handles the answer (a refused SUBSCRIBE fails its
+ * listeners). ioredis's own resubscribe leaves a refusal or a connection lost meanwhile as an
+ * unhandled rejection. A cluster's subscriber is a node connection of ioredis's own, which
+ * handles its resubscribe; the transport re-opens there too.
+ */
+const NO_AUTO_RESUBSCRIBE: RedisOptions = { autoResubscribe: false };
+
 export function createRedisClient(options: ResolvedCoordinationOptions, role: ClientRole): RedisClient {
   const c = options.connection;
-  if (c.client) return c.client instanceof Cluster ? c.client.duplicate() : c.client.duplicate();
+  if (c.client) return c.client instanceof Cluster ? c.client.duplicate() : c.client.duplicate(role === 'subscriber' ? NO_AUTO_RESUBSCRIBE : {});
   const { baseDelayMs, maxDelayMs } = options.reconnect;
   const retryStrategy = (times: number) => backoffDelay(times, baseDelayMs, maxDelayMs);
   const common: RedisOptions = {
@@ -50,6 +59,7 @@ export function createRedisClient(options: ResolvedCoordinationOptions, role: Cl
     // breaker and the failure policies can act instead of piling up a queue.
     maxRetriesPerRequest: role === 'blocking' ? null : 1,
     commandTimeout: role === 'command' ? c.commandTimeoutMs : undefined,
+    ...(role === 'subscriber' ? NO_AUTO_RESUBSCRIBE : {}),
   };
   if (c.cluster) {
     const clusterOptions: ClusterOptions = {

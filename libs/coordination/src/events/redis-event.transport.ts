@@ -13,12 +13,13 @@ import { RefCountedSubscriptions } from './ref-counted-subscriptions.js';
  * instance, with a single `message` and `pmessage` listener that dispatches to local
  * subscribers.
  *
- * After a reconnect ioredis re-issues every SUBSCRIBE/PSUBSCRIBE itself (`autoResubscribe`,
- * on by default; on a cluster the subscriber moves to another node and takes its
- * subscriptions along). The listener stays attached to the same client object, so nothing
- * is subscribed twice and nothing is delivered twice. While the connection is down the
- * subscriptions count as unconfirmed (`ready` pends); once it is back each (P)SUBSCRIBE is
- * re-issued and its reply confirms it again, as ioredis does not report its own resubscribe.
+ * The subscriber connection does not re-send its subscriptions after a reconnect
+ * (`autoResubscribe` is off, see redis-client.factory.ts): while it is down the subscriptions
+ * count as unconfirmed (`ready` pends); once it is back this transport re-issues each
+ * (P)SUBSCRIBE and its reply confirms it again, or its refusal fails the listeners. (On a
+ * cluster ioredis moves the subscriber to another node with its subscriptions; the re-issue
+ * there is idempotent.) The listener stays attached to the same client object, so nothing is
+ * subscribed twice and nothing is delivered twice.
  *
  * @example
  * const transport = new RedisEventTransport(core.connection!);

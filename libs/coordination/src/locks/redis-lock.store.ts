@@ -171,8 +171,19 @@ export class RedisLockStore implements LockStore {
         const subscription = this.patterns.get(matched);
         if (subscription) for (const h of subscription.handlers) h(channel, message);
       });
+      // The subscriber connection does not re-send subscriptions after a reconnect (see
+      // redis-client.factory.ts): subscribe each pattern again, in order with its other steps.
+      subscriber.on('ready', () => this.resubscribe(subscriber));
     }
     return subscriber;
+  }
+
+  private resubscribe(subscriber: RedisClient): void {
+    for (const pattern of this.patterns.keys()) {
+      this.step(pattern, () => subscriber.psubscribe(pattern)).catch((error: unknown) => {
+        this.logger.warn(`Lock wake-up subscription could not be restored (${String(error)}); waiters fall back to polling`);
+      });
+    }
   }
 
   /** Runs `command` once the previous (un)subscribe of `pattern` settled, so they reach Redis in order. */
