@@ -13,6 +13,7 @@ export default {
   moduleNameMapper: {
     '^@nest-coordination/core$': '<rootDir>/libs/coordination/src/index.ts',
     '^@nest-coordination/core/testing$': '<rootDir>/libs/coordination/src/testing/index.ts',
+    '^@nest-coordination/core/express-session$': '<rootDir>/libs/coordination/src/sessions/express/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -18,6 +18,10 @@ export const ErrorCode = {
   Deadlock: 'E_DEADLOCK',
   LockShutdown: 'E_LOCK_SHUTDOWN',
   RateLimited: 'E_RATE_LIMITED',
+  SessionNotFound: 'E_SESSION_NOT_FOUND',
+  SessionRequired: 'E_SESSION_REQUIRED',
+  SessionVersionConflict: 'E_SESSION_VERSION_CONFLICT',
+  SessionLimit: 'E_SESSION_LIMIT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -17,6 +17,10 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.RateLimited]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.RedisUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.CircuitOpen]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.SessionNotFound]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.SessionRequired]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.SessionVersionConflict]: HttpStatus.CONFLICT,
+  [ErrorCode.SessionLimit]: HttpStatus.CONFLICT,
 };
 
 interface HttpResponseLike {
