@@ -40,6 +40,17 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   // CacheService (the cache store's operations, named like the store's other commands)
   ['coordCacheFill', 'cache.fill'],
   ['coordCacheReleaseLease', 'cache.releaseLease'],
+  // SessionService (the pruner's pass is named like the store operation it runs)
+  ['coordSessionCreate', 'sessions.create'],
+  ['coordSessionRead', 'sessions.get'],
+  ['coordSessionUpdate', 'sessions.update'],
+  ['coordSessionExtend', 'sessions.extend'],
+  ['coordSessionDestroy', 'sessions.destroy'],
+  ['coordSessionRename', 'sessions.regenerate'],
+  ['coordSessionList', 'sessions.listForUser'],
+  ['coordSessionDestroyAll', 'sessions.destroyAllForUser'],
+  ['coordSessionPrune', 'sessions.prune'],
+  ['coordSessionRestore', 'sessions.importSessions'],
 ]);
 
 /**

@@ -1,0 +1,13 @@
+--[[
+  Remove the members whose session expired from a user's index (the background pruner's pass).
+
+  Input:
+    KEYS[1] index     the user's index
+    ARGV[1] prefix    session key prefix of the user's slot (a session is `prefix .. member`)
+
+  Output:
+    the expired members removed
+]]
+--! include ./include/session-index.lua
+local _, expired = index_prune(KEYS[1], ARGV[1])
+return expired

@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import type { SessionFixtures, SessionStoreUnderTest } from './session-store.contract.js';
+import { LONG, SHORT } from './session-store.contract.js';
+
+/**
+ * The scan, backup and flat-record part of the SessionStore contract (see
+ * session-store.contract.ts): `scan` finds exactly the matching keys on every master, in
+ * batches; `dump` reads records across slots; `restore` writes them back with their own
+ * expiries, idempotently, and skips the expired ones; the flat records of the express-session
+ * store live and die by their lifetimes.
+ *
+ * @example
+ * describe('scan, dump, restore and flat records', () => describeSessionStoreRecordsContract(() => storeUnderTest, fixtures));
+ */
+export function describeSessionStoreRecordsContract(current: () => SessionStoreUnderTest, { user, create }: SessionFixtures): void {
+  /** A tenant no other test uses, so a scan sees only this test's keys. */
+  const freshTenant = () => `t${randomBytes(4).toString('hex')}`;
+  const scanAll = async (pattern: string) => {
+    const batches: string[][] = [];
+    for await (const batch of current().store.scan(pattern)) batches.push(batch);
+    return { batches, keys: new Set(batches.flat()) };
+  };
+  const recordKey = (tenant = 'acme') => current().builder.key(tenant, 'session-record', `sid-${randomBytes(8).toString('base64url')}`);
+
+  describe('scan', () => {
+    it("finds exactly a tenant's session keys, on every master, in several batches", async () => {
+      const s = current();
+      const [tenant, other] = [freshTenant(), freshTenant()];
+      const users = Array.from({ length: 300 }, () => user(tenant));
+      const sessions = (await Promise.all(users.flatMap((u) => [create(u), create(u), create(u), create(u)]))).map((x) => x.key);
+      const foreign = await create(user(other));
+      const { batches, keys } = await scanAll(s.keys.sessionPattern(tenant));
+      expect([...keys].sort()).toEqual([...sessions].sort()); // a key SCAN returns twice counts once
+      expect(keys.has(foreign.key)).toBe(false);
+      expect(batches.length).toBeGreaterThan(1);
+      expect(batches.every((batch) => batch.length > 0)).toBe(true);
+      expect(await s.mastersHolding(sessions)).toBe(s.masters);
+    }, 60_000); // 1 200 sessions: seconds on a busy cluster, not a timing assertion
+
+    it("finds every tenant's sessions with '*', and the user indexes with indexPattern", async () => {
+      const s = current();
+      const [a, b] = [user(freshTenant()), user(freshTenant())];
+      const [sa, sb] = [await create(a), await create(b)];
+      const all = (await scanAll(s.keys.sessionPattern('*'))).keys;
+      expect([all.has(sa.key), all.has(sb.key), all.has(a.keys.index)]).toEqual([true, true, false]);
+      const indexes = (await scanAll(s.keys.indexPattern())).keys;
+      expect([indexes.has(a.keys.index), indexes.has(b.keys.index), indexes.has(sa.key)]).toEqual([true, true, false]);
+      expect(s.keys.parseIndexKey(a.keys.index)).toEqual({ tenant: a.tenant, userId: a.userId, keys: a.keys });
+    });
+
+    it('finds the flat records of a tenant, and nothing when nothing matches', async () => {
+      const s = current();
+      const tenant = freshTenant();
+      const records = Array.from({ length: 30 }, () => recordKey(tenant));
+      await Promise.all(records.map((key) => s.store.putRecord(key, 'v', LONG)));
+      expect([...(await scanAll(s.builder.pattern(tenant, 'session-record'))).keys].sort()).toEqual(records.sort());
+      expect((await scanAll(s.keys.sessionPattern(freshTenant()))).batches).toEqual([]);
+    });
+  });
+
+  describe('dump and restore', () => {
+    it('dump returns the records of the keys that exist, in order, across slots', async () => {
+      const s = current();
+      const sessions = await Promise.all(Array.from({ length: 20 }, (_, i) => create(user(i % 2 ? 'acme' : 'globex'))));
+      const missing = s.keys.session('acme', s.keys.newId('acme', 'nobody').member);
+      const asked = sessions.flatMap((x, i) => (i % 5 === 0 ? [x.key, missing] : [x.key]));
+      expect(await s.store.dump(asked)).toEqual(sessions.map((x) => ({ key: x.key, fields: x.fields })));
+      expect(await s.store.dump([])).toEqual([]);
+    });
+
+    it('restore writes dumped sessions back as they were: fields, expiries, creation order in the index', async () => {
+      const s = current();
+      const u = user();
+      const a = await create(u, { idleTtlMs: 60_000, absoluteTtlMs: 300_000 });
+      await s.elapse(1);
+      const b = await create(u, { idleTtlMs: 90_000, absoluteTtlMs: 200_000 });
+      const dumped = await s.store.dump([a.key, b.key]);
+      await s.store.destroyAll(u.keys);
+      expect(await s.expiryOf(u.keys.index)).toBeNull();
+      await s.elapse(5);
+      expect(await s.store.restore(u.keys, b.member, dumped[1].fields)).toBe(true);
+      expect(await s.store.restore(u.keys, a.member, dumped[0].fields)).toBe(true);
+      expect(await s.store.list(u.keys)).toEqual({ live: [{ member: a.member, fields: a.fields }, { member: b.member, fields: b.fields }], expired: [] });
+      expect(await s.expiryOf(a.key)).toBe(Number(a.fields.e));
+      expect(await s.expiryOf(b.key)).toBe(Number(b.fields.e));
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x));
+    });
+
+    it('restore is idempotent, and writes the dumped state over a session changed since', async () => {
+      const s = current();
+      const u = user();
+      const { key, member, fields } = await create(u);
+      const [dumped] = await s.store.dump([key]);
+      await s.store.update(key, { set: { 'd:later': '1' }, unset: [], touch: true });
+      for (let i = 0; i < 3; i++) expect(await s.store.restore(u.keys, member, dumped.fields)).toBe(true);
+      expect(await s.store.list(u.keys)).toEqual({ live: [{ member, fields }], expired: [] });
+    });
+
+    it('restore skips a session whose idle or absolute expiry has passed, writing nothing', async () => {
+      const s = current();
+      const u = user();
+      const idle = await create(u, { idleTtlMs: SHORT });
+      const [dumped] = await s.store.dump([idle.key]);
+      await s.store.destroy(u.keys, idle.member);
+      await s.elapse(SHORT + 1);
+      expect(await s.store.restore(u.keys, idle.member, dumped.fields)).toBe(false);
+      const live = await create(user());
+      const pastAbsolute = { ...live.fields, x: `${(await s.now()) - 1}` };
+      expect(await s.store.restore(u.keys, live.member, pastAbsolute)).toBe(false);
+      expect(await s.store.read(idle.key, false)).toBeNull();
+      expect(await s.expiryOf(u.keys.index)).toBeNull();
+    });
+
+    it("restore lengthens the index's lifetime to the session's absolute expiry, never shortens it", async () => {
+      const s = current();
+      const u = user();
+      const short = await create(u, { absoluteTtlMs: 100_000 });
+      const long = await create(user(), { absoluteTtlMs: 900_000 });
+      const member = s.keys.newId(u.tenant, u.userId).member;
+      expect(await s.store.restore(u.keys, member, long.fields)).toBe(true);
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x));
+      expect(await s.store.restore(u.keys, short.member, short.fields)).toBe(true);
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x));
+    });
+
+    it('keeps any field name as a field, `__proto__` included', async () => {
+      const s = current();
+      const u = user();
+      const { key, member, fields } = await create(u);
+      const odd = Object.fromEntries([...Object.entries(fields), ['__proto__', 'p'], ['constructor', 'c'], ['d:ü ✓', '"x"']]) as Record<string, string>;
+      expect(await s.store.restore(u.keys, member, odd)).toBe(true);
+      const read = (await s.store.read(key, false))!;
+      expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+      expect(Object.entries(read).sort()).toEqual(Object.entries(odd).sort());
+    });
+
+    it('refuses a record without integer t, e, x, i and v before writing anything, naming `fields`', async () => {
+      const s = current();
+      const u = user();
+      const { fields } = await create(user());
+      const member = s.keys.newId(u.tenant, u.userId).member;
+      const withoutT = { ...fields };
+      delete withoutT.t;
+      for (const bad of [withoutT, { ...fields, e: 'soon' }, { ...fields, x: '1.5' }, { ...fields, i: '' }, { ...fields, v: '-1' }]) {
+        await expect(s.store.restore(u.keys, member, bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'fields' });
+      }
+      expect(await s.store.read(u.keys.sessionPrefix + member, false)).toBeNull();
+      expect(await s.expiryOf(u.keys.index)).toBeNull();
+    });
+  });
+
+  describe('flat records', () => {
+    it('put, get and replace a record; null when absent', async () => {
+      const s = current();
+      const key = recordKey();
+      expect(await s.store.getRecord(key)).toBeNull();
+      await s.store.putRecord(key, '{"cookie":{}} ✓', LONG);
+      expect(await s.store.getRecord(key)).toBe('{"cookie":{}} ✓');
+      await s.store.putRecord(key, '', LONG);
+      expect(await s.store.getRecord(key)).toBe('');
+    });
+
+    it('a record lives ttlMs; touch restarts its lifetime; touch of a missing record is false', async () => {
+      const s = current();
+      const key = recordKey();
+      let before = await s.now();
+      await s.store.putRecord(key, 'v', 60_000);
+      let expiry = (await s.expiryOf(key))!;
+      expect(expiry).toBeGreaterThanOrEqual(before + 60_000);
+      expect(expiry).toBeLessThanOrEqual((await s.now()) + 60_000);
+      before = await s.now();
+      expect(await s.store.touchRecord(key, 120_000)).toBe(true);
+      expiry = (await s.expiryOf(key))!;
+      expect(expiry).toBeGreaterThanOrEqual(before + 120_000);
+      expect(expiry).toBeLessThanOrEqual((await s.now()) + 120_000);
+      const short = recordKey();
+      await s.store.putRecord(short, 'v', SHORT);
+      await s.elapse(SHORT + 1);
+      expect(await s.store.getRecord(short)).toBeNull();
+      expect(await s.store.touchRecord(short, LONG)).toBe(false);
+      expect(await s.store.getRecord(short)).toBeNull();
+    });
+
+    it('deleteRecords counts the records that existed, across tenants and slots, a key named twice once', async () => {
+      const s = current();
+      const keys = Array.from({ length: 30 }, (_, i) => recordKey(['acme', 'globex', 'initech'][i % 3]));
+      await Promise.all(keys.map((key) => s.store.putRecord(key, 'v', LONG)));
+      expect(await s.mastersHolding(keys)).toBe(s.masters);
+      expect(await s.store.deleteRecords([...keys, recordKey(), keys[0]])).toBe(30);
+      expect(await Promise.all(keys.map((key) => s.store.getRecord(key)))).toEqual(Array(30).fill(null));
+      expect(await s.store.deleteRecords(keys)).toBe(0);
+      expect(await s.store.deleteRecords([])).toBe(0);
+    });
+
+    it('refuses a lifetime that is not a number > 0, naming ttlMs, before writing anything', async () => {
+      const s = current();
+      const key = recordKey();
+      for (const bad of [0, -1, NaN, Infinity]) {
+        await expect(s.store.putRecord(key, 'v', bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+        await expect(s.store.touchRecord(key, bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+      }
+      expect(await s.store.getRecord(key)).toBeNull();
+    });
+  });
+}
