@@ -90,3 +90,23 @@ export type { KeyTemplate, KeyTemplates } from './core/key-template.js';
 export { EmbeddingCache } from './cache/embedding-cache.js';
 export { MAX_EMBEDDING_DIMENSIONS, MAX_MODEL_LENGTH } from './cache/embedding-vector.js';
 export type { EmbeddingVector, EmbeddingReadOptions, EmbeddingStoreOptions, EmbeddingItem, EmbeddingCacheStats } from './cache/embedding-cache.types.js';
+
+// Sessions
+export { SessionService } from './sessions/session.service.js';
+export { SessionNotFoundError, SessionRequiredError, SessionVersionConflictError, SessionLimitError } from './sessions/session.errors.js';
+export { DEFAULT_SESSION_OPTIONS, MAX_SESSION_TTL_MS } from './sessions/session.options.js';
+export type { SessionModuleOptions, SessionCookieModuleOptions } from './sessions/session.options.js';
+export type {
+  Session, SessionSummary, SessionCallOptions, CreateSessionOptions, GetSessionOptions, UpdateSessionOptions, ExtendSessionOptions,
+  DestroyAllOptions, ExportSessionsOptions, ImportSessionsOptions, ImportSessionsResult, SessionCreatedEvent, SessionEndedEvent,
+} from './sessions/session.types.js';
+
+// Sessions: the guard, @CurrentSession(), the cookie, and the records behind the express-session
+// store (the Store itself is at '@nest-coordination/core/express-session')
+export { SessionGuard } from './sessions/session.guard.js';
+export type { SessionRequest } from './sessions/session.guard.js';
+export { CurrentSession } from './sessions/current-session.decorator.js';
+export { SessionCookies } from './sessions/session-cookies.js';
+export type { CookieRequestLike, CookieResponseLike, SessionCookieValue } from './sessions/session-cookies.js';
+export { SessionRecords } from './sessions/session-records.js';
+export type { SessionRecordCallOptions, SessionRecordWriteOptions } from './sessions/session-records.js';

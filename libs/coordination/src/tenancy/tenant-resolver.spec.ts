@@ -3,7 +3,7 @@ import { TenantInvalidError } from '../errors/coordination.error.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import type { TenancyOptions } from '../options/core-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
-import { TenantResolver } from './tenant-resolver.js';
+import { AUTHENTICATED_TENANT, TenantResolver } from './tenant-resolver.js';
 
 const resolverWith = (tenancy: TenancyOptions) => {
   const options = resolveOptions({ tenancy });
@@ -42,5 +42,14 @@ describe('TenantResolver', () => {
     expect(await sync.fromRequest(request)).toBe('acme');
     const async = resolverWith({ resolver: async () => undefined });
     expect(await async.fromRequest(request)).toBeUndefined();
+  });
+
+  it('lets the tenant a guard authenticated the request for (a session\'s) win over resolver, user and header', async () => {
+    const request = { headers: { 'x-tenant-id': 'from-header' }, user: { companyId: 'globex' }, [AUTHENTICATED_TENANT]: 'acme' };
+    expect(await resolverWith({}).fromRequest(request)).toBe('acme');
+    expect(await resolverWith({ userProperty: 'companyId' }).fromRequest(request)).toBe('acme');
+    expect(await resolverWith({ resolver: () => 'initech' }).fromRequest(request)).toBe('acme');
+    const { [AUTHENTICATED_TENANT]: _, ...unauthenticated } = request;
+    expect(await resolverWith({}).fromRequest(unauthenticated)).toBe('from-header');
   });
 });

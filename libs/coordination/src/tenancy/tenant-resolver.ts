@@ -7,14 +7,26 @@ import { assertTenantId } from '../keys/key-builder.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { TENANT_OPTIONAL } from './tenant-optional.decorator.js';
 
+/**
+ * Where a guard that authenticated the request records the tenant it is bound to (SessionGuard:
+ * the session's tenant). It wins over `tenancy.resolver`, `userProperty` and the header: a
+ * handler runs in the tenant of the credential that let it run.
+ *
+ * @example
+ * (request as Record<symbol, unknown>)[AUTHENTICATED_TENANT] = session.tenant;
+ */
+export const AUTHENTICATED_TENANT = Symbol('coordination.authenticatedTenant');
+
 interface RequestLike {
   headers?: Record<string, string | string[] | undefined>;
   user?: unknown;
+  [AUTHENTICATED_TENANT]?: string;
 }
 
 /**
- * Finds the tenant of an incoming request: the configured `resolver` function, else the
- * `userProperty` of `request.user`, else the `header`. Returns undefined when none is
+ * Finds the tenant of an incoming request: the tenant a guard authenticated it for (a
+ * SessionGuard's session, see AUTHENTICATED_TENANT), else the configured `resolver` function,
+ * else the `userProperty` of `request.user`, else the `header`. Returns undefined when none is
  * present; validation and the `required` rule are applied by the caller.
  *
  * @example
@@ -71,9 +83,11 @@ export class TenantResolver {
    * `userProperty` that holds neither a string nor a number.
    */
   async fromRequest(request: unknown): Promise<string | undefined> {
+    const req = (request ?? {}) as RequestLike;
+    const authenticated = req[AUTHENTICATED_TENANT];
+    if (authenticated !== undefined) return authenticated;
     const { resolver, userProperty, header } = this.options.tenancy;
     if (resolver) return (await resolver(request)) ?? undefined;
-    const req = (request ?? {}) as RequestLike;
     if (userProperty) {
       // Only the authenticated user names the tenant then: a header the client chose must
       // never stand in for a missing or unauthenticated user.

@@ -1,0 +1,158 @@
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { DATA_PREFIX, NUMERIC_FIELDS, RECORD_FIELDS } from './session-codec.js';
+import type { SessionKeys } from './session-keys.js';
+import type { SessionObserver } from './session-observer.js';
+import type { SessionFields, SessionStore, UserSessionKeys } from './session-store.interface.js';
+import type { ImportSessionsResult } from './session.types.js';
+import { isSessionTenant } from './session-validation.js';
+
+/** Format version of an export line. */
+export const EXPORT_VERSION = 1;
+/** Lines validated, then restored together (in parallel), per step of an import. */
+const IMPORT_BATCH = 64;
+const KNOWN_FIELDS = new Set<string>(RECORD_FIELDS);
+const INTEGER = /^-?\d{1,16}$/;
+
+/** One line of an export, once validated. */
+interface Restore {
+  readonly tenant: string;
+  readonly keys: UserSessionKeys;
+  readonly member: string;
+  readonly fields: SessionFields;
+}
+
+/**
+ * Export and import of sessions as JSON lines (library-internal; SessionService.exportSessions /
+ * importSessions). A line is
+ * `{"v":1,"tenant":"acme","id":"acme.<member>","fields":{...the stored record}}` followed by
+ * `\n`; the record's expiries (`e`, `x`) are absolute times, so a restore keeps what was left
+ * of each lifetime and skips what expired meanwhile.
+ *
+ * @example
+ * const backup = new SessionBackup(store, sessionKeys, observer);
+ * for await (const line of backup.export(sessionKeys.sessionPattern('acme'))) file.write(line);
+ * await backup.import(readLines(file));
+ */
+export class SessionBackup {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly keys: SessionKeys,
+    private readonly observer: SessionObserver,
+  ) {}
+
+  /** The lines of every session matching `pattern`, one SCAN batch in memory at a time. */
+  async *export(pattern: string): AsyncGenerator<string> {
+    const operation = 'sessions.exportSessions';
+    const batches = this.store.scan(pattern)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<string[]>;
+      let dumped;
+      try {
+        next = await batches.next();
+        if (next.done) return;
+        dumped = await this.store.dump(next.value);
+      } catch (error) {
+        throw this.observer.failed(error, operation);
+      }
+      for (const { key, fields } of dumped) {
+        const parsed = this.keys.parseSessionKey(key);
+        if (!parsed) continue;
+        const id = this.keys.idOf(parsed.tenant, parsed.member);
+        yield `${JSON.stringify({ v: EXPORT_VERSION, tenant: parsed.tenant, id, fields })}\n`;
+      }
+    }
+  }
+
+  /**
+   * Restores every line (of `onlyTenant`, when given); idempotent. Lines are validated, then
+   * restored a batch at a time: a malformed line throws InvalidArgumentError naming it (`line 7`)
+   * after the valid lines before it are restored, and before anything after it is read.
+   */
+  async import(lines: AsyncIterable<unknown> | Iterable<unknown>, onlyTenant: string | undefined): Promise<ImportSessionsResult> {
+    if (typeof lines !== 'object' || lines === null || !(Symbol.asyncIterator in lines || Symbol.iterator in lines)) {
+      throw new InvalidArgumentError('lines', 'must be an iterable or async iterable of JSON lines (strings)');
+    }
+    const result = { restored: 0, expired: 0, skipped: 0 };
+    let batch: Restore[] = [];
+    let number = 0;
+    for await (const line of lines) {
+      number += 1;
+      let restore: Restore | null;
+      try {
+        restore = this.parse(line, number);
+      } catch (error) {
+        await this.restoreAll(batch, result);
+        throw error;
+      }
+      if (restore === null) continue;
+      if (onlyTenant !== undefined && restore.tenant !== onlyTenant) {
+        result.skipped += 1;
+        continue;
+      }
+      batch.push(restore);
+      if (batch.length >= IMPORT_BATCH) {
+        await this.restoreAll(batch, result);
+        batch = [];
+      }
+    }
+    await this.restoreAll(batch, result);
+    return result;
+  }
+
+  private async restoreAll(batch: readonly Restore[], result: { restored: number; expired: number }): Promise<void> {
+    if (batch.length === 0) return;
+    let written: boolean[];
+    try {
+      written = await Promise.all(batch.map((r) => this.store.restore(r.keys, r.member, r.fields)));
+    } catch (error) {
+      throw this.observer.failed(error, 'sessions.importSessions');
+    }
+    for (const restored of written) {
+      if (restored) result.restored += 1;
+      else result.expired += 1;
+    }
+  }
+
+  /**
+   * A validated line, or null for a blank one. Never trusts a key from the line: the keys are
+   * rebuilt from its tenant, id and user. Reasons never quote the line (it holds a session id).
+   */
+  private parse(line: unknown, number: number): Restore | null {
+    const argument = `line ${number}`;
+    const bad = (reason: string) => new InvalidArgumentError(argument, reason);
+    if (typeof line !== 'string') throw bad('must be a string (one JSON line of exportSessions)');
+    const text = line.trim();
+    if (text === '') return null;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw bad('is not JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('must be a JSON object');
+    const { v, tenant, id, fields } = value as Record<string, unknown>;
+    if (v !== EXPORT_VERSION) throw bad(`has an unsupported format version (this build reads ${EXPORT_VERSION})`);
+    if (typeof tenant !== 'string' || !isSessionTenant(tenant)) throw bad('has no valid "tenant"');
+    const parsed = typeof id === 'string' ? this.keys.parse(id) : null;
+    if (!parsed || parsed.tenant !== tenant) throw bad('has no valid session "id" of its tenant');
+    const record = this.record(fields, bad);
+    if (!this.keys.belongsTo(tenant, record.u, parsed.member)) throw bad('has an "id" that is not of its user ("fields.u")');
+    return { tenant, keys: this.keys.user(tenant, record.u), member: parsed.member, fields: record };
+  }
+
+  /** A copy of the line's fields: known names only, string values, `u` present, integer times. */
+  private record(fields: unknown, bad: (reason: string) => Error): SessionFields {
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw bad('has no "fields" object');
+    const record: SessionFields = {};
+    for (const [name, value] of Object.entries(fields)) {
+      if (!KNOWN_FIELDS.has(name) && !(name.startsWith(DATA_PREFIX) && name.length > DATA_PREFIX.length)) throw bad('has an unknown field in "fields"');
+      if (typeof value !== 'string') throw bad('has a field in "fields" that is not a string');
+      record[name] = value;
+    }
+    if (!record.u) throw bad('has no user ("fields.u")');
+    for (const name of NUMERIC_FIELDS) {
+      if (record[name] === undefined || !INTEGER.test(record[name])) throw bad(`has no integer "fields.${name}"`);
+    }
+    return record;
+  }
+}

@@ -1,0 +1,141 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { parse, serialize, type SerializeOptions } from 'cookie';
+import { sign, unsign } from 'cookie-signature';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { InvalidArgumentError, InvalidOptionsError } from '../errors/coordination.error.js';
+import { SESSION_OPTIONS, type ResolvedSessionCookieOptions, type ResolvedSessionOptions } from './session.options.js';
+import type { Session } from './session.types.js';
+
+/** Prefix of a signed value, as express-session and cookie-parser write it. */
+const SIGNED = 's:';
+
+/**
+ * What the session cookie of a request holds: no cookie (or cookies are off: no
+ * `sessions.cookie.secret`), or a cookie whose `id` is the verified session id, null when no
+ * configured secret verifies its signature (tampered, or signed with a retired secret).
+ *
+ * @example
+ * const cookie = cookies.read(request);
+ * if (cookie.present && cookie.id === null) logger.warn('a forged or outdated session cookie');
+ */
+export type SessionCookieValue = { readonly present: false } | { readonly present: true; readonly id: string | null };
+
+/**
+ * The parts of a request SessionCookies reads (an Express or Node request fits).
+ *
+ * @example
+ * cookies.read({ headers: { cookie: 'sid=s%3A...' } });
+ */
+export interface CookieRequestLike {
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * The parts of a response SessionCookies writes: Express's `append`, else Node's `getHeader`/`setHeader`.
+ *
+ * @example
+ * @Post('logout') logout(@Res({ passthrough: true }) response: CookieResponseLike) { this.cookies.clear(response); }
+ */
+export interface CookieResponseLike {
+  append?(name: string, value: string): unknown;
+  getHeader?(name: string): number | string | string[] | undefined;
+  setHeader?(name: string, value: string | string[]): unknown;
+}
+
+const ABSENT: SessionCookieValue = Object.freeze({ present: false });
+
+/**
+ * Writes and reads the session cookie (`sessions.cookie`): always httpOnly, signed with
+ * HMAC-SHA256 in cookie-signature's `s:<id>.<signature>` format (what express-session and
+ * cookie-parser write), verified against every configured secret so that a secret can be rotated
+ * by putting the new one first. `issue` sets it to last until the session's absolute expiry (the
+ * idle expiry is the server's to enforce), `clear` removes it. Cookies need
+ * `sessions.cookie.secret`; without one `issue` throws and `read` sees no cookie.
+ *
+ * @example
+ * @Post('login')
+ * async login(@Body() body: LoginDto, @Res({ passthrough: true }) res: Response) {
+ *   const session = await this.sessions.create(body.userId, {}, { companyId: body.companyId });
+ *   this.cookies.issue(res, session);
+ *   return { userId: session.userId };
+ * }
+ */
+@Injectable()
+export class SessionCookies {
+  private readonly cookie: ResolvedSessionCookieOptions;
+  private readonly attributes: SerializeOptions;
+
+  constructor(@Inject(SESSION_OPTIONS) options: ResolvedSessionOptions, private readonly core: CoordinationCore) {
+    this.cookie = options.cookie;
+    const { secure, sameSite, path, domain } = this.cookie;
+    this.attributes = Object.freeze({ httpOnly: true, secure, sameSite, path, ...(domain === undefined ? {} : { domain }) });
+  }
+
+  /** The cookie's name (`sessions.cookie.name`). */
+  get name(): string {
+    return this.cookie.name;
+  }
+
+  /** Whether cookies are configured (a `sessions.cookie.secret`). */
+  get enabled(): boolean {
+    return this.cookie.secrets.length > 0;
+  }
+
+  /** Sets the signed session cookie on `response`, until the session's absolute expiry. */
+  issue(response: CookieResponseLike, session: Pick<Session, 'id' | 'absoluteExpiresAt'>): void {
+    const until = session.absoluteExpiresAt.getTime();
+    const maxAge = Math.max(0, Math.floor((until - this.core.clock.now()) / 1000));
+    appendSetCookie(response, serialize(this.cookie.name, this.sign(session.id), { ...this.attributes, maxAge, expires: new Date(until) }));
+  }
+
+  /** Tells the client to drop the session cookie (same name, path and domain, expired). */
+  clear(response: CookieResponseLike): void {
+    appendSetCookie(response, serialize(this.cookie.name, '', { ...this.attributes, maxAge: 0, expires: new Date(0) }));
+  }
+
+  /** The session cookie of `request`, verified. */
+  read(request: CookieRequestLike): SessionCookieValue {
+    if (!this.enabled) return ABSENT;
+    const raw = request.headers?.cookie;
+    const header = Array.isArray(raw) ? raw.join('; ') : raw;
+    if (!header) return ABSENT;
+    const value = parse(header)[this.cookie.name];
+    if (value === undefined) return ABSENT;
+    return { present: true, id: this.verify(value) };
+  }
+
+  /** `s:<value>.<signature>` with the first secret. */
+  sign(value: string): string {
+    if (!this.enabled) {
+      throw new InvalidOptionsError('Session cookies need sessions.cookie.secret (at least 32 characters)', [
+        { option: 'sessions.cookie.secret', reason: 'is required to sign session cookies' },
+      ]);
+    }
+    return SIGNED + sign(value, this.cookie.secrets[0]);
+  }
+
+  /** The value a signed cookie value carries, when one of the secrets verifies it; else null. */
+  verify(signed: string): string | null {
+    if (!signed.startsWith(SIGNED)) return null;
+    const input = signed.slice(SIGNED.length);
+    for (const secret of this.cookie.secrets) {
+      const value = unsign(input, secret);
+      if (value !== false) return value;
+    }
+    return null;
+  }
+}
+
+/** Adds one `Set-Cookie` header, keeping those already set (Express's `append`, else get + set). */
+function appendSetCookie(response: CookieResponseLike, value: string): void {
+  if (typeof response.append === 'function') {
+    response.append('Set-Cookie', value);
+    return;
+  }
+  if (typeof response.setHeader !== 'function') {
+    throw new InvalidArgumentError('response', 'must be an HTTP response (append, or getHeader and setHeader)');
+  }
+  const existing = response.getHeader?.('Set-Cookie');
+  const values = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+  response.setHeader('Set-Cookie', [...values, value]);
+}
