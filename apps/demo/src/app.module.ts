@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CoordinationExceptionFilter, CoordinationModule, RateLimitGuard } from '@nest-coordination/core';
+import { AuthModule } from './auth/auth.module.js';
 import { DemoAuthGuard } from './auth/demo-auth.guard.js';
 import { CacheStatsModule } from './cache/cache-stats.module.js';
 import { CompaniesModule } from './companies/companies.module.js';
@@ -17,10 +18,11 @@ import { ViolationsModule } from './rate-limit/violations.module.js';
  * it against any backend.
  *
  * A request passes, in order: `TenantMiddleware` (company from `x-company-id`), `DemoAuthGuard`
- * (user from `x-user-id`, member of that company), `RateLimitGuard` (`@RateLimit` rules, `user`
- * rules counted by `request.user.id`), `TenantInterceptor` (the handler runs in the company's
- * tenant context), `CacheInterceptor` on `GET /crews/:crewId`, the handler (`@WithLock` on crew
- * runs; crew definitions and company profiles read through `@Cacheable`).
+ * (user and company from the session cookie or bearer token, else user from `x-user-id`, member
+ * of that company), `RateLimitGuard` (`@RateLimit` rules, `user` rules counted by
+ * `request.user.id`), `TenantInterceptor` (the handler runs in the company's tenant context),
+ * `CacheInterceptor` on `GET /crews/:crewId`, the handler (`@WithLock` on crew runs; crew
+ * definitions and company profiles read through `@Cacheable`).
  *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv({}))); // memory driver, crews in memory
@@ -31,7 +33,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        CoordinationModule.forRoot(config.coordination), CompaniesModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, CacheStatsModule, HealthModule,
+        CoordinationModule.forRoot(config.coordination), CompaniesModule, AuthModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, CacheStatsModule, HealthModule,
       ],
       providers: [
         // Registered here rather than in main.ts so that tests booting the module get them too.

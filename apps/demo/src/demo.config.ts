@@ -3,8 +3,37 @@ import type { CoordinationModuleOptions } from '@nest-coordination/core';
 /** Request header that carries the company (tenant) id. */
 export const COMPANY_HEADER = 'x-company-id';
 
-/** Request header that names the calling user (the demo's stand-in for real authentication). */
+/** Request header that names the calling user (the demo's stand-in for real authentication, kept for scripts). */
 export const USER_HEADER = 'x-user-id';
+
+/**
+ * Name of the demo's session cookie (signed, httpOnly), set by `POST /auth/login`.
+ *
+ * @example
+ * curl -c jar.txt -H 'content-type: application/json' -d '{"userId":"u-ada","companyId":"acme"}' localhost:3000/auth/login
+ * curl -b jar.txt localhost:3000/crews   # sends demo.sid=s%3A…
+ */
+export const SESSION_COOKIE = 'demo.sid';
+
+/**
+ * The cookie signing secret used when `SESSION_SECRET` is not set. **For local development
+ * only**: it is public (it is in this file), so anyone could sign a cookie of their own with
+ * it (they would still need a live session id to sign). `demoConfigFromEnv` refuses it when
+ * `NODE_ENV=production`, and `main.ts` warns whenever it is used.
+ *
+ * @example
+ * SESSION_SECRET="$(openssl rand -base64 48)" npm start   # anywhere but your own machine
+ */
+export const DEV_SESSION_SECRET = 'demo-DEV-ONLY-session-secret-set-SESSION_SECRET';
+
+/** A session ends after this long without a request (sliding): a working day. */
+export const SESSION_IDLE_TTL_MS = 8 * 3_600_000;
+
+/** A session ends this long after login, however busy: a week. */
+export const SESSION_ABSOLUTE_TTL_MS = 7 * 86_400_000;
+
+/** Live sessions one user may have; the next login ends the oldest. */
+export const SESSIONS_PER_USER = 10;
 
 /** Limits of `GET /crews/events/stream`, the SSE stream of a company's crew events. */
 export interface StreamsConfig {
@@ -53,10 +82,23 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  * Reads the demo's configuration from environment variables:
  * - `REDIS_URL`: Redis to coordinate through; unset means the in-memory driver.
  * - `COORD_KEY_PREFIX`: first segment of every key and channel (default `demo`).
+ * - `SESSION_SECRET`: signs the session cookie, at least 32 characters; several, comma-separated,
+ *   to rotate (the first signs, every one verifies). Unset: `DEV_SESSION_SECRET`, a public
+ *   development default, refused when `NODE_ENV=production`.
+ * - `SESSION_COOKIE_SECURE`: `true` or `false`, whether the cookie is sent over HTTPS only.
+ *   Unset: true when `NODE_ENV=production` (TLS ends at a proxy in front of the demo), false
+ *   otherwise, because the demo itself serves plain HTTP (`app.listen`), and a Secure cookie
+ *   is not sent back over `http://` (browsers make an exception for `localhost` only).
  *
- * Tenancy is `required`: a request without a company is rejected with 400, except on
- * routes marked `@TenantOptional()` such as `/health`, which load balancers call without
- * one. `DemoAuthGuard` additionally turns a user outside that company into a 403.
+ * Tenancy is `required`: a request without a company (no session, no `x-company-id`) is
+ * rejected with 400, except on routes marked `@TenantOptional()` such as `/health`, which load
+ * balancers call without one. `DemoAuthGuard` additionally turns a user outside that company
+ * into a 403.
+ *
+ * Sessions (`POST /auth/login`) idle out after `SESSION_IDLE_TTL_MS` without a request and end
+ * `SESSION_ABSOLUTE_TTL_MS` after login; a user's `SESSIONS_PER_USER + 1`th login ends their
+ * oldest session. The cookie `SESSION_COOKIE` is signed, httpOnly and `SameSite=Lax` (a
+ * cross-site form cannot post with it).
  *
  * Locks (crew runs) default to a TTL of `CREW_RUN_LOCK_TTL_MS`, renewed while held; event
  * streams get `DEFAULT_STREAMS_CONFIG`. Tests change either on the returned object. The crews
@@ -75,8 +117,31 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
       prefix,
       tenancy: { header: COMPANY_HEADER, required: true },
       locks: { defaultTtlMs: CREW_RUN_LOCK_TTL_MS },
+      sessions: {
+        ttlMs: SESSION_IDLE_TTL_MS,
+        absoluteTtlMs: SESSION_ABSOLUTE_TTL_MS,
+        maxPerUser: SESSIONS_PER_USER,
+        onMaxPerUser: 'evict-oldest',
+        cookie: { name: SESSION_COOKIE, secret: sessionSecrets(env), secure: cookieSecure(env), sameSite: 'lax' },
+      },
     },
     streams: { ...DEFAULT_STREAMS_CONFIG },
     store: { ...(url ? { redisUrl: url } : {}), keyPrefix: `${prefix}-db` },
   };
+}
+
+/** `SESSION_SECRET` (comma-separated to rotate), else the development default outside production. */
+function sessionSecrets(env: NodeJS.ProcessEnv): string[] {
+  const secrets = (env.SESSION_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (secrets.length > 0) return secrets;
+  if (env.NODE_ENV === 'production') throw new Error('SESSION_SECRET must be set when NODE_ENV=production (at least 32 characters)');
+  return [DEV_SESSION_SECRET];
+}
+
+/** `SESSION_COOKIE_SECURE` when set, else HTTPS-only in production and not over the demo's plain HTTP. */
+function cookieSecure(env: NodeJS.ProcessEnv): boolean {
+  const raw = env.SESSION_COOKIE_SECURE?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return env.NODE_ENV === 'production';
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new Error(`SESSION_COOKIE_SECURE must be "true" or "false", got ${JSON.stringify(env.SESSION_COOKIE_SECURE)}`);
 }

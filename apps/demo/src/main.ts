@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
-import { demoConfigFromEnv } from './demo.config.js';
+import { DEV_SESSION_SECRET, demoConfigFromEnv } from './demo.config.js';
 
 const logger = new Logger('Demo');
 
@@ -15,6 +15,9 @@ async function bootstrap(): Promise<void> {
     logger.warn('REDIS_URL is not set: using the in-memory driver (state is local to this process). Set REDIS_URL=redis://host:6379 to coordinate through Redis.');
   } else {
     logger.log(`REDIS_URL is set: using the redis driver (key prefix "${config.coordination.prefix}")`);
+  }
+  if ([config.coordination.sessions?.cookie?.secret].flat().includes(DEV_SESSION_SECRET)) {
+    logger.warn('SESSION_SECRET is not set: session cookies are signed with the public development default (DEV_SESSION_SECRET). Set SESSION_SECRET (32+ characters) anywhere but your own machine.');
   }
   const app = await NestFactory.create(AppModule.register(config));
   // SIGTERM / SIGINT run Nest's shutdown: running crew runs are aborted through their lock's signal

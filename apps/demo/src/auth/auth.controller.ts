@@ -1,0 +1,106 @@
+import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { RateLimit, SessionCookies, SessionService, TenantOptional, type CookieResponseLike } from '@nest-coordination/core';
+import { CompaniesService } from '../companies/companies.service.js';
+import type { AuthUser } from './auth-user.model.js';
+import { CurrentUser } from './current-user.decorator.js';
+import type { DemoRequest } from './demo-auth.guard.js';
+import { LoginDto } from './dto/login.dto.js';
+import { memberOf } from './membership.js';
+import { Public } from './public.decorator.js';
+
+/** Longest user agent kept in a session's metadata (shown by `GET /sessions`). */
+const MAX_USER_AGENT_LENGTH = 256;
+
+/** What `POST /auth/login` answers. */
+export interface LoginResult {
+  /**
+   * The session id, for scripts: send it as `Authorization: Bearer <token>`. A secret, like the
+   * cookie (which holds the same id, signed): whoever has it is the user until the session ends.
+   */
+  token: string;
+  /** The session's non-secret reference, as `GET /sessions` lists it. */
+  handle: string;
+  userId: string;
+  companyId: string;
+  /** When the session idles out unless used (each request pushes it back). */
+  expiresAt: string;
+  /** When the session ends however busy. */
+  absoluteExpiresAt: string;
+}
+
+/**
+ * Logging in and out: sessions of `SessionService`, carried by the signed, httpOnly `demo.sid`
+ * cookie (`SessionCookies`) or as a bearer token.
+ *
+ * @example
+ * // POST /auth/login {"userId":"u-ada","companyId":"acme"} → 201 Set-Cookie: demo.sid=…; {"token":"acme.…","handle":"…",…}
+ * // POST /auth/logout (with the cookie or Authorization: Bearer <token>) → 204
+ * // POST /auth/logout-everywhere → {"ended":2}
+ */
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly sessions: SessionService, private readonly cookies: SessionCookies, private readonly companies: CompaniesService) {}
+
+  /**
+   * Starts a session of a seeded user in their company: sets the cookie and answers 201 with the
+   * bearer token. **The demo has no passwords**: naming a seeded user and their own company is
+   * enough. A real application checks a credential here (password, SSO, magic link) before
+   * creating the session. Unknown user 401, another company 403, as for the `x-user-id` header.
+   *
+   * `@Public()` (no user yet), `@TenantOptional()` (the company is in the body) and limited to
+   * 20 logins a minute per client IP. Every login gets a new session id (nothing a client sent
+   * is reused, so a planted id cannot be fixated); a session the client already had stays live
+   * until it idles out or is ended (`GET /sessions` lists it).
+   */
+  @Public()
+  @TenantOptional()
+  @RateLimit([{ scope: 'ip', name: 'login-ip', limit: 20, windowMs: 60_000 }])
+  @Post('login')
+  @Header('Cache-Control', 'no-store')
+  async login(@Body() body: LoginDto, @Req() request: DemoRequest, @Res({ passthrough: true }) response: CookieResponseLike): Promise<LoginResult> {
+    const user = memberOf(this.companies, body.userId, body.companyId);
+    const userAgent = request.headers['user-agent'];
+    const session = await this.sessions.create(user.id, {}, {
+      tenant: user.companyId,
+      companyId: user.companyId,
+      metadata: typeof userAgent === 'string' ? { userAgent: userAgent.slice(0, MAX_USER_AGENT_LENGTH) } : {},
+    });
+    this.cookies.issue(response, session);
+    return {
+      token: session.id,
+      handle: session.handle,
+      userId: user.id,
+      companyId: user.companyId,
+      expiresAt: session.expiresAt.toISOString(),
+      absoluteExpiresAt: session.absoluteExpiresAt.toISOString(),
+    };
+  }
+
+  /**
+   * Ends the caller's session (on every instance: it is gone from Redis) and clears the cookie;
+   * 204. A caller authenticated by the `x-user-id` header has no session: only the cookie is
+   * cleared. An expired or ended session is a 401 from the guard (already logged out).
+   */
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  async logout(@Req() request: DemoRequest, @Res({ passthrough: true }) response: CookieResponseLike): Promise<void> {
+    const session = request.coordinationSession;
+    if (session) await this.sessions.destroy(session.id);
+    this.cookies.clear(response);
+  }
+
+  /**
+   * Ends **every** session of the caller in their company, the current one included, and clears
+   * the cookie: the "I lost my laptop" button, after which every device (this one too) logs in
+   * again. Keeping the current session would leave it live if it is the stolen one.
+   * `{ ended }` counts the sessions ended. Also open to the `x-user-id` header, so that a
+   * script can sign a user out everywhere.
+   */
+  @Post('logout-everywhere')
+  @HttpCode(HttpStatus.OK)
+  async logoutEverywhere(@CurrentUser() user: AuthUser, @Res({ passthrough: true }) response: CookieResponseLike): Promise<{ ended: number }> {
+    const ended = await this.sessions.destroyAllForUser(user.id, { tenant: user.companyId });
+    this.cookies.clear(response);
+    return { ended };
+  }
+}
