@@ -163,17 +163,29 @@ export function describeSessionStoreIndexContract(current: () => SessionStoreUnd
   });
 
   describe('the index lifetime', () => {
-    it('is the latest absolute expiry of its sessions: lengthened by a later one, never shortened', async () => {
+    it('is the latest absolute expiry of its sessions plus the grace: lengthened by a later one, never shortened', async () => {
       const s = current();
       const u = user();
+      const until = (x: TestSession) => Number(x.fields.x) + s.indexGraceMs;
       const a = await create(u, { absoluteTtlMs: 300_000 });
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(until(a));
       await create(u, { absoluteTtlMs: 100_000 });
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(until(a));
       const c = await create(u, { absoluteTtlMs: 900_000 });
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(c.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(until(c));
       await s.store.destroy(u.keys, c.member);
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(c.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(until(c));
+    });
+
+    it('outlives a session that ended at its absolute expiry, so that prune still reports it', async () => {
+      const s = current();
+      const u = user();
+      const gone = await create(u, { idleTtlMs: 10 * SHORT, absoluteTtlMs: SHORT });
+      await s.elapse(SHORT + 1);
+      expect(await s.store.read(gone.key, false)).toBeNull();
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(gone.fields.x) + s.indexGraceMs);
+      expect(await s.store.prune(u.keys)).toEqual([gone.member]);
+      expect(await s.expiryOf(u.keys.index)).toBeNull(); // left empty: gone
     });
 
     it('on a cluster, the users of one test spread over every master, each index with its sessions', async () => {

@@ -83,7 +83,7 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       expect(await s.store.list(u.keys)).toEqual({ live: [{ member: a.member, fields: a.fields }, { member: b.member, fields: b.fields }], expired: [] });
       expect(await s.expiryOf(a.key)).toBe(Number(a.fields.e));
       expect(await s.expiryOf(b.key)).toBe(Number(b.fields.e));
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x) + s.indexGraceMs);
     });
 
     it('restore is idempotent, and writes the dumped state over a session changed since', async () => {
@@ -111,16 +111,16 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       expect(await s.expiryOf(u.keys.index)).toBeNull();
     });
 
-    it("restore lengthens the index's lifetime to the session's absolute expiry, never shortens it", async () => {
+    it("restore lengthens the index's lifetime to the session's absolute expiry plus the grace, never shortens it", async () => {
       const s = current();
       const u = user();
       const short = await create(u, { absoluteTtlMs: 100_000 });
       const long = await create(user(), { absoluteTtlMs: 900_000 });
       const member = s.keys.newId(u.tenant, u.userId).member;
       expect(await s.store.restore(u.keys, member, long.fields)).toBe(true);
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x) + s.indexGraceMs);
       expect(await s.store.restore(u.keys, short.member, short.fields)).toBe(true);
-      expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x));
+      expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x) + s.indexGraceMs);
     });
 
     it('keeps any field name as a field, `__proto__` included', async () => {
@@ -134,14 +134,16 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       expect(Object.entries(read).sort()).toEqual(Object.entries(odd).sort());
     });
 
-    it('refuses a record without integer t, e, x, i and v before writing anything, naming `fields`', async () => {
+    it('refuses a record without integer t, l, e, x, i and v of at most 13 (i: 11, v: 10) digits before writing anything, naming `fields`', async () => {
       const s = current();
       const u = user();
       const { fields } = await create(user());
       const member = s.keys.newId(u.tenant, u.userId).member;
-      const withoutT = { ...fields };
+      const [withoutT, withoutL] = [{ ...fields }, { ...fields }];
       delete withoutT.t;
-      for (const bad of [withoutT, { ...fields, e: 'soon' }, { ...fields, x: '1.5' }, { ...fields, i: '' }, { ...fields, v: '-1' }]) {
+      delete withoutL.l;
+      const unfit = [{ ...fields, x: '10000000000000' }, { ...fields, i: '100000000000' }, { ...fields, v: '10000000000' }, { ...fields, l: '0001' }];
+      for (const bad of [withoutT, withoutL, { ...fields, e: 'soon' }, { ...fields, x: '1.5' }, { ...fields, i: '' }, { ...fields, v: '-1' }, ...unfit]) {
         await expect(s.store.restore(u.keys, member, bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'fields' });
       }
       expect(await s.store.read(u.keys.sessionPrefix + member, false)).toBeNull();

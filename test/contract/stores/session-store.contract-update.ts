@@ -44,6 +44,31 @@ export function describeSessionStoreUpdateContract(current: () => SessionStoreUn
         .toEqual({ updated: false, reason: 'missing' });
     });
 
+    it('may remove every field but the time fields, and set them again', async () => {
+      const u = user();
+      const { key, fields } = await create(u);
+      const names = Object.keys(serviceFields(u.userId));
+      const { t, l, e, x, i } = fields;
+      const bare = { t, l, e, x, i, v: '2' };
+      expect(await current().store.update(key, { set: {}, unset: names, touch: false })).toEqual({ updated: true, fields: bare });
+      expect(await current().store.read(key, false)).toEqual(bare);
+      expect(await current().store.update(key, { set: { u: u.userId, 'd:a': '1' }, unset: [], touch: false }))
+        .toEqual({ updated: true, fields: { ...bare, u: u.userId, 'd:a': '1', v: '3' } });
+    });
+
+    it('keeps any field name and value as given: `__proto__`, quotes, slashes, control and non-ASCII characters', async () => {
+      const { key, fields } = await create(user());
+      const set = Object.fromEntries([ // fromEntries defines own properties: `__proto__` is a field here
+        ['__proto__', '"p"'], ['constructor', 'c'], ['d:a/b', '</script> \\ "q" {}[]: \u0000'], ['d:ü ✓', '\u0001\u007f\n\t😀'], ['d:1', ''],
+      ]) as SessionFields;
+      const result = await current().store.update(key, { set, unset: [], touch: true });
+      if (!result.updated) throw new Error('not updated');
+      const read = (await current().store.read(key, false))!;
+      expect(read).toEqual(result.fields);
+      expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+      expect(Object.entries(read).sort()).toEqual(Object.entries({ ...fields, l: read.l, e: read.e, v: '2' }).concat(Object.entries(set)).sort());
+    });
+
     it('of 20 concurrent compare-and-set updates from one version exactly one wins', async () => {
       const { key } = await create(user());
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => current().store.update(key, { set: { 'd:winner': `${i}` }, unset: [], ifVersion: 1, touch: true })));

@@ -1,25 +1,41 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import type { SessionFields } from './session-store.interface.js';
 
-/** The store's fields every record holds, each an integer (epoch ms, ms, or a version). */
-const TIME_FIELDS = ['t', 'e', 'x', 'i', 'v'] as const;
-const INTEGER = /^(0|[1-9][0-9]{0,15})$/;
+/**
+ * The store's fields every record holds, each a non-negative integer (epoch ms, ms, or a
+ * version), and the most decimal digits each may have: the widths of the header of a record on
+ * Redis (lua/include/session-record.lua; 13 digits of epoch ms last until the year 2286).
+ */
+const TIME_FIELDS = { t: 13, l: 13, e: 13, x: 13, i: 11, v: 10 } as const;
+const INTEGER = /^(0|[1-9][0-9]*)$/;
+
+/** The store's fields of a dumped record, as numbers. */
+export interface RestoredTimes {
+  readonly t: number;
+  readonly l: number;
+  readonly e: number;
+  readonly x: number;
+  readonly i: number;
+  readonly v: number;
+}
 
 /**
- * The expiries and creation time of a dumped record about to be restored, after checking that
- * each of its store fields (`t e x i v`) is a non-negative integer: a record without them could
- * not be read, slid or updated. Both session stores call it before writing anything, so they
- * refuse the same record with the same InvalidArgumentError (`fields`).
+ * The time fields of a dumped record about to be restored, after checking that each of its
+ * store fields (`t l e x i v`) is a non-negative integer that fits the record's header: a
+ * record without them could not be read, slid or updated. Both session stores call it before
+ * writing anything, so they refuse the same record with the same InvalidArgumentError (`fields`).
  *
  * @example
  * const { e, x, t } = restoredTimes(line.fields); // throws InvalidArgumentError('fields', ...)
  */
-export function restoredTimes(fields: SessionFields): { e: number; x: number; t: number } {
-  for (const name of TIME_FIELDS) {
+export function restoredTimes(fields: SessionFields): RestoredTimes {
+  const times: Record<string, number> = {};
+  for (const [name, digits] of Object.entries(TIME_FIELDS)) {
     const value = Object.hasOwn(fields, name) ? fields[name] : undefined;
-    if (typeof value !== 'string' || !INTEGER.test(value)) {
-      throw new InvalidArgumentError('fields', `"${name}" must be a non-negative integer string, got ${JSON.stringify(value) ?? 'nothing'}`);
+    if (typeof value !== 'string' || !INTEGER.test(value) || value.length > digits) {
+      throw new InvalidArgumentError('fields', `"${name}" must be a non-negative integer string of at most ${digits} digits, got ${JSON.stringify(value) ?? 'nothing'}`);
     }
+    times[name] = Number(value);
   }
-  return { e: Number(fields.e), x: Number(fields.x), t: Number(fields.t) };
+  return times as unknown as RestoredTimes;
 }

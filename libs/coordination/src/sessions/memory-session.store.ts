@@ -25,21 +25,30 @@ const SCAN_BATCH = 500;
  * `RedisSessionStore` (test/contract/stores/session-store.contract.ts): one keyspace of session
  * hashes, user indexes and flat records, each key gone once its expiry (`e` for a session) is
  * reached on the clock; the index keeps members whose session is gone until an operation that
- * reads it prunes and reports them, as on Redis. Records are copied in and out, so no caller
+ * reads it prunes and reports them, as on Redis; an index lives until the latest absolute
+ * expiry of its sessions plus `indexGraceMs`. Records are copied in and out, so no caller
  * shares state with the store; a field named `__proto__` is a field like any other.
  *
  * A product feature (the memory driver: local development, users' tests, single-process apps),
  * not a test double; state is local to this module instance.
  *
  * @example
- * const store = new MemorySessionStore(new ManualClock(1_700_000_000_000));
+ * const store = new MemorySessionStore(new ManualClock(1_700_000_000_000), { indexGraceMs: 120_000 });
  * await store.create({ ...keys.user('acme', 'ada'), member, fields: { u: 'ada' }, idleTtlMs: 60_000, absoluteTtlMs: 600_000, maxPerUser: 0, onLimit: 'reject' });
  */
 export class MemorySessionStore implements SessionStore {
   private readonly held = new Map<string, Held>();
   private writesSinceSweep = 0;
 
-  constructor(private readonly clock: Clock) {}
+  private readonly indexGraceMs: number;
+
+  /** `indexGraceMs`: how long (ms, an integer >= 0) a user's index outlives the latest absolute expiry of its sessions. */
+  constructor(
+    private readonly clock: Clock,
+    options: { readonly indexGraceMs: number },
+  ) {
+    this.indexGraceMs = options.indexGraceMs;
+  }
 
   async create(c: CreateSessionCommand): Promise<CreateSessionResult> {
     const now = this.clock.now();
@@ -193,11 +202,13 @@ export class MemorySessionStore implements SessionStore {
     return split;
   }
 
-  private addMember(indexKey: string, member: string, score: number, keepUntil: number): void {
+  /** Adds `member` to its index, which then lives at least until `x` (the session's absolute expiry) + the grace. */
+  private addMember(indexKey: string, member: string, score: number, x: number): void {
     let index = this.index(indexKey);
     if (!index) this.write(indexKey, (index = { kind: 'zset', members: new Map(), expiresAt: Infinity }));
     index.members.set(member, score);
-    // As on Redis: the index lives until the latest absolute expiry of its sessions, never shortened.
+    // As on Redis: the index lives until the latest absolute expiry of its sessions plus the grace, never shortened.
+    const keepUntil = x + this.indexGraceMs;
     if (index.expiresAt === Infinity || index.expiresAt < keepUntil) index.expiresAt = keepUntil;
   }
 

@@ -2,7 +2,8 @@
 export const SESSION_STORE = Symbol('SESSION_STORE');
 
 /**
- * A session record as stored: one Redis hash (field → string). The store owns the time
+ * A session record, field → string (RedisSessionStore keeps it as one string: a fixed-width
+ * header of the time fields and a JSON object of the others). The store owns the time
  * fields, set from the server clock (the injected clock in memory):
  * - `t` created at, `l` last activity, `e` idle expiry, `x` absolute expiry (epoch ms),
  *   `i` idle lifetime (ms), `v` version (incremented by `update`);
@@ -71,7 +72,8 @@ export interface DumpedSession {
  * (`<prefix>:<tenant>:session-user:{<slot tag>}:<user>`) share one hash tag, so every
  * operation that touches both is one Lua script: one round trip, all or nothing, on a
  * cluster too. A session's Redis TTL is its idle expiry (`e`), never past its absolute
- * expiry (`x`); the index's TTL is the latest absolute expiry of its sessions. The index
+ * expiry (`x`); the index's TTL is the latest absolute expiry of its sessions plus a grace
+ * (`indexGraceMs`), so that a session ended at its absolute expiry is still pruned and announced. The index
  * may name sessions that expired since (Redis drops a key silently): every operation that
  * reads the index removes those and reports them as `expired`, so the service can announce
  * them; nothing the store returns is ever an expired session.

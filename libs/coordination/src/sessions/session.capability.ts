@@ -23,8 +23,13 @@ export const SESSIONS_CAPABILITY = {
   providers: [
     {
       provide: SESSION_STORE,
-      inject: [CoordinationCore],
-      useFactory: (core: CoordinationCore) => (core.connection ? new RedisSessionStore(core.connection) : new MemorySessionStore(core.clock)),
+      inject: [CoordinationCore, SESSION_OPTIONS],
+      // An index outlives its sessions' absolute expiry by two pruner passes (at least a minute),
+      // so the pass still finds a session that ended there and announces `session.expired`.
+      useFactory: (core: CoordinationCore, options: ResolvedSessionOptions) => {
+        const store = { indexGraceMs: Math.max(2 * options.pruneIntervalMs, 60_000) };
+        return core.connection ? new RedisSessionStore(core.connection, store) : new MemorySessionStore(core.clock, store);
+      },
     },
     // Internal (not exported): the keys of sessions, their events and metrics, and the
     // background pass pruning expired sessions from the per-user indexes (started at module

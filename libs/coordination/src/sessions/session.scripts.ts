@@ -5,27 +5,29 @@ const load = (name: string, file: string): LuaScript => loadLuaScript(name, impo
 /**
  * Every Lua script of the sessions capability, read once at import with its includes expanded
  * (`lua/include/session-index.lua`, `lua/include/session-record.lua`, `../lua/server-time.lua`).
- * Each `.lua` file opens with a header naming its KEYS, ARGV and reply; `RedisSessionStore` is
- * the only caller and turns every reply into a typed result. Reading without a touch, dumps and
- * the flat records are single commands (HGETALL, GET, SET PX, PEXPIRE, DEL, SCAN) and need none.
+ * A session is one Redis string, a fixed-width header of its time fields and a JSON body of
+ * the others (the layout is documented in `lua/include/session-record.lua`). Each `.lua` file
+ * opens with a header naming its KEYS, ARGV and reply; `RedisSessionStore` is the only caller
+ * and turns every reply into a typed result. Reading without a touch, dumps and the flat
+ * records are single commands (GET, SET PX, PEXPIRE, DEL, SCAN) and need none.
  *
  * @example
- * const record = await connection.runScript<string[]>(SESSION_SCRIPTS.read, [sessionKey], []);
+ * const record = await connection.runScript<string | null>(SESSION_SCRIPTS.read, [sessionKey], []);
  */
 export const SESSION_SCRIPTS = {
   /** Prune the index, apply the per-user limit, write the record and index it. */
   create: load('coordSessionCreate', 'create.lua'),
-  /** HGETALL with the activity recorded and the idle lifetime restarted (sliding). */
+  /** GET with the activity recorded and the idle lifetime restarted (sliding): `l` and `e` rewritten in place. */
   read: load('coordSessionRead', 'read.lua'),
-  /** HSET / HDEL of fields, v + 1, optionally compare-and-set on v and sliding. */
+  /** Set and remove fields of the JSON body, v + 1, optionally compare-and-set on v and sliding. */
   update: load('coordSessionUpdate', 'update.lua'),
   /** A new idle expiry from now (at most the absolute one). */
   extend: load('coordSessionExtend', 'extend.lua'),
-  /** DEL the record and ZREM it from the index. */
+  /** GETDEL the record and ZREM it from the index. */
   destroy: load('coordSessionDestroy', 'destroy.lua'),
   /** RENAME the record to a new member and move it in the index (regeneration). */
   rename: load('coordSessionRename', 'rename.lua'),
-  /** Prune the index and HGETALL each live session, oldest first. */
+  /** Prune the index and GET each live session, oldest first. */
   list: load('coordSessionList', 'list.lua'),
   /** Prune the index and DEL every live session but one. */
   destroyAll: load('coordSessionDestroyAll', 'destroy-all.lua'),

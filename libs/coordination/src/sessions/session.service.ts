@@ -18,7 +18,7 @@ import { checkFlag, checkIdArgument, checkName, checkOptions, checkTtl, checkVer
 type Data = Record<string, unknown>;
 
 /**
- * Server-side sessions shared by the fleet: one Redis hash per session, one sorted set per user
+ * Server-side sessions shared by the fleet: one Redis string per session, one sorted set per user
  * (its index), every session of a user in one cluster slot with the index, so each write is
  * one Lua script: one round trip, all or nothing, on a cluster too.
  *

@@ -8,15 +8,16 @@
     ARGV[3] idleMs    idle lifetime, whole ms > 0              ARGV[4] absoluteMs  whole ms > 0
     ARGV[5] max       most live sessions of the user, 0 = no limit
     ARGV[6] onLimit   'reject' | 'evict-oldest'
-    ARGV[7..] the service's `field, value` pairs
+    ARGV[7] graceMs   how long the index outlives the session's absolute expiry
+    ARGV[8] body      the JSON object of the service's fields (see include/session-record.lua)
 
   At the limit, `reject` writes nothing (the index is not even pruned, so the expired members
   stay for a read that reports them); `evict-oldest` deletes the oldest live sessions (by
   creation) until the new one fits.
 
   Output:
-    {1, record (HGETALL), evicted members, expired members}   created: t = l = now, e, x, i, v = 1
-    {0, live}                                                 refused: `live` sessions at the limit
+    {1, record (the string), evicted members, expired members}   created: t = l = now, e, x, i, v = 1
+    {0, live}                                                    refused: `live` sessions at the limit
 ]]
 --! include ../../lua/server-time.lua
 --! include ./include/session-index.lua
@@ -41,9 +42,8 @@ end
 
 local x = now + absolute
 local e = math.min(now + idle, x)
-if #ARGV >= 7 then record_set_pairs(session, ARGV, 7, #ARGV) end
-redis.call('HSET', session, 't', now, 'l', now, 'e', e, 'x', x, 'i', idle, 'v', 1)
-redis.call('PEXPIREAT', session, e)
+local record = record_header(now, e, x, now, idle, 1) .. ARGV[8]
+redis.call('SET', session, record, 'PXAT', e)
 redis.call('ZADD', index, now, member)
-index_keep_until(index, now, x)
-return {1, redis.call('HGETALL', session), evicted, expired}
+index_keep_until(index, now, x + tonumber(ARGV[7]))
+return {1, record, evicted, expired}

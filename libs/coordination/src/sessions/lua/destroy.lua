@@ -9,10 +9,9 @@
   The member leaves the index even when its record is already gone.
 
   Output:
-    the record as it was (HGETALL)    {} when the session was gone
+    the record as it was (the string, see include/session-record.lua)    nil when the session was gone
 ]]
 local index, session = KEYS[1], KEYS[2]
-local record = redis.call('HGETALL', session)
-redis.call('DEL', session)
+local record = redis.call('GETDEL', session)
 redis.call('ZREM', index, ARGV[1])
 return record

@@ -3,17 +3,16 @@
   the activity is recorded. The idle lifetime `i` that later reads slide by is unchanged.
 
   Input:
-    KEYS[1] session   the record
+    KEYS[1] session   the record (a string, see include/session-record.lua)
     ARGV[1] idleMs    whole ms > 0
 
   Output:
-    the record as updated (HGETALL)    {} when the session is gone
+    the record as updated (the string)    nil when the session is gone
 ]]
 --! include ../../lua/server-time.lua
 --! include ./include/session-record.lua
 local session = KEYS[1]
 local now = server_time_ms()
-local x = record_deadline(session, now)
-if not x then return {} end
-record_touch(session, now, tonumber(ARGV[1]), x)
-return redis.call('HGETALL', session)
+local value, x = record_live(session, now)
+if not value then return false end
+return record_touch(session, value, now, tonumber(ARGV[1]), x)

@@ -6,12 +6,12 @@
     ARGV[1] prefix    session key prefix of the user's slot (a session is `prefix .. member`)
 
   Output:
-    {live members, their records (one HGETALL each, in the same order), expired members}
+    {live members, their records (one string each, in the same order), expired members}
 ]]
 --! include ./include/session-index.lua
 local live, expired = index_prune(KEYS[1], ARGV[1])
 local records = {}
 for n, member in ipairs(live) do
-  records[n] = redis.call('HGETALL', ARGV[1] .. member)
+  records[n] = redis.call('GET', ARGV[1] .. member)
 end
 return {live, records, expired}

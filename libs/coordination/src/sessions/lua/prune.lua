@@ -1,5 +1,7 @@
 --[[
   Remove the members whose session expired from a user's index (the background pruner's pass).
+  The index outlives its sessions by a grace (see include/session-index.lua), so a session
+  that ended at its absolute expiry is still named here, for the pass to announce.
 
   Input:
     KEYS[1] index     the user's index

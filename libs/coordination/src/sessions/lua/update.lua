@@ -2,15 +2,19 @@
   Set and remove fields of a session in one step, optionally compare-and-set on its version.
 
   Input:
-    KEYS[1] session   the record
+    KEYS[1] session   the record (a string, see include/session-record.lua)
     ARGV[1] ifVersion the version the session must be at, '' for any
     ARGV[2] touch     '1': record the activity and restart the idle lifetime (as read.lua)
     ARGV[3] n         how many `field, value` pairs follow
-    ARGV[4 .. 3 + 2n] the pairs to set (HSET: other fields keep their values)
-    ARGV[4 + 2n ..]   the fields to remove
+    ARGV[4 .. 3 + 2n] the pairs to set in the body (other fields keep their values)
+    ARGV[4 + 2n ..]   the fields to remove from the body
+
+  The body is decoded (cjson: every value a string, so nothing is a number to lose precision
+  on), changed, encoded again and written with the new header: with the key's expiry kept
+  (KEEPTTL), or at the new idle expiry with `touch`.
 
   Output:
-    {1, record (HGETALL)}       updated: v + 1
+    {1, record (the string)}    updated: v + 1
     {0, 'missing'}              the session is gone; nothing written
     {0, 'version', v}           the session is at version v, not ifVersion; nothing written
 ]]
@@ -18,20 +22,31 @@
 --! include ./include/session-record.lua
 local session = KEYS[1]
 local now = server_time_ms()
-local x = record_deadline(session, now)
-if not x then return {0, 'missing'} end
-local version = tonumber(redis.call('HGET', session, 'v'))
+local value, x = record_live(session, now)
+if not value then return {0, 'missing'} end
+local version = record_version(value)
 if ARGV[1] ~= '' and version ~= tonumber(ARGV[1]) then
   return {0, 'version', version}
 end
 
+local fields = record_fields(value)
 local last_set = 3 + 2 * tonumber(ARGV[3])
-if last_set > 3 then record_set_pairs(session, ARGV, 4, last_set) end
+for at = 4, last_set, 2 do
+  fields[ARGV[at]] = ARGV[at + 1]
+end
 for at = last_set + 1, #ARGV do
-  redis.call('HDEL', session, ARGV[at])
+  fields[ARGV[at]] = nil
 end
-redis.call('HINCRBY', session, 'v', 1)
+
+-- The header's l and e (bytes 2..27) stay, or restart with the touch; x t i (28..64) stay.
+local l, e = tonumber(string.sub(value, 2, 14)), tonumber(string.sub(value, 15, 27))
 if ARGV[2] == '1' then
-  record_touch(session, now, tonumber(redis.call('HGET', session, 'i')), x)
+  l, e = now, math.min(now + record_idle(value), x)
 end
-return {1, redis.call('HGETALL', session)}
+local record = record_header(l, e, x, record_created(value), record_idle(value), version + 1) .. record_body(fields)
+if ARGV[2] == '1' then
+  redis.call('SET', session, record, 'PXAT', e)
+else
+  redis.call('SET', session, record, 'KEEPTTL')
+end
+return {1, record}
