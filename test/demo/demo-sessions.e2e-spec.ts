@@ -2,26 +2,16 @@ import type { INestApplication } from '@nestjs/common';
 import { unsign } from 'cookie-signature';
 import request from 'supertest';
 import { COMPANY_HEADER, DEV_SESSION_SECRET, SESSION_ABSOLUTE_TTL_MS, SESSION_COOKIE, USER_HEADER, demoConfigFromEnv } from '../../apps/demo/src/demo.config.js';
+import { attributes, clearsSessionCookie, sessionSetCookie } from './demo-login-support.js';
 import { DEMO_BACKENDS, as, bootDemo } from './demo-test-app.js';
 
-/** A login: the body's bearer token and handle, and the `Cookie` header that carries the session. */
+/** A login (`?token=true`): the body's bearer token and handle, and the `Cookie` header that carries the session. */
 interface Login {
   token: string;
   handle: string;
   cookie: string;
   /** The `Set-Cookie` line of the session cookie, attributes included. */
   setCookie: string;
-}
-
-/** The `Set-Cookie` line of the session cookie in a response, if any. */
-function sessionSetCookie(res: request.Response): string | undefined {
-  const raw = res.headers['set-cookie'] as unknown as string[] | undefined;
-  return raw?.find((line) => line.startsWith(`${SESSION_COOKIE}=`));
-}
-
-/** The lower-cased attributes of a `Set-Cookie` line (`httponly`, `max-age=...`). */
-function attributes(setCookie: string): string[] {
-  return setCookie.split(';').slice(1).map((a) => a.trim().toLowerCase());
 }
 
 describe.each(DEMO_BACKENDS)('demo app: login, sessions and logout ($name)', (driver) => {
@@ -38,7 +28,7 @@ describe.each(DEMO_BACKENDS)('demo app: login, sessions and logout ($name)', (dr
   const http = () => request(app.getHttpServer());
 
   async function login(userId: string, companyId: string, userAgent = 'jest'): Promise<Login> {
-    const res = await http().post('/auth/login').set('user-agent', userAgent).send({ userId, companyId }).expect(201);
+    const res = await http().post('/auth/login?token=true').set('user-agent', userAgent).send({ userId, companyId }).expect(201);
     const setCookie = sessionSetCookie(res);
     if (!setCookie) throw new Error(`login of ${userId} set no ${SESSION_COOKIE} cookie`);
     return { token: res.body.token, handle: res.body.handle, cookie: setCookie.split(';')[0], setCookie };
@@ -51,8 +41,8 @@ describe.each(DEMO_BACKENDS)('demo app: login, sessions and logout ($name)', (dr
 
   const crewIds = (res: request.Response) => res.body.map((c: { id: string }) => c.id).sort();
 
-  it('POST /auth/login sets a signed, httpOnly, SameSite=Lax cookie holding the bearer token it answers', async () => {
-    const res = await http().post('/auth/login').send({ userId: 'u-ada', companyId: 'acme' }).expect(201);
+  it('POST /auth/login?token=true sets a signed, httpOnly, SameSite=Lax cookie holding the bearer token it answers', async () => {
+    const res = await http().post('/auth/login?token=true').send({ userId: 'u-ada', companyId: 'acme' }).expect(201);
     expect(res.body).toEqual({
       token: expect.any(String), handle: expect.any(String), userId: 'u-ada', companyId: 'acme',
       expiresAt: expect.any(String), absoluteExpiresAt: expect.any(String),
@@ -134,7 +124,9 @@ describe.each(DEMO_BACKENDS)('demo app: login, sessions and logout ($name)', (dr
 
     await http().get('/crews').set('cookie', ada.cookie).expect(401);
     await http().get('/crews').set('authorization', `Bearer ${ada.token}`).expect(401);
-    await http().post('/auth/logout').set('cookie', ada.cookie).expect(401);
+    // Logging out again (a stale cookie) is no error: 204, and the cookie cleared again.
+    const again = await http().post('/auth/logout').set('cookie', ada.cookie).expect(204);
+    expect(clearsSessionCookie(sessionSetCookie(again))).toBe(true);
     // Only that session: Ada's other login still works.
     await http().get('/crews').set('cookie', other.cookie).expect(200);
   });

@@ -9,6 +9,7 @@ import { CrewsModule } from './crews/crews.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
 import { DemoValidationPipe } from './http/demo-validation.pipe.js';
+import { HTTP_CONFIG, TrustedProxies } from './http/trusted-proxies.js';
 import { HeldLocksModule } from './locks/held-locks.module.js';
 import { ViolationsModule } from './rate-limit/violations.module.js';
 
@@ -36,6 +37,8 @@ export class AppModule {
         CoordinationModule.forRoot(config.coordination), CompaniesModule, AuthModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, CacheStatsModule, HealthModule,
       ],
       providers: [
+        // `trust proxy` from TRUSTED_PROXIES: the client address `ip` rate-limit rules count by.
+        { provide: HTTP_CONFIG, useValue: config.http }, TrustedProxies,
         // Registered here rather than in main.ts so that tests booting the module get them too.
         // DemoValidationPipe refuses bodies nested too deep for class-transformer first (400, not 500).
         { provide: APP_PIPE, useValue: new DemoValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) },

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { CoordinationModuleOptions } from '@nest-coordination/core';
 
 /** Request header that carries the company (tenant) id. */
@@ -63,11 +64,25 @@ export interface StoreConfig {
   keyPrefix: string;
 }
 
+/** How the demo's HTTP server sees its clients. */
+export interface HttpConfig {
+  /**
+   * The proxies in front of the demo (TLS terminators, load balancers) whose `X-Forwarded-For`
+   * is believed: addresses, CIDR subnets, or Express's names `loopback`, `linklocal`,
+   * `uniquelocal`. Applied as Express's `trust proxy` setting, so `request.ip` (which
+   * `RateLimitGuard` counts `ip` rules by) is the client's address for a request that came
+   * through one of them, and the peer's address for any other: a client that reaches the demo
+   * directly cannot pick its address by writing the header. Empty: the header is ignored.
+   */
+  trustedProxies: string[];
+}
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
   streams: StreamsConfig;
   store: StoreConfig;
+  http: HttpConfig;
 }
 
 export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
@@ -89,6 +104,10 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  *   Unset: true when `NODE_ENV=production` (TLS ends at a proxy in front of the demo), false
  *   otherwise, because the demo itself serves plain HTTP (`app.listen`), and a Secure cookie
  *   is not sent back over `http://` (browsers make an exception for `localhost` only).
+ * - `TRUSTED_PROXIES`: comma-separated addresses or CIDR subnets (or `loopback`, `linklocal`,
+ *   `uniquelocal`) of the proxies in front of the demo, e.g. `10.0.0.0/8`; see
+ *   `HttpConfig.trustedProxies`. Unset: none, so every login behind a proxy would come from the
+ *   proxy's address and share one `login-ip` limit of 20 a minute.
  *
  * Tenancy is `required`: a request without a company (no session, no `x-company-id`) is
  * rejected with 400, except on routes marked `@TenantOptional()` such as `/health`, which load
@@ -98,7 +117,8 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  * Sessions (`POST /auth/login`) idle out after `SESSION_IDLE_TTL_MS` without a request and end
  * `SESSION_ABSOLUTE_TTL_MS` after login; a user's `SESSIONS_PER_USER + 1`th login ends their
  * oldest session. The cookie `SESSION_COOKIE` is signed, httpOnly and `SameSite=Lax` (a
- * cross-site form cannot post with it).
+ * cross-site form cannot post with it; the login itself refuses cross-site requests:
+ * SameOriginJsonGuard).
  *
  * Locks (crew runs) default to a TTL of `CREW_RUN_LOCK_TTL_MS`, renewed while held; event
  * streams get `DEFAULT_STREAMS_CONFIG`. Tests change either on the returned object. The crews
@@ -127,7 +147,33 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     },
     streams: { ...DEFAULT_STREAMS_CONFIG },
     store: { ...(url ? { redisUrl: url } : {}), keyPrefix: `${prefix}-db` },
+    // Not the library's `rateLimit.trustProxy`: it reads X-Forwarded-For whoever the peer is.
+    // Express checks the peer first, and RateLimitGuard counts by the `request.ip` it computes.
+    http: { trustedProxies: trustedProxies(env) },
   };
+}
+
+/** Express's names of address ranges (`trust proxy`), besides addresses and subnets. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `TRUSTED_PROXIES`, checked entry by entry so that a typo fails at boot naming itself. */
+function trustedProxies(env: NodeJS.ProcessEnv): string[] {
+  const entries = (env.TRUSTED_PROXIES ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const entry of entries) {
+    if (!isProxyAddress(entry)) {
+      throw new Error(`TRUSTED_PROXIES must list IP addresses, CIDR subnets, loopback, linklocal or uniquelocal, got ${JSON.stringify(entry)}`);
+    }
+  }
+  return entries;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** `SESSION_SECRET` (comma-separated to rotate), else the development default outside production. */

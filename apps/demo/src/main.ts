@@ -19,6 +19,9 @@ async function bootstrap(): Promise<void> {
   if ([config.coordination.sessions?.cookie?.secret].flat().includes(DEV_SESSION_SECRET)) {
     logger.warn('SESSION_SECRET is not set: session cookies are signed with the public development default (DEV_SESSION_SECRET). Set SESSION_SECRET (32+ characters) anywhere but your own machine.');
   }
+  if (process.env.NODE_ENV === 'production' && config.http.trustedProxies.length === 0) {
+    logger.warn('TRUSTED_PROXIES is not set: behind a proxy, every client has the proxy\'s address, and the login limit (20 a minute per client IP) is one limit for everybody. Set TRUSTED_PROXIES to the proxy\'s address or subnet.');
+  }
   const app = await NestFactory.create(AppModule.register(config));
   // SIGTERM / SIGINT run Nest's shutdown: running crew runs are aborted through their lock's signal
   // and their locks released once they stop. Supervisors must signal node itself: start

@@ -4,6 +4,7 @@ import { SessionCookies, SessionGuard, TenantResolver, type SessionRequest } fro
 import { CompaniesService } from '../companies/companies.service.js';
 import { USER_HEADER } from '../demo.config.js';
 import type { AuthUser } from './auth-user.model.js';
+import { firstHeader, hasBearer } from './credentials.js';
 import { memberOf } from './membership.js';
 import { IS_PUBLIC } from './public.decorator.js';
 
@@ -74,11 +75,6 @@ export class DemoAuthGuard implements CanActivate {
 
   /** Whether the request carries a session cookie or a bearer token, valid or not (SessionGuard checks). */
   private hasSessionCredential(request: DemoRequest): boolean {
-    return /^bearer(\s|$)/i.test(firstHeader(request, 'authorization')?.trim() ?? '') || this.cookies.read(request).present;
+    return hasBearer(request) || this.cookies.read(request).present;
   }
-}
-
-function firstHeader(request: DemoRequest, name: string): string | undefined {
-  const raw = request.headers[name];
-  return Array.isArray(raw) ? raw[0] : raw;
 }
