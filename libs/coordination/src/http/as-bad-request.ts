@@ -1,18 +1,16 @@
-import { BadRequestException, HttpStatus } from '@nestjs/common';
+import { HttpStatus } from '@nestjs/common';
 import { CoordinationError } from '../errors/coordination.error.js';
-import { problemDetails } from './problem-details.js';
+import { CoordinationHttpException } from './coordination-http.exception.js';
 
 /**
- * A CoordinationError met before a handler runs, as a 400 Nest renders without any filter: its
- * body is the problem details of `error`. CoordinationExceptionFilter, when registered, answers
- * it like `error` itself (`application/problem+json`).
+ * A CoordinationError met before a handler runs, as a 400 Nest renders without any filter.
+ *
+ * @example
+ * throw new CoordinationBadRequestException(new TenantRequiredError('CrewsController.run', 'send the x-tenant-id header'));
  */
-export class CoordinationBadRequestException extends BadRequestException {
-  constructor(readonly error: CoordinationError) {
-    super(
-      problemDetails({ code: error.code, status: HttpStatus.BAD_REQUEST, title: error.name, detail: error.message, extensions: error.details }),
-      { cause: error },
-    );
+export class CoordinationBadRequestException extends CoordinationHttpException {
+  constructor(error: CoordinationError) {
+    super(error, HttpStatus.BAD_REQUEST);
   }
 }
 
@@ -20,6 +18,9 @@ export class CoordinationBadRequestException extends BadRequestException {
  * The HTTP form of an input error met before a handler runs (a missing or malformed tenant):
  * a 400 carrying the stable code in a problem details body, whether or not the app registered
  * CoordinationExceptionFilter. Anything that is not a CoordinationError is returned unchanged.
+ *
+ * @example
+ * return next(asBadRequest(error));
  */
 export function asBadRequest(error: unknown): unknown {
   return error instanceof CoordinationError ? new CoordinationBadRequestException(error) : error;

@@ -102,7 +102,7 @@ function flatten(errors: ValidationError[], parent: string, alsoKnown: readonly 
         constraint === 'whitelistValidation'
           ? `is not a known option; known options here: ${knownOptions(error.target, parent, alsoKnown).join(', ')}`
           : // Built-in messages start with the property name ("port must be ..."); custom ones do not.
-            `${message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message} (got ${describe(error.value)})`,
+            `${message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message} (got ${describe(error.value, option)})`,
     }));
     return [...own, ...flatten(error.children ?? [], option, [])];
   });
@@ -117,8 +117,29 @@ function knownOptions(target: object | undefined, parent: string, alsoKnown: rea
   return [...new Set([...declared, ...(HAND_CHECKED_OPTIONS[section] ?? []), ...alsoKnown])];
 }
 
-function describe(value: unknown): string {
+/**
+ * Options whose values are secrets: a startup error names them and describes their value, never
+ * prints it (logs and error trackers keep startup errors). `sessions.cookie.secret`,
+ * `connection.password` and any TLS key material (`connection.tls.*`, checked by hand today);
+ * `connection.url` is printed without its credentials.
+ */
+const SECRET_OPTION = /^(?:sessions\.cookie\.secret|connection\.password|connection\.tls)(?:\.|$)/;
+
+/** The user-info part (`user:password@`) of a URL. */
+const URL_CREDENTIALS = /^([^:/?#]*:?\/\/)[^/?#@]*@/;
+
+function describe(value: unknown, option: string): string {
+  if (SECRET_OPTION.test(option)) return typeof value === 'string' ? `a string of ${value.length} characters` : kindOf(value);
+  // A URL of the wrong scheme may still carry the password.
+  if (option === 'connection.url' && typeof value === 'string') return JSON.stringify(value.replace(URL_CREDENTIALS, '$1***@'));
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
   return String(value);
+}
+
+/** The kind of a value, never its content. */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionRequiredError } from './session.errors.js';
-import { endpointOf, type SessionRequest } from './session.guard.js';
+import { endpointOf, refusal, type SessionRequest } from './session.guard.js';
 import type { Session } from './session.types.js';
 
 /**
@@ -16,9 +16,11 @@ import type { Session } from './session.types.js';
  * }
  */
 export const CurrentSession = createParamDecorator((field: keyof Session | undefined, context: ExecutionContext): unknown => {
-  const session = context.getType() === 'http' ? context.switchToHttp().getRequest<SessionRequest>().coordinationSession : undefined;
+  const http = context.getType() === 'http' ? context.switchToHttp() : undefined;
+  const session = http?.getRequest<SessionRequest>().coordinationSession;
   if (session === undefined) {
-    throw new SessionRequiredError(`${endpointOf(context)} reads @CurrentSession() but no SessionGuard ran for it (add @UseGuards(SessionGuard))`);
+    const error = new SessionRequiredError(`${endpointOf(context)} reads @CurrentSession() but no SessionGuard ran for it (add @UseGuards(SessionGuard))`);
+    throw http ? refusal(http.getResponse(), error) : error;
   }
   return field === undefined ? session : session[field];
 });

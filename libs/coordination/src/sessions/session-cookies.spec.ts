@@ -5,7 +5,7 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidOptionsError } from '../errors/coordination.error.js';
 import { resolveOptions } from '../options/resolve-options.js';
 import { SessionCookies, type CookieResponseLike } from './session-cookies.js';
-import { sessionTokenOf } from './session-token.js';
+import { sessionTokensOf } from './session-token.js';
 import { resolveSessionOptions, type SessionCookieModuleOptions } from './session.options.js';
 
 const NEW = 'n'.repeat(32);
@@ -61,6 +61,19 @@ describe('SessionCookies', () => {
     expect(cookies.read(request())).toEqual({ present: false });
   });
 
+  it('with the cookie sent several times (one tossed from a sibling subdomain): the first value a secret verifies', () => {
+    const cookies = cookiesWith({ secret: NEW });
+    const valid = `sid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}`;
+    const other = `sid=${encodeURIComponent(`s:${sign('acme.BBBBBBBBBBBBBBBBBBBBBB000', NEW)}`)}`;
+    expect(cookies.read(request(`sid=junk; theme=dark; ${valid}`))).toEqual({ present: true, id: ID });
+    expect(cookies.read(request(`sid=s%3Aforged.sig; sid=; ${valid}`))).toEqual({ present: true, id: ID });
+    expect(cookies.read(request(`sid="${encodeURIComponent(`s:${sign(ID, NEW)}`)}"`))).toEqual({ present: true, id: ID });
+    expect(cookies.read(request(`${valid}; ${other}`))).toEqual({ present: true, id: ID });
+    expect(cookies.read(request(`sid=junk; sid=%E0%A4%A`))).toEqual({ present: true, id: null });
+    // Another cookie whose name merely contains the session cookie's name is not it.
+    expect(cookies.read(request(`xsid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}; sid2=x`))).toEqual({ present: false });
+  });
+
   it('without a secret: issuing throws InvalidOptionsError, and no cookie is ever read', () => {
     const cookies = cookiesWith({});
     expect(() => cookies.issue(nodeResponse(), { id: ID, absoluteExpiresAt: new Date(clock.now() + 1_000) })).toThrow(InvalidOptionsError);
@@ -89,20 +102,24 @@ describe('SessionCookies', () => {
   });
 });
 
-describe('sessionTokenOf', () => {
+describe('sessionTokensOf', () => {
   const signed = `sid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}`;
 
-  it('prefers the cookie, else reads a bearer token (any case of the scheme), else finds none', () => {
+  it('lists the cookie first, then a bearer token (any case of the scheme); none when neither is there', () => {
     const cookies = cookiesWith({ secret: NEW });
-    expect(sessionTokenOf(request(signed, 'Bearer other'), cookies, true)).toEqual({ source: 'cookie', id: ID });
-    expect(sessionTokenOf(request(undefined, `Bearer ${ID}`), cookies, true)).toEqual({ source: 'bearer', id: ID });
-    expect(sessionTokenOf(request(undefined, `bearer   ${ID} `), cookies, true)).toEqual({ source: 'bearer', id: ID });
-    expect(sessionTokenOf(request(undefined, 'Bearer'), cookies, true)).toEqual({ source: 'bearer', id: null });
-    expect(sessionTokenOf(request(undefined, 'Basic dXNlcjpwYXNz'), cookies, true)).toEqual({ source: 'none' });
-    expect(sessionTokenOf(request(), cookies, true)).toEqual({ source: 'none' });
+    expect(sessionTokensOf(request(signed, 'Bearer other'), cookies, true)).toEqual([{ source: 'cookie', id: ID }, { source: 'bearer', id: 'other' }]);
+    expect(sessionTokensOf(request('sid=forged', `Bearer ${ID}`), cookies, true)).toEqual([{ source: 'cookie', id: null }, { source: 'bearer', id: ID }]);
+    expect(sessionTokensOf(request(signed), cookies, true)).toEqual([{ source: 'cookie', id: ID }]);
+    expect(sessionTokensOf(request(undefined, `Bearer ${ID}`), cookies, true)).toEqual([{ source: 'bearer', id: ID }]);
+    expect(sessionTokensOf(request(undefined, `bearer   ${ID} `), cookies, true)).toEqual([{ source: 'bearer', id: ID }]);
+    expect(sessionTokensOf(request(undefined, 'Bearer'), cookies, true)).toEqual([{ source: 'bearer', id: null }]);
+    expect(sessionTokensOf(request(undefined, 'Basic dXNlcjpwYXNz'), cookies, true)).toEqual([]);
+    expect(sessionTokensOf(request(), cookies, true)).toEqual([]);
   });
 
   it('ignores the Authorization header when bearer tokens are off', () => {
-    expect(sessionTokenOf(request(undefined, `Bearer ${ID}`), cookiesWith({ secret: NEW }), false)).toEqual({ source: 'none' });
+    const cookies = cookiesWith({ secret: NEW });
+    expect(sessionTokensOf(request(undefined, `Bearer ${ID}`), cookies, false)).toEqual([]);
+    expect(sessionTokensOf(request('sid=forged', `Bearer ${ID}`), cookies, false)).toEqual([{ source: 'cookie', id: null }]);
   });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { parse, serialize, type SerializeOptions } from 'cookie';
+import { serialize, type SerializeOptions } from 'cookie';
 import { sign, unsign } from 'cookie-signature';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError, InvalidOptionsError } from '../errors/coordination.error.js';
@@ -12,7 +12,8 @@ const SIGNED = 's:';
 /**
  * What the session cookie of a request holds: no cookie (or cookies are off: no
  * `sessions.cookie.secret`), or a cookie whose `id` is the verified session id, null when no
- * configured secret verifies its signature (tampered, or signed with a retired secret).
+ * configured secret verifies its signature (tampered, or signed with a retired secret; when the
+ * name is sent several times, the first value that verifies).
  *
  * @example
  * const cookie = cookies.read(request);
@@ -93,15 +94,25 @@ export class SessionCookies {
     appendSetCookie(response, serialize(this.cookie.name, '', { ...this.attributes, maxAge: 0, expires: new Date(0) }));
   }
 
-  /** The session cookie of `request`, verified. */
+  /**
+   * The session cookie of `request`, verified. A browser sends a name several times when cookies
+   * of different paths or domains match (one may be tossed by a sibling subdomain, which can set
+   * cookies for the parent domain): the first value a secret verifies wins, a junk one never
+   * hides the genuine one. A `__Host-` name (see SessionCookieModuleOptions.name) keeps other
+   * subdomains from setting it at all.
+   */
   read(request: CookieRequestLike): SessionCookieValue {
     if (!this.enabled) return ABSENT;
     const raw = request.headers?.cookie;
     const header = Array.isArray(raw) ? raw.join('; ') : raw;
     if (!header) return ABSENT;
-    const value = parse(header)[this.cookie.name];
-    if (value === undefined) return ABSENT;
-    return { present: true, id: this.verify(value) };
+    const values = cookieValues(header, this.cookie.name);
+    if (values.length === 0) return ABSENT;
+    for (const value of values) {
+      const id = this.verify(value);
+      if (id !== null) return { present: true, id };
+    }
+    return { present: true, id: null };
   }
 
   /** `s:<value>.<signature>` with the first secret. */
@@ -124,6 +135,42 @@ export class SessionCookies {
     }
     return null;
   }
+}
+
+/**
+ * Every value of the cookie `name` in a `Cookie` header, in the order the client sent them
+ * (`cookie.parse` keeps only the first): unquoted and percent-decoded as `cookie.parse` does.
+ */
+function cookieValues(header: string, name: string): string[] {
+  const values: string[] = [];
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    let value = pair.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    values.push(decode(value));
+  }
+  return values;
+}
+
+function decode(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Whether SessionCookies can write cookies on `response` (Express's `append`, or Node's `setHeader`).
+ *
+ * @example
+ * if (isCookieResponse(response)) cookies.clear(response);
+ */
+export function isCookieResponse(response: unknown): response is CookieResponseLike {
+  const candidate = response as CookieResponseLike | null | undefined;
+  return typeof candidate?.append === 'function' || typeof candidate?.setHeader === 'function';
 }
 
 /** Adds one `Set-Cookie` header, keeping those already set (Express's `append`, else get + set). */

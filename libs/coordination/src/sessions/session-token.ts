@@ -1,35 +1,48 @@
 import type { CookieRequestLike, SessionCookies } from './session-cookies.js';
 
 /**
- * Where a request carries its session id, if anywhere: the signed cookie, else an
- * `Authorization: Bearer <id>` header. `id` is null when the credential is there but unusable
- * (a cookie no secret verifies, an empty bearer token): such a request is not anonymous, its
- * session is simply not found.
+ * A session credential a request presents: the signed cookie, or an `Authorization: Bearer <id>`
+ * header. `id` is null when the credential is there but unusable (a cookie no secret verifies,
+ * an empty bearer token): such a request is not anonymous, its session is simply not found.
+ *
+ * @example
+ * const token: SessionToken = { source: 'bearer', id: 'acme.AAAAAAAAAAAAAAAAAAAAAA000' };
  */
-export type SessionToken = { readonly source: 'none' } | { readonly source: 'cookie' | 'bearer'; readonly id: string | null };
+export interface SessionToken {
+  readonly source: 'cookie' | 'bearer';
+  readonly id: string | null;
+}
 
-const NONE: SessionToken = Object.freeze({ source: 'none' });
 /** `Bearer` (any case), one or more spaces, the token (possibly empty, trailing spaces trimmed). */
 const BEARER = /^bearer(?:[ \t]+(.*))?$/is;
 
 /**
- * The session id a request presents. The cookie decides when there is one (with
- * `sessions.cookie.secret` configured), whatever the header says; the `Authorization: Bearer`
- * header is read when `bearer` (`sessions.bearer`) is on. A header of another scheme (Basic, ...)
- * is not a session credential: it is ignored.
+ * The session credentials a request presents, in the order to try them: the cookie (with
+ * `sessions.cookie.secret` configured), then the `Authorization: Bearer` token when `bearer`
+ * (`sessions.bearer`) is on. Empty for an anonymous request. The first that names a live session
+ * wins, so a dead or foreign cookie left in a browser never blocks the bearer token a client
+ * sends explicitly. A header of another scheme (Basic, ...) is not a session credential: it is
+ * ignored.
  *
  * @example
- * const token = sessionTokenOf(request, cookies, options.bearer);
- * if (token.source === 'none') throw new SessionRequiredError('...');
+ * const tokens = sessionTokensOf(request, cookies, options.bearer);
+ * if (tokens.length === 0) throw new SessionRequiredError('...');
  */
-export function sessionTokenOf(request: CookieRequestLike, cookies: SessionCookies, bearer: boolean): SessionToken {
+export function sessionTokensOf(request: CookieRequestLike, cookies: SessionCookies, bearer: boolean): SessionToken[] {
+  const tokens: SessionToken[] = [];
   const cookie = cookies.read(request);
-  if (cookie.present) return { source: 'cookie', id: cookie.id };
-  if (!bearer) return NONE;
+  if (cookie.present) tokens.push({ source: 'cookie', id: cookie.id });
+  const id = bearer ? bearerTokenOf(request) : undefined;
+  if (id !== undefined) tokens.push({ source: 'bearer', id });
+  return tokens;
+}
+
+/** The token of an `Authorization: Bearer` header: undefined without one, null when empty. */
+function bearerTokenOf(request: CookieRequestLike): string | null | undefined {
   const raw = request.headers?.authorization;
   const header = Array.isArray(raw) ? raw[0] : raw;
   const match = header === undefined ? null : BEARER.exec(header.trim());
-  if (!match) return NONE;
+  if (!match) return undefined;
   const id = match[1]?.trim() ?? '';
-  return { source: 'bearer', id: id === '' ? null : id };
+  return id === '' ? null : id;
 }

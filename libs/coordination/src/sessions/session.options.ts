@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy, ValidateNested } from 'class-validator';
+import { MAX_SESSION_TTL_MS } from './session-limits.js';
 
 /**
  * How the SessionGuard reads the session id from a cookie, and how SessionCookies writes it
@@ -10,7 +11,12 @@ import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, 
  * sessions: { cookie: { secret: process.env.SESSION_SECRET!, sameSite: 'strict' } }
  */
 export interface SessionCookieModuleOptions {
-  /** Cookie name. Default `sid`. */
+  /**
+   * Cookie name. Default `sid`. Prefer a `__Host-` name (`__Host-sid`) in production: browsers
+   * then accept the cookie only from this exact host, over HTTPS, for path `/`, so a sibling
+   * subdomain cannot set or shadow it (cookie tossing). Such a name needs `secure: true`, `path: '/'`
+   * and no `domain` (checked at startup); a `__Secure-` name needs `secure: true`.
+   */
   name?: string;
   /**
    * Signing secret(s), each at least 32 characters. The first signs; every one verifies, so a
@@ -20,7 +26,14 @@ export interface SessionCookieModuleOptions {
   secret?: string | string[];
   /** Send only over HTTPS. Default true. */
   secure?: boolean;
-  /** Default `lax`. */
+  /**
+   * Default `lax`. SameSite is what defends cookie-authenticated routes against cross-site request
+   * forgery: the library sends no CSRF token. `lax` still sends the cookie on cross-site top-level
+   * GET navigations, so keep GET handlers free of side effects; `none` (which needs `secure: true`,
+   * checked at startup) sends it on every cross-site request. For unsafe methods (POST, PUT,
+   * PATCH, DELETE) an application should also check that the request is same-origin: the
+   * `Origin` header against its own origin, or `Sec-Fetch-Site` being `same-origin`.
+   */
   sameSite?: 'lax' | 'strict' | 'none';
   /** Default `/`. */
   path?: string;
@@ -57,13 +70,7 @@ export interface SessionModuleOptions {
   cookie?: SessionCookieModuleOptions;
 }
 
-/**
- * Longest lifetime (`ttlMs`, `absoluteTtlMs`) sessions accept: 365 days.
- *
- * @example
- * sessions: { absoluteTtlMs: MAX_SESSION_TTL_MS }
- */
-export const MAX_SESSION_TTL_MS = 31_536_000_000;
+export { MAX_SESSION_TTL_MS };
 
 /**
  * @example
@@ -107,13 +114,35 @@ export const SESSION_OPTIONS = Symbol('SESSION_OPTIONS');
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 
+/** Browsers match cookie name prefixes case-insensitively (RFC 6265bis). */
+const HOST_PREFIX = /^__host-/i;
+const SECURE_PREFIX = /^__(?:host|secure)-/i;
+
+/**
+ * A check of one cookie attribute against the others (the `sessions.cookie` object), failing
+ * with `message`; `name` is the constraint's name (one per check).
+ */
+function CookieRule(name: string, valid: (value: unknown, cookie: SessionCookieOptionsSchema) => boolean, message: string): PropertyDecorator {
+  return ValidateBy({ name, validator: { validate: (value, args) => valid(value, args?.object as SessionCookieOptionsSchema), defaultMessage: () => message } });
+}
+
+const prefixed = (cookie: SessionCookieOptionsSchema, prefix: RegExp) => typeof cookie.name === 'string' && prefix.test(cookie.name);
+
 class SessionCookieOptionsSchema {
   @IsOptional() @Matches(COOKIE_NAME, { message: 'name must be a cookie name token (letters, digits, !#$%&\'*+-.^_`|~), at most 64 characters' }) name?: string;
   @IsOptional() @IsString({ each: true }) @MinLength(32, { each: true, message: 'secret must be at least 32 characters (each, when several)' }) secret?: string | string[];
-  @IsOptional() @IsBoolean() secure?: boolean;
-  @IsOptional() @IsIn(['lax', 'strict', 'none']) sameSite?: string;
-  @IsOptional() @IsString() @Matches(/^\/[\x21-\x3a\x3c-\x7e]*$/, { message: 'path must start with "/" and hold no ";", space or control character' }) path?: string;
-  @IsOptional() @IsString() @MaxLength(253) @Matches(/^\.?[A-Za-z0-9.-]+$/, { message: 'domain must be a host name' }) domain?: string;
+  @IsOptional() @IsBoolean()
+  @CookieRule('securePrefix', (secure, cookie) => secure !== false || !prefixed(cookie, SECURE_PREFIX), 'must be true for a "__Host-" or "__Secure-" cookie name (browsers refuse such a cookie without Secure)')
+  secure?: boolean;
+  @IsOptional() @IsIn(['lax', 'strict', 'none'])
+  @CookieRule('sameSiteNone', (sameSite, cookie) => sameSite !== 'none' || cookie.secure !== false, '"none" needs secure: true (browsers refuse a SameSite=None cookie without Secure)')
+  sameSite?: string;
+  @IsOptional() @IsString() @Matches(/^\/[\x21-\x3a\x3c-\x7e]*$/, { message: 'path must start with "/" and hold no ";", space or control character' })
+  @CookieRule('hostPrefixPath', (path, cookie) => path === '/' || !prefixed(cookie, HOST_PREFIX), 'must be "/" for a "__Host-" cookie name')
+  path?: string;
+  @IsOptional() @IsString() @MaxLength(253) @Matches(/^\.?[A-Za-z0-9.-]+$/, { message: 'domain must be a host name' })
+  @CookieRule('hostPrefixDomain', (_domain, cookie) => !prefixed(cookie, HOST_PREFIX), 'must not be set for a "__Host-" cookie name (the cookie belongs to the exact host)')
+  domain?: string;
 }
 
 /** Validates the `sessions` section of the module options (see SessionModuleOptions). */

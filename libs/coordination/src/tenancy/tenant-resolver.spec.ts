@@ -1,8 +1,10 @@
+import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { TenantInvalidError } from '../errors/coordination.error.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import type { TenancyOptions } from '../options/core-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
+import { SHARED_TENANT } from '../keys/key-builder.js';
 import { AUTHENTICATED_TENANT, TenantResolver } from './tenant-resolver.js';
 
 const resolverWith = (tenancy: TenancyOptions) => {
@@ -51,5 +53,15 @@ describe('TenantResolver', () => {
     expect(await resolverWith({ resolver: () => 'initech' }).fromRequest(request)).toBe('acme');
     const { [AUTHENTICATED_TENANT]: _, ...unauthenticated } = request;
     expect(await resolverWith({}).fromRequest(unauthenticated)).toBe('from-header');
+  });
+
+  it('reads a request authenticated in the shared namespace (a session created outside any tenant) as naming no tenant, whatever it carries', async () => {
+    const request = { headers: { 'x-tenant-id': 'from-header' }, user: { companyId: 'globex' }, [AUTHENTICATED_TENANT]: SHARED_TENANT };
+    expect(await resolverWith({}).fromRequest(request)).toBeUndefined();
+    expect(await resolverWith({ userProperty: 'companyId' }).fromRequest(request)).toBeUndefined();
+    expect(await resolverWith({ resolver: () => 'initech' }).fromRequest(request)).toBeUndefined();
+    // The handler then runs without a tenant, instead of `_shared` failing the tenant id check (400).
+    const context = { switchToHttp: () => ({ getRequest: () => request }), getHandler: () => function me() {}, getClass: () => class MeController {} };
+    await expect(resolverWith({}).forHandler(context as unknown as ExecutionContext)).resolves.toBeUndefined();
   });
 });

@@ -3,14 +3,15 @@ import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { COORDINATION_RESOLVED_OPTIONS } from '../core/coordination.tokens.js';
 import { TenantRequiredError } from '../errors/coordination.error.js';
-import { assertTenantId } from '../keys/key-builder.js';
+import { SHARED_TENANT, assertTenantId } from '../keys/key-builder.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { TENANT_OPTIONAL } from './tenant-optional.decorator.js';
 
 /**
  * Where a guard that authenticated the request records the tenant it is bound to (SessionGuard:
  * the session's tenant). It wins over `tenancy.resolver`, `userProperty` and the header: a
- * handler runs in the tenant of the credential that let it run.
+ * handler runs in the tenant of the credential that let it run. The shared namespace
+ * (`_shared`, a session created outside any tenant) means no tenant: the handler runs without one.
  *
  * @example
  * (request as Record<symbol, unknown>)[AUTHENTICATED_TENANT] = session.tenant;
@@ -79,13 +80,16 @@ export class TenantResolver {
   }
 
   /**
-   * The tenant the request names, unvalidated, or undefined. Throws TenantInvalidError for a
+   * The tenant the request names, unvalidated, or undefined (also for a request authenticated in
+   * the shared namespace: nothing else is consulted then). Throws TenantInvalidError for a
    * `userProperty` that holds neither a string nor a number.
    */
   async fromRequest(request: unknown): Promise<string | undefined> {
     const req = (request ?? {}) as RequestLike;
     const authenticated = req[AUTHENTICATED_TENANT];
-    if (authenticated !== undefined) return authenticated;
+    // A credential of the shared namespace (a session created outside any tenant) binds the
+    // request to no tenant: neither `_shared` (no valid tenant id) nor what the client sent.
+    if (authenticated !== undefined) return authenticated === SHARED_TENANT ? undefined : authenticated;
     const { resolver, userProperty, header } = this.options.tenancy;
     if (resolver) return (await resolver(request)) ?? undefined;
     if (userProperty) {

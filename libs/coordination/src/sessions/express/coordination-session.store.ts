@@ -4,7 +4,7 @@ import { checkObject } from '../../errors/check-object.js';
 import { assertTenantId } from '../../keys/key-builder.js';
 import type { SessionRecordCallOptions, SessionRecords } from '../session-records.js';
 import { checkTtl } from '../session-validation.js';
-import { MAX_SESSION_TTL_MS } from '../session.options.js';
+import { MAX_SESSION_TTL_MS } from '../session-limits.js';
 
 /**
  * Options of {@link CoordinationSessionStore}.
