@@ -64,16 +64,19 @@ export function describeSessionServiceContract(driver: DriverCase): void {
   });
 
   it('slides the idle expiry on get, never past the absolute expiry; touch: false and sliding: false do not slide', async () => {
-    const s = await sessions.create('ada', {}, { ttlMs: 60_000, absoluteTtlMs: 60_050 });
+    const s = await sessions.create('ada', {}, { ttlMs: 60_000, absoluteTtlMs: 600_000 });
     await app.elapse(20);
     const slid = (await sessions.get(s.id))!;
     expect(slid.lastActivity.getTime()).toBeGreaterThan(s.lastActivity.getTime());
     expect(idleOf(slid)).toBe(60_000);
-    await app.elapse(40);
+    await app.elapse(20);
     const peeked = (await sessions.get(s.id, { touch: false }))!;
     expect(peeked.lastActivity).toEqual(slid.lastActivity);
     expect(peeked.expiresAt).toEqual(slid.expiresAt);
-    expect((await sessions.get(s.id))!.expiresAt).toEqual(s.absoluteExpiresAt); // capped
+    // 10 ms of absolute lifetime beyond the idle one: once 20 ms (or more, on a busy machine) passed, a slide is capped.
+    const near = await sessions.create('ada', {}, { ttlMs: 60_000, absoluteTtlMs: 60_010 });
+    await app.elapse(20);
+    expect((await sessions.get(near.id))!.expiresAt).toEqual(near.absoluteExpiresAt);
     const capped = await sessions.create('ada', {}, { ttlMs: 120_000, absoluteTtlMs: 60_000 });
     expect(capped.expiresAt).toEqual(capped.absoluteExpiresAt);
 
@@ -107,10 +110,12 @@ export function describeSessionServiceContract(driver: DriverCase): void {
     expect(await rejectionOf(sessions.update(s.id, { step: 4 }))).toBeInstanceOf(SessionNotFoundError);
   });
 
-  it('extend restarts the idle lifetime for ttlMs or the session\'s own, never past the absolute expiry', async () => {
+  it('extend restarts the idle lifetime for the session\'s own or for ttlMs (its own from then on), never past the absolute expiry', async () => {
     const s = await sessions.create('ada', {}, { ttlMs: 60_000 });
-    expect(idleOf(await sessions.extend(s.id, { ttlMs: 120_000 }))).toBe(120_000);
     expect(idleOf(await sessions.extend(s.id))).toBe(60_000);
+    expect(idleOf(await sessions.extend(s.id, { ttlMs: 120_000 }))).toBe(120_000);
+    expect(idleOf(await sessions.extend(s.id))).toBe(120_000);
+    expect(idleOf(await sessions.extend(s.id, { ttlMs: 60_000 }))).toBe(60_000);
     const far = await sessions.extend(s.id, { ttlMs: 7_200_000 });
     expect(far.expiresAt).toEqual(s.absoluteExpiresAt);
     await sessions.destroy(s.id);
@@ -251,15 +256,37 @@ export function describeSessionServiceContract(driver: DriverCase): void {
     await sessions.destroyAllForUser('bob', { tenant: 'acme' });
     await sessions.destroy(other.id);
 
-    expect(await sessions.importSessions(lines)).toEqual({ restored: 2, expired: 0, skipped: 0 });
-    expect(await sessions.importSessions(lines)).toEqual({ restored: 2, expired: 0, skipped: 0 });
+    expect(await sessions.importSessions(lines, { tenant: 'acme' })).toEqual({ restored: 2, kept: 0, expired: 0, skipped: 0 });
+    expect(await app.core.tenants.run('acme', () => sessions.importSessions(lines))).toEqual({ restored: 2, kept: 0, expired: 0, skipped: 0 });
     for (const s of made) {
       const restored = await sessions.get(s.id, { touch: false });
       expect(restored).toMatchObject({ data: s.data, expiresAt: s.expiresAt, absoluteExpiresAt: s.absoluteExpiresAt, createdAt: s.createdAt });
     }
     expect((await sessions.listForUser('ada', { tenant: 'acme' })).map((s) => s.handle)).toEqual([made[0].handle]);
     expect(await sessions.countForTenant({ tenant: 'acme' })).toBe(2);
-    expect(await sessions.importSessions(everything, { tenant: 'globex' })).toEqual({ restored: 1, expired: 0, skipped: 2 });
+    // A session updated since the export is kept as it is: an import never undoes an update.
+    await sessions.update(made[0].id, { n: 5 });
+    expect(await sessions.importSessions(lines, { tenant: 'acme' })).toEqual({ restored: 1, kept: 1, expired: 0, skipped: 0 });
+    expect((await sessions.get(made[0].id))!.data).toEqual({ n: 5 });
+    expect(await sessions.importSessions(everything, { tenant: 'globex' })).toEqual({ restored: 1, kept: 0, expired: 0, skipped: 2 });
+    expect((await sessions.get(other.id))!.data).toEqual({ n: 2 });
+  });
+
+  it('imports only the tenant of the call: another tenant\'s lines are skipped unless tenant: \'*\'', async () => {
+    const other = await sessions.create('ada', { n: 2 }, { tenant: 'globex' });
+    const shared = await sessions.create('ada', { n: 3 });
+    const everything = await collect(sessions.exportSessions({ tenant: '*' }));
+    const [globexLine] = await collect(sessions.exportSessions({ tenant: 'globex' }));
+    await sessions.destroy(other.id);
+    await sessions.destroy(shared.id);
+    // A crafted line of globex imported inside acme's context is not restored.
+    expect(await app.core.tenants.run('acme', () => sessions.importSessions([globexLine]))).toEqual({ restored: 0, kept: 0, expired: 0, skipped: 1 });
+    expect(await sessions.get(other.id)).toBeNull();
+    // Without a tenant (none in context): the shared namespace only, as exportSessions.
+    expect(await sessions.importSessions(everything)).toEqual({ restored: 1, kept: 0, expired: 0, skipped: 1 });
+    expect(await sessions.get(other.id)).toBeNull();
+    expect((await sessions.get(shared.id))!.data).toEqual({ n: 3 });
+    expect(await app.core.tenants.run('acme', () => sessions.importSessions(everything, { tenant: '*' }))).toEqual({ restored: 2, kept: 0, expired: 0, skipped: 0 });
     expect((await sessions.get(other.id))!.data).toEqual({ n: 2 });
   });
 }

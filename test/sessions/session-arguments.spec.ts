@@ -72,13 +72,17 @@ describe('SessionService arguments', () => {
     for (const userId of [undefined, '', 3]) {
       expectArgument(await rejectionOf(sessions.listForUser(any(userId))), 'userId');
       expectArgument(await rejectionOf(sessions.destroyAllForUser(any(userId))), 'userId');
+      expectArgument(await rejectionOf(sessions.destroyByHandle(any(userId), 'AAAAAAAAAAAAAAAA')), 'userId');
     }
+    for (const handle of [undefined, null, 42, {}]) expectArgument(await rejectionOf(sessions.destroyByHandle('ada', any(handle))), 'handle', String(handle));
+    expectArgument(await rejectionOf(sessions.destroyByHandle('ada', 'AAAAAAAAAAAAAAAA', any('acme'))), 'options');
     expectArgument(await rejectionOf(sessions.destroyAllForUser('ada', { except: any(null) })), 'options.except');
     expectArgument(await rejectionOf(sessions.countForTenant(any(5))), 'options');
     expect(() => sessions.exportSessions(any('all'))).toThrow(InvalidArgumentError);
     expect(() => sessions.exportSessions({ tenant: 'a b' })).toThrow(TenantInvalidError);
     for (const lines of ['{"v":1}', 42, null, { length: 1 }]) expectArgument(await rejectionOf(sessions.importSessions(any(lines))), 'lines', String(lines));
-    expect(await rejectionOf(sessions.importSessions([], { tenant: '*' }))).toBeInstanceOf(TenantInvalidError);
+    expect(await rejectionOf(sessions.importSessions([], { tenant: 'a*' }))).toBeInstanceOf(TenantInvalidError);
+    expect(await sessions.importSessions([], { tenant: '*' })).toEqual({ restored: 0, kept: 0, expired: 0, skipped: 0 });
     expect(await sessions.listForUser('ada')).toHaveLength(2); // nothing was destroyed
   });
 
@@ -86,10 +90,11 @@ describe('SessionService arguments', () => {
     const strict = await sessionApp(memory, { tenancy: { required: true } });
     try {
       const { sessions } = strict;
-      for (const call of [sessions.create('ada', {}), sessions.listForUser('ada'), sessions.destroyAllForUser('ada'), sessions.countForTenant()]) {
+      for (const call of [sessions.create('ada', {}), sessions.listForUser('ada'), sessions.destroyAllForUser('ada'), sessions.destroyByHandle('ada', 'AAAAAAAAAAAAAAAA'), sessions.countForTenant()]) {
         expect(await rejectionOf(call)).toBeInstanceOf(TenantRequiredError);
       }
       expect(() => sessions.exportSessions()).toThrow(TenantRequiredError);
+      expect(await rejectionOf(sessions.importSessions([]))).toBeInstanceOf(TenantRequiredError);
       const s = await sessions.create('ada', {}, { tenant: 'acme' });
       expect(await sessions.get(s.id)).toMatchObject({ tenant: 'acme' });
       expect(await sessions.update(s.id, { a: 1 })).toMatchObject({ version: 2 });

@@ -65,13 +65,13 @@ describe('session export and import (private Redis)', () => {
     expect(await app.sessions.get(made[0].id)).toBeNull();
 
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    expect(await app.sessions.importSessions(lines)).toEqual({ restored: 150, expired: 0, skipped: 0 });
+    expect(await app.sessions.importSessions(lines, { tenant: '*' })).toEqual({ restored: 150, kept: 0, expired: 0, skipped: 0 });
     const after = await snapshot(made);
     expect(after).toEqual(before);
     expect(after.sessions[40]!.data.tags).toEqual(new Set(['t40']));
 
     const again = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    expect(await app.sessions.importSessions(again)).toEqual({ restored: 150, expired: 0, skipped: 0 });
+    expect(await app.sessions.importSessions(again, { tenant: '*' })).toEqual({ restored: 150, kept: 0, expired: 0, skipped: 0 });
     expect(await snapshot(made)).toEqual(before);
     expect(await app.core.connection!.client.dbsize()).toBe(150 + new Set(made.map((s) => `${s.tenant}/${s.userId}`)).size);
   });
@@ -82,7 +82,7 @@ describe('session export and import (private Redis)', () => {
     const lines = await collect(app.sessions.exportSessions({ tenant: 'acme' }));
     await app.elapse(250);
     await flushAll();
-    expect(await app.sessions.importSessions(lines)).toEqual({ restored: 1, expired: 1, skipped: 0 });
+    expect(await app.sessions.importSessions(lines, { tenant: 'acme' })).toEqual({ restored: 1, kept: 0, expired: 1, skipped: 0 });
     expect(await app.sessions.get(short.id)).toBeNull();
     expect(await app.sessions.get(long.id, { touch: false })).toMatchObject({ data: { keep: true }, expiresAt: long.expiresAt });
     const ttl = await app.core.connection!.client.pexpiretime(app.keys.session('acme', long.id.slice('acme.'.length)));
@@ -94,7 +94,7 @@ describe('session export and import (private Redis)', () => {
     const sessions = await Promise.all(made);
     const lines = await collect(app.sessions.exportSessions({ tenant: 'acme' }));
     await flushAll();
-    const error = await rejectionOf(app.sessions.importSessions([lines[0], '', lines[1], '{"v":1,"tenant":"acme"', lines[2]]));
+    const error = await rejectionOf(app.sessions.importSessions([lines[0], '', lines[1], '{"v":1,"tenant":"acme"', lines[2]], { tenant: 'acme' }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).toBe('line 4');
     expect((error as Error).message).toMatch(/line 4.*not JSON/);
@@ -130,14 +130,14 @@ describe('session export and import (private Redis)', () => {
     };
     await flushAll();
     for (const [what, bad] of Object.entries(malformed)) {
-      const error = await rejectionOf(app.sessions.importSessions([bad as string]));
+      const error = await rejectionOf(app.sessions.importSessions([bad as string], { tenant: 'acme' }));
       expect([what, error]).toEqual([what, expect.any(InvalidArgumentError)]);
       expect([what, (error as InvalidArgumentError).argument]).toEqual([what, 'line 1']);
       expect((error as Error).message).not.toContain(s.id.slice('acme.'.length));
     }
     expect(await app.core.connection!.client.dbsize()).toBe(0);
     // A line with extra properties (a `key` of its own) is restored under the keys rebuilt from its id and user.
-    expect(await app.sessions.importSessions([JSON.stringify({ ...good, key: 'elsewhere' })])).toEqual({ restored: 1, expired: 0, skipped: 0 });
+    expect(await app.sessions.importSessions([JSON.stringify({ ...good, key: 'elsewhere' })], { tenant: 'acme' })).toEqual({ restored: 1, kept: 0, expired: 0, skipped: 0 });
     expect(await app.core.connection!.client.exists('elsewhere')).toBe(0);
     expect((await app.sessions.get(s.id))!.data).toEqual({ n: 1 });
   });

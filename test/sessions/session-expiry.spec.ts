@@ -1,9 +1,12 @@
-import { SessionNotFoundError } from '@nest-coordination/core';
+import { jest } from '@jest/globals';
+import { SessionNotFoundError, type Session } from '@nest-coordination/core';
 import { DRIVERS, REDIS_DRIVERS } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 import { ARRIVAL_MS, sessionApp, type SessionTestApp } from './session-test-app.js';
 
 const memory = DRIVERS.find((d) => d.name === 'memory')!;
+/** The idle lifetime a session was given at its last use. */
+const idleOf = (s: Session) => s.expiresAt.getTime() - s.lastActivity.getTime();
 
 /**
  * Sessions end at their idle expiry (sliding) and at their absolute expiry whatever the use;
@@ -36,6 +39,29 @@ describe('session expiry (memory, ManualClock)', () => {
     expect((await app.sessions.update(s.id, { a: 1 })).expiresAt).toEqual(s.absoluteExpiresAt);
     app.clock.advance(10_000);
     expect(await app.sessions.get(s.id)).toBeNull();
+  });
+
+  it('extend with ttlMs makes it the idle lifetime of the session: later slides keep it', async () => {
+    const s = await app.sessions.create('ada', {}, { ttlMs: 1_000, absoluteTtlMs: 3_600_000 });
+    expect(idleOf(await app.sessions.extend(s.id, { ttlMs: 60_000 }))).toBe(60_000);
+    app.clock.advance(30_000);
+    expect(idleOf((await app.sessions.get(s.id))!)).toBe(60_000); // a sliding read: not back to 1 s
+    app.clock.advance(59_999);
+    expect(idleOf(await app.sessions.update(s.id, { a: 1 }))).toBe(60_000);
+    app.clock.advance(59_999);
+    expect(idleOf(await app.sessions.extend(s.id))).toBe(60_000); // the session's own idle lifetime is now 60 s
+    app.clock.advance(60_000);
+    expect(await app.sessions.get(s.id)).toBeNull();
+  });
+
+  it('regenerate restarts the idle lifetime, as any use does', async () => {
+    const s = await app.sessions.create('ada', { a: 1 }, { ttlMs: 60_000 });
+    app.clock.advance(50_000);
+    const fresh = await app.sessions.regenerate(s.id);
+    expect(fresh.lastActivity.getTime()).toBe(app.clock.now());
+    expect(idleOf(fresh)).toBe(60_000);
+    app.clock.advance(59_999); // 109 999 ms after creation: alive only because regenerate restarted the idle lifetime
+    expect(await app.sessions.get(fresh.id, { touch: false })).toMatchObject({ data: { a: 1 } });
   });
 
   it('reads of the index prune expired sessions and announce each once', async () => {
@@ -138,5 +164,53 @@ describe.each(REDIS_DRIVERS)('session expiry ($name, short lifetimes)', (driver)
     } finally {
       await timed.close();
     }
+  });
+});
+
+/**
+ * A session whose key expires between `destroy`'s read of its owner and its delete: the delete
+ * finds the member in the index without its record, takes it out and reports it, and the
+ * service announces it in `session.expired` (nobody else will: the index no longer names it).
+ */
+describe.each(DRIVERS)('destroy racing an expiry ($name)', (driver) => {
+  let app: SessionTestApp;
+  beforeEach(async () => {
+    app = await sessionApp(driver);
+  });
+  afterEach(() => app.close());
+
+  /** Lets the session's key expire right after the next read of the store (destroy's owner read) returns. */
+  const expireAfterOwnerRead = (key: string, ttlMs: number) => {
+    const read = app.store.read.bind(app.store);
+    jest.spyOn(app.store, 'read').mockImplementationOnce(async (k, touch) => {
+      const fields = await read(k, touch);
+      if (!app.core.connection) {
+        app.clock.advance(ttlMs);
+      } else {
+        // Redis expires the key itself (a 1 ms lifetime), as if its idle expiry came now.
+        await app.core.connection.client.pexpire(key, 1);
+        await until(async () => (await app.core.connection!.client.exists(key)) === 0, { timeoutMs: ARRIVAL_MS, message: 'the key to expire' });
+      }
+      return fields;
+    });
+  };
+
+  it('announces the session as expired, once, and not as destroyed', async () => {
+    const log = await app.watch('acme');
+    const s = await app.sessions.create('ada', {}, { tenant: 'acme', ttlMs: 60_000 });
+    const key = app.keys.session('acme', s.id.slice('acme.'.length));
+    expireAfterOwnerRead(key, 60_000);
+    expect(await app.sessions.destroy(s.id)).toBe(false);
+    expect(app.core.metrics.counter('sessions_expired_total')).toBe(1);
+    expect(app.core.metrics.counter('sessions_destroyed_total', { reason: 'destroy' })).toBe(0);
+    const [expired] = await log.received('session.expired', 1);
+    expect(expired).toMatchObject({ tenant: 'acme', payload: { handle: s.handle, userId: 'ada' } });
+    // The index no longer names it: no later read or pass announces it again.
+    expect(await app.sessions.listForUser('ada', { tenant: 'acme' })).toEqual([]);
+    expect(await app.pruner.runOnce()).toBe(0);
+    expect(await app.sessions.destroy(s.id)).toBe(false);
+    expect(app.core.metrics.counter('sessions_expired_total')).toBe(1);
+    expect(log.events.filter((e) => e.channel !== 'session.created').map((e) => e.channel)).toEqual(['session.expired']);
+    log.stop();
   });
 });

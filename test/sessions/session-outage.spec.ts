@@ -46,7 +46,8 @@ describe('SessionService while Redis is unreachable', () => {
       'sessions.regenerate': () => sessions.regenerate(s.id),
       'sessions.countForTenant': () => sessions.countForTenant({ tenant: 'acme' }),
       'sessions.exportSessions': () => collect(sessions.exportSessions({ tenant: 'acme' })),
-      'sessions.importSessions': () => sessions.importSessions(lines),
+      'sessions.importSessions': () => sessions.importSessions(lines, { tenant: 'acme' }),
+      'sessions.destroyByHandle': () => sessions.destroyByHandle('ada', s.handle, { tenant: 'acme' }),
       'sessions.prune': () => app.pruner.runOnce(),
     };
     for (const [operation, call] of Object.entries(calls)) {
@@ -61,7 +62,7 @@ describe('SessionService while Redis is unreachable', () => {
     await server.restart();
     await until(() => app.core.connection!.health().status === 'up', { timeoutMs: ARRIVAL_MS, message: 'the connection to come back' });
     expect(await app.sessions.get(s.id)).toBeNull();
-    expect(await app.sessions.importSessions(lines)).toEqual({ restored: 1, expired: 0, skipped: 0 });
+    expect(await app.sessions.importSessions(lines, { tenant: 'acme' })).toEqual({ restored: 1, kept: 0, expired: 0, skipped: 0 });
     expect(await app.sessions.update(s.id, { a: 3 })).toMatchObject({ data: { a: 3 }, version: 2 });
   });
 });

@@ -95,6 +95,7 @@ export type { EmbeddingVector, EmbeddingReadOptions, EmbeddingStoreOptions, Embe
 export { SessionService } from './sessions/session.service.js';
 export { SessionNotFoundError, SessionRequiredError, SessionVersionConflictError, SessionLimitError } from './sessions/session.errors.js';
 export { DEFAULT_SESSION_OPTIONS, MAX_SESSION_TTL_MS } from './sessions/session.options.js';
+export { MAX_SESSIONS_PER_USER } from './sessions/session-validation.js';
 export type { SessionModuleOptions, SessionCookieModuleOptions } from './sessions/session.options.js';
 export type {
   Session, SessionSummary, SessionCallOptions, CreateSessionOptions, GetSessionOptions, UpdateSessionOptions, ExtendSessionOptions,

@@ -6,8 +6,9 @@ import { LONG, SHORT } from './session-store.contract.js';
  * The scan, backup and flat-record part of the SessionStore contract (see
  * session-store.contract.ts): `scan` finds exactly the matching keys on every master, in
  * batches; `dump` reads records across slots; `restore` writes them back with their own
- * expiries, idempotently, and skips the expired ones; the flat records of the express-session
- * store live and die by their lifetimes.
+ * expiries, idempotently, never over a newer stored version, and skips the expired ones; the
+ * flat records of the express-session store live and die by their lifetimes; of concurrent
+ * claims of a pass lease exactly one wins, until it lapses.
  *
  * @example
  * describe('scan, dump, restore and flat records', () => describeSessionStoreRecordsContract(() => storeUnderTest, fixtures));
@@ -78,22 +79,41 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       await s.store.destroyAll(u.keys);
       expect(await s.expiryOf(u.keys.index)).toBeNull();
       await s.elapse(5);
-      expect(await s.store.restore(u.keys, b.member, dumped[1].fields)).toBe(true);
-      expect(await s.store.restore(u.keys, a.member, dumped[0].fields)).toBe(true);
+      expect(await s.store.restore(u.keys, b.member, dumped[1].fields)).toBe('restored');
+      expect(await s.store.restore(u.keys, a.member, dumped[0].fields)).toBe('restored');
       expect(await s.store.list(u.keys)).toEqual({ live: [{ member: a.member, fields: a.fields }, { member: b.member, fields: b.fields }], expired: [] });
       expect(await s.expiryOf(a.key)).toBe(Number(a.fields.e));
       expect(await s.expiryOf(b.key)).toBe(Number(b.fields.e));
       expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x) + s.indexGraceMs);
     });
 
-    it('restore is idempotent, and writes the dumped state over a session changed since', async () => {
+    it('restore is idempotent: the dumped record is written again over the same version', async () => {
       const s = current();
       const u = user();
       const { key, member, fields } = await create(u);
       const [dumped] = await s.store.dump([key]);
-      await s.store.update(key, { set: { 'd:later': '1' }, unset: [], touch: true });
-      for (let i = 0; i < 3; i++) expect(await s.store.restore(u.keys, member, dumped.fields)).toBe(true);
+      for (let i = 0; i < 3; i++) expect(await s.store.restore(u.keys, member, dumped.fields)).toBe('restored');
       expect(await s.store.list(u.keys)).toEqual({ live: [{ member, fields }], expired: [] });
+    });
+
+    it('restore keeps a stored record newer than the dump (a higher v): an update since the export is not undone', async () => {
+      const s = current();
+      const u = user();
+      const { key, member } = await create(u);
+      const [older] = await s.store.dump([key]);
+      const updated = await s.store.update(key, { set: { 'd:later': '1' }, unset: [], touch: true });
+      if (!updated.updated) throw new Error('not updated');
+      const expiry = await s.expiryOf(key);
+      expect(await s.store.restore(u.keys, member, older.fields)).toBe('kept');
+      expect(await s.store.read(key, false)).toEqual(updated.fields);
+      expect(await s.expiryOf(key)).toBe(expiry);
+      // A dump at least as new as the stored record is written over it.
+      const [newer] = await s.store.dump([key]);
+      await s.store.destroy(u.keys, member);
+      expect(await s.store.restore(u.keys, member, older.fields)).toBe('restored');
+      expect(await s.store.restore(u.keys, member, newer.fields)).toBe('restored');
+      expect(await s.store.list(u.keys)).toEqual({ live: [{ member, fields: updated.fields }], expired: [] });
+      expect(await s.store.restore(u.keys, member, older.fields)).toBe('kept');
     });
 
     it('restore skips a session whose idle or absolute expiry has passed, writing nothing', async () => {
@@ -103,10 +123,10 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       const [dumped] = await s.store.dump([idle.key]);
       await s.store.destroy(u.keys, idle.member);
       await s.elapse(SHORT + 1);
-      expect(await s.store.restore(u.keys, idle.member, dumped.fields)).toBe(false);
+      expect(await s.store.restore(u.keys, idle.member, dumped.fields)).toBe('expired');
       const live = await create(user());
       const pastAbsolute = { ...live.fields, x: `${(await s.now()) - 1}` };
-      expect(await s.store.restore(u.keys, live.member, pastAbsolute)).toBe(false);
+      expect(await s.store.restore(u.keys, live.member, pastAbsolute)).toBe('expired');
       expect(await s.store.read(idle.key, false)).toBeNull();
       expect(await s.expiryOf(u.keys.index)).toBeNull();
     });
@@ -117,9 +137,9 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       const short = await create(u, { absoluteTtlMs: 100_000 });
       const long = await create(user(), { absoluteTtlMs: 900_000 });
       const member = s.keys.newId(u.tenant, u.userId).member;
-      expect(await s.store.restore(u.keys, member, long.fields)).toBe(true);
+      expect(await s.store.restore(u.keys, member, long.fields)).toBe('restored');
       expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x) + s.indexGraceMs);
-      expect(await s.store.restore(u.keys, short.member, short.fields)).toBe(true);
+      expect(await s.store.restore(u.keys, short.member, short.fields)).toBe('restored');
       expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x) + s.indexGraceMs);
     });
 
@@ -128,7 +148,7 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       const u = user();
       const { key, member, fields } = await create(u);
       const odd = Object.fromEntries([...Object.entries(fields), ['__proto__', 'p'], ['constructor', 'c'], ['d:ü ✓', '"x"']]) as Record<string, string>;
-      expect(await s.store.restore(u.keys, member, odd)).toBe(true);
+      expect(await s.store.restore(u.keys, member, odd)).toBe('restored');
       const read = (await s.store.read(key, false))!;
       expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
       expect(Object.entries(read).sort()).toEqual(Object.entries(odd).sort());
@@ -200,8 +220,30 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       for (const bad of [0, -1, NaN, Infinity]) {
         await expect(s.store.putRecord(key, 'v', bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
         await expect(s.store.touchRecord(key, bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
+        await expect(s.store.claimPass(key, bad)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'ttlMs' });
       }
       expect(await s.store.getRecord(key)).toBeNull();
+    });
+  });
+
+  describe('pass leases', () => {
+    const leaseKey = () => current().builder.key('_shared', 'session-prune', `pass-${randomBytes(6).toString('hex')}`);
+
+    it('of 10 concurrent claims of a lease exactly one wins; the lease expires after ttlMs', async () => {
+      const s = current();
+      const key = leaseKey();
+      const before = await s.now();
+      const claims = await Promise.all(Array.from({ length: 10 }, () => s.store.claimPass(key, SHORT)));
+      expect(claims.filter((won) => won)).toHaveLength(1);
+      const expiry = (await s.expiryOf(key))!;
+      expect(expiry).toBeGreaterThanOrEqual(before + SHORT);
+      expect(expiry).toBeLessThanOrEqual((await s.now()) + SHORT);
+      expect(await s.store.claimPass(key, LONG)).toBe(false);
+      expect(await s.expiryOf(key)).toBe(expiry); // a lost claim leaves the lease as it was
+      await s.elapse(SHORT + 1);
+      expect(await s.expiryOf(key)).toBeNull();
+      expect(await s.store.claimPass(key, LONG)).toBe(true);
+      expect(await s.store.claimPass(leaseKey(), LONG)).toBe(true); // another lease is another key
     });
   });
 }

@@ -88,16 +88,26 @@ export function describeSessionStoreUpdateContract(current: () => SessionStoreUn
   });
 
   describe('extend', () => {
-    it('moves the idle expiry to now + ttl (at most x) and records the activity; i stays', async () => {
+    it('moves the idle expiry to now + ttl (at most x), records the activity and makes ttl the idle lifetime i', async () => {
       const { key, fields } = await create(user(), { idleTtlMs: 1_000, absoluteTtlMs: 100_000 });
       await current().elapse(5);
       const extended = (await current().store.extend(key, 50_000))!;
       const { l, e, i } = times(extended);
       expect(l).toBeGreaterThan(Number(fields.l));
-      expect([e, i]).toEqual([l + 50_000, 1_000]);
+      expect([e, i]).toEqual([l + 50_000, 50_000]);
+      expect(extended).toEqual({ ...fields, l: `${l}`, e: `${e}`, i: '50000' });
+      expect(await current().store.read(key, false)).toEqual(extended);
       expect(await current().expiryOf(key)).toBe(e);
+      // The next sliding read and update keep the extended idle lifetime.
+      await current().elapse(5);
+      const slid = times((await current().store.read(key, true))!);
+      expect([slid.e - slid.l, slid.i]).toEqual([50_000, 50_000]);
+      const updated = await current().store.update(key, { set: { 'd:a': '1' }, unset: [], touch: true });
+      if (!updated.updated) throw new Error('not updated');
+      expect(times(updated.fields).e - times(updated.fields).l).toBe(50_000);
+      // i is the given lifetime even when x caps e.
       const capped = times((await current().store.extend(key, 500_000))!);
-      expect(capped.e).toBe(capped.x);
+      expect([capped.e, capped.i]).toEqual([capped.x, 500_000]);
       expect(await current().expiryOf(key)).toBe(capped.x);
       expect(await current().store.extend(current().keys.session('acme', current().keys.newId('acme', 'nobody').member), 1_000)).toBeNull();
     });

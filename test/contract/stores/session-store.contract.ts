@@ -65,7 +65,8 @@ export interface SessionFixtures {
  * master): records and their time fields, sliding and absolute expiry, destroy and rename;
  * (in session-store.contract-update.ts) updates, compare-and-set and extend;
  * (in session-store.contract-index.ts) the per-user index: limits, listing, revoking,
- * pruning; (in session-store.contract-records.ts) scan, dump / restore and the flat records.
+ * pruning; (in session-store.contract-records.ts) scan, dump / restore, the flat records and
+ * the pruner's pass lease.
  * Every implementation must pass it unchanged. `exactClock`: the store runs on a ManualClock
  * that `elapse` moves, so lifetime boundaries are asserted to the millisecond (Redis expires
  * in real time: there the suite asserts each key's expiry time instead, and awaits expiry).
@@ -209,36 +210,51 @@ export function describeSessionStoreContract(createStore: () => Promise<SessionS
     it('destroy deletes the record and its index entry, returns the record once', async () => {
       const u = user();
       const [a, b] = [await create(u), await create(u)];
-      expect(await s.store.destroy(u.keys, a.member)).toEqual(a.fields);
+      expect(await s.store.destroy(u.keys, a.member)).toEqual({ destroyed: true, fields: a.fields });
       expect(await s.store.read(a.key, false)).toBeNull();
-      expect(await s.store.destroy(u.keys, a.member)).toBeNull();
+      expect(await s.store.destroy(u.keys, a.member)).toEqual({ destroyed: false, expired: false });
       expect((await s.store.list(u.keys)).live.map((m) => m.member)).toEqual([b.member]);
+      expect(await s.store.destroy(u.keys, s.keys.newId(u.tenant, u.userId).member)).toEqual({ destroyed: false, expired: false });
     });
 
-    it('destroy of an expired session returns null and takes it out of the index (no later expiry report)', async () => {
+    it('destroy of an expired session still named by the index takes it out and reports it as expired, once', async () => {
       const u = user();
       const { member } = await create(u, { idleTtlMs: SHORT });
       await s.elapse(SHORT + 1);
-      expect(await s.store.destroy(u.keys, member)).toBeNull();
+      expect(await s.store.destroy(u.keys, member)).toEqual({ destroyed: false, expired: true });
       expect(await s.store.prune(u.keys)).toEqual([]);
+      expect(await s.store.destroy(u.keys, member)).toEqual({ destroyed: false, expired: false });
     });
 
-    it('rename moves the record to the new member: same fields and lifetimes, activity recorded, old key gone, index updated in place', async () => {
+    it('rename moves the record to the new member: same fields and lifetimes, activity recorded, idle lifetime restarted, old key gone, index updated in place', async () => {
       const u = user();
-      const a = await create(u);
+      const a = await create(u, { idleTtlMs: 60_000, absoluteTtlMs: LONG });
       await s.elapse(1);
       const b = await create(u);
       await s.elapse(5);
       const to = s.keys.newId(u.tenant, u.userId).member;
       const renamed = (await s.store.rename(u.keys, a.member, to))!;
-      expect(Number(renamed.l)).toBeGreaterThan(Number(a.fields.l));
-      expect(renamed).toEqual({ ...a.fields, l: renamed.l });
+      const { l, e, x, i } = times(renamed);
+      expect(l).toBeGreaterThan(Number(a.fields.l));
+      expect(e).toBe(Math.min(l + i, x)); // the same touch as a sliding read
+      expect(e - l).toBe(60_000);
+      expect(renamed).toEqual({ ...a.fields, l: renamed.l, e: renamed.e });
       expect(await s.store.read(a.key, false)).toBeNull();
       expect(await s.store.read(u.keys.sessionPrefix + to, false)).toEqual(renamed);
-      expect(await s.expiryOf(u.keys.sessionPrefix + to)).toBe(Number(a.fields.e));
+      expect(await s.expiryOf(u.keys.sessionPrefix + to)).toBe(e);
       const listed = await s.store.list(u.keys);
       expect(listed.live.map((m) => m.member)).toEqual([to, b.member]); // the old creation time: still the oldest
       expect(listed.expired).toEqual([]);
+    });
+
+    it('rename near the absolute expiry restarts the idle lifetime only up to x', async () => {
+      const u = user();
+      const a = await create(u, { idleTtlMs: 60_000, absoluteTtlMs: 60_000 + SHORT / 2 });
+      await s.elapse(SHORT); // now + i is past x
+      const to = s.keys.newId(u.tenant, u.userId).member;
+      const renamed = times((await s.store.rename(u.keys, a.member, to))!);
+      expect([renamed.e, renamed.x]).toEqual([Number(a.fields.x), Number(a.fields.x)]);
+      expect(await s.expiryOf(u.keys.sessionPrefix + to)).toBe(renamed.x);
     });
 
     it('rename of a session that is gone writes nothing', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Cluster, Redis } from 'ioredis';
 import { testClusterNodes, testRedisUrl } from '../../../../test/harness/env.js';
 import { uniquePrefix } from '../../../../test/support/drivers.js';
-import { KeyBuilder, SHARED_TENANT, encodeId, escapeGlob } from './key-builder.js';
+import { KeyBuilder, SHARED_TENANT, decodeId, encodeId, escapeGlob, isTenantId, kindOf } from './key-builder.js';
 
 // --- Redis glob semantics (stringmatchlen in util.c), on the UTF-8 bytes Redis stores -------
 
@@ -105,6 +105,24 @@ describe('KeyBuilder properties', () => {
     expect(bytesOf(encodeId('\ud800'))).not.toBe(bytesOf(encodeId('\udbff')));
     expect(bytesOf(encodeId('\ud800'))).not.toBe(bytesOf(encodeId('\ufffd')));
     expect(encodeId('%')).not.toBe('%');
+  });
+
+  it('decodeId reverses encodeId for any id (the user ids of index keys read back from a SCAN)', () => {
+    fc.assert(
+      fc.property(anyResource, (id) => {
+        expect(decodeId(encodeId(id))).toBe(id);
+      }),
+      { numRuns: 2_000 },
+    );
+    for (const id of ['', 'plain', 'a:b', '%', '%25', '%u', 'a b*?[]\\{}', '\ud800', '\udfffx', '\ud83d\ude00', '\u0000\u007f']) {
+      expect(decodeId(encodeId(id))).toBe(id);
+    }
+  });
+
+  it('isTenantId and kindOf: the checks assertTenantId and the capabilities share', () => {
+    for (const tenant of ['acme', 'A1', 'acme.eu-west_2', 'x'.repeat(64), '0']) expect(isTenantId(tenant)).toBe(true);
+    for (const tenant of ['', '_shared', '-a', 'a b', 'a*', 'x'.repeat(65), 'acme:x']) expect(isTenantId(tenant)).toBe(false);
+    expect([null, undefined, [], {}, 1, 'x', 1n].map(kindOf)).toEqual(['null', 'undefined', 'an array', 'an object', 'a number', 'a string', 'a bigint']);
   });
 
   it('wraps any resource in exactly one non-empty hash tag that every suffix key shares', () => {

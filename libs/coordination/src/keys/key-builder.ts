@@ -62,6 +62,18 @@ export function encodeId(id: string): string {
   return from === 0 ? id : out + id.slice(from);
 }
 
+/**
+ * Reverses {@link encodeId} (`%xx` and `%uXXXX`): the id a key was built from, e.g. the user id
+ * of an index key found by a SCAN.
+ *
+ * @example
+ * decodeId(encodeId('invoice:42')); // 'invoice:42'
+ */
+export function decodeId(encoded: string): string {
+  return encoded.replace(/%u([0-9a-f]{4})|%([0-9a-f]{2})/g, (_, unit: string | undefined, byte: string | undefined) =>
+    String.fromCharCode(parseInt((unit ?? byte)!, 16)),
+  );
+}
 
 /**
  * The hash tag of a resource. An empty tag (`{}`) would make Redis Cluster hash the whole
@@ -96,10 +108,29 @@ const ECHO_LIMIT = 64;
  */
 export function assertTenantId(tenant: unknown): asserts tenant is string {
   if (typeof tenant !== 'string') throw new TenantInvalidError(`must be a string, got ${kindOf(tenant)}`);
-  if (!TENANT.test(tenant)) throw new TenantInvalidError(`${echo(tenant)} must be ${TENANT_RULE}`);
+  if (!isTenantId(tenant)) throw new TenantInvalidError(`${echo(tenant)} must be ${TENANT_RULE}`);
 }
 
-function kindOf(value: unknown): string {
+/**
+ * Whether `tenant` is a well-formed tenant id (what assertTenantId accepts), without throwing:
+ * the reserved shared namespace (`_shared`) is not one.
+ *
+ * @example
+ * isTenantId('acme'); // true
+ * isTenantId('a*b');  // false
+ */
+export function isTenantId(tenant: string): boolean {
+  return TENANT.test(tenant);
+}
+
+/**
+ * How an error message names a value it must not echo: its type with an article (`a number`,
+ * `an array`, `null`).
+ *
+ * @example
+ * throw new InvalidArgumentError('id', `must be a string, got ${kindOf(id)}`);
+ */
+export function kindOf(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
   const type = typeof value;

@@ -3,8 +3,8 @@ import type { Clock } from '../core/clock.js';
 import { globToRegExp } from '../keys/glob.js';
 import { restoredTimes } from './dumped-record.js';
 import type {
-  CreateSessionCommand, CreateSessionResult, DumpedSession, SessionFields, SessionMember, SessionStore, UpdateSessionCommand,
-  UpdateSessionResult, UserSessionKeys,
+  CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, RestoreSessionResult, SessionFields, SessionMember,
+  SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
 } from './session-store.interface.js';
 
 /** One key of the keyspace, as Redis holds it: a session hash, a user index (sorted set) or a flat record. */
@@ -23,8 +23,8 @@ const SCAN_BATCH = 500;
 /**
  * The session store in process memory, on the injected clock, with the contract of
  * `RedisSessionStore` (test/contract/stores/session-store.contract.ts): one keyspace of session
- * hashes, user indexes and flat records, each key gone once its expiry (`e` for a session) is
- * reached on the clock; the index keeps members whose session is gone until an operation that
+ * hashes, user indexes, flat records and pass leases, each key gone once its expiry (`e` for a
+ * session) is reached on the clock; the index keeps members whose session is gone until an operation that
  * reads it prunes and reports them, as on Redis; an index lives until the latest absolute
  * expiry of its sessions plus `indexGraceMs`. Records are copied in and out, so no caller
  * shares state with the store; a field named `__proto__` is a field like any other.
@@ -88,16 +88,18 @@ export class MemorySessionStore implements SessionStore {
   async extend(key: string, idleTtlMs: number): Promise<SessionFields | null> {
     const record = this.record(key);
     if (!record) return null;
+    record.fields.set('i', String(idleTtlMs));
     this.touch(record, idleTtlMs);
     return recordOf(record.fields);
   }
 
-  async destroy(keys: UserSessionKeys, member: string): Promise<SessionFields | null> {
+  async destroy(keys: UserSessionKeys, member: string): Promise<DestroySessionResult> {
     const key = keys.sessionPrefix + member;
     const record = this.hash(key);
+    const indexed = this.index(keys.index)?.members.has(member) ?? false;
     this.held.delete(key);
     this.removeMembers(keys.index, [member]);
-    return record ? recordOf(record.fields) : null;
+    return record ? { destroyed: true, fields: recordOf(record.fields) } : { destroyed: false, expired: indexed };
   }
 
   async rename(keys: UserSessionKeys, from: string, to: string): Promise<SessionFields | null> {
@@ -105,7 +107,7 @@ export class MemorySessionStore implements SessionStore {
     if (!record) return null;
     const score = this.index(keys.index)?.members.get(from) ?? Number(record.fields.get('t'));
     this.held.delete(keys.sessionPrefix + from);
-    record.fields.set('l', String(this.clock.now()));
+    this.touch(record, Number(record.fields.get('i')));
     this.write(keys.sessionPrefix + to, record);
     this.removeMembers(keys.index, [from]);
     this.addMember(keys.index, to, score, Number(record.fields.get('x')));
@@ -153,12 +155,14 @@ export class MemorySessionStore implements SessionStore {
     return dumped;
   }
 
-  async restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<boolean> {
-    const { e, x, t } = restoredTimes(fields);
-    if (e <= this.clock.now() || x <= this.clock.now()) return false;
+  async restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<RestoreSessionResult> {
+    const { e, x, t, v } = restoredTimes(fields);
+    if (e <= this.clock.now() || x <= this.clock.now()) return 'expired';
+    const stored = this.record(keys.sessionPrefix + member);
+    if (stored && Number(stored.fields.get('v')) > v) return 'kept';
     this.write(keys.sessionPrefix + member, { kind: 'hash', fields: new Map(Object.entries(fields)), expiresAt: Math.min(e, x) });
     this.addMember(keys.index, member, t, x);
-    return true;
+    return 'restored';
   }
 
   async getRecord(key: string): Promise<string | null> {
@@ -182,6 +186,13 @@ export class MemorySessionStore implements SessionStore {
     let deleted = 0;
     for (const key of keys) if (this.live(key) && this.held.delete(key)) deleted++;
     return deleted;
+  }
+
+  async claimPass(key: string, ttlMs: number): Promise<boolean> {
+    const px = storeTtlMs(ttlMs);
+    if (this.live(key)) return false;
+    this.write(key, { kind: 'string', value: '1', expiresAt: this.clock.now() + px });
+    return true;
   }
 
   /** The index's members oldest first (ties by member, as ZRANGE), split by whether their session is still there. */

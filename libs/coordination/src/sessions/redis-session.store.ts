@@ -3,8 +3,8 @@ import type { RedisConnection } from '../connection/redis-connection.js';
 import { scanMasters } from '../connection/scan-masters.js';
 import { restoredTimes } from './dumped-record.js';
 import type {
-  CreateSessionCommand, CreateSessionResult, DumpedSession, SessionFields, SessionMember, SessionStore, UpdateSessionCommand,
-  UpdateSessionResult, UserSessionKeys,
+  CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, RestoreSessionResult, SessionFields, SessionMember,
+  SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
 } from './session-store.interface.js';
 import { SESSION_SCRIPTS as S } from './session.scripts.js';
 
@@ -13,7 +13,7 @@ type Reply = Array<string | number | null | Reply>;
 /**
  * The session store on Redis: one Lua script per operation that reads or writes time fields or
  * an index (session.scripts.ts), all keys of a script in the user's hash slot; single commands
- * for the rest (GET without a touch, dumps, the flat records), through the circuit breaker
+ * for the rest (GET without a touch, dumps, the flat records, the pruner's lease), through the circuit breaker
  * of the command connection, so an outage fails as RedisUnavailableError naming the operation
  * (`sessions.get`, `sessions.exportSessions`, ...; a script by its script name, see script-operations.ts).
  *
@@ -76,8 +76,8 @@ export class RedisSessionStore implements SessionStore {
     return toRecord(await this.connection.runScript<string | null>(S.extend, [key], [idleTtlMs]));
   }
 
-  async destroy(keys: UserSessionKeys, member: string): Promise<SessionFields | null> {
-    return toRecord(await this.connection.runScript<string | null>(S.destroy, [keys.index, keys.sessionPrefix + member], [member]));
+  async destroy(keys: UserSessionKeys, member: string): Promise<DestroySessionResult> {
+    return toDestroyed(await this.connection.runScript<Reply>(S.destroy, [keys.index, keys.sessionPrefix + member], [member]));
   }
 
   async rename(keys: UserSessionKeys, from: string, to: string): Promise<SessionFields | null> {
@@ -110,11 +110,13 @@ export class RedisSessionStore implements SessionStore {
     return toDumped(keys, records);
   }
 
-  async restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<boolean> {
+  /** The script compares versions and writes in one step: a concurrent update is never undone. */
+  async restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<RestoreSessionResult> {
     const { l, e, x, t, i, v } = restoredTimes(fields);
     const args = [member, l, e, x, t, i, v, this.indexGraceMs, bodyOf(fields)];
-    return (await this.connection.runScript<number>(S.restore, [keys.index, keys.sessionPrefix + member], args)) === 1;
+    return this.connection.runScript<RestoreSessionResult>(S.restore, [keys.index, keys.sessionPrefix + member], args);
   }
+
   getRecord(key: string): Promise<string | null> {
     return this.connection.execute('sessions.getRecord', (c) => c.get(key));
   }
@@ -134,6 +136,12 @@ export class RedisSessionStore implements SessionStore {
     if (keys.length === 0) return 0;
     const deleted = await this.connection.execute('sessions.deleteRecords', (c) => Promise.all(keys.map((key) => c.del(key))));
     return deleted.reduce((total, n) => total + n, 0);
+  }
+
+  /** SET NX PX: one command, so of concurrent claims exactly one gets 'OK'. */
+  async claimPass(key: string, ttlMs: number): Promise<boolean> {
+    const px = storeTtlMs(ttlMs);
+    return (await this.connection.execute('sessions.prune', (c) => c.set(key, '1', 'PX', px, 'NX'))) === 'OK';
   }
 }
 
@@ -192,6 +200,10 @@ const toRecord = (value: string | null): SessionFields | null => (value === null
 function toCreated(reply: Reply): CreateSessionResult {
   if (reply[0] !== 1) return { created: false, live: Number(reply[1]) };
   return { created: true, fields: decodeRecord(reply[1] as string), evicted: reply[2] as string[], expired: reply[3] as string[] };
+}
+
+function toDestroyed(reply: Reply): DestroySessionResult {
+  return reply[0] === 1 ? { destroyed: true, fields: decodeRecord(reply[1] as string) } : { destroyed: false, expired: reply[1] === 1 };
 }
 
 function toUpdated(reply: Reply): UpdateSessionResult {

@@ -1,9 +1,12 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
-import { DATA_PREFIX, NUMERIC_FIELDS, RECORD_FIELDS } from './session-codec.js';
+import { DeserializationError } from '../serialization/serialization.errors.js';
+import { restoredTimes, type RestoredTimes } from './dumped-record.js';
+import { DATA_PREFIX, RECORD_FIELDS, type SessionCodec } from './session-codec.js';
 import type { SessionKeys } from './session-keys.js';
 import type { SessionObserver } from './session-observer.js';
-import type { SessionFields, SessionStore, UserSessionKeys } from './session-store.interface.js';
+import type { RestoreSessionResult, SessionFields, SessionStore, UserSessionKeys } from './session-store.interface.js';
 import type { ImportSessionsResult } from './session.types.js';
+import { MAX_SESSION_TTL_MS } from './session-limits.js';
 import { isSessionTenant } from './session-validation.js';
 
 /** Format version of an export line. */
@@ -11,7 +14,6 @@ export const EXPORT_VERSION = 1;
 /** Lines validated, then restored together (in parallel), per step of an import. */
 const IMPORT_BATCH = 64;
 const KNOWN_FIELDS = new Set<string>(RECORD_FIELDS);
-const INTEGER = /^-?\d{1,16}$/;
 
 /** One line of an export, once validated. */
 interface Restore {
@@ -29,7 +31,7 @@ interface Restore {
  * of each lifetime and skips what expired meanwhile.
  *
  * @example
- * const backup = new SessionBackup(store, sessionKeys, observer);
+ * const backup = new SessionBackup(store, sessionKeys, observer, codec);
  * for await (const line of backup.export(sessionKeys.sessionPattern('acme'))) file.write(line);
  * await backup.import(readLines(file));
  */
@@ -38,6 +40,7 @@ export class SessionBackup {
     private readonly store: SessionStore,
     private readonly keys: SessionKeys,
     private readonly observer: SessionObserver,
+    private readonly codec: SessionCodec,
   ) {}
 
   /** The lines of every session matching `pattern`, one SCAN batch in memory at a time. */
@@ -64,7 +67,8 @@ export class SessionBackup {
   }
 
   /**
-   * Restores every line (of `onlyTenant`, when given); idempotent. Lines are validated, then
+   * Restores every line of `onlyTenant` (of every tenant when undefined: the caller decided,
+   * `tenant: '*'`); idempotent. Lines are validated, then
    * restored a batch at a time: a malformed line throws InvalidArgumentError naming it (`line 7`)
    * after the valid lines before it are restored, and before anything after it is read.
    */
@@ -72,7 +76,7 @@ export class SessionBackup {
     if (typeof lines !== 'object' || lines === null || !(Symbol.asyncIterator in lines || Symbol.iterator in lines)) {
       throw new InvalidArgumentError('lines', 'must be an iterable or async iterable of JSON lines (strings)');
     }
-    const result = { restored: 0, expired: 0, skipped: 0 };
+    const result: ImportSessionsResult = { restored: 0, kept: 0, expired: 0, skipped: 0 };
     let batch: Restore[] = [];
     let number = 0;
     for await (const line of lines) {
@@ -99,18 +103,15 @@ export class SessionBackup {
     return result;
   }
 
-  private async restoreAll(batch: readonly Restore[], result: { restored: number; expired: number }): Promise<void> {
+  private async restoreAll(batch: readonly Restore[], result: ImportSessionsResult): Promise<void> {
     if (batch.length === 0) return;
-    let written: boolean[];
+    let outcomes: RestoreSessionResult[];
     try {
-      written = await Promise.all(batch.map((r) => this.store.restore(r.keys, r.member, r.fields)));
+      outcomes = await Promise.all(batch.map((r) => this.store.restore(r.keys, r.member, r.fields)));
     } catch (error) {
       throw this.observer.failed(error, 'sessions.importSessions');
     }
-    for (const restored of written) {
-      if (restored) result.restored += 1;
-      else result.expired += 1;
-    }
+    for (const outcome of outcomes) result[outcome] += 1;
   }
 
   /**
@@ -140,7 +141,11 @@ export class SessionBackup {
     return { tenant, keys: this.keys.user(tenant, record.u), member: parsed.member, fields: record };
   }
 
-  /** A copy of the line's fields: known names only, string values, `u` present, integer times. */
+  /**
+   * A copy of the line's fields: known names only, string values, `u` present, time fields the
+   * store accepts (dumped-record.ts) making lifetimes a session can have, and values the
+   * serializer decodes (else every later read of the session would fail).
+   */
   private record(fields: unknown, bad: (reason: string) => Error): SessionFields {
     if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw bad('has no "fields" object');
     const record: SessionFields = {};
@@ -150,9 +155,36 @@ export class SessionBackup {
       record[name] = value;
     }
     if (!record.u) throw bad('has no user ("fields.u")');
-    for (const name of NUMERIC_FIELDS) {
-      if (record[name] === undefined || !INTEGER.test(record[name])) throw bad(`has no integer "fields.${name}"`);
+    let times: RestoredTimes;
+    try {
+      times = restoredTimes(record);
+    } catch (error) {
+      // (its reason quotes the value: a line is never quoted)
+      if (error instanceof InvalidArgumentError) throw bad('has a time field ("fields.t", "l", "e", "x", "i", "v") that is not a non-negative integer fitting the record');
+      throw error;
+    }
+    const lifetime = lifetimeProblem(times);
+    if (lifetime) throw bad(lifetime);
+    try {
+      this.codec.check(record);
+    } catch (error) {
+      if (error instanceof DeserializationError) throw bad(`has a ${JSON.stringify(`fields.${error.path}`)} that the serializer cannot decode (or metadata that is not an object)`);
+      throw error;
     }
     return record;
   }
+}
+
+/**
+ * What makes a record's times impossible for a session created by this library (which an
+ * import must not let in: it would outlive `absoluteTtlMs`), or null: an idle lifetime of 1 ms
+ * to MAX_SESSION_TTL_MS, an absolute expiry at most MAX_SESSION_TTL_MS after the creation, the
+ * idle expiry never after it, the last activity within the lifetime.
+ */
+function lifetimeProblem({ t, l, e, x, i }: RestoredTimes): string | null {
+  if (i < 1 || i > MAX_SESSION_TTL_MS) return `has an idle lifetime "fields.i" outside 1-${MAX_SESSION_TTL_MS} ms`;
+  if (x < t || x > t + MAX_SESSION_TTL_MS) return `has an absolute expiry "fields.x" before its creation "fields.t" or more than ${MAX_SESSION_TTL_MS} ms after it`;
+  if (e > x) return 'has an idle expiry "fields.e" after its absolute expiry "fields.x"';
+  if (l < t || l > x) return 'has a last activity "fields.l" before its creation "fields.t" or after its absolute expiry "fields.x"';
+  return null;
 }

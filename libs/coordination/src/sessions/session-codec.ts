@@ -1,3 +1,4 @@
+import { DeserializationError } from '../serialization/serialization.errors.js';
 import type { Serializer } from '../serialization/serializer.js';
 import type { SessionKeys } from './session-keys.js';
 import type { SessionFields } from './session-store.interface.js';
@@ -8,8 +9,6 @@ import { checkRecord } from './session-validation.js';
 export const DATA_PREFIX = 'd:';
 /** Fields of a record besides the data fields (see SessionFields). */
 export const RECORD_FIELDS = ['u', 'c', 'w', 'm', 't', 'l', 'e', 'x', 'i', 'v'] as const;
-/** The store's time and version fields: integers (epoch ms, ms, count). */
-export const NUMERIC_FIELDS = ['t', 'l', 'e', 'x', 'i', 'v'] as const;
 
 type Data = Record<string, unknown>;
 
@@ -78,36 +77,93 @@ export class SessionCodec {
     return { set, unset };
   }
 
-  /** The Session of `id` (of `tenant`) from its record. */
+  /**
+   * The Session of `id` (of `tenant`) from its record. Its `handle` (a SHA-256 of the id) is
+   * computed when first read, then kept: an enumerable property like the others.
+   *
+   * @throws DeserializationError whose `path` names the field (`m`, `d:<name>`) the serializer cannot decode
+   */
   session<D extends Data>(id: string, tenant: string, fields: SessionFields): Session<D> {
-    return { id, ...this.summary<D>(id, tenant, fields) };
+    return this.build<D>({ id }, id, tenant, fields) as Session<D>;
   }
 
-  /** What `listForUser` returns of a session: everything but its id. */
+  /** What `listForUser` returns of a session: everything but its id. @throws DeserializationError as `session` */
   summary<D extends Data>(id: string, tenant: string, fields: SessionFields): SessionSummary<D> {
+    return this.build<D>({}, id, tenant, fields);
+  }
+
+  /**
+   * Checks that the serializer decodes the metadata (to an object) and every data field of a
+   * record, e.g. one about to be imported.
+   *
+   * @throws DeserializationError whose `path` names the first field that does not decode
+   */
+  check(fields: SessionFields): void {
+    if (fields.m !== undefined) this.metadata(fields);
+    for (const field in fields) if (field.startsWith(DATA_PREFIX)) this.decode(fields, field);
+  }
+
+  private build<D extends Data>(session: Record<string, unknown>, id: string, tenant: string, fields: SessionFields): SessionSummary<D> {
     const data: Data = {};
     for (const field in fields) {
       if (!field.startsWith(DATA_PREFIX)) continue;
       const name = field.slice(DATA_PREFIX.length);
-      const value = this.serializer.decode(fields[field]);
+      const value = this.decode(fields, field);
       // A data field may be called `__proto__`: keep it an own property, as JSON.parse does.
       if (name === '__proto__') Object.defineProperty(data, name, { value, enumerable: true, writable: true, configurable: true });
       else data[name] = value;
     }
-    const summary: { -readonly [K in keyof SessionSummary<D>]: SessionSummary<D>[K] } = {
-      handle: this.keys.handle(id),
-      tenant,
-      userId: fields.u,
-      data: data as D,
-      metadata: fields.m === undefined ? {} : this.serializer.decode<Record<string, unknown>>(fields.m),
-      createdAt: new Date(Number(fields.t)),
-      lastActivity: new Date(Number(fields.l)),
-      expiresAt: new Date(Number(fields.e)),
-      absoluteExpiresAt: new Date(Number(fields.x)),
-      version: Number(fields.v),
-    };
-    if (fields.c !== undefined) summary.companyId = fields.c;
-    if (fields.w !== undefined) summary.crewId = fields.w;
-    return summary;
+    const metadata = fields.m === undefined ? {} : this.metadata(fields);
+    lazyHandle(session, () => this.keys.handle(id));
+    session.tenant = tenant;
+    session.userId = fields.u;
+    session.data = data;
+    session.metadata = metadata;
+    session.createdAt = new Date(Number(fields.t));
+    session.lastActivity = new Date(Number(fields.l));
+    session.expiresAt = new Date(Number(fields.e));
+    session.absoluteExpiresAt = new Date(Number(fields.x));
+    session.version = Number(fields.v);
+    if (fields.c !== undefined) session.companyId = fields.c;
+    if (fields.w !== undefined) session.crewId = fields.w;
+    return session as unknown as SessionSummary<D>;
   }
+
+  private metadata(fields: SessionFields): Record<string, unknown> {
+    const metadata = this.decode<Record<string, unknown>>(fields, 'm');
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new DeserializationError('metadata must decode to an object', 'm');
+    return metadata;
+  }
+
+  /** The decoded value of `field`; a DeserializationError names the field as its path. */
+  private decode<T = unknown>(fields: SessionFields, field: string): T {
+    try {
+      return this.serializer.decode<T>(fields[field]);
+    } catch (error) {
+      if (error instanceof DeserializationError) throw new DeserializationError(error.reason, field, { cause: error });
+      throw error;
+    }
+  }
+}
+
+/**
+ * Defines `handle` on `session` as an enumerable property computed by `compute` when first
+ * read (or replaced when assigned), then kept as a plain value: every `get` would otherwise
+ * hash the id for a handle few callers read.
+ */
+function lazyHandle(session: Record<string, unknown>, compute: () => string): void {
+  const keep = (target: object, value: unknown) =>
+    Object.defineProperty(target, 'handle', { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(session, 'handle', {
+    enumerable: true,
+    configurable: true,
+    get(this: object) {
+      const handle = compute();
+      keep(this, handle);
+      return handle;
+    },
+    set(this: object, value: unknown) {
+      keep(this, value);
+    },
+  });
 }

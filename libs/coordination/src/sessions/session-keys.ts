@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { escapeGlob, type KeyBuilder } from '../keys/key-builder.js';
+import { decodeId, escapeGlob, type KeyBuilder } from '../keys/key-builder.js';
 import type { UserSessionKeys } from './session-store.interface.js';
 
 /** Key segment of session records: `<prefix>:<tenant>:session:{<slot tag>}:<random>`. */
@@ -148,11 +148,4 @@ export class SessionKeys {
     const hash = createHash('sha256').update(tenant).update('\0').update(userId).digest();
     return slotTagTable()[hash.readUInt16BE(0) % SLOTS];
   }
-}
-
-/** Reverses KeyBuilder's encodeId (`%xx` and `%uXXXX`). */
-function decodeId(encoded: string): string {
-  return encoded.replace(/%u([0-9a-f]{4})|%([0-9a-f]{2})/g, (_, unit: string | undefined, byte: string | undefined) =>
-    String.fromCharCode(parseInt((unit ?? byte)!, 16)),
-  );
 }

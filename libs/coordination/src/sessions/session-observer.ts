@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
 import { LibraryEventEmitter } from '../events/library-event-emitter.js';
@@ -25,7 +25,8 @@ const DESTROYED = {
  * (destroyAllForUser), `session.expired` { handle, userId } (members pruned from an index).
  * Metrics: sessions_created_total, sessions_destroyed_total{reason: destroy | regenerated |
  * evicted | revoked}, sessions_expired_total, sessions_limit_rejected_total,
- * sessions_version_conflicts_total, sessions_errors_total{operation} (Redis unreachable).
+ * sessions_version_conflicts_total, sessions_errors_total{operation} (Redis unreachable; `decode`
+ * for a record the serializer cannot decode, also logged as a warning naming its handle).
  *
  * @example
  * observer.created('acme', session.id, 'ada');
@@ -33,6 +34,8 @@ const DESTROYED = {
  */
 @Injectable()
 export class SessionObserver {
+  private readonly logger = new Logger('Coordination:Sessions');
+
   constructor(
     private readonly core: CoordinationCore,
     private readonly keys: SessionKeys,
@@ -70,6 +73,18 @@ export class SessionObserver {
 
   versionConflict(): void {
     this.core.metrics.increment('sessions_version_conflicts_total');
+  }
+
+  /**
+   * A session whose `field` the serializer cannot decode: counted, and logged by handle (never
+   * its id, nor the undecodable value), `ended` telling whether it is being ended.
+   */
+  undecodable(tenant: string, member: string, field: string | undefined, ended: boolean): void {
+    this.core.metrics.increment('sessions_errors_total', { operation: 'decode' });
+    const what = field === undefined ? 'a value' : JSON.stringify(field); // a data field name may hold any character
+    this.logger.warn(
+      `Session ${this.handleOf(tenant, member)} of tenant ${tenant}: the serializer cannot decode ${what} of its record; ${ended ? 'ending it' : 'left out'}`,
+    );
   }
 
   /**

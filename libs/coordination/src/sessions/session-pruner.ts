@@ -1,21 +1,38 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
 import { errorMessage } from '../events/error-message.js';
+import { SHARED_TENANT } from '../keys/key-builder.js';
 import { SessionKeys } from './session-keys.js';
 import { SessionObserver } from './session-observer.js';
 import { SESSION_STORE, type SessionStore } from './session-store.interface.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
 
+/** The capability segment of the pass lease's key (`<prefix>:_shared:session-prune:{pass}`). */
+const LEASE_CAPABILITY = 'session-prune';
+/** The shortest lease: a pass with the timer off (`runOnce` only) or a very short interval. */
+const MIN_LEASE_MS = 1_000;
+/** How much shorter than the shortest wait between two passes of one instance the lease is. */
+const LEASE_MARGIN_MS = 1_000;
+
 /**
  * The background pass of sessions (library-internal): every `sessions.pruneIntervalMs` (0 turns
- * it off), SCANs every user index of the key prefix (every tenant) on every master, removes
- * the members whose session expired (`SessionStore.prune`, one script per index) and announces
- * each in `session.expired` under its tenant. Reads of an index (create, listForUser,
+ * it off; each wait spread over ±10 %, so instances started together do not wake together),
+ * SCANs every user index of the key prefix (every tenant) on every master, removes the members
+ * whose session expired (`SessionStore.prune`, one script per index) and announces each in
+ * `session.expired` under its tenant. Reads of an index (create, listForUser,
  * destroyAllForUser) prune it too; this pass covers the users who do not come back.
  *
- * Instance-local: each instance runs its own pass; `prune` is atomic, so an expired member is
- * announced by exactly one of them. Passes never overlap (the next is scheduled when one ends),
- * the timer is unref'd (it never keeps the process alive), errors are logged, never thrown, and
- * shutdown (before the connection closes) stops the timer and waits for a running pass.
+ * One instance of a fleet per pass: before scanning, an instance claims a lease shared by every
+ * instance on the key prefix (`SessionStore.claimPass`, SET NX PX of a `_shared` key) for the
+ * shortest jittered wait (90 % of `pruneIntervalMs`) - 1 s, at least 1 s; the instance that
+ * gets it runs the pass, the others skip that turn (their pass resolves with 0). The lease
+ * lapses by itself before the holder's own next pass, so one instance alone never skips a
+ * turn, and a fleet runs a pass at least every 110 % of the interval (plus a pass's duration),
+ * within the index grace of two intervals. A pass longer than the lease may meet another
+ * instance's: harmless, as `prune` is atomic and an expired member is announced exactly once.
+ * Passes of one instance never overlap (the next is scheduled when one ends), the timer is
+ * unref'd (it never keeps the process alive), errors are logged, never thrown, and shutdown
+ * (before the connection closes) stops the timer and waits for a running pass.
  *
  * @example
  * const expired = await moduleRef.get(SessionPruner).runOnce(); // a pass now, e.g. in a test
@@ -26,13 +43,19 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
+  private readonly leaseKey: string;
+  private readonly leaseMs: number;
 
   constructor(
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     private readonly keys: SessionKeys,
     private readonly observer: SessionObserver,
-  ) {}
+    core: CoordinationCore,
+  ) {
+    this.leaseKey = core.keys.key(SHARED_TENANT, LEASE_CAPABILITY, 'pass');
+    this.leaseMs = Math.max(prunePassDelayMs(options.pruneIntervalMs, () => 0) - LEASE_MARGIN_MS, MIN_LEASE_MS);
+  }
 
   onModuleInit(): void {
     this.schedule();
@@ -48,7 +71,8 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
 
   /**
    * One pass now, or the running one: resolves with how many expired sessions it removed from
-   * their indexes. Rejects when Redis is unreachable (the timer's passes log that instead).
+   * their indexes; 0 without scanning when another instance (or this one) holds the lease of
+   * the current turn. Rejects when Redis is unreachable (the timer's passes log that instead).
    */
   runOnce(): Promise<number> {
     this.running ??= this.pass().finally(() => {
@@ -64,13 +88,14 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
       this.runOnce()
         .catch((error: unknown) => this.logger.warn(`The pass pruning expired sessions failed: ${errorMessage(error)}`))
         .finally(() => this.schedule());
-    }, this.options.pruneIntervalMs);
+    }, prunePassDelayMs(this.options.pruneIntervalMs));
     this.timer.unref();
   }
 
   private async pass(): Promise<number> {
     let expired = 0;
     try {
+      if (!(await this.store.claimPass(this.leaseKey, this.leaseMs))) return 0;
       for await (const batch of this.store.scan(this.keys.indexPattern())) {
         const counts = await Promise.all(batch.map((key) => this.pruneIndex(key)));
         for (const count of counts) expired += count;
@@ -89,4 +114,15 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
     this.observer.expired(index.tenant, index.userId, members);
     return members.length;
   }
+}
+
+/**
+ * The wait before an instance's next pass: `intervalMs` spread over ±10 % (whole ms), so that
+ * instances started together do not wake together.
+ *
+ * @example
+ * setTimeout(pass, prunePassDelayMs(60_000)); // 54 000 to 66 000 ms
+ */
+export function prunePassDelayMs(intervalMs: number, random = Math.random): number {
+  return Math.round(intervalMs * (0.9 + 0.2 * random()));
 }

@@ -54,6 +54,21 @@ export type UpdateSessionResult =
   | { readonly updated: false; readonly reason: 'missing' }
   | { readonly updated: false; readonly reason: 'version'; readonly version: number };
 
+/**
+ * `destroy`: the record it deleted; or, when the record was gone, whether the index still named
+ * the session (so it expired and nobody announced it yet: the caller reports it as expired).
+ */
+export type DestroySessionResult =
+  | { readonly destroyed: true; readonly fields: SessionFields }
+  | { readonly destroyed: false; readonly expired: boolean };
+
+/**
+ * `restore`: `restored` (the dumped record written), `kept` (a live stored record of a higher
+ * version than the dumped one left as it is: the session changed since the export) or `expired`
+ * (the dumped record's idle or absolute expiry has passed: nothing written).
+ */
+export type RestoreSessionResult = 'restored' | 'kept' | 'expired';
+
 /** A live session of a user and its record. */
 export interface SessionMember {
   readonly member: string;
@@ -95,13 +110,22 @@ export interface SessionStore {
   read(key: string, touch: boolean): Promise<SessionFields | null>;
   /** Sets and removes fields in one step (`v` + 1), unless the session is gone or at another version. */
   update(key: string, command: UpdateSessionCommand): Promise<UpdateSessionResult>;
-  /** Sets the idle expiry to now + `idleTtlMs` (at most `x`) and records the activity; null when gone. */
-  extend(key: string, idleTtlMs: number): Promise<SessionFields | null>;
-  /** Deletes the session and removes it from its index; returns its record, or null when it was gone. */
-  destroy(keys: UserSessionKeys, member: string): Promise<SessionFields | null>;
   /**
-   * Moves a session to a new member atomically: same record (activity recorded), same lifetimes,
-   * the old key deleted, the index updated. Null when the old one was gone (nothing written).
+   * Makes `idleTtlMs` the session's idle lifetime (`i`): sets the idle expiry to now +
+   * `idleTtlMs` (at most `x`) and records the activity, and later touches (sliding reads,
+   * updates, renames) restart it for that long. Null when the session is gone.
+   */
+  extend(key: string, idleTtlMs: number): Promise<SessionFields | null>;
+  /**
+   * Deletes the session and removes it from its index; returns its record. When the record was
+   * gone, `expired` tells whether the index still named it: the member is removed, so it is
+   * reported here once and by no later read of the index or prune.
+   */
+  destroy(keys: UserSessionKeys, member: string): Promise<DestroySessionResult>;
+  /**
+   * Moves a session to a new member atomically: same record and lifetimes, the activity recorded
+   * and the idle lifetime restarted as by a touching `read` (`e` = now + `i`, at most `x`), the
+   * old key deleted, the index updated. Null when the old one was gone (nothing written).
    */
   rename(keys: UserSessionKeys, from: string, to: string): Promise<SessionFields | null>;
   /** The user's live sessions, oldest first, and the members pruned as expired. */
@@ -115,10 +139,14 @@ export interface SessionStore {
   /** The records of `keys` (missing ones left out), for an export. */
   dump(keys: readonly string[]): Promise<DumpedSession[]>;
   /**
-   * Writes a dumped record back under `key` with its own expiries (`e`, `x`), and adds it to
-   * the index; idempotent. False (nothing written) when its idle or absolute expiry has passed.
+   * Writes a dumped record back under `sessionPrefix + member` with its own expiries (`e`, `x`),
+   * and adds it to the index, when no live record is stored there or the stored one's version
+   * `v` is not higher than the dumped one's: idempotent, and an import into a live system never
+   * undoes an update made since the export (`kept`: nothing written). `expired` (nothing
+   * written) when the dumped idle or absolute expiry has passed. A session deleted since the
+   * export is absent, so it is restored.
    */
-  restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<boolean>;
+  restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<RestoreSessionResult>;
 
   // Flat records under an id the caller chose (SessionRecords: the express-session store):
   // one string value per key with a TTL, no index.
@@ -130,4 +158,11 @@ export interface SessionStore {
   touchRecord(key: string, ttlMs: number): Promise<boolean>;
   /** Deletes the records that exist; returns how many did. */
   deleteRecords(keys: readonly string[]): Promise<number>;
+
+  /**
+   * Claims the lease `key` for `ttlMs` (> 0) unless it is held (SET NX PX): true for the one
+   * caller that got it, false while it lasts. The background pruner's turn: one instance of a
+   * fleet on one key prefix runs each pass. Never released: it lapses.
+   */
+  claimPass(key: string, ttlMs: number): Promise<boolean>;
 }

@@ -1,12 +1,35 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { checkObject } from '../errors/check-object.js';
-import { MAX_ID_LENGTH, SHARED_TENANT } from '../keys/key-builder.js';
-import { MAX_SESSION_TTL_MS } from './session.options.js';
+import { MAX_ID_LENGTH, SHARED_TENANT, isTenantId, kindOf } from '../keys/key-builder.js';
+import { MAX_SESSION_TTL_MS } from './session-limits.js';
+import type { ResolvedSessionOptions } from './session.options.js';
 
 /** Longest name of a session data field. */
 export const MAX_FIELD_NAME_LENGTH = 256;
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * Most live sessions one user may have, whatever `sessions.maxPerUser` says (0, "no limit",
+ * included): creating, listing and revoking a user's sessions are each one script over the
+ * user's whole index, which must stay small enough never to block Redis. At the ceiling,
+ * `sessions.onMaxPerUser` applies: the oldest session is ended (`evict-oldest`, the default)
+ * or SessionLimitError thrown (`reject`).
+ *
+ * @example
+ * sessions: { maxPerUser: MAX_SESSIONS_PER_USER, onMaxPerUser: 'reject' }
+ */
+export const MAX_SESSIONS_PER_USER = 1_000;
+
+/**
+ * The per-user limit a `create` applies: `maxPerUser`, or MAX_SESSIONS_PER_USER when it is 0
+ * (no limit configured) or above the ceiling; `onMaxPerUser` at either.
+ *
+ * @example
+ * const { maxPerUser, onLimit } = userLimit(sessionOptions); // { maxPerUser: 1000, onLimit: 'evict-oldest' } by default
+ */
+export function userLimit(options: Pick<ResolvedSessionOptions, 'maxPerUser' | 'onMaxPerUser'>): { maxPerUser: number; onLimit: ResolvedSessionOptions['onMaxPerUser'] } {
+  const { maxPerUser, onMaxPerUser } = options;
+  return { maxPerUser: maxPerUser === 0 ? MAX_SESSIONS_PER_USER : Math.min(maxPerUser, MAX_SESSIONS_PER_USER), onLimit: onMaxPerUser };
+}
 
 /**
  * Whether `tenant` may be the tenant part of a session id: a well-formed tenant id, or the
@@ -18,7 +41,7 @@ const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  * isSessionTenant('a*b');      // false
  */
 export function isSessionTenant(tenant: string): boolean {
-  return tenant === SHARED_TENANT || TENANT.test(tenant);
+  return tenant === SHARED_TENANT || isTenantId(tenant);
 }
 
 /**
@@ -130,11 +153,4 @@ export function checkRecord(value: unknown, argument: string): string[] {
     }
   }
   return names;
-}
-
-function kindOf(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  const type = typeof value;
-  return `${type === 'object' ? 'an' : 'a'} ${type}`;
 }

@@ -1,19 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { assertTenantId } from '../keys/key-builder.js';
+import { DeserializationError } from '../serialization/serialization.errors.js';
 import { SessionBackup } from './session-backup.js';
 import { SessionCodec } from './session-codec.js';
 import { SessionKeys } from './session-keys.js';
 import { SessionLocator } from './session-locator.js';
 import { SessionObserver } from './session-observer.js';
-import { SESSION_STORE, type SessionFields, type SessionStore } from './session-store.interface.js';
+import { SESSION_STORE, type SessionFields, type SessionStore, type UserSessionKeys } from './session-store.interface.js';
 import { SessionLimitError, SessionNotFoundError, SessionVersionConflictError } from './session.errors.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
 import type {
   CreateSessionOptions, DestroyAllOptions, ExportSessionsOptions, ExtendSessionOptions, GetSessionOptions, ImportSessionsOptions,
   ImportSessionsResult, Session, SessionCallOptions, SessionSummary, UpdateSessionOptions,
 } from './session.types.js';
-import { checkFlag, checkIdArgument, checkName, checkOptions, checkTtl, checkVersion, optionalName } from './session-validation.js';
+import { checkFlag, checkIdArgument, checkName, checkOptions, checkTtl, checkVersion, optionalName, userLimit } from './session-validation.js';
 
 type Data = Record<string, unknown>;
 
@@ -67,14 +67,15 @@ export class SessionService {
     private readonly observer: SessionObserver,
   ) {
     this.codec = new SessionCodec(core.serializer, keys);
-    this.backup = new SessionBackup(store, keys, observer);
+    this.backup = new SessionBackup(store, keys, observer, this.codec);
     this.locator = new SessionLocator(core.tenants, keys, store, observer);
   }
 
   /**
-   * A new session of `userId` in the tenant of the call. With `sessions.maxPerUser`, the user's
-   * oldest sessions are ended to make room (`evict-oldest`, announced as `session.destroyed`
-   * with reason `evicted`), or the call throws SessionLimitError (`reject`).
+   * A new session of `userId` in the tenant of the call. At `sessions.maxPerUser` (and at
+   * MAX_SESSIONS_PER_USER whatever it says, 0 included), the user's oldest sessions are ended to
+   * make room (`evict-oldest`, announced as `session.destroyed` with reason `evicted`), or the
+   * call throws SessionLimitError (`onMaxPerUser: 'reject'`).
    *
    * @example
    * const session = await sessions.create('ada', { theme: 'dark' }, { ttlMs: 1_800_000, crewId: 'crew-7' });
@@ -89,7 +90,7 @@ export class SessionService {
     const fields = this.codec.fields({ userId, companyId, crewId, metadata: options?.metadata }, data);
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.create');
     const { id, member } = this.keys.newId(tenant, userId);
-    const { maxPerUser, onMaxPerUser: onLimit } = this.options;
+    const { maxPerUser, onLimit } = userLimit(this.options);
     let result;
     try {
       result = await this.store.create({ ...this.keys.user(tenant, userId), member, fields, idleTtlMs, absoluteTtlMs, maxPerUser, onLimit });
@@ -110,8 +111,18 @@ export class SessionService {
    * The session, or null when it is unknown, expired, ended, of another tenant or the id is
    * malformed. Restarts its idle lifetime (one round trip) when `sessions.sliding` (default) or `touch`.
    *
+   * A session whose record the serializer cannot decode (a serializer changed across a deploy,
+   * corruption) is null too, and ended (`session.destroyed`, reason `destroy`): nobody could use
+   * it, and its user can log in again. Each is logged as a warning naming its handle and counted
+   * in `sessions_errors_total{operation: 'decode'}`.
+   *
+   * In a handler, SessionGuard has already loaded the session (`@CurrentSession()`); elsewhere,
+   * read the id from the signed cookie with SessionCookies (the raw cookie value is signed,
+   * `s:<id>.<signature>`, never an id).
+   *
    * @example
-   * const session = await sessions.get<{ cart: string[] }>(request.cookies.sid);
+   * const cookie = cookies.read(request);
+   * const session = cookie.present && cookie.id ? await sessions.get<{ cart: string[] }>(cookie.id) : null;
    * if (!session) throw new UnauthorizedException();
    */
   async get<D extends Data = Data>(id: string, options?: GetSessionOptions): Promise<Session<D> | null> {
@@ -124,7 +135,14 @@ export class SessionService {
     } catch (error) {
       throw this.observer.failed(error, 'sessions.get');
     }
-    return fields && this.codec.session<D>(id, target.tenant, fields);
+    if (!fields) return null;
+    try {
+      return this.codec.session<D>(id, target.tenant, fields);
+    } catch (error) {
+      if (!(error instanceof DeserializationError)) throw error;
+      await this.endUndecodable(target.tenant, target.member, fields, error);
+      return null;
+    }
   }
 
   /**
@@ -155,8 +173,9 @@ export class SessionService {
   }
 
   /**
-   * Restarts the idle lifetime: for the session's own `ttlMs`, or `options.ttlMs` from now;
-   * never past the absolute expiry.
+   * Restarts the idle lifetime: for the session's own `ttlMs`, or for `options.ttlMs`, which
+   * becomes the session's own (later uses restart it for that long); never past the absolute
+   * expiry.
    *
    * @throws SessionNotFoundError
    * @example
@@ -179,7 +198,8 @@ export class SessionService {
   }
 
   /**
-   * Ends the session (`session.destroyed`, reason `destroy`); false when there was none.
+   * Ends the session (`session.destroyed`, reason `destroy`); false when there was none. A
+   * session found expired at the delete is announced in `session.expired` instead (false).
    *
    * @example
    * await sessions.destroy(request.coordinationSession.id); // log out
@@ -189,13 +209,20 @@ export class SessionService {
     if (!target) return false;
     const ended = await this.locator.withOwner(target, 'sessions.destroy', (keys) => this.store.destroy(keys, target.member));
     if (ended === null) return false;
-    this.observer.destroyed(target.tenant, ended.userId, [target.member], 'destroy');
+    const { userId, result } = ended;
+    if (!result.destroyed) {
+      // It expired between the owner read and the delete, which took it out of the index: announce it here.
+      if (result.expired) this.observer.expired(target.tenant, userId, [target.member]);
+      return false;
+    }
+    this.observer.destroyed(target.tenant, userId, [target.member], 'destroy');
     return true;
   }
 
   /**
    * The user's live sessions in the tenant of the call, oldest first, without their ids (bearer
-   * secrets): each has its `handle`. Expired ones are pruned from the index and announced.
+   * secrets): each has its `handle`. Expired ones are pruned from the index and announced. One
+   * whose record the serializer cannot decode is left out and reported as by `get`.
    *
    * @example
    * const devices = (await sessions.listForUser(user.id)).map((s) => ({ handle: s.handle, since: s.createdAt, agent: s.metadata.userAgent }));
@@ -211,7 +238,46 @@ export class SessionService {
       throw this.observer.failed(error, 'sessions.listForUser');
     }
     this.observer.expired(tenant, userId, listed.expired);
-    return listed.live.map(({ member, fields }) => this.codec.summary<D>(this.keys.idOf(tenant, member), tenant, fields));
+    const summaries: SessionSummary<D>[] = [];
+    for (const { member, fields } of listed.live) {
+      try {
+        summaries.push(this.codec.summary<D>(this.keys.idOf(tenant, member), tenant, fields));
+      } catch (error) {
+        if (!(error instanceof DeserializationError)) throw error;
+        this.observer.undecodable(tenant, member, error.path, false);
+      }
+    }
+    return summaries;
+  }
+
+  /**
+   * Ends the session of `userId` named by `handle` in the tenant of the call: the "sign out
+   * that device" button of a page listing `listForUser` (which gives handles, never ids).
+   * Announced as `session.destroyed` (reason `destroy`). False when the user has no live
+   * session with that handle (unknown, already ended, another user's or another tenant's).
+   * Two round trips: the user's index is read, then the one session deleted.
+   *
+   * @example
+   * @Delete('devices/:handle')
+   * signOut(@CurrentSession() session: Session, @Param('handle') handle: string) {
+   *   return this.sessions.destroyByHandle(session.userId, handle);
+   * }
+   */
+  async destroyByHandle(userId: string, handle: string, options?: SessionCallOptions): Promise<boolean> {
+    checkName(userId, 'userId');
+    checkIdArgument(handle, 'handle');
+    checkOptions(options);
+    const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.destroyByHandle');
+    const keys = this.keys.user(tenant, userId);
+    let listed;
+    try {
+      listed = await this.store.list(keys);
+    } catch (error) {
+      throw this.observer.failed(error, 'sessions.destroyByHandle');
+    }
+    this.observer.expired(tenant, userId, listed.expired);
+    const found = listed.live.find(({ member }) => this.keys.handle(this.keys.idOf(tenant, member)) === handle);
+    return found !== undefined && this.endMember(tenant, userId, keys, found.member, 'sessions.destroyByHandle');
   }
 
   /**
@@ -290,9 +356,11 @@ export class SessionService {
 
   /**
    * The sessions of the tenant of the call (or of every tenant with `tenant: '*'`) as JSON lines,
-   * each ending with `\n`, streamed one SCAN batch at a time (constant memory). A line holds the
-   * session id and record: treat the export as a file of secrets. Expiries are absolute times,
-   * so `importSessions` later restores what is left of each lifetime.
+   * each ending with `\n`, streamed one SCAN batch at a time (constant memory). Without a tenant
+   * given or in context, that is the shared namespace only (`_shared`: sessions created without
+   * a tenant), not every tenant. A line holds the session id and record: treat the export as a
+   * file of secrets. Expiries are absolute times, so `importSessions` later restores what is
+   * left of each lifetime.
    *
    * @example
    * await pipeline(Readable.from(sessions.exportSessions({ tenant: '*' })), createWriteStream('sessions.jsonl'));
@@ -306,18 +374,48 @@ export class SessionService {
 
   /**
    * Restores exported lines (each session, its index entry and its remaining lifetimes),
-   * idempotently: importing twice changes nothing. Sessions expired since the export are counted
-   * in `expired`, lines of another tenant than `options.tenant` in `skipped`; blank lines are
-   * ignored. A malformed line throws InvalidArgumentError naming it (`line 7`): the lines before
-   * it are restored, nothing after it is read.
+   * idempotently: importing twice changes nothing. Only the lines of the tenant of the call
+   * (`options.tenant`, else the tenant context, else the shared namespace) are restored, those
+   * of every tenant only with `tenant: '*'`; the others are counted in `skipped`. Sessions
+   * expired since the export are counted in `expired`; blank lines are ignored. A malformed
+   * line (or one whose times or values no session of this module could have) throws
+   * InvalidArgumentError naming it (`line 7`): the lines before it are restored, nothing after
+   * it is read.
    *
    * @example
    * const lines = createInterface({ input: createReadStream('sessions.jsonl') });
-   * const { restored, expired } = await sessions.importSessions(lines);
+   * const { restored, expired } = await sessions.importSessions(lines, { tenant: '*' });
    */
   async importSessions(lines: AsyncIterable<string> | Iterable<string>, options?: ImportSessionsOptions): Promise<ImportSessionsResult> {
     checkOptions(options);
-    if (options?.tenant !== undefined) assertTenantId(options.tenant);
-    return this.backup.import(lines, options?.tenant);
+    const tenant = options?.tenant === '*' ? undefined : this.core.tenants.resolve(options?.tenant, 'sessions.importSessions');
+    return this.backup.import(lines, tenant);
+  }
+
+  /**
+   * Ends the session `member` of `userId` (`session.destroyed`, reason `destroy`): true when it
+   * was deleted; false when it was gone (announced as expired when the index still named it).
+   */
+  private async endMember(tenant: string, userId: string, keys: UserSessionKeys, member: string, operation: string): Promise<boolean> {
+    let ended;
+    try {
+      ended = await this.store.destroy(keys, member);
+    } catch (error) {
+      throw this.observer.failed(error, operation);
+    }
+    if (!ended.destroyed) {
+      if (ended.expired) this.observer.expired(tenant, userId, [member]);
+      return false;
+    }
+    this.observer.destroyed(tenant, userId, [member], 'destroy');
+    return true;
+  }
+
+  /** Reports a record `get` read but cannot decode, and ends it (when its user is the one of its slot). */
+  private async endUndecodable(tenant: string, member: string, fields: SessionFields, error: DeserializationError): Promise<void> {
+    const userId = fields.u;
+    const owned = userId !== undefined && this.keys.belongsTo(tenant, userId, member);
+    this.observer.undecodable(tenant, member, error.path, owned);
+    if (owned) await this.endMember(tenant, userId, this.keys.user(tenant, userId), member, 'sessions.get');
   }
 }

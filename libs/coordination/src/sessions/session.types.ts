@@ -69,7 +69,7 @@ export interface UpdateSessionOptions extends SessionCallOptions {
 
 /** Options of `SessionService.extend`. */
 export interface ExtendSessionOptions extends SessionCallOptions {
-  /** The new idle lifetime from now, bounded by the absolute lifetime. Default: the session's own `ttlMs`. */
+  /** The session's new idle lifetime, from now and for its later uses, bounded by the absolute lifetime. Default: the session's own. */
   ttlMs?: number;
 }
 
@@ -81,13 +81,19 @@ export interface DestroyAllOptions extends SessionCallOptions {
 
 /** Options of `SessionService.exportSessions`. */
 export interface ExportSessionsOptions {
-  /** One tenant (default: the tenant context), or `'*'` for every tenant of this key prefix. */
+  /**
+   * One tenant (default: the tenant context, else the shared namespace `_shared` only), or `'*'`
+   * for every tenant of this key prefix.
+   */
   tenant?: string;
 }
 
 /** Options of `SessionService.importSessions`. */
 export interface ImportSessionsOptions {
-  /** Restore only lines of this tenant (others are counted in `skipped`). Default: every line's own tenant. */
+  /**
+   * Restore only the lines of this tenant (the others are counted in `skipped`), or of every
+   * tenant with `'*'`. Default: the tenant context, else the shared namespace (`_shared`) only.
+   */
   tenant?: string;
 }
 
@@ -95,9 +101,11 @@ export interface ImportSessionsOptions {
 export interface ImportSessionsResult {
   /** Sessions written (again: a restore is idempotent). */
   restored: number;
+  /** Sessions left as they are: stored at a higher version than the line's (updated since the export). */
+  kept: number;
   /** Lines whose session had expired by now: not restored. */
   expired: number;
-  /** Lines of another tenant than `options.tenant`. */
+  /** Lines of another tenant than the one imported (`options.tenant`, the tenant context or `_shared`). */
   skipped: number;
 }
 

@@ -67,6 +67,20 @@ local function record_activity(l, e)
   return string.format('%013d%013d', l, e)
 end
 
+-- `i` (an idle lifetime in ms) as it sits in the header (bytes 54..64); an error, before
+-- anything is written, when it does not fit.
+local function record_idle_digits(idle_ms)
+  local digits = string.format('%011d', idle_ms)
+  if #digits ~= 11 then error('a session idle lifetime does not fit the record header: ' .. digits) end
+  return digits
+end
+
+-- Rewrites `i` in place with `digits` (from record_idle_digits). Returns the record as updated.
+local function record_set_idle(key, value, digits)
+  redis.call('SETRANGE', key, 53, digits)
+  return string.sub(value, 1, 53) .. digits .. string.sub(value, 65)
+end
+
 -- Records activity at `now` in place: l = now, e = now + idle_ms but at most x, the key
 -- expiring at e. Returns the record as updated.
 local function record_touch(key, value, now, idle_ms, x)
