@@ -4,6 +4,7 @@ import * as locks from './locks.bench.js';
 import * as events from './events.bench.js';
 import * as rateLimit from './rate-limit.bench.js';
 import * as cache from './cache.bench.js';
+import * as sessions from './sessions.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -12,4 +13,4 @@ import * as cache from './cache.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions];
