@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { decodeId, escapeGlob, type KeyBuilder } from '../keys/key-builder.js';
 import type { UserSessionKeys } from './session-store.interface.js';
@@ -25,6 +25,23 @@ export interface ParsedSessionId {
 }
 
 let slotTags: string[] | undefined;
+
+/** Random bytes for this many ids are drawn at once: one CSPRNG call per batch (as crypto.randomUUID caches its entropy). */
+const IDS_PER_DRAW = 256;
+const entropy = Buffer.alloc(16 * IDS_PER_DRAW);
+let drawn = IDS_PER_DRAW;
+
+/** 128 random bits from the CSPRNG as 22 base64url characters; each is handed out once. */
+function randomId(): string {
+  if (drawn === IDS_PER_DRAW) {
+    randomFillSync(entropy);
+    drawn = 0;
+  }
+  const offset = 16 * drawn++;
+  const id = entropy.toString('base64url', offset, offset + 16);
+  entropy.fill(0, offset, offset + 16); // a handed-out id does not linger in the pool
+  return id;
+}
 
 /**
  * For each of the 16384 cluster slots, a 3-character tag that hashes to it: the first of
@@ -69,7 +86,7 @@ export class SessionKeys {
 
   /** A new id for a session of `userId` in `tenant`, in the slot of the user's index. */
   newId(tenant: string, userId: string): { id: string; member: string } {
-    const member = randomBytes(16).toString('base64url') + this.tagOf(tenant, userId);
+    const member = randomId() + this.tagOf(tenant, userId);
     return { id: `${tenant}.${member}`, member };
   }
 
