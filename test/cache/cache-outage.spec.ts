@@ -4,21 +4,9 @@ import { Logger } from '@nestjs/common';
 import { CacheService, RedisUnavailableError } from '@nest-coordination/core';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule } from '../support/boot.js';
-import type { DriverCase } from '../support/drivers.js';
+import { privateServerDriver } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 import { ARRIVAL_MS, cacheApp, gate, warmL1, type CacheTestApp } from './cache-test-app.js';
-
-/** A module on the private server; the breaker never opens, so every call meets the dead server itself. */
-function onServer(server: RedisServerHandle): DriverCase {
-  return {
-    name: 'standalone',
-    options: () => ({
-      connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
-      reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
-      breaker: { failureThreshold: 10_000, openMs: 200 },
-    }),
-  };
-}
 
 /** Asserts `error` is a RedisUnavailableError naming `operation`, the public name of the call. */
 function expectUnavailable(error: unknown, operation: string): void {
@@ -44,7 +32,7 @@ describe('CacheService while Redis is unreachable', () => {
   afterAll(() => server.stop());
 
   async function app(onRedisUnavailable: 'degrade' | 'throw'): Promise<CacheTestApp> {
-    const booted = await cacheApp(onServer(server), { cache: { onRedisUnavailable } });
+    const booted = await cacheApp(privateServerDriver(server), { cache: { onRedisUnavailable } });
     apps.push(booted);
     return booted;
   }
@@ -108,7 +96,7 @@ describe('CacheService while Redis is unreachable', () => {
 
   it('boots while Redis is down (init does not wait for the bus) and answers getOrSet from the loader', async () => {
     await server.kill();
-    const booted = await bootModule({ ...onServer(server).options(), health: { pingIntervalMs: 0 } });
+    const booted = await bootModule({ ...privateServerDriver(server).options(), health: { pingIntervalMs: 0 } });
     try {
       const cache = booted.get(CacheService);
       expect(await cache.getOrSet('k', () => 'loaded')).toBe('loaded');

@@ -5,15 +5,13 @@ import { CircuitOpenError, EmbeddingCache, ErrorCode, RedisUnavailableError } fr
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
 import { rejectionOf, until } from '../support/wait.js';
+import { privateServerDriver } from '../support/drivers.js';
 
 const MODEL = 'text-embedding-3-small';
 
 function appOn(server: RedisServerHandle, onRedisUnavailable: 'degrade' | 'throw'): Promise<BootedModule> {
   return bootModule({
-    connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
-    reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
-    // Never opens: every call meets the dead server itself (the open breaker has a test of its own).
-    breaker: { failureThreshold: 10_000, openMs: 200 },
+    ...privateServerDriver(server).options(),
     health: { pingIntervalMs: 0 },
     cache: { onRedisUnavailable },
   });

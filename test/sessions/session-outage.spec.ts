@@ -1,21 +1,9 @@
 import { RedisUnavailableError } from '@nest-coordination/core';
 import { collect } from '../contract/sessions.contract.js';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
-import type { DriverCase } from '../support/drivers.js';
+import { privateServerDriver } from '../support/drivers.js';
 import { rejectionOf, until } from '../support/wait.js';
 import { ARRIVAL_MS, sessionApp, type SessionTestApp } from './session-test-app.js';
-
-/** A module on the private server; the breaker never opens, so every call meets the dead server itself. */
-function onServer(server: RedisServerHandle): DriverCase {
-  return {
-    name: 'standalone',
-    options: () => ({
-      connection: { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 },
-      reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
-      breaker: { failureThreshold: 10_000, openMs: 200 },
-    }),
-  };
-}
 
 /** Every SessionService method throws RedisUnavailableError naming it while Redis is unreachable, and works again once it is back. */
 describe('SessionService while Redis is unreachable', () => {
@@ -23,7 +11,7 @@ describe('SessionService while Redis is unreachable', () => {
   let app: SessionTestApp;
   beforeAll(async () => {
     server = await startRedisServer();
-    app = await sessionApp(onServer(server));
+    app = await sessionApp(privateServerDriver(server));
   });
   afterAll(async () => {
     await app.close();
