@@ -72,4 +72,19 @@ export function describeSessionHandleContract(driver: DriverCase): void {
       hashing.mockRestore();
     }
   });
+
+  it("a frozen or sealed session's handle can be read (it is computed, not kept)", async () => {
+    const s = await sessions.create('ada', { n: 1 }, { tenant: 'acme' });
+    const expected = s.handle;
+    const frozen = Object.freeze((await sessions.get(s.id))!);
+    const sealed = Object.seal((await sessions.get(s.id))!);
+    const [listed] = await sessions.listForUser('ada', { tenant: 'acme' });
+    Object.freeze(listed);
+    expect([frozen.handle, frozen.handle, sealed.handle, listed.handle]).toEqual([expected, expected, expected, expected]);
+    expect({ ...frozen }.handle).toBe(expected);
+    expect(() => {
+      (frozen as { handle: string }).handle = 'other';
+    }).toThrow(TypeError);
+    expect(frozen.handle).toBe(expected);
+  });
 }

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import {
-  CoordinationModule, InvalidArgumentError, InvalidOptionsError, MAX_SESSION_TTL_MS, SerializationError, TenantInvalidError,
+  CoordinationModule, InvalidArgumentError, InvalidOptionsError, MAX_SESSION_TTL_MS, MAX_SESSIONS_PER_USER, SerializationError, TenantInvalidError,
   TenantRequiredError, type SessionModuleOptions,
 } from '@nest-coordination/core';
 import { bootFailure } from '../support/boot.js';
@@ -116,6 +116,7 @@ describe('sessions module options', () => {
     ['absoluteTtlMs', { absoluteTtlMs: MAX_SESSION_TTL_MS + 1 }],
     ['sliding', { sliding: 'yes' }],
     ['maxPerUser', { maxPerUser: -1 }],
+    ['maxPerUser', { maxPerUser: MAX_SESSIONS_PER_USER + 1 }], // it would be capped silently
     ['onMaxPerUser', { onMaxPerUser: 'drop' }],
     ['pruneIntervalMs', { pruneIntervalMs: -5 }],
     ['bearer', { bearer: 1 }],

@@ -93,6 +93,7 @@ describe.each(DRIVERS)('importSessions checks each record ($name)', (driver) => 
       'a creation after the absolute expiry': variant((f, t) => (f.t = String(t.x + 1))),
       'a last activity before the creation': variant((f, t) => (f.l = String(t.t - 1))),
       'a last activity after the absolute expiry': variant((f, t) => (f.l = String(t.x + 1))),
+      'an idle expiry after the last activity plus the idle lifetime': variant((f, t) => (f.e = String(t.l + t.i + 1))),
     };
     for (const [what, line] of Object.entries(absurd)) expectLine(what, await rejectionOf(importOne(line)), 'line 1');
     await expectNothingWritten();
@@ -103,6 +104,22 @@ describe.each(DRIVERS)('importSessions checks each record ($name)', (driver) => 
       f.x = String(t.t + MAX_SESSION_TTL_MS);
     });
     expect(await importOne(edge)).toEqual({ restored: 1, kept: 0, expired: 0, skipped: 0 });
+  });
+
+  it('refuses a session created in the future (more than 60 s ahead of the store clock), naming the line, and writes nothing of it', async () => {
+    const ahead = (ms: number) =>
+      variant((f, t) => {
+        const t2 = t.t + ms;
+        Object.assign(f, { t: `${t2}`, l: `${t2}`, e: `${t2 + t.e - t.l}`, x: `${t2 + t.x - t.t}` });
+      });
+    const DAY = 86_400_000;
+    expectLine('created 300 days ahead', await rejectionOf(importOne(ahead(300 * DAY))), 'line 1');
+    await expectNothingWritten();
+    const error = await rejectionOf(target.sessions.importSessions([JSON.stringify(lines[1]), ahead(300 * DAY)], { tenant: 'acme' }));
+    expectLine('created 300 days ahead, after a good line', error, 'line 2');
+    expect(await target.sessions.get(made[1].id, { touch: false })).toMatchObject({ data: { n: made[1].data.n } });
+    expect(await target.sessions.get(made[0].id, { touch: false })).toBeNull();
+    expect(await target.sessions.listForUser(made[0].userId, { tenant: 'acme' })).toEqual([]);
   });
 
   it('refuses metadata or data the serializer cannot decode, naming the line', async () => {

@@ -6,7 +6,8 @@ import { LONG, SHORT } from './session-store.contract.js';
  * The scan, backup and flat-record part of the SessionStore contract (see
  * session-store.contract.ts): `scan` finds exactly the matching keys on every master, in
  * batches; `dump` reads records across slots; `restore` writes them back with their own
- * expiries, idempotently, never over a newer stored version, and skips the expired ones; the
+ * expiries, idempotently, never over a newer stored version (a higher `v`, or the same `v` with
+ * activity `l` at least as recent), never a record created in the future, and skips the expired ones; the
  * flat records of the express-session store live and die by their lifetimes; of concurrent
  * claims of a pass lease exactly one wins, until it lapses.
  *
@@ -87,13 +88,35 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       expect(await s.expiryOf(u.keys.index)).toBe(Number(a.fields.x) + s.indexGraceMs);
     });
 
-    it('restore is idempotent: the dumped record is written again over the same version', async () => {
+    it('restore is idempotent: the dumped record, once written, is kept as it is', async () => {
       const s = current();
       const u = user();
       const { key, member, fields } = await create(u);
       const [dumped] = await s.store.dump([key]);
-      for (let i = 0; i < 3; i++) expect(await s.store.restore(u.keys, member, dumped.fields)).toBe('restored');
+      await s.store.destroy(u.keys, member);
+      expect(await s.store.restore(u.keys, member, dumped.fields)).toBe('restored');
+      for (let i = 0; i < 3; i++) expect(await s.store.restore(u.keys, member, dumped.fields)).toBe('kept');
       expect(await s.store.list(u.keys)).toEqual({ live: [{ member, fields }], expired: [] });
+    });
+
+    it('restore keeps a stored record of the same version with activity at least as recent (an extend or a use since the export is not undone)', async () => {
+      const s = current();
+      const u = user();
+      const { key, member } = await create(u, { idleTtlMs: 60_000 });
+      const [older] = await s.store.dump([key]);
+      await s.elapse(5);
+      const extended = (await s.store.extend(key, 120_000))!;
+      expect(Number(extended.l)).toBeGreaterThan(Number(older.fields.l));
+      const expiry = await s.expiryOf(key);
+      expect(await s.store.restore(u.keys, member, older.fields)).toBe('kept');
+      expect(await s.store.read(key, false)).toEqual(extended);
+      expect(await s.expiryOf(key)).toBe(expiry);
+      // A dump of the same version with more recent activity than the stored record is written over it.
+      const [newer] = await s.store.dump([key]);
+      await s.store.destroy(u.keys, member);
+      expect(await s.store.restore(u.keys, member, older.fields)).toBe('restored');
+      expect(await s.store.restore(u.keys, member, newer.fields)).toBe('restored');
+      expect(await s.store.read(key, false)).toEqual(extended);
     });
 
     it('restore keeps a stored record newer than the dump (a higher v): an update since the export is not undone', async () => {
@@ -139,6 +162,7 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       const member = s.keys.newId(u.tenant, u.userId).member;
       expect(await s.store.restore(u.keys, member, long.fields)).toBe('restored');
       expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x) + s.indexGraceMs);
+      await s.store.destroy(u.keys, short.member);
       expect(await s.store.restore(u.keys, short.member, short.fields)).toBe('restored');
       expect(await s.expiryOf(u.keys.index)).toBe(Number(long.fields.x) + s.indexGraceMs);
     });
@@ -148,10 +172,26 @@ export function describeSessionStoreRecordsContract(current: () => SessionStoreU
       const u = user();
       const { key, member, fields } = await create(u);
       const odd = Object.fromEntries([...Object.entries(fields), ['__proto__', 'p'], ['constructor', 'c'], ['d:ü ✓', '"x"']]) as Record<string, string>;
+      await s.store.destroy(u.keys, member);
       expect(await s.store.restore(u.keys, member, odd)).toBe('restored');
       const read = (await s.store.read(key, false))!;
       expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
       expect(Object.entries(read).sort()).toEqual(Object.entries(odd).sort());
+    });
+
+    it('refuses a record created more than 60 s ahead of the store clock before writing anything, naming `fields`', async () => {
+      const s = current();
+      const u = user();
+      const { fields } = await create(user());
+      const [future, soon] = [s.keys.newId(u.tenant, u.userId).member, s.keys.newId(u.tenant, u.userId).member];
+      const createdAt = (t: number) => ({ ...fields, t: `${t}`, l: `${t}`, e: `${t + 60_000}`, x: `${t + 600_000}`, i: '60000' });
+      const now = await s.now();
+      await expect(s.store.restore(u.keys, future, createdAt(now + 300 * 86_400_000))).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'fields' });
+      await expect(s.store.restore(u.keys, future, createdAt(now + 120_000))).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', argument: 'fields' });
+      expect(await s.store.read(u.keys.sessionPrefix + future, false)).toBeNull();
+      expect(await s.expiryOf(u.keys.index)).toBeNull();
+      // Within the tolerance of clocks apart (a record exported by an instance ahead of this one).
+      expect(await s.store.restore(u.keys, soon, createdAt(now + 10_000))).toBe('restored');
     });
 
     it('refuses a record without integer t, l, e, x, i and v of at most 13 (i: 11, v: 10) digits before writing anything, naming `fields`', async () => {

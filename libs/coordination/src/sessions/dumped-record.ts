@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { MAX_RESTORE_AHEAD_MS } from './session-limits.js';
 import type { SessionFields } from './session-store.interface.js';
 
 /**
@@ -38,4 +39,16 @@ export function restoredTimes(fields: SessionFields): RestoredTimes {
     times[name] = Number(value);
   }
   return times as unknown as RestoredTimes;
+}
+
+/**
+ * What both session stores throw for a dumped record created more than MAX_RESTORE_AHEAD_MS
+ * after the store's clock (no session can have been): an InvalidArgumentError naming `fields`,
+ * as for malformed time fields, so an import reports it as its line's.
+ *
+ * @example
+ * if (t > now + MAX_RESTORE_AHEAD_MS) throw futureRecord();
+ */
+export function futureRecord(): InvalidArgumentError {
+  return new InvalidArgumentError('fields', `"t" (its creation) is more than ${MAX_RESTORE_AHEAD_MS} ms after the store's clock`);
 }

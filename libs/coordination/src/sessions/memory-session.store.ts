@@ -1,7 +1,8 @@
 import { storeTtlMs } from '../cache/store-ttl.js';
 import type { Clock } from '../core/clock.js';
 import { globToRegExp } from '../keys/glob.js';
-import { restoredTimes } from './dumped-record.js';
+import { futureRecord, restoredTimes } from './dumped-record.js';
+import { MAX_RESTORE_AHEAD_MS } from './session-limits.js';
 import type {
   CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, RestoreSessionResult, SessionFields, SessionMember,
   SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
@@ -156,10 +157,16 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<RestoreSessionResult> {
-    const { e, x, t, v } = restoredTimes(fields);
-    if (e <= this.clock.now() || x <= this.clock.now()) return 'expired';
+    const { l, e, x, t, v } = restoredTimes(fields);
+    const now = this.clock.now();
+    if (t > now + MAX_RESTORE_AHEAD_MS) throw futureRecord();
+    if (e <= now || x <= now) return 'expired';
     const stored = this.record(keys.sessionPrefix + member);
-    if (stored && Number(stored.fields.get('v')) > v) return 'kept';
+    if (stored) {
+      // At least as new: a higher version, or the same one with activity not older (restore.lua).
+      const [storedV, storedL] = [Number(stored.fields.get('v')), Number(stored.fields.get('l'))];
+      if (storedV > v || (storedV === v && storedL >= l)) return 'kept';
+    }
     this.write(keys.sessionPrefix + member, { kind: 'hash', fields: new Map(Object.entries(fields)), expiresAt: Math.min(e, x) });
     this.addMember(keys.index, member, t, x);
     return 'restored';

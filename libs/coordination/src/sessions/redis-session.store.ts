@@ -1,7 +1,8 @@
 import { storeTtlMs } from '../cache/store-ttl.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { scanMasters } from '../connection/scan-masters.js';
-import { restoredTimes } from './dumped-record.js';
+import { futureRecord, restoredTimes } from './dumped-record.js';
+import { MAX_RESTORE_AHEAD_MS } from './session-limits.js';
 import type {
   CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, RestoreSessionResult, SessionFields, SessionMember,
   SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
@@ -113,8 +114,10 @@ export class RedisSessionStore implements SessionStore {
   /** The script compares versions and writes in one step: a concurrent update is never undone. */
   async restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<RestoreSessionResult> {
     const { l, e, x, t, i, v } = restoredTimes(fields);
-    const args = [member, l, e, x, t, i, v, this.indexGraceMs, bodyOf(fields)];
-    return this.connection.runScript<RestoreSessionResult>(S.restore, [keys.index, keys.sessionPrefix + member], args);
+    const args = [member, l, e, x, t, i, v, this.indexGraceMs, bodyOf(fields), MAX_RESTORE_AHEAD_MS];
+    const outcome = await this.connection.runScript<RestoreSessionResult | 'future'>(S.restore, [keys.index, keys.sessionPrefix + member], args);
+    if (outcome === 'future') throw futureRecord();
+    return outcome;
   }
 
   getRecord(key: string): Promise<string | null> {

@@ -4,9 +4,9 @@ import { restoredTimes, type RestoredTimes } from './dumped-record.js';
 import { DATA_PREFIX, RECORD_FIELDS, type SessionCodec } from './session-codec.js';
 import type { SessionKeys } from './session-keys.js';
 import type { SessionObserver } from './session-observer.js';
-import type { RestoreSessionResult, SessionFields, SessionStore, UserSessionKeys } from './session-store.interface.js';
+import type { SessionFields, SessionStore, UserSessionKeys } from './session-store.interface.js';
 import type { ImportSessionsResult } from './session.types.js';
-import { MAX_SESSION_TTL_MS } from './session-limits.js';
+import { MAX_RESTORE_AHEAD_MS, MAX_SESSION_TTL_MS } from './session-limits.js';
 import { isSessionTenant } from './session-validation.js';
 
 /** Format version of an export line. */
@@ -17,6 +17,7 @@ const KNOWN_FIELDS = new Set<string>(RECORD_FIELDS);
 
 /** One line of an export, once validated. */
 interface Restore {
+  readonly line: number;
   readonly tenant: string;
   readonly keys: UserSessionKeys;
   readonly member: string;
@@ -70,7 +71,10 @@ export class SessionBackup {
    * Restores every line of `onlyTenant` (of every tenant when undefined: the caller decided,
    * `tenant: '*'`); idempotent. Lines are validated, then
    * restored a batch at a time: a malformed line throws InvalidArgumentError naming it (`line 7`)
-   * after the valid lines before it are restored, and before anything after it is read.
+   * after the valid lines before it are restored, and before anything after it is read. A line
+   * the store refuses (created more than MAX_RESTORE_AHEAD_MS after its clock) is never
+   * written and throws the same way once its batch is done: the other lines of its batch (up
+   * to 64, some after it) are restored.
    */
   async import(lines: AsyncIterable<unknown> | Iterable<unknown>, onlyTenant: string | undefined): Promise<ImportSessionsResult> {
     if (typeof lines !== 'object' || lines === null || !(Symbol.asyncIterator in lines || Symbol.iterator in lines)) {
@@ -105,13 +109,16 @@ export class SessionBackup {
 
   private async restoreAll(batch: readonly Restore[], result: ImportSessionsResult): Promise<void> {
     if (batch.length === 0) return;
-    let outcomes: RestoreSessionResult[];
-    try {
-      outcomes = await Promise.all(batch.map((r) => this.store.restore(r.keys, r.member, r.fields)));
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.importSessions');
+    const settled = await Promise.allSettled(batch.map((r) => this.store.restore(r.keys, r.member, r.fields)));
+    for (const outcome of settled) if (outcome.status === 'fulfilled') result[outcome.value] += 1;
+    const failed = settled.findIndex((s) => s.status === 'rejected');
+    if (failed < 0) return;
+    const error = (settled[failed] as PromiseRejectedResult).reason;
+    // The store refuses what only it can judge (a creation after its clock): the line's error.
+    if (error instanceof InvalidArgumentError && error.argument === 'fields') {
+      throw new InvalidArgumentError(`line ${batch[failed].line}`, `has a creation "fields.t" more than ${MAX_RESTORE_AHEAD_MS} ms after the store's clock`);
     }
-    for (const outcome of outcomes) result[outcome] += 1;
+    throw this.observer.failed(error, 'sessions.importSessions');
   }
 
   /**
@@ -138,7 +145,7 @@ export class SessionBackup {
     if (!parsed || parsed.tenant !== tenant) throw bad('has no valid session "id" of its tenant');
     const record = this.record(fields, bad);
     if (!this.keys.belongsTo(tenant, record.u, parsed.member)) throw bad('has an "id" that is not of its user ("fields.u")');
-    return { tenant, keys: this.keys.user(tenant, record.u), member: parsed.member, fields: record };
+    return { line: number, tenant, keys: this.keys.user(tenant, record.u), member: parsed.member, fields: record };
   }
 
   /**
@@ -179,12 +186,15 @@ export class SessionBackup {
  * What makes a record's times impossible for a session created by this library (which an
  * import must not let in: it would outlive `absoluteTtlMs`), or null: an idle lifetime of 1 ms
  * to MAX_SESSION_TTL_MS, an absolute expiry at most MAX_SESSION_TTL_MS after the creation, the
- * idle expiry never after it, the last activity within the lifetime.
+ * idle expiry never after it nor after the last activity plus the idle lifetime, the last
+ * activity within the lifetime. (A creation in the future is refused by the store, against its
+ * own clock: the module's may not be the one that wrote the record.)
  */
 function lifetimeProblem({ t, l, e, x, i }: RestoredTimes): string | null {
   if (i < 1 || i > MAX_SESSION_TTL_MS) return `has an idle lifetime "fields.i" outside 1-${MAX_SESSION_TTL_MS} ms`;
   if (x < t || x > t + MAX_SESSION_TTL_MS) return `has an absolute expiry "fields.x" before its creation "fields.t" or more than ${MAX_SESSION_TTL_MS} ms after it`;
   if (e > x) return 'has an idle expiry "fields.e" after its absolute expiry "fields.x"';
+  if (e > l + i) return 'has an idle expiry "fields.e" after its last activity "fields.l" plus its idle lifetime "fields.i"';
   if (l < t || l > x) return 'has a last activity "fields.l" before its creation "fields.t" or after its absolute expiry "fields.x"';
   return null;
 }

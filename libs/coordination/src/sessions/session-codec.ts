@@ -149,11 +149,13 @@ export class SessionCodec {
 /**
  * Defines `handle` on `session` as an enumerable property computed by `compute` when first
  * read (or replaced when assigned), then kept as a plain value: every `get` would otherwise
- * hash the id for a handle few callers read.
+ * hash the id for a handle few callers read. On a frozen or sealed session (its properties
+ * can no longer be redefined) each read computes it again, and assigning it throws TypeError
+ * as assigning a read-only property does.
  */
 function lazyHandle(session: Record<string, unknown>, compute: () => string): void {
   const keep = (target: object, value: unknown) =>
-    Object.defineProperty(target, 'handle', { value, enumerable: true, writable: true, configurable: true });
+    Reflect.defineProperty(target, 'handle', { value, enumerable: true, writable: true, configurable: true });
   Object.defineProperty(session, 'handle', {
     enumerable: true,
     configurable: true,
@@ -163,7 +165,7 @@ function lazyHandle(session: Record<string, unknown>, compute: () => string): vo
       return handle;
     },
     set(this: object, value: unknown) {
-      keep(this, value);
+      if (!keep(this, value)) throw new TypeError("Cannot assign to read only property 'handle' of a frozen or sealed session");
     },
   });
 }

@@ -9,10 +9,10 @@ import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.
 
 /** The capability segment of the pass lease's key (`<prefix>:_shared:session-prune:{pass}`). */
 const LEASE_CAPABILITY = 'session-prune';
-/** The shortest lease: a pass with the timer off (`runOnce` only) or a very short interval. */
-const MIN_LEASE_MS = 1_000;
-/** How much shorter than the shortest wait between two passes of one instance the lease is. */
-const LEASE_MARGIN_MS = 1_000;
+/** The lease of a pass with the timer off (`runOnce` only): passes of a fleet called at once run once. */
+const MANUAL_LEASE_MS = 1_000;
+/** The lease's share of the interval: below the shortest jittered wait (90 %), so it lapses first. */
+const LEASE_SHARE = 0.85;
 
 /**
  * The background pass of sessions (library-internal): every `sessions.pruneIntervalMs` (0 turns
@@ -23,12 +23,13 @@ const LEASE_MARGIN_MS = 1_000;
  * destroyAllForUser) prune it too; this pass covers the users who do not come back.
  *
  * One instance of a fleet per pass: before scanning, an instance claims a lease shared by every
- * instance on the key prefix (`SessionStore.claimPass`, SET NX PX of a `_shared` key) for the
- * shortest jittered wait (90 % of `pruneIntervalMs`) - 1 s, at least 1 s; the instance that
+ * instance on the key prefix (`SessionStore.claimPass`, SET NX PX of a `_shared` key) for
+ * 85 % of `pruneIntervalMs` (`prunePassLeaseMs`; 1 s with the timer off); the instance that
  * gets it runs the pass, the others skip that turn (their pass resolves with 0). The lease
- * lapses by itself before the holder's own next pass, so one instance alone never skips a
- * turn, and a fleet runs a pass at least every 110 % of the interval (plus a pass's duration),
- * within the index grace of two intervals. A pass longer than the lease may meet another
+ * lapses by itself no later than the holder's own next pass (the shortest jittered wait is
+ * 90 %), whatever the interval, so one instance alone never skips a turn, and a fleet runs a
+ * pass at least every 110 % of the interval (plus a pass's duration), within the index grace
+ * of two intervals. A pass longer than the lease may meet another
  * instance's: harmless, as `prune` is atomic and an expired member is announced exactly once.
  * Passes of one instance never overlap (the next is scheduled when one ends), the timer is
  * unref'd (it never keeps the process alive), errors are logged, never thrown, and shutdown
@@ -54,7 +55,7 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
     core: CoordinationCore,
   ) {
     this.leaseKey = core.keys.key(SHARED_TENANT, LEASE_CAPABILITY, 'pass');
-    this.leaseMs = Math.max(prunePassDelayMs(options.pruneIntervalMs, () => 0) - LEASE_MARGIN_MS, MIN_LEASE_MS);
+    this.leaseMs = prunePassLeaseMs(options.pruneIntervalMs);
   }
 
   onModuleInit(): void {
@@ -125,4 +126,17 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
  */
 export function prunePassDelayMs(intervalMs: number, random = Math.random): number {
   return Math.round(intervalMs * (0.9 + 0.2 * random()));
+}
+
+/**
+ * How long the lease of a pass lasts (ms): 85 % of `intervalMs`, whole ms, at least 1 ms; 1 s
+ * with the timer off (`intervalMs` 0). Never longer than the shortest wait `prunePassDelayMs`
+ * gives (90 %, rounded), so the lease of a lone instance has lapsed when its next pass claims.
+ *
+ * @example
+ * prunePassLeaseMs(60_000); // 51 000: the next pass of this instance comes 54 000 ms or more later
+ */
+export function prunePassLeaseMs(intervalMs: number): number {
+  if (intervalMs === 0) return MANUAL_LEASE_MS;
+  return Math.max(1, Math.floor(intervalMs * LEASE_SHARE));
 }

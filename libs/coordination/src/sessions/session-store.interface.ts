@@ -63,9 +63,10 @@ export type DestroySessionResult =
   | { readonly destroyed: false; readonly expired: boolean };
 
 /**
- * `restore`: `restored` (the dumped record written), `kept` (a live stored record of a higher
- * version than the dumped one left as it is: the session changed since the export) or `expired`
- * (the dumped record's idle or absolute expiry has passed: nothing written).
+ * `restore`: `restored` (the dumped record written), `kept` (a live stored record at least as
+ * new as the dumped one left as it is: a higher version, or the same with a last activity `l`
+ * not older; the session was used, extended or restored since the export) or `expired` (the
+ * dumped record's idle or absolute expiry has passed: nothing written).
  */
 export type RestoreSessionResult = 'restored' | 'kept' | 'expired';
 
@@ -140,11 +141,15 @@ export interface SessionStore {
   dump(keys: readonly string[]): Promise<DumpedSession[]>;
   /**
    * Writes a dumped record back under `sessionPrefix + member` with its own expiries (`e`, `x`),
-   * and adds it to the index, when no live record is stored there or the stored one's version
-   * `v` is not higher than the dumped one's: idempotent, and an import into a live system never
-   * undoes an update made since the export (`kept`: nothing written). `expired` (nothing
-   * written) when the dumped idle or absolute expiry has passed. A session deleted since the
-   * export is absent, so it is restored.
+   * and adds it to the index, unless a live record at least as new is stored there (a higher
+   * version `v`, or the same `v` with a last activity `l` not older): idempotent, and an import
+   * into a live system never undoes an update, a use or an extend made since the export
+   * (`kept`: nothing written). `expired` (nothing written) when the dumped idle or absolute
+   * expiry has passed. A session deleted since the export is absent, so it is restored.
+   *
+   * @throws InvalidArgumentError naming `fields`, before writing anything, for time fields that
+   * are not integers fitting the record (dumped-record.ts) or a creation `t` more than
+   * MAX_RESTORE_AHEAD_MS after the store's clock (server time on Redis)
    */
   restore(keys: UserSessionKeys, member: string, fields: SessionFields): Promise<RestoreSessionResult>;
 

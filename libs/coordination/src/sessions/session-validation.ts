@@ -1,23 +1,11 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { checkObject } from '../errors/check-object.js';
 import { MAX_ID_LENGTH, SHARED_TENANT, isTenantId, kindOf } from '../keys/key-builder.js';
-import { MAX_SESSION_TTL_MS } from './session-limits.js';
+import { MAX_SESSIONS_PER_USER, MAX_SESSION_TTL_MS } from './session-limits.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 
 /** Longest name of a session data field. */
 export const MAX_FIELD_NAME_LENGTH = 256;
-
-/**
- * Most live sessions one user may have, whatever `sessions.maxPerUser` says (0, "no limit",
- * included): creating, listing and revoking a user's sessions are each one script over the
- * user's whole index, which must stay small enough never to block Redis. At the ceiling,
- * `sessions.onMaxPerUser` applies: the oldest session is ended (`evict-oldest`, the default)
- * or SessionLimitError thrown (`reject`).
- *
- * @example
- * sessions: { maxPerUser: MAX_SESSIONS_PER_USER, onMaxPerUser: 'reject' }
- */
-export const MAX_SESSIONS_PER_USER = 1_000;
 
 /**
  * The per-user limit a `create` applies: `maxPerUser`, or MAX_SESSIONS_PER_USER when it is 0

@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy, ValidateNested } from 'class-validator';
-import { MAX_SESSION_TTL_MS } from './session-limits.js';
+import { MAX_SESSIONS_PER_USER, MAX_SESSION_TTL_MS } from './session-limits.js';
 
 /**
  * How the SessionGuard reads the session id from a cookie, and how SessionCookies writes it
@@ -150,7 +150,7 @@ export class SessionOptionsSchema {
   @IsOptional() @IsInt() @Min(1_000) @Max(MAX_SESSION_TTL_MS) ttlMs?: number;
   @IsOptional() @IsInt() @Min(1_000) @Max(MAX_SESSION_TTL_MS) absoluteTtlMs?: number;
   @IsOptional() @IsBoolean() sliding?: boolean;
-  @IsOptional() @IsInt() @Min(0) @Max(100_000) maxPerUser?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_SESSIONS_PER_USER) maxPerUser?: number;
   @IsOptional() @IsIn(['evict-oldest', 'reject']) onMaxPerUser?: string;
   @IsOptional() @IsInt() @Min(0) @Max(86_400_000) pruneIntervalMs?: number;
   @IsOptional() @IsBoolean() bearer?: boolean;

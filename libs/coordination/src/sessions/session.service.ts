@@ -111,10 +111,11 @@ export class SessionService {
    * The session, or null when it is unknown, expired, ended, of another tenant or the id is
    * malformed. Restarts its idle lifetime (one round trip) when `sessions.sliding` (default) or `touch`.
    *
-   * A session whose record the serializer cannot decode (a serializer changed across a deploy,
-   * corruption) is null too, and ended (`session.destroyed`, reason `destroy`): nobody could use
-   * it, and its user can log in again. Each is logged as a warning naming its handle and counted
-   * in `sessions_errors_total{operation: 'decode'}`.
+   * A session whose record the serializer cannot decode (a value of a newer serializer format
+   * during a rolling upgrade, one nested past a lowered `serializer.maxDepth`, corruption) is
+   * null too (the guard answers 401): each read is logged as a warning naming its handle and
+   * counted in `sessions_errors_total{operation: 'decode'}`. It is NOT ended: instances of
+   * another release may read it; it idles out (`listForUser` leaves it out meanwhile).
    *
    * In a handler, SessionGuard has already loaded the session (`@CurrentSession()`); elsewhere,
    * read the id from the signed cookie with SessionCookies (the raw cookie value is signed,
@@ -140,7 +141,7 @@ export class SessionService {
       return this.codec.session<D>(id, target.tenant, fields);
     } catch (error) {
       if (!(error instanceof DeserializationError)) throw error;
-      await this.endUndecodable(target.tenant, target.member, fields, error);
+      this.observer.undecodable(target.tenant, target.member, error.path, false);
       return null;
     }
   }
@@ -374,13 +375,17 @@ export class SessionService {
 
   /**
    * Restores exported lines (each session, its index entry and its remaining lifetimes),
-   * idempotently: importing twice changes nothing. Only the lines of the tenant of the call
+   * idempotently: importing twice changes nothing, and a session updated, used or extended
+   * since the export is `kept` as it is. An import is a restore after data loss (an empty or
+   * partly empty keyspace): into a live system, an old export brings back the sessions ended
+   * since (logouts, destroyAllForUser, regenerate). Only the lines of the tenant of the call
    * (`options.tenant`, else the tenant context, else the shared namespace) are restored, those
    * of every tenant only with `tenant: '*'`; the others are counted in `skipped`. Sessions
    * expired since the export are counted in `expired`; blank lines are ignored. A malformed
    * line (or one whose times or values no session of this module could have) throws
    * InvalidArgumentError naming it (`line 7`): the lines before it are restored, nothing after
-   * it is read.
+   * it is read. A line created more than 60 s after the store's clock is refused the same way
+   * by the store, once the lines restored in parallel with it (up to 64) are written.
    *
    * @example
    * const lines = createInterface({ input: createReadStream('sessions.jsonl') });
@@ -409,13 +414,5 @@ export class SessionService {
     }
     this.observer.destroyed(tenant, userId, [member], 'destroy');
     return true;
-  }
-
-  /** Reports a record `get` read but cannot decode, and ends it (when its user is the one of its slot). */
-  private async endUndecodable(tenant: string, member: string, fields: SessionFields, error: DeserializationError): Promise<void> {
-    const userId = fields.u;
-    const owned = userId !== undefined && this.keys.belongsTo(tenant, userId, member);
-    this.observer.undecodable(tenant, member, error.path, owned);
-    if (owned) await this.endMember(tenant, userId, this.keys.user(tenant, userId), member, 'sessions.get');
   }
 }

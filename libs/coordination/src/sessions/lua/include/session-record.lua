@@ -47,6 +47,7 @@ local function record_fields(value)
   return cjson.decode(string.sub(value, RECORD_BODY))
 end
 
+local function record_last_activity(value) return tonumber(string.sub(value, 2, 14)) end
 local function record_idle(value) return tonumber(string.sub(value, 54, 64)) end
 local function record_created(value) return tonumber(string.sub(value, 41, 53)) end
 local function record_version(value) return tonumber(string.sub(value, 65, 74)) end
