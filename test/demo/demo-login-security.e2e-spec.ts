@@ -102,6 +102,28 @@ describe.each(DEMO_BACKENDS)('demo login: cross-site requests and the session to
     await login().set('content-type', 'application/json; charset=utf-8').send(JSON.stringify(ADA_LOGIN)).expect(201);
   });
 
+  it('refuses a cross-site logout with 403: the session stays live and its cookie is not cleared (second review, finding 13)', async () => {
+    const res = await login('/auth/login?token=true').send(ADA_LOGIN).expect(201);
+    const cookie = sessionSetCookie(res)!.split(';')[0];
+    const logout = () => request(app.getHttpServer()).post('/auth/logout').set('cookie', cookie);
+    const refused = [
+      logout().set('sec-fetch-site', 'cross-site').type('form').send({}),
+      logout().set('sec-fetch-site', 'same-site'),
+      logout().set('origin', 'https://attacker.example'),
+      logout().set('origin', 'null'),
+    ];
+    for (const pending of refused) {
+      const answer = await pending;
+      expect(answer.status).toBe(403);
+      expect(answer.headers['set-cookie']).toBeUndefined();
+    }
+    await request(app.getHttpServer()).get('/crews').set('cookie', cookie).expect(200);
+    // Only the cross-site rule: a same-origin logout needs no JSON body (a form post is fine).
+    const out = await logout().set('sec-fetch-site', 'same-origin').set('origin', origin).type('form').send({}).expect(204);
+    expect(clearsSessionCookie(sessionSetCookie(out))).toBe(true);
+    await request(app.getHttpServer()).get('/crews').set('cookie', cookie).expect(401);
+  });
+
   it('answers the bearer token only when asked (?token=true): never to a default login, which gets the cookie only', async () => {
     const plain = await login().send(ADA_LOGIN).expect(201);
     expect(plain.body).not.toHaveProperty('token');

@@ -46,6 +46,22 @@ describe('secret options never appear in startup errors (finding 3)', () => {
     expect(url.message).not.toContain('s3cr3t-pw');
   });
 
+  it('connection.url hides everything up to the last `@` before the host, with or without a scheme (second review, finding 14)', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['http://admin:p@ss-word@cache:6379', 'p@ss-word', '"http://***@cache:6379"'],
+      ['admin:hunter2@cache:6379', 'hunter2', '"***@cache:6379"'],
+      ['http://admin:p/ss@cache:6379', 'p/ss', '"http://***@cache:6379"'],
+      ['admin:p@ss@cache:6379', 'p@ss', '"***@cache:6379"'],
+    ];
+    for (const [url, secret, shown] of cases) {
+      const error = await bootError({ connection: { url } });
+      expect(named(error)).toEqual(['connection.url']);
+      expect(error.message).toContain(shown);
+      expect(error.message).not.toContain(secret);
+      expect(JSON.stringify(error.problems)).not.toContain(secret);
+    }
+  });
+
   it('other options still show the value they were given', async () => {
     const error = await cookieError({ secret: SECRET, sameSite: 'loose' as never });
     expect(error.message).toContain('"loose"');

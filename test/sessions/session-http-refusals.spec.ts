@@ -14,7 +14,8 @@ import { DRIVERS } from '../support/drivers.js';
 import { CoordinationCore } from '../support/internals.js';
 
 // How the SessionGuard refuses over HTTP, with and without CoordinationExceptionFilter, and
-// which credential it uses when a request carries several (review findings 1, 2, 8 and 9).
+// which credential it uses when a request carries several (review findings 1, 2, 8 and 9; second
+// review: findings 1, 2, 12, 15 and 16).
 
 const SECRET = 'refusal-secret-refusal-secret-000';
 
@@ -42,15 +43,15 @@ class MeController {
   }
 }
 
-const options = (extra: CoordinationModuleOptions = {}): CoordinationModuleOptions => ({
+const options = (extra: CoordinationModuleOptions = {}, bearer = true): CoordinationModuleOptions => ({
   ...DRIVERS[0].options(),
   health: { pingIntervalMs: 0 },
   ...extra,
-  sessions: { pruneIntervalMs: 0, cookie: { secret: SECRET } },
+  sessions: { pruneIntervalMs: 0, bearer, cookie: { secret: SECRET } },
 });
 
-const boot = (filter: boolean, extra?: CoordinationModuleOptions) =>
-  bootApp(options(extra), {
+const boot = (filter: boolean, extra?: CoordinationModuleOptions, bearer?: boolean) =>
+  bootApp(options(extra, bearer), {
     controllers: [AuthController, MeController],
     configure: (app) => (filter ? app.useGlobalFilters(new CoordinationExceptionFilter()) : undefined),
   });
@@ -114,6 +115,37 @@ describe.each([
     expect(response.body).toMatchObject({ type: 'urn:coordination:error:E_SESSION_NOT_FOUND', status: 401, code: 'E_SESSION_NOT_FOUND' });
     expect(response.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
   });
+
+  it('a refused cookie without a bearer token: `WWW-Authenticate: Bearer`, no invalid_token (second review, finding 12)', async () => {
+    const response = await request(booted.app.getHttpServer()).get('/me').set('Cookie', signedCookie(unknownId('acme'))).expect(401);
+    expect(response.body.code).toBe('E_SESSION_NOT_FOUND');
+    expect(response.headers['www-authenticate']).toBe('Bearer');
+  });
+});
+
+describe.each([
+  { filter: true, name: 'with CoordinationExceptionFilter' },
+  { filter: false, name: 'without any filter' },
+])('SessionGuard with bearer tokens off $name: no Bearer challenge (second review, finding 12)', ({ filter }) => {
+  let booted: BootedApp;
+  beforeAll(async () => {
+    booted = await boot(filter, {}, false);
+  });
+  afterAll(() => booted.close());
+
+  it('a 401 for no credential, a refused cookie or an ignored Authorization header carries no WWW-Authenticate', async () => {
+    const http = booted.app.getHttpServer();
+    const attempts = [
+      request(http).get('/me'),
+      request(http).get('/me').set('Cookie', signedCookie(unknownId('acme'))),
+      request(http).get('/me').set('Authorization', `Bearer ${unknownId('acme')}`),
+    ];
+    for (const attempt of attempts) {
+      const response = await attempt.expect(401);
+      expect(response.body.code).toMatch(/^E_SESSION_(REQUIRED|NOT_FOUND)$/);
+      expect(response.headers['www-authenticate']).toBeUndefined();
+    }
+  });
 });
 
 describe('SessionGuard with several credentials (finding 9)', () => {
@@ -174,5 +206,92 @@ describe('SessionGuard with several credentials (finding 9)', () => {
       const me = await request(http).get('/me').set('Cookie', `${junk}; theme=dark; ${live.cookie}`).expect(200);
       expect(me.body.userId).toBe('grace');
     }
+  });
+});
+
+describe('SessionGuard across tenants and with several credentials (second review, findings 1, 2, 12, 15)', () => {
+  let booted: BootedApp;
+  let http: ReturnType<BootedApp['app']['getHttpServer']>;
+  /** A session of `userId` in `tenant`, or outside any tenant (`_shared`) with null. */
+  const login = async (userId: string, tenant: string | null = 'acme') => {
+    const response = await request(http).post('/auth/login').send({ userId, tenant: tenant ?? undefined }).expect(201);
+    return { token: response.body.token as string, cookie: cookieOf(response) };
+  };
+  const ended = async (userId: string, tenant = 'acme') => {
+    const session = await login(userId, tenant);
+    await booted.get(SessionService).destroy(session.token);
+    return session;
+  };
+  const clearing = [expect.objectContaining({ name: 'sid', value: '', maxAge: 0 })];
+
+  beforeAll(async () => {
+    booted = await boot(true, { tenancy: { header: 'x-tenant-id' } });
+    http = booted.app.getHttpServer();
+  });
+  afterAll(() => booted.close());
+
+  it('a live cookie of another tenant than the request\'s: 401 that keeps the cookie; it still works in its own tenant (finding 1)', async () => {
+    const acme = await login('ada');
+    const shared = await login('ada', null);
+    for (const cookie of [acme.cookie, shared.cookie]) {
+      const refused = await request(http).get('/me').set('Cookie', cookie).set('x-tenant-id', 'globex').expect(401);
+      expect(refused.body.code).toBe('E_SESSION_NOT_FOUND');
+      expect(setCookies(refused)).toEqual([]);
+    }
+    expect((await request(http).get('/me').set('Cookie', acme.cookie).set('x-tenant-id', 'acme').expect(200)).body).toEqual({ userId: 'ada', runsIn: 'acme' });
+    expect((await request(http).get('/me').set('Cookie', acme.cookie).expect(200)).body).toEqual({ userId: 'ada', runsIn: 'acme' });
+  });
+
+  it('an ended session is cleared in its own tenant or without one, not from another tenant (finding 1)', async () => {
+    const gone = await ended('ada');
+    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).set('x-tenant-id', 'globex').expect(401))).toEqual([]);
+    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).set('x-tenant-id', 'acme').expect(401))).toEqual(clearing);
+    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).expect(401))).toEqual(clearing);
+    // A signature no secret verifies is cleared whatever the tenant.
+    expect(setCookies(await request(http).get('/me').set('Cookie', 'sid=s%3Aforged.signature').set('x-tenant-id', 'globex').expect(401))).toEqual(clearing);
+  });
+
+  it('a tossed, validly signed cookie of an ended session before the live one: 200 as the live user, nothing cleared (finding 2)', async () => {
+    const attacker = await ended('mallory');
+    const victim = await login('grace');
+    const me = await request(http).get('/me').set('Cookie', `${attacker.cookie}; theme=dark; ${victim.cookie}`).expect(200);
+    expect(me.body).toEqual({ userId: 'grace', runsIn: 'acme' });
+    expect(setCookies(me)).toEqual([]);
+    expect(me.headers['www-authenticate']).toBeUndefined();
+  });
+
+  it('two live cookies: the first live one wins (a tossed one can: `__Host-` names prevent tossing) (finding 2)', async () => {
+    const first = await login('mallory');
+    const second = await login('grace');
+    const me = await request(http).get('/me').set('Cookie', `${first.cookie}; ${second.cookie}`).expect(200);
+    expect(me.body.userId).toBe('mallory');
+    expect(setCookies(me)).toEqual([]);
+  });
+
+  it('every duplicate refused: 401 that clears the cookie', async () => {
+    const one = await ended('ada');
+    const two = await ended('grace');
+    const refused = await request(http).get('/me').set('Cookie', `${one.cookie}; ${two.cookie}`).expect(401);
+    expect(setCookies(refused)).toEqual(clearing);
+  });
+
+  it('a dead cookie next to a valid bearer token: 200, the cookie cleared, no challenge (findings 12 and 15)', async () => {
+    const gone = await ended('ada');
+    const live = await login('grace');
+    for (const cookie of [gone.cookie, 'sid=s%3Aforged.signature']) {
+      const me = await request(http).get('/me').set('Cookie', cookie).set('Authorization', `Bearer ${live.token}`).expect(200);
+      expect(me.body.userId).toBe('grace');
+      expect(setCookies(me)).toEqual(clearing);
+      expect(me.headers['www-authenticate']).toBeUndefined();
+    }
+  });
+
+  it('a live cookie of another tenant next to a valid bearer token of the request\'s tenant: 200, the cookie kept (finding 15)', async () => {
+    const acme = await login('ada');
+    const globex = await login('grace', 'globex');
+    const me = await request(http).get('/me').set('Cookie', acme.cookie).set('Authorization', `Bearer ${globex.token}`).set('x-tenant-id', 'globex').expect(200);
+    expect(me.body).toEqual({ userId: 'grace', runsIn: 'globex' });
+    expect(setCookies(me)).toEqual([]);
+    await request(http).get('/me').set('Cookie', acme.cookie).expect(200);
   });
 });

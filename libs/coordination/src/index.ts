@@ -22,6 +22,9 @@ export {
 } from './errors/coordination.error.js';
 export { SerializationError, DeserializationError } from './serialization/serialization.errors.js';
 export { CoordinationExceptionFilter, HTTP_STATUS_BY_CODE } from './http/coordination-exception.filter.js';
+// What the library throws before a handler runs (SessionGuard, tenant resolution): catchable in an app's own filters.
+export { CoordinationHttpException } from './http/coordination-http.exception.js';
+export { CoordinationBadRequestException } from './http/as-bad-request.js';
 export { MAX_ID_LENGTH } from './keys/key-builder.js';
 
 // Tenancy
@@ -95,7 +98,7 @@ export type { EmbeddingVector, EmbeddingReadOptions, EmbeddingStoreOptions, Embe
 export { SessionService } from './sessions/session.service.js';
 export { SessionNotFoundError, SessionRequiredError, SessionVersionConflictError, SessionLimitError } from './sessions/session.errors.js';
 export { DEFAULT_SESSION_OPTIONS, MAX_SESSION_TTL_MS } from './sessions/session.options.js';
-export { MAX_SESSIONS_PER_USER } from './sessions/session-validation.js';
+export { MAX_SESSIONS_PER_USER } from './sessions/session-limits.js';
 export type { SessionModuleOptions, SessionCookieModuleOptions } from './sessions/session.options.js';
 export type {
   Session, SessionSummary, SessionCallOptions, CreateSessionOptions, GetSessionOptions, UpdateSessionOptions, ExtendSessionOptions,

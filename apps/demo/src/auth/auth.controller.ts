@@ -9,6 +9,7 @@ import { LoginDto } from './dto/login.dto.js';
 import { memberOf } from './membership.js';
 import { Public } from './public.decorator.js';
 import { SameOriginJsonGuard } from './same-origin-json.guard.js';
+import { SameOriginGuard } from './same-origin.guard.js';
 
 /** Longest user agent kept in a session's metadata (shown by `GET /sessions`). */
 const MAX_USER_AGENT_LENGTH = 256;
@@ -39,7 +40,7 @@ export interface LoginResult {
  * @example
  * // POST /auth/login {"userId":"u-ada","companyId":"acme"} → 201 Set-Cookie: demo.sid=…; {"handle":"…","userId":"u-ada",…}
  * // POST /auth/login?token=true (a script) → 201 {"token":"acme.…","handle":"…",…}
- * // POST /auth/logout (with the cookie or Authorization: Bearer <token>, live or not) → 204, the cookie cleared
+ * // POST /auth/logout (with the cookie or Authorization: Bearer <token>, live or not; not cross-site) → 204, the cookie cleared
  * // POST /auth/logout-everywhere → {"ended":2}
  */
 @Controller('auth')
@@ -96,10 +97,12 @@ export class AuthController {
    * session (`@Public()`, `@TenantOptional()`): with an expired, ended or forged cookie, or none,
    * there is nothing to end, and the answer still clears the cookie, which would otherwise stay
    * in the browser until its Max-Age. A session of another company than the `x-company-id`
-   * sent is not found, as everywhere, and stays live.
+   * sent is not found, as everywhere, and stays live. A cross-site request is 403 and ends or
+   * clears nothing (SameOriginGuard): a page of another site cannot sign the user out.
    */
   @Public()
   @TenantOptional()
+  @UseGuards(SameOriginGuard)
   @Post('logout')
   @HttpCode(HttpStatus.NO_CONTENT)
   async logout(@Req() request: DemoRequest, @Res({ passthrough: true }) response: CookieResponseLike): Promise<void> {
@@ -112,8 +115,9 @@ export class AuthController {
    * the cookie: the "I lost my laptop" button, after which every device (this one too) logs in
    * again. Keeping the current session would leave it live if it is the stolen one.
    * `{ ended }` counts the sessions ended. Also open to the `x-user-id` header, so that a
-   * script can sign a user out everywhere.
+   * script can sign a user out everywhere. Not cross-site (SameOriginGuard), like logout.
    */
+  @UseGuards(SameOriginGuard)
   @Post('logout-everywhere')
   @HttpCode(HttpStatus.OK)
   async logoutEverywhere(@CurrentUser() user: AuthUser, @Res({ passthrough: true }) response: CookieResponseLike): Promise<{ ended: number }> {

@@ -28,8 +28,8 @@ export function hasBearer(request: HeadersLike): boolean {
 }
 
 /**
- * The session ids a request presents, unverified against the store: the signed cookie's (when
- * its signature checks out) and the bearer token, without repeats. What `POST /auth/logout`
+ * The session ids a request presents, unverified against the store: the signed cookie's (every
+ * value sent under its name whose signature checks out) and the bearer token, without repeats. What `POST /auth/logout`
  * ends, whether or not the sessions are still live.
  *
  * @example
@@ -38,7 +38,7 @@ export function hasBearer(request: HeadersLike): boolean {
 export function presentedSessionIds(request: HeadersLike, cookies: SessionCookies): string[] {
   const ids = new Set<string>();
   const cookie = cookies.read(request);
-  if (cookie.present && cookie.id !== null) ids.add(cookie.id);
+  for (const id of cookie.present ? cookie.ids : []) ids.add(id);
   const bearer = hasBearer(request) ? firstHeader(request, 'authorization')!.trim().slice('bearer'.length).trim() : '';
   if (bearer !== '') ids.add(bearer);
   return [...ids];

@@ -1,10 +1,14 @@
 import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { CoordinationError } from '../errors/coordination.error.js';
+import { CoordinationBadRequestException } from './as-bad-request.js';
 import { CoordinationHttpException } from './coordination-http.exception.js';
-import { HTTP_STATUS_BY_CODE, httpHeadersOf } from './http-status.js';
-import { PROBLEM_JSON, problemDetails } from './problem-details.js';
+import { HTTP_STATUS_BY_CODE } from './http-status.js';
+import { PROBLEM_JSON, problemOf } from './problem-details.js';
 
 export { HTTP_STATUS_BY_CODE } from './http-status.js';
+
+/** What CoordinationExceptionFilter catches. */
+type CoordinationFilterInput = CoordinationError | CoordinationHttpException | CoordinationBadRequestException;
 
 interface HttpResponseLike {
   status(code: number): HttpResponseLike;
@@ -15,24 +19,27 @@ interface HttpResponseLike {
 /**
  * Maps `CoordinationError`s to HTTP responses with an RFC 9457 `application/problem+json`
  * body carrying the stable error code: lock timeouts become 409, rate limits 429,
- * invalid input 400, an unreachable Redis 503, a missing or unknown session 401 (with its
- * `WWW-Authenticate: Bearer` challenge). The HTTP exceptions the library throws before a handler
- * runs (CoordinationHttpException: tenant middleware and interceptor, SessionGuard), so that apps
- * without this filter get the right status, are answered like the error they carry. Register it
- * globally or per controller.
+ * invalid input 400, an unreachable Redis 503, a missing or unknown session 401. The HTTP
+ * exceptions the library throws before a handler runs, so that apps without this filter get the
+ * right status (CoordinationHttpException: SessionGuard and others; CoordinationBadRequestException,
+ * a BadRequestException: a missing or malformed tenant), are answered like the error they carry,
+ * with the headers they carry (SessionGuard's `WWW-Authenticate` challenge, which only the guard
+ * can choose: a session error thrown by a handler gets none). Register it globally or per
+ * controller.
  *
  * @example
  * app.useGlobalFilters(new CoordinationExceptionFilter());
  * // or: @UseFilters(CoordinationExceptionFilter) on a controller
  */
-@Catch(CoordinationError, CoordinationHttpException)
-export class CoordinationExceptionFilter implements ExceptionFilter<CoordinationError | CoordinationHttpException> {
-  catch(exception: CoordinationError | CoordinationHttpException, host: ArgumentsHost): void {
-    const error = exception instanceof CoordinationHttpException ? exception.error : exception;
+@Catch(CoordinationError, CoordinationHttpException, CoordinationBadRequestException)
+export class CoordinationExceptionFilter implements ExceptionFilter<CoordinationFilterInput> {
+  catch(exception: CoordinationFilterInput, host: ArgumentsHost): void {
+    const error = exception instanceof CoordinationError ? exception : exception.error;
     if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<HttpResponseLike>();
     const status = this.statusOf(error);
-    for (const [name, value] of Object.entries(httpHeadersOf(error.code, status))) response.setHeader(name, value);
+    const headers = exception instanceof CoordinationError ? {} : exception.headers;
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.setHeader('Content-Type', PROBLEM_JSON);
     response.status(status).send(JSON.stringify(this.problemOf(error, status)));
   }
@@ -44,6 +51,6 @@ export class CoordinationExceptionFilter implements ExceptionFilter<Coordination
 
   /** Override to shape the problem body. */
   protected problemOf(error: CoordinationError, status: number): Record<string, unknown> {
-    return problemDetails({ code: error.code, status, title: error.name, detail: error.message, extensions: error.details });
+    return problemOf(error, status);
   }
 }

@@ -26,21 +26,18 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.SessionLimit]: HttpStatus.CONFLICT,
 };
 
-/** RFC 6750 challenges: none for a request without credentials, `invalid_token` for one that did not work. */
-const CHALLENGE_BY_CODE: Readonly<Partial<Record<ErrorCode, string>>> = {
-  [ErrorCode.SessionRequired]: 'Bearer',
-  [ErrorCode.SessionNotFound]: 'Bearer error="invalid_token"',
-};
-
 /**
- * The headers an HTTP answer of `status` to an error of `code` carries besides its body: a 401
- * of the sessions capability has the `WWW-Authenticate` challenge a 401 must carry (RFC 9110
- * §15.5.2), in RFC 6750's Bearer form. Empty for anything else.
+ * The `WWW-Authenticate` challenge of SessionGuard's 401s (RFC 9110 §15.5.2, in RFC 6750's Bearer
+ * form), as the headers to send: `Bearer` only when bearer tokens are accepted (`sessions.bearer`),
+ * with `error="invalid_token"` only when the request sent a bearer token that was refused. With
+ * cookies only, no header: no standard scheme describes a cookie session, and advertising one the
+ * server does not accept would mislead clients.
  *
  * @example
- * httpHeadersOf(ErrorCode.SessionNotFound, 401); // { 'WWW-Authenticate': 'Bearer error="invalid_token"' }
+ * sessionChallengeOf({ bearer: true, refusedBearer: true });  // { 'WWW-Authenticate': 'Bearer error="invalid_token"' }
+ * sessionChallengeOf({ bearer: false, refusedBearer: false }); // {}
  */
-export function httpHeadersOf(code: ErrorCode, status: number): Readonly<Record<string, string>> {
-  const challenge = status === HttpStatus.UNAUTHORIZED ? CHALLENGE_BY_CODE[code] : undefined;
-  return challenge === undefined ? {} : { 'WWW-Authenticate': challenge };
+export function sessionChallengeOf(input: { bearer: boolean; refusedBearer: boolean }): Readonly<Record<string, string>> {
+  if (!input.bearer) return {};
+  return { 'WWW-Authenticate': input.refusedBearer ? 'Bearer error="invalid_token"' : 'Bearer' };
 }

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors/coordination.error.js';
+import type { CoordinationError, ErrorCode } from '../errors/coordination.error.js';
 
 /** Media type of an RFC 9457 problem details body. */
 export const PROBLEM_JSON = 'application/problem+json';
@@ -49,4 +49,15 @@ export function problemDetails(input: ProblemInput): ProblemDetails {
     code: input.code,
     ...input.extensions,
   };
+}
+
+/**
+ * The problem details body of a CoordinationError answered with `status`: its code, its class
+ * name as the title, its message as the detail, its details as extension members.
+ *
+ * @example
+ * problemOf(new TenantRequiredError('CrewsController.run'), 400); // { type: 'urn:coordination:error:E_TENANT_REQUIRED', status: 400, ... }
+ */
+export function problemOf(error: CoordinationError, status: number): ProblemDetails {
+  return problemDetails({ code: error.code, status, title: error.name, detail: error.message, extensions: error.details });
 }

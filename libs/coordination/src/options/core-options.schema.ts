@@ -125,13 +125,25 @@ function knownOptions(target: object | undefined, parent: string, alsoKnown: rea
  */
 const SECRET_OPTION = /^(?:sessions\.cookie\.secret|connection\.password|connection\.tls)(?:\.|$)/;
 
-/** The user-info part (`user:password@`) of a URL. */
-const URL_CREDENTIALS = /^([^:/?#]*:?\/\/)[^/?#@]*@/;
+/** The scheme of a URL (`redis://`, `//`), when it has one. */
+const URL_SCHEME = /^[^:/?#@]*:?\/\//;
+
+/**
+ * `url` with everything between its scheme (if any) and its last `@` masked: the user-info
+ * (`user:password@`) whatever characters the password holds (`@`, `/`), in a URL with or without
+ * a scheme. A stray `@` after the host (a query) masks more, never less.
+ */
+function maskUrlCredentials(url: string): string {
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const scheme = URL_SCHEME.exec(url)?.[0] ?? '';
+  return `${scheme}***${url.slice(at)}`;
+}
 
 function describe(value: unknown, option: string): string {
   if (SECRET_OPTION.test(option)) return typeof value === 'string' ? `a string of ${value.length} characters` : kindOf(value);
   // A URL of the wrong scheme may still carry the password.
-  if (option === 'connection.url' && typeof value === 'string') return JSON.stringify(value.replace(URL_CREDENTIALS, '$1***@'));
+  if (option === 'connection.url' && typeof value === 'string') return JSON.stringify(maskUrlCredentials(value));
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
   return String(value);

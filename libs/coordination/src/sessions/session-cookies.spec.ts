@@ -37,7 +37,7 @@ describe('SessionCookies', () => {
     cookies.issue(response, { id: ID, absoluteExpiresAt: new Date(clock.now() + 3_600_000) });
     const [setCookie] = response.cookies();
     expect(parse(cookieHeaderOf(setCookie)).sid).toBe(`s:${sign(ID, NEW)}`);
-    expect(cookies.read(request(cookieHeaderOf(setCookie)))).toEqual({ present: true, id: ID });
+    expect(cookies.read(request(cookieHeaderOf(setCookie)))).toEqual({ present: true, id: ID, ids: [ID] });
   });
 
   it('verifies against every secret (rotation), and refuses a value no secret signed', () => {
@@ -55,21 +55,24 @@ describe('SessionCookies', () => {
 
   it('reads its own cookie among others, and reports a present but forged one as id null', () => {
     const cookies = cookiesWith({ secret: NEW, name: 'app.sid' });
-    expect(cookies.read(request(`theme=dark; app.sid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}`))).toEqual({ present: true, id: ID });
-    expect(cookies.read(request('app.sid=s%3Aforged.sig'))).toEqual({ present: true, id: null });
+    expect(cookies.read(request(`theme=dark; app.sid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}`))).toEqual({ present: true, id: ID, ids: [ID] });
+    expect(cookies.read(request('app.sid=s%3Aforged.sig'))).toEqual({ present: true, id: null, ids: [] });
     expect(cookies.read(request('sid=whatever'))).toEqual({ present: false });
     expect(cookies.read(request())).toEqual({ present: false });
   });
 
-  it('with the cookie sent several times (one tossed from a sibling subdomain): the first value a secret verifies', () => {
+  it('with the cookie sent several times (one tossed from a sibling subdomain): every value a secret verifies, in order', () => {
     const cookies = cookiesWith({ secret: NEW });
+    const OTHER = 'acme.BBBBBBBBBBBBBBBBBBBBBB000';
     const valid = `sid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}`;
-    const other = `sid=${encodeURIComponent(`s:${sign('acme.BBBBBBBBBBBBBBBBBBBBBB000', NEW)}`)}`;
-    expect(cookies.read(request(`sid=junk; theme=dark; ${valid}`))).toEqual({ present: true, id: ID });
-    expect(cookies.read(request(`sid=s%3Aforged.sig; sid=; ${valid}`))).toEqual({ present: true, id: ID });
-    expect(cookies.read(request(`sid="${encodeURIComponent(`s:${sign(ID, NEW)}`)}"`))).toEqual({ present: true, id: ID });
-    expect(cookies.read(request(`${valid}; ${other}`))).toEqual({ present: true, id: ID });
-    expect(cookies.read(request(`sid=junk; sid=%E0%A4%A`))).toEqual({ present: true, id: null });
+    const other = `sid=${encodeURIComponent(`s:${sign(OTHER, NEW)}`)}`;
+    expect(cookies.read(request(`sid=junk; theme=dark; ${valid}`))).toEqual({ present: true, id: ID, ids: [ID] });
+    expect(cookies.read(request(`sid=s%3Aforged.sig; sid=; ${valid}`))).toEqual({ present: true, id: ID, ids: [ID] });
+    expect(cookies.read(request(`sid="${encodeURIComponent(`s:${sign(ID, NEW)}`)}"`))).toEqual({ present: true, id: ID, ids: [ID] });
+    // A validly signed tossed value (the attacker's own session) never hides the genuine one: both are listed.
+    expect(cookies.read(request(`${other}; ${valid}`))).toEqual({ present: true, id: OTHER, ids: [OTHER, ID] });
+    expect(cookies.read(request(`${valid}; sid=junk; ${other}`))).toEqual({ present: true, id: ID, ids: [ID, OTHER] });
+    expect(cookies.read(request(`sid=junk; sid=%E0%A4%A`))).toEqual({ present: true, id: null, ids: [] });
     // Another cookie whose name merely contains the session cookie's name is not it.
     expect(cookies.read(request(`xsid=${encodeURIComponent(`s:${sign(ID, NEW)}`)}; sid2=x`))).toEqual({ present: false });
   });
@@ -110,6 +113,11 @@ describe('sessionTokensOf', () => {
     expect(sessionTokensOf(request(signed, 'Bearer other'), cookies, true)).toEqual([{ source: 'cookie', id: ID }, { source: 'bearer', id: 'other' }]);
     expect(sessionTokensOf(request('sid=forged', `Bearer ${ID}`), cookies, true)).toEqual([{ source: 'cookie', id: null }, { source: 'bearer', id: ID }]);
     expect(sessionTokensOf(request(signed), cookies, true)).toEqual([{ source: 'cookie', id: ID }]);
+    // Every verified duplicate, in the order sent, then the bearer token.
+    const other = `sid=${encodeURIComponent(`s:${sign('acme.BBBBBBBBBBBBBBBBBBBBBB000', NEW)}`)}`;
+    expect(sessionTokensOf(request(`${other}; sid=junk; ${signed}`, 'Bearer x'), cookies, true)).toEqual([
+      { source: 'cookie', id: 'acme.BBBBBBBBBBBBBBBBBBBBBB000' }, { source: 'cookie', id: ID }, { source: 'bearer', id: 'x' },
+    ]);
     expect(sessionTokensOf(request(undefined, `Bearer ${ID}`), cookies, true)).toEqual([{ source: 'bearer', id: ID }]);
     expect(sessionTokensOf(request(undefined, `bearer   ${ID} `), cookies, true)).toEqual([{ source: 'bearer', id: ID }]);
     expect(sessionTokensOf(request(undefined, 'Bearer'), cookies, true)).toEqual([{ source: 'bearer', id: null }]);

@@ -11,15 +11,21 @@ const SIGNED = 's:';
 
 /**
  * What the session cookie of a request holds: no cookie (or cookies are off: no
- * `sessions.cookie.secret`), or a cookie whose `id` is the verified session id, null when no
- * configured secret verifies its signature (tampered, or signed with a retired secret; when the
- * name is sent several times, the first value that verifies).
+ * `sessions.cookie.secret`), or a cookie whose `ids` are the verified session ids of every value
+ * sent under its name, in the order sent (empty when no configured secret verifies any: tampered,
+ * or signed with a retired secret), and `id` the first of them (null when none). A browser sends
+ * the name several times when cookies of different paths or domains match, one maybe tossed by a
+ * sibling subdomain: try every id (as SessionGuard does), never `id` alone, or a tossed, validly
+ * signed cookie (its owner's own session) placed first hides the genuine one.
  *
  * @example
  * const cookie = cookies.read(request);
- * if (cookie.present && cookie.id === null) logger.warn('a forged or outdated session cookie');
+ * if (cookie.present && cookie.ids.length === 0) logger.warn('a forged or outdated session cookie');
+ * for (const id of cookie.present ? cookie.ids : []) { const session = await sessions.get(id); if (session) return session; }
  */
-export type SessionCookieValue = { readonly present: false } | { readonly present: true; readonly id: string | null };
+export type SessionCookieValue =
+  | { readonly present: false }
+  | { readonly present: true; readonly id: string | null; readonly ids: readonly string[] };
 
 /**
  * The parts of a request SessionCookies reads (an Express or Node request fits).
@@ -95,11 +101,11 @@ export class SessionCookies {
   }
 
   /**
-   * The session cookie of `request`, verified. A browser sends a name several times when cookies
-   * of different paths or domains match (one may be tossed by a sibling subdomain, which can set
-   * cookies for the parent domain): the first value a secret verifies wins, a junk one never
-   * hides the genuine one. A `__Host-` name (see SessionCookieModuleOptions.name) keeps other
-   * subdomains from setting it at all.
+   * The session cookie of `request`, verified: every value a secret verifies, in the order the
+   * client sent them (junk ones are left out, so they never hide the genuine one). Which of
+   * several live ones is used is the caller's choice (SessionGuard: the first live one); a
+   * `__Host-` name (see SessionCookieModuleOptions.name) keeps other subdomains from setting the
+   * cookie at all, so that only this host's own cookie is ever sent.
    */
   read(request: CookieRequestLike): SessionCookieValue {
     if (!this.enabled) return ABSENT;
@@ -108,11 +114,8 @@ export class SessionCookies {
     if (!header) return ABSENT;
     const values = cookieValues(header, this.cookie.name);
     if (values.length === 0) return ABSENT;
-    for (const value of values) {
-      const id = this.verify(value);
-      if (id !== null) return { present: true, id };
-    }
-    return { present: true, id: null };
+    const ids = values.map((value) => this.verify(value)).filter((id) => id !== null);
+    return { present: true, id: ids[0] ?? null, ids };
   }
 
   /** `s:<value>.<signature>` with the first secret. */

@@ -17,10 +17,12 @@ export interface SessionToken {
 const BEARER = /^bearer(?:[ \t]+(.*))?$/is;
 
 /**
- * The session credentials a request presents, in the order to try them: the cookie (with
- * `sessions.cookie.secret` configured), then the `Authorization: Bearer` token when `bearer`
- * (`sessions.bearer`) is on. Empty for an anonymous request. The first that names a live session
- * wins, so a dead or foreign cookie left in a browser never blocks the bearer token a client
+ * The session credentials a request presents, in the order to try them: the cookie's verified
+ * ids (with `sessions.cookie.secret` configured; one token per value sent under its name, in the
+ * order sent, or a single token of id null when no value verifies), then the
+ * `Authorization: Bearer` token when `bearer` (`sessions.bearer`) is on. Empty for an anonymous
+ * request. The first that names a live session wins, so neither a tossed duplicate cookie nor a
+ * dead or foreign cookie left in a browser blocks the genuine one or the bearer token a client
  * sends explicitly. A header of another scheme (Basic, ...) is not a session credential: it is
  * ignored.
  *
@@ -31,7 +33,10 @@ const BEARER = /^bearer(?:[ \t]+(.*))?$/is;
 export function sessionTokensOf(request: CookieRequestLike, cookies: SessionCookies, bearer: boolean): SessionToken[] {
   const tokens: SessionToken[] = [];
   const cookie = cookies.read(request);
-  if (cookie.present) tokens.push({ source: 'cookie', id: cookie.id });
+  if (cookie.present) {
+    if (cookie.ids.length === 0) tokens.push({ source: 'cookie', id: null });
+    for (const id of cookie.ids) tokens.push({ source: 'cookie', id });
+  }
   const id = bearer ? bearerTokenOf(request) : undefined;
   if (id !== undefined) tokens.push({ source: 'bearer', id });
   return tokens;

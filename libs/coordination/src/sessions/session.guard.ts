@@ -1,8 +1,12 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError, InvalidKeyError, TenantInvalidError, type CoordinationError } from '../errors/coordination.error.js';
 import { CoordinationHttpException, asHttpException } from '../http/coordination-http.exception.js';
+import { sessionChallengeOf } from '../http/http-status.js';
+import { SHARED_TENANT } from '../keys/key-builder.js';
 import { AUTHENTICATED_TENANT } from '../tenancy/tenant-resolver.js';
 import { SessionCookies, isCookieResponse } from './session-cookies.js';
+import { SessionKeys } from './session-keys.js';
 import { sessionTokensOf, type SessionToken } from './session-token.js';
 import { SessionNotFoundError, SessionRequiredError } from './session.errors.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
@@ -24,24 +28,35 @@ export interface SessionRequest<D extends Record<string, unknown> = Record<strin
 /**
  * Lets a request through only with a live session, read from the signed `sessions.cookie`
  * (with `sessions.cookie.secret`), else from `Authorization: Bearer <id>` (with
- * `sessions.bearer`); when both are sent, the cookie wins if it names a live session, else the
- * bearer token is tried (a dead or foreign cookie left in a browser never blocks an explicit
+ * `sessions.bearer`). Every credential is tried in order until one names a live session: each
+ * verified value of the cookie (a browser sends the name several times when cookies of several
+ * paths or domains match; the first live one wins, so a tossed cookie of a dead session never
+ * hides the genuine one, and a `__Host-` name keeps sibling subdomains from tossing one at all),
+ * then the bearer token (a dead or foreign cookie left in a browser never blocks an explicit
  * token). It loads the session with `SessionService.get` (which slides its idle expiry when
  * `sessions.sliding`), attaches it to `request.coordinationSession` (`@CurrentSession()`), and
  * makes the handler run in the session's tenant: TenantResolver prefers it over the header,
  * `tenancy.userProperty` and `tenancy.resolver` (see AUTHENTICATED_TENANT); a session created
  * outside any tenant runs its handler without one. A request that already names another tenant
- * (the tenant header, through TenantMiddleware) does not find the session.
+ * (the tenant header or resolver, through TenantMiddleware) does not find the session.
  *
- * Refusals are 401s with a problem details body and a `WWW-Authenticate` challenge, with or
- * without CoordinationExceptionFilter (which sends them as `application/problem+json`; without
- * it Nest sends the same body as JSON): no credential → SessionRequiredError
- * (E_SESSION_REQUIRED, `WWW-Authenticate: Bearer`); a signature no secret verifies, a malformed,
- * unknown, expired or other tenant's id → SessionNotFoundError (E_SESSION_NOT_FOUND,
- * `Bearer error="invalid_token"`), the same answer for each, never echoing the id. When the
- * refused request carried the session cookie, the 401 also clears it. Redis unreachable →
- * RedisUnavailableError (503). Register it before guards that read the tenant (RateLimitGuard's
- * `tenant` scope). HTTP only: in another context it refuses (SessionRequiredError).
+ * Refusals are 401s with a problem details body, with or without CoordinationExceptionFilter
+ * (which sends them as `application/problem+json`; without it Nest sends the same body as JSON):
+ * no credential → SessionRequiredError (E_SESSION_REQUIRED); a signature no secret verifies, a
+ * malformed, unknown, expired or other tenant's id → SessionNotFoundError (E_SESSION_NOT_FOUND),
+ * the same answer for each, never echoing the id. With `sessions.bearer` the 401 carries the
+ * `WWW-Authenticate: Bearer` challenge (`Bearer error="invalid_token"` when the request sent a
+ * bearer token that was refused); with cookies only it carries none (no standard scheme names a
+ * cookie session). Redis unreachable → RedisUnavailableError (503). Register it before guards
+ * that read the tenant (RateLimitGuard's `tenant` scope). HTTP only: in another context it
+ * refuses (SessionRequiredError).
+ *
+ * A session cookie that lets no one in is cleared (an expired `Set-Cookie`), on the 401 and also
+ * when the bearer token let the request in, so that the browser stops sending it: when no value
+ * of it verifies, or when its session is gone for sure (its id's tenant is the request's, or the
+ * request has none; `_shared` counts as none). A live cookie of another tenant than the request's
+ * (a user of two tenants visiting the other) is kept, and nothing is cleared when a cookie let
+ * the request in.
  *
  * Cookie-authenticated routes rely on the cookie's SameSite attribute against cross-site request
  * forgery: see SessionCookieModuleOptions.sameSite.
@@ -59,6 +74,14 @@ export interface SessionRequest<D extends Record<string, unknown> = Record<strin
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
+  /**
+   * The module's core (the request's tenant context). Injected as a property, not a constructor
+   * argument, so that subclasses calling `super()` with the three constructor arguments keep
+   * working (`useDefineForClassFields: false` keeps the declaration from overwriting it).
+   */
+  @Inject(CoordinationCore) protected readonly core!: CoordinationCore;
+  private sessionKeys?: SessionKeys;
+
   constructor(
     protected readonly sessions: SessionService,
     protected readonly cookies: SessionCookies,
@@ -73,28 +96,48 @@ export class SessionGuard implements CanActivate {
     // A second SessionGuard on the same request (global and per controller) neither reloads nor slides again.
     if (request.coordinationSession !== undefined) return true;
     const tokens = sessionTokensOf(request, this.cookies, this.options.bearer);
-    if (tokens.length === 0) throw refusal(http.getResponse(), new SessionRequiredError(`${endpoint} needs ${this.credentials()}`));
-    const session = await this.firstLive(tokens).catch((error: unknown) => {
+    const response: unknown = http.getResponse();
+    if (tokens.length === 0) throw this.refuse(response, new SessionRequiredError(`${endpoint} needs ${this.credentials()}`), false);
+    const found = await this.firstLive(tokens).catch((error: unknown) => {
       throw asHttpException(error);
     });
-    if (session === null) {
-      const response: unknown = http.getResponse();
-      // A cookie that lets no one in is only sent again and again: tell the browser to drop it.
-      if (tokens[0].source === 'cookie' && isCookieResponse(response)) this.cookies.clear(response);
-      throw refusal(response, new SessionNotFoundError(endpoint));
+    // Only now is the outcome known: nothing is written on the response before (a later credential may succeed).
+    const cookies = tokens.filter((t) => t.source === 'cookie');
+    if (found?.token.source !== 'cookie' && cookies.length > 0 && cookies.every((t) => this.isGone(t)) && isCookieResponse(response)) {
+      // A cookie that lets no one in is only sent again and again (a Redis round trip each time): tell the browser to drop it.
+      this.cookies.clear(response);
     }
-    request.coordinationSession = session;
-    request[AUTHENTICATED_TENANT] = session.tenant;
+    if (found === null) throw this.refuse(response, new SessionNotFoundError(endpoint), tokens.some((t) => t.source === 'bearer'));
+    request.coordinationSession = found.session;
+    request[AUTHENTICATED_TENANT] = found.session.tenant;
     return true;
   }
 
-  /** The session of the first credential that names a live one (cookie first), or null. */
-  protected async firstLive(tokens: readonly SessionToken[]): Promise<Session | null> {
-    for (const { id } of tokens) {
-      const session = id === null ? null : await this.load(id);
-      if (session !== null) return session;
+  /** The first credential (in order: cookie values, then the bearer token) naming a live session, with it; or null. */
+  protected async firstLive(tokens: readonly SessionToken[]): Promise<{ token: SessionToken; session: Session } | null> {
+    for (const token of tokens) {
+      const session = token.id === null ? null : await this.load(token.id);
+      if (session !== null) return { token, session };
     }
     return null;
+  }
+
+  /**
+   * Whether a refused credential can never let anyone in: no secret verified it, its id is
+   * malformed, or its session was looked up in its own tenant (the request's, or the request has
+   * none) and is gone. A live session of another tenant than the request's is not gone.
+   */
+  protected isGone(token: SessionToken): boolean {
+    if (token.id === null) return true;
+    const parsed = (this.sessionKeys ??= new SessionKeys(this.core.keys)).parse(token.id);
+    if (parsed === null) return true;
+    const current = this.core.tenants.current();
+    return current === undefined || current === (parsed.tenant === SHARED_TENANT ? undefined : parsed.tenant);
+  }
+
+  /** The 401 refusing the request, after writing its `WWW-Authenticate` challenge (see sessionChallengeOf). */
+  private refuse(response: unknown, error: CoordinationError, refusedBearer: boolean): CoordinationHttpException {
+    return refusal(response, error, sessionChallengeOf({ bearer: this.options.bearer, refusedBearer }));
   }
 
   /**
@@ -120,17 +163,17 @@ export class SessionGuard implements CanActivate {
 
 /**
  * The exception refusing an HTTP request with `error` (CoordinationHttpException: its status and
- * problem body), after writing the headers it needs (the `WWW-Authenticate` challenge of a 401)
- * on `response`: Nest's own exception handler, used without CoordinationExceptionFilter, writes
- * only the status and the body.
+ * problem body, carrying `headers`), after writing `headers` (SessionGuard's `WWW-Authenticate`
+ * challenge) on `response`: Nest's own exception handler, used without
+ * CoordinationExceptionFilter, writes only the status and the body.
  *
  * @example
  * throw refusal(context.switchToHttp().getResponse(), new SessionRequiredError('MeController.me needs a session'));
  */
-export function refusal(response: unknown, error: CoordinationError): CoordinationHttpException {
-  const exception = new CoordinationHttpException(error);
+export function refusal(response: unknown, error: CoordinationError, headers: Readonly<Record<string, string>> = {}): CoordinationHttpException {
+  const exception = new CoordinationHttpException(error, undefined, headers);
   const target = response as { setHeader?(name: string, value: string): unknown; header?(name: string, value: string): unknown } | undefined;
-  for (const [name, value] of Object.entries(exception.headers)) {
+  for (const [name, value] of Object.entries(headers)) {
     if (typeof target?.setHeader === 'function') target.setHeader(name, value);
     else if (typeof target?.header === 'function') target.header(name, value);
   }

@@ -6,7 +6,7 @@ import { SessionCodec } from './session-codec.js';
 import { SessionKeys } from './session-keys.js';
 import { SessionLocator } from './session-locator.js';
 import { SessionObserver } from './session-observer.js';
-import { SESSION_STORE, type SessionFields, type SessionStore, type UserSessionKeys } from './session-store.interface.js';
+import { SESSION_STORE, type SessionFields, type SessionStore, type UserSessionKeys, type DestroySessionResult } from './session-store.interface.js';
 import { SessionLimitError, SessionNotFoundError, SessionVersionConflictError } from './session.errors.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
 import type {
@@ -122,8 +122,10 @@ export class SessionService {
    * `s:<id>.<signature>`, never an id).
    *
    * @example
+   * // SessionGuard does this for you (every verified cookie in order, then a bearer id):
    * const cookie = cookies.read(request);
-   * const session = cookie.present && cookie.id ? await sessions.get<{ cart: string[] }>(cookie.id) : null;
+   * let session = null;
+   * for (const id of cookie.present ? cookie.ids : []) if ((session = await sessions.get<{ cart: string[] }>(id))) break;
    * if (!session) throw new UnauthorizedException();
    */
   async get<D extends Data = Data>(id: string, options?: GetSessionOptions): Promise<Session<D> | null> {
@@ -209,15 +211,7 @@ export class SessionService {
     const target = this.locator.target(id, options);
     if (!target) return false;
     const ended = await this.locator.withOwner(target, 'sessions.destroy', (keys) => this.store.destroy(keys, target.member));
-    if (ended === null) return false;
-    const { userId, result } = ended;
-    if (!result.destroyed) {
-      // It expired between the owner read and the delete, which took it out of the index: announce it here.
-      if (result.expired) this.observer.expired(target.tenant, userId, [target.member]);
-      return false;
-    }
-    this.observer.destroyed(target.tenant, userId, [target.member], 'destroy');
-    return true;
+    return ended !== null && this.announceEnd(target.tenant, ended.userId, target.member, ended.result);
   }
 
   /**
@@ -408,6 +402,15 @@ export class SessionService {
     } catch (error) {
       throw this.observer.failed(error, operation);
     }
+    return this.announceEnd(tenant, userId, member, ended);
+  }
+
+  /**
+   * Announces what a store `destroy` did: `session.destroyed` (reason `destroy`) and true, or,
+   * for a session that expired before the delete took it out of the index, `session.expired`
+   * and false.
+   */
+  private announceEnd(tenant: string, userId: string, member: string, ended: DestroySessionResult): boolean {
     if (!ended.destroyed) {
       if (ended.expired) this.observer.expired(tenant, userId, [member]);
       return false;
