@@ -4,8 +4,9 @@ import { MemoryCacheStore } from '../../../libs/coordination/src/cache/memory-ca
 import { RedisCacheStore } from '../../../libs/coordination/src/cache/redis-cache.store.js';
 import { KeyBuilder } from '../../support/internals.js';
 import { bootModule } from '../../support/boot.js';
+import { clusterLayout } from '../../support/cluster-layout.js';
 import { DRIVERS, uniquePrefix, type DriverCase } from '../../support/drivers.js';
-import { until } from '../../support/wait.js';
+import { elapseServerTime } from '../../support/server-clock.js';
 import { describeCacheStoreContract, type CacheStoreUnderTest } from './cache-store.contract.js';
 
 /** A memory store on a ManualClock, or a Redis store on the connection of a booted module (its own prefix). */
@@ -16,31 +17,17 @@ async function storeFor(driver: DriverCase): Promise<CacheStoreUnderTest> {
       store: new MemoryCacheStore(clock),
       keys: new KeyBuilder(uniquePrefix('cachestore')),
       elapse: async (ms) => clock.advance(ms),
-      masters: 1,
-      mastersHolding: async (keys) => (keys.length > 0 ? 1 : 0),
+      ...clusterLayout(undefined),
       close: async () => undefined,
     };
   }
   const booted = await bootModule({ ...driver.options(), prefix: uniquePrefix('cachestore'), health: { pingIntervalMs: 0 } });
   const connection = booted.core.connection!;
-  const serverNow = async () => {
-    const [seconds, micros] = await connection.execute('time', (c) => c.time());
-    return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-  };
-  const cluster = driver.name === 'cluster' ? (connection.client as Cluster) : undefined;
   return {
     store: new RedisCacheStore(connection),
     keys: booted.core.keys,
-    elapse: async (ms) => {
-      const target = (await serverNow()) + ms;
-      await until(async () => (await serverNow()) >= target, { timeoutMs: ms + 10_000, intervalMs: 10, message: `${ms} ms of Redis server time` });
-    },
-    masters: cluster ? cluster.nodes('master').length : 1,
-    mastersHolding: async (keys) => {
-      if (!cluster) return keys.length > 0 ? 1 : 0;
-      const slots = await Promise.all(keys.map((key) => cluster.cluster('KEYSLOT', key)));
-      return new Set(slots.map((slot) => cluster.slots[slot][0])).size;
-    },
+    elapse: (ms) => elapseServerTime(connection, ms),
+    ...clusterLayout(driver.name === 'cluster' ? (connection.client as Cluster) : undefined),
     close: () => booted.close(),
   };
 }

@@ -4,6 +4,7 @@ import { MemorySessionStore } from '../../../libs/coordination/src/sessions/memo
 import { RedisSessionStore } from '../../../libs/coordination/src/sessions/redis-session.store.js';
 import { SessionKeys } from '../../../libs/coordination/src/sessions/session-keys.js';
 import { bootModule } from '../../support/boot.js';
+import { clusterLayout } from '../../support/cluster-layout.js';
 import { DRIVERS, REDIS_DRIVERS, uniquePrefix, type DriverCase } from '../../support/drivers.js';
 import { KeyBuilder } from '../../support/internals.js';
 import { elapseServerTime, serverNow } from '../../support/server-clock.js';
@@ -31,14 +32,12 @@ async function storeFor(driver: DriverCase): Promise<SessionStoreUnderTest> {
         const expiresAt = held.get(key)?.expiresAt;
         return expiresAt === undefined || expiresAt <= clock.now() ? null : expiresAt;
       },
-      masters: 1,
-      mastersHolding: async (keys) => (keys.length > 0 ? 1 : 0),
+      ...clusterLayout(undefined),
       close: async () => undefined,
     };
   }
   const booted = await bootModule({ ...driver.options(), prefix: uniquePrefix('sessionstore'), health: { pingIntervalMs: 0 } });
   const connection = booted.core.connection!;
-  const cluster = driver.name === 'cluster' ? (connection.client as Cluster) : undefined;
   return {
     store: new RedisSessionStore(connection, { indexGraceMs: INDEX_GRACE_MS }),
     keys: new SessionKeys(booted.core.keys),
@@ -50,12 +49,7 @@ async function storeFor(driver: DriverCase): Promise<SessionStoreUnderTest> {
       const at = await connection.execute('test.pexpiretime', (c) => c.pexpiretime(key));
       return at === -2 ? null : at === -1 ? Infinity : at;
     },
-    masters: cluster ? cluster.nodes('master').length : 1,
-    mastersHolding: async (keys) => {
-      if (!cluster) return keys.length > 0 ? 1 : 0;
-      const slots = await Promise.all(keys.map((key) => cluster.cluster('KEYSLOT', key)));
-      return new Set(slots.map((slot) => cluster.slots[slot][0])).size;
-    },
+    ...clusterLayout(driver.name === 'cluster' ? (connection.client as Cluster) : undefined),
     close: () => booted.close(),
   };
 }
