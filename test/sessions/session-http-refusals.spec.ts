@@ -183,16 +183,22 @@ describe('SessionGuard with several credentials (finding 9)', () => {
     expect(me.body.userId).toBe('ada');
   });
 
-  it('a refused cookie (forged, or of no live session) is cleared by the 401; a bearer-only refusal sets no cookie', async () => {
+  it('a cookie no secret verifies is cleared by the 401; a verified one of no live session is not; a bearer-only refusal sets no cookie', async () => {
     const ended = await login('ada');
     await booted.get(SessionService).destroy(ended.token);
-    for (const cookie of [ended.cookie, 'sid=s%3Aforged.signature', signedCookie(unknownId('acme'))]) {
+    for (const cookie of ['sid=s%3Aforged.signature', 'sid=junk']) {
       const response = await request(http).get('/me').set('Cookie', cookie).expect(401);
       expect(response.body.code).toBe('E_SESSION_NOT_FOUND');
       expect(setCookies(response)).toEqual([expect.objectContaining({ name: 'sid', value: '', maxAge: 0, path: '/', httpOnly: true })]);
     }
-    // Both refused: still cleared.
-    const both = await request(http).get('/me').set('Cookie', ended.cookie).set('Authorization', `Bearer ${unknownId('acme')}`).expect(401);
+    // Verified, but its session is gone (ended, or never existed): refused, and left alone (a request in flight
+    // with an old cookie must not delete the one a login has just set: it expires with its session).
+    for (const cookie of [ended.cookie, signedCookie(unknownId('acme'))]) {
+      const response = await request(http).get('/me').set('Cookie', cookie).expect(401);
+      expect(response.body.code).toBe('E_SESSION_NOT_FOUND');
+      expect(setCookies(response)).toEqual([]);
+    }
+    const both = await request(http).get('/me').set('Cookie', 'sid=junk').set('Authorization', `Bearer ${unknownId('acme')}`).expect(401);
     expect(setCookies(both)).toEqual([expect.objectContaining({ name: 'sid', value: '' })]);
     const bearerOnly = await request(http).get('/me').set('Authorization', `Bearer ${unknownId('acme')}`).expect(401);
     expect(setCookies(bearerOnly)).toEqual([]);
@@ -242,11 +248,11 @@ describe('SessionGuard across tenants and with several credentials (second revie
     expect((await request(http).get('/me').set('Cookie', acme.cookie).expect(200)).body).toEqual({ userId: 'ada', runsIn: 'acme' });
   });
 
-  it('an ended session is cleared in its own tenant or without one, not from another tenant (finding 1)', async () => {
+  it('a verified cookie is never cleared, whatever the tenant; one no secret verifies always is (finding 1)', async () => {
     const gone = await ended('ada');
     expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).set('x-tenant-id', 'globex').expect(401))).toEqual([]);
-    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).set('x-tenant-id', 'acme').expect(401))).toEqual(clearing);
-    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).expect(401))).toEqual(clearing);
+    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).set('x-tenant-id', 'acme').expect(401))).toEqual([]);
+    expect(setCookies(await request(http).get('/me').set('Cookie', gone.cookie).expect(401))).toEqual([]);
     // A signature no secret verifies is cleared whatever the tenant.
     expect(setCookies(await request(http).get('/me').set('Cookie', 'sid=s%3Aforged.signature').set('x-tenant-id', 'globex').expect(401))).toEqual(clearing);
   });
@@ -268,20 +274,28 @@ describe('SessionGuard across tenants and with several credentials (second revie
     expect(setCookies(me)).toEqual([]);
   });
 
-  it('every duplicate refused: 401 that clears the cookie', async () => {
+  it('every duplicate refused: 401; cleared only when none of them verifies', async () => {
     const one = await ended('ada');
     const two = await ended('grace');
-    const refused = await request(http).get('/me').set('Cookie', `${one.cookie}; ${two.cookie}`).expect(401);
-    expect(setCookies(refused)).toEqual(clearing);
+    expect(setCookies(await request(http).get('/me').set('Cookie', `${one.cookie}; ${two.cookie}`).expect(401))).toEqual([]);
+    expect(setCookies(await request(http).get('/me').set('Cookie', 'sid=junk; sid=s%3Aforged.signature').expect(401))).toEqual(clearing);
   });
 
-  it('a dead cookie next to a valid bearer token: 200, the cookie cleared, no challenge (findings 12 and 15)', async () => {
+  it('a request still in flight with the cookie a regenerate replaced does not delete the new one (no Set-Cookie)', async () => {
+    const before = await login('ada');
+    const fresh = await booted.get(SessionService).regenerate(before.token);
+    const late = await request(http).get('/me').set('Cookie', before.cookie).expect(401);
+    expect(setCookies(late)).toEqual([]);
+    await request(http).get('/me').set('Cookie', signedCookie(fresh.id)).expect(200);
+  });
+
+  it('a dead cookie next to a valid bearer token: 200, no challenge; an unverifiable cookie is cleared, a verified one kept (findings 12 and 15)', async () => {
     const gone = await ended('ada');
     const live = await login('grace');
-    for (const cookie of [gone.cookie, 'sid=s%3Aforged.signature']) {
+    for (const [cookie, cleared] of [[gone.cookie, []], ['sid=s%3Aforged.signature', clearing]] as const) {
       const me = await request(http).get('/me').set('Cookie', cookie).set('Authorization', `Bearer ${live.token}`).expect(200);
       expect(me.body.userId).toBe('grace');
-      expect(setCookies(me)).toEqual(clearing);
+      expect(setCookies(me)).toEqual(cleared);
       expect(me.headers['www-authenticate']).toBeUndefined();
     }
   });

@@ -108,6 +108,10 @@ export type {
 // Sessions: the guard, @CurrentSession(), the cookie, and the records behind the express-session
 // store (the Store itself is at '@nest-coordination/core/express-session')
 export { SessionGuard } from './sessions/session.guard.js';
+// For subclasses of SessionGuard with a constructor of their own: the options token and what the guard reads.
+export { SESSION_OPTIONS } from './sessions/session.options.js';
+export type { ResolvedSessionOptions, ResolvedSessionCookieOptions } from './sessions/session.options.js';
+export type { SessionToken } from './sessions/session-token.js';
 export type { SessionRequest } from './sessions/session.guard.js';
 export { CurrentSession } from './sessions/current-session.decorator.js';
 export { SessionCookies } from './sessions/session-cookies.js';

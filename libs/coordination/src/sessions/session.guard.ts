@@ -1,17 +1,17 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError, InvalidKeyError, TenantInvalidError, type CoordinationError } from '../errors/coordination.error.js';
 import { CoordinationHttpException, asHttpException } from '../http/coordination-http.exception.js';
 import { sessionChallengeOf } from '../http/http-status.js';
-import { SHARED_TENANT } from '../keys/key-builder.js';
 import { AUTHENTICATED_TENANT } from '../tenancy/tenant-resolver.js';
 import { SessionCookies, isCookieResponse } from './session-cookies.js';
-import { SessionKeys } from './session-keys.js';
 import { sessionTokensOf, type SessionToken } from './session-token.js';
 import { SessionNotFoundError, SessionRequiredError } from './session.errors.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
 import { SessionService } from './session.service.js';
 import type { Session } from './session.types.js';
+
+/** The guard classes that admitted a request (so a second guard of the same class skips the work). */
+const ADMITTED_BY = Symbol('sessionGuardAdmittedBy');
 
 /**
  * A request a SessionGuard let through: `coordinationSession` is its session (also what
@@ -51,12 +51,17 @@ export interface SessionRequest<D extends Record<string, unknown> = Record<strin
  * that read the tenant (RateLimitGuard's `tenant` scope). HTTP only: in another context it
  * refuses (SessionRequiredError).
  *
- * A session cookie that lets no one in is cleared (an expired `Set-Cookie`), on the 401 and also
- * when the bearer token let the request in, so that the browser stops sending it: when no value
- * of it verifies, or when its session is gone for sure (its id's tenant is the request's, or the
- * request has none; `_shared` counts as none). A live cookie of another tenant than the request's
- * (a user of two tenants visiting the other) is kept, and nothing is cleared when a cookie let
- * the request in.
+ * A session cookie no secret verifies (forged, or signed with a retired secret) is cleared (an
+ * expired `Set-Cookie`), on the 401 and also when the bearer token let the request in, so that
+ * the browser stops sending it. A verified cookie is never cleared here, even when its session
+ * is gone: a request still in flight with the old cookie must not delete the cookie a login or
+ * `regenerate` has just issued, and a subclass refusing a live session must not log its user out
+ * of the whole application. Logout clears the cookie (`SessionCookies.clear`); otherwise it
+ * expires with the session's absolute lifetime.
+ *
+ * A subclass can narrow who gets in (override `load` to answer null, or `canActivate`); each
+ * guard class on a route decides for itself, and only a second guard of the same class skips
+ * the work (no second load, no second slide).
  *
  * Cookie-authenticated routes rely on the cookie's SameSite attribute against cross-site request
  * forgery: see SessionCookieModuleOptions.sameSite.
@@ -74,14 +79,6 @@ export interface SessionRequest<D extends Record<string, unknown> = Record<strin
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
-  /**
-   * The module's core (the request's tenant context). Injected as a property, not a constructor
-   * argument, so that subclasses calling `super()` with the three constructor arguments keep
-   * working (`useDefineForClassFields: false` keeps the declaration from overwriting it).
-   */
-  @Inject(CoordinationCore) protected readonly core!: CoordinationCore;
-  private sessionKeys?: SessionKeys;
-
   constructor(
     protected readonly sessions: SessionService,
     protected readonly cookies: SessionCookies,
@@ -92,9 +89,10 @@ export class SessionGuard implements CanActivate {
     const endpoint = endpointOf(context);
     if (context.getType() !== 'http') throw new SessionRequiredError(`${endpoint}: SessionGuard reads HTTP requests only`);
     const http = context.switchToHttp();
-    const request = http.getRequest<SessionRequest & { [AUTHENTICATED_TENANT]?: string }>();
-    // A second SessionGuard on the same request (global and per controller) neither reloads nor slides again.
-    if (request.coordinationSession !== undefined) return true;
+    const request = http.getRequest<SessionRequest & { [AUTHENTICATED_TENANT]?: string; [ADMITTED_BY]?: Set<Function> }>();
+    // A second guard of this class on the same request (global and per controller) neither reloads nor slides again;
+    // a guard of another class (a subclass with its own rule) decides for itself.
+    if (request[ADMITTED_BY]?.has(this.constructor)) return true;
     const tokens = sessionTokensOf(request, this.cookies, this.options.bearer);
     const response: unknown = http.getResponse();
     if (tokens.length === 0) throw this.refuse(response, new SessionRequiredError(`${endpoint} needs ${this.credentials()}`), false);
@@ -103,13 +101,14 @@ export class SessionGuard implements CanActivate {
     });
     // Only now is the outcome known: nothing is written on the response before (a later credential may succeed).
     const cookies = tokens.filter((t) => t.source === 'cookie');
-    if (found?.token.source !== 'cookie' && cookies.length > 0 && cookies.every((t) => this.isGone(t)) && isCookieResponse(response)) {
-      // A cookie that lets no one in is only sent again and again (a Redis round trip each time): tell the browser to drop it.
+    if (found?.token.source !== 'cookie' && cookies.length > 0 && cookies.every((t) => t.id === null) && isCookieResponse(response)) {
+      // A cookie no secret verifies is only sent again and again: tell the browser to drop it.
       this.cookies.clear(response);
     }
     if (found === null) throw this.refuse(response, new SessionNotFoundError(endpoint), tokens.some((t) => t.source === 'bearer'));
     request.coordinationSession = found.session;
     request[AUTHENTICATED_TENANT] = found.session.tenant;
+    (request[ADMITTED_BY] ??= new Set()).add(this.constructor);
     return true;
   }
 
@@ -120,19 +119,6 @@ export class SessionGuard implements CanActivate {
       if (session !== null) return { token, session };
     }
     return null;
-  }
-
-  /**
-   * Whether a refused credential can never let anyone in: no secret verified it, its id is
-   * malformed, or its session was looked up in its own tenant (the request's, or the request has
-   * none) and is gone. A live session of another tenant than the request's is not gone.
-   */
-  protected isGone(token: SessionToken): boolean {
-    if (token.id === null) return true;
-    const parsed = (this.sessionKeys ??= new SessionKeys(this.core.keys)).parse(token.id);
-    if (parsed === null) return true;
-    const current = this.core.tenants.current();
-    return current === undefined || current === (parsed.tenant === SHARED_TENANT ? undefined : parsed.tenant);
   }
 
   /** The 401 refusing the request, after writing its `WWW-Authenticate` challenge (see sessionChallengeOf). */
