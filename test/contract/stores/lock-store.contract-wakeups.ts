@@ -3,6 +3,9 @@ import { decodeHandOff, decodeNewHead } from '../../../libs/coordination/src/loc
 import { until } from '../../support/wait.js';
 import type { LockStoreUnderTest } from './lock-store.contract.js';
 
+/** A holder's TTL in the tests where waiters queue behind it: long enough to outlast their enqueues on a busy machine. */
+const HOLDER_TTL_MS = 1_000;
+
 const TENANT = 'acme';
 const LONG = 60_000;
 
@@ -39,11 +42,11 @@ export function describeLockStoreWakeupContract(createStore: () => Promise<LockS
 
   it('names the next head when the head takes the free lock of an expired holder by polling', async () => {
     const k = mutex();
-    await s.store.acquireMutex(k, req('h', { enqueue: false, ttlMs: 50 }));
+    await s.store.acquireMutex(k, req('h', { enqueue: false, ttlMs: HOLDER_TTL_MS }));
     const [w1, w2] = [req('w1', { ttlMs: 7_000 }), req('w2')];
     await s.store.acquireMutex(k, w1);
     await s.store.acquireMutex(k, w2);
-    await s.elapse(60);
+    await s.elapse(HOLDER_TTL_MS + 10);
     const taken = (await poll(k, w1)) as Extract<MutexReply, { acquired: true }>;
     expect(taken).toMatchObject({ acquired: true, token: 'w1' });
     const grant = await messageOn(k.channel, (m) => decodeHandOff(m)?.token === 'w1');
@@ -66,11 +69,11 @@ export function describeLockStoreWakeupContract(createStore: () => Promise<LockS
 
   it('tells the new head to take a free lock at once when the head leaves', async () => {
     const k = mutex();
-    await s.store.acquireMutex(k, req('h', { enqueue: false, ttlMs: 50 }));
+    await s.store.acquireMutex(k, req('h', { enqueue: false, ttlMs: HOLDER_TTL_MS }));
     const [w1, w2] = [req('w1'), req('w2')];
     await s.store.acquireMutex(k, w1);
     await s.store.acquireMutex(k, w2);
-    await s.elapse(60);
+    await s.elapse(HOLDER_TTL_MS + 10);
     await s.store.leaveQueue(k, w1);
     expect((await newHead(k.channel, 'w2')).pttlMs).toBeLessThan(0);
     expect(await poll(k, w2)).toMatchObject({ acquired: true, token: 'w2' });

@@ -163,11 +163,12 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
 
     it('gives a free lock with queued waiters to the head only', async () => {
       const k = mutex();
-      await s.store.acquireMutex(k, req('h', 'H', { ttlMs: 50 }));
+      // The holder's TTL must outlast the two enqueues below, even on a busy machine.
+      await s.store.acquireMutex(k, req('h', 'H', { ttlMs: 1_000 }));
       const [w1, w2] = [req('w1', 'W1', { enqueue: true, ttlMs: 7_000 }), req('w2', 'W2', { enqueue: true })];
       await s.store.acquireMutex(k, w1);
       await s.store.acquireMutex(k, w2);
-      await s.elapse(60);
+      await s.elapse(1_010);
       expect(await s.store.acquireMutex(k, req('x', 'X'))).toEqual({ acquired: false, holderOwner: null, pttlMs: -1, position: -1 });
       expect(await poll(k, w2)).toEqual({ acquired: false, holderOwner: null, pttlMs: -1, position: 1 });
       expect(await poll(k, w1)).toMatchObject({ acquired: true, token: 'w1', pttlMs: 7_000, reentered: false });
