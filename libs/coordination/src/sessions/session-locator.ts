@@ -54,14 +54,12 @@ export class SessionLocator {
   async withOwner<R>(
     target: SessionTarget, operation: string, write: (keys: UserSessionKeys, userId: string) => Promise<R | null>,
   ): Promise<{ userId: string; result: R } | null> {
-    try {
+    return this.observer.run(operation, async () => {
       const fields = await this.store.read(this.keys.session(target.tenant, target.member), false);
       const userId = fields?.u;
       if (userId === undefined || !this.keys.belongsTo(target.tenant, userId, target.member)) return null;
       const result = await write(this.keys.user(target.tenant, userId), userId);
       return result === null ? null : { userId, result };
-    } catch (error) {
-      throw this.observer.failed(error, operation);
-    }
+    });
   }
 }

@@ -88,6 +88,21 @@ export class SessionObserver {
   }
 
   /**
+   * Runs one store call of `operation`, rethrowing its failure as `failed` names it (an outage
+   * counted and renamed after the public method).
+   *
+   * @example
+   * const fields = await observer.run('sessions.get', () => store.read(key, true));
+   */
+  async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.failed(error, operation);
+    }
+  }
+
+  /**
    * What a failed store call of `operation` throws: an outage counted and renamed after the
    * public method (`sessions.get`, not the store's script); anything else unchanged.
    */

@@ -94,18 +94,16 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   private async pass(): Promise<number> {
-    let expired = 0;
-    try {
+    return this.observer.run('sessions.prune', async () => {
+      let expired = 0;
       if (!(await this.store.claimPass(this.leaseKey, this.leaseMs))) return 0;
       for await (const batch of this.store.scan(this.keys.indexPattern())) {
         const counts = await Promise.all(batch.map((key) => this.pruneIndex(key)));
         for (const count of counts) expired += count;
         if (this.stopped) break;
       }
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.prune');
-    }
-    return expired;
+      return expired;
+    });
   }
 
   private async pruneIndex(key: string): Promise<number> {

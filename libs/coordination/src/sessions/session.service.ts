@@ -6,7 +6,7 @@ import { SessionCodec } from './session-codec.js';
 import { SessionKeys } from './session-keys.js';
 import { SessionLocator } from './session-locator.js';
 import { SessionObserver } from './session-observer.js';
-import { SESSION_STORE, type SessionFields, type SessionStore, type UserSessionKeys, type DestroySessionResult } from './session-store.interface.js';
+import { SESSION_STORE, type SessionStore, type UserSessionKeys, type DestroySessionResult, type SessionMember } from './session-store.interface.js';
 import { SessionLimitError, SessionNotFoundError, SessionVersionConflictError } from './session.errors.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
 import type {
@@ -91,12 +91,8 @@ export class SessionService {
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.create');
     const { id, member } = this.keys.newId(tenant, userId);
     const { maxPerUser, onLimit } = userLimit(this.options);
-    let result;
-    try {
-      result = await this.store.create({ ...this.keys.user(tenant, userId), member, fields, idleTtlMs, absoluteTtlMs, maxPerUser, onLimit });
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.create');
-    }
+    const command = { ...this.keys.user(tenant, userId), member, fields, idleTtlMs, absoluteTtlMs, maxPerUser, onLimit };
+    const result = await this.observer.run('sessions.create', () => this.store.create(command));
     if (!result.created) {
       this.observer.limitRejected();
       throw new SessionLimitError(maxPerUser);
@@ -132,12 +128,8 @@ export class SessionService {
     const target = this.locator.target(id, options);
     const touch = checkFlag(options?.touch, 'options.touch', this.options.sliding);
     if (!target) return null;
-    let fields: SessionFields | null;
-    try {
-      fields = await this.store.read(this.keys.session(target.tenant, target.member), touch);
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.get');
-    }
+    const key = this.keys.session(target.tenant, target.member);
+    const fields = await this.observer.run('sessions.get', () => this.store.read(key, touch));
     if (!fields) return null;
     try {
       return this.codec.session<D>(id, target.tenant, fields);
@@ -163,12 +155,8 @@ export class SessionService {
     const ifVersion = checkVersion(options?.ifVersion, 'options.ifVersion');
     const { set, unset } = this.codec.patch(patch);
     if (!target) throw new SessionNotFoundError('sessions.update');
-    let result;
-    try {
-      result = await this.store.update(this.keys.session(target.tenant, target.member), { set, unset, ifVersion, touch: true });
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.update');
-    }
+    const key = this.keys.session(target.tenant, target.member);
+    const result = await this.observer.run('sessions.update', () => this.store.update(key, { set, unset, ifVersion, touch: true }));
     if (result.updated) return this.codec.session<D>(id, target.tenant, result.fields);
     if (result.reason === 'missing') throw new SessionNotFoundError('sessions.update');
     this.observer.versionConflict();
@@ -189,13 +177,8 @@ export class SessionService {
     const ttlMs = checkTtl(options?.ttlMs, 'options.ttlMs', 0);
     if (!target) throw new SessionNotFoundError('sessions.extend');
     const key = this.keys.session(target.tenant, target.member);
-    let fields: SessionFields | null;
-    try {
-      // Without a ttlMs, a touching read is exactly an extend for the session's own idle lifetime.
-      fields = ttlMs === 0 ? await this.store.read(key, true) : await this.store.extend(key, ttlMs);
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.extend');
-    }
+    // Without a ttlMs, a touching read is exactly an extend for the session's own idle lifetime.
+    const fields = await this.observer.run('sessions.extend', () => (ttlMs === 0 ? this.store.read(key, true) : this.store.extend(key, ttlMs)));
     if (!fields) throw new SessionNotFoundError('sessions.extend');
     return this.codec.session(id, target.tenant, fields);
   }
@@ -226,13 +209,7 @@ export class SessionService {
     checkName(userId, 'userId');
     checkOptions(options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.listForUser');
-    let listed;
-    try {
-      listed = await this.store.list(this.keys.user(tenant, userId));
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.listForUser');
-    }
-    this.observer.expired(tenant, userId, listed.expired);
+    const listed = await this.listed(tenant, userId, this.keys.user(tenant, userId), 'sessions.listForUser');
     const summaries: SessionSummary<D>[] = [];
     for (const { member, fields } of listed.live) {
       try {
@@ -264,13 +241,7 @@ export class SessionService {
     checkOptions(options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.destroyByHandle');
     const keys = this.keys.user(tenant, userId);
-    let listed;
-    try {
-      listed = await this.store.list(keys);
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.destroyByHandle');
-    }
-    this.observer.expired(tenant, userId, listed.expired);
+    const listed = await this.listed(tenant, userId, keys, 'sessions.destroyByHandle');
     const found = listed.live.find(({ member }) => this.keys.handle(this.keys.idOf(tenant, member)) === handle);
     return found !== undefined && this.endMember(tenant, userId, keys, found.member, 'sessions.destroyByHandle');
   }
@@ -290,12 +261,8 @@ export class SessionService {
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.destroyAllForUser');
     const except = options?.except === undefined ? null : this.keys.parse(options.except);
     const keep = except && except.tenant === tenant && this.keys.belongsTo(tenant, userId, except.member) ? except.member : undefined;
-    let ended;
-    try {
-      ended = await this.store.destroyAll(this.keys.user(tenant, userId), keep);
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.destroyAllForUser');
-    }
+    const keys = this.keys.user(tenant, userId);
+    const ended = await this.observer.run('sessions.destroyAllForUser', () => this.store.destroyAll(keys, keep));
     this.observer.expired(tenant, userId, ended.expired);
     this.observer.revoked(tenant, userId, ended.destroyed);
     return ended.destroyed.length;
@@ -338,15 +305,13 @@ export class SessionService {
   async countForTenant(options?: SessionCallOptions): Promise<number> {
     checkOptions(options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.countForTenant');
-    let count = 0;
-    try {
+    return this.observer.run('sessions.countForTenant', async () => {
+      let count = 0;
       for await (const batch of this.store.scan(this.keys.sessionPattern(tenant))) {
         for (const key of batch) if (this.keys.parseSessionKey(key)?.tenant === tenant) count += 1;
       }
-    } catch (error) {
-      throw this.observer.failed(error, 'sessions.countForTenant');
-    }
-    return count;
+      return count;
+    });
   }
 
   /**
@@ -391,17 +356,19 @@ export class SessionService {
     return this.backup.import(lines, tenant);
   }
 
+  /** The user's live sessions (the store's `list`), announcing those it pruned as expired. */
+  private async listed(tenant: string, userId: string, keys: UserSessionKeys, operation: string): Promise<{ live: SessionMember[] }> {
+    const listed = await this.observer.run(operation, () => this.store.list(keys));
+    this.observer.expired(tenant, userId, listed.expired);
+    return listed;
+  }
+
   /**
    * Ends the session `member` of `userId` (`session.destroyed`, reason `destroy`): true when it
    * was deleted; false when it was gone (announced as expired when the index still named it).
    */
   private async endMember(tenant: string, userId: string, keys: UserSessionKeys, member: string, operation: string): Promise<boolean> {
-    let ended;
-    try {
-      ended = await this.store.destroy(keys, member);
-    } catch (error) {
-      throw this.observer.failed(error, operation);
-    }
+    const ended = await this.observer.run(operation, () => this.store.destroy(keys, member));
     return this.announceEnd(tenant, userId, member, ended);
   }
 
