@@ -5,6 +5,12 @@ import type { LockStoreUnderTest } from './lock-store.contract.js';
 
 /** A holder's TTL in the tests where waiters queue behind it: long enough to outlast their enqueues on a busy machine. */
 const HOLDER_TTL_MS = 1_000;
+/**
+ * A waiter's lease in the tests where it must run out behind other waiters: long enough to outlast
+ * their enqueues on a busy machine (with 50 ms, the next enqueue sometimes dropped it itself, and
+ * the step under test then had nothing to drop).
+ */
+const SHORT_LEASE_MS = 1_000;
 
 const TENANT = 'acme';
 const LONG = 60_000;
@@ -82,10 +88,10 @@ export function describeLockStoreWakeupContract(createStore: () => Promise<LockS
   it("drops a head whose lease ran out on another waiter's heartbeat, telling the new head", async () => {
     const k = mutex();
     await s.store.acquireMutex(k, req('h', { enqueue: false }));
-    const [gone, alive] = [req('gone', { leaseMs: 50 }), req('alive')];
+    const [gone, alive] = [req('gone', { leaseMs: SHORT_LEASE_MS }), req('alive')];
     await s.store.acquireMutex(k, gone);
     await s.store.acquireMutex(k, alive);
-    await s.elapse(60);
+    await s.elapse(SHORT_LEASE_MS + 10);
     expect(await s.store.heartbeat(k, alive, LONG)).toBe(true);
     expect((await newHead(k.channel, 'alive')).pttlMs).toBeGreaterThan(0);
     expect(await s.store.heartbeat(k, gone, LONG)).toBe(false);
@@ -94,9 +100,9 @@ export function describeLockStoreWakeupContract(createStore: () => Promise<LockS
   it('tells the new head when a poll of another waiter drops an expired head', async () => {
     const k = mutex();
     await s.store.acquireMutex(k, req('h', { enqueue: false }));
-    const [gone, w2, w3] = [req('gone', { leaseMs: 50 }), req('w2'), req('w3')];
+    const [gone, w2, w3] = [req('gone', { leaseMs: SHORT_LEASE_MS }), req('w2'), req('w3')];
     for (const w of [gone, w2, w3]) await s.store.acquireMutex(k, w);
-    await s.elapse(60);
+    await s.elapse(SHORT_LEASE_MS + 10);
     expect(await poll(k, w3)).toMatchObject({ acquired: false, holderOwner: 'H', position: 1 });
     expect((await newHead(k.channel, 'w2')).pttlMs).toBeGreaterThan(0);
   });
