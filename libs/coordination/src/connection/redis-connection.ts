@@ -72,9 +72,20 @@ export class RedisConnection {
     return this.subscriberClient;
   }
 
-  /** A new connection for blocking reads (XREADGROUP BLOCK, BLPOP); closed with the module. */
+  /** A new connection for blocking reads (XREADGROUP BLOCK, BLPOP); closed with the module, or earlier by `releaseClient`. */
   createBlockingClient(): RedisClient {
     return this.own(createRedisClient(this.options, 'blocking'));
+  }
+
+  /**
+   * Closes a blocking connection before the module closes (a consumer that stops), so that one
+   * started and stopped many times does not accumulate them. A command in flight on it rejects.
+   */
+  async releaseClient(client: RedisClient): Promise<void> {
+    const index = this.owned.indexOf(client);
+    if (index === -1 || client === this.command || client === this.subscriberClient) return;
+    this.owned.splice(index, 1);
+    await closeClient(client);
   }
 
   /**

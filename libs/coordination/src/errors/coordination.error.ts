@@ -22,6 +22,8 @@ export const ErrorCode = {
   SessionRequired: 'E_SESSION_REQUIRED',
   SessionVersionConflict: 'E_SESSION_VERSION_CONFLICT',
   SessionLimit: 'E_SESSION_LIMIT',
+  DeadLetterNotFound: 'E_DEAD_LETTER_NOT_FOUND',
+  StreamShutdown: 'E_STREAM_SHUTDOWN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

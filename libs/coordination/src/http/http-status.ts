@@ -24,6 +24,8 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.SessionRequired]: HttpStatus.UNAUTHORIZED,
   [ErrorCode.SessionVersionConflict]: HttpStatus.CONFLICT,
   [ErrorCode.SessionLimit]: HttpStatus.CONFLICT,
+  [ErrorCode.DeadLetterNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.StreamShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 /**
