@@ -51,6 +51,11 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordSessionDestroyAll', 'sessions.destroyAllForUser'],
   ['coordSessionPrune', 'sessions.prune'],
   ['coordSessionRestore', 'sessions.importSessions'],
+  ['coordStreamClaim', 'streams.consume'],
+  ['coordStreamAck', 'streams.consume'],
+  ['coordStreamTouch', 'streams.consume'],
+  ['coordStreamFail', 'streams.consume'],
+  ['coordStreamReplay', 'streams.replayDeadLetter'],
 ]);
 
 /**
