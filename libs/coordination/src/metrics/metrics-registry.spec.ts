@@ -60,6 +60,18 @@ describe('MetricsRegistry', () => {
     expect(metrics.counter('cache_hits_total', { layer: 'l2' })).toBe(0);
   });
 
+  it('observes through a handle into the same series as observe(), listed from the moment it is bound, dropping bad values', () => {
+    const metrics = new MetricsRegistry();
+    const handlerMs = metrics.histogramOf('streams_handler_ms', { stream: 'orders', group: 'billing' });
+    expect(metrics.snapshot().histograms).toMatchObject([{ name: 'streams_handler_ms', labels: { stream: 'orders', group: 'billing' }, count: 0, sum: 0 }]);
+    handlerMs.observe(3);
+    handlerMs.observe(Number.NaN);
+    handlerMs.observe(-1);
+    metrics.observe('streams_handler_ms', 40, { group: 'billing', stream: 'orders' });
+    const [h] = metrics.snapshot().histograms;
+    expect(h).toMatchObject({ count: 2, sum: 43, p50: 5, p99: 50 });
+  });
+
   it('returns copies: a snapshot does not change when metrics move on', () => {
     const metrics = new MetricsRegistry();
     metrics.increment('c');
@@ -67,6 +79,43 @@ describe('MetricsRegistry', () => {
     metrics.increment('c');
     expect(before.counters[0].value).toBe(1);
     expect(metrics.snapshot().counters[0].value).toBe(2);
+  });
+});
+
+describe('MetricsRegistry gauges', () => {
+  it('keeps the last value set per name and label set, whatever the label order, and lists it in snapshot()', () => {
+    const metrics = new MetricsRegistry();
+    metrics.setGauge('streams_group_lag', 7, { stream: 'orders', group: 'billing' });
+    metrics.setGauge('streams_group_lag', 3, { group: 'billing', stream: 'orders' });
+    metrics.setGauge('streams_group_lag', 0, { stream: 'orders', group: 'audit' });
+    metrics.setGauge('queue_depth', 12);
+
+    expect(metrics.gauge('streams_group_lag', { stream: 'orders', group: 'billing' })).toBe(3);
+    expect(metrics.gauge('streams_group_lag', { stream: 'orders', group: 'audit' })).toBe(0);
+    expect(metrics.gauge('queue_depth')).toBe(12);
+    expect(metrics.gauge('streams_group_lag', { stream: 'orders' })).toBeUndefined();
+    expect(metrics.gauge('never_set')).toBeUndefined();
+
+    const { gauges, counters } = metrics.snapshot();
+    expect(gauges).toHaveLength(3);
+    expect(gauges).toContainEqual({ name: 'streams_group_lag', labels: { stream: 'orders', group: 'billing' }, value: 3 });
+    expect(gauges).toContainEqual({ name: 'queue_depth', labels: {}, value: 12 });
+    expect(counters).toEqual([]);
+  });
+
+  it('goes down as well as up, keeps gauges apart from counters of the same name, and drops non-finite values', () => {
+    const metrics = new MetricsRegistry();
+    metrics.setGauge('depth', 10);
+    metrics.setGauge('depth', -2);
+    metrics.setGauge('depth', Number.NaN);
+    metrics.setGauge('depth', Infinity);
+    metrics.increment('depth', {}, 5);
+    expect(metrics.gauge('depth')).toBe(-2);
+    expect(metrics.counter('depth')).toBe(5);
+    const before = metrics.snapshot();
+    metrics.setGauge('depth', 4);
+    expect(before.gauges).toEqual([{ name: 'depth', labels: {}, value: -2 }]);
+    expect(metrics.snapshot().gauges).toEqual([{ name: 'depth', labels: {}, value: 4 }]);
   });
 });
 

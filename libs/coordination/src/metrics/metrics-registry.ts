@@ -14,6 +14,18 @@ export interface CounterHandle {
   readonly value: number;
 }
 
+/**
+ * The last value set for a gauge series (see MetricsRegistry.setGauge).
+ *
+ * @example
+ * for (const { name, labels, value } of metrics.snapshot().gauges) exporter.gauge(name, value, labels);
+ */
+export interface GaugeSnapshot {
+  name: string;
+  labels: MetricLabels;
+  value: number;
+}
+
 export interface HistogramSnapshot {
   name: string;
   labels: MetricLabels;
@@ -28,12 +40,19 @@ export interface HistogramSnapshot {
 /** Upper bounds (ms) of histogram buckets: fine below 10 ms where Redis round trips live. */
 export const DEFAULT_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, Infinity];
 
-class Histogram {
+/** A histogram series bound once (see MetricsRegistry.histogramOf). */
+export interface HistogramHandle {
+  /** Records one observation; a non-finite or negative value is a caller bug and is dropped. */
+  observe(ms: number): void;
+}
+
+class Histogram implements HistogramHandle {
   readonly counts = new Array<number>(DEFAULT_BUCKETS_MS.length).fill(0);
   count = 0;
   sum = 0;
 
   observe(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return;
     this.count += 1;
     this.sum += ms;
     const index = DEFAULT_BUCKETS_MS.findIndex((le) => ms <= le);
@@ -53,17 +72,19 @@ class Histogram {
 }
 
 /**
- * In-process counters and histograms of one module instance (acquire latency, wait
- * time, cache hits, rate-limit denials, ...). Constant memory per series; export
+ * In-process counters, gauges and histograms of one module instance (acquire latency, wait
+ * time, cache hits, rate-limit denials, stream lag, ...). Constant memory per series; export
  * `snapshot()` to Prometheus, OpenTelemetry or logs.
  *
  * @example
  * metrics.increment('lock_acquired_total', { tenant: 'acme' });
  * metrics.observe('lock_wait_ms', 12.5);
+ * metrics.setGauge('streams_group_lag', 42, { stream: 'orders', group: 'billing' });
  * metrics.snapshot().counters;
  */
 export class MetricsRegistry {
   private readonly counters = new Map<string, CounterSnapshot>();
+  private readonly gaugeSeries = new Map<string, GaugeSnapshot>();
   private readonly histograms = new Map<string, { name: string; labels: MetricLabels; histogram: Histogram }>();
 
   increment(name: string, labels: MetricLabels = {}, by = 1): void {
@@ -97,11 +118,22 @@ export class MetricsRegistry {
 
   /** Records one observation; a non-finite or negative value is a caller bug and is dropped. */
   observe(name: string, valueMs: number, labels: MetricLabels = {}): void {
-    if (!Number.isFinite(valueMs) || valueMs < 0) return;
+    this.histogramOf(name, labels).observe(valueMs);
+  }
+
+  /**
+   * One histogram series, to observe on a hot path without looking it up on every call. The
+   * series appears in `snapshot()` (with count 0) from this call on.
+   *
+   * @example
+   * const handlerMs = metrics.histogramOf('streams_handler_ms', { stream: 'orders', group: 'billing' });
+   * handlerMs.observe(12.5); // as metrics.observe('streams_handler_ms', 12.5, { stream: 'orders', group: 'billing' })
+   */
+  histogramOf(name: string, labels: MetricLabels = {}): HistogramHandle {
     const id = seriesId(name, labels);
     let series = this.histograms.get(id);
     if (!series) this.histograms.set(id, (series = { name, labels, histogram: new Histogram() }));
-    series.histogram.observe(valueMs);
+    return series.histogram;
   }
 
   /** Current value of a counter (0 when never incremented). */
@@ -109,9 +141,36 @@ export class MetricsRegistry {
     return this.counters.get(seriesId(name, labels))?.value ?? 0;
   }
 
-  snapshot(): { counters: CounterSnapshot[]; histograms: HistogramSnapshot[] } {
+  /**
+   * Sets a gauge series to `value` (a level that goes up and down, such as a backlog), replacing
+   * the last one. A non-finite value is a caller bug and is dropped.
+   *
+   * @example
+   * metrics.setGauge('streams_group_pending', 3, { stream: 'orders', group: 'billing' });
+   */
+  setGauge(name: string, value: number, labels: MetricLabels = {}): void {
+    if (!Number.isFinite(value)) return;
+    const id = seriesId(name, labels);
+    const gauge = this.gaugeSeries.get(id);
+    if (gauge) gauge.value = value;
+    else this.gaugeSeries.set(id, { name, labels, value });
+  }
+
+  /**
+   * The last value set for a gauge series; undefined when it was never set (unlike a counter, a
+   * gauge has no natural zero: "no backlog" and "not measured yet" differ).
+   *
+   * @example
+   * metrics.gauge('streams_group_lag', { stream: 'orders', group: 'billing' }); // 42, or undefined
+   */
+  gauge(name: string, labels: MetricLabels = {}): number | undefined {
+    return this.gaugeSeries.get(seriesId(name, labels))?.value;
+  }
+
+  snapshot(): { counters: CounterSnapshot[]; gauges: GaugeSnapshot[]; histograms: HistogramSnapshot[] } {
     return {
       counters: [...this.counters.values()].map((c) => ({ ...c })),
+      gauges: [...this.gaugeSeries.values()].map((g) => ({ ...g })),
       histograms: [...this.histograms.values()].map(({ name, labels, histogram }) => {
         let cumulative = 0;
         return {
