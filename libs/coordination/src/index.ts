@@ -118,3 +118,19 @@ export { SessionCookies } from './sessions/session-cookies.js';
 export type { CookieRequestLike, CookieResponseLike, SessionCookieValue } from './sessions/session-cookies.js';
 export { SessionRecords } from './sessions/session-records.js';
 export type { SessionRecordCallOptions, SessionRecordWriteOptions } from './sessions/session-records.js';
+
+// Durable event streams
+export { StreamService } from './streams/stream.service.js';
+export { StreamConsumer } from './streams/stream-consumer.decorator.js';
+export type { StreamConsumerOptions } from './streams/stream-consumer.decorator.js';
+export { defineStream, CREW_EVENTS, SYSTEM_EVENTS, METRICS_EVENTS } from './streams/stream-definitions.js';
+export { DeadLetterNotFoundError, StreamShutdownError } from './streams/stream.errors.js';
+export { DEFAULT_STREAM_OPTIONS, MAX_READ_COUNT, MAX_STREAM_LENGTH } from './streams/stream.options.js';
+export type { StreamModuleOptions, StreamConsumerDefaults } from './streams/stream.options.js';
+export { MAX_GROUP_NAME_LENGTH } from './streams/stream-validation.js';
+// `ConsumeOptions` is the rate-limit type's name: the stream one is exported as StreamConsumeOptions.
+export type {
+  StreamDefinition, StreamRef, EntryOf, AppendOptions, ReadOptions, StreamEntry, StreamHandler, ConsumeOptions as StreamConsumeOptions,
+  StreamSubscription, PendingSummary, StreamGroupInfo, DeadLetterReadOptions, DeadLetter, ReplayResult, CrewStreamEvent, SystemStreamEvent,
+  MetricsStreamEvent,
+} from './streams/stream.types.js';
