@@ -5,7 +5,7 @@ import type { CrewEventPayload, CrewRun } from '../../apps/demo/src/crews/crew.m
 import { CoordinationCore } from '../support/internals.js';
 import { REDIS_DRIVERS, uniquePrefix } from '../support/drivers.js';
 import { until } from '../support/wait.js';
-import { DEMO_BACKENDS, as, bootDemo } from './demo-test-app.js';
+import { DEMO_BACKENDS, as, bootDemo, historyCaughtUp, runHistory } from './demo-test-app.js';
 
 const ADA = as('u-ada', 'acme');
 const BOB = as('u-bob', 'acme');
@@ -19,9 +19,10 @@ async function watchRuns(app: INestApplication): Promise<{ events: CoordinationE
   return { events, stop: () => subscription.unsubscribe() };
 }
 
+/** The crew's history once it has caught up with every run event so far (it is written from the stream). */
 const runsOf = async (app: INestApplication, crewId: string): Promise<CrewRun[]> => {
-  const res = await request(app.getHttpServer()).get('/crews').set(ADA).expect(200);
-  return res.body.find((crew: { id: string }) => crew.id === crewId).runs;
+  await historyCaughtUp(app, 'acme');
+  return runHistory(app, ADA, crewId, '?limit=100');
 };
 
 const heldLock = async (app: INestApplication, key: string): Promise<HeldLockInfo | undefined> => {
@@ -134,11 +135,13 @@ describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: t
       expect(failed.payload.data).toMatchObject({ fencingToken: held.fencingToken, status: 'refused' });
       expect(watch.events.filter((e) => e.channel === 'crew.run.completed').map((e) => (e.payload.data as { fencingToken: number }).fencingToken))
         .toEqual([fresh.body.fencingToken]);
-      // The stale run left no record on its instance: only the fresh one recorded a result.
-      expect((await runsOf(first, 'market-research')).filter((r) => r.fencingToken === held.fencingToken)).toEqual([]);
-      expect(await runsOf(second, 'market-research')).toEqual(expect.arrayContaining([
+      // The stale run left no record: only the fresh one is in the history, which both instances show.
+      const history = await runsOf(first, 'market-research');
+      expect(history.filter((r) => r.fencingToken === held.fencingToken)).toEqual([]);
+      expect(history).toEqual(expect.arrayContaining([
         expect.objectContaining({ id: fresh.body.id, status: 'succeeded', fencingToken: fresh.body.fencingToken }),
       ]));
+      expect(await runsOf(second, 'market-research')).toEqual(history);
     } finally {
       watch.stop();
     }

@@ -2,7 +2,12 @@ import { EventEmitter } from 'node:events';
 import { get, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
+import { StreamService } from '@nest-coordination/core';
+import request from 'supertest';
 import { AppModule } from '../../apps/demo/src/app.module.js';
+import { RUN_HISTORY_GROUP } from '../../apps/demo/src/crews/crew-run-history.service.js';
+import { CREW_RUN_EVENTS } from '../../apps/demo/src/crews/crew-run-events.js';
+import type { CrewRun } from '../../apps/demo/src/crews/crew.model.js';
 import { COMPANY_HEADER, USER_HEADER, demoConfigFromEnv, type DemoConfig } from '../../apps/demo/src/demo.config.js';
 import { testRedisUrl } from '../harness/env.js';
 import { bootApp } from '../support/boot.js';
@@ -35,6 +40,46 @@ export async function bootDemo(driver: DriverCase, options: DemoBootOptions = {}
 /** Headers of a signed-in seeded user; the company defaults to the user's own. */
 export function as(userId: string, companyId: string): Record<string, string> {
   return { [USER_HEADER]: userId, [COMPANY_HEADER]: companyId };
+}
+
+/**
+ * `GET /crews/:crewId/runs` (200 expected) as the user of `headers`, with an optional query string.
+ *
+ * @example
+ * const [newest] = await runHistory(app, as('u-ada', 'acme'), 'market-research', '?limit=1');
+ */
+export async function runHistory(app: INestApplication, headers: Record<string, string>, crewId: string, query = ''): Promise<CrewRun[]> {
+  const res = await request(app.getHttpServer()).get(`/crews/${crewId}/runs${query}`).set(headers).expect(200);
+  return res.body as CrewRun[];
+}
+
+/**
+ * The run `runId` once the crew's history (as `app` serves it) shows it: the history is written
+ * from the stream a moment after the run.
+ *
+ * @example
+ * expect(await recordedRun(other, ADA, 'market-research', run.id)).toMatchObject({ status: 'succeeded' });
+ */
+export function recordedRun(app: INestApplication, headers: Record<string, string>, crewId: string, runId: string): Promise<CrewRun> {
+  return until(async () => (await runHistory(app, headers, crewId, '?limit=100')).find((run) => run.id === runId), {
+    timeoutMs: 15_000, message: `run ${runId} of crew ${crewId} in the history`,
+  });
+}
+
+/**
+ * Resolves once the run-history group has handled every run event of the company's stream (no
+ * lag, nothing pending): what the history will ever show of the runs so far, it shows now.
+ *
+ * @example
+ * await historyCaughtUp(app, 'acme');
+ * expect((await runHistory(app, ADA, 'market-research')).filter((r) => r.fencingToken === stale)).toEqual([]);
+ */
+export async function historyCaughtUp(app: INestApplication, companyId: string): Promise<void> {
+  const streams = app.get(StreamService);
+  await until(async () => {
+    const group = (await streams.groups(CREW_RUN_EVENTS, { tenant: companyId })).find((g) => g.group === RUN_HISTORY_GROUP);
+    return group !== undefined && group.lag === 0 && group.pending === 0;
+  }, { timeoutMs: 15_000, message: `the run history of ${companyId} to catch up with its stream` });
 }
 
 /**

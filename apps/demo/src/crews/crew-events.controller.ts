@@ -28,7 +28,7 @@ export class CrewEventsController {
     @Param('crewId') crewId: string,
     @Body() body: PublishCrewEventDto,
   ): Promise<{ channel: string; crewId: string; type: string }> {
-    const crew = await this.crews.get(user.companyId, crewId);
+    const crew = await this.crews.definition(user.companyId, crewId);
     const channel = await this.events.publish(user.companyId, { crewId: crew.id, type: body.type, data: body.data ?? {} });
     return { channel, crewId: crew.id, type: body.type };
   }

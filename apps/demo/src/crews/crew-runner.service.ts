@@ -4,8 +4,7 @@ import { ConflictException, Injectable, Logger } from '@nestjs/common';
 import { LockService, WithLock, type Lock } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CrewEventsService } from './crew-events.service.js';
-import type { Crew, CrewRun } from './crew.model.js';
-import { CrewsService } from './crews.service.js';
+import type { CrewDefinition, CrewRun } from './crew.model.js';
 
 /** Lock key of a crew's runs, within the company's tenant. */
 export const crewRunLockKey = (crewId: string): string => `crew-run:${crewId}`;
@@ -24,6 +23,11 @@ export type CrewRunResult = CrewRun & { crewId: string };
  * with the run's events and fences the crew's history: raised when the run starts, checked again
  * before the run record is written, so an older run still working is refused (409 `refused`).
  *
+ * Each run appends `crew.run.started`, then `crew.run.completed` or `crew.run.failed`, to the
+ * company's durable crew event stream (CREW_RUN_EVENTS), and publishes them on the EventBus for
+ * live listeners (SSE). The terminal event is the run's record: `CrewRunHistory` writes the crew's
+ * history from the stream, so every instance shows the same history.
+ *
  * The work stops as soon as `lock.signal` aborts: when the lock is lost (not renewed in time,
  * taken over after expiry) or the instance shuts down (the library aborts held locks' signals
  * and waits for their sections to return before releasing). Such a run is recorded as
@@ -34,10 +38,10 @@ export type CrewRunResult = CrewRun & { crewId: string };
 export class CrewRunner {
   private readonly logger = new Logger('CrewRunner');
 
-  constructor(private readonly crews: CrewsService, private readonly events: CrewEventsService, private readonly locks: LockService) {}
+  constructor(private readonly events: CrewEventsService, private readonly locks: LockService) {}
 
-  @WithLock((crew: Crew) => crewRunLockKey(crew.id), { waitMs: 0 })
-  async run(crew: Crew, user: AuthUser, durationMs: number): Promise<CrewRunResult> {
+  @WithLock((crew: CrewDefinition) => crewRunLockKey(crew.id), { waitMs: 0 })
+  async run(crew: CrewDefinition, user: AuthUser, durationMs: number): Promise<CrewRunResult> {
     // The lock @WithLock holds for this call: its fencing token travels with the run.
     const lock = this.locks.current();
     if (!lock) throw new Error(`CrewRunner.run called without holding "${crewRunLockKey(crew.id)}"`);
@@ -45,9 +49,10 @@ export class CrewRunner {
     // Raise the crew's fence to this run's token now, not only when it records: a stale holder
     // (its lock expired, unnoticed) that finishes while this run still works is then refused.
     if (!(await this.fence(crew, lock))) {
-      await this.failed(crew, run, { status: 'refused', recorded: false, reason: 'a newer run of the crew has started' });
+      await this.failed(crew, run, { status: 'refused', recorded: false, reason: REFUSED });
       throw this.refusal(crew, run);
     }
+    await this.events.appendRun({ type: 'crew.run.started', ...facts(crew, run), at: new Date(run.startedAt) });
     await this.events.publish(crew.companyId, {
       crewId: crew.id, type: 'run.started', data: { runId: run.id, fencingToken: run.fencingToken, triggeredBy: user.id, durationMs },
     });
@@ -57,14 +62,17 @@ export class CrewRunner {
       lock.signal.throwIfAborted();
     } catch (error) {
       if (!lock.signal.aborted) throw error;
-      await this.aborted(crew, { ...run, status: 'aborted', finishedAt: new Date().toISOString() }, lock);
+      await this.aborted(crew, { ...run, finishedAt: new Date().toISOString() }, lock);
       throw lock.signal.reason;
     }
-    const finished: CrewRun = { ...run, status: 'succeeded', finishedAt: new Date().toISOString() };
-    if (!(await this.record(crew, finished, lock))) {
-      await this.failed(crew, finished, { status: 'refused', recorded: false, reason: 'a newer run of the crew has started' });
+    const finished = { ...run, status: 'succeeded' as const, finishedAt: new Date().toISOString() };
+    if (!(await this.fence(crew, lock))) {
+      await this.failed(crew, finished, { status: 'refused', recorded: false, reason: REFUSED });
       throw this.refusal(crew, run);
     }
+    // The run's record: CrewRunHistory writes it to the crew's history from this event.
+    const at = new Date(finished.finishedAt);
+    await this.events.appendRun({ type: 'crew.run.completed', ...facts(crew, run), durationMs: at.getTime() - Date.parse(run.startedAt), at });
     await this.events.publish(crew.companyId, {
       crewId: crew.id, type: 'run.completed', data: { runId: finished.id, fencingToken: run.fencingToken, status: finished.status, finishedAt: finished.finishedAt },
     });
@@ -75,25 +83,14 @@ export class CrewRunner {
    * Whether the run's fencing token is still the newest the crew's history has seen, on any
    * instance; raises the crew's fence to it. `checkFence` compares and raises atomically in
    * Redis. Checked when the run starts (so a newer run fences older ones out at once, not when
-   * it finishes) and again right before the record is written.
+   * it finishes) and again right before the record is appended. With a database of its own, the
+   * history's write would check it itself: `UPDATE crews SET fence = $token, ... WHERE id = $id AND fence <= $token`.
    */
-  private fence(crew: Crew, lock: Lock): Promise<boolean> {
+  private fence(crew: CrewDefinition, lock: Lock): Promise<boolean> {
     return this.locks.checkFence(crewHistoryResource(crew.id), lock.fencingToken, { tenant: lock.tenant });
   }
 
-  /**
-   * Writes the run record only while the run's fencing token is the newest: a holder whose lock
-   * expired, while another instance started the crew since, is refused. With a database the
-   * check belongs in the write itself:
-   * `UPDATE crews SET fence = $token, ... WHERE id = $id AND fence <= $token`.
-   */
-  private async record(crew: Crew, run: CrewRun, lock: Lock): Promise<boolean> {
-    if (!(await this.fence(crew, lock))) return false;
-    this.crews.saveRun(crew, run);
-    return true;
-  }
-
-  private refusal(crew: Crew, run: Pick<CrewRun, 'id' | 'fencingToken'>): ConflictException {
+  private refusal(crew: CrewDefinition, run: Pick<CrewRun, 'id' | 'fencingToken'>): ConflictException {
     return new ConflictException({
       statusCode: 409, error: 'Conflict', outcome: 'refused', crewId: crew.id, runId: run.id, fencingToken: run.fencingToken,
       message: `Run ${run.id} of crew "${crew.id}" was refused: a newer run of the crew has started (fencing token ${run.fencingToken} is stale)`,
@@ -101,23 +98,47 @@ export class CrewRunner {
   }
 
   /** Records an aborted run (if still the newest) and tells the company; never throws, so the abort reason reaches the caller. */
-  private async aborted(crew: Crew, run: CrewRun, lock: Lock): Promise<void> {
-    const recorded = await this.record(crew, run, lock).catch((error: unknown) => {
-      this.logger.warn(`Could not record aborted run ${run.id} of crew "${crew.id}": ${messageOf(error)}`);
+  private async aborted(crew: CrewDefinition, run: RunStart & { finishedAt: string }, lock: Lock): Promise<void> {
+    const newest = await this.fence(crew, lock).catch((error: unknown) => {
+      this.logger.warn(`Could not check the fence of aborted run ${run.id} of crew "${crew.id}": ${messageOf(error)}`);
       return false;
     });
-    await this.failed(crew, run, { status: 'aborted', recorded, reason: messageOf(lock.signal.reason) });
+    await this.failed(crew, run, { status: 'aborted', recorded: newest, reason: messageOf(lock.signal.reason) });
   }
 
-  private async failed(crew: Crew, run: Pick<CrewRun, 'id' | 'fencingToken'>, outcome: { status: 'aborted' | 'refused'; recorded: boolean; reason: string }): Promise<void> {
+  /**
+   * Appends `crew.run.failed` to the stream (with `recorded: true`, the aborted run's record) and
+   * publishes it; never throws. `recorded` is published true only once the record was appended.
+   */
+  private async failed(crew: CrewDefinition, run: RunStart & { finishedAt?: string }, outcome: { status: 'aborted' | 'refused'; recorded: boolean; reason: string }): Promise<void> {
+    const { status, reason } = outcome;
+    const at = new Date(run.finishedAt ?? Date.now());
+    const recorded = await this.events.appendRun({ type: 'crew.run.failed', ...facts(crew, run), status, recorded: outcome.recorded, error: reason, at }).then(
+      () => outcome.recorded,
+      (error: unknown) => {
+        this.logger.warn(`Could not append crew.run.failed for run ${run.id} of crew "${crew.id}": ${messageOf(error)}`);
+        return false;
+      },
+    );
     try {
       await this.events.publish(crew.companyId, {
-        crewId: crew.id, type: 'run.failed', data: { runId: run.id, fencingToken: run.fencingToken, ...outcome },
+        crewId: crew.id, type: 'run.failed', data: { runId: run.id, fencingToken: run.fencingToken, status, recorded, reason },
       });
     } catch (error) {
       this.logger.warn(`Could not publish crew.run.failed for run ${run.id} of crew "${crew.id}": ${messageOf(error)}`);
     }
   }
+}
+
+/** Why a run is refused: its fencing token is stale. */
+const REFUSED = 'a newer run of the crew has started';
+
+/** What a run is when it starts. */
+type RunStart = Pick<CrewRun, 'id' | 'startedAt' | 'triggeredBy'> & { fencingToken: number };
+
+/** The fields every run event of the stream carries. */
+function facts(crew: CrewDefinition, run: RunStart) {
+  return { crewId: crew.id, companyId: crew.companyId, runId: run.id, triggeredBy: run.triggeredBy, fencingToken: run.fencingToken, startedAt: run.startedAt };
 }
 
 function messageOf(error: unknown): string {

@@ -1,10 +1,20 @@
-import { Controller, Param, Post, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { RateLimit } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { CrewRunner, type CrewRunResult } from './crew-runner.service.js';
+import type { CrewRun } from './crew.model.js';
 import { CrewsService } from './crews.service.js';
+import { CrewRunsQuery } from './dto/crew-runs.query.js';
 import { RunCrewQuery } from './dto/run-crew.query.js';
+
+/**
+ * Runs one page of `GET /crews/:crewId/runs` returns unless `limit` says otherwise.
+ *
+ * @example
+ * GET /crews/market-research/runs          # the newest DEFAULT_RUNS_PAGE runs
+ */
+export const DEFAULT_RUNS_PAGE = 20;
 
 /**
  * The expensive AI work of a crew, rate-limited by the global `RateLimitGuard`: the rules of a
@@ -29,8 +39,20 @@ export class CrewRunsController {
   ])
   @Post(':crewId/runs')
   async run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {
-    const crew = await this.crews.get(user.companyId, crewId);
+    const crew = await this.crews.definition(user.companyId, crewId);
     return this.runner.run(crew, user, query.durationMs ?? 2_000);
+  }
+
+  /**
+   * The crew's run history, newest first, the same on every instance: built from the company's
+   * crew event stream by `CrewRunHistory`, so a run shows up a moment after its POST returned,
+   * wherever it ran. `?limit=` (1-100, default 20) and `?before=<finishedAt>` page through it.
+   */
+  @Get(':crewId/runs')
+  history(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: CrewRunsQuery): Promise<CrewRun[]> {
+    const before = query.before === undefined ? undefined : Date.parse(query.before);
+    if (Number.isNaN(before)) throw new BadRequestException(['before must be a date and time (ISO 8601)']);
+    return this.crews.runs(user.companyId, crewId, { limit: query.limit ?? DEFAULT_RUNS_PAGE, before });
   }
 
   /** One call of an agent to its model: bursts of 5 per user, 2/s sustained; GCRA-smoothed per company. */
@@ -42,7 +64,7 @@ export class CrewRunsController {
   async call(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Param('agentId') agentId: string) {
     // The crew's definition comes from the cache: an agent's model edited on any instance applies here
     // as soon as the edit's invalidation has arrived (at once on the instance that made it).
-    const crew = await this.crews.get(user.companyId, crewId);
+    const crew = await this.crews.definition(user.companyId, crewId);
     const agent = this.crews.agent(crew, agentId);
     return { crewId: crew.id, agentId: agent.id, model: agent.model, status: 'answered', output: `(simulated ${agent.role} answer)` };
   }

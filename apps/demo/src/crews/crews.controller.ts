@@ -30,7 +30,7 @@ interface CrewRequest {
 export class CrewsController {
   constructor(private readonly crews: CrewsService, private readonly configs: CrewConfigs, private readonly streams: CrewEventStreams) {}
 
-  /** The company's crews with this instance's run history; the definitions come from the cache (`crews:<companyId>`). */
+  /** The company's crews, each with its newest runs (`GET /crews/:crewId/runs` pages through them); the definitions come from the cache (`crews:<companyId>`). */
   @Get()
   list(@CurrentUser() user: AuthUser): Promise<Crew[]> {
     return this.crews.listFor(user.companyId);

@@ -1,9 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { CompaniesModule } from '../companies/companies.module.js';
 import type { DemoConfig } from '../demo.config.js';
 import { CrewConfigs } from './crew-configs.service.js';
 import { CrewEventStreams, STREAMS_CONFIG } from './crew-event-streams.service.js';
 import { crewEventsController } from './crew-events.controller.js';
 import { CrewEventsService } from './crew-events.service.js';
+import { CrewRunHistory } from './crew-run-history.service.js';
 import { CrewRunner } from './crew-runner.service.js';
 import { CrewRunsController } from './crew-runs.controller.js';
 import { CrewsController } from './crews.controller.js';
@@ -11,8 +13,9 @@ import { CrewsService } from './crews.service.js';
 import { crewStoreProvider } from './redis-crew.store.js';
 
 /**
- * Crews of AI agents: listing, reading (cached) and editing them, runs (locked, rate-limited),
- * agent calls and the crew event stream. `store` says where the crew definitions live.
+ * Crews of AI agents: listing, reading (cached) and editing them, runs (locked, rate-limited) and
+ * their history (built from the durable crew event stream), agent calls and the crew event
+ * stream. `store` says where the crews and their run history live.
  *
  * @example
  * imports: [CrewsModule.register({ streams: DEFAULT_STREAMS_CONFIG, store: { keyPrefix: 'demo-db' } })]
@@ -22,9 +25,10 @@ export class CrewsModule {
   static register({ streams, store }: Pick<DemoConfig, 'streams' | 'store'>): DynamicModule {
     return {
       module: CrewsModule,
+      imports: [CompaniesModule],
       controllers: [CrewsController, crewEventsController(streams.publishQuota), CrewRunsController],
       providers: [
-        crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner,
+        crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner, CrewRunHistory,
         { provide: STREAMS_CONFIG, useValue: streams },
       ],
       exports: [CrewsService, CrewEventsService],

@@ -1,31 +1,34 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { quoteInput } from '../http/quote-input.js';
 import { CrewConfigs } from './crew-configs.service.js';
+import { CrewStore, type RunsPage } from './crew-store.js';
 import type { Agent, Crew, CrewDefinition, CrewRun } from './crew.model.js';
-import { SEED_CREWS } from './crews.seed.js';
 
 /**
- * The crews of every company: their definitions from `CrewConfigs` (cached, shared by every
- * instance), their run history in this instance's memory (seeded at startup; a stand-in for a
- * database table). Lookups are always scoped by company: a crew id of another company is "not
+ * Runs `GET /crews` shows per crew (the newest); `GET /crews/:crewId/runs` pages through the rest.
+ *
+ * @example
+ * (await crews.listFor('acme'))[0].runs.length <= RUNS_IN_CREW_LIST; // true
+ */
+export const RUNS_IN_CREW_LIST = 20;
+
+/**
+ * The crews of every company: their definitions from `CrewConfigs` (cached), their run history
+ * from `CrewStore` (written by `CrewRunHistory` from the crew event stream). Both are shared by
+ * every instance. Lookups are always scoped by company: a crew id of another company is "not
  * found", never visible.
+ *
+ * @example
+ * const page = await crews.runs('acme', 'market-research', { limit: 20 }); // 404 for another company's crew
  */
 @Injectable()
 export class CrewsService {
-  /** `<companyId>\0<crewId>` → the runs this instance recorded (and the seeded ones). */
-  private readonly runs = new Map(SEED_CREWS.map((crew) => [runsKey(crew.companyId, crew.id), structuredClone(crew.runs)]));
+  constructor(private readonly configs: CrewConfigs, private readonly store: CrewStore) {}
 
-  constructor(private readonly configs: CrewConfigs) {}
-
+  /** The company's crews, each with its newest `RUNS_IN_CREW_LIST` runs. */
   async listFor(companyId: string): Promise<Crew[]> {
     const crews = await this.configs.list(companyId);
-    return crews.map((crew) => ({ ...crew, runs: this.runsOf(companyId, crew.id) }));
-  }
-
-  /** The crew with its run history; throws `NotFoundException` unless `crewId` belongs to `companyId`. */
-  async get(companyId: string, crewId: string): Promise<Crew> {
-    const crew = await this.definition(companyId, crewId);
-    return { ...crew, runs: this.runsOf(companyId, crewId) };
+    return Promise.all(crews.map(async (crew) => ({ ...crew, runs: await this.store.runs(companyId, crew.id, { limit: RUNS_IN_CREW_LIST }) })));
   }
 
   /** The crew's definition (agents and settings, no runs); throws `NotFoundException` unless `crewId` belongs to `companyId`. */
@@ -36,37 +39,24 @@ export class CrewsService {
   }
 
   /** Throws `NotFoundException` unless `agentId` is a member of the crew. */
-  agent(crew: Crew, agentId: string): Agent {
+  agent(crew: CrewDefinition, agentId: string): Agent {
     const agent = crew.agents.find((a) => a.id === agentId);
     if (!agent) throw new NotFoundException(`Agent ${quoteInput(agentId)} is not in crew "${crew.id}"`);
     return agent;
   }
 
+  /** A page of the crew's run history, newest first; throws `NotFoundException` unless `crewId` belongs to `companyId`. */
+  async runs(companyId: string, crewId: string, page: RunsPage): Promise<CrewRun[]> {
+    await this.definition(companyId, crewId);
+    return this.store.runs(companyId, crewId, page);
+  }
+
   /**
-   * Appends a finished run to the crew's history. The history is fenced by the caller
-   * (`CrewRunner` checks the run's fencing token first): this store is a stand-in for a database.
+   * Adds a finished run to the crew's history (idempotent). Called by `CrewRunHistory` for the
+   * run events of the stream; whether a run belongs in the history (its fencing token was the
+   * newest) was decided by `CrewRunner` before it appended the event.
    */
-  saveRun(crew: Crew, run: CrewRun): CrewRun {
-    this.history(crew.companyId, crew.id).push(run);
-    return run;
+  saveRun(companyId: string, crewId: string, run: CrewRun): Promise<void> {
+    return this.store.saveRun(companyId, crewId, run);
   }
-
-  /** The crew's runs this instance recorded, seeded ones included (a copy; no cache involved, nor a check that the crew exists). */
-  runsOf(companyId: string, crewId: string): CrewRun[] {
-    return [...(this.runs.get(runsKey(companyId, crewId)) ?? [])];
-  }
-
-  private history(companyId: string, crewId: string): CrewRun[] {
-    const key = runsKey(companyId, crewId);
-    let runs = this.runs.get(key);
-    if (!runs) {
-      runs = [];
-      this.runs.set(key, runs);
-    }
-    return runs;
-  }
-}
-
-function runsKey(companyId: string, crewId: string): string {
-  return `${companyId}\0${crewId}`;
 }

@@ -1,15 +1,20 @@
 import { Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { StoreConfig } from '../demo.config.js';
-import { CrewStore, MemoryCrewStore, seedDefinitions } from './crew-store.js';
-import type { CrewDefinition } from './crew.model.js';
+import { CrewStore, MAX_RUNS_PER_CREW, MemoryCrewStore, finishedMs, pageOfRuns, seedDefinitions, seedRuns, type RunsPage } from './crew-store.js';
+import type { CrewDefinition, CrewRun } from './crew.model.js';
 
 /**
- * `CrewStore` in Redis, so that every instance of the demo reads the crews every other edited:
- * one hash per company, `<keyPrefix>:crews:<companyId>`, field = crew id, value = the JSON
- * definition. It holds the edited crews only; a crew never edited is read from the seed. Its
- * own connection (a database of its own, in a real app), opened at construction and closed at
- * shutdown.
+ * `CrewStore` in Redis, so that every instance of the demo reads the crews every other edited and
+ * the same run history:
+ * - one hash per company, `<keyPrefix>:crews:<companyId>`, field = crew id, value = the JSON
+ *   definition. It holds the edited crews only; a crew never edited is read from the seed;
+ * - one sorted set per crew, `<keyPrefix>:runs:<companyId>:<crewId>`, member = the JSON run
+ *   record, score = when it finished (ms), trimmed to the newest `MAX_RUNS_PER_CREW`. A record
+ *   saved twice is one member; the seeded runs are merged in when read.
+ *
+ * Its own connection (a database of its own, in a real app), opened at construction and closed
+ * at shutdown.
  *
  * @example
  * const store = new RedisCrewStore({ redisUrl: 'redis://127.0.0.1:6379', keyPrefix: 'demo-db' });
@@ -51,6 +56,20 @@ export class RedisCrewStore extends CrewStore implements OnApplicationShutdown {
     await this.redis.hset(this.key(crew.companyId), crew.id, JSON.stringify(crew));
   }
 
+  async saveRun(companyId: string, crewId: string, run: CrewRun): Promise<void> {
+    const key = this.runsKey(companyId, crewId);
+    const replies = await this.redis.multi().zadd(key, finishedMs(run), JSON.stringify(run)).zremrangebyrank(key, 0, -(MAX_RUNS_PER_CREW + 1)).exec();
+    // A command refused inside the transaction is a reply, not a rejection: fail the write (its event is delivered again).
+    const refused = replies?.find(([error]) => error !== null);
+    if (refused) throw refused[0];
+  }
+
+  async runs(companyId: string, crewId: string, page: RunsPage): Promise<CrewRun[]> {
+    const newest = page.before === undefined ? '+inf' : `(${page.before}`;
+    const recorded = await this.redis.zrange(this.runsKey(companyId, crewId), newest, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, page.limit);
+    return pageOfRuns([...recorded.map((json) => JSON.parse(json) as CrewRun), ...seedRuns(companyId, crewId)], page);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     // QUIT would wait for a connection that is not there (Redis down): drop it instead.
     if (this.redis.status !== 'ready') return this.redis.disconnect();
@@ -59,6 +78,10 @@ export class RedisCrewStore extends CrewStore implements OnApplicationShutdown {
 
   private key(companyId: string): string {
     return `${this.config.keyPrefix}:crews:${companyId}`;
+  }
+
+  private runsKey(companyId: string, crewId: string): string {
+    return `${this.config.keyPrefix}:runs:${companyId}:${crewId}`;
   }
 }
 
