@@ -5,6 +5,7 @@ import * as events from './events.bench.js';
 import * as rateLimit from './rate-limit.bench.js';
 import * as cache from './cache.bench.js';
 import * as sessions from './sessions.bench.js';
+import * as streams from './streams.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -13,4 +14,4 @@ import * as sessions from './sessions.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams];
