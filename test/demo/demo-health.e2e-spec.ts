@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { REDIS_DRIVERS } from '../support/drivers.js';
+import { expectNoTimersLeftBy } from '../support/timers.js';
 import { until } from '../support/wait.js';
 import { bootDemo } from './demo-test-app.js';
 
@@ -27,8 +28,9 @@ describe("demo app: GET /health tells an anonymous caller the status only (a pri
     })).app;
   });
 
+  let closed = false;
   afterAll(async () => {
-    await app?.close();
+    if (!closed) await app?.close();
     await server?.stop();
   });
 
@@ -48,5 +50,10 @@ describe("demo app: GET /health tells an anonymous caller the status only (a pri
     expect(res!.body).toEqual({ status: 'error', info: {}, error: { coordination: { status: 'down' } }, details: { coordination: { status: 'down' } } });
     expect(JSON.stringify(res!.body)).not.toContain(port);
     expect(JSON.stringify(res!.body)).not.toMatch(/PING|ECONNREFUSED|127\.0\.0\.1|memory/);
+  });
+
+  it('closes with Redis still down without leaving a timer that keeps the process alive', async () => {
+    closed = true;
+    await expectNoTimersLeftBy(() => app.close());
   });
 });

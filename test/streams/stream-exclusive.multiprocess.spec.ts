@@ -2,12 +2,13 @@ import { REDIS_DRIVERS } from '../support/drivers.js';
 import { until } from '../support/wait.js';
 import { GROUP, STREAM, StreamFleet, TENANT } from './stream-fleet.js';
 
-// Children import the built library (libs/coordination/dist): `npm run build:lib` (run by `pretest`) must have run.
+// Children import the built library (libs/coordination/dist): `npm run build:lib` (run by `pretest`) must have run;
+// StreamFleet.start fails naming the stale files otherwise.
 const ENTRIES = 8;
 /** Long enough that no live consumer's renewals (every third of it) come late on a busy machine. */
-const CLAIM_IDLE_MS = 1_200;
+const CLAIM_IDLE_MS = 3_000;
 /** Each handler holds its entry longer than claimIdleMs: without renewals the other consumer would reclaim it. */
-const HOLD_MS = 2_000;
+const HOLD_MS = 4_000;
 // Two handlers at once per process and one entry read ahead: read-ahead entries wait longer than claimIdleMs too.
 const CONSUME = { batch: 1, concurrency: 2, claimIdleMs: CLAIM_IDLE_MS, maxDeliveries: 5 };
 

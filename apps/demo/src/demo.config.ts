@@ -77,15 +77,35 @@ export interface HttpConfig {
   trustedProxies: string[];
 }
 
+/** How the fleet's `crew-run-history` consumer group writes run histories from the crew event stream. */
+export interface RunHistoryConfig {
+  /**
+   * Deliveries of a run event before it is set aside in the stream's dead letters (where an owner
+   * replays it: `POST /crews/runs/dead-letters/:id/replay`). High, because writing a run again is
+   * harmless (the store keeps one record per run id) and a run set aside is missing from the
+   * history until replayed: at the default `claimIdleMs` (30 s) a failing write is retried for
+   * about half an hour, within the hour or so the stream (about 10 000 entries) keeps even at
+   * the run rate limits' peak, after which a still pending event could be trimmed away unhandled.
+   */
+  maxDeliveries: number;
+}
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
   streams: StreamsConfig;
   store: StoreConfig;
   http: HttpConfig;
+  runHistory: RunHistoryConfig;
 }
 
 export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
+
+/**
+ * @example
+ * const config = { ...demoConfigFromEnv(), runHistory: { ...DEFAULT_RUN_HISTORY_CONFIG, maxDeliveries: 2 } }; // a test's quick dead letters
+ */
+export const DEFAULT_RUN_HISTORY_CONFIG: RunHistoryConfig = { maxDeliveries: 50 };
 
 /**
  * TTL of a crew run's lock. It renews itself while the run works (`locks.autoRenew`), so this
@@ -97,6 +117,13 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  * Reads the demo's configuration from environment variables:
  * - `REDIS_URL`: Redis to coordinate through; unset means the in-memory driver.
  * - `COORD_KEY_PREFIX`: first segment of every key and channel (default `demo`).
+ * - `COORD_INSTANCE_ID`: this replica's name (the library's `instanceId`): 1-128 letters, digits,
+ *   `_`, `.`, `:` or `-`, starting with a letter or digit. Its stream consumers are named after
+ *   it, so a replica restarted under the same name handles the run events it left pending first.
+ *   Unset: the library's default, hostname-pid-random, new at every boot (what a replica left
+ *   pending is then reclaimed by another consumer after `claimIdleMs`). Give each replica its
+ *   own name: the library tells instances apart by it (two running under one name would share
+ *   their pending entries, and each would take the other's cache invalidations for its own).
  * - `SESSION_SECRET`: signs the session cookie, at least 32 characters; several, comma-separated,
  *   to rotate (the first signs, every one verifies). Unset: `DEV_SESSION_SECRET`, a public
  *   development default, refused when `NODE_ENV=production`.
@@ -131,10 +158,12 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
 export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const url = env.REDIS_URL?.trim();
   const prefix = env.COORD_KEY_PREFIX?.trim() || 'demo';
+  const instanceId = instanceIdOf(env);
   return {
     coordination: {
       ...(url ? { connection: { url } } : { driver: 'memory' as const }),
       prefix,
+      ...(instanceId === undefined ? {} : { instanceId }),
       tenancy: { header: COMPANY_HEADER, required: true },
       locks: { defaultTtlMs: CREW_RUN_LOCK_TTL_MS },
       sessions: {
@@ -150,7 +179,21 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     // Not the library's `rateLimit.trustProxy`: it reads X-Forwarded-For whoever the peer is.
     // Express checks the peer first, and RateLimitGuard counts by the `request.ip` it computes.
     http: { trustedProxies: trustedProxies(env) },
+    runHistory: { ...DEFAULT_RUN_HISTORY_CONFIG },
   };
+}
+
+/** What the library accepts as `instanceId` (its options schema), checked here so the error names the variable. */
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** `COORD_INSTANCE_ID`, trimmed; undefined when unset or blank. */
+function instanceIdOf(env: NodeJS.ProcessEnv): string | undefined {
+  const value = env.COORD_INSTANCE_ID?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!INSTANCE_ID.test(value)) {
+    throw new Error(`COORD_INSTANCE_ID must be 1-128 letters, digits, "_", ".", ":" or "-", starting with a letter or digit, got ${JSON.stringify(env.COORD_INSTANCE_ID)}`);
+  }
+  return value;
 }
 
 /** Express's names of address ranges (`trust proxy`), besides addresses and subnets. */

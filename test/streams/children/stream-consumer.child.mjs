@@ -16,6 +16,9 @@ import { Cluster, Redis } from 'ioredis';
 import { StreamService } from '@nest-coordination/core';
 import { bootChildApp, childOptions } from '../../support/child-app.mjs';
 
+// Never outlive the Jest run that forked it: the IPC channel closes when the parent dies.
+process.on('disconnect', () => process.exit(1));
+
 const options = childOptions();
 const connection = options.cluster ? { cluster: options.cluster } : { url: options.redisUrl };
 const app = await bootChildApp(options, { connection, streams: { shutdownTimeoutMs: 1_000 } });

@@ -21,7 +21,21 @@ export type CrewRunResult = CrewRun & { crewId: string };
  * run meanwhile fails with LockTimeoutError, a 409 through CoordinationExceptionFilter. The lock
  * renews itself while the agents work (TTL `locks.defaultTtlMs`), and its fencing token travels
  * with the run's events and fences the crew's history: raised when the run starts, checked again
- * before the run record is written, so an older run still working is refused (409 `refused`).
+ * before the run's record is appended, so an older run still working is refused (409 `refused`).
+ *
+ * What the fence guarantees, and what it does not. `checkFence` (compare and raise, atomic in
+ * Redis) and the append of the record (`XADD`) are two round trips, not one write:
+ * - guaranteed: a run whose token is older than one a newer run has already presented (at its
+ *   start or its end) is refused and appends no record, and the history never holds a record
+ *   twice or a record changed by another run (records are keyed by run id);
+ * - not guaranteed: that a stale run is absent from the history. A run that passed its final
+ *   check appends a moment later; if, within that one round trip (a GC pause, a slow network),
+ *   a newer run presents its token (its lock taken over after the old one expired), both runs
+ *   end up in the history, each with its own fencing token, and neither is refused. The window
+ *   is the time between the final check and the append, not the run's length: a newer run whose
+ *   first check comes before the old run's final check fences the old one out.
+ * Closing it would need the write itself to compare the token (see `fence`); an append to a
+ * stream cannot, and the history is written later from the stream by `CrewRunHistory`.
  *
  * Each run appends `crew.run.started`, then `crew.run.completed` or `crew.run.failed`, to the
  * company's durable crew event stream (CREW_RUN_EVENTS), and publishes them on the EventBus for
@@ -83,8 +97,10 @@ export class CrewRunner {
    * Whether the run's fencing token is still the newest the crew's history has seen, on any
    * instance; raises the crew's fence to it. `checkFence` compares and raises atomically in
    * Redis. Checked when the run starts (so a newer run fences older ones out at once, not when
-   * it finishes) and again right before the record is appended. With a database of its own, the
-   * history's write would check it itself: `UPDATE crews SET fence = $token, ... WHERE id = $id AND fence <= $token`.
+   * it finishes) and again right before the record is appended: one round trip apart from the
+   * append, the window the class documentation describes. With a database of its own, the
+   * history's write would check it itself, closing that window:
+   * `UPDATE crews SET fence = $token, ... WHERE id = $id AND fence <= $token`.
    */
   private fence(crew: CrewDefinition, lock: Lock): Promise<boolean> {
     return this.locks.checkFence(crewHistoryResource(crew.id), lock.fencingToken, { tenant: lock.tenant });

@@ -1,8 +1,9 @@
-import { BadRequestException, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { RateLimit } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { CrewRunner, type CrewRunResult } from './crew-runner.service.js';
+import { NEXT_CURSOR_HEADER, decodeRunCursor, encodeRunCursor } from './crew-runs-cursor.js';
 import type { CrewRun } from './crew.model.js';
 import { CrewsService } from './crews.service.js';
 import { CrewRunsQuery } from './dto/crew-runs.query.js';
@@ -46,13 +47,21 @@ export class CrewRunsController {
   /**
    * The crew's run history, newest first, the same on every instance: built from the company's
    * crew event stream by `CrewRunHistory`, so a run shows up a moment after its POST returned,
-   * wherever it ran. `?limit=` (1-100, default 20) and `?before=<finishedAt>` page through it.
+   * wherever it ran. `?limit=` (1-100, default 20) and `?cursor=` (the `X-Next-Cursor` header of
+   * the page before, set while a page is full) page through it: the cursor holds the last run's
+   * `finishedAt` and id, so runs that finished in the same millisecond are neither skipped nor
+   * repeated (they are ordered by id).
    */
   @Get(':crewId/runs')
-  history(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: CrewRunsQuery): Promise<CrewRun[]> {
-    const before = query.before === undefined ? undefined : Date.parse(query.before);
-    if (Number.isNaN(before)) throw new BadRequestException(['before must be a date and time (ISO 8601)']);
-    return this.crews.runs(user.companyId, crewId, { limit: query.limit ?? DEFAULT_RUNS_PAGE, before });
+  async history(
+    @CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: CrewRunsQuery, @Res({ passthrough: true }) response: HeaderResponse,
+  ): Promise<CrewRun[]> {
+    const after = query.cursor === undefined ? undefined : decodeRunCursor(query.cursor);
+    if (query.cursor !== undefined && after === undefined) throw new BadRequestException([`cursor must be the ${NEXT_CURSOR_HEADER} header of the page before`]);
+    const limit = query.limit ?? DEFAULT_RUNS_PAGE;
+    const runs = await this.crews.runs(user.companyId, crewId, { limit, after });
+    if (runs.length === limit) response.setHeader(NEXT_CURSOR_HEADER, encodeRunCursor(runs[runs.length - 1]));
+    return runs;
   }
 
   /** One call of an agent to its model: bursts of 5 per user, 2/s sustained; GCRA-smoothed per company. */
@@ -68,4 +77,9 @@ export class CrewRunsController {
     const agent = this.crews.agent(crew, agentId);
     return { crewId: crew.id, agentId: agent.id, model: agent.model, status: 'answered', output: `(simulated ${agent.role} answer)` };
   }
+}
+
+/** The part of Express's response `history` uses (it sets the cursor header; Nest sends the body). */
+interface HeaderResponse {
+  setHeader(name: string, value: string): unknown;
 }

@@ -10,20 +10,34 @@ import { SEED_CREWS } from './crews.seed.js';
 export const MAX_RUNS_PER_CREW = 100;
 
 /**
- * A page of a crew's run history: newest first, at most `limit`, finished before `before` (ms) when given.
+ * Where a page of a crew's run history ends: its last run's `finishedAt` (ms) and id. The next
+ * page starts with the run listed after it (see `compareCursors`), so runs that finished in the
+ * same millisecond are neither skipped nor shown twice.
  *
  * @example
- * const next: RunsPage = { limit: 20, before: Date.parse(page.at(-1)!.finishedAt!) };
+ * const cursor: RunCursor = runCursor(page[page.length - 1]);
+ */
+export interface RunCursor {
+  finishedMs: number;
+  id: string;
+}
+
+/**
+ * A page of a crew's run history: newest first, at most `limit`, the runs listed after `after` when given.
+ *
+ * @example
+ * const next: RunsPage = { limit: 20, after: runCursor(page[page.length - 1]) };
  */
 export interface RunsPage {
   limit: number;
-  before?: number;
+  after?: RunCursor;
 }
 
 /**
  * The demo's stand-in for a database of crews: their definitions (name, agents, config) and their
  * run history. The seed is its initial content; `save` replaces a crew's definition, `saveRun`
- * adds a run to its history (the newest `MAX_RUNS_PER_CREW` are kept). Every read returns a copy.
+ * adds a run to its history (the newest `MAX_RUNS_PER_CREW`, seeded ones included, are kept).
+ * Every read returns a copy.
  * Provided by `crewStoreProvider`: `RedisCrewStore` when the demo runs on Redis (every instance
  * reads the same crews and history), `MemoryCrewStore` otherwise.
  *
@@ -43,24 +57,26 @@ export abstract class CrewStore {
   /** Replaces the definition of an existing crew (`crew.companyId`, `crew.id`). */
   abstract save(crew: CrewDefinition): Promise<void>;
   /**
-   * Adds a finished run (`finishedAt` set) to the crew's history. Idempotent: saving the same
-   * record again (a redelivered event) changes nothing.
+   * Adds a finished run (`finishedAt` set) to the crew's history, or replaces the record of the
+   * same run id: one record per run, so saving a run again (a redelivered event) adds nothing.
+   * The seeded runs count towards the `MAX_RUNS_PER_CREW` kept.
    */
   abstract saveRun(companyId: string, crewId: string, run: CrewRun): Promise<void>;
-  /** A page of the crew's runs, seeded ones included, newest (by `finishedAt`) first. */
+  /** A page of the crew's runs, seeded ones included, in the order of `compareCursors`. */
   abstract runs(companyId: string, crewId: string, page: RunsPage): Promise<CrewRun[]>;
 }
 
 /**
- * The runs of `page` among `runs`: finished before `page.before`, newest first, at most `page.limit`.
+ * The runs of `page` among `runs`: listed after `page.after`, newest first, at most `page.limit`.
  *
  * @example
  * pageOfRuns([...recorded, ...seedRuns('acme', 'market-research')], { limit: 20 });
  */
 export function pageOfRuns(runs: readonly CrewRun[], page: RunsPage): CrewRun[] {
+  const { after } = page;
   return runs
-    .filter((run) => page.before === undefined || finishedMs(run) < page.before)
-    .sort((a, b) => finishedMs(b) - finishedMs(a))
+    .filter((run) => after === undefined || compareCursors(runCursor(run), after) > 0)
+    .sort((a, b) => compareCursors(runCursor(a), runCursor(b)))
     .slice(0, page.limit)
     .map((run) => structuredClone(run));
 }
@@ -73,6 +89,29 @@ export function pageOfRuns(runs: readonly CrewRun[], page: RunsPage): CrewRun[] 
  */
 export function finishedMs(run: CrewRun): number {
   return Date.parse(run.finishedAt ?? run.startedAt);
+}
+
+/**
+ * A run's place in its history, as a cursor.
+ *
+ * @example
+ * runCursor(run); // { finishedMs: 1736154250000, id: 'r-1' }
+ */
+export function runCursor(run: CrewRun): RunCursor {
+  return { finishedMs: finishedMs(run), id: run.id };
+}
+
+/**
+ * The order of a run history, negative when `a` is listed first: newest first, and among runs
+ * that finished in the same millisecond, the greater id first (ids compared as UTF-8 bytes, as
+ * Redis orders the members of a sorted set with one score, so both stores list and trim alike).
+ *
+ * @example
+ * runs.sort((a, b) => compareCursors(runCursor(a), runCursor(b)));
+ */
+export function compareCursors(a: RunCursor, b: RunCursor): number {
+  if (a.finishedMs !== b.finishedMs) return b.finishedMs - a.finishedMs;
+  return Buffer.compare(Buffer.from(b.id), Buffer.from(a.id));
 }
 
 /**

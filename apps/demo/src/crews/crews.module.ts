@@ -5,7 +5,8 @@ import { CrewConfigs } from './crew-configs.service.js';
 import { CrewEventStreams, STREAMS_CONFIG } from './crew-event-streams.service.js';
 import { crewEventsController } from './crew-events.controller.js';
 import { CrewEventsService } from './crew-events.service.js';
-import { CrewRunHistory } from './crew-run-history.service.js';
+import { CrewRunDeadLettersController } from './crew-run-dead-letters.controller.js';
+import { CrewRunHistory, RUN_HISTORY_CONFIG } from './crew-run-history.service.js';
 import { CrewRunner } from './crew-runner.service.js';
 import { CrewRunsController } from './crew-runs.controller.js';
 import { CrewsController } from './crews.controller.js';
@@ -15,21 +16,23 @@ import { crewStoreProvider } from './redis-crew.store.js';
 /**
  * Crews of AI agents: listing, reading (cached) and editing them, runs (locked, rate-limited) and
  * their history (built from the durable crew event stream), agent calls and the crew event
- * stream. `store` says where the crews and their run history live.
+ * stream, and the run events the history could not write (dead letters). `store` says where
+ * the crews and their run history live.
  *
  * @example
- * imports: [CrewsModule.register({ streams: DEFAULT_STREAMS_CONFIG, store: { keyPrefix: 'demo-db' } })]
+ * imports: [CrewsModule.register({ streams: DEFAULT_STREAMS_CONFIG, store: { keyPrefix: 'demo-db' }, runHistory: DEFAULT_RUN_HISTORY_CONFIG })]
  */
 @Module({})
 export class CrewsModule {
-  static register({ streams, store }: Pick<DemoConfig, 'streams' | 'store'>): DynamicModule {
+  static register({ streams, store, runHistory }: Pick<DemoConfig, 'streams' | 'store' | 'runHistory'>): DynamicModule {
     return {
       module: CrewsModule,
       imports: [CompaniesModule],
-      controllers: [CrewsController, crewEventsController(streams.publishQuota), CrewRunsController],
+      controllers: [CrewsController, crewEventsController(streams.publishQuota), CrewRunsController, CrewRunDeadLettersController],
       providers: [
         crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner, CrewRunHistory,
         { provide: STREAMS_CONFIG, useValue: streams },
+        { provide: RUN_HISTORY_CONFIG, useValue: runHistory },
       ],
       exports: [CrewsService, CrewEventsService],
     };

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsISO8601, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 
 /**
  * Most runs one page of `GET /crews/:crewId/runs` returns.
@@ -10,11 +10,11 @@ import { IsISO8601, IsInt, IsOptional, Max, Min } from 'class-validator';
 export const MAX_RUNS_PAGE = 100;
 
 /**
- * Query of `GET /crews/:crewId/runs`: newest first. For the next page, pass the `finishedAt` of
- * the last run as `before`.
+ * Query of `GET /crews/:crewId/runs`: newest first. For the next page, pass the response's
+ * `X-Next-Cursor` header as `cursor` (there is none after the last page).
  *
  * @example
- * GET /crews/market-research/runs?limit=20&before=2025-01-06T09:04:10.000Z
+ * GET /crews/market-research/runs?limit=20&cursor=WzE3MzYxNTQyNTAwMDAsInItMSJd
  */
 export class CrewRunsQuery {
   /** Most runs to return. Default 20. */
@@ -25,8 +25,8 @@ export class CrewRunsQuery {
   @Max(MAX_RUNS_PAGE)
   limit?: number;
 
-  /** Only runs that finished before this time (ISO 8601). */
+  /** Where the page starts: the `X-Next-Cursor` of the page before (opaque). */
   @IsOptional()
-  @IsISO8601({ strict: true })
-  before?: string;
+  @IsString()
+  cursor?: string;
 }
