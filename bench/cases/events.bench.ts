@@ -4,28 +4,11 @@ import { NestFactory } from '@nestjs/core';
 import { CoordinationModule, EventBus, type CoordinationModuleOptions } from '@nest-coordination/core';
 import { Redis } from 'ioredis';
 import type { Subscription } from 'rxjs';
+import { Arrivals } from '../harness/arrivals.js';
 import type { BenchCase, BenchContext, BenchGroupOptions, CaseInstance } from '../harness/types.js';
 
 const GROUP = 'events: publish→receive latency';
 const CHANNEL = 'bench.latency';
-
-/**
- * Matches each op to its own message by sequence number: with many publishes in flight,
- * an op ends when *its* message arrives, not the next one.
- */
-class Arrivals {
-  private readonly waiting = new Map<number, () => void>();
-
-  expect(i: number): Promise<void> {
-    return new Promise((resolve) => this.waiting.set(i, resolve));
-  }
-
-  arrived(i: number): void {
-    const resolve = this.waiting.get(i);
-    this.waiting.delete(i);
-    resolve?.();
-  }
-}
 
 /** publish → receive through `EventBus` on a Nest application context with the given driver. */
 async function eventBusCase(options: CoordinationModuleOptions): Promise<CaseInstance> {

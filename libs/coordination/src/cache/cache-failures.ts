@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
+import { RedisUnavailableError } from '../errors/coordination.error.js';
+import { outageAs } from '../errors/outage-operation.js';
 import { errorMessage } from '../events/error-message.js';
 import type { CacheMeter } from './cache-stats.js';
 
@@ -41,10 +42,8 @@ export class CacheFailures {
 
   /** What a failed call of `operation` throws: an outage counted and renamed, anything else unchanged. */
   failed(error: unknown, operation: string): unknown {
-    if (!(error instanceof RedisUnavailableError)) return error;
-    this.meter.error(operation);
-    if (error.operation === operation) return error;
-    return error instanceof CircuitOpenError ? new CircuitOpenError(error.retryAtMs, operation) : new RedisUnavailableError(operation, error);
+    if (error instanceof RedisUnavailableError) this.meter.error(operation);
+    return outageAs(error, operation);
   }
 
   /** A read failed: throws under `'throw'` or for an error that is no outage; otherwise warns and returns (degrade). */

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
-import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { retry, timer, type Subscription } from 'rxjs';
 import { backoffDelay } from '../connection/backoff.js';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { className, isStaticSingleton, ModuleOwnership, prototypeOf } from '../core/module-ownership.js';
 import { EventBus } from './event-bus.js';
 import type { CoordinationEvent } from './event.types.js';
 import { errorMessage } from './error-message.js';
@@ -11,16 +11,8 @@ import { eventHandlerMetadata, type EventHandlerMetadata } from './on-coordinati
 
 type Handler = (event: CoordinationEvent) => unknown;
 
-/** Resolves CoordinationCore the way a provider of the module it is created in would. */
-class CoreProbe {
-  constructor(@Optional() @Inject(CoordinationCore) readonly core?: CoordinationCore) {}
-}
-
-/**
- * Handlers no module instance can claim (their module sees no CoordinationCore), keyed by
- * wrapper (one per application), so only the first explorer of the application subscribes them.
- */
-const unowned = new WeakMap<InstanceWrapper, CoordinationCore>();
+/** Which module instance's explorer subscribes a provider's handlers (one per application). */
+const ownership = new ModuleOwnership();
 
 /**
  * Finds `@OnCoordinationEvent` methods on the providers and controllers of this module
@@ -53,17 +45,18 @@ export class EventSubscriberExplorer implements OnApplicationBootstrap, BeforeAp
   async onApplicationBootstrap(): Promise<void> {
     const confirmations: Array<Promise<void>> = [];
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      if (wrapper.isAlias) continue;
       const prototype = prototypeOf(wrapper);
       if (!prototype) continue;
       let owned: boolean | undefined;
       for (const method of this.scanner.getAllMethodNames(prototype)) {
         const handlers = eventHandlerMetadata(prototype[method]);
         if (handlers.length === 0) continue;
-        owned ??= await this.owns(wrapper);
+        owned ??= await ownership.owns(wrapper, this.core, () => {
+          this.logger.log(`${className(wrapper)} sees no CoordinationCore; its @OnCoordinationEvent handlers use module instance ${this.core.instanceId}`);
+        });
         if (!owned) break;
         const name = `${className(wrapper)}.${method}`;
-        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+        if (!isStaticSingleton(wrapper)) {
           this.logger.warn(`@OnCoordinationEvent on ${name} ignored: ${className(wrapper)} is not a singleton (request-scoped or transient)`);
           continue;
         }
@@ -71,18 +64,6 @@ export class EventSubscriberExplorer implements OnApplicationBootstrap, BeforeAp
       }
     }
     await Promise.all(confirmations);
-  }
-
-  /** Whether `wrapper`'s handlers belong to this module instance (see the class comment). */
-  private async owns(wrapper: InstanceWrapper): Promise<boolean> {
-    const moduleRef = wrapper.host?.getProviderByKey(ModuleRef)?.instance as ModuleRef | undefined;
-    const probe = await moduleRef?.create(CoreProbe).catch(() => undefined);
-    if (probe?.core) return probe.core === this.core;
-    if (!unowned.has(wrapper)) {
-      unowned.set(wrapper, this.core);
-      this.logger.log(`${className(wrapper)} sees no CoordinationCore; its @OnCoordinationEvent handlers use module instance ${this.core.instanceId}`);
-    }
-    return unowned.get(wrapper) === this.core;
   }
 
   beforeApplicationShutdown(): void {
@@ -124,18 +105,6 @@ export class EventSubscriberExplorer implements OnApplicationBootstrap, BeforeAp
     const stack = error instanceof Error ? error.stack : undefined;
     this.logger.error(`${name} failed on ${event.channel} (event ${event.id}, tenant ${event.tenant}): ${errorMessage(error)}`, stack);
   }
-}
-
-function prototypeOf(wrapper: InstanceWrapper): Record<string, unknown> | undefined {
-  const instance = wrapper.instance as object | undefined;
-  if (instance && typeof instance === 'object') return Object.getPrototypeOf(instance) as Record<string, unknown>;
-  const metatype: unknown = wrapper.metatype;
-  return typeof metatype === 'function' ? (metatype.prototype as Record<string, unknown>) : undefined;
-}
-
-function className(wrapper: InstanceWrapper): string {
-  const metatype = wrapper.metatype as { name?: string } | null | undefined;
-  return metatype?.name ?? String(wrapper.name);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
+import { RedisUnavailableError } from '../errors/coordination.error.js';
+import { outageAs, runAs } from '../errors/outage-operation.js';
 import { LibraryEventEmitter } from '../events/library-event-emitter.js';
 import { SessionKeys } from './session-keys.js';
 import type { SessionCreatedEvent, SessionEndedEvent } from './session.types.js';
@@ -94,12 +95,8 @@ export class SessionObserver {
    * @example
    * const fields = await observer.run('sessions.get', () => store.read(key, true));
    */
-  async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw this.failed(error, operation);
-    }
+  run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return runAs(operation, work, (error) => this.failed(error, operation));
   }
 
   /**
@@ -107,10 +104,8 @@ export class SessionObserver {
    * public method (`sessions.get`, not the store's script); anything else unchanged.
    */
   failed(error: unknown, operation: string): unknown {
-    if (!(error instanceof RedisUnavailableError)) return error;
-    this.core.metrics.increment('sessions_errors_total', { operation });
-    if (error.operation === operation) return error;
-    return error instanceof CircuitOpenError ? new CircuitOpenError(error.retryAtMs, operation) : new RedisUnavailableError(operation, error);
+    if (error instanceof RedisUnavailableError) this.core.metrics.increment('sessions_errors_total', { operation });
+    return outageAs(error, operation);
   }
 
   private ended(tenant: string, userId: string, members: readonly string[], channel: string, reason: EndReason | 'revoked'): void {

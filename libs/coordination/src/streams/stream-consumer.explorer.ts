@@ -1,19 +1,14 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
-import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { className, isStaticSingleton, ModuleOwnership, prototypeOf } from '../core/module-ownership.js';
 import { streamConsumerMetadata, type StreamConsumerMetadata } from './stream-consumer.decorator.js';
 import { StreamService } from './stream.service.js';
 import type { StreamHandler } from './stream.types.js';
 import { streamName } from './stream-validation.js';
 
-/** Resolves CoordinationCore the way a provider of the module it is created in would. */
-class CoreOfModule {
-  constructor(@Optional() @Inject(CoordinationCore) readonly core?: CoordinationCore) {}
-}
-
-/** Consumers no module instance can claim (their module sees no CoordinationCore): the first explorer of the application takes them. */
-const unclaimed = new WeakMap<InstanceWrapper, CoordinationCore>();
+/** Which module instance's explorer starts a provider's consumers (one per application). */
+const ownership = new ModuleOwnership();
 
 /**
  * Finds `@StreamConsumer` methods on the providers and controllers of this module instance at
@@ -23,7 +18,7 @@ const unclaimed = new WeakMap<InstanceWrapper, CoordinationCore>();
  * entry has no request to build them for.
  *
  * With several CoordinationModule instances in one application, a method belongs to the
- * instance whose CoordinationCore its own module resolves, so it consumes once.
+ * instance whose CoordinationCore its own module resolves, so it consumes once (see ModuleOwnership).
  *
  * @example
  * // Registered by CoordinationModule; nothing to do beyond decorating methods:
@@ -44,18 +39,18 @@ export class StreamConsumerExplorer implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     const starts: Array<Promise<void>> = [];
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      const instance = wrapper.isAlias ? undefined : (wrapper.instance as Record<string, unknown> | undefined);
-      const prototype = consumerPrototype(wrapper, instance);
+      const prototype = prototypeOf(wrapper);
       if (!prototype) continue;
       const methods = this.scanner.getAllMethodNames(prototype).filter((name) => streamConsumerMetadata(prototype[name]).length > 0);
-      if (methods.length === 0 || !(await this.claims(wrapper))) continue;
-      const owner = (wrapper.metatype as { name?: string } | null)?.name ?? String(wrapper.name);
-      if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+      if (methods.length === 0 || !(await ownership.owns(wrapper, this.core))) continue;
+      const owner = className(wrapper);
+      if (!isStaticSingleton(wrapper)) {
         this.logger.warn(`@StreamConsumer on ${owner} (${methods.join(', ')}) ignored: ${owner} is not a singleton (request-scoped or transient)`);
         continue;
       }
+      const instance = wrapper.instance as Record<string, unknown>;
       for (const method of methods) {
-        const handler = (instance![method] as StreamHandler).bind(instance);
+        const handler = (instance[method] as StreamHandler).bind(instance);
         for (const metadata of streamConsumerMetadata(prototype[method])) starts.push(this.start(`${owner}.${method}`, handler, metadata));
       }
     }
@@ -66,21 +61,4 @@ export class StreamConsumerExplorer implements OnApplicationBootstrap {
     const subscription = await this.streams.consume(stream, options.group, handler, options);
     this.logger.log(`${name} consumes ${JSON.stringify(streamName(stream))} (tenant ${subscription.tenant}) as ${subscription.consumer} of group ${options.group}`);
   }
-
-  /** Whether `wrapper`'s consumers belong to this module instance (see the class comment). */
-  private async claims(wrapper: InstanceWrapper): Promise<boolean> {
-    const moduleRef = wrapper.host?.getProviderByKey(ModuleRef)?.instance as ModuleRef | undefined;
-    const seen = await moduleRef?.create(CoreOfModule).catch(() => undefined);
-    if (seen?.core) return seen.core === this.core;
-    if (!unclaimed.has(wrapper)) unclaimed.set(wrapper, this.core);
-    return unclaimed.get(wrapper) === this.core;
-  }
-}
-
-/** The prototype whose methods to scan: the instance's, else (request-scoped: no instance yet) the class's. */
-function consumerPrototype(wrapper: InstanceWrapper, instance: object | undefined): Record<string, unknown> | undefined {
-  if (wrapper.isAlias) return undefined;
-  if (instance && typeof instance === 'object') return Object.getPrototypeOf(instance) as Record<string, unknown>;
-  const metatype: unknown = wrapper.metatype;
-  return typeof metatype === 'function' ? (metatype.prototype as Record<string, unknown>) : undefined;
 }
