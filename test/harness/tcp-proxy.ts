@@ -1,6 +1,6 @@
 /**
  * A TCP proxy in front of a Redis server, so a fault test can cut a client's connections
- * without touching the server (which other clients keep using).
+ * without touching the server (which other clients keep using), or leave them open but dead.
  */
 import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 
@@ -13,38 +13,68 @@ export interface TcpProxy {
    * and the port cannot be taken by someone else meanwhile.
    */
   cut(): void;
-  /** Let new connections through again. */
+  /**
+   * A half-dead link: packets are dropped, sockets stay open. Current connections stop
+   * forwarding in both directions (what arrives is discarded, no FIN, no reset); new ones are
+   * accepted and held without ever reaching the server. A client sees no error at all: its
+   * commands just never get a reply. After `cut()`, `freeze()` makes the reconnects hang
+   * instead of failing.
+   */
+  freeze(): void;
+  /**
+   * Let new connections through again (after `cut()` or `freeze()`). Connections frozen
+   * meanwhile are destroyed (their byte streams lost data, as a link that comes back after
+   * dropping packets resets them), so their clients reconnect.
+   */
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<Socket>();
-  let isCut = false;
+  /** Sockets that lost data to a freeze: destroyed at restore(). */
+  const frozen = new Set<Socket>();
+  let mode: 'pass' | 'cut' | 'frozen' = 'pass';
 
-  const destroyAll = (): void => {
-    for (const socket of open) socket.destroy();
-    open.clear();
+  const destroy = (sockets: Set<Socket>): void => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
+  const track = (socket: Socket): void => {
+    open.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      open.delete(socket);
+      frozen.delete(socket);
+    });
   };
 
   const server = createServer((client) => {
-    if (isCut) {
+    if (mode === 'cut') {
       client.on('error', () => {});
       client.resetAndDestroy();
       return;
     }
+    track(client);
+    if (mode === 'frozen') {
+      frozen.add(client);
+      client.on('data', () => {}); // read and drop
+      return;
+    }
     const upstream = createConnection(target.port, target.host);
+    track(upstream);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     for (const [socket, peer] of [[client, upstream], [upstream, client]] as const) {
-      open.add(socket);
-      socket.pipe(peer);
-      // Either side going away takes the pair down, like a real broken connection.
-      socket.once('close', () => {
-        open.delete(socket);
-        peer.destroy();
+      // Forwarded by hand (not pipe) so that freeze() can drop what arrives.
+      socket.on('data', (chunk) => {
+        if (!frozen.has(socket)) peer.write(chunk);
       });
-      socket.on('error', () => peer.destroy());
+      // Either side going away takes the pair down, like a real broken connection; a frozen
+      // pair stays up (nothing crosses a dead link).
+      socket.once('close', () => {
+        if (!frozen.has(peer)) peer.destroy();
+      });
     }
   });
 
@@ -56,15 +86,20 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port: (server.address() as AddressInfo).port,
     cut() {
-      isCut = true;
-      destroyAll();
+      mode = 'cut';
+      destroy(open);
+    },
+    freeze() {
+      mode = 'frozen';
+      for (const socket of open) frozen.add(socket);
     },
     restore() {
-      isCut = false;
+      mode = 'pass';
+      destroy(frozen);
     },
     close() {
-      isCut = true;
-      destroyAll();
+      mode = 'cut';
+      destroy(open);
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,12 +1,15 @@
-import type { ClaimReply, ClaimRequest, StreamKeyPair } from '../../../libs/coordination/src/streams/stream-store.interface.js';
+import type { ClaimReply, ClaimRequest } from '../../../libs/coordination/src/streams/stream-store.interface.js';
 import type { StreamFixtures } from './stream-store.contract.js';
 
 /** Idle long enough that an entry read after it cannot reach it by itself within a test step. */
-const IDLE_MS = 1_000;
-const own = (after: string, count = 10, maxDeliveries = 5): ClaimRequest => ({ mode: 'own', after, count, maxDeliveries, deadMaxLen: 0 });
-const idle = (minIdleMs: number, count = 10, maxDeliveries = 5, cursor = '0-0'): ClaimRequest =>
+export const IDLE_MS = 1_000;
+/** A claim of this consumer's own pending entries after `after`. */
+export const own = (after: string, count = 10, maxDeliveries = 5): ClaimRequest => ({ mode: 'own', after, count, maxDeliveries, deadMaxLen: 0 });
+/** An idle claim from `cursor`. */
+export const idle = (minIdleMs: number, count = 10, maxDeliveries = 5, cursor = '0-0'): ClaimRequest =>
   ({ mode: 'idle', cursor, minIdleMs, count, maxDeliveries, deadMaxLen: 0 });
-const NOTHING: ClaimReply = { entries: [], deadLettered: 0, next: null };
+/** A claim that took nothing and ended its pass. */
+export const NOTHING: ClaimReply = { entries: [], deadLettered: 0, trimmed: 0, next: null };
 
 /**
  * The part of the StreamStore contract about pending entries (see describeStreamStoreContract):
@@ -17,42 +20,33 @@ const NOTHING: ClaimReply = { entries: [], deadLettered: 0, next: null };
  * describeStreamStorePendingContract(fixtures); // called by describeStreamStoreContract
  */
 export function describeStreamStorePendingContract(f: StreamFixtures): void {
-  const { stream, fill, reader, drain } = f;
+  const { stream, fill, reader, drain, delivered, owners } = f;
   const store = () => f.s().store;
-  /** A fresh stream of `count` entries and group `g`, every entry delivered to `c1` (delivery 1). */
-  const delivered = async (count: number): Promise<{ keys: StreamKeyPair; ids: string[] }> => {
-    const keys = stream();
-    const ids = await fill(keys, count);
-    await store().ensureGroup(keys, 'g', 'earliest');
-    expect(await drain(reader(), keys, 'g', 'c1')).toEqual(ids);
-    return { keys, ids };
-  };
-  const owners = async (keys: StreamKeyPair) => (await store().pending(keys, 'g')).consumers;
 
   describe('claim own', () => {
     it('re-reads the own pending entries after a restart with deliveries 2, paging with next; another consumer has none', async () => {
       const { keys, ids } = await delivered(3);
       const first = await store().claim(keys, 'g', 'c1', own('0-0', 2));
-      expect(first).toEqual({ entries: [{ id: ids[0], data: 'v0', deliveries: 2 }, { id: ids[1], data: 'v1', deliveries: 2 }], deadLettered: 0, next: ids[1] });
-      expect(await store().claim(keys, 'g', 'c1', own(first.next!, 2))).toEqual({ entries: [{ id: ids[2], data: 'v2', deliveries: 2 }], deadLettered: 0, next: null });
+      expect(first).toEqual({ entries: [{ id: ids[0], data: 'v0', deliveries: 2 }, { id: ids[1], data: 'v1', deliveries: 2 }], deadLettered: 0, trimmed: 0, next: ids[1] });
+      expect(await store().claim(keys, 'g', 'c1', own(first.next!, 2))).toEqual({ entries: [{ id: ids[2], data: 'v2', deliveries: 2 }], deadLettered: 0, trimmed: 0, next: null });
       expect(await store().claim(keys, 'g', 'c2', own('0-0'))).toEqual(NOTHING);
       expect(await owners(keys)).toEqual({ c1: 3 });
     });
 
     it('moves entries whose count went past maxDeliveries to the dead letters, acked, not returned', async () => {
       const { keys, ids } = await delivered(2);
-      expect(await store().claim(keys, 'g', 'c1', own('0-0', 10, 1))).toEqual({ entries: [], deadLettered: 2, next: null });
+      expect(await store().claim(keys, 'g', 'c1', own('0-0', 10, 1))).toEqual({ entries: [], deadLettered: 2, trimmed: 0, next: null });
       expect((await store().pending(keys, 'g')).count).toBe(0);
       expect(await store().deadLetters(keys, null, 10)).toEqual(ids.map((entryId, i) => ({
         id: expect.any(String), data: `v${i}`, entryId, group: 'g', consumer: 'c1', deliveries: 1,
-        error: 'delivered 1 times without an acknowledgement (its consumers crashed or stalled)',
+        error: 'delivered 1 time without an acknowledgement (its consumers crashed or stalled)',
       })));
     });
   });
 
   it('keeps about deadMaxLen newest dead letters (approximate: at most 100 more)', async () => {
     const { keys, ids } = await delivered(300);
-    expect(await store().claim(keys, 'g', 'c1', { ...own('0-0', 1_000, 1), deadMaxLen: 10 })).toEqual({ entries: [], deadLettered: 300, next: null });
+    expect(await store().claim(keys, 'g', 'c1', { ...own('0-0', 1_000, 1), deadMaxLen: 10 })).toEqual({ entries: [], deadLettered: 300, trimmed: 0, next: null });
     const letters = await store().deadLetters(keys, null, 1_000);
     expect(letters.length).toBeGreaterThanOrEqual(10);
     expect(letters.length).toBeLessThanOrEqual(110);
@@ -68,7 +62,7 @@ export function describeStreamStorePendingContract(f: StreamFixtures): void {
       await r.readNew(keys, 'g', 'c1', 1, 100);
       await f.s().elapse(IDLE_MS);
       await r.readNew(keys, 'g', 'c1', 1, 100);
-      expect(await store().claim(keys, 'g', 'c2', idle(IDLE_MS))).toEqual({ entries: [{ id: ids[0], data: 'v0', deliveries: 2 }], deadLettered: 0, next: null });
+      expect(await store().claim(keys, 'g', 'c2', idle(IDLE_MS))).toEqual({ entries: [{ id: ids[0], data: 'v0', deliveries: 2 }], deadLettered: 0, trimmed: 0, next: null });
       // Claiming reset its idle time: nothing is idle that long now.
       expect(await store().claim(keys, 'g', 'c3', idle(IDLE_MS))).toEqual(NOTHING);
       expect(await owners(keys)).toEqual({ c1: 1, c2: 1 });
@@ -77,7 +71,7 @@ export function describeStreamStorePendingContract(f: StreamFixtures): void {
     it('dead-letters an entry claimed past maxDeliveries, naming the claiming consumer and the deliveries it had', async () => {
       const { keys, ids } = await delivered(1);
       expect((await store().claim(keys, 'g', 'c2', idle(0, 10, 2))).entries).toEqual([{ id: ids[0], data: 'v0', deliveries: 2 }]);
-      expect(await store().claim(keys, 'g', 'c3', idle(0, 10, 2))).toEqual({ entries: [], deadLettered: 1, next: null });
+      expect(await store().claim(keys, 'g', 'c3', idle(0, 10, 2))).toEqual({ entries: [], deadLettered: 1, trimmed: 0, next: null });
       expect(await owners(keys)).toEqual({});
       expect(await store().deadLetters(keys, null, 10)).toEqual([{
         id: expect.any(String), data: 'v0', entryId: ids[0], group: 'g', consumer: 'c3', deliveries: 2,
@@ -98,6 +92,13 @@ export function describeStreamStorePendingContract(f: StreamFixtures): void {
       expect(cursor).toBeNull();
       expect(taken).toEqual(ids);
       expect(await owners(keys)).toEqual({ c2: 5 });
+    });
+
+    it('ends a call with no entries but a next cursor when its look-ups (10 × count) ran out on entries not idle yet', async () => {
+      const { keys, ids } = await delivered(25);
+      expect(await store().claim(keys, 'g', 'c2', idle(IDLE_MS, 2))).toEqual({ ...NOTHING, next: ids[20] });
+      expect(await store().claim(keys, 'g', 'c2', idle(IDLE_MS, 2, 5, ids[20]))).toEqual(NOTHING);
+      expect(await owners(keys)).toEqual({ c1: 25 });
     });
   });
 
@@ -154,7 +155,7 @@ export function describeStreamStorePendingContract(f: StreamFixtures): void {
     expect(await store().pending(keys, 'g')).toEqual({ count: 0, oldestId: null, newestId: null, consumers: {} });
   });
 
-  it('entries trimmed away while pending are acked and skipped by claim, lost to touch, gone to fail', async () => {
+  it('entries trimmed away while pending are acked and counted by claim, lost to touch, trimmed to fail', async () => {
     const keys = stream();
     const [trimmed] = await fill(keys, 1, 'old');
     const groups = ['own', 'idle', 'touch', 'fail'];
@@ -164,10 +165,11 @@ export function describeStreamStorePendingContract(f: StreamFixtures): void {
     }
     await fill(keys, 300, 'new', 10);
     expect((await store().range(keys, '-', 1))[0].id).not.toBe(trimmed);
-    expect(await store().claim(keys, 'own', 'c1', own('0-0'))).toEqual(NOTHING);
-    expect(await store().claim(keys, 'idle', 'c2', idle(0))).toEqual(NOTHING);
+    expect(await store().claim(keys, 'own', 'c1', own('0-0'))).toEqual({ ...NOTHING, trimmed: 1 });
+    expect(await store().claim(keys, 'idle', 'c2', idle(0))).toEqual({ ...NOTHING, trimmed: 1 });
     expect(await store().touch(keys, 'touch', 'c1', [trimmed])).toEqual([trimmed]);
-    expect(await store().fail(keys, 'fail', 'c1', trimmed, 'boom', 5, 0)).toBe('gone');
+    // Not 'gone': the entry was never handled, and nothing will deliver it again.
+    expect(await store().fail(keys, 'fail', 'c1', trimmed, 'boom', 5, 0)).toBe('trimmed');
     for (const group of groups) expect((await store().pending(keys, group)).count).toBe(0);
     expect(await store().deadLetters(keys, null, 10)).toEqual([]);
   });

@@ -1,6 +1,8 @@
 import type { StreamKeys } from '../../../libs/coordination/src/streams/stream-keys.js';
 import { StreamGroupMissingError } from '../../../libs/coordination/src/streams/stream-group-missing.js';
 import type { StreamKeyPair, StreamReader, StreamStore } from '../../../libs/coordination/src/streams/stream-store.interface.js';
+import { describeStreamStoreConsumersContract } from './stream-store.contract-consumers.js';
+import { describeStreamStoreDeadLetterContract } from './stream-store.contract-dead.js';
 import { describeStreamStorePendingContract } from './stream-store.contract-pending.js';
 
 /** One stream store under test, with the keys it works on and a way to let its time pass. */
@@ -26,12 +28,17 @@ export interface StreamFixtures {
   reader(): StreamReader;
   /** Everything `readNew` delivers right now to `consumer` (short blocks until one comes back empty). */
   drain(reader: StreamReader, keys: StreamKeyPair, group: string, consumer: string, count?: number): Promise<string[]>;
+  /** A fresh stream of `count` entries and group `g`, every entry delivered to `c1` (delivery 1). */
+  delivered(count: number): Promise<{ keys: StreamKeyPair; ids: string[] }>;
+  /** Pending entries of group `g` per consumer. */
+  owners(keys: StreamKeyPair): Promise<Readonly<Record<string, number>>>;
 }
 
 const TENANT = 'acme';
 /** A block long enough that a read returns because of an append or a close, never because it ran out. */
 const LONG_BLOCK_MS = 60_000;
-const ID = /^\d+-\d+$/;
+/** A stream id. */
+export const ID = /^\d+-\d+$/;
 
 /** Orders two stream ids (`<ms>-<seq>`) numerically. */
 export const compareIds = (a: string, b: string): number => {
@@ -86,6 +93,14 @@ export function describeStreamStoreContract(createStore: () => Promise<StreamSto
         ids.push(...batch.map((e) => e.id));
       }
     },
+    delivered: async (count) => {
+      const keys = f.stream();
+      const ids = await f.fill(keys, count);
+      await s.store.ensureGroup(keys, 'g', 'earliest');
+      expect(await f.drain(f.reader(), keys, 'g', 'c1')).toEqual(ids);
+      return { keys, ids };
+    },
+    owners: async (keys) => (await s.store.pending(keys, 'g')).consumers,
   };
   const { stream, fill, reader, drain } = f;
 
@@ -165,6 +180,9 @@ export function describeStreamStoreContract(createStore: () => Promise<StreamSto
       expect(await read).toEqual([]);
       await s.store.append(keys, 'after', 0);
       expect(await r.readNew(keys, 'g', 'c1', 10, 100)).toEqual([]);
+      // The closed read took nothing: what is appended after close() stays for the group's next read.
+      expect(await s.store.pending(keys, 'g')).toEqual({ count: 0, oldestId: null, newestId: null, consumers: {} });
+      expect(await s.store.groups(keys)).toEqual([expect.objectContaining({ group: 'g', pending: 0, lag: 1 })]);
     });
 
     it('ensureGroup earliest starts at the first entry, latest after the last; creating again keeps the position', async () => {
@@ -203,7 +221,16 @@ export function describeStreamStoreContract(createStore: () => Promise<StreamSto
         await expect(s.store.ack(k, 'nope', [id])).rejects.toBeInstanceOf(StreamGroupMissingError);
         await expect(s.store.touch(k, 'nope', 'c1', [id])).rejects.toBeInstanceOf(StreamGroupMissingError);
         await expect(s.store.fail(k, 'nope', 'c1', id, 'boom', 5, 0)).rejects.toBeInstanceOf(StreamGroupMissingError);
+        await expect(s.store.release(k, 'nope', 'c1', [id], 1_000)).rejects.toBeInstanceOf(StreamGroupMissingError);
+        await expect(s.store.pruneConsumers(k, 'nope', 1_000)).rejects.toBeInstanceOf(StreamGroupMissingError);
       }
+    });
+
+    it('ack, touch and release of no ids answer 0 / [] without a look at the group, as on Redis', async () => {
+      const keys = stream();
+      expect(await s.store.ack(keys, 'nope', [])).toBe(0);
+      expect(await s.store.touch(keys, 'nope', 'c1', [])).toEqual([]);
+      expect(await s.store.release(keys, 'nope', 'c1', [], 1_000)).toBe(0);
     });
   });
 
@@ -220,6 +247,17 @@ export function describeStreamStoreContract(createStore: () => Promise<StreamSto
       expect(await s.store.pending(keys, 'g')).toEqual({ count: 5, oldestId: ids[0], newestId: ids[4], consumers: { c1: 2, c2: 3 } });
     });
 
+    it('pending: a consumer may be called __proto__ (counted as its own key)', async () => {
+      const keys = stream();
+      await fill(keys, 3);
+      await s.store.ensureGroup(keys, 'g', 'earliest');
+      await reader().readNew(keys, 'g', '__proto__', 2, 100);
+      await reader().readNew(keys, 'g', 'c1', 1, 100);
+      const { consumers } = await s.store.pending(keys, 'g');
+      expect(Object.entries(consumers)).toEqual([['__proto__', 2], ['c1', 1]]);
+      expect(Object.getPrototypeOf(consumers)).toBe(Object.prototype);
+    });
+
     it('groups: [] for a missing stream; per group its consumers, pending, lag and last delivered id', async () => {
       const keys = stream();
       expect(await s.store.groups(keys)).toEqual([]);
@@ -234,50 +272,7 @@ export function describeStreamStoreContract(createStore: () => Promise<StreamSto
       ]);
     });
   });
-
-  describe('dead letters and replay', () => {
-    /** Dead-letters the first `count` entries of a fresh stream in group `g` (fail at maxDeliveries 1). */
-    const deadLettered = async (count: number) => {
-      const keys = stream();
-      const ids = await fill(keys, count);
-      await s.store.ensureGroup(keys, 'g', 'earliest');
-      await drain(reader(), keys, 'g', 'c1');
-      for (const id of ids) expect(await s.store.fail(keys, 'g', 'c1', id, `boom ${id}`, 1, 0)).toBe('dead');
-      return { keys, ids };
-    };
-
-    it('lists dead letters oldest first with their fields, and pages after an id', async () => {
-      const { keys, ids } = await deadLettered(3);
-      const page = await s.store.deadLetters(keys, null, 2);
-      expect(page).toEqual(ids.slice(0, 2).map((entryId, i) => ({
-        id: expect.stringMatching(ID), data: `v${i}`, entryId, group: 'g', consumer: 'c1', error: `boom ${entryId}`, deliveries: 1,
-      })));
-      const rest = await s.store.deadLetters(keys, page[1].id, 2);
-      expect(rest.map((d) => d.entryId)).toEqual([ids[2]]);
-      expect(await s.store.deadLetters(stream(), null, 10)).toEqual([]);
-    });
-
-    it('replay appends the payload anew for its group only and removes the dead letter; null when unknown', async () => {
-      const { keys, ids } = await deadLettered(2);
-      const [first, second] = await s.store.deadLetters(keys, null, 10);
-      const replayed = await s.store.replay(keys, first.id, 0);
-      expect(replayed).toMatch(ID);
-      expect(compareIds(replayed!, ids[1])).toBe(1);
-      expect(await s.store.range(keys, replayed!, 1)).toEqual([{ id: replayed, data: 'v0', onlyGroup: 'g' }]);
-      expect(await s.store.deadLetters(keys, null, 10)).toEqual([second]);
-      expect(await drain(reader(), keys, 'g', 'c1')).toEqual([replayed]);
-      expect(await s.store.replay(keys, first.id, 0)).toBeNull();
-      expect(await s.store.replay(keys, '1-1', 0)).toBeNull();
-    });
-
-    it('a replayed entry carries its group to every reader (other groups see onlyGroup and skip it)', async () => {
-      const { keys } = await deadLettered(1);
-      await s.store.ensureGroup(keys, 'other', 'latest');
-      const [letter] = await s.store.deadLetters(keys, null, 1);
-      const replayed = await s.store.replay(keys, letter.id, 0);
-      expect(await reader().readNew(keys, 'other', 'c9', 10, 100)).toEqual([{ id: replayed, data: 'v0', onlyGroup: 'g' }]);
-    });
-  });
-
+  describeStreamStoreDeadLetterContract(f);
   describeStreamStorePendingContract(f);
+  describeStreamStoreConsumersContract(f);
 }

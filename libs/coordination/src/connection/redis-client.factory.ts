@@ -24,14 +24,6 @@ export function topologyOf(connection: ResolvedCoordinationOptions['connection']
 }
 
 /**
- * Creates an ioredis client for one role: standalone (url or host/port), Sentinel or Cluster,
- * with capped exponential backoff and jitter on reconnect. With a client the user passed in,
- * every role gets a duplicate of it (same server, same settings).
- *
- * @example
- * const subscriber = createRedisClient(options, 'subscriber');
- */
-/**
  * The subscriber connection does not re-send its subscriptions after a reconnect: the event
  * transport re-opens each one itself and handles the answer (a refused SUBSCRIBE fails its
  * listeners). ioredis's own resubscribe leaves a refusal or a connection lost meanwhile as an
@@ -40,9 +32,43 @@ export function topologyOf(connection: ResolvedCoordinationOptions['connection']
  */
 const NO_AUTO_RESUBSCRIBE: RedisOptions = { autoResubscribe: false };
 
+/**
+ * How long ioredis lets a socket it disconnects close gracefully before destroying it. This
+ * library disconnects a connection only to drop it (a graceful close QUITs first), and
+ * ioredis's default (2 s) leaves a timer that holds the process for 2 s after every connection
+ * that is closed while it waits to reconnect (its socket is gone, so the timer is never
+ * cleared): the process would outlive `app.close()` after an outage. 0: destroyed at once.
+ */
+const DROP_AT_ONCE: RedisOptions = { disconnectTimeout: 0 };
+
+/**
+ * A blocking connection waits as long as its read asks (XREADGROUP BLOCK), so it has no command
+ * timeout (its reader bounds each read itself) and no retry limit, also when it duplicates the
+ * user's client: the user's commandTimeout would fail a read that blocks longer while Redis
+ * still delivers to it, leaving the entries it took pending for nobody.
+ */
+const BLOCKING: RedisOptions = { commandTimeout: undefined, maxRetriesPerRequest: null };
+
+/** What a duplicate of the user's client changes for `role` (a cluster's node connections take them as `redisOptions`). */
+function duplicateOptions(role: ClientRole, cluster: boolean): RedisOptions {
+  if (role === 'blocking') return { ...DROP_AT_ONCE, ...BLOCKING };
+  // A cluster's subscriber is a node connection of ioredis's own, which handles its resubscribe.
+  return role === 'subscriber' && !cluster ? { ...DROP_AT_ONCE, ...NO_AUTO_RESUBSCRIBE } : DROP_AT_ONCE;
+}
+
+/**
+ * Creates an ioredis client for one role: standalone (url or host/port), Sentinel or Cluster,
+ * with capped exponential backoff and jitter on reconnect. With a client the user passed in,
+ * every role gets a duplicate of it (same server, same settings; a `blocking` one without a
+ * command timeout or retry limit).
+ *
+ * @example
+ * const subscriber = createRedisClient(options, 'subscriber');
+ */
 export function createRedisClient(options: ResolvedCoordinationOptions, role: ClientRole): RedisClient {
   const c = options.connection;
-  if (c.client) return c.client instanceof Cluster ? c.client.duplicate() : c.client.duplicate(role === 'subscriber' ? NO_AUTO_RESUBSCRIBE : {});
+  if (c.client instanceof Cluster) return c.client.duplicate([], { redisOptions: duplicateOptions(role, true) });
+  if (c.client) return c.client.duplicate(duplicateOptions(role, false));
   const { baseDelayMs, maxDelayMs } = options.reconnect;
   const retryStrategy = (times: number) => backoffDelay(times, baseDelayMs, maxDelayMs);
   const common: RedisOptions = {
@@ -59,6 +85,7 @@ export function createRedisClient(options: ResolvedCoordinationOptions, role: Cl
     // breaker and the failure policies can act instead of piling up a queue.
     maxRetriesPerRequest: role === 'blocking' ? null : 1,
     commandTimeout: role === 'command' ? c.commandTimeoutMs : undefined,
+    ...DROP_AT_ONCE,
     ...(role === 'subscriber' ? NO_AUTO_RESUBSCRIBE : {}),
   };
   if (c.cluster) {

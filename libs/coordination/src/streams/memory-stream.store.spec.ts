@@ -16,6 +16,23 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
   return done;
 }
 
+/** The pending entries list of a group, from the store's internals (for what only its use shows). */
+function pelOf(store: MemoryStreamStore, stream: string, group: string): Map<string, unknown> {
+  const logs = (store as unknown as { logs: Map<string, { groups: Map<string, { pel: Map<string, unknown> }> }> }).logs;
+  return logs.get(stream)!.groups.get(group)!.pel;
+}
+
+/** Counts the steps taken by every iteration of `map` from now on; returns the count so far. */
+function countIterations(map: Map<string, unknown>): () => number {
+  let steps = 0;
+  const entries = () => {
+    const inner = Map.prototype.entries.call(map);
+    return { next: () => (steps++, inner.next()), [Symbol.iterator]() { return this; } } as MapIterator<[string, unknown]>;
+  };
+  Object.assign(map, { entries, [Symbol.iterator]: entries });
+  return () => steps;
+}
+
 describe('MemoryStreamStore', () => {
   let clock: ManualClock;
   let store: MemoryStreamStore;
@@ -38,9 +55,29 @@ describe('MemoryStreamStore', () => {
   it('never hands out 0-0, counts on past trimmed entries, and counts each key alone', async () => {
     clock.set(0);
     expect(await store.append(keys, 'a', 1)).toBe('0-1');
-    expect(await store.append(keys, 'b', 1)).toBe('0-2');
-    expect(await store.length(keys)).toBe(1);
+    for (let i = 0; i < 99; i++) await store.append(keys, 'b', 1);
+    expect(await store.append(keys, 'c', 1)).toBe('0-101');
+    expect(await store.range(keys, '-', 10)).toEqual([{ id: '0-101', data: 'c' }]);
     expect(await store.append(other, 'x', 0)).toBe('0-1');
+  });
+
+  it('trims in chunks of 100, as Redis drops whole nodes: up to 99 entries past maxLen stay, the 100th trims to maxLen', async () => {
+    for (let i = 0; i < 10; i++) await store.append(keys, `a${i}`, 10);
+    for (let i = 0; i < 99; i++) await store.append(keys, `b${i}`, 10);
+    expect(await store.length(keys)).toBe(109);
+    await store.append(keys, 'c', 10);
+    expect((await store.range(keys, '-', 100)).map((e) => e.data)).toEqual([...Array.from({ length: 9 }, (_, i) => `b${90 + i}`), 'c']);
+  });
+
+  it('an idle claim walks the pending entries from its cursor and stops when done, without copying the whole list', async () => {
+    await store.ensureGroup(keys, 'billing', 'earliest');
+    for (let i = 0; i < 1_000; i++) await store.append(keys, `v${i}`, 0);
+    expect(await store.openReader().readNew(keys, 'billing', 'w1', 1_000, 1_000)).toHaveLength(1_000);
+    const steps = countIterations(pelOf(store, keys.stream, 'billing'));
+    const claimed = await store.claim(keys, 'billing', 'w2', { mode: 'idle', cursor: '0-0', minIdleMs: 0, count: 2, maxDeliveries: 5, deadMaxLen: 0 });
+    expect(claimed.entries.map((e) => e.data)).toEqual(['v0', 'v1']);
+    expect(claimed.next).toBe('1000-2');
+    expect(steps()).toBeLessThanOrEqual(10);
   });
 
   it('returns copies: changing a reply changes nothing in the store', async () => {
@@ -108,7 +145,9 @@ describe('MemoryStreamStore', () => {
     await store.ensureGroup(keys, 'billing', 'earliest');
     for (const data of ['a', 'b', 'c']) await store.append(keys, data, 0);
     await store.openReader().readNew(keys, 'billing', 'w1', 1, 1_000);
-    for (const data of ['d', 'e', 'f', 'g']) await store.append(keys, data, 3);
+    // 103 entries: trimmed to the newest 3 (see the chunks above); the delivered one is gone.
+    for (let i = 0; i < 100; i++) await store.append(keys, `n${i}`, 3);
+    expect(await store.length(keys)).toBe(3);
     expect(await store.groups(keys)).toEqual([{ group: 'billing', consumers: 1, pending: 1, lag: 3, lastDeliveredId: '1000-0' }]);
   });
 });

@@ -1,77 +1,36 @@
 import type { Clock } from '../core/clock.js';
 import type { PendingSummary, StreamGroupInfo } from './stream.types.js';
+import { compare, indexFrom, indexOfId, parseId, toDeadLetter, toRaw, trim, ZERO, type Cursor, type Entry } from './memory-stream-ids.js';
+import { AppendWakeups, memoryStreamReader } from './memory-stream-reader.js';
 import { StreamGroupMissingError } from './stream-group-missing.js';
 import type {
   ClaimReply, ClaimRequest, DeliveredEntry, FailOutcome, RawDeadLetter, RawEntry, StreamKeyPair, StreamReader, StreamStore,
 } from './stream-store.interface.js';
 
-/** A position in a log (an id as numbers, for ordering). */
-interface Position { readonly ms: number; readonly seq: number }
-/** An id with its position. */
-interface Cursor extends Position { readonly id: string }
-/** An entry of a log with its fields, as XADD stored them. */
-interface Entry extends Cursor { readonly fields: Readonly<Record<string, string>> }
-
 /** An entry of a group's PEL: delivered to `consumer`, not acknowledged yet. */
 interface Pending { consumer: string; deliveries: number; deliveredAt: number }
-/** Pending entries a claim took, and where its pass continues. */
-interface Taken { readonly entries: Array<{ entry: Entry; pending: Pending }>; readonly next: string | null }
+/** Pending entries a claim took, how many it found trimmed away, and where its pass continues. */
+interface Taken { readonly entries: Array<{ entry: Entry; pending: Pending }>; readonly trimmed: number; readonly next: string | null }
 /**
  * A consumer group. Ids enter the PEL only through `>` reads, which deliver in increasing id order,
- * so the Map's insertion order is id order (what XPENDING and XAUTOCLAIM scan by).
+ * so the Map's insertion order is id order (what XPENDING and XAUTOCLAIM scan by). Consumers map
+ * to the last time they were seen (XINFO CONSUMERS `idle`), as Redis 7.0 counts it: created and
+ * seen by a read that delivered entries, a read of their own history (even an empty one), a
+ * claim that took entries and a renewal; not by a read or a claim that found nothing.
  */
-interface Group { last: Cursor; readonly pel: Map<string, Pending>; readonly consumers: Set<string> }
+interface Group { last: Cursor; readonly pel: Map<string, Pending>; readonly consumers: Map<string, number> }
 
 /** One stream key: its entries in id order, the last id ever generated (kept through trimming), its groups. */
 interface Log { readonly entries: Entry[]; last: Cursor; readonly groups: Map<string, Group> }
-
-const ZERO: Cursor = { id: '0-0', ms: 0, seq: 0 };
-
-function parseId(id: string): Position {
-  const dash = id.indexOf('-');
-  return dash < 0 ? { ms: Number(id), seq: 0 } : { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) };
-}
-
-function compare(a: Position, b: Position): number {
-  return a.ms === b.ms ? a.seq - b.seq : a.ms - b.ms;
-}
-
-/** Index of the first entry after `at` (or at it, when `inclusive`): binary search over the id order. */
-function indexFrom(entries: readonly Entry[], at: Position, inclusive: boolean): number {
-  let low = 0;
-  let high = entries.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    const order = compare(entries[mid], at);
-    if (order > 0 || (inclusive && order === 0)) high = mid;
-    else low = mid + 1;
-  }
-  return low;
-}
-
-/** Index of the entry with this id, -1 when there is none. */
-function indexOfId(entries: readonly Entry[], id: string): number {
-  const position = parseId(id);
-  const at = indexFrom(entries, position, true);
-  return at < entries.length && compare(entries[at], position) === 0 ? at : -1;
-}
-
-function toRaw(entry: Entry): RawEntry {
-  const { d, g } = entry.fields;
-  return g === undefined ? { id: entry.id, data: d } : { id: entry.id, data: d, onlyGroup: g };
-}
-
-function toDeadLetter({ id, fields: f }: Entry): RawDeadLetter {
-  return { id, data: f.d, entryId: f.e, group: f.g, consumer: f.c, error: f.err, deliveries: Number(f.n) };
-}
 
 /**
  * The stream store in process memory, with the contract of `RedisStreamStore`
  * (test/contract/stores/stream-store.contract.ts): per key an ordered log of entries with ids
  * `<ms>-<seq>` from the injected clock, strictly increasing even when the clock stands still or
  * goes back (as XADD); consumer groups with their last delivered id, pending entries (consumer,
- * delivery count, delivery time on the clock) and consumers; dead letters in a second log.
- * Trimming is exact where Redis trims approximately. Blocking reads wait for an append to the
+ * delivery count, delivery time on the clock) and consumers (with the time they were last seen);
+ * dead letters in a second log. Trimming is approximate as on Redis, in chunks of 100 entries
+ * (memory-stream-ids.ts), and exact within them. Blocking reads wait for an append to the
  * stream or a real timer of `blockMs` (not the clock, which a test may hold still). Every reply is
  * a new object: no caller shares state with the store.
  *
@@ -87,7 +46,7 @@ function toDeadLetter({ id, fields: f }: Entry): RawDeadLetter {
 export class MemoryStreamStore implements StreamStore {
   private readonly logs = new Map<string, Log>();
   /** Wake-ups of blocked readers, per stream key; called by every append to it. */
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly wakeups = new AppendWakeups();
 
   constructor(private readonly clock: Clock) {}
 
@@ -108,36 +67,17 @@ export class MemoryStreamStore implements StreamStore {
   async ensureGroup(keys: StreamKeyPair, group: string, startFrom: 'earliest' | 'latest'): Promise<void> {
     const log = this.log(keys.stream);
     if (log.groups.has(group)) return;
-    log.groups.set(group, { last: startFrom === 'earliest' ? ZERO : log.last, pel: new Map(), consumers: new Set() });
+    log.groups.set(group, { last: startFrom === 'earliest' ? ZERO : log.last, pel: new Map(), consumers: new Map() });
   }
 
   openReader(): StreamReader {
-    let closed = false;
-    const wakeOnClose = new Set<() => void>();
-    return {
-      readNew: async (keys, group, consumer, count, blockMs) => {
-        // As XREADGROUP BLOCK 0, a read with blockMs 0 waits until an append (or close).
-        const deadline = blockMs > 0 ? performance.now() + blockMs : Infinity;
-        for (;;) {
-          if (closed) return [];
-          const entries = this.deliverNew(keys, group, consumer, count);
-          if (entries.length > 0) return entries;
-          const left = deadline - performance.now();
-          if (left <= 0) return [];
-          await this.nextAppend(keys.stream, left, wakeOnClose);
-        }
-      },
-      close: async () => {
-        closed = true;
-        for (const wake of [...wakeOnClose]) wake();
-      },
-    };
+    return memoryStreamReader((keys, group, consumer, count) => this.deliverNew(keys, group, consumer, count), this.wakeups);
   }
 
   async claim(keys: StreamKeyPair, group: string, consumer: string, request: ClaimRequest): Promise<ClaimReply> {
     const { log, g } = this.group(keys, group);
-    g.consumers.add(consumer);
     const taken = request.mode === 'own' ? this.takeOwn(log, g, consumer, request) : this.takeIdle(log, g, consumer, request);
+    if (request.mode === 'own' || taken.entries.length > 0) g.consumers.set(consumer, this.clock.now());
     const entries: DeliveredEntry[] = [];
     let deadLettered = 0;
     for (const { entry, pending } of taken.entries) {
@@ -147,15 +87,17 @@ export class MemoryStreamStore implements StreamStore {
       }
       // As claim.lua: the dead letter counts the deliveries the entry had, not this claim.
       const had = pending.deliveries - 1;
-      const error = `delivered ${had} times without an acknowledgement (its consumers crashed or stalled)`;
+      const error = `delivered ${had} ${had === 1 ? 'time' : 'times'} without an acknowledgement (its consumers crashed or stalled)`;
       this.bury(keys, entry, group, consumer, error, had, request.deadMaxLen);
       g.pel.delete(entry.id);
       deadLettered += 1;
     }
-    return { entries, deadLettered, next: taken.next };
+    return { entries, deadLettered, trimmed: taken.trimmed, next: taken.next };
   }
 
   async ack(keys: StreamKeyPair, group: string, ids: readonly string[]): Promise<number> {
+    // As the Redis store: no ids, no look at the group.
+    if (ids.length === 0) return 0;
     const { g } = this.group(keys, group);
     let acked = 0;
     for (const id of ids) if (g.pel.delete(id)) acked += 1;
@@ -163,20 +105,22 @@ export class MemoryStreamStore implements StreamStore {
   }
 
   async touch(keys: StreamKeyPair, group: string, consumer: string, ids: readonly string[]): Promise<string[]> {
-    const { log, g } = this.group(keys, group);
-    const now = this.clock.now();
+    if (ids.length === 0) return [];
     const lost: string[] = [];
-    for (const id of ids) {
-      const pending = g.pel.get(id);
-      if (pending?.consumer !== consumer) lost.push(id);
-      else if (this.find(log, id)) pending.deliveredAt = now;
-      else {
-        // As XCLAIM: an entry trimmed away while pending leaves the PEL.
-        g.pel.delete(id);
-        lost.push(id);
-      }
-    }
+    this.reclaimOwn(keys, group, consumer, ids, (pending, now) => (pending.deliveredAt = now), (id) => lost.push(id));
     return lost;
+  }
+
+  async release(keys: StreamKeyPair, group: string, consumer: string, ids: readonly string[], idleMs: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    let released = 0;
+    // As XCLAIM IDLE idleMs RETRYCOUNT deliveries - 1: idle already, and this delivery uncounted.
+    this.reclaimOwn(keys, group, consumer, ids, (pending, now) => {
+      released += 1;
+      pending.deliveries = Math.max(pending.deliveries - 1, 0);
+      pending.deliveredAt = now - idleMs;
+    });
+    return released;
   }
 
   async fail(keys: StreamKeyPair, group: string, consumer: string, id: string, error: string, maxDeliveries: number, deadMaxLen: number): Promise<FailOutcome> {
@@ -188,7 +132,21 @@ export class MemoryStreamStore implements StreamStore {
     // An entry trimmed away while pending is acked: no retry can deliver it.
     if (entry) this.bury(keys, entry, group, consumer, error, pending.deliveries, deadMaxLen);
     g.pel.delete(id);
-    return entry ? 'dead' : 'gone';
+    return entry ? 'dead' : 'trimmed';
+  }
+
+  async pruneConsumers(keys: StreamKeyPair, group: string, idleMs: number): Promise<number> {
+    const { g } = this.group(keys, group);
+    const holding = new Set<string>();
+    for (const { consumer } of g.pel.values()) holding.add(consumer);
+    const now = this.clock.now();
+    let deleted = 0;
+    for (const [consumer, seenAt] of g.consumers) {
+      if (holding.has(consumer) || now - seenAt <= idleMs) continue;
+      g.consumers.delete(consumer);
+      deleted += 1;
+    }
+    return deleted;
   }
 
   async pending(keys: StreamKeyPair, group: string): Promise<PendingSummary> {
@@ -235,20 +193,19 @@ export class MemoryStreamStore implements StreamStore {
     const entry: Entry = { id: `${ms}-${seq}`, ms, seq, fields };
     log.entries.push(entry);
     log.last = entry;
-    if (maxLen > 0 && log.entries.length > maxLen) log.entries.splice(0, log.entries.length - maxLen);
-    const waiting = this.waiters.get(key);
-    if (waiting) for (const wake of [...waiting]) wake();
+    trim(log.entries, maxLen);
+    this.wakeups.appended(key);
     return entry.id;
   }
 
   /** XREADGROUP ... STREAMS key `>`: the entries after the group's last delivered id, now pending for `consumer`. */
   private deliverNew(keys: StreamKeyPair, group: string, consumer: string, count: number): RawEntry[] {
     const { log, g } = this.group(keys, group);
-    g.consumers.add(consumer);
     const from = indexFrom(log.entries, g.last, false);
     const batch = log.entries.slice(from, from + count);
     if (batch.length === 0) return [];
     const now = this.clock.now();
+    g.consumers.set(consumer, now);
     for (const entry of batch) g.pel.set(entry.id, { consumer, deliveries: 1, deliveredAt: now });
     g.last = batch[batch.length - 1];
     return batch.map(toRaw);
@@ -262,38 +219,41 @@ export class MemoryStreamStore implements StreamStore {
       if (ids.length === r.count) break;
       if (pending.consumer === consumer && compare(parseId(id), after) > 0) ids.push(id);
     }
-    return { entries: this.redeliver(log, g, consumer, ids), next: ids.length < r.count ? null : ids[ids.length - 1] };
+    return { ...this.redeliver(log, g, consumer, ids), next: ids.length < r.count ? null : ids[ids.length - 1] };
   }
 
   /**
    * XAUTOCLAIM from `cursor`: entries of any consumer idle for `minIdleMs`, each delivery counted.
-   * As on Redis, it examines at most 10 × count PEL entries and trimmed ones count against `count`.
+   * As on Redis, it examines at most 10 × count PEL entries and trimmed ones count against
+   * `count`. It walks the PEL from the cursor and stops there: no copy of the whole list.
    */
   private takeIdle(log: Log, g: Group, consumer: string, r: Extract<ClaimRequest, { mode: 'idle' }>): Taken {
     const cursor = parseId(r.cursor);
-    const scan = [...g.pel].filter(([id]) => compare(parseId(id), cursor) >= 0);
     const now = this.clock.now();
     const ids: string[] = [];
-    let examined = 0;
-    let room = r.count;
-    for (; examined < scan.length && examined < r.count * 10 && room > 0; examined += 1) {
-      const [id, pending] = scan[examined];
+    const walk = g.pel.entries();
+    let step = walk.next();
+    while (!step.done && compare(parseId(step.value[0]), cursor) < 0) step = walk.next();
+    for (let looks = r.count * 10; !step.done && looks > 0 && ids.length < r.count; step = walk.next(), looks -= 1) {
+      const [id, pending] = step.value;
       if (this.find(log, id) && r.minIdleMs > 0 && now - pending.deliveredAt < r.minIdleMs) continue;
       ids.push(id);
-      room -= 1;
     }
-    return { entries: this.redeliver(log, g, consumer, ids), next: examined < scan.length ? scan[examined][0] : null };
+    const next = step.done ? null : step.value[0];
+    return { ...this.redeliver(log, g, consumer, ids), next };
   }
 
-  /** Hands pending `ids` to `consumer` with one more delivery; ids whose entry was trimmed away leave the PEL. */
-  private redeliver(log: Log, g: Group, consumer: string, ids: readonly string[]): Taken['entries'] {
+  /** Hands pending `ids` to `consumer` with one more delivery; ids whose entry was trimmed away leave the PEL, counted. */
+  private redeliver(log: Log, g: Group, consumer: string, ids: readonly string[]): Omit<Taken, 'next'> {
     const now = this.clock.now();
     const taken: Taken['entries'] = [];
+    let trimmed = 0;
     for (const id of ids) {
       const pending = g.pel.get(id)!;
       const entry = this.find(log, id);
       if (!entry) {
         g.pel.delete(id);
+        trimmed += 1;
         continue;
       }
       pending.consumer = consumer;
@@ -301,30 +261,35 @@ export class MemoryStreamStore implements StreamStore {
       pending.deliveredAt = now;
       taken.push({ entry, pending });
     }
-    return taken;
+    return { entries: taken, trimmed };
+  }
+
+  /**
+   * As XCLAIM <consumer> 0 <id> JUSTID after an owner check: `renew` updates each of `ids` still
+   * pending for `consumer` (seen now). The others (another consumer's, acked, unknown, or trimmed
+   * away while pending, which leaves the PEL as XCLAIM drops it) go to `lost`.
+   */
+  private reclaimOwn(
+    keys: StreamKeyPair, group: string, consumer: string, ids: readonly string[],
+    renew: (pending: Pending, now: number) => void, lost?: (id: string) => void,
+  ): void {
+    const { log, g } = this.group(keys, group);
+    const now = this.clock.now();
+    for (const id of ids) {
+      const pending = g.pel.get(id);
+      if (pending?.consumer === consumer && this.find(log, id)) {
+        renew(pending, now);
+        g.consumers.set(consumer, now);
+        continue;
+      }
+      if (pending?.consumer === consumer) g.pel.delete(id);
+      lost?.(id);
+    }
   }
 
   /** Writes a dead letter for `entry` (fields as the Redis scripts write them). */
   private bury(keys: StreamKeyPair, entry: Entry, group: string, consumer: string, error: string, deliveries: number, deadMaxLen: number): void {
     this.add(keys.dead, { d: entry.fields.d, e: entry.id, g: group, c: consumer, err: error, n: String(deliveries) }, deadMaxLen);
-  }
-
-  /** Resolves after the next append to `key`, after `ms` of real time, or when the reader closes. */
-  private nextAppend(key: string, ms: number, wakeOnClose: Set<() => void>): Promise<void> {
-    return new Promise((resolve) => {
-      const waiting = this.waiters.get(key) ?? new Set<() => void>();
-      this.waiters.set(key, waiting);
-      const timer = Number.isFinite(ms) ? setTimeout(() => wake(), ms) : undefined;
-      const wake = () => {
-        clearTimeout(timer);
-        waiting.delete(wake);
-        wakeOnClose.delete(wake);
-        if (waiting.size === 0 && this.waiters.get(key) === waiting) this.waiters.delete(key);
-        resolve();
-      };
-      waiting.add(wake);
-      wakeOnClose.add(wake);
-    });
   }
 
   private log(key: string): Log {

@@ -1,9 +1,9 @@
 /**
  * The consumer group (or the whole stream) a store call needs does not exist: Redis answered
  * NOGROUP, typically after the stream key was deleted (FLUSHALL, DEL, expiry by an operator) while
- * consumers ran. Thrown by both stores from `readNew`, `claim`, `touch`, `fail` and `ack`; the
- * consumer runner catches it and calls `ensureGroup` again. Internal: never reaches callers of
- * the public API.
+ * consumers ran. Thrown by both stores from `readNew`, `claim`, `touch`, `fail`, `ack`, `release`
+ * and `pruneConsumers`; the consumer runner catches it and calls `ensureGroup` again. Internal:
+ * never reaches callers of the public API.
  *
  * @example
  * try { await reader.readNew(keys, group, consumer, 10, 5_000); }

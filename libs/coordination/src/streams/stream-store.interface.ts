@@ -33,6 +33,12 @@ export interface RawDeadLetter {
   readonly data: string;
   readonly entryId: string;
   readonly group: string;
+  /**
+   * The consumer that gave the entry up: after a handler error (`fail`), the consumer whose
+   * handler failed; past maxDeliveries in `claim`, the consumer that claimed it (for an idle
+   * claim not the one that crashed or stalled holding it: XAUTOCLAIM hands the entry over
+   * before its count is known, and the previous owner is not recorded).
+   */
   readonly consumer: string;
   readonly error: string;
   readonly deliveries: number;
@@ -51,12 +57,17 @@ export type ClaimRequest =
 /**
  * Entries `claim` handed to the consumer, with their delivery counts. Entries whose count went past
  * `maxDeliveries` (their consumers crashed or stalled that often) were moved to the dead-letter
- * stream and acked instead of returned, counted in `deadLettered`. `next` continues the pass
- * (`after` for `own`, `cursor` for `idle`); null when the pass is complete.
+ * stream and acked instead of returned, counted in `deadLettered`. Entries trimmed away
+ * (`MAXLEN`) while pending left the pending entries list unhandled, counted in `trimmed` (`own`:
+ * the entries XREADGROUP returned without fields, acked; `idle`: the ids XAUTOCLAIM reported
+ * deleted). `next` continues the pass (`after` for `own`, `cursor` for `idle`); null when the
+ * pass is complete. An `idle` call may return no entries and a `next` all the same: XAUTOCLAIM
+ * looks at most 10 × count pending entries per call, and those may all be too recent.
  */
 export interface ClaimReply {
   readonly entries: readonly DeliveredEntry[];
   readonly deadLettered: number;
+  readonly trimmed: number;
   readonly next: string | null;
 }
 
@@ -66,8 +77,13 @@ export type FailOutcome =
   | 'retry'
   /** Moved to the dead-letter stream with the error, and acked: it had `maxDeliveries` deliveries. */
   | 'dead'
-  /** No longer pending for this consumer (acked, reclaimed by another consumer, or trimmed away). */
-  | 'gone';
+  /** No longer pending for this consumer (acked, or reclaimed by another consumer after a stall). */
+  | 'gone'
+  /**
+   * Trimmed away (`MAXLEN`) while pending for this consumer: now acked, unhandled; nothing can
+   * deliver it again. A lost entry, unlike 'gone' (which another consumer has).
+   */
+  | 'trimmed';
 
 /**
  * A dedicated reader of new entries for one consumer: on Redis a connection of its own (the
@@ -77,7 +93,8 @@ export interface StreamReader {
   /**
    * New entries for the group (`XREADGROUP GROUP group consumer COUNT count BLOCK blockMs STREAMS
    * stream >`), each delivered once (deliveries 1); `[]` when none arrived within `blockMs`.
-   * Rejects with RedisUnavailableError while Redis is unreachable.
+   * Rejects with RedisUnavailableError while Redis is unreachable, and when no reply came
+   * within `blockMs` + the command timeout (a connection that died without closing).
    */
   readNew(keys: StreamKeyPair, group: string, consumer: string, count: number, blockMs: number): Promise<RawEntry[]>;
   /** Ends a read in flight (it resolves to `[]` or rejects) and releases the connection. */
@@ -119,11 +136,29 @@ export interface StreamStore {
    */
   touch(keys: StreamKeyPair, group: string, consumer: string, ids: readonly string[]): Promise<string[]>;
   /**
+   * Hands back entries this consumer was given but never ran (its read-ahead when it stops):
+   * each id still pending FOR THIS consumer gets idle time `idleMs` and the delivery count it
+   * had before this delivery (XCLAIM <consumer> 0 <id> IDLE <idleMs> RETRYCOUNT <count - 1>
+   * JUSTID, after an owner check), so that the next idle claim of any consumer with
+   * `minIdleMs <= idleMs` takes it at once, and the delivery that never ran is not counted.
+   * Ids of other consumers, acked or unknown are left alone. Returns how many were handed back.
+   */
+  release(keys: StreamKeyPair, group: string, consumer: string, ids: readonly string[], idleMs: number): Promise<number>;
+  /**
    * After a handler failed on `id`: when the entry has been delivered `maxDeliveries` times, moves
    * it to the dead-letter stream (`MAXLEN ~ deadMaxLen`) with `error`, the group, the consumer and
    * the delivery count, and acks it; otherwise leaves it pending.
    */
   fail(keys: StreamKeyPair, group: string, consumer: string, id: string, error: string, maxDeliveries: number, deadMaxLen: number): Promise<FailOutcome>;
+  /**
+   * Deletes the group's consumers that hold no pending entry and were idle longer than `idleMs`
+   * (XINFO CONSUMERS `idle`: on Redis 7.0 since the last read that delivered entries, claim that
+   * took some, or renewal; XGROUP DELCONSUMER; one script): consumer names are per process by
+   * default, so without it every restart leaves one behind. A live consumer of a quiet stream
+   * may go too, harmlessly: it holds nothing, and the read that next delivers to it creates it
+   * again. Returns how many were deleted.
+   */
+  pruneConsumers(keys: StreamKeyPair, group: string, idleMs: number): Promise<number>;
   /** XPENDING summary of the group; zero when the group or stream does not exist. */
   pending(keys: StreamKeyPair, group: string): Promise<PendingSummary>;
   /** XINFO GROUPS; `[]` when the stream does not exist. */

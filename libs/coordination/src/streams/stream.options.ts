@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+import type { ConsumeOptions } from './stream.types.js';
 
 /** Largest `maxLen` / `deadLetterMaxLen` accepted (100 million entries). */
 export const MAX_STREAM_LENGTH = 100_000_000;
@@ -7,25 +8,13 @@ export const MAX_STREAM_LENGTH = 100_000_000;
 export const MAX_READ_COUNT = 10_000;
 
 /**
- * Defaults of every consumer (`consume` options and `@StreamConsumer` override them).
+ * Defaults of every consumer (`consume` options and `@StreamConsumer` override them): the
+ * consumer options of ConsumeOptions (see there), without the per-consumer `consumer` and `tenant`.
  *
  * @example
  * streams: { consumerDefaults: { concurrency: 4, maxDeliveries: 3, claimIdleMs: 60_000 } }
  */
-export interface StreamConsumerDefaults {
-  /** Handlers running at once per consumer. Default 1. */
-  concurrency?: number;
-  /** Most entries per read. Default 10. */
-  batch?: number;
-  /** Blocking read wait, ms. Default 5_000. */
-  blockMs?: number;
-  /** Deliveries before an entry moves to the dead-letter stream. Default 5. */
-  maxDeliveries?: number;
-  /** Idle time after which another consumer reclaims a pending entry, ms. Default 30_000. */
-  claimIdleMs?: number;
-  /** Where a new group starts. Default `earliest`. */
-  startFrom?: 'earliest' | 'latest';
-}
+export type StreamConsumerDefaults = Omit<ConsumeOptions, 'consumer' | 'tenant'>;
 
 /**
  * Options of the `streams` section of `CoordinationModule.forRoot()`.
@@ -84,7 +73,7 @@ export const CONSUMER_LIMITS = {
   batch: { min: 1, max: 1_000 },
   blockMs: { min: 1, max: 60_000 },
   maxDeliveries: { min: 1, max: 1_000 },
-  claimIdleMs: { min: 100, max: 86_400_000 },
+  claimIdleMs: { min: 1_000, max: 86_400_000 },
 } as const;
 
 const L = CONSUMER_LIMITS;

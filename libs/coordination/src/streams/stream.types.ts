@@ -106,7 +106,9 @@ export interface ConsumeOptions {
   /**
    * An entry pending this long without its consumer renewing it is reclaimed by another consumer of
    * the group (XAUTOCLAIM), and a failed entry is retried after it. A live consumer renews its
-   * in-flight entries every third of it, so a slow handler keeps its entry. Default 30_000.
+   * in-flight entries every third of it, so a slow handler keeps its entry. Default 30_000; at
+   * least 1_000 (shorter, a stall of the event loop could let another consumer take an entry
+   * whose handler still runs).
    */
   claimIdleMs?: number;
   /**
@@ -176,7 +178,12 @@ export interface DeadLetter<T = unknown> {
   /** The entry's id in the stream. */
   readonly entryId: string;
   readonly group: string;
-  /** The consumer that gave up on it. */
+  /**
+   * The consumer that gave up on it: after a handler error, the consumer whose handler failed
+   * last. For an entry given up without one (delivered `maxDeliveries` times to consumers that
+   * crashed or stalled), the consumer whose idle claim found it past the limit, not the one
+   * that held it last.
+   */
   readonly consumer: string;
   /** The last handler error's message (or why it was given up without one, e.g. a consumer that crashed each time). */
   readonly error: string;

@@ -23,7 +23,7 @@ export const STREAMS_CAPABILITY = {
     {
       provide: STREAM_STORE,
       inject: [CoordinationCore],
-      useFactory: (core: CoordinationCore) => (core.connection ? new RedisStreamStore(core.connection) : new MemoryStreamStore(core.clock)),
+      useFactory: (core: CoordinationCore) => (core.connection ? new RedisStreamStore(core.connection, { commandTimeoutMs: core.options.connection.commandTimeoutMs }) : new MemoryStreamStore(core.clock)),
     },
     // Internal (not exported): the keys of streams, their metrics and logs, and the explorer that
     // starts @StreamConsumer methods at bootstrap (StreamService stops them at shutdown).

@@ -20,14 +20,18 @@
     ARGV[8] deadMaxLen      MAXLEN ~ of the dead-letter stream (0: never trimmed)
 
   Both reads count a delivery (Redis semantics); the count is read back with XPENDING. An entry
-  trimmed away while pending is acked and skipped (XREADGROUP returns it without fields;
-  XAUTOCLAIM reports it as deleted and drops it from the PEL itself). The dead letter names this
-  consumer and the deliveries the entry had (its count before this claim).
+  trimmed away while pending is acked and skipped, and counted (XREADGROUP returns it without
+  fields; XAUTOCLAIM reports it as deleted and drops it from the PEL itself). The dead letter
+  names this consumer (for an idle claim: the claiming one, since XAUTOCLAIM has handed the entry
+  over before its count is read; recording the previous owner would take a second, unbounded
+  scan of the PEL with XPENDING) and the deliveries the entry had (its count before this claim).
 
   Output:
-    {next, deadLettered, {id, data, onlyGroup, deliveries, id, data, ...}}
+    {next, deadLettered, trimmed, {id, data, onlyGroup, deliveries, id, data, ...}}
       next         the `from` of the next call of the pass ('own': the last id read; 'idle':
-                   XAUTOCLAIM's cursor); '' when the pass is complete
+                   XAUTOCLAIM's cursor, also when none of the entries it looked at was idle);
+                   '' when the pass is complete
+      trimmed      entries trimmed away while pending, now out of the PEL
       onlyGroup    field `g`, '' when the entry has none
     A NOGROUP reply error when the stream or the group does not exist.
 ]]
@@ -39,7 +43,7 @@ local stream, dead = KEYS[1], KEYS[2]
 local mode, group, consumer, from = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local min_idle, count, max_deliveries, dead_max_len = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 
-local read, continue_from = {}, ''
+local read, continue_from, deleted = {}, '', 0
 if mode == 'own' then
   local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, from)
   if reply and reply[1] then read = reply[1][2] end
@@ -48,6 +52,7 @@ else
   local reply = redis.call('XAUTOCLAIM', stream, group, consumer, min_idle, from, 'COUNT', count)
   read = reply[2]
   if reply[1] ~= '0-0' then continue_from = reply[1] end
+  if reply[3] then deleted = #reply[3] end
 end
 
 local out, trimmed, dead_lettered = {}, {}, 0
@@ -60,8 +65,9 @@ for _, entry in ipairs(read) do
     local data = entry_field(fields, 'd') or ''
     if deliveries > max_deliveries then
       local had = deliveries - 1
+      local times = had == 1 and ' time' or ' times'
       dead_letter(stream, dead, group, consumer, id, data,
-        'delivered ' .. had .. ' times without an acknowledgement (its consumers crashed or stalled)', had, dead_max_len)
+        'delivered ' .. had .. times .. ' without an acknowledgement (its consumers crashed or stalled)', had, dead_max_len)
       dead_lettered = dead_lettered + 1
     else
       out[#out + 1] = id
@@ -72,4 +78,4 @@ for _, entry in ipairs(read) do
   end
 end
 ack_all(stream, group, trimmed)
-return {continue_from, dead_lettered, out}
+return {continue_from, dead_lettered, #trimmed + deleted, out}

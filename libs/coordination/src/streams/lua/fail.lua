@@ -13,8 +13,9 @@
     ARGV[6] deadMaxLen      MAXLEN ~ of the dead-letter stream (0: never trimmed)
 
   Output:
-    'gone'    the entry is not pending for this consumer (acked, reclaimed by another consumer),
-              or was trimmed away while pending (then acked here, whatever its count)
+    'gone'    the entry is not pending for this consumer (acked, reclaimed by another consumer)
+    'trimmed' it was trimmed away while pending for this consumer: acked here, whatever its
+              count (nothing can deliver it again)
     'retry'   its delivery count is below maxDeliveries: it stays pending (an idle claim
               delivers it again)
     'dead'    moved to the dead-letter stream with the error, the group, this consumer and its
@@ -34,7 +35,7 @@ if owner ~= consumer then return 'gone' end
 local entry = redis.call('XRANGE', stream, id, id)[1]
 if not entry then
   redis.call('XACK', stream, group, id)
-  return 'gone'
+  return 'trimmed'
 end
 if deliveries < max_deliveries then return 'retry' end
 dead_letter(stream, dead, group, consumer, id, entry_field(entry[2], 'd') or '', err, deliveries, dead_max_len)
