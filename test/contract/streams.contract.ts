@@ -103,6 +103,8 @@ export function drained(streams: StreamService, stream: StreamRef, group: string
   return until(async () => (await streams.pending(stream, group, { tenant })).count === 0, { timeoutMs: ARRIVAL_MS, message: `group ${group} to have nothing pending` });
 }
 
+/** The largest stream entry id: both parts 2^64 - 1. */
+const LAST_ID = '18446744073709551615-18446744073709551615';
 const ORDERS = defineStream<{ orderId: string; at: Date; lines: Map<string, number>; total: bigint }>('orders');
 /** Consumer options of the tests: tenant acme, short blocking reads, entries reclaimed after 1 s. */
 export const FAST: StreamConsumeOptions = { tenant: 'acme', blockMs: 200, claimIdleMs: 1_000 };
@@ -137,6 +139,10 @@ export function describeStreamServiceContract(driver: DriverCase): void {
     expect((await streams.read(ORDERS, { tenant: 'acme', from: id2 })).map((e) => e.id)).toEqual([id2]);
     expect((await streams.read(ORDERS, { tenant: 'acme', count: 1 })).map((e) => e.id)).toEqual([id1]);
     expect(await streams.read(ORDERS, { tenant: 'acme', after: id2 })).toEqual([]);
+    // Nothing can come after the largest id there is.
+    expect(await streams.read(ORDERS, { tenant: 'acme', after: LAST_ID })).toEqual([]);
+    expect(await streams.deadLetters(ORDERS, { tenant: 'acme', after: LAST_ID })).toEqual([]);
+    expect((await streams.read(ORDERS, { tenant: 'acme', from: '0-0' })).map((e) => e.id)).toEqual([id1, id2]);
     expect(await streams.length(ORDERS, { tenant: 'acme' })).toBe(2);
     expect(await streams.length('never-written', { tenant: 'acme' })).toBe(0);
     expect(app.core.metrics.counter('streams_appended_total')).toBe(2);
@@ -197,6 +203,14 @@ export function describeStreamServiceContract(driver: DriverCase): void {
       ['count', () => streams.deadLetters('s', { count: 0 })],
       ['after', () => streams.deadLetters('s', { after: 'x' })],
       ['id', () => streams.replayDeadLetter('s', '12')],
+      // Each part of an id is an unsigned 64-bit integer.
+      ['from', () => streams.read('s', { from: '18446744073709551616-0' })],
+      ['after', () => streams.read('s', { after: '0-99999999999999999999' })],
+      ['after', () => streams.deadLetters('s', { after: '99999999999999999999-0' })],
+      ['id', () => streams.replayDeadLetter('s', '18446744073709551616-0')],
+      // A StreamDefinition built by hand, not by defineStream.
+      ['stream', () => streams.append({ name: 's', maxLen: -1 } as StreamRef, 1)],
+      ['stream', () => streams.replayDeadLetter({ name: 's', maxLen: 0.5 } as StreamRef, '1-0')],
     ];
     for (const [argument, call] of bad) {
       const error = await rejectionOf(call());

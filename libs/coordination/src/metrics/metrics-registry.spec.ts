@@ -103,6 +103,16 @@ describe('MetricsRegistry gauges', () => {
     expect(counters).toEqual([]);
   });
 
+  it('removes one gauge series, whatever the label order, and leaves the others', () => {
+    const metrics = new MetricsRegistry();
+    metrics.setGauge('streams_group_lag', 7, { stream: 'orders', group: 'billing' });
+    metrics.setGauge('streams_group_lag', 2, { stream: 'orders', group: 'audit' });
+    metrics.removeGauge('streams_group_lag', { group: 'billing', stream: 'orders' });
+    metrics.removeGauge('never_set');
+    expect(metrics.gauge('streams_group_lag', { stream: 'orders', group: 'billing' })).toBeUndefined();
+    expect(metrics.snapshot().gauges).toEqual([{ name: 'streams_group_lag', labels: { stream: 'orders', group: 'audit' }, value: 2 }]);
+  });
+
   it('goes down as well as up, keeps gauges apart from counters of the same name, and drops non-finite values', () => {
     const metrics = new MetricsRegistry();
     metrics.setGauge('depth', 10);

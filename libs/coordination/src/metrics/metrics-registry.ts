@@ -167,6 +167,17 @@ export class MetricsRegistry {
     return this.gaugeSeries.get(seriesId(name, labels))?.value;
   }
 
+  /**
+   * Removes a gauge series whose source went away (the last consumer of a stream group stopped),
+   * so that exporters stop reporting a stale level; `gauge()` answers undefined again.
+   *
+   * @example
+   * metrics.removeGauge('streams_group_lag', { stream: 'orders', group: 'billing', tenant: 'acme' });
+   */
+  removeGauge(name: string, labels: MetricLabels = {}): void {
+    this.gaugeSeries.delete(seriesId(name, labels));
+  }
+
   snapshot(): { counters: CounterSnapshot[]; gauges: GaugeSnapshot[]; histograms: HistogramSnapshot[] } {
     return {
       counters: [...this.counters.values()].map((c) => ({ ...c })),

@@ -24,6 +24,7 @@ export interface AckSink {
  * @example
  * const acks = new StreamAcks({ send: (ids) => store.ack(keys, group, ids), settled: (ids) => forget(ids), retryDelayMs: (n) => backoff(n) });
  * acks.add(entry.id);
+ * await acks.flush(); // after an outage: now, not after the retry delay
  * const unsent = await acks.close(); // at stop: one last attempt
  */
 export class StreamAcks {
@@ -41,24 +42,38 @@ export class StreamAcks {
   add(id: string): boolean {
     if (this.closed) return false;
     this.queue.push(id);
-    this.timer ??= setImmediate(this.flush);
+    this.timer ??= setImmediate(this.sendQueued);
     return true;
+  }
+
+  /**
+   * Sends what is queued now, without waiting out a retry delay (Redis is back: entries handled
+   * during an outage should not look idle to the other consumers any longer than needed); resolves
+   * once that XACK returned, whether it landed or not (a failed one is retried as before).
+   */
+  async flush(): Promise<void> {
+    this.cancelTimer();
+    await this.sending;
+    this.cancelTimer(); // the send that returned may have scheduled the next one
+    this.sendQueued();
+    await this.sending;
   }
 
   /** Sends what is queued (one last attempt) and stops; returns how many acks could not be sent. */
   async close(): Promise<number> {
     this.closing = true;
-    clearTimeout(this.timer as NodeJS.Timeout);
-    clearImmediate(this.timer as NodeJS.Immediate);
-    this.timer = undefined;
-    await this.sending;
-    this.flush();
-    await this.sending;
+    await this.flush();
     this.closed = true;
     return this.queue.length;
   }
 
-  private readonly flush = (): void => {
+  private cancelTimer(): void {
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = undefined;
+  }
+
+  private readonly sendQueued = (): void => {
     this.timer = undefined;
     if (this.closed || this.sending || this.queue.length === 0) return; // the send in flight schedules the next one
     const ids = this.queue;
@@ -76,11 +91,11 @@ export class StreamAcks {
         this.sink.settled(ids, false);
       } else {
         this.queue = ids.concat(this.queue);
-        if (!this.closing) this.timer ??= setTimeout(this.flush, this.sink.retryDelayMs(++this.attempt));
+        if (!this.closing) this.timer ??= setTimeout(this.sendQueued, this.sink.retryDelayMs(++this.attempt));
       }
     } finally {
       this.sending = null;
     }
-    if (this.queue.length > 0 && !this.closing) this.timer ??= setImmediate(this.flush);
+    if (this.queue.length > 0 && !this.closing) this.timer ??= setImmediate(this.sendQueued);
   }
 }

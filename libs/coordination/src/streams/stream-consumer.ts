@@ -1,88 +1,58 @@
 import { backoffDelay } from '../connection/backoff.js';
-import { isTransportError } from '../connection/redis-errors.js';
-import { RedisUnavailableError } from '../errors/coordination.error.js';
-import { errorMessage } from '../events/error-message.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
-import type { Serializer } from '../serialization/serializer.js';
-import type { TenantContext } from '../tenancy/tenant-context.js';
-import { StreamAcks } from './stream-acks.js';
+import { ConsumerHandlers } from './stream-consumer-handlers.js';
+import type { ConsumerContext, ConsumerSpec } from './stream-consumer-spec.js';
+import { Wakeup, pause } from './stream-consumer-timing.js';
+import { ConsumerUpkeep } from './stream-consumer-upkeep.js';
 import { StreamGroupMissingError } from './stream-group-missing.js';
-import type { ConsumerObserver } from './stream-observer.js';
-import { StreamHoldings, type HeldEntry } from './stream-holdings.js';
-import type { FailOutcome, StreamKeyPair, StreamReader, StreamStore } from './stream-store.interface.js';
-import type { ResolvedStreamConsumerDefaults } from './stream.options.js';
-import type { StreamEntry, StreamHandler, StreamSubscription } from './stream.types.js';
-import { appendedAt } from './stream-validation.js';
+import { isOutage, type ConsumerObserver } from './stream-observer.js';
+import type { StreamReader } from './stream-store.interface.js';
+import type { StreamSubscription } from './stream.types.js';
 
-/** Longest handler error message kept in a dead letter. */
-const MAX_ERROR_LENGTH = 2_000;
-
-/**
- * What one consumer consumes, with every option resolved.
- *
- * @example
- * const spec: ConsumerSpec = { keys, stream: 'orders', tenant: 'acme', group: 'billing', consumer: 'w1', handler, settings };
- */
-export interface ConsumerSpec {
-  readonly keys: StreamKeyPair;
-  readonly stream: string;
-  readonly tenant: string;
-  readonly group: string;
-  readonly consumer: string;
-  readonly handler: StreamHandler;
-  readonly settings: ResolvedStreamConsumerDefaults;
-}
-
-/**
- * What a consumer runs on, shared by the consumers of one StreamService.
- *
- * @example
- * const context: ConsumerContext = { store, serializer: core.serializer, tenants: core.tenants, reconnect: core.options.reconnect, deadLetterMaxLen, shutdownTimeoutMs };
- */
-export interface ConsumerContext {
-  readonly store: StreamStore;
-  readonly serializer: Serializer;
-  readonly tenants: TenantContext;
-  readonly reconnect: { readonly baseDelayMs: number; readonly maxDelayMs: number };
-  readonly deadLetterMaxLen: number;
-  readonly shutdownTimeoutMs: number;
-}
+/** How long a read blocks while the consumer recovers from an outage: briefly, so that it notices (and says) at once that it reads again. */
+const RECOVERY_BLOCK_MS = 100;
 
 /**
  * One running consumer of a group (internal; `StreamService.consume` creates it). At start it
  * creates the group unless it exists, then drains its own pending entries (a restart under the
  * same name), then loops: an idle-claim pass every claimIdleMs/2 (entries of crashed or stalled
- * consumers, and its own failed ones), else a blocking read of new entries on its own reader.
- * It holds at most `batch + concurrency` entries (read ahead, and in flight), runs up to
- * `concurrency` handlers at once (1: in order) in the consumer's tenant context, acks the
- * successes of one tick in one XACK, and hands failures to `store.fail` (retry after
- * claimIdleMs, or the dead-letter stream). Every claimIdleMs/3 it renews what it holds, so
- * that a slow handler keeps its entry. Outages pause it with backoff; a deleted group is created again.
+ * consumers, and its own failed ones; its own held entries renewed first), else a blocking read
+ * of new entries on its own reader. It holds at most `batch + concurrency` entries and reads
+ * when a whole batch fits or its read-ahead runs low, else waits for a handler to finish (see
+ * ConsumerHandlers). Every claimIdleMs/3 it renews what it holds, and refreshes the group's
+ * gauges every claimIdleMs/2. An outage pauses it with backoff; once Redis answers again it
+ * renews what it holds and sends its acks first, and claims nothing for a claimIdleMs, so that
+ * every live consumer renews its entries before anyone takes them for abandoned (their idle time
+ * on the server grew through the outage). A deleted group is created again.
  *
  * @example
  * const runner = new StreamConsumerRunner(spec, context, observer, () => running.delete(runner));
  * await runner.start();
- * await runner.stop(); // in-flight handlers finish (bounded) and are acked
+ * await runner.stop(); // in-flight handlers finish (bounded) and are acked; the read-ahead is handed back
  */
 export class StreamConsumerRunner implements StreamSubscription {
-  private readonly held = new StreamHoldings();
-  private readonly acks: StreamAcks;
+  private readonly handlers: ConsumerHandlers;
+  private readonly upkeep: ConsumerUpkeep;
+  private readonly wakeup = new Wakeup();
+  private readonly stopping = new AbortController();
   private readonly capacity: number;
+  /** Read-ahead this low (or room for a whole batch) and the consumer reads more. */
+  private readonly lowWater: number;
   private reader?: StreamReader;
   private groupReady = false;
   /** Where draining the own pending entries continues; null once done. */
   private ownCursor: string | null = '0-0';
   private claimCursor = '0-0';
+  /** When the next idle-claim pass is due (performance.now()), and the timer that wakes the loop then. */
   private nextClaimAt = 0;
+  private claimTimer?: NodeJS.Timeout;
   private attempt = 0;
-  private stopping = false;
-  /** Set once stop() is done: late handlers leave their entries pending. */
-  private closed = false;
+  /** The last read failed for an outage: the consumer has not resumed until a read succeeds. */
+  private readerLost = false;
+  /** An outage happened: renew, send the acks and wait a claimIdleMs before claiming again. */
+  private resync = false;
   private loopDone?: Promise<void>;
   private stopped?: Promise<void>;
-  private touchTimer?: NodeJS.Timeout;
-  private touching = false;
-  private wake?: () => void;
 
   constructor(
     private readonly spec: ConsumerSpec,
@@ -90,16 +60,11 @@ export class StreamConsumerRunner implements StreamSubscription {
     private readonly observer: ConsumerObserver,
     private readonly onStopped: () => void,
   ) {
-    this.capacity = spec.settings.batch + spec.settings.concurrency;
-    const { store, reconnect } = context;
-    this.acks = new StreamAcks({
-      send: (ids) => store.ack(spec.keys, spec.group, ids),
-      settled: (ids, acked) => {
-        if (acked) observer.acked.add(ids.length);
-        this.held.release(ids);
-      },
-      retryDelayMs: (attempt) => backoffDelay(attempt, reconnect.baseDelayMs, reconnect.maxDelayMs),
-    });
+    const { batch, concurrency } = spec.settings;
+    this.capacity = batch + concurrency;
+    this.lowWater = Math.min(concurrency, Math.floor(batch / 2));
+    this.handlers = new ConsumerHandlers(spec, context, observer, () => this.wakeup.wake());
+    this.upkeep = new ConsumerUpkeep(spec, context, observer, this.handlers.held, () => (this.resync = true));
   }
 
   get stream(): string { return this.spec.stream; }
@@ -109,27 +74,28 @@ export class StreamConsumerRunner implements StreamSubscription {
 
   /**
    * Opens the reader, tries to create the group once (an outage is logged, not thrown: the loop
-   * retries), and starts the loop and the renewals in the consumer's tenant context, so every
-   * handler runs in it without a context switch per entry.
+   * retries), and starts the loop, the renewals and the gauges in the consumer's tenant context,
+   * so every handler runs in it without a context switch per entry.
    */
   async start(): Promise<void> {
     const { store, tenants } = this.context;
     this.reader = store.openReader();
+    this.upkeep.keepGauges(true);
     try {
-      await store.ensureGroup(this.spec.keys, this.spec.group, this.spec.settings.startFrom);
-      this.groupReady = true;
+      await this.createGroup();
     } catch (error) {
       if (!isOutage(error)) {
+        this.upkeep.keepGauges(false);
         await this.reader.close();
         throw error;
       }
       this.attempt = 1; // so that the loop's first success reports the consumer resumed
+      this.resync = true;
       this.observer.pause(error);
     }
-    if (this.stopping) return;
+    if (!this.active) return;
     const begin = () => {
-      this.touchTimer = setInterval(() => void this.touch(), Math.floor(this.spec.settings.claimIdleMs / 3));
-      this.touchTimer.unref();
+      this.upkeep.start();
       this.loopDone = this.loop();
     };
     // The shared namespace is no tenant id: its handlers run outside any tenant context.
@@ -139,7 +105,7 @@ export class StreamConsumerRunner implements StreamSubscription {
 
   /** False once stop() was called (also while start() was still creating the group). */
   get active(): boolean {
-    return !this.stopping;
+    return !this.stopping.signal.aborted;
   }
 
   stop(): Promise<void> {
@@ -147,137 +113,117 @@ export class StreamConsumerRunner implements StreamSubscription {
   }
 
   private async loop(): Promise<void> {
-    while (!this.stopping) {
+    while (this.active) {
       try {
-        await this.step();
-        if (this.attempt > 0) {
+        const answered = await this.step();
+        if (answered && this.attempt > 0 && !this.readerLost) {
           this.attempt = 0;
           this.observer.resume();
         }
       } catch (error) {
-        if (this.stopping) break;
+        if (!this.active) break;
         await this.recover(error);
       }
     }
   }
 
-  /** One round trip: create the group, drain own pending, an idle-claim pass, or read new entries. */
-  private async step(): Promise<void> {
-    const { store } = this.context;
-    const { keys, group, consumer, settings } = this.spec;
+  /**
+   * One thing, of which only a round trip to Redis returns true: create the group, catch up after
+   * an outage, drain own pending, an idle-claim call, a read of new entries; or wait for room.
+   * The loop checks for a stop between two steps, and a step between two of its round trips.
+   */
+  private async step(): Promise<boolean> {
     if (!this.groupReady) {
-      await store.ensureGroup(keys, group, settings.startFrom);
-      this.groupReady = true;
+      await this.createGroup();
+      return true;
     }
-    const room = this.capacity - this.held.occupied;
-    if (room <= 0) return this.pause(settings.blockMs); // woken when a handler finishes
-    const { maxDeliveries } = settings;
-    const deadMaxLen = this.context.deadLetterMaxLen;
-    if (this.ownCursor !== null) {
-      const reply = await store.claim(keys, group, consumer, { mode: 'own', after: this.ownCursor, count: room, maxDeliveries, deadMaxLen });
-      this.ownCursor = reply.next;
-      this.observer.givenUp(reply.deadLettered);
-      this.enqueue(reply.entries);
-      return;
+    if (this.resync) {
+      await this.catchUp();
+      return false; // the next round trip tells whether the consumer resumed
     }
-    const now = Date.now();
-    if (now >= this.nextClaimAt) return this.claimIdle(room);
-    const blockMs = Math.min(settings.blockMs, Math.ceil(this.nextClaimAt - now));
-    const entries = await this.reader!.readNew(keys, group, consumer, Math.min(room, settings.batch), blockMs);
-    this.enqueue(entries);
+    const room = this.capacity - this.handlers.held.occupied;
+    if (room > 0 && this.ownCursor !== null) {
+      await this.drainOwn(room);
+      return true;
+    }
+    if (room > 0 && performance.now() >= this.nextClaimAt) {
+      await this.claimIdle(room);
+      return true;
+    }
+    if (room >= this.spec.settings.batch || (room > 0 && this.handlers.held.buffered <= this.lowWater)) {
+      await this.readNew(room);
+      return true;
+    }
+    await this.wakeup.wait(); // a handler finished, a claim pass is due, or the consumer stops
+    return false;
   }
 
-  /** One XAUTOCLAIM of the pass (the cursor is kept between calls); the group's gauges at the start of a pass. */
+  /** Creates the group unless it exists, and shows its gauges at once. */
+  private async createGroup(): Promise<void> {
+    await this.context.store.ensureGroup(this.spec.keys, this.spec.group, this.spec.settings.startFrom);
+    this.groupReady = true;
+    if (this.active) await this.upkeep.refreshGauges();
+  }
+
+  /** After an outage: renew what it holds, send the acks kept meanwhile, and give every consumer a claimIdleMs to do the same before claiming. */
+  private async catchUp(): Promise<void> {
+    await this.upkeep.renew();
+    if (!this.active) return;
+    await this.handlers.flushAcks();
+    this.resync = false;
+    this.scheduleClaims(this.spec.settings.claimIdleMs);
+  }
+
+  private async drainOwn(room: number): Promise<void> {
+    const { keys, group, consumer, settings } = this.spec;
+    const request = { mode: 'own', after: this.ownCursor!, count: room, maxDeliveries: settings.maxDeliveries, deadMaxLen: this.context.deadLetterMaxLen } as const;
+    const reply = await this.context.store.claim(keys, group, consumer, request);
+    this.ownCursor = reply.next;
+    this.observer.givenUp(reply.deadLettered);
+    this.observer.trimmedAway(reply.trimmed);
+    this.handlers.enqueue(reply.entries);
+  }
+
+  /** One XAUTOCLAIM of the pass (the cursor is kept between calls); a pass starts with renewing what it holds, and now and then a prune. */
   private async claimIdle(room: number): Promise<void> {
     const { store } = this.context;
     const { keys, group, consumer, settings } = this.spec;
-    if (this.claimCursor === '0-0') this.observer.backlog((await store.groups(keys)).find((info) => info.group === group));
+    if (this.claimCursor === '0-0') {
+      // Renewals that lapsed must not let its own pass take back (and count, or dead-letter) an entry whose handler runs.
+      await this.upkeep.renew();
+      if (!this.active) return;
+      await this.upkeep.prune();
+      if (!this.active) return;
+    }
     const request = { mode: 'idle', cursor: this.claimCursor, minIdleMs: settings.claimIdleMs, count: room, maxDeliveries: settings.maxDeliveries, deadMaxLen: this.context.deadLetterMaxLen } as const;
     const reply = await store.claim(keys, group, consumer, request);
     this.observer.givenUp(reply.deadLettered);
-    this.observer.reclaimed.add(this.enqueue(reply.entries));
+    this.observer.trimmedAway(reply.trimmed);
+    this.observer.reclaimed.add(this.handlers.enqueue(reply.entries));
     // A pass goes on at once until the cursor comes back round; the next one starts claimIdleMs/2 later.
     this.claimCursor = reply.next ?? '0-0';
-    if (reply.next === null) this.nextClaimAt = Date.now() + settings.claimIdleMs / 2;
+    if (reply.next === null) this.scheduleClaims(settings.claimIdleMs / 2);
   }
 
-  /** Buffers the entries this consumer does not hold yet, starts handlers, and returns how many were new. */
-  private enqueue(entries: readonly HeldEntry[]): number {
-    const added = this.held.take(entries);
-    this.pump();
-    return added;
-  }
-
-  private pump(): void {
-    const { concurrency } = this.spec.settings;
-    while (!this.stopping && this.held.inFlight < concurrency) {
-      const entry = this.held.next();
-      if (!entry) return;
-      void this.handle(entry);
-    }
-  }
-
-  private async handle(entry: HeldEntry): Promise<void> {
-    const { spec, observer } = this;
+  private async readNew(room: number): Promise<void> {
+    const { keys, group, consumer, settings } = this.spec;
+    const untilClaims = Math.max(1, Math.ceil(this.nextClaimAt - performance.now()));
+    const blockMs = Math.min(this.attempt > 0 ? RECOVERY_BLOCK_MS : settings.blockMs, untilClaims);
     try {
-      // A replayed dead letter is for one group only: the others ack it unhandled.
-      if (entry.onlyGroup !== undefined && entry.onlyGroup !== spec.group) return this.ack(entry.id);
-      let payload: unknown;
-      try {
-        payload = this.context.serializer.decode(entry.data);
-      } catch (error) {
-        // Decoding will never succeed: straight to the dead-letter stream (maxDeliveries 1).
-        const outcome = await this.fail(entry.id, `cannot decode the payload: ${errorMessage(error)}`, 1);
-        return observer.undecodable(entry.id, errorMessage(error), outcome === 'dead');
-      }
-      observer.delivered.add();
-      const deliveries = entry.deliveries ?? 1;
-      const started = performance.now();
-      const delivered: StreamEntry = { id: entry.id, stream: spec.stream, tenant: spec.tenant, payload, appendedAt: appendedAt(entry.id), deliveries };
-      try {
-        await spec.handler(delivered);
-      } catch (error) {
-        const outcome = await this.fail(entry.id, errorMessage(error).slice(0, MAX_ERROR_LENGTH), spec.settings.maxDeliveries);
-        return observer.handlerFailed(entry.id, deliveries, spec.settings.maxDeliveries, error, outcome, spec.settings.claimIdleMs);
-      }
-      observer.handlerMs.observe(performance.now() - started);
-      this.ack(entry.id);
-    } finally {
-      this.held.finished(entry.id);
-      this.pump();
-      this.wake?.();
+      this.handlers.enqueue(await this.reader!.readNew(keys, group, consumer, Math.min(room, settings.batch), blockMs));
+      this.readerLost = false;
+    } catch (error) {
+      // Its connection was lost, or is not back yet (a claim on the command connection may work meanwhile).
+      this.readerLost = isOutage(error);
+      throw error;
     }
   }
 
-  /** `store.fail`; null when it failed too (the entry stays pending and comes back after claimIdleMs). */
-  private async fail(id: string, error: string, maxDeliveries: number): Promise<FailOutcome | null> {
-    let outcome: FailOutcome | null = null;
-    if (!this.closed) {
-      outcome = await this.context.store
-        .fail(this.spec.keys, this.spec.group, this.spec.consumer, id, error, maxDeliveries, this.context.deadLetterMaxLen)
-        .catch(() => null);
-    }
-    this.held.release([id]);
-    return outcome;
-  }
-
-  private ack(id: string): void {
-    if (!this.acks.add(id)) this.held.release([id]);
-  }
-
-  /** Renews every held entry; entries another consumer reclaimed meanwhile are dropped (buffered) or counted (in flight). */
-  private async touch(): Promise<void> {
-    const ids = this.held.all();
-    if (this.touching || ids.length === 0 || this.closed) return;
-    this.touching = true;
-    try {
-      const lost = this.held.lose(await this.context.store.touch(this.spec.keys, this.spec.group, this.spec.consumer, ids));
-      if (lost.length > 0) this.observer.entriesLost(lost);
-    } catch {
-      // An outage or a deleted group: the loop meets it too, and reports it.
-    } finally {
-      this.touching = false;
-    }
+  /** The next idle-claim pass in `delayMs`; a timer wakes the loop if it waits for room then. */
+  private scheduleClaims(delayMs: number): void {
+    this.nextClaimAt = performance.now() + delayMs;
+    clearTimeout(this.claimTimer);
+    this.claimTimer = setTimeout(() => this.wakeup.wake(), delayMs);
   }
 
   private async recover(error: unknown): Promise<void> {
@@ -286,53 +232,53 @@ export class StreamConsumerRunner implements StreamSubscription {
       // Entries held from the deleted group come again from the new one (or are gone with the stream).
       this.groupReady = false;
       this.claimCursor = '0-0';
-      this.held.dropBuffered();
+      this.handlers.held.dropBuffered();
       this.observer.groupMissing();
       if (this.attempt === 1) return;
     } else if (isOutage(error)) {
+      this.resync = true;
       this.observer.pause(error);
     } else {
       this.observer.unexpected(error);
     }
+    // Only stop() ends the backoff early: a handler that finishes is no sign that Redis is back.
     const { baseDelayMs, maxDelayMs } = this.context.reconnect;
-    await this.pause(backoffDelay(this.attempt, baseDelayMs, maxDelayMs));
-  }
-
-  /** Waits `ms`, or less when a handler finishes or the consumer stops. */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
+    await pause(backoffDelay(this.attempt, baseDelayMs, maxDelayMs), this.stopping.signal);
   }
 
   /**
-   * Stops reading (closing the reader ends a blocking read), waits up to shutdownTimeoutMs for
-   * the handlers in flight, and acks those that succeeded. Buffered entries and unfinished
+   * Stops reading (closing the reader ends a blocking read), hands the read-ahead back (another
+   * consumer's next idle claim takes it at once, with no delivery counted), waits up to
+   * shutdownTimeoutMs for the handlers in flight, and acks those that succeeded. Unfinished
    * handlers' entries stay pending, for this consumer's next start or another consumer.
    */
   private async shutdown(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
+    this.stopping.abort();
+    this.handlers.stopStarting();
+    this.wakeup.wake();
     await this.reader?.close().catch(() => undefined);
     await this.loopDone;
-    this.held.dropBuffered();
-    // Each handler that returns wakes the pause.
+    clearTimeout(this.claimTimer);
+    const handedBack = this.handBack(this.handlers.held.dropBuffered());
     const deadline = performance.now() + this.context.shutdownTimeoutMs;
-    while (this.held.inFlight > 0 && performance.now() < deadline) await this.pause(deadline - performance.now());
-    const unacked = await this.acks.close();
-    this.closed = true;
-    clearInterval(this.touchTimer);
-    this.observer.leftPending(this.held.inFlight, unacked, this.context.shutdownTimeoutMs);
+    while (this.handlers.held.inFlight > 0 && performance.now() < deadline) await this.finishedOr(deadline - performance.now());
+    await handedBack;
+    const unacked = await this.handlers.close();
+    this.upkeep.stop();
+    this.observer.leftPending(this.handlers.held.inFlight, unacked, this.context.shutdownTimeoutMs);
     this.onStopped();
   }
-}
 
-function isOutage(error: unknown): boolean {
-  return error instanceof RedisUnavailableError || isTransportError(error);
+  private async handBack(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { keys, group, consumer, settings } = this.spec;
+    await this.context.store.release(keys, group, consumer, ids, settings.claimIdleMs).catch(() => undefined);
+  }
+
+  /** Waits until a handler finishes, or `ms`. */
+  private async finishedOr(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.wakeup.wait(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
 }

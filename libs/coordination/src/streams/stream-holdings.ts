@@ -11,7 +11,9 @@ export type HeldEntry = RawEntry & { readonly deliveries?: number };
 /**
  * What one consumer holds (pending for it in Redis): entries read ahead and not started, entries
  * whose handler runs, and entries handled and waiting for their XACK. An id is held once: a
- * claim that returns an entry the consumer already holds does not start it twice.
+ * claim that returns an entry the consumer already holds does not start it twice. An entry
+ * another consumer took over (a renewal reports it lost) is reported once and renewed no more;
+ * its handler, when it runs, finishes.
  *
  * @example
  * const taken = holdings.take(reply.entries); // how many were new
@@ -22,6 +24,8 @@ export class StreamHoldings {
   private readonly buffer: HeldEntry[] = [];
   private readonly running = new Set<string>();
   private readonly ids = new Set<string>();
+  /** Held ids no longer pending for this consumer (handled or running): reported, and renewed no more. */
+  private readonly lost = new Set<string>();
 
   /** Entries read ahead or in flight: what counts against the consumer's `batch + concurrency`. */
   get occupied(): number {
@@ -32,16 +36,26 @@ export class StreamHoldings {
     return this.running.size;
   }
 
-  /** Every held id (to renew them). */
-  all(): string[] {
-    return [...this.ids];
+  /** Entries read ahead, not started. */
+  get buffered(): number {
+    return this.buffer.length;
   }
 
-  /** Buffers the entries not held yet; returns how many that was. */
+  /** The held ids still pending for this consumer, to renew. */
+  renewable(): string[] {
+    const ids: string[] = [];
+    for (const id of this.ids) if (!this.lost.has(id)) ids.push(id);
+    return ids;
+  }
+
+  /** Buffers the entries not held yet; returns how many that was. An entry lost and claimed back is renewed again, not started twice. */
   take(entries: readonly HeldEntry[]): number {
     let added = 0;
     for (const entry of entries) {
-      if (this.ids.has(entry.id)) continue;
+      if (this.ids.has(entry.id)) {
+        this.lost.delete(entry.id);
+        continue;
+      }
       this.ids.add(entry.id);
       this.buffer.push(entry);
       added += 1;
@@ -63,29 +77,37 @@ export class StreamHoldings {
 
   /** `ids` are not held any more (acked, failed over to `store.fail`, or given up). */
   release(ids: Iterable<string>): void {
-    for (const id of ids) this.ids.delete(id);
+    for (const id of ids) {
+      this.ids.delete(id);
+      this.lost.delete(id);
+    }
   }
 
-  /** Forgets the entries read ahead: they stay pending in Redis, for a later claim. */
-  dropBuffered(): void {
-    this.release(this.buffer.splice(0).map((entry) => entry.id));
+  /** Forgets the entries read ahead and returns their ids: they stay pending in Redis, for a later claim. */
+  dropBuffered(): string[] {
+    const ids = this.buffer.splice(0).map((entry) => entry.id);
+    this.release(ids);
+    return ids;
   }
 
   /**
    * Of `ids` no longer pending for this consumer (another consumer reclaimed them), drops the
-   * buffered ones and returns those it held unacked: buffered, or in flight (left to finish).
+   * buffered ones and returns those not reported before that it held unhandled: buffered, or in
+   * flight (left to finish). None of them is renewed again.
    */
   lose(ids: readonly string[]): string[] {
     const lost: string[] = [];
     for (const id of ids) {
+      if (!this.ids.has(id) || this.lost.has(id)) continue;
       const index = this.buffer.findIndex((entry) => entry.id === id);
       if (index !== -1) {
         this.buffer.splice(index, 1);
         this.ids.delete(id);
         lost.push(id);
-      } else if (this.running.has(id)) {
-        lost.push(id);
+        continue;
       }
+      this.lost.add(id);
+      if (this.running.has(id)) lost.push(id);
     }
     return lost;
   }

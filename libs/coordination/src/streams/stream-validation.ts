@@ -12,7 +12,17 @@ import type { ConsumeOptions, StreamRef } from './stream.types.js';
  */
 export const MAX_GROUP_NAME_LENGTH = 200;
 
-const ENTRY_ID = /^\d+-\d+$/;
+const ENTRY_ID = /^(\d+)-(\d+)$/;
+/** Each part of an entry id is an unsigned 64-bit integer. */
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/**
+ * The largest entry id there is (both parts 2^64 - 1): no entry comes after it.
+ *
+ * @example
+ * if (after === LAST_ENTRY_ID) return []; // XRANGE refuses an exclusive start past it
+ */
+export const LAST_ENTRY_ID = `${MAX_ID_PART}-${MAX_ID_PART}`;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const START_FROM: ReadonlyArray<unknown> = ['earliest', 'latest'];
@@ -49,18 +59,20 @@ export function checkGroupName(value: unknown, argument: string): asserts value 
 }
 
 /**
- * A stream entry id (`<ms>-<seq>`), or undefined when optional and absent. `dash` also accepts
- * `-` (the oldest entry, for `from`).
+ * A stream entry id (`<ms>-<seq>`, each part at most 2^64 - 1 as in Redis), or undefined when
+ * optional and absent. `dash` also accepts `-` (the oldest entry, for `from`).
  *
  * @example
  * const after = checkEntryId(options.after, 'after', true); // undefined or '1700000000000-0'
  */
 export function checkEntryId(value: unknown, argument: string, optional: boolean, dash = false): string | undefined {
   if (value === undefined && optional) return undefined;
-  if (typeof value !== 'string' || !(ENTRY_ID.test(value) || (dash && value === '-'))) {
-    throw new InvalidArgumentError(argument, `must be a stream entry id "<ms>-<seq>"${dash ? ' or "-"' : ''}`, value);
+  if (dash && value === '-') return value;
+  const parts = typeof value === 'string' ? ENTRY_ID.exec(value) : null;
+  if (parts === null || BigInt(parts[1]) > MAX_ID_PART || BigInt(parts[2]) > MAX_ID_PART) {
+    throw new InvalidArgumentError(argument, `must be a stream entry id "<ms>-<seq>" (each part at most ${MAX_ID_PART})${dash ? ' or "-"' : ''}`, value);
   }
-  return value;
+  return value as string;
 }
 
 /**
@@ -91,6 +103,23 @@ export function checkCount(value: unknown, fallback: number): number {
  */
 export function checkMaxLen(value: unknown, fallback: number): number {
   return checkInteger(value, 'maxLen', 0, MAX_STREAM_LENGTH, fallback);
+}
+
+/**
+ * The `maxLen` of a stream argument: a StreamDefinition's (checked like an append's: a
+ * definition may be built by hand, not by defineStream), else `fallback`. A bad one names the
+ * `stream` argument.
+ *
+ * @example
+ * const maxLen = definitionMaxLen(stream, streamOptions.maxLen);
+ */
+export function definitionMaxLen(stream: StreamRef, fallback: number): number {
+  const maxLen: unknown = typeof stream === 'object' && stream !== null ? stream.maxLen : undefined;
+  if (maxLen === undefined) return fallback;
+  if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 0 || maxLen > MAX_STREAM_LENGTH) {
+    throw new InvalidArgumentError('stream', `its maxLen must be an integer from 0 to ${MAX_STREAM_LENGTH}`, maxLen);
+  }
+  return maxLen;
 }
 
 /**

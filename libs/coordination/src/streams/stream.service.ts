@@ -2,17 +2,20 @@ import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/comm
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { DeserializationError } from '../serialization/serialization.errors.js';
-import { StreamConsumerRunner, type ConsumerContext } from './stream-consumer.js';
+import type { ConsumerContext } from './stream-consumer-spec.js';
+import { StreamConsumerRunner } from './stream-consumer.js';
 import { StreamKeys } from './stream-keys.js';
 import { StreamObserver } from './stream-observer.js';
 import { STREAM_STORE, type RawEntry, type StreamKeyPair, type StreamStore } from './stream-store.interface.js';
 import { DeadLetterNotFoundError, StreamShutdownError } from './stream.errors.js';
 import { STREAM_OPTIONS, type ResolvedStreamOptions } from './stream.options.js';
 import type {
-  AppendOptions, ConsumeOptions, DeadLetter, DeadLetterReadOptions, EntryOf, PendingSummary, ReadOptions, ReplayResult, StreamEntry,
+  AppendOptions, ConsumeOptions, DeadLetter, DeadLetterReadOptions, PendingSummary, ReadOptions, ReplayResult, StreamEntry,
   StreamGroupInfo, StreamHandler, StreamRef, StreamSubscription,
 } from './stream.types.js';
-import { appendedAt, checkCount, checkEntryId, checkGroupName, checkHandler, checkMaxLen, checkOptions, consumerSettings, streamName } from './stream-validation.js';
+import {
+  LAST_ENTRY_ID, appendedAt, checkCount, checkEntryId, checkGroupName, checkHandler, checkMaxLen, checkOptions, consumerSettings, definitionMaxLen, streamName,
+} from './stream-validation.js';
 
 /** Page size of `read` and `deadLetters` without a `count`. */
 const DEFAULT_PAGE = 100;
@@ -32,7 +35,8 @@ const MAX_REMEMBERED_KEYS = 10_000;
  *   `claimIdleMs`; an entry whose handler failed `maxDeliveries` times moves to the stream's
  *   dead-letter stream with the error and the delivery count, and is acked. Consumers read on
  *   connections of their own, pause while Redis is unreachable and resume with it, and stop
- *   with the application (in-flight handlers finish, bounded by `streams.shutdownTimeoutMs`).
+ *   with the application (in-flight handlers finish, bounded by `streams.shutdownTimeoutMs`;
+ *   entries read ahead are handed back, uncounted, to the group's other consumers).
  * - **read**, **length**, **pending**, **groups**, **deadLetters**, **replayDeadLetter**:
  *   replay and inspection.
  * - **Tenants**: every method works on the stream of the call's tenant (`options.tenant`, else
@@ -72,10 +76,10 @@ export class StreamService implements BeforeApplicationShutdown {
    * @example
    * const id = await streams.append(CREW_EVENTS, { type: 'crew.run.started', crewId: 'c-1', runId: 'r-9', at: new Date() });
    */
-  async append<S extends StreamRef>(stream: S, event: EntryOf<S>, options?: AppendOptions): Promise<string> {
+  async append<T = unknown>(stream: StreamRef<T>, event: NoInfer<T>, options?: AppendOptions): Promise<string> {
     const name = streamName(stream);
     checkOptions(options);
-    const maxLen = checkMaxLen(options?.maxLen, this.maxLenOf(stream));
+    const maxLen = checkMaxLen(options?.maxLen, definitionMaxLen(stream, this.options.maxLen));
     const tenant = this.core.tenants.resolve(options?.tenant, 'streams.append');
     const data = this.core.serializer.encode(event);
     let id: string;
@@ -97,16 +101,17 @@ export class StreamService implements BeforeApplicationShutdown {
    * const page = await streams.read(CREW_EVENTS, { count: 50 });
    * const next = await streams.read(CREW_EVENTS, { after: page.at(-1)!.id, count: 50 });
    */
-  async read<S extends StreamRef>(stream: S, options?: ReadOptions): Promise<Array<StreamEntry<EntryOf<S>>>> {
+  async read<T = unknown>(stream: StreamRef<T>, options?: ReadOptions): Promise<Array<StreamEntry<T>>> {
     const name = streamName(stream);
     checkOptions(options);
     const from = checkEntryId(options?.from, 'from', true, true) ?? '-';
     const after = checkEntryId(options?.after, 'after', true);
     const count = checkCount(options?.count, DEFAULT_PAGE);
     const tenant = this.core.tenants.resolve(options?.tenant, 'streams.read');
+    if (after === LAST_ENTRY_ID) return []; // nothing comes after it (XRANGE refuses the exclusive start)
     const keys = this.keysOf(tenant, name);
     const raw = await this.observer.run('streams.read', () => this.store.range(keys, after === undefined ? from : `(${after}`, count));
-    return raw.map((entry) => ({ id: entry.id, stream: name, tenant, payload: this.decode<EntryOf<S>>(entry, name), appendedAt: appendedAt(entry.id), deliveries: 0 }));
+    return raw.map((entry) => ({ id: entry.id, stream: name, tenant, payload: this.decode<T>(entry, name), appendedAt: appendedAt(entry.id), deliveries: 0 }));
   }
 
   /**
@@ -124,14 +129,15 @@ export class StreamService implements BeforeApplicationShutdown {
    * Starts a consumer of `group` (created unless it exists, at `startFrom`) and resolves once it
    * runs. While Redis is unreachable it does not throw: the consumer retries with backoff and
    * logs a warning. One consumer name per group, stream and tenant in one StreamService
-   * (default name: the module's `instanceId`); StreamShutdownError once the application shuts down.
+   * (default name: the module's `instanceId`), and one live process per name (see
+   * ConsumeOptions.consumer); StreamShutdownError once the application shuts down.
    *
    * @example
    * const subscription = await streams.consume(ORDERS, 'billing', async (entry) => {
    *   await invoices.create(entry.payload.orderId, entry.payload.total); // a throw retries it later
    * }, { concurrency: 8, maxDeliveries: 5, claimIdleMs: 60_000 });
    */
-  async consume<S extends StreamRef>(stream: S, group: string, handler: StreamHandler<EntryOf<S>>, options?: ConsumeOptions): Promise<StreamSubscription> {
+  async consume<T = unknown>(stream: StreamRef<T>, group: string, handler: StreamHandler<T>, options?: ConsumeOptions): Promise<StreamSubscription> {
     const name = streamName(stream);
     checkGroupName(group, 'group');
     checkHandler(handler);
@@ -192,15 +198,16 @@ export class StreamService implements BeforeApplicationShutdown {
    * const letters = await streams.deadLetters(ORDERS, { count: 20 });
    * for (const letter of letters) console.log(letter.entryId, letter.group, letter.error, letter.deliveries);
    */
-  async deadLetters<S extends StreamRef>(stream: S, options?: DeadLetterReadOptions): Promise<Array<DeadLetter<EntryOf<S>>>> {
+  async deadLetters<T = unknown>(stream: StreamRef<T>, options?: DeadLetterReadOptions): Promise<Array<DeadLetter<T>>> {
     const name = streamName(stream);
     checkOptions(options);
     const count = checkCount(options?.count, DEFAULT_PAGE);
     const after = checkEntryId(options?.after, 'after', true) ?? null;
     const tenant = this.core.tenants.resolve(options?.tenant, 'streams.deadLetters');
+    if (after === LAST_ENTRY_ID) return [];
     const keys = this.keysOf(tenant, name);
     const raw = await this.observer.run('streams.deadLetters', () => this.store.deadLetters(keys, after, count));
-    return raw.map(({ data, ...letter }) => ({ ...letter, stream: name, tenant, payload: this.tryDecode(data) as EntryOf<S>, deadAt: appendedAt(letter.id) }));
+    return raw.map(({ data, ...letter }) => ({ ...letter, stream: name, tenant, payload: this.tryDecode(data) as T, deadAt: appendedAt(letter.id) }));
   }
 
   /**
@@ -215,7 +222,8 @@ export class StreamService implements BeforeApplicationShutdown {
   async replayDeadLetter(stream: StreamRef, id: string, options?: { tenant?: string }): Promise<ReplayResult> {
     checkEntryId(id, 'id', false);
     const keys = this.target(stream, options, 'streams.replayDeadLetter');
-    const entryId = await this.observer.run('streams.replayDeadLetter', () => this.store.replay(keys, id, this.maxLenOf(stream)));
+    const maxLen = definitionMaxLen(stream, this.options.maxLen);
+    const entryId = await this.observer.run('streams.replayDeadLetter', () => this.store.replay(keys, id, maxLen));
     if (entryId === null) throw new DeadLetterNotFoundError(streamName(stream), id);
     return { entryId };
   }
@@ -246,10 +254,6 @@ export class StreamService implements BeforeApplicationShutdown {
       byName.set(name, (keys = this.keys.of(tenant, name)));
     }
     return keys;
-  }
-
-  private maxLenOf(stream: StreamRef): number {
-    return (typeof stream === 'object' ? stream.maxLen : undefined) ?? this.options.maxLen;
   }
 
   private decode<T>(entry: RawEntry, name: string): T {

@@ -116,7 +116,13 @@ export interface ConsumeOptions {
    * default) or `latest` (only entries appended from now on).
    */
   startFrom?: 'earliest' | 'latest';
-  /** This consumer's name in the group. Default: the module's `instanceId`. Keep it stable across restarts to drain its own pending entries first. */
+  /**
+   * This consumer's name in the group. Default: the module's `instanceId`. A name must be used by
+   * one live process at a time: unique among the consumers running now (two processes under one
+   * name would renew, drain and hand back each other's entries), and best stable across restarts,
+   * so that a restarted process drains its own pending entries first (a name that is never used
+   * again leaves its entries to the idle claims of the others, after `claimIdleMs`).
+   */
   consumer?: string;
   tenant?: string;
 }
