@@ -55,6 +55,8 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordStreamAck', 'streams.consume'],
   ['coordStreamTouch', 'streams.consume'],
   ['coordStreamFail', 'streams.consume'],
+  ['coordStreamRelease', 'streams.consume'],
+  ['coordStreamPrune', 'streams.consume'],
   ['coordStreamReplay', 'streams.replayDeadLetter'],
 ]);
 
