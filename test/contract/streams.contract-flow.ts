@@ -88,6 +88,35 @@ export function describeStreamFlowContract(driver: DriverCase): void {
     await drained(streams, 'handover', 'g');
   });
 
+  it('hands back at stop what its read in flight was given, so an idle claim takes it at once, with no delivery spent', async () => {
+    // claimIdleMs far beyond the test: only a hand-back lets an idle claim take what w1 left pending now.
+    const options = { ...FAST, claimIdleMs: 60_000, blockMs: 5_000 };
+    let producing = true;
+    const producer = (async () => {
+      while (producing) {
+        await Promise.all(Array.from({ length: 10 }, (_, i) => streams.append('busy', { i }, { tenant: 'acme' })));
+        await new Promise(setImmediate); // the memory store answers without I/O: let the consumer run
+      }
+    })();
+    const first = recorder();
+    const subscription = await streams.consume('busy', 'g', first.attach(app.core), { ...options, concurrency: 1, batch: 10, consumer: 'w1' });
+    await until(() => first.entries.length >= 50, { timeoutMs: ARRIVAL_MS, message: 'w1 to handle entries as they come' });
+    // Stopped while the appends go on: its read in flight is given entries as it closes.
+    await subscription.stop();
+    producing = false;
+    await producer;
+    // Every entry w1 was given and did not handle was handed back: an idle claim of w2 at claimIdleMs takes it now, uncounted.
+    const { count } = await streams.pending('busy', 'g', { tenant: 'acme' });
+    const keys = app.keys.of('acme', 'busy');
+    const claim = { mode: 'idle', cursor: '0-0', minIdleMs: options.claimIdleMs, count: 1_000, maxDeliveries: 5, deadMaxLen: 0 } as const;
+    const taken = await app.store.claim(keys, 'g', 'w2', claim);
+    expect(taken.entries.map((e) => [e.id, e.deliveries])).toEqual(taken.entries.map((e) => [e.id, 1]));
+    expect(taken.entries).toHaveLength(count);
+    const handled = new Set(first.ids());
+    expect(taken.entries.filter((e) => handled.has(e.id))).toEqual([]);
+    expect(await streams.pending('busy', 'g', { tenant: 'acme' })).toMatchObject({ count, consumers: count > 0 ? { w2: count } : {} });
+  });
+
   it('prunes consumers gone for an hour on its idle passes, at most every few minutes, and goes on when that fails', async () => {
     const prune = jest.spyOn(app.store, 'pruneConsumers').mockRejectedValue(new Error('NOPERM no XGROUP DELCONSUMER'));
     const seen = recorder();

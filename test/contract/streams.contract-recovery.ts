@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { RedisUnavailableError, type StreamService } from '@nest-coordination/core';
+import { PeriodicTask } from '../../libs/coordination/src/streams/stream-consumer-timing.js';
 import type { DriverCase } from '../support/drivers.js';
 import { sleep, until } from '../support/wait.js';
 import { ARRIVAL_MS, FAST, appendAll, drained, gate, recorder, streamsApp, streamsAppEach, type StreamsApp } from './streams.contract.js';
@@ -22,21 +23,78 @@ export function describeStreamRecoveryContract(driver: DriverCase): void {
     streams = booted.streams;
   });
 
-  it('never claims back (nor dead-letters) its own running entry when its renewals fail', async () => {
-    const held = gate();
-    const seen = recorder(() => held.promise);
-    jest.spyOn(app.store, 'touch').mockRejectedValue(outage());
-    await streams.consume('self', 'g', seen.attach(app.core), { ...FAST, maxDeliveries: 1, consumer: 'w1' });
-    const [id] = await appendAll(streams, 'self', ['slow']);
-    await until(() => seen.entries.length === 1, { timeoutMs: ARRIVAL_MS, message: 'the handler to start' });
-    // Let more than two claimIdleMs pass on purpose: its idle passes (every 500 ms) must leave the running entry alone.
-    await sleep(2_500);
-    expect(await streams.deadLetters('self', { tenant: 'acme' })).toEqual([]);
-    expect(await streams.pending('self', 'g', { tenant: 'acme' })).toMatchObject({ count: 1, consumers: { w1: 1 } });
-    held.open();
-    await drained(streams, 'self', 'g');
-    expect(seen.ids()).toEqual([id]);
-    expect(app.core.metrics.counter('streams_dead_lettered_total', labels('self', 'g'))).toBe(0);
+  it('renews its own running entry before each idle-claim pass: with its timed renewals lapsing (no outage) it never claims it back (nor dead-letters it)', async () => {
+    // No timed upkeep: only the renewal that starts each idle-claim pass keeps the running entry from idling past claimIdleMs.
+    const timers = jest.spyOn(PeriodicTask.prototype, 'start').mockImplementation(() => undefined);
+    try {
+      const passes: number[] = [];
+      const claim = app.store.claim.bind(app.store);
+      jest.spyOn(app.store, 'claim').mockImplementation(async (keys, group, consumer, request) => {
+        const at = performance.now();
+        const reply = await claim(keys, group, consumer, request);
+        if (request.mode === 'idle') passes.push(at);
+        return reply;
+      });
+      const held = gate();
+      let startedAt = 0;
+      const seen = recorder(() => {
+        startedAt = performance.now();
+        return held.promise;
+      });
+      await streams.consume('self', 'g', seen.attach(app.core), { ...FAST, maxDeliveries: 1, consumer: 'w1' });
+      const [id] = await appendAll(streams, 'self', ['slow']);
+      await until(() => seen.entries.length === 1, { timeoutMs: ARRIVAL_MS, message: 'the handler to start' });
+      expect(timers).toHaveBeenCalled();
+      // A call of a pass begun more than claimIdleMs after the handler started would take the entry, had the pass not renewed it first.
+      await until(() => passes.some((at) => at > startedAt + 1_100), { timeoutMs: ARRIVAL_MS, message: 'an idle-claim call after the entry idled past claimIdleMs' });
+      expect(await streams.deadLetters('self', { tenant: 'acme' })).toEqual([]);
+      expect(await streams.pending('self', 'g', { tenant: 'acme' })).toMatchObject({ count: 1, consumers: { w1: 1 } });
+      expect(app.core.metrics.counter('streams_reclaimed_total', labels('self', 'g'))).toBe(0);
+      held.open();
+      await drained(streams, 'self', 'g');
+      expect(seen.entries.map((e) => [e.id, e.deliveries])).toEqual([[id, 1]]);
+      expect(app.core.metrics.counter('streams_dead_lettered_total', labels('self', 'g'))).toBe(0);
+    } finally {
+      timers.mockRestore(); // a spy on the prototype outlives the test otherwise
+    }
+  });
+
+  it("takes over a crashed peer's idle entry while its own reads keep failing (only its blocking connection is down)", async () => {
+    const keys = app.keys.of('acme', 'noreads');
+    await app.store.ensureGroup(keys, 'g', 'earliest');
+    const [id] = await appendAll(streams, 'noreads', ['orphan']);
+    // The peer reads the entry and crashes: nobody renews it.
+    const peer = app.store.openReader();
+    try {
+      expect((await peer.readNew(keys, 'g', 'crashed', 1, 100)).map((e) => e.id)).toEqual([id]);
+    } finally {
+      await peer.close();
+    }
+    jest.spyOn(app.store, 'openReader').mockImplementation(() => ({ readNew: () => Promise.reject(outage()), close: () => Promise.resolve() }));
+    const seen = recorder();
+    await streams.consume('noreads', 'g', seen.attach(app.core), { ...FAST, consumer: 'w2' });
+    await until(() => seen.entries.length === 1, { timeoutMs: ARRIVAL_MS, message: "the crashed peer's entry taken over" });
+    expect(seen.entries[0]).toMatchObject({ id, deliveries: 2 });
+    await drained(streams, 'noreads', 'g');
+  });
+
+  it('warns once when its timed renewals fail for another reason than an outage (a refused command)', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const touch = jest.spyOn(app.store, 'touch').mockRejectedValue(new Error("NOPERM this user has no permissions to run the 'xclaim' command"));
+      const held = gate();
+      const seen = recorder(() => held.promise);
+      await streams.consume('norenew', 'g', seen.attach(app.core), { ...FAST, consumer: 'w1' });
+      await appendAll(streams, 'norenew', ['slow']);
+      await until(() => seen.entries.length === 1 && touch.mock.calls.length >= 4, { timeoutMs: ARRIVAL_MS, message: 'several renewals of the running entry' });
+      const warned = warn.mock.calls.filter(([message]) => /NOPERM/.test(String(message)));
+      expect(warned).toHaveLength(1);
+      expect(String(warned[0][0])).toMatch(/"norenew" \(tenant acme, group g, consumer w1\): cannot renew the held entries: NOPERM/);
+      held.open();
+      await drained(streams, 'norenew', 'g');
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('counts an entry another consumer took over once, not on every renewal after', async () => {

@@ -42,7 +42,8 @@ export type DeliverNew = (keys: StreamKeyPair, group: string, consumer: string, 
 /**
  * A StreamReader of MemoryStreamStore: `deliverNew` at once, else wait for an append to the
  * stream or a real timer of `blockMs` (not the store's clock, which a test may hold still), and
- * try again; `close()` resolves a read in flight with `[]`. As XREADGROUP BLOCK 0, a read with
+ * try again; `close()` resolves a read in flight with `[]` (it took nothing: entries are taken
+ * only when the read returns them). As XREADGROUP BLOCK 0, a read with
  * blockMs 0 waits until an append (or close).
  *
  * @example

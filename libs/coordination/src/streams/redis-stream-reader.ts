@@ -7,6 +7,7 @@ import { isTransportError } from '../connection/redis-errors.js';
 import { RedisUnavailableError } from '../errors/coordination.error.js';
 import { CONSUME, groupMissingOr, toEntries, type EntryReply } from './redis-stream-replies.js';
 import type { RawEntry, StreamKeyPair, StreamReader } from './stream-store.interface.js';
+import { ConnectionIds, unblockRead, type BlockedOn } from './redis-stream-unblock.js';
 
 /**
  * A reader of new entries on a dedicated `blocking` connection, opened at its first read and
@@ -16,9 +17,12 @@ import type { RawEntry, StreamKeyPair, StreamReader } from './stream-store.inter
  * says it paused). A read in flight when the connection is lost fails the same way, at once,
  * and its connection is dropped with it: ioredis would send the read again after the
  * reconnection, and the entries it took would wait for an idle claim (the next read opens a
- * new connection). `close()` resolves a read in flight to `[]` at once, whatever the
- * connection does (entries Redis delivered to it meanwhile stay pending for the consumer), and
- * disconnects (a QUIT would wait behind the blocked XREADGROUP). A read with no reply within its
+ * new connection). `close()` ends a read in flight with `CLIENT UNBLOCK` (through the command
+ * connection; see unblockRead) and lets it resolve with its reply: `[]` when it had taken
+ * nothing, else the entries Redis gave it meanwhile, which the consumer hands back. When that
+ * fails or gets no reply within the command timeout, the read resolves to `[]` (what it took
+ * stays pending for the consumer, for an idle claim). Then it disconnects (a QUIT would wait
+ * behind a blocked XREADGROUP). A read with no reply within its
  * blockMs plus the command timeout (a connection that died without closing: packets dropped,
  * socket open) fails with RedisUnavailableError too, and its connection is dropped.
  *
@@ -38,6 +42,9 @@ export class RedisStreamReader implements StreamReader {
   private lostAt?: number;
   /** Connections dropped with a read in flight, while they close. */
   private readonly dropping = new Set<Promise<void>>();
+  private readonly ids = new ConnectionIds();
+  /** The read in flight: the connection it blocks, and its reply (settled). */
+  private reading?: { readonly blockedOn: Promise<BlockedOn | undefined>; readonly replied: Promise<unknown> };
 
   constructor(private readonly connection: RedisConnection, private readonly commandTimeoutMs: number) {}
 
@@ -58,15 +65,19 @@ export class RedisStreamReader implements StreamReader {
     if (!client || this.isClosed) return [];
     let reply: XReadGroupReply | Interruption;
     try {
+      const blockedOn = this.ids.before(client, keys.stream); // sent ahead of the read, on its connection
       const read = client.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.stream, '>') as Promise<XReadGroupReply>;
+      this.reading = { blockedOn, replied: read.catch(() => undefined) };
       reply = await Promise.race([read, this.next(['lost', 'closed', 'expired'])]);
     } catch (error) {
       if (this.isClosed) return [];
       throw isTransportError(error) ? new RedisUnavailableError(CONSUME, error) : groupMissingOr(error, keys, group);
     } finally {
       this.interrupt = undefined;
+      this.reading = undefined;
     }
-    if (reply === 'closed' || this.isClosed) return [];
+    // A reply after close() (unblocked) still hands on the entries Redis gave the read.
+    if (reply === 'closed' || (this.isClosed && typeof reply === 'string')) return [];
     if (reply === 'expired') throw this.expired(client, deadline);
     if (reply === 'lost') {
       this.drop(client);
@@ -85,7 +96,8 @@ export class RedisStreamReader implements StreamReader {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.interrupt?.('closed');
+    // A read in flight returns what it took once unblocked; dropped (resolved to []) when that fails.
+    if (!(await this.unblock())) this.interrupt?.('closed');
     const client = this.client;
     if (client) {
       await startupNodesKnown(client);
@@ -93,6 +105,13 @@ export class RedisStreamReader implements StreamReader {
       await this.connection.releaseClient(client);
     }
     await Promise.all(this.dropping);
+  }
+
+  /** Unblocks the read in flight and waits for its reply (bounded by the command timeout); false when there is none or that failed. */
+  private async unblock(): Promise<boolean> {
+    const reading = this.reading;
+    if (!reading) return false;
+    return unblockRead(this.connection, reading.blockedOn, reading.replied, this.commandTimeoutMs);
   }
 
   /** The connection once it is ready; undefined once the reader is closed. */

@@ -44,11 +44,11 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * A task run every `everyMs` (on an unref'd timer) and on demand, one run at a time: a call
- * while a run is in flight joins it. Failures of timed runs are dropped (the task reports its
- * own); a call on demand gets them.
+ * while a run is in flight joins it. Failures of timed runs go to `onTimedFailure` (dropped
+ * without one); a call on demand gets them.
  *
  * @example
- * const renewals = new PeriodicTask(() => renewHeldEntries());
+ * const renewals = new PeriodicTask(() => renewHeldEntries(), (error) => observer.bestEffortFailed('renew the held entries', error));
  * renewals.start(claimIdleMs / 3);
  * await renewals.run(); // before an idle-claim pass
  * renewals.stop();
@@ -57,10 +57,13 @@ export class PeriodicTask {
   private timer?: NodeJS.Timeout;
   private running: Promise<void> | null = null;
 
-  constructor(private readonly task: () => Promise<void>) {}
+  constructor(
+    private readonly task: () => Promise<void>,
+    private readonly onTimedFailure: (error: unknown) => void = () => undefined,
+  ) {}
 
   start(everyMs: number): void {
-    this.timer = setInterval(() => void this.run().catch(() => undefined), everyMs);
+    this.timer = setInterval(() => void this.run().catch(this.onTimedFailure), everyMs);
     this.timer.unref();
   }
 

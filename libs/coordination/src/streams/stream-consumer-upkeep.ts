@@ -1,5 +1,6 @@
 import { PeriodicTask } from './stream-consumer-timing.js';
 import type { ConsumerContext, ConsumerSpec } from './stream-consumer-spec.js';
+import { StreamGroupMissingError } from './stream-group-missing.js';
 import type { StreamHoldings } from './stream-holdings.js';
 import { isOutage, type ConsumerObserver } from './stream-observer.js';
 
@@ -13,7 +14,8 @@ const PRUNE_IDLE_MS = 3_600_000;
  * on demand), so that no idle claim takes an entry whose handler runs; refreshing its group's
  * gauges every claimIdleMs/2, best-effort (a server that refuses XINFO GROUPS warns once and
  * stops nothing); pruning the group's consumers gone for an hour, at most every few minutes.
- * Renewals failing for an outage call `onOutage`: the loop catches up once Redis answers.
+ * Renewals failing for an outage call `onOutage`: the loop catches up once Redis answers; timed
+ * renewals failing otherwise (a refused command, a script error) warn once.
  *
  * @example
  * const upkeep = new ConsumerUpkeep(spec, context, observer, handlers.held, () => (resync = true));
@@ -22,7 +24,7 @@ const PRUNE_IDLE_MS = 3_600_000;
  * upkeep.stop();
  */
 export class ConsumerUpkeep {
-  private readonly renewals = new PeriodicTask(() => this.renewHeld());
+  private readonly renewals = new PeriodicTask(() => this.renewHeld(), (error) => this.renewalFailed(error));
   private readonly gauges = new PeriodicTask(() => this.readGauges());
   private nextPruneAt = 0;
   /** Whether this consumer keeps its group's gauges (from start to stop). */
@@ -89,6 +91,11 @@ export class ConsumerUpkeep {
       if (isOutage(error)) this.onOutage();
       throw error;
     }
+  }
+
+  /** A timed renewal failed: an outage is the loop's to catch up on, a deleted group its to create again; anything else is said once. */
+  private renewalFailed(error: unknown): void {
+    if (!(error instanceof StreamGroupMissingError)) this.observer.bestEffortFailed('renew the held entries', error);
   }
 
   private async readGauges(): Promise<void> {

@@ -23,7 +23,8 @@ const RECOVERY_BLOCK_MS = 100;
  * gauges every claimIdleMs/2. An outage pauses it with backoff; once Redis answers again it
  * renews what it holds and sends its acks first, and claims nothing for a claimIdleMs, so that
  * every live consumer renews its entries before anyone takes them for abandoned (their idle time
- * on the server grew through the outage). A deleted group is created again.
+ * on the server grew through the outage). Reads failing alone (its own connection lost while
+ * commands work) pause its reading only: its idle passes go on. A deleted group is created again.
  *
  * @example
  * const runner = new StreamConsumerRunner(spec, context, observer, () => running.delete(runner));
@@ -51,6 +52,8 @@ export class StreamConsumerRunner implements StreamSubscription {
   private readerLost = false;
   /** An outage happened: renew, send the acks and wait a claimIdleMs before claiming again. */
   private resync = false;
+  /** The step that just failed was a read (its own connection): no sign that the command connection, renewals included, failed. */
+  private readFailed = false;
   private loopDone?: Promise<void>;
   private stopped?: Promise<void>;
 
@@ -215,6 +218,7 @@ export class StreamConsumerRunner implements StreamSubscription {
     } catch (error) {
       // Its connection was lost, or is not back yet (a claim on the command connection may work meanwhile).
       this.readerLost = isOutage(error);
+      this.readFailed = true;
       throw error;
     }
   }
@@ -228,6 +232,8 @@ export class StreamConsumerRunner implements StreamSubscription {
 
   private async recover(error: unknown): Promise<void> {
     this.attempt += 1;
+    const onReader = this.readFailed;
+    this.readFailed = false;
     if (error instanceof StreamGroupMissingError) {
       // Entries held from the deleted group come again from the new one (or are gone with the stream).
       this.groupReady = false;
@@ -236,7 +242,10 @@ export class StreamConsumerRunner implements StreamSubscription {
       this.observer.groupMissing();
       if (this.attempt === 1) return;
     } else if (isOutage(error)) {
-      this.resync = true;
+      // Only a failure of the command connection (renewals, claims, acks) defers the claims: a lost
+      // read connection alone (a proxy or CLIENT KILL ending blocked reads) must not stop the idle
+      // passes that take over crashed peers' entries; a real outage fails a command soon enough.
+      if (!onReader) this.resync = true;
       this.observer.pause(error);
     } else {
       this.observer.unexpected(error);

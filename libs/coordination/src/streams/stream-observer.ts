@@ -151,7 +151,7 @@ export class ConsumerObserver {
     if (info.lag !== null) this.metrics.setGauge('streams_group_lag', info.lag, this.gauges.labels);
   }
 
-  /** A best-effort task (`refresh the group gauges`, `prune idle consumers`) failed other than by an outage: said once per consumer. */
+  /** A task beside the loop (`refresh the group gauges`, `prune idle consumers`, a timed `renew the held entries`) failed other than by an outage: said once per consumer. */
   bestEffortFailed(task: string, error: unknown): void {
     if (isOutage(error) || this.warned.has(task)) return;
     this.warned.add(task);

@@ -97,7 +97,12 @@ export interface StreamReader {
    * within `blockMs` + the command timeout (a connection that died without closing).
    */
   readNew(keys: StreamKeyPair, group: string, consumer: string, count: number, blockMs: number): Promise<RawEntry[]>;
-  /** Ends a read in flight (it resolves to `[]` or rejects) and releases the connection. */
+  /**
+   * Ends a read in flight and releases the connection. The read resolves to `[]` when it took
+   * nothing, or to the entries it was given before it ended (pending for the consumer, which
+   * hands them back), or rejects; it leaves no entry pending that it does not return, unless
+   * the unblock fails (Redis: then the entries wait for an idle claim).
+   */
   close(): Promise<void>;
 }
 
