@@ -88,7 +88,6 @@ export class RedisStreamReader implements StreamReader {
 
   /** Drops a connection that gave no reply in time (the next read opens a new one); the error to throw. */
   private expired(client: RedisClient, deadline: Deadline): RedisUnavailableError {
-    client.disconnect();
     this.drop(client);
     return new RedisUnavailableError(CONSUME, new Error(`no reply from the blocking connection within ${deadline.ms} ms (blockMs + commandTimeoutMs): dropped`));
   }

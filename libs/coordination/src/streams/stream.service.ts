@@ -183,7 +183,7 @@ export class StreamService implements BeforeApplicationShutdown {
    * The stream's consumer groups with their lag (entries not delivered yet) and pending count.
    *
    * @example
-   * for (const g of await streams.groups(CREW_EVENTS)) console.log(g.group, g.lag, g.pending);
+   * const behind = (await streams.groups(CREW_EVENTS)).filter((g) => (g.lag ?? 0) > 1_000 || g.pending > 100);
    */
   async groups(stream: StreamRef, options?: { tenant?: string }): Promise<StreamGroupInfo[]> {
     const keys = this.target(stream, options, 'streams.groups');
@@ -196,7 +196,7 @@ export class StreamService implements BeforeApplicationShutdown {
    *
    * @example
    * const letters = await streams.deadLetters(ORDERS, { count: 20 });
-   * for (const letter of letters) console.log(letter.entryId, letter.group, letter.error, letter.deliveries);
+   * const reasons = letters.map((letter) => `${letter.entryId} (${letter.group}): ${letter.error} after ${letter.deliveries}`);
    */
   async deadLetters<T = unknown>(stream: StreamRef<T>, options?: DeadLetterReadOptions): Promise<Array<DeadLetter<T>>> {
     const name = streamName(stream);
