@@ -21,18 +21,23 @@ export async function closeClient(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   if (client.status === 'ready') {
-    const quit = await within(client.quit(), QUIT_TIMEOUT_MS).catch(() => false);
-    if (quit && (await within(ended, END_TIMEOUT_MS))) return;
+    const quit = await settlesWithin(client.quit(), QUIT_TIMEOUT_MS).catch(() => false);
+    if (quit && (await settlesWithin(ended, END_TIMEOUT_MS))) return;
   }
   const wasReconnecting = client.status === 'reconnecting';
   client.disconnect();
   // A standalone client disconnected while waiting to reconnect has no socket and no timer
   // left, and never emits `end`: nothing to wait for. A Cluster always ends.
-  if (client instanceof Cluster || !wasReconnecting) await within(ended, END_TIMEOUT_MS);
+  if (client instanceof Cluster || !wasReconnecting) await settlesWithin(ended, END_TIMEOUT_MS);
 }
 
-/** Whether `promise` settled within `ms`; leaves no timer behind. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+/**
+ * Whether `promise` settled within `ms`; leaves no timer behind.
+ *
+ * @example
+ * if (!(await settlesWithin(worker.close(), 1_000))) worker.halt();
+ */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);

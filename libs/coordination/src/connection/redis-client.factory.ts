@@ -8,9 +8,15 @@ export type Topology = 'standalone' | 'sentinel' | 'cluster';
 /**
  * What a connection is for. `command`: the one auto-pipelined connection every capability
  * shares; `subscriber`: the shared (P)SUBSCRIBE connection; `blocking`: a dedicated connection
- * per blocking reader (XREADGROUP BLOCK, BLPOP).
+ * per blocking reader (XREADGROUP BLOCK, BLPOP); `queue`: the connection BullMQ workers share
+ * (the task queue), which BullMQ requires without a retry limit (`maxRetriesPerRequest: null`,
+ * and no command timeout: its lock renewals and job moves wait out a reconnect instead of failing);
+ * each Worker duplicates it for its own blocking fetch (BZPOPMIN).
  */
-export type ClientRole = 'command' | 'subscriber' | 'blocking';
+export type ClientRole = 'command' | 'subscriber' | 'blocking' | 'queue';
+
+/** Roles that wait as long as they must: no command timeout, no retry limit. */
+const isWaitingRole = (role: ClientRole): boolean => role === 'blocking' || role === 'queue';
 
 /**
  * The topology the connection options describe.
@@ -51,7 +57,7 @@ const BLOCKING: RedisOptions = { commandTimeout: undefined, maxRetriesPerRequest
 
 /** What a duplicate of the user's client changes for `role` (a cluster's node connections take them as `redisOptions`). */
 function duplicateOptions(role: ClientRole, cluster: boolean): RedisOptions {
-  if (role === 'blocking') return { ...DROP_AT_ONCE, ...BLOCKING };
+  if (isWaitingRole(role)) return { ...DROP_AT_ONCE, ...BLOCKING };
   // A cluster's subscriber is a node connection of ioredis's own, which handles its resubscribe.
   return role === 'subscriber' && !cluster ? { ...DROP_AT_ONCE, ...NO_AUTO_RESUBSCRIBE } : DROP_AT_ONCE;
 }
@@ -59,8 +65,8 @@ function duplicateOptions(role: ClientRole, cluster: boolean): RedisOptions {
 /**
  * Creates an ioredis client for one role: standalone (url or host/port), Sentinel or Cluster,
  * with capped exponential backoff and jitter on reconnect. With a client the user passed in,
- * every role gets a duplicate of it (same server, same settings; a `blocking` one without a
- * command timeout or retry limit).
+ * every role gets a duplicate of it (same server, same settings; a `blocking` or `queue` one
+ * without a command timeout or retry limit).
  *
  * @example
  * const subscriber = createRedisClient(options, 'subscriber');
@@ -83,7 +89,7 @@ export function createRedisClient(options: ResolvedCoordinationOptions, role: Cl
     enableAutoPipelining: role === 'command',
     // Blocking reads wait as long as they are told to; commands fail fast so the
     // breaker and the failure policies can act instead of piling up a queue.
-    maxRetriesPerRequest: role === 'blocking' ? null : 1,
+    maxRetriesPerRequest: isWaitingRole(role) ? null : 1,
     commandTimeout: role === 'command' ? c.commandTimeoutMs : undefined,
     ...DROP_AT_ONCE,
     ...(role === 'subscriber' ? NO_AUTO_RESUBSCRIBE : {}),

@@ -78,7 +78,20 @@ export class RedisConnection {
   }
 
   /**
-   * Closes a blocking connection before the module closes (a consumer that stops), so that one
+   * A new connection for BullMQ (role `queue`: no retry limit, no command timeout, as BullMQ
+   * requires of a worker's connection); closed with the module, or earlier by `releaseClient`.
+   * The task queue's workers share one, and each Worker duplicates it for its blocking fetch.
+   *
+   * @example
+   * const worker = new Worker(queueName, processor, { connection: connection.createQueueClient(), prefix });
+   */
+  createQueueClient(): RedisClient {
+    // Not watched for health, like blocking connections: the command connection tells it.
+    return this.own(createRedisClient(this.options, 'queue'));
+  }
+
+  /**
+   * Closes a blocking or queue connection before the module closes (a consumer that stops), so that one
    * started and stopped many times does not accumulate them. A command in flight on it rejects.
    */
   async releaseClient(client: RedisClient): Promise<void> {

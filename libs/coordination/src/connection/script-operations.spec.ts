@@ -2,6 +2,7 @@ import { CACHE_SCRIPTS } from '../cache/cache.scripts.js';
 import { LOCK_SCRIPTS } from '../locks/lock.scripts.js';
 import { SESSION_SCRIPTS } from '../sessions/session.scripts.js';
 import { STREAM_SCRIPTS } from '../streams/stream.scripts.js';
+import { TASK_SCRIPTS } from '../tasks/task.scripts.js';
 import { FLEET_HEARTBEAT_SCRIPT, RATE_LIMIT_MIXED_SCRIPT, RATE_LIMIT_SCRIPTS, RECORD_VIOLATIONS_SCRIPT } from '../rate-limit/rate-limit.scripts.js';
 import { luaScript } from './lua-script.js';
 import { hasPublicOperation, operationOfScript } from './script-operations.js';
@@ -9,12 +10,12 @@ import { hasPublicOperation, operationOfScript } from './script-operations.js';
 describe('operationOfScript', () => {
   const scripts = [
     ...Object.values(LOCK_SCRIPTS), ...Object.values(RATE_LIMIT_SCRIPTS), RATE_LIMIT_MIXED_SCRIPT, RECORD_VIOLATIONS_SCRIPT, FLEET_HEARTBEAT_SCRIPT,
-    ...Object.values(CACHE_SCRIPTS), ...Object.values(SESSION_SCRIPTS), ...Object.values(STREAM_SCRIPTS),
+    ...Object.values(CACHE_SCRIPTS), ...Object.values(SESSION_SCRIPTS), ...Object.values(STREAM_SCRIPTS), ...Object.values(TASK_SCRIPTS),
   ];
 
   it.each(scripts.map((s) => [s.name, s]))('%s has a public operation (capability.method), never its script name', (_name, script) => {
     expect(hasPublicOperation(script)).toBe(true);
-    expect(operationOfScript(script)).toMatch(/^(locks|rateLimit|cache|sessions|streams)\.[a-zA-Z]+/);
+    expect(operationOfScript(script)).toMatch(/^(locks|rateLimit|cache|sessions|streams|tasks)\.[a-zA-Z]+/);
   });
 
   it('names a script it does not know by its own name', () => {

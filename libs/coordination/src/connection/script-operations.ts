@@ -58,6 +58,12 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordStreamRelease', 'streams.consume'],
   ['coordStreamPrune', 'streams.consume'],
   ['coordStreamReplay', 'streams.replayDeadLetter'],
+  // TaskService (the worker's scripts are named after the @TaskHandler that runs the task)
+  ['coordTaskAdd', 'tasks.enqueue'],
+  ['coordTaskStart', 'tasks.handler'],
+  ['coordTaskCancel', 'tasks.cancel'],
+  ['coordTaskFail', 'tasks.handler'],
+  ['coordTaskRetry', 'tasks.retry'],
 ]);
 
 /**
