@@ -6,13 +6,14 @@ import { LOCKS_CAPABILITY } from './locks/locks.capability.js';
 import { RATE_LIMIT_CAPABILITY } from './rate-limit/rate-limit.capability.js';
 import { SESSIONS_CAPABILITY } from './sessions/session.capability.js';
 import { STREAMS_CAPABILITY } from './streams/streams.capability.js';
+import { TASKS_CAPABILITY } from './tasks/tasks.capability.js';
 
 /**
  * Every capability CoordinationModule registers, in registration order. A new capability is
  * its own folder plus one entry here; its options section joins CoordinationModuleOptions
  * through the type below.
  */
-export const CAPABILITIES = [EVENTS_CAPABILITY, HEALTH_CAPABILITY, LOCKS_CAPABILITY, RATE_LIMIT_CAPABILITY, CACHE_CAPABILITY, SESSIONS_CAPABILITY, STREAMS_CAPABILITY] as const;
+export const CAPABILITIES = [EVENTS_CAPABILITY, HEALTH_CAPABILITY, LOCKS_CAPABILITY, RATE_LIMIT_CAPABILITY, CACHE_CAPABILITY, SESSIONS_CAPABILITY, STREAMS_CAPABILITY, TASKS_CAPABILITY] as const;
 
 /** `{ locks?: LockModuleOptions; rateLimit?: RateLimitModuleOptions; ... }`, from the list above. */
 export type CapabilityModuleOptions = CapabilitySections<typeof CAPABILITIES>;

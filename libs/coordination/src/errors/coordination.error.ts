@@ -24,6 +24,9 @@ export const ErrorCode = {
   SessionLimit: 'E_SESSION_LIMIT',
   DeadLetterNotFound: 'E_DEAD_LETTER_NOT_FOUND',
   StreamShutdown: 'E_STREAM_SHUTDOWN',
+  TaskNotFound: 'E_TASK_NOT_FOUND',
+  TaskState: 'E_TASK_STATE',
+  TaskTimeout: 'E_TASK_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -26,6 +26,9 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.SessionLimit]: HttpStatus.CONFLICT,
   [ErrorCode.DeadLetterNotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.StreamShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.TaskNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.TaskState]: HttpStatus.CONFLICT,
+  [ErrorCode.TaskTimeout]: HttpStatus.GATEWAY_TIMEOUT,
 };
 
 /**

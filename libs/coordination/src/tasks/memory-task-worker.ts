@@ -1,0 +1,85 @@
+import type { Attempt } from './memory-task-record.js';
+import { fromJson } from './memory-task-record.js';
+import type { MemoryTaskQueue } from './memory-task-queue.js';
+import type { RunningTask, TaskProcessor, TaskWorker } from './task-backend.interface.js';
+
+/** An attempt this worker runs, with its signal and its settling. */
+interface Run {
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+/**
+ * A worker of MemoryTaskBackend: takes the next ready task of its queue whenever it has fewer
+ * than `concurrency` running (woken by the queue when tasks are added, due or retried, and by
+ * its own tasks finishing) and hands it to the processor; the resolved value completes the
+ * attempt, a rejection fails it (the queue retries it or fails it for good).
+ *
+ * @example
+ * const worker = new MemoryTaskWorker(queue, 4, async (task) => send(task.payload));
+ * await worker.close(10_000);
+ */
+export class MemoryTaskWorker implements TaskWorker {
+  private readonly running = new Map<Attempt, Run>();
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly queue: MemoryTaskQueue, private readonly concurrency: number, private readonly processor: TaskProcessor) {
+    queue.wakeups.add(this.pump);
+  }
+
+  /**
+   * Stops taking tasks, waits up to `timeoutMs` (real time) for the running ones, then aborts
+   * their signals and puts them back to waiting: their attempt does not count, and whatever they
+   * return later is ignored.
+   */
+  close(timeoutMs: number): Promise<void> {
+    return (this.closing ??= this.stop(timeoutMs));
+  }
+
+  private readonly pump = (): void => {
+    while (!this.closing && this.running.size < this.concurrency) {
+      const attempt = this.queue.take();
+      if (!attempt) return;
+      this.run(attempt);
+    }
+  };
+
+  private run(attempt: Attempt): void {
+    const { task } = attempt;
+    const controller = new AbortController();
+    const running: RunningTask = {
+      name: task.name, jobId: task.jobId, tenant: task.tenant, payload: fromJson(task.payload), attempt: attempt.number,
+      attempts: task.attempts, enqueuedAtMs: task.enqueuedAtMs, runAtMs: task.runAtMs, startedAtMs: attempt.startedAtMs,
+      progress: async (value) => this.queue.progress(attempt, value),
+      signal: controller.signal,
+    };
+    const done = (async () => {
+      try {
+        // A microtask first: the run is registered before a processor that throws at once settles it.
+        this.queue.complete(attempt, await Promise.resolve().then(() => this.processor(running)));
+      } catch (error) {
+        this.queue.fail(attempt, error);
+      } finally {
+        this.running.delete(attempt);
+        this.pump();
+      }
+    })();
+    this.running.set(attempt, { controller, done });
+  }
+
+  private async stop(timeoutMs: number): Promise<void> {
+    this.queue.wakeups.remove(this.pump);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    try {
+      await Promise.race([Promise.all([...this.running.values()].map((run) => run.done)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const [attempt, run] of this.running) {
+      run.controller.abort();
+      this.queue.putBack(attempt);
+    }
+    this.running.clear();
+  }
+}

@@ -1,0 +1,189 @@
+import { Logger } from '@nestjs/common';
+import { settlesWithin } from '../connection/close-client.js';
+import type { RedisClient } from '../connection/redis-client.factory.js';
+import { haltable, type BullMQ, type HaltableWorker } from './redis-task-bullmq.js';
+import type { RunningTask, TaskProcessor, TaskWorker } from './task-backend.interface.js';
+import { UnrecoverableTaskError } from './task.errors.js';
+import type { TaskJob } from './redis-task-records.js';
+
+/** What the worker tells its backend about a task's run (scripts on the command connection). */
+export interface TaskRunHooks {
+  /** The task started for the first time: fire-and-forget, never awaited. */
+  firstStart(name: string, tenant: string): void;
+  /** The attempt that failed is the last one: awaited before BullMQ moves the job to failed. */
+  finalFailure(name: string, tenant: string, jobId: string): Promise<void>;
+}
+
+/** Worker options the backend resolved from the `tasks` section. */
+export interface RedisTaskWorkerOptions {
+  name: string;
+  queueName: string;
+  prefix: string;
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+}
+
+/** Errors of a worker's connections are logged at most this often (an outage repeats them). */
+const ERROR_LOG_INTERVAL_MS = 5_000;
+/** How long a cut-off shutdown waits for BullMQ's close after aborting the signals, then after dropping its connections. */
+const DISCONNECT_GRACE_MS = 1_000;
+
+/**
+ * One BullMQ Worker of a task name, serving every tenant: each job becomes a RunningTask for the
+ * processor. On a first start (BullMQ's `attemptsStarted === 1`) it sends the fairness decrement
+ * without waiting; on a last failure (attempts exhausted, or UnrecoverableTaskError, rethrown as
+ * BullMQ's UnrecoverableError) it writes the dead-letter view before BullMQ marks the job failed
+ * (so a reader that sees the task failed finds it in the view); a task BullMQ fails for stalling
+ * too often enters the view just after.
+ *
+ * @example
+ * const worker = new RedisTaskWorker(loadBullMQ(), queueClient, options, hooks, processor);
+ * await worker.close(10_000);
+ */
+export class RedisTaskWorker implements TaskWorker {
+  private readonly logger = new Logger('Coordination:Tasks');
+  /** The BullMQ Worker, once bullmq is imported (undefined if that failed or close() came first). */
+  private readonly started: Promise<HaltableWorker<TaskJob['data'], unknown> | undefined>;
+  private bull?: BullMQ;
+  private readonly running = new Set<AbortController>();
+  /** Set once close() gave up waiting: attempts that fail from then on were cut off, not failed. */
+  private cutOff = false;
+  private lastErrorLogMs = 0;
+  private closing?: Promise<void>;
+
+  constructor(
+    bullmq: Promise<BullMQ>,
+    private readonly connection: RedisClient,
+    private readonly options: RedisTaskWorkerOptions,
+    private readonly hooks: TaskRunHooks,
+    private readonly processor: TaskProcessor,
+  ) {
+    this.started = bullmq.then((bull) => (this.closing ? undefined : this.start(bull, connection)), (error: unknown) => {
+      this.logger.error(`Task worker of ${JSON.stringify(options.name)} not started: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    });
+  }
+
+  private start(bull: BullMQ, connection: RedisClient): HaltableWorker<TaskJob['data'], unknown> {
+    const { options } = this;
+    this.bull = bull;
+    // (job, token): BullMQ then tracks no abort controller of its own per job (the signal is ours).
+    const Worker = haltable(bull);
+    const worker = new Worker<TaskJob['data'], unknown>(options.queueName, (job, token) => this.run(job as TaskJob, token), {
+      connection: connection as never,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount,
+    });
+    worker.on('error', (error) => this.logError(error));
+    // A task that stalled more often than maxStalledCount is failed by BullMQ when next fetched,
+    // without reaching the processor: it enters the dead-letter view here (after the move).
+    worker.on('failed', (job) => {
+      if (!job?.deferredFailure) return;
+      const tenant = (job as TaskJob).data.t;
+      this.hooks.finalFailure(options.name, tenant, job.id!.slice(tenant.length + 1)).catch((e: unknown) => this.logError(e));
+    });
+    return worker;
+  }
+
+  /**
+   * Stops fetching, waits up to `timeoutMs` for running tasks, then aborts their signals and
+   * returns. A cut-off task whose handler then throws goes back to waiting without spending an
+   * attempt (see handBack); one whose handler still returns is completed.
+   */
+  close(timeoutMs: number): Promise<void> {
+    this.closing ??= this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    const worker = await this.started;
+    if (!worker) return;
+    const closed = worker.close().catch((error) => this.logError(error));
+    // Idle with Redis unreachable: nothing to wait for (no task runs, and none can be fetched).
+    const idleAndDown = this.running.size === 0 && this.connection.status !== 'ready';
+    if (!idleAndDown && (await settlesWithin(closed, timeoutMs))) return;
+    // Cut off: the tasks still running are run again (their locks lapse: a peer's stalled check
+    // puts them back, or this worker's after a restart).
+    this.cutOff = true;
+    for (const controller of this.running) controller.abort(new Error('task worker closed'));
+    // Handlers that stop on the signal hand their tasks back (see handBack), if Redis answers.
+    if (!idleAndDown && (await settlesWithin(closed, DISCONNECT_GRACE_MS))) return;
+    // BullMQ's close waits for its fetch loop, and its disconnect for an `end` that ioredis never
+    // emits for a connection waiting to reconnect: neither may hold up shutdown. Drop the
+    // connections, and stop the worker's own timers (lock renewal, stalled check) if its close
+    // still has not finished, so that none of them keeps the process alive.
+    worker.disconnect().catch((error: unknown) => this.logError(error));
+    if (!(await settlesWithin(closed, DISCONNECT_GRACE_MS))) worker.halt();
+  }
+
+  private async run(job: TaskJob, token?: string): Promise<unknown> {
+    const { name } = this.options;
+    const tenant = job.data.t;
+    const jobId = job.id!.slice(tenant.length + 1);
+    if (job.attemptsStarted === 1) this.hooks.firstStart(name, tenant);
+    const controller = new AbortController();
+    this.running.add(controller);
+    try {
+      return await this.processor(runningTask(name, tenant, jobId, job, controller.signal));
+    } catch (error) {
+      if (this.cutOff && controller.signal.aborted) throw await this.handBack(job, token);
+      throw await this.failure(error, job, tenant, jobId);
+    } finally {
+      this.running.delete(controller);
+    }
+  }
+
+  /** What BullMQ gets for a failed attempt; a last one enters the dead-letter view first. */
+  private async failure(error: unknown, job: TaskJob, tenant: string, jobId: string): Promise<Error> {
+    const unrecoverable = error instanceof UnrecoverableTaskError;
+    const thrown = unrecoverable ? new this.bull!.UnrecoverableError(error.message) : asError(error);
+    if (unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+      await this.hooks.finalFailure(this.options.name, tenant, jobId).catch((e: unknown) => this.logError(e));
+    }
+    return thrown;
+  }
+
+  /**
+   * An attempt the close cut off (its handler gave up on the aborted signal) goes back to waiting,
+   * uncounted, at the front of its priority; WaitingError tells BullMQ to record nothing. If the
+   * move fails, the job stays active until its lock lapses and the stalled check puts it back.
+   */
+  private async handBack(job: TaskJob, token: string | undefined): Promise<Error> {
+    await job.moveToWait(token).catch((e: unknown) => this.logError(e));
+    return new this.bull!.WaitingError();
+  }
+
+  private logError(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastErrorLogMs < ERROR_LOG_INTERVAL_MS) return;
+    this.lastErrorLogMs = now;
+    this.logger.warn(`Task worker of ${JSON.stringify(this.options.name)}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function runningTask(name: string, tenant: string, jobId: string, job: TaskJob, signal: AbortSignal): RunningTask {
+  const enqueuedAtMs = job.timestamp;
+  return {
+    name,
+    jobId,
+    tenant,
+    payload: job.data.p,
+    attempt: job.attemptsMade + 1,
+    attempts: job.opts.attempts ?? 1,
+    enqueuedAtMs,
+    runAtMs: enqueuedAtMs + (job.opts.delay ?? 0),
+    startedAtMs: job.processedOn ?? Date.now(),
+    progress: (value) => job.updateProgress(value),
+    signal,
+  };
+}
+
+/** BullMQ records `message` as the failed reason: anything thrown becomes an Error. */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error) ?? String(error));
+}

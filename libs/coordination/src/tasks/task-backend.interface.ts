@@ -1,0 +1,116 @@
+import type { TaskBackoff, TaskState } from './task.types.js';
+
+/**
+ * The queue behind TaskService: BullMQ on the redis driver (RedisTaskBackend), an in-process queue
+ * on the memory driver (MemoryTaskBackend). Both keep one contract (test/contract/stores/
+ * task-backend.contract.ts). The service validates input and resolves the tenant; a backend gets
+ * a valid name, tenant and job ids, and never mixes tenants: every method is scoped to the tenant
+ * it is given, and a task of another tenant is "not found".
+ *
+ * Ordering (both backends): a waiting task with higher `priority` starts first; among equal
+ * priorities the lower fairness tag (see `FairTags`), then the earlier enqueue.
+ */
+export interface TaskBackend {
+  /**
+   * Adds tasks of one name and tenant, in order. A task whose jobId already exists (in any state
+   * the backend still keeps) is not added: its stored record is returned instead.
+   * Throws RedisUnavailableError (never drops silently) when the queue cannot be reached.
+   */
+  add(name: string, tenant: string, tasks: readonly NewTask[]): Promise<StoredTask[]>;
+  get(name: string, tenant: string, jobId: string): Promise<StoredTask | null>;
+  /** Removes a waiting or delayed task. */
+  cancel(name: string, tenant: string, jobId: string): Promise<CancelOutcome>;
+  /** Moves a failed task (attempts exhausted) back to waiting with a fresh set of attempts. */
+  retry(name: string, tenant: string, jobId: string): Promise<RetryOutcome>;
+  /** The tenant's tasks of `name` that exhausted their attempts, most recently failed first. */
+  failed(name: string, tenant: string, page: Page): Promise<StoredTask[]>;
+  /** The tenant's tasks of `name` in any state, most recently enqueued first (kept ones only). */
+  list(name: string, tenant: string, page: Page): Promise<StoredTask[]>;
+  /** The tenant's tasks of `name` waiting or delayed (not started yet): its queue depth. */
+  depth(name: string, tenant: string): Promise<number>;
+  /**
+   * Resolves with the task once it completed or finally failed; null when it does not exist.
+   * Rejects with TaskTimeoutError after `timeoutMs`.
+   */
+  waitFor(name: string, tenant: string, jobId: string, timeoutMs: number): Promise<StoredTask | null>;
+  /**
+   * Starts running tasks of `name` of every tenant, at most `concurrency` at once, handing each to
+   * `processor`: its resolved value completes the task, a rejection fails the attempt (retried
+   * with backoff while attempts remain; an UnrecoverableTaskError fails it at once).
+   */
+  work(name: string, options: WorkOptions, processor: TaskProcessor): TaskWorker;
+  /** Closes every worker (see TaskWorker.close) and connection the backend opened. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** Injection token of the TaskBackend. */
+export const TASK_BACKEND = Symbol('TASK_BACKEND');
+
+/** A task to add, with every default applied by the service. */
+export interface NewTask {
+  jobId: string;
+  payload: unknown;
+  /** -10..10, higher first. */
+  priority: number;
+  delayMs: number;
+  attempts: number;
+  backoff: TaskBackoff;
+}
+
+/** A stored task: TaskInfo without the public `id`, with epoch-ms times. */
+export interface StoredTask {
+  name: string;
+  jobId: string;
+  tenant: string;
+  state: TaskState;
+  payload: unknown;
+  priority: number;
+  attemptsMade: number;
+  attempts: number;
+  progress: number | object;
+  result?: unknown;
+  failedReason?: string;
+  enqueuedAtMs: number;
+  runAtMs: number;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+}
+
+export type CancelOutcome = 'cancelled' | 'not-found' | { state: TaskState };
+export type RetryOutcome = 'retried' | 'not-found' | { state: TaskState };
+
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
+export interface WorkOptions {
+  concurrency: number;
+}
+
+/** One attempt of a task, as a processor receives it. */
+export interface RunningTask {
+  name: string;
+  jobId: string;
+  tenant: string;
+  payload: unknown;
+  /** 1-based. */
+  attempt: number;
+  attempts: number;
+  enqueuedAtMs: number;
+  runAtMs: number;
+  startedAtMs: number;
+  progress(value: number | object): Promise<void>;
+  /** Aborted when the worker is closed and its timeout passed with this attempt still running. */
+  signal: AbortSignal;
+}
+
+export type TaskProcessor = (task: RunningTask) => Promise<unknown>;
+
+export interface TaskWorker {
+  /**
+   * Stops taking tasks and waits up to `timeoutMs` for the running ones; then aborts their signals
+   * and returns (a task cut off this way is run again: by a peer, or after a restart).
+   */
+  close(timeoutMs: number): Promise<void>;
+}

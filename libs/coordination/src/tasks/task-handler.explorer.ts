@@ -1,0 +1,160 @@
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { className, isStaticSingleton, ModuleOwnership, prototypeOf } from '../core/module-ownership.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { errorMessage } from '../events/error-message.js';
+import { SHARED_TENANT } from '../keys/key-builder.js';
+import { TASK_BACKEND, type RunningTask, type TaskBackend, type TaskProcessor } from './task-backend.interface.js';
+import { taskHandlerMetadata } from './task-handler.decorator.js';
+import { TaskObserver } from './task-observer.js';
+import { TASK_OPTIONS, type ResolvedTaskOptions } from './task.options.js';
+import type { TaskContext, TaskHandlerOptions } from './task.types.js';
+import { checkConcurrency } from './task-validation.js';
+
+/** Which module instance's explorer starts a provider's handlers (one per application). */
+const ownership = new ModuleOwnership();
+/** How often the tasks_depth gauges of the handled names are refreshed, ms. */
+const DEPTH_REFRESH_MS = 5_000;
+
+type Handler = (payload: unknown, context: TaskContext) => unknown;
+
+/** One `@TaskHandler` method found at bootstrap. */
+interface FoundHandler {
+  /** `Class.method`, for logs and the duplicate error. */
+  readonly owner: string;
+  readonly handler: Handler;
+  readonly options: TaskHandlerOptions;
+}
+
+/**
+ * Finds `@TaskHandler` methods on the providers and controllers of this module instance at
+ * bootstrap and starts one backend worker per task name (`backend.work`), each task run in its
+ * tenant's context (the shared namespace's outside any tenant context) with its metrics recorded.
+ * Two handlers of one task name in one application fail the bootstrap, naming both. Request-scoped
+ * and transient providers are skipped with a warning. At shutdown it stops refreshing the depth
+ * gauges; TaskService closes the backend, which lets running tasks finish (bounded).
+ *
+ * @example
+ * // Registered by CoordinationModule; nothing to do beyond decorating methods:
+ * @TaskHandler(AGENT_STEP, { concurrency: 4 })
+ * step(payload: StepPayload, task: TaskContext) {}
+ */
+@Injectable()
+export class TaskHandlerExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly names: string[] = [];
+  private depthTimer?: NodeJS.Timeout;
+  private refreshing = false;
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly core: CoordinationCore,
+    @Inject(TASK_OPTIONS) private readonly options: ResolvedTaskOptions,
+    @Inject(TASK_BACKEND) private readonly backend: TaskBackend,
+    private readonly observer: TaskObserver,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const handlers = await this.discover();
+    for (const [name, found] of handlers) {
+      const concurrency = checkConcurrency(found.options.concurrency, this.options.concurrency);
+      this.backend.work(name, { concurrency }, this.processor(name, found.handler));
+      this.names.push(name);
+      this.observer.logger.log(`${found.owner} handles task ${JSON.stringify(name)} (concurrency ${concurrency})`);
+    }
+    if (this.names.length > 0) {
+      this.depthTimer = setInterval(() => void this.refreshDepth(), DEPTH_REFRESH_MS);
+      this.depthTimer.unref();
+    }
+  }
+
+  /** Stops the depth refresh and removes the gauges (TaskService closes the workers). */
+  beforeApplicationShutdown(): void {
+    clearInterval(this.depthTimer);
+    this.observer.dropGauges(this.names);
+  }
+
+  /** Every `@TaskHandler` of this module instance by task name; throws on a second handler of a name. */
+  private async discover(): Promise<Map<string, FoundHandler>> {
+    const handlers = new Map<string, FoundHandler>();
+    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
+      const prototype = prototypeOf(wrapper);
+      if (!prototype) continue;
+      const methods = this.scanner.getAllMethodNames(prototype).filter((name) => taskHandlerMetadata(prototype[name]).length > 0);
+      if (methods.length === 0 || !(await ownership.owns(wrapper, this.core))) continue;
+      const owner = className(wrapper);
+      if (!isStaticSingleton(wrapper)) {
+        this.observer.logger.warn(`@TaskHandler on ${owner} (${methods.join(', ')}) ignored: ${owner} is not a singleton (request-scoped or transient)`);
+        continue;
+      }
+      const instance = wrapper.instance as Record<string, unknown>;
+      for (const method of methods) {
+        const handler = (instance[method] as Handler).bind(instance);
+        for (const { name, options } of taskHandlerMetadata(prototype[method])) {
+          const other = handlers.get(name);
+          if (other) {
+            throw new InvalidArgumentError('task', `two @TaskHandler methods handle task ${JSON.stringify(name)}: ${other.owner} and ${owner}.${method}; one handler per task name`);
+          }
+          handlers.set(name, { owner: `${owner}.${method}`, handler, options });
+        }
+      }
+    }
+    return handlers;
+  }
+
+  /** Runs one attempt of a task of `name` with `handler`, in the task's tenant context, recording its metrics. */
+  private processor(name: string, handler: Handler): TaskProcessor {
+    const { tenants } = this.core;
+    return async (task: RunningTask) => {
+      const series = this.observer.started(task);
+      const began = performance.now();
+      const context = contextOf(name, task);
+      const run = () => handler(task.payload, context);
+      try {
+        const result = await (task.tenant === SHARED_TENANT ? tenants.exit(run) : tenants.run(task.tenant, run));
+        this.observer.ended(task, series, performance.now() - began);
+        return result;
+      } catch (error) {
+        this.observer.ended(task, series, performance.now() - began, error);
+        throw error;
+      }
+    };
+  }
+
+  /** Refreshes tasks_depth of each handled name for the tenants this process saw (one refresh at a time). */
+  private async refreshDepth(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      for (const name of this.names) {
+        for (const tenant of this.observer.tenantsOf(name)) this.observer.depth(name, tenant, await this.backend.depth(name, tenant));
+      }
+    } catch (error) {
+      this.observer.logger.debug(`Could not refresh the tasks_depth gauges: ${errorMessage(error)}`);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+}
+
+/** What the handler of one attempt receives besides the payload. */
+function contextOf(name: string, task: RunningTask): TaskContext {
+  return {
+    id: `${name}:${task.jobId}`,
+    name,
+    jobId: task.jobId,
+    tenant: task.tenant,
+    attempt: task.attempt,
+    attempts: task.attempts,
+    enqueuedAt: new Date(task.enqueuedAtMs),
+    signal: task.signal,
+    progress: (value: number | object) => {
+      if (!(typeof value === 'number' && Number.isFinite(value)) && (typeof value !== 'object' || value === null)) {
+        return Promise.reject(new InvalidArgumentError('value', 'must be a finite number or an object'));
+      }
+      return task.progress(value);
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { outageAs, runAs } from '../errors/outage-operation.js';
+import { errorMessage } from '../events/error-message.js';
+import type { CounterHandle, HistogramHandle, MetricLabels } from '../metrics/metrics-registry.js';
+import type { RunningTask } from './task-backend.interface.js';
+import { UnrecoverableTaskError } from './task.errors.js';
+
+/** Series (task name × tenant) whose handles one process keeps bound before it starts over. */
+const MAX_SERIES = 10_000;
+/** Tenants per task name whose depth gauge one process refreshes. */
+const MAX_DEPTH_TENANTS = 1_000;
+
+/**
+ * The metric handles of one task name and tenant, bound once.
+ *
+ * @example
+ * observer.series('agent.step', 'acme').completed.add();
+ */
+export interface TaskSeries {
+  readonly labels: MetricLabels;
+  readonly enqueued: CounterHandle;
+  readonly completed: CounterHandle;
+  readonly failed: CounterHandle;
+  readonly retried: CounterHandle;
+  readonly waitMs: HistogramHandle;
+  readonly runMs: HistogramHandle;
+}
+
+/**
+ * Metrics and logs of the task queue (library-internal), shared by TaskService and the workers
+ * TaskHandlerExplorer starts. Per {task, tenant}: the counters tasks_enqueued_total,
+ * tasks_completed_total, tasks_failed_total (final failures: attempts exhausted or
+ * UnrecoverableTaskError), tasks_retried_total (failed attempts that will be retried); the
+ * histograms tasks_wait_ms (start - runAt) and tasks_run_ms; the gauges tasks_active (tasks this
+ * process runs) and tasks_depth (waiting + delayed, refreshed for the names this process handles,
+ * for the tenants it saw).
+ *
+ * @example
+ * await observer.run('tasks.get', () => backend.get(name, tenant, jobId));
+ * observer.series(name, tenant).enqueued.add(count);
+ */
+@Injectable()
+export class TaskObserver {
+  readonly logger = new Logger('Coordination:Tasks');
+  private readonly bound = new Map<string, TaskSeries>();
+  private readonly running = new Map<string, number>();
+  private readonly seen = new Map<string, Set<string>>();
+  /** Set at shutdown: tasks still finishing no longer write gauges that were removed. */
+  private gaugesDropped = false;
+
+  constructor(private readonly core: CoordinationCore) {}
+
+  /**
+   * Runs one backend call of `operation`, rethrowing an outage renamed after the public method.
+   *
+   * @example
+   * const stored = await observer.run('tasks.enqueue', () => backend.add(name, tenant, tasks));
+   */
+  run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return runAs(operation, work, outageAs);
+  }
+
+  /** The metric handles of `name` and `tenant` (bound once); remembers the tenant for the depth gauge. */
+  series(name: string, tenant: string): TaskSeries {
+    const id = `${name}\n${tenant}`;
+    let series = this.bound.get(id);
+    if (series === undefined) {
+      if (this.bound.size >= MAX_SERIES) this.bound.clear();
+      const labels = Object.freeze({ task: name, tenant });
+      const m = this.core.metrics;
+      series = {
+        labels,
+        enqueued: m.counterOf('tasks_enqueued_total', labels),
+        completed: m.counterOf('tasks_completed_total', labels),
+        failed: m.counterOf('tasks_failed_total', labels),
+        retried: m.counterOf('tasks_retried_total', labels),
+        waitMs: m.histogramOf('tasks_wait_ms', labels),
+        runMs: m.histogramOf('tasks_run_ms', labels),
+      };
+      this.bound.set(id, series);
+      this.remember(name, tenant);
+    }
+    return series;
+  }
+
+  /**
+   * One attempt starts: its wait (start - runAt) and the active gauge.
+   *
+   * @example
+   * const series = observer.started(task);
+   */
+  started(task: RunningTask): TaskSeries {
+    const series = this.series(task.name, task.tenant);
+    series.waitMs.observe(Math.max(0, task.startedAtMs - task.runAtMs));
+    this.setActive(series, 1);
+    return series;
+  }
+
+  /**
+   * One attempt ended after `runMs`: completed, retried or finally failed (`error` set).
+   *
+   * @example
+   * observer.ended(task, series, performance.now() - began, error);
+   */
+  ended(task: RunningTask, series: TaskSeries, runMs: number, error?: unknown): void {
+    this.setActive(series, -1);
+    series.runMs.observe(runMs);
+    if (error === undefined) return series.completed.add();
+    const final = error instanceof UnrecoverableTaskError || task.attempt >= task.attempts;
+    const what = `Task ${task.name}:${task.jobId} (tenant ${task.tenant}) attempt ${task.attempt}/${task.attempts} failed: ${errorMessage(error)}`;
+    if (final) {
+      series.failed.add();
+      this.logger.warn(`${what}; it goes to the failed view`);
+    } else {
+      series.retried.add();
+      this.logger.debug(`${what}; it will be retried`);
+    }
+  }
+
+  /** Sets the depth gauge of `name` and `tenant`. */
+  depth(name: string, tenant: string, value: number): void {
+    if (!this.gaugesDropped) this.core.metrics.setGauge('tasks_depth', value, this.series(name, tenant).labels);
+  }
+
+  /** The tenants this process enqueued or ran tasks of `name` for (at most 1 000). */
+  tenantsOf(name: string): string[] {
+    return [...(this.seen.get(name) ?? [])];
+  }
+
+  /** Removes the gauges of `names` (the workers stopped: they would only go stale). */
+  dropGauges(names: readonly string[]): void {
+    this.gaugesDropped = true;
+    for (const name of names) {
+      for (const tenant of this.tenantsOf(name)) {
+        const labels = { task: name, tenant };
+        this.core.metrics.removeGauge('tasks_depth', labels);
+        this.core.metrics.removeGauge('tasks_active', labels);
+      }
+    }
+  }
+
+  private setActive(series: TaskSeries, by: number): void {
+    const id = `${series.labels.task}\n${series.labels.tenant}`;
+    const active = Math.max(0, (this.running.get(id) ?? 0) + by);
+    if (active === 0) this.running.delete(id);
+    else this.running.set(id, active);
+    if (!this.gaugesDropped) this.core.metrics.setGauge('tasks_active', active, series.labels);
+  }
+
+  private remember(name: string, tenant: string): void {
+    let tenants = this.seen.get(name);
+    if (tenants === undefined) this.seen.set(name, (tenants = new Set()));
+    if (tenants.size >= MAX_DEPTH_TENANTS && !tenants.has(tenant)) tenants.delete(tenants.values().next().value as string);
+    tenants.add(tenant);
+  }
+}

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { TASK_BACKEND, type CancelOutcome, type NewTask, type RetryOutcome, type StoredTask, type TaskBackend } from './task-backend.interface.js';
+import { TaskObserver } from './task-observer.js';
+import { TaskNotFoundError, TaskStateError } from './task.errors.js';
+import { TASK_OPTIONS, type ResolvedTaskOptions } from './task.options.js';
+import type { EnqueueOptions, TaskId, TaskInfo, TaskItem, TaskPageOptions, TaskRef, TaskTenantOption, WaitForOptions } from './task.types.js';
+import { checkJobId, checkOptions, checkPage, checkPayload, checkWaitTimeout, parseTaskId, taskName, taskSettings } from './task-validation.js';
+
+/**
+ * The task queue: background work with priorities, delays, retries with backoff and a dead-letter
+ * view, run by `@TaskHandler` methods of any instance. On the redis driver it is BullMQ (one
+ * queue per task name shared by the tenants, fair between them); on the memory driver an
+ * in-process queue with the same semantics.
+ *
+ * - **Ids**: a task's id is `<name>:<jobId>` (`jobId` yours or a random UUID); pass it to `get`,
+ *   `cancel`, `retry`, `waitFor`. Ids are per tenant: another tenant's task is not found.
+ * - **Tenants**: every method works on the tasks of the call's tenant (`options.tenant`, else the
+ *   tenant context); a task's handler runs in its tenant's context.
+ * - **Throwing**: `cancel` / `retry` throw TaskNotFoundError or TaskStateError; `waitFor` throws
+ *   TaskTimeoutError; `get` returns null. `enqueue` throws RedisUnavailableError when Redis is
+ *   unreachable (never a silent drop). Bad input throws InvalidArgumentError naming the argument
+ *   (or TenantInvalidError, TenantRequiredError) before any Redis call.
+ * - **Shutdown**: workers stop taking tasks and wait for the running ones (bounded by
+ *   `tasks.shutdownTimeoutMs`) before the connection closes.
+ *
+ * @example
+ * const AGENT_STEP = defineTask<{ runId: string; agent: string }, { tokens: number }>('agent.step');
+ * const task = await tasks.enqueue(AGENT_STEP, { runId, agent: 'planner' }, { priority: 5, attempts: 3 });
+ * const done = await tasks.waitFor(task.id, { timeoutMs: 60_000 });
+ * if (done.state === 'completed') console.log(done.result?.tokens);
+ */
+@Injectable()
+export class TaskService implements BeforeApplicationShutdown {
+  constructor(
+    private readonly core: CoordinationCore,
+    @Inject(TASK_OPTIONS) private readonly options: ResolvedTaskOptions,
+    @Inject(TASK_BACKEND) private readonly backend: TaskBackend,
+    private readonly observer: TaskObserver,
+  ) {}
+
+  /**
+   * Enqueues one task for the call's tenant and returns it as stored. With a `jobId` that the
+   * tenant's queue of this name still keeps, returns that task instead (deduplication).
+   *
+   * @example
+   * const task = await tasks.enqueue('email.send', { to }, { priority: 5, delayMs: 60_000, jobId: `welcome-${userId}` });
+   */
+  async enqueue<P = unknown, R = unknown>(task: TaskRef<P, R>, payload: NoInfer<P>, options?: EnqueueOptions): Promise<TaskInfo<P, R>> {
+    const name = taskName(task);
+    checkPayload(payload, 'payload');
+    checkOptions(options, 'options');
+    const added = this.newTask(payload, options, 'options');
+    const tenant = this.core.tenants.resolve(options?.tenant, 'tasks.enqueue');
+    const [stored] = await this.add(name, tenant, [added]);
+    return toInfo<P, R>(stored);
+  }
+
+  /**
+   * Enqueues several tasks of one name for the call's tenant, in order (one round trip on the
+   * redis driver), and returns them as stored. A bad item throws naming it (`items[3].priority`)
+   * before anything is enqueued.
+   *
+   * @example
+   * await tasks.enqueueMany(AGENT_STEP, agents.map((agent) => ({ payload: { runId, agent }, jobId: `${runId}-${agent}` })));
+   */
+  async enqueueMany<P = unknown, R = unknown>(task: TaskRef<P, R>, items: ReadonlyArray<TaskItem<NoInfer<P>>>, options?: TaskTenantOption): Promise<Array<TaskInfo<P, R>>> {
+    const name = taskName(task);
+    if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'must be an array of { payload, ...options }');
+    checkOptions(options, 'options');
+    const added = items.map((item: TaskItem<P>, index) => {
+      if (item === undefined) throw new InvalidArgumentError(`items[${index}]`, 'must be an object');
+      checkOptions(item, `items[${index}]`);
+      checkPayload(item.payload, `items[${index}].payload`);
+      return this.newTask(item.payload, item, `items[${index}]`);
+    });
+    const tenant = this.core.tenants.resolve(options?.tenant, 'tasks.enqueueMany');
+    if (added.length === 0) return [];
+    return (await this.add(name, tenant, added, 'tasks.enqueueMany')).map((stored) => toInfo<P, R>(stored));
+  }
+
+  /**
+   * The task with this id of the call's tenant, or null (unknown, removed after it finished, or
+   * another tenant's).
+   *
+   * @example
+   * const task = await tasks.get(id);
+   * if (task?.state === 'failed') console.warn(task.failedReason);
+   */
+  async get<P = unknown, R = unknown>(id: TaskId<P, R>, options?: TaskTenantOption): Promise<TaskInfo<P, R> | null> {
+    const { name, jobId, tenant } = this.target(id, options, 'tasks.get');
+    const stored = await this.observer.run('tasks.get', () => this.backend.get(name, tenant, jobId));
+    return stored === null ? null : toInfo<P, R>(stored);
+  }
+
+  /**
+   * Removes a waiting or delayed task. TaskNotFoundError when the tenant has no such task,
+   * TaskStateError when it is running or finished.
+   *
+   * @example
+   * await tasks.cancel(task.id);
+   */
+  async cancel(id: string, options?: TaskTenantOption): Promise<void> {
+    const { name, jobId, tenant } = this.target(id, options, 'tasks.cancel');
+    outcome(id, 'cancel', await this.observer.run('tasks.cancel', () => this.backend.cancel(name, tenant, jobId)));
+  }
+
+  /**
+   * Runs a failed task (attempts exhausted) again with a fresh set of attempts, and removes it from
+   * the failed view. TaskNotFoundError when the tenant has no such task, TaskStateError when it
+   * has not failed.
+   *
+   * @example
+   * for (const task of await tasks.failed('email.send')) await tasks.retry(task.id);
+   */
+  async retry(id: string, options?: TaskTenantOption): Promise<void> {
+    const { name, jobId, tenant } = this.target(id, options, 'tasks.retry');
+    outcome(id, 'retry', await this.observer.run('tasks.retry', () => this.backend.retry(name, tenant, jobId)));
+  }
+
+  /**
+   * The dead-letter view: the tenant's tasks of `task` that failed for good (attempts exhausted,
+   * or UnrecoverableTaskError), most recently failed first; `limit` (default 20) and `offset` page.
+   *
+   * @example
+   * const dead = await tasks.failed(AGENT_STEP, { limit: 50 });
+   */
+  async failed<P = unknown, R = unknown>(task: TaskRef<P, R>, options?: TaskPageOptions): Promise<Array<TaskInfo<P, R>>> {
+    const { name, page, tenant } = this.paged(task, options, 'tasks.failed');
+    return (await this.observer.run('tasks.failed', () => this.backend.failed(name, tenant, page))).map((stored) => toInfo<P, R>(stored));
+  }
+
+  /**
+   * The tenant's tasks of `task` in any state (those the queue still keeps), most recently
+   * enqueued first; `limit` (default 20) and `offset` page.
+   *
+   * @example
+   * const page = await tasks.list('agent.step', { limit: 20, offset: 20 });
+   */
+  async list<P = unknown, R = unknown>(task: TaskRef<P, R>, options?: TaskPageOptions): Promise<Array<TaskInfo<P, R>>> {
+    const { name, page, tenant } = this.paged(task, options, 'tasks.list');
+    return (await this.observer.run('tasks.list', () => this.backend.list(name, tenant, page))).map((stored) => toInfo<P, R>(stored));
+  }
+
+  /**
+   * How many of the tenant's tasks of `task` wait to start (waiting or delayed).
+   *
+   * @example
+   * if ((await tasks.depth('report.build')) > 1_000) throw new ServiceUnavailableException();
+   */
+  async depth(task: TaskRef, options?: TaskTenantOption): Promise<number> {
+    const name = taskName(task);
+    checkOptions(options, 'options');
+    const tenant = this.core.tenants.resolve(options?.tenant, 'tasks.depth');
+    return this.observer.run('tasks.depth', () => this.backend.depth(name, tenant));
+  }
+
+  /**
+   * Resolves with the task once it completed or failed for good (check `state`). TaskTimeoutError
+   * after `timeoutMs` (default 30 s; the task goes on), TaskNotFoundError when the tenant has no
+   * such task.
+   *
+   * @example
+   * const done = await tasks.waitFor(task.id, { timeoutMs: 60_000 }); // typed by the enqueue that returned `task`
+   */
+  async waitFor<P = unknown, R = unknown>(id: TaskId<P, R>, options?: WaitForOptions): Promise<TaskInfo<P, R>> {
+    const { name, jobId, tenant } = this.target(id, options, 'tasks.waitFor');
+    const timeoutMs = checkWaitTimeout(options?.timeoutMs);
+    const stored = await this.observer.run('tasks.waitFor', () => this.backend.waitFor(name, tenant, jobId, timeoutMs));
+    if (stored === null) throw new TaskNotFoundError(id);
+    return toInfo<P, R>(stored);
+  }
+
+  /** Closes the workers (running tasks finish, bounded by `tasks.shutdownTimeoutMs`) before the connection closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.backend.close(this.options.shutdownTimeoutMs);
+  }
+
+  private newTask(payload: unknown, options: EnqueueOptions | TaskItem | undefined, prefix: string): NewTask {
+    const jobId = options?.jobId === undefined ? randomUUID() : checkJobId(options.jobId, `${prefix}.jobId`);
+    return { jobId, payload, ...taskSettings(options, this.options, prefix) };
+  }
+
+  private async add(name: string, tenant: string, tasks: NewTask[], operation = 'tasks.enqueue'): Promise<StoredTask[]> {
+    const stored = await this.observer.run(operation, () => this.backend.add(name, tenant, tasks));
+    this.observer.series(name, tenant).enqueued.add(tasks.length);
+    return stored;
+  }
+
+  private target(id: string, options: TaskTenantOption | undefined, operation: string): { name: string; jobId: string; tenant: string } {
+    const { name, jobId } = parseTaskId(id);
+    checkOptions(options, 'options');
+    return { name, jobId, tenant: this.core.tenants.resolve(options?.tenant, operation) };
+  }
+
+  private paged(task: TaskRef, options: TaskPageOptions | undefined, operation: string) {
+    const name = taskName(task);
+    checkOptions(options, 'options');
+    const page = checkPage(options);
+    return { name, page, tenant: this.core.tenants.resolve(options?.tenant, operation) };
+  }
+}
+
+/** Throws what a cancel or retry outcome other than success means. */
+function outcome(id: string, operation: 'cancel' | 'retry', result: CancelOutcome | RetryOutcome): void {
+  if (result === 'not-found') throw new TaskNotFoundError(id);
+  if (typeof result === 'object') throw new TaskStateError(id, operation, result.state);
+}
+
+/**
+ * A stored task as the public TaskInfo: its id `<name>:<jobId>`, times as Dates.
+ *
+ * @example
+ * const info = toInfo(await backend.get(name, tenant, jobId));
+ */
+export function toInfo<P = unknown, R = unknown>(stored: StoredTask): TaskInfo<P, R> {
+  const { enqueuedAtMs, runAtMs, startedAtMs, finishedAtMs, result, failedReason, ...rest } = stored;
+  return {
+    ...rest,
+    id: `${stored.name}:${stored.jobId}` as TaskId<P, R>,
+    payload: stored.payload as P,
+    enqueuedAt: new Date(enqueuedAtMs),
+    runAt: new Date(runAtMs),
+    ...(result === undefined ? {} : { result: result as R }),
+    ...(failedReason === undefined ? {} : { failedReason }),
+    ...(startedAtMs === undefined ? {} : { startedAt: new Date(startedAtMs) }),
+    ...(finishedAtMs === undefined ? {} : { finishedAt: new Date(finishedAtMs) }),
+  };
+}

@@ -1,0 +1,8 @@
+import { DRIVERS } from '../support/drivers.js';
+import { describeTaskServiceContract } from '../contract/tasks.contract.js';
+import { describeTaskLifecycleContract } from '../contract/tasks.contract-lifecycle.js';
+
+describe.each(DRIVERS)('TaskService contract ($name)', (driver) => {
+  describeTaskServiceContract(driver);
+  describe('a task from enqueue to shutdown', () => describeTaskLifecycleContract(driver));
+});
