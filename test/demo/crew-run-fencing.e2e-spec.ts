@@ -32,15 +32,17 @@ const heldLock = async (app: INestApplication, key: string): Promise<HeldLockInf
 
 /**
  * Two demo instances sharing one Redis prefix. The first does not renew its locks, so a lock
- * taken from under it is surely not noticed as lost before its run ends.
+ * taken from under it is surely not noticed as lost before its run ends. Agent steps still running
+ * at shutdown (those of a run it aborted) are cut off after 1 s, not the default 10 s.
  */
 async function bootTwoInstances(driver: (typeof REDIS_DRIVERS)[number]): Promise<{ first: INestApplication; second: INestApplication }> {
   const prefix = uniquePrefix('demo');
+  const tasks = { shutdownTimeoutMs: 1_000 };
   const first = (await bootDemo(driver, {
     prefix,
-    configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { autoRenew: false } } }),
+    configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { autoRenew: false }, tasks } }),
   })).app;
-  const second = (await bootDemo(driver, { prefix })).app;
+  const second = (await bootDemo(driver, { prefix, configure: (config) => ({ ...config, coordination: { ...config.coordination, tasks } }) })).app;
   return { first, second };
 }
 
@@ -48,9 +50,10 @@ describe.each(DEMO_BACKENDS)('demo app: a crew run that loses its lock ($name)',
   let app: INestApplication;
 
   beforeAll(async () => {
-    // A lock that is not renewed expires mid-run, as when its holder stalls past the TTL.
+    // A lock that is not renewed expires mid-run, as when its holder stalls past the TTL. The aborted
+    // run's agent steps run on: shutdown cuts them off after 1 s (not the default 10 s).
     ({ app } = await bootDemo(driver, {
-      configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { defaultTtlMs: 300, autoRenew: false } } }),
+      configure: (config) => ({ ...config, coordination: { ...config.coordination, locks: { defaultTtlMs: 300, autoRenew: false }, tasks: { shutdownTimeoutMs: 1_000 } } }),
     }));
   });
 

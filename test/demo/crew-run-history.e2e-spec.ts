@@ -129,7 +129,7 @@ describe.each(DEMO_BACKENDS)('demo app: the crew run history, built from the cre
         { type: 'crew.run.completed', crewId: 'support-triage', runId: 'half-1', durationMs: 1, at: new Date() }, // who started it, and when?
         { type: 'crew.run.completed', ...facts, runId: 'half-2', durationMs: 1, at: 'yesterday' }, // when did it finish?
         { type: 'crew.run.completed', ...facts, runId: 'half-3', fencingToken: 'one', durationMs: 1, at: new Date() },
-        // Only an aborted run is recorded from crew.run.failed (a refused one never is).
+        // Only an aborted or failed run is recorded from crew.run.failed (a refused one never is).
         { type: 'crew.run.failed', ...facts, runId: 'half-4', status: 'refused', recorded: true, error: 'refused', at: new Date() },
         'not an event',
       ];

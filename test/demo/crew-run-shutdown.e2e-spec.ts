@@ -17,7 +17,10 @@ describe.each(REDIS_DRIVERS.filter((d) => d.name === 'standalone'))('demo app: a
   beforeAll(async () => {
     const prefix = uniquePrefix('demo');
     // An event the leaving instance's consumer had read but not started stays pending until another claims it after claimIdleMs.
-    const configure = (config: DemoConfig): DemoConfig => ({ ...config, coordination: { ...config.coordination, streams: { consumerDefaults: { claimIdleMs: 2_000 } } } });
+    // The agent steps of the aborted 20 s run are cut off 1 s into shutdown (not the default 10 s).
+    const configure = (config: DemoConfig): DemoConfig => ({
+      ...config, coordination: { ...config.coordination, streams: { consumerDefaults: { claimIdleMs: 2_000 } }, tasks: { shutdownTimeoutMs: 1_000 } },
+    });
     leaving = (await bootDemo(driver, { prefix, configure })).app;
     staying = (await bootDemo(driver, { prefix, configure })).app;
   });

@@ -12,6 +12,7 @@ import { DemoValidationPipe } from './http/demo-validation.pipe.js';
 import { HTTP_CONFIG, TrustedProxies } from './http/trusted-proxies.js';
 import { HeldLocksModule } from './locks/held-locks.module.js';
 import { ViolationsModule } from './rate-limit/violations.module.js';
+import { TasksModule } from './tasks/tasks.module.js';
 
 /**
  * The demo application: companies (tenants) whose users run crews of AI agents, coordinated
@@ -34,7 +35,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        CoordinationModule.forRoot(config.coordination), CompaniesModule, AuthModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, CacheStatsModule, HealthModule,
+        CoordinationModule.forRoot(config.coordination), CompaniesModule, AuthModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, TasksModule, CacheStatsModule, HealthModule,
       ],
       providers: [
         // `trust proxy` from TRUSTED_PROXIES: the client address `ip` rate-limit rules count by.

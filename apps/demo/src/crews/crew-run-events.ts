@@ -14,7 +14,8 @@ interface RunFacts {
 /**
  * The library's `crew.run.*` events as the demo's runs append them: with who started the run and
  * its fencing token, and for `crew.run.failed` why (`aborted`: its lock was lost or its instance
- * shut down; `refused`: a newer run of the crew had started) and whether it is part of the history.
+ * shut down; `refused`: a newer run of the crew had started; `failed`: an agent step failed for
+ * good, its retries exhausted) and whether it is part of the history.
  *
  * @example
  * const event: CrewRunStreamEvent = { type: 'crew.run.failed', crewId, runId, companyId, triggeredBy, fencingToken, startedAt, status: 'aborted', recorded: true, error: 'lock lost', at: new Date() };
@@ -22,7 +23,7 @@ interface RunFacts {
 export type CrewRunStreamEvent =
   | (Extract<CrewStreamEvent, { type: 'crew.run.started' }> & RunFacts)
   | (Extract<CrewStreamEvent, { type: 'crew.run.completed' }> & RunFacts)
-  | (Extract<CrewStreamEvent, { type: 'crew.run.failed' }> & RunFacts & { status: 'aborted' | 'refused'; recorded: boolean });
+  | (Extract<CrewStreamEvent, { type: 'crew.run.failed' }> & RunFacts & { status: 'aborted' | 'refused' | 'failed'; recorded: boolean });
 
 /**
  * The library's CREW_EVENTS stream (one per company), typed with the demo's run events and trimmed
@@ -55,7 +56,7 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
 
 /**
  * The history record a run event stands for: a completed run, or a failed one that is part of the
- * history (`status: 'aborted'`, `recorded: true`: its token was still the newest). The stream is
+ * history (`status: 'aborted'` or `'failed'`, `recorded: true`: its token was still the newest). The stream is
  * the library's CREW_EVENTS, which any producer may append to, so the event is checked here, not
  * trusted for its type: a `crew.run.completed` or recorded `crew.run.failed` without a run id,
  * crew id, who started it, a valid start time (ISO 8601 with an offset) and end time (a Date), or
@@ -70,7 +71,9 @@ export function runRecord(payload: unknown): RunProjection {
   const { type } = payload;
   if (type === 'crew.run.failed') {
     if (payload.recorded !== true) return { kind: 'none' }; // refused, or an abort another run superseded
-    if (payload.status !== 'aborted') return invalid(`a recorded crew.run.failed must be an aborted run, not ${JSON.stringify(payload.status)}`);
+    if (payload.status !== 'aborted' && payload.status !== 'failed') {
+      return invalid(`a recorded crew.run.failed must be an aborted or failed run, not ${JSON.stringify(payload.status)}`);
+    }
   } else if (type !== 'crew.run.completed') {
     return { kind: 'none' };
   }
@@ -82,7 +85,7 @@ export function runRecord(payload: unknown): RunProjection {
   if (fencingToken !== undefined && !(Number.isSafeInteger(fencingToken) && (fencingToken as number) >= 0)) return invalid(`${type} with a fencingToken that is not a non-negative integer`);
   const run: CrewRun = {
     id: payload.runId as string,
-    status: type === 'crew.run.completed' ? 'succeeded' : 'aborted',
+    status: type === 'crew.run.completed' ? 'succeeded' : (payload.status as 'aborted' | 'failed'),
     startedAt,
     finishedAt: at.toISOString(),
     triggeredBy: payload.triggeredBy as string,

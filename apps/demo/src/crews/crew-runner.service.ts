@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictException, Injectable, Logger } from '@nestjs/common';
 import { LockService, WithLock, type Lock } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CrewEventsService } from './crew-events.service.js';
+import { CrewRunSteps, type RunWork, type StepsOutcome, type StepSummary } from './crew-run-steps.js';
 import type { CrewDefinition, CrewRun } from './crew.model.js';
 
 /** Lock key of a crew's runs, within the company's tenant. */
@@ -12,8 +12,11 @@ export const crewRunLockKey = (crewId: string): string => `crew-run:${crewId}`;
 /** The resource a crew's run history is fenced as (`LockService.checkFence`), within the company's tenant. */
 export const crewHistoryResource = (crewId: string): string => `crew-runs:${crewId}`;
 
-/** What `POST /crews/:crewId/runs` answers for a run that ran to its end. */
-export type CrewRunResult = CrewRun & { crewId: string };
+/**
+ * What `POST /crews/:crewId/runs` answers for a run that ran to its end: `succeeded` when every
+ * agent step completed, `failed` when one failed for good; `steps` says how each went.
+ */
+export type CrewRunResult = CrewRun & { crewId: string; steps: StepSummary[]; reason?: string };
 
 /**
  * Runs a crew: one run per crew at a time across every instance of the app. `@WithLock` takes
@@ -37,6 +40,10 @@ export type CrewRunResult = CrewRun & { crewId: string };
  * Closing it would need the write itself to compare the token (see `fence`); an append to a
  * stream cannot, and the history is written later from the stream by `CrewRunHistory`.
  *
+ * The agents' work is a task per agent (AGENT_STEP, see `CrewRunSteps`), enqueued in the
+ * company's tenant and run by `AgentStepWorker` on any instance, with retries; the run waits for
+ * them and ends `succeeded` when every step completed, `failed` (recorded) when one failed for good.
+ *
  * Each run appends `crew.run.started`, then `crew.run.completed` or `crew.run.failed`, to the
  * company's durable crew event stream (CREW_RUN_EVENTS), and publishes them on the EventBus for
  * live listeners (SSE). The terminal event is the run's record: `CrewRunHistory` writes the crew's
@@ -52,10 +59,10 @@ export type CrewRunResult = CrewRun & { crewId: string };
 export class CrewRunner {
   private readonly logger = new Logger('CrewRunner');
 
-  constructor(private readonly events: CrewEventsService, private readonly locks: LockService) {}
+  constructor(private readonly events: CrewEventsService, private readonly locks: LockService, private readonly steps: CrewRunSteps) {}
 
   @WithLock((crew: CrewDefinition) => crewRunLockKey(crew.id), { waitMs: 0 })
-  async run(crew: CrewDefinition, user: AuthUser, durationMs: number): Promise<CrewRunResult> {
+  async run(crew: CrewDefinition, user: AuthUser, work: RunWork): Promise<CrewRunResult> {
     // The lock @WithLock holds for this call: its fencing token travels with the run.
     const lock = this.locks.current();
     if (!lock) throw new Error(`CrewRunner.run called without holding "${crewRunLockKey(crew.id)}"`);
@@ -68,29 +75,38 @@ export class CrewRunner {
     }
     await this.events.appendRun({ type: 'crew.run.started', ...facts(crew, run), at: new Date(run.startedAt) });
     await this.events.publish(crew.companyId, {
-      crewId: crew.id, type: 'run.started', data: { runId: run.id, fencingToken: run.fencingToken, triggeredBy: user.id, durationMs },
+      crewId: crew.id, type: 'run.started', data: { runId: run.id, fencingToken: run.fencingToken, triggeredBy: user.id, durationMs: work.durationMs },
     });
+    let outcome: StepsOutcome;
     try {
-      // Stands in for the agents calling their models one after another, each call given the signal.
-      await delay(durationMs, undefined, { signal: lock.signal });
+      // One task per agent, run on any instance; waiting for them stops when the signal aborts.
+      outcome = await this.steps.run(crew, run.id, work, lock.signal);
       lock.signal.throwIfAborted();
     } catch (error) {
       if (!lock.signal.aborted) throw error;
       await this.aborted(crew, { ...run, finishedAt: new Date().toISOString() }, lock);
       throw lock.signal.reason;
     }
-    const finished = { ...run, status: 'succeeded' as const, finishedAt: new Date().toISOString() };
+    const finished = { ...run, status: outcome.status, finishedAt: new Date().toISOString() };
     if (!(await this.fence(crew, lock))) {
       await this.failed(crew, finished, { status: 'refused', recorded: false, reason: REFUSED });
       throw this.refusal(crew, run);
     }
     // The run's record: CrewRunHistory writes it to the crew's history from this event.
     const at = new Date(finished.finishedAt);
+    if (outcome.status === 'failed') {
+      const reason = outcome.reason ?? 'an agent step failed';
+      await this.events.appendRun({ type: 'crew.run.failed', ...facts(crew, run), status: 'failed', recorded: true, error: reason, at });
+      await this.events.publish(crew.companyId, {
+        crewId: crew.id, type: 'run.failed', data: { runId: run.id, fencingToken: run.fencingToken, status: 'failed', recorded: true, reason },
+      });
+      return { crewId: crew.id, ...finished, steps: outcome.steps, reason };
+    }
     await this.events.appendRun({ type: 'crew.run.completed', ...facts(crew, run), durationMs: at.getTime() - Date.parse(run.startedAt), at });
     await this.events.publish(crew.companyId, {
       crewId: crew.id, type: 'run.completed', data: { runId: finished.id, fencingToken: run.fencingToken, status: finished.status, finishedAt: finished.finishedAt },
     });
-    return { crewId: crew.id, ...finished };
+    return { crewId: crew.id, ...finished, steps: outcome.steps };
   }
 
   /**

@@ -28,7 +28,9 @@ export class CrewRunsController {
   constructor(private readonly crews: CrewsService, private readonly runner: CrewRunner) {}
 
   /**
-   * Runs the crew (one run per crew at a time: 409 `E_LOCK_TIMEOUT` while it runs elsewhere).
+   * Runs the crew (one run per crew at a time: 409 `E_LOCK_TIMEOUT` while it runs elsewhere): one
+   * AGENT_STEP task per agent, answered once they all ended (201, `status: 'succeeded'`, or
+   * `'failed'` when a step exhausted its attempts; `?failures=` makes the first attempts fail).
    * A run that lost its lock is 409 `E_LOCK_LOST`, one stopped by shutdown 503 `E_LOCK_SHUTDOWN`,
    * one that a newer run of the crew started after (its token fenced out) 409 with `outcome: 'refused'`.
    */
@@ -41,7 +43,7 @@ export class CrewRunsController {
   @Post(':crewId/runs')
   async run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {
     const crew = await this.crews.definition(user.companyId, crewId);
-    return this.runner.run(crew, user, query.durationMs ?? 2_000);
+    return this.runner.run(crew, user, { durationMs: query.durationMs ?? 2_000, failures: query.failures ?? 0 });
   }
 
   /**

@@ -19,7 +19,7 @@ export interface CrewConfig {
  */
 export interface CrewRun {
   id: string;
-  /** `aborted`: stopped when its lock was lost or its instance shut down. */
+  /** `failed`: an agent step failed for good (its retries exhausted); `aborted`: stopped when its lock was lost or its instance shut down. */
   status: 'succeeded' | 'failed' | 'aborted';
   startedAt: string;
   finishedAt?: string;
@@ -50,7 +50,7 @@ export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
 
 /**
  * Events only a crew run publishes: `crew.run.started`, `crew.run.completed`, and
- * `crew.run.failed` (`data.status`: `aborted`, or `refused` when a newer run of the crew had started, raising the crew's fence).
+ * `crew.run.failed` (`data.status`: `failed` when an agent step failed for good, `aborted`, or `refused` when a newer run of the crew had started, raising the crew's fence).
  */
 export type CrewRunEventType = 'run.started' | 'run.completed' | 'run.failed';
 

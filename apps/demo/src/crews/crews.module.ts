@@ -7,6 +7,8 @@ import { crewEventsController } from './crew-events.controller.js';
 import { CrewEventsService } from './crew-events.service.js';
 import { CrewRunDeadLettersController } from './crew-run-dead-letters.controller.js';
 import { CrewRunHistory, RUN_HISTORY_CONFIG } from './crew-run-history.service.js';
+import { AgentStepWorker } from './agent-step.worker.js';
+import { CrewRunSteps } from './crew-run-steps.js';
 import { CrewRunner } from './crew-runner.service.js';
 import { CrewRunsController } from './crew-runs.controller.js';
 import { CrewsController } from './crews.controller.js';
@@ -14,7 +16,8 @@ import { CrewsService } from './crews.service.js';
 import { crewStoreProvider } from './redis-crew.store.js';
 
 /**
- * Crews of AI agents: listing, reading (cached) and editing them, runs (locked, rate-limited) and
+ * Crews of AI agents: listing, reading (cached) and editing them, runs (locked, rate-limited; their
+ * agent steps are tasks, run by `AgentStepWorker` on any instance) and
  * their history (built from the durable crew event stream), agent calls and the crew event
  * stream, and the run events the history could not write (dead letters). `store` says where
  * the crews and their run history live.
@@ -30,7 +33,7 @@ export class CrewsModule {
       imports: [CompaniesModule],
       controllers: [CrewsController, crewEventsController(streams.publishQuota), CrewRunsController, CrewRunDeadLettersController],
       providers: [
-        crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner, CrewRunHistory,
+        crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner, CrewRunSteps, AgentStepWorker, CrewRunHistory,
         { provide: STREAMS_CONFIG, useValue: streams },
         { provide: RUN_HISTORY_CONFIG, useValue: runHistory },
       ],
