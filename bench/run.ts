@@ -49,7 +49,10 @@ async function main(): Promise<void> {
   const selected = all.filter(
     (g) => filters.length === 0 || filters.some((f) => g.name.toLowerCase().includes(f.toLowerCase())),
   );
-  if (selected.length === 0) {
+  const probes = suites
+    .flatMap((suite) => suite.probes ?? [])
+    .filter((p) => filters.length === 0 || filters.some((f) => p.name.toLowerCase().includes(f.toLowerCase())));
+  if (selected.length === 0 && probes.length === 0) {
     console.error(`no group matches ${JSON.stringify(filters)}; groups:\n  ${all.map((g) => g.name).join('\n  ')}`);
     process.exitCode = 1;
     return;
@@ -71,6 +74,16 @@ async function main(): Promise<void> {
       const section = renderGroup(group.name, group.cases, stats, group.options, concurrency);
       console.log(`\n${section.text}\n`);
       sections.push(section.text);
+      missed += section.missed;
+    }
+    for (const probe of probes) {
+      console.log(`${probe.name}`);
+      await redis.flushAll();
+      const ctx = { redisUrl: redis.url, redisHost: redis.host, redisPort: redis.port, concurrency: 1 };
+      const section = await probe.run(ctx);
+      const text = `### ${probe.name}\n\n${section.text}`;
+      console.log(`\n${text}\n`);
+      sections.push(text);
       missed += section.missed;
     }
   } finally {

@@ -6,6 +6,7 @@ import * as rateLimit from './rate-limit.bench.js';
 import * as cache from './cache.bench.js';
 import * as sessions from './sessions.bench.js';
 import * as streams from './streams.bench.js';
+import * as tasks from './tasks.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -14,4 +15,4 @@ import * as streams from './streams.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams, tasks];

@@ -50,8 +50,19 @@ export interface BenchGroupOptions {
   targets?: BenchTarget[];
 }
 
+/**
+ * A one-shot measurement that is not a rate (e.g. how far a fairness scenario gets): it runs once
+ * per `npm run bench` (selected by the same filter as groups) and returns the markdown recorded
+ * under its name, its own figures and, where there is one, its target MET or MISSED.
+ */
+export interface BenchProbe {
+  name: string;
+  run(ctx: BenchContext): Promise<{ text: string; missed: number }>;
+}
+
 /** What each `bench/cases/*.bench.ts` module exports. */
 export interface BenchSuite {
   cases: BenchCase[];
   groups?: BenchGroupOptions[];
+  probes?: BenchProbe[];
 }
