@@ -47,13 +47,11 @@ export function taskStateOf(state: JobState | 'unknown'): TaskState | null {
  * queue.addBulk(tasks.map((t, i) => ({ name: JOB_NAME, data: { t: tenant, p: t.payload }, opts: jobOptions(tenant, t, tags[i]) })));
  */
 export function jobOptions(tenant: string, task: NewTask, tag: number): JobsOptions {
-  return {
-    jobId: bullJobId(tenant, task.jobId),
-    priority: bullPriority(task.priority, tag),
-    delay: task.delayMs,
-    attempts: task.attempts,
-    backoff: { type: task.backoff.type, delay: task.backoff.delayMs },
-  };
+  const options: JobsOptions = { jobId: bullJobId(tenant, task.jobId), priority: bullPriority(task.priority, tag), attempts: task.attempts };
+  // Only what applies: BullMQ packs every option of every job, on enqueue and on each move.
+  if (task.delayMs > 0) options.delay = task.delayMs;
+  if (task.attempts > 1) options.backoff = { type: task.backoff.type, delay: task.backoff.delayMs };
+  return options;
 }
 
 /**

@@ -3,6 +3,7 @@ import { settlesWithin } from '../connection/close-client.js';
 import type { RedisClient } from '../connection/redis-client.factory.js';
 import { haltable, type BullMQ, type HaltableWorker } from './redis-task-bullmq.js';
 import type { RunningTask, TaskProcessor, TaskWorker } from './task-backend.interface.js';
+import { LazyAbort } from './task-abort.js';
 import { UnrecoverableTaskError } from './task.errors.js';
 import type { TaskJob } from './redis-task-records.js';
 
@@ -47,7 +48,7 @@ export class RedisTaskWorker implements TaskWorker {
   /** The BullMQ Worker, once bullmq is imported (undefined if that failed or close() came first). */
   private readonly started: Promise<HaltableWorker<TaskJob['data'], unknown> | undefined>;
   private bull?: BullMQ;
-  private readonly running = new Set<AbortController>();
+  private readonly running = new Set<LazyAbort>();
   /** Set once close() gave up waiting: attempts that fail from then on were cut off, not failed. */
   private cutOff = false;
   private lastErrorLogMs = 0;
@@ -126,15 +127,15 @@ export class RedisTaskWorker implements TaskWorker {
     const tenant = job.data.t;
     const jobId = job.id!.slice(tenant.length + 1);
     if (job.attemptsStarted === 1) this.hooks.firstStart(name, tenant);
-    const controller = new AbortController();
-    this.running.add(controller);
+    const abort = new LazyAbort();
+    this.running.add(abort);
     try {
-      return await this.processor(runningTask(name, tenant, jobId, job, controller.signal));
+      return await this.processor(runningTask(name, tenant, jobId, job, abort));
     } catch (error) {
-      if (this.cutOff && controller.signal.aborted) throw await this.handBack(job, token);
+      if (this.cutOff && abort.aborted) throw await this.handBack(job, token);
       throw await this.failure(error, job, tenant, jobId);
     } finally {
-      this.running.delete(controller);
+      this.running.delete(abort);
     }
   }
 
@@ -166,7 +167,7 @@ export class RedisTaskWorker implements TaskWorker {
   }
 }
 
-function runningTask(name: string, tenant: string, jobId: string, job: TaskJob, signal: AbortSignal): RunningTask {
+function runningTask(name: string, tenant: string, jobId: string, job: TaskJob, abort: LazyAbort): RunningTask {
   const enqueuedAtMs = job.timestamp;
   return {
     name,
@@ -179,7 +180,9 @@ function runningTask(name: string, tenant: string, jobId: string, job: TaskJob, 
     runAtMs: enqueuedAtMs + (job.opts.delay ?? 0),
     startedAtMs: job.processedOn ?? Date.now(),
     progress: (value) => job.updateProgress(value),
-    signal,
+    get signal() {
+      return abort.signal;
+    },
   };
 }
 

@@ -21,8 +21,6 @@ type TaskQueue = Queue<TaskJobData, unknown, string>;
 export const FAIR_TTL_MS = 86_400_000;
 /** Newest job ids a tenant's index keeps per task name (what `list` can page through). */
 export const INDEX_CAP = 10_000;
-/** How long first starts are gathered before their fairness decrement is sent, ms. */
-const START_FLUSH_MS = 10;
 
 /**
  * The task queue on BullMQ: one Queue per task name (prefix `<prefix>:_shared:tasks`, queue name
@@ -37,7 +35,7 @@ const START_FLUSH_MS = 10;
  *
  * Per add: one script (fairness tags, waiting count, index; it also skips job ids BullMQ has) and
  * one `addBulk` pipeline. Per task run: BullMQ's own commands plus, on a first start, a share of
- * one fire-and-forget script (the first starts of 10 ms coalesced per tenant; auto-pipelined, no
+ * one fire-and-forget script (the first starts of one event-loop turn coalesced per tenant; auto-pipelined, no
  * round trip awaited). Reads are in RedisTaskQueries, the worker in RedisTaskWorker.
  *
  * Where it may be off: the waiting count (`depth`, and whether a tenant's tags restart at 1) is
@@ -63,7 +61,7 @@ export class RedisTaskBackend implements TaskBackend {
   private queueClient?: RedisClient;
   /** First starts not sent yet, per fairness hash (see firstStart). */
   private readonly starts = new Map<string, number>();
-  private startsTimer?: NodeJS.Timeout;
+  private startsFlush?: NodeJS.Immediate;
 
   constructor(core: CoordinationCore, private readonly options: ResolvedTaskOptions) {
     if (!core.connection) throw new Error('RedisTaskBackend needs the redis driver');
@@ -192,20 +190,22 @@ export class RedisTaskBackend implements TaskBackend {
   }
 
   /**
-   * Fire-and-forget: the first starts of a short window (START_FLUSH_MS) are counted per fairness
-   * hash and sent as one auto-pipelined script each, so a run adds no round trip and a busy
-   * worker one small script per window and tenant. `add` and `depth` send what is pending first
-   * (same connection, so Redis applies it before their own commands).
+   * Fire-and-forget: the first starts of one turn of the event loop are counted per fairness hash
+   * and sent as one auto-pipelined script each (setImmediate), so a run adds no round trip, and the
+   * decrement is on the wire before the handler's first reply can come back: a worker that dies
+   * mid-task has sent it (a longer window lost it with the process, leaving the count too high).
+   * `add` and `depth` send what is pending first (same connection, so Redis applies it before
+   * their own commands).
    */
   private readonly firstStart = (name: string, tenant: string): void => {
     const fair = this.keys.ofTenant(tenant, name).fair;
     this.starts.set(fair, (this.starts.get(fair) ?? 0) + 1);
-    this.startsTimer ??= setTimeout(this.flushStarts, START_FLUSH_MS);
+    this.startsFlush ??= setImmediate(this.flushStarts);
   };
 
   private readonly flushStarts = (): void => {
-    clearTimeout(this.startsTimer);
-    this.startsTimer = undefined;
+    clearImmediate(this.startsFlush);
+    this.startsFlush = undefined;
     for (const [fair, count] of this.starts) {
       this.connection.runScript(S.start, [fair], [FAIR_TTL_MS, count]).catch((error: unknown) => {
         this.logger.warn(`Fairness count ${fair} not updated: ${error instanceof Error ? error.message : String(error)}`);

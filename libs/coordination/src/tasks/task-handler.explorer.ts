@@ -149,7 +149,10 @@ function contextOf(name: string, task: RunningTask): TaskContext {
     attempt: task.attempt,
     attempts: task.attempts,
     enqueuedAt: new Date(task.enqueuedAtMs),
-    signal: task.signal,
+    // Read through: the worker creates the signal only if the handler looks at it.
+    get signal() {
+      return task.signal;
+    },
     progress: (value: number | object) => {
       if (!(typeof value === 'number' && Number.isFinite(value)) && (typeof value !== 'object' || value === null)) {
         return Promise.reject(new InvalidArgumentError('value', 'must be a finite number or an object'));
