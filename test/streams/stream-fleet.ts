@@ -1,5 +1,3 @@
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StreamService, type StreamConsumeOptions } from '@nest-coordination/core';
 import { Cluster, Redis } from 'ioredis';
@@ -7,31 +5,11 @@ import { StreamKeys } from '../../libs/coordination/src/streams/stream-keys.js';
 import { testClusterNodes, testRedisUrl } from '../harness/env.js';
 import { forkWorker, killWorker, type WorkerProcess } from '../locks/worker-process.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
+import { assertFreshBuild } from '../support/stale-build.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 
 // Children import @nest-coordination/core from libs/coordination/dist (`npm run build:lib`).
 const CHILD = fileURLToPath(new URL('./children/stream-consumer.child.mjs', import.meta.url));
-const STREAMS_SOURCE = fileURLToPath(new URL('../../libs/coordination/src/streams/', import.meta.url));
-const STREAMS_BUILT = fileURLToPath(new URL('../../libs/coordination/dist/streams/', import.meta.url));
-const REBUILD = 'npx tsc -p libs/coordination/tsconfig.lib.json && node scripts/copy-assets.mjs';
-
-/**
- * The streams sources (`src/streams/**`: .ts but specs, and the Lua scripts) whose built file in
- * `dist/streams` is missing or older: what the children would run stale.
- *
- * @example
- * staleStreamsBuild(); // ['stream-consumer.ts', 'lua/claim.lua'] after editing them without a rebuild
- */
-export function staleStreamsBuild(): string[] {
-  const stale: string[] = [];
-  for (const name of readdirSync(STREAMS_SOURCE, { recursive: true, encoding: 'utf8' })) {
-    const built = name.endsWith('.lua') ? name : name.endsWith('.ts') && !name.endsWith('.spec.ts') ? name.replace(/\.ts$/, '.js') : undefined;
-    if (built === undefined) continue;
-    const output = statSync(join(STREAMS_BUILT, built), { throwIfNoEntry: false });
-    if (output === undefined || output.mtimeMs < statSync(join(STREAMS_SOURCE, name)).mtimeMs) stale.push(name);
-  }
-  return stale.sort();
-}
 
 /**
  * The stream, group and tenant every process of a fleet works on.
@@ -98,13 +76,7 @@ export class StreamFleet {
 
   /** Fails naming the stale files when dist/streams is older than its sources: the children would run old code. */
   static async start(driver: DriverCase): Promise<StreamFleet> {
-    const stale = staleStreamsBuild();
-    if (stale.length > 0) {
-      throw new Error(
-        `libs/coordination/dist/streams is older than its sources (${stale.slice(0, 5).join(', ')}${stale.length > 5 ? `, and ${stale.length - 5} more` : ''}): ` +
-          `the consumer processes import dist and would run stale code. Rebuild it: ${REBUILD}`,
-      );
-    }
+    assertFreshBuild('streams', 'the consumer processes');
     const prefix = uniquePrefix('streamfleet');
     const booted = await bootModule({ ...driver.options(), prefix, health: { pingIntervalMs: 0 } });
     const redis = driver.name === 'cluster' ? new Cluster(testClusterNodes()) : new Redis(testRedisUrl());
