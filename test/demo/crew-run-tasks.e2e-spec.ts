@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { EventBus, type CoordinationEvent, type TaskInfo } from '@nest-coordination/core';
 import request from 'supertest';
-import { AGENT_STEP, agentStepJobId } from '../../apps/demo/src/crews/agent-step.task.js';
+import { AGENT_STEP, AGENT_STEP_RETRIES, agentStepJobId } from '../../apps/demo/src/crews/agent-step.task.js';
 import type { CrewRunResult } from '../../apps/demo/src/crews/crew-runner.service.js';
 import type { CrewEventPayload } from '../../apps/demo/src/crews/crew.model.js';
 import type { TaskQueueView } from '../../apps/demo/src/tasks/tasks.controller.js';
@@ -11,10 +11,15 @@ import { DEMO_BACKENDS, as, bootDemo, recordedRun } from './demo-test-app.js';
 // Each test runs as its own user and crew: per-user run quotas (5 a minute) are shared by the file.
 const ADA = as('u-ada', 'acme');
 const BOB = as('u-bob', 'acme');
+const CLEO = as('u-cleo', 'acme');
 const HANK = as('u-hank', 'globex');
 
 /** A task as GET /tasks answers it (JSON: dates as strings). */
-type TaskJson = Omit<TaskInfo, 'enqueuedAt' | 'runAt' | 'startedAt' | 'finishedAt'> & { payload: { runId: string; agentId: string } };
+type TaskJson = Omit<TaskInfo, 'enqueuedAt' | 'runAt' | 'startedAt' | 'finishedAt'> & {
+  payload: { runId: string; agentId: string };
+  enqueuedAt: string;
+  startedAt?: string;
+};
 
 describe.each(DEMO_BACKENDS)('demo app: a crew run\'s agent steps are tasks ($name)', (driver) => {
   let app: INestApplication;
@@ -75,6 +80,10 @@ describe.each(DEMO_BACKENDS)('demo app: a crew run\'s agent steps are tasks ($na
     expect(result.steps.map((s) => [s.agentId, s.state, s.attemptsMade])).toEqual([['a-3', 'completed', 2], ['a-4', 'completed', 2]]);
     const steps = stepsOf(await queue(BOB), result.id);
     expect(steps.map((t) => [t.state, t.attemptsMade, (t.result as { attempt: number }).attempt])).toEqual([['completed', 2, 2], ['completed', 2, 2]]);
+    // The second attempt waited out the backoff after the first failed (a lower bound on the delay, not a timing).
+    for (const step of steps) {
+      expect(Date.parse(step.startedAt!)).toBeGreaterThanOrEqual(Date.parse(step.enqueuedAt) + AGENT_STEP_RETRIES.backoff.delayMs);
+    }
   });
 
   it('fails the run when an agent step exhausts its attempts: recorded as failed, crew.run.failed published, the reason in GET /tasks', async () => {
@@ -106,12 +115,14 @@ describe.each(DEMO_BACKENDS)('demo app: a crew run\'s agent steps are tasks ($na
   });
 
   it('answers 400 for out-of-range failures and limit, 400 without a company', async () => {
-    for (const failures of ['-1', '4', 'often']) {
-      const res = await run(BOB, 'support-triage', `failures=${failures}`).expect(400);
+    // A plain integer 0..3 only: not empty, hexadecimal or exponent notation (Number() would read them). Two users: 5 runs a minute each.
+    for (const [user, failures] of [[BOB, '-1'], [BOB, '4'], [BOB, 'often'], [BOB, ''], [CLEO, '0x2'], [CLEO, '1e0'], [CLEO, '1.0']] as const) {
+      const res = await run(user, 'support-triage', `failures=${failures}`).expect(400);
       expect(JSON.stringify(res.body.message)).toContain('failures');
     }
     for (const limit of ['0', '101']) await request(app.getHttpServer()).get(`/tasks?limit=${limit}`).set(BOB).expect(400);
-    expect((await queue(BOB, '?limit=1')).recent.length).toBeLessThanOrEqual(1);
+    // The company has run steps before: a page of one holds exactly one.
+    expect((await queue(BOB, '?limit=1')).recent).toHaveLength(1);
     await request(app.getHttpServer()).get('/tasks').set({ 'x-user-id': 'u-bob' }).expect(400);
   });
 });

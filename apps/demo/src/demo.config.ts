@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { CoordinationModuleOptions } from '@nest-coordination/core';
+import { DEFAULT_RUN_STEPS_TIMEOUT_MS, type CrewRunsConfig } from './crews/crew-run-steps.js';
 
 /** Request header that carries the company (tenant) id. */
 export const COMPANY_HEADER = 'x-company-id';
@@ -97,6 +98,8 @@ export interface DemoConfig {
   store: StoreConfig;
   http: HttpConfig;
   runHistory: RunHistoryConfig;
+  /** How crew runs wait for their agent steps (`stepsTimeoutMs`, default `DEFAULT_RUN_STEPS_TIMEOUT_MS`). */
+  runs: CrewRunsConfig;
 }
 
 export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
@@ -180,6 +183,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     // Express checks the peer first, and RateLimitGuard counts by the `request.ip` it computes.
     http: { trustedProxies: trustedProxies(env) },
     runHistory: { ...DEFAULT_RUN_HISTORY_CONFIG },
+    runs: { stepsTimeoutMs: DEFAULT_RUN_STEPS_TIMEOUT_MS },
   };
 }
 

@@ -1,14 +1,20 @@
 import { defineTask } from '@nest-coordination/core';
 
 /**
- * What one agent step of a crew run gets: the run, the agent, and how the simulated model call
- * behaves (`durationMs` of work; the first `failures` attempts fail, so retries show).
+ * What one agent step of a crew run gets: the run (with the fencing token of its lock), the agent,
+ * and how the simulated model call behaves (`durationMs` of work; the first `failures` attempts
+ * fail, so retries show).
  *
  * @example
- * const payload: AgentStepPayload = { runId, crewId: 'market-research', agentId: 'a-1', role: 'researcher', model: 'gpt-4o-mini', durationMs: 2_000, failures: 0 };
+ * const payload: AgentStepPayload = { runId, fencingToken: lock.fencingToken, crewId: 'market-research', agentId: 'a-1', role: 'researcher', model: 'gpt-4o-mini', durationMs: 2_000, failures: 0 };
  */
 export interface AgentStepPayload {
   runId: string;
+  /**
+   * Fencing token of the run's `crew-run:<crewId>` lock: the step works only while it is still
+   * the newest the crew has seen (`AgentStepWorker`), so the steps of a superseded run stop.
+   */
+  fencingToken: number;
   crewId: string;
   agentId: string;
   role: string;
@@ -57,8 +63,9 @@ export const AGENT_STEP_RETRIES = { attempts: 3, backoff: { type: 'exponential',
 export const AGENT_STEP_CONCURRENCY = 4;
 
 /**
- * The job id of an agent's step in a run: one step per agent and run, so enqueuing it again
- * (a retried request) returns the same task.
+ * The job id of an agent's step in a run: one step per agent and run. Every request starts a new
+ * run (a new run id), so a retried request enqueues new steps; the id only keeps one run from
+ * enqueuing an agent's step twice, and makes a step easy to find from its run.
  *
  * @example
  * agentStepJobId('0b6f…', 'a-1'); // '0b6f….a-1'

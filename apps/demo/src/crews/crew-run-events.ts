@@ -15,7 +15,8 @@ interface RunFacts {
  * The library's `crew.run.*` events as the demo's runs append them: with who started the run and
  * its fencing token, and for `crew.run.failed` why (`aborted`: its lock was lost or its instance
  * shut down; `refused`: a newer run of the crew had started; `failed`: an agent step failed for
- * good, its retries exhausted) and whether it is part of the history.
+ * good, its retries exhausted, or the run ended by a timeout or an error) and whether it is part
+ * of the history.
  *
  * @example
  * const event: CrewRunStreamEvent = { type: 'crew.run.failed', crewId, runId, companyId, triggeredBy, fencingToken, startedAt, status: 'aborted', recorded: true, error: 'lock lost', at: new Date() };

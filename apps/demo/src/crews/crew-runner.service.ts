@@ -53,7 +53,10 @@ export type CrewRunResult = CrewRun & { crewId: string; steps: StepSummary[]; re
  * taken over after expiry) or the instance shuts down (the library aborts held locks' signals
  * and waits for their sections to return before releasing). Such a run is recorded as
  * `aborted`, `crew.run.failed` is published, and the caller gets the signal's reason
- * (LockLostError: 409 `E_LOCK_LOST`; LockShutdownError: 503 `E_LOCK_SHUTDOWN`).
+ * (LockLostError: 409 `E_LOCK_LOST`; LockShutdownError: 503 `E_LOCK_SHUTDOWN`). Any other error
+ * while the steps run (waiting for them failed) ends the run likewise, as `failed`, and reaches
+ * the caller: a run never stays started. Either way its steps not started yet are cancelled, and
+ * the ones running stop at their next fence check once a newer run has started (`AgentStepWorker`).
  */
 @Injectable()
 export class CrewRunner {
@@ -80,12 +83,14 @@ export class CrewRunner {
     let outcome: StepsOutcome;
     try {
       // One task per agent, run on any instance; waiting for them stops when the signal aborts.
-      outcome = await this.steps.run(crew, run.id, work, lock.signal);
+      outcome = await this.steps.run(crew, { id: run.id, fencingToken: run.fencingToken }, work, lock.signal);
       lock.signal.throwIfAborted();
     } catch (error) {
-      if (!lock.signal.aborted) throw error;
-      await this.aborted(crew, { ...run, finishedAt: new Date().toISOString() }, lock);
-      throw lock.signal.reason;
+      // Never left started: the run ends `aborted` (its signal) or `failed` (any other error), recorded if still the newest.
+      const aborted = lock.signal.aborted;
+      const reason = aborted ? lock.signal.reason : error;
+      await this.ended(crew, { ...run, finishedAt: new Date().toISOString() }, lock, { status: aborted ? 'aborted' : 'failed', reason: messageOf(reason) });
+      throw reason;
     }
     const finished = { ...run, status: outcome.status, finishedAt: new Date().toISOString() };
     if (!(await this.fence(crew, lock))) {
@@ -129,20 +134,23 @@ export class CrewRunner {
     });
   }
 
-  /** Records an aborted run (if still the newest) and tells the company; never throws, so the abort reason reaches the caller. */
-  private async aborted(crew: CrewDefinition, run: RunStart & { finishedAt: string }, lock: Lock): Promise<void> {
+  /**
+   * Records a run that ended before its steps did (`aborted`, or `failed` by an error), if still
+   * the newest, and tells the company; never throws, so the reason reaches the caller.
+   */
+  private async ended(crew: CrewDefinition, run: RunStart & { finishedAt: string }, lock: Lock, outcome: { status: 'aborted' | 'failed'; reason: string }): Promise<void> {
     const newest = await this.fence(crew, lock).catch((error: unknown) => {
-      this.logger.warn(`Could not check the fence of aborted run ${run.id} of crew "${crew.id}": ${messageOf(error)}`);
+      this.logger.warn(`Could not check the fence of ${outcome.status} run ${run.id} of crew "${crew.id}": ${messageOf(error)}`);
       return false;
     });
-    await this.failed(crew, run, { status: 'aborted', recorded: newest, reason: messageOf(lock.signal.reason) });
+    await this.failed(crew, run, { ...outcome, recorded: newest });
   }
 
   /**
-   * Appends `crew.run.failed` to the stream (with `recorded: true`, the aborted run's record) and
+   * Appends `crew.run.failed` to the stream (with `recorded: true`, the ended run's record) and
    * publishes it; never throws. `recorded` is published true only once the record was appended.
    */
-  private async failed(crew: CrewDefinition, run: RunStart & { finishedAt?: string }, outcome: { status: 'aborted' | 'refused'; recorded: boolean; reason: string }): Promise<void> {
+  private async failed(crew: CrewDefinition, run: RunStart & { finishedAt?: string }, outcome: { status: 'aborted' | 'refused' | 'failed'; recorded: boolean; reason: string }): Promise<void> {
     const { status, reason } = outcome;
     const at = new Date(run.finishedAt ?? Date.now());
     const recorded = await this.events.appendRun({ type: 'crew.run.failed', ...facts(crew, run), status, recorded: outcome.recorded, error: reason, at }).then(

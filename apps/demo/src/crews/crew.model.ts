@@ -19,7 +19,7 @@ export interface CrewConfig {
  */
 export interface CrewRun {
   id: string;
-  /** `failed`: an agent step failed for good (its retries exhausted); `aborted`: stopped when its lock was lost or its instance shut down. */
+  /** `failed`: an agent step failed for good (its retries exhausted), its steps timed out, or waiting for them failed; `aborted`: stopped when its lock was lost or its instance shut down. */
   status: 'succeeded' | 'failed' | 'aborted';
   startedAt: string;
   finishedAt?: string;

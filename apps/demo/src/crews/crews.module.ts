@@ -8,7 +8,7 @@ import { CrewEventsService } from './crew-events.service.js';
 import { CrewRunDeadLettersController } from './crew-run-dead-letters.controller.js';
 import { CrewRunHistory, RUN_HISTORY_CONFIG } from './crew-run-history.service.js';
 import { AgentStepWorker } from './agent-step.worker.js';
-import { CrewRunSteps } from './crew-run-steps.js';
+import { CREW_RUNS_CONFIG, CrewRunSteps } from './crew-run-steps.js';
 import { CrewRunner } from './crew-runner.service.js';
 import { CrewRunsController } from './crew-runs.controller.js';
 import { CrewsController } from './crews.controller.js';
@@ -23,11 +23,11 @@ import { crewStoreProvider } from './redis-crew.store.js';
  * the crews and their run history live.
  *
  * @example
- * imports: [CrewsModule.register({ streams: DEFAULT_STREAMS_CONFIG, store: { keyPrefix: 'demo-db' }, runHistory: DEFAULT_RUN_HISTORY_CONFIG })]
+ * imports: [CrewsModule.register({ streams: DEFAULT_STREAMS_CONFIG, store: { keyPrefix: 'demo-db' }, runHistory: DEFAULT_RUN_HISTORY_CONFIG, runs: { stepsTimeoutMs: DEFAULT_RUN_STEPS_TIMEOUT_MS } })]
  */
 @Module({})
 export class CrewsModule {
-  static register({ streams, store, runHistory }: Pick<DemoConfig, 'streams' | 'store' | 'runHistory'>): DynamicModule {
+  static register({ streams, store, runHistory, runs }: Pick<DemoConfig, 'streams' | 'store' | 'runHistory' | 'runs'>): DynamicModule {
     return {
       module: CrewsModule,
       imports: [CompaniesModule],
@@ -36,6 +36,7 @@ export class CrewsModule {
         crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner, CrewRunSteps, AgentStepWorker, CrewRunHistory,
         { provide: STREAMS_CONFIG, useValue: streams },
         { provide: RUN_HISTORY_CONFIG, useValue: runHistory },
+        { provide: CREW_RUNS_CONFIG, useValue: runs },
       ],
       exports: [CrewsService, CrewEventsService],
     };

@@ -1,7 +1,16 @@
-import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { QueryInt } from './query-int.js';
 
-/** Upper bound of a simulated run, so one request cannot hold a crew for long. */
+/**
+ * Upper bound of `durationMs`, the work of one attempt of one agent step (not of the whole run).
+ * A run holds its crew's lock while it waits for its steps, so the hold is bounded by
+ * `runs.stepsTimeoutMs` (`DEFAULT_RUN_STEPS_TIMEOUT_MS`, 300 s), after which the run ends `failed`;
+ * without a timeout it would be about `attempts × MAX_RUN_MS` plus the backoffs (3 × 30 s + 1.5 s)
+ * plus the time the steps wait for a free slot (`AGENT_STEP_CONCURRENCY` per instance, shared).
+ *
+ * @example
+ * POST /crews/market-research/runs?durationMs=30000   # MAX_RUN_MS; 30001 is a 400
+ */
 export const MAX_RUN_MS = 30_000;
 
 /**
@@ -14,17 +23,17 @@ export const MAX_FAILURES = 3;
 
 /** Query of `POST /crews/:crewId/runs`. */
 export class RunCrewQuery {
-  /** How long each agent "works" (one agent step), in ms. Default 2000. */
+  /** How long each agent "works" (each attempt of its step), in ms, a plain integer. Default 2000. */
   @IsOptional()
-  @Type(() => Number)
+  @QueryInt()
   @IsInt()
   @Min(0)
   @Max(MAX_RUN_MS)
   durationMs?: number;
 
-  /** How many of each agent step's first attempts fail (a simulated model error), to show retries; 3 fails the run. Default 0. */
+  /** How many of each agent step's first attempts fail (a simulated model error), to show retries; 3 fails the run. A plain integer 0..3. Default 0. */
   @IsOptional()
-  @Type(() => Number)
+  @QueryInt()
   @IsInt()
   @Min(0)
   @Max(MAX_FAILURES)
