@@ -169,7 +169,7 @@ export function describeTaskBackendLifecycleContract(f: TaskFixtures): void {
     expect((await b().get(name, 'acme', 'slow'))?.state).toBe('completed');
   });
 
-  it('closing a worker aborts the signal of a task still running after the timeout', async () => {
+  it('closing a worker aborts the signal after its timeout; a handler that then returns completes its task', async () => {
     const name = f.name();
     let signal: AbortSignal | undefined;
     await b().add(name, 'acme', [f.task('stuck')]);
@@ -181,5 +181,36 @@ export function describeTaskBackendLifecycleContract(f: TaskFixtures): void {
     expect(signal!.aborted).toBe(false);
     await worker.close(200);
     expect(signal!.aborted).toBe(true);
+    expect(await b().get(name, 'acme', 'stuck')).toMatchObject({ state: 'completed', result: 'aborted', attemptsMade: 1 });
+  });
+
+  it('closing a worker past its timeout hands back to waiting a task whose handler then throws, its attempt not spent', async () => {
+    const name = f.name();
+    let signal: AbortSignal | undefined;
+    await b().add(name, 'acme', [f.task('stuck', null, { attempts: 1 })]);
+    const worker = f.work(name, (task) => {
+      signal = task.signal;
+      return new Promise((_, reject) => task.signal.addEventListener('abort', () => reject(new Error('gave up'))));
+    });
+    await until(() => signal, { timeoutMs: WAIT_MS, message: 'the task to start' });
+    await worker.close(200);
+    expect(signal!.aborted).toBe(true);
+    const handedBack = await b().get(name, 'acme', 'stuck');
+    expect(handedBack).toMatchObject({ state: 'waiting', attemptsMade: 0 });
+    expect(handedBack?.failedReason).toBeUndefined();
+    expect(await b().failed(name, 'acme', { offset: 0, limit: 10 })).toEqual([]);
+    const attempts: number[] = [];
+    f.work(name, async (task) => void attempts.push(task.attempt));
+    expect(await f.finished(name, 'acme', 'stuck')).toMatchObject({ state: 'completed', attemptsMade: 1 });
+    expect(attempts).toEqual([1]);
+  });
+
+  it('stores null as the result of a handler that returns nothing', async () => {
+    const name = f.name();
+    await b().add(name, 'acme', [f.task('void')]);
+    const done = b().waitFor(name, 'acme', 'void', WAIT_MS);
+    f.work(name, async () => undefined);
+    expect((await done)?.result).toBeNull();
+    expect((await b().get(name, 'acme', 'void'))?.result).toBeNull();
   });
 }

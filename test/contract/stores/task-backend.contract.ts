@@ -1,6 +1,7 @@
 import type { NewTask, StoredTask, TaskBackend, TaskProcessor, TaskWorker } from '../../../libs/coordination/src/tasks/task-backend.interface.js';
 import type { TaskModuleOptions } from '../../../libs/coordination/src/tasks/task.options.js';
 import { until } from '../../support/wait.js';
+import { describeTaskBackendFairnessContract } from './task-backend.contract-fairness.js';
 import { describeTaskBackendLifecycleContract } from './task-backend.contract-lifecycle.js';
 import { describeTaskBackendViewsContract } from './task-backend.contract-views.js';
 
@@ -77,8 +78,9 @@ export const WAIT_MS = 15_000;
  * backend itself: records and deduplication per tenant, tenant isolation, priorities, FIFO and
  * delays (this file); retries with backoff, UnrecoverableTaskError, retry, cancel, progress,
  * results, waitFor and worker close (task-backend.contract-lifecycle.ts); the failed view, list,
- * depth, keep limits, tenants handed to processors and the fairness scenario of issue 12
- * (task-backend.contract-views.ts). MemoryTaskBackend and RedisTaskBackend must pass it unchanged.
+ * keep limits and tenants handed to processors (task-backend.contract-views.ts); depth, the
+ * fairness tags (delays, retries, the scenario of issue 12) and concurrency
+ * (task-backend.contract-fairness.ts). MemoryTaskBackend and RedisTaskBackend must pass it unchanged.
  * Delays that must not pass by themselves are >= 1 s (Redis runs in real time).
  *
  * @example
@@ -124,6 +126,7 @@ export function describeTaskBackendContract(create: CreateTaskBackend): void {
   describeTaskBackendBasicsContract(f);
   describeTaskBackendLifecycleContract(f);
   describeTaskBackendViewsContract(f);
+  describeTaskBackendFairnessContract(f);
 }
 
 const PAYLOAD = { text: 'héllo ✓ "quoted"', n: 1.5, list: [1, 'two', null, { deep: true }], empty: {}, flag: false };
@@ -210,8 +213,13 @@ function describeTaskBackendBasicsContract(f: TaskFixtures): void {
   });
 }
 
-/** Runs `count` tasks of `name` on one worker of concurrency 1 started now; their jobIds in start order. */
-async function runAll(f: TaskFixtures, name: string, count: number): Promise<string[]> {
+/**
+ * Runs `count` tasks of `name` on one worker of concurrency 1 started now; their jobIds in start order.
+ *
+ * @example
+ * expect(await runAll(f, name, 2)).toEqual(['x5', 'x6']);
+ */
+export async function runAll(f: TaskFixtures, name: string, count: number): Promise<string[]> {
   const order: string[] = [];
   f.work(name, async (task) => void order.push(task.jobId));
   await until(() => order.length >= count, { timeoutMs: WAIT_MS, message: () => `${count} tasks to run (ran ${order.join(', ')})` });

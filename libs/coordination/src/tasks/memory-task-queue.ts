@@ -15,10 +15,11 @@ interface TenantTasks {
   readonly tasks: Map<string, TaskRecord>;
   /** The last fairness tag given. */
   tag: number;
-  /** Tasks enqueued and never started (the fairness rule's waiting count). */
-  unstarted: number;
-  /** Tasks waiting or delayed now (`depth`). */
-  queued: number;
+  /**
+   * The fairness rule's waiting count `n`, also `depth`: tasks added without delay or put back by
+   * `retry` that have not started since (TaskRecord.counted).
+   */
+  waiting: number;
 }
 
 const isQueued = (state: TaskState) => state === 'waiting' || state === 'delayed';
@@ -54,20 +55,20 @@ export class MemoryTaskQueue {
 
   add(tenant: string, tasks: readonly NewTask[]): StoredTask[] {
     const t = this.tenant(tenant);
-    if (t.unstarted === 0) t.tag = 0;
+    if (t.waiting === 0) t.tag = 0;
     const now = this.clock.now();
     const added = tasks.map((task) => {
       const existing = t.tasks.get(task.jobId);
       if (existing) return toStored(existing);
       t.tag = Math.min(t.tag + 1, TAG_LIMIT);
-      t.unstarted += 1;
+      const counted = task.delayMs === 0;
+      if (counted) t.waiting += 1;
       const record: TaskRecord = {
         name: this.name, jobId: task.jobId, tenant, state: 'waiting', payload: toJson(task.payload), priority: task.priority,
         attemptsMade: 0, attempts: task.attempts, backoff: { ...task.backoff }, progress: '0', enqueuedAtMs: now,
-        runAtMs: now + task.delayMs, tag: t.tag, started: false,
+        runAtMs: now + task.delayMs, tag: t.tag, counted,
       };
       t.tasks.set(task.jobId, record);
-      t.queued += 1;
       this.enqueue(record, task.delayMs);
       return toStored(record);
     });
@@ -83,7 +84,7 @@ export class MemoryTaskQueue {
     const task = this.get(tenant, jobId);
     if (!task) return 'not-found';
     if (!isQueued(task.state)) return { state: task.state };
-    if (!task.started) this.unstart(task);
+    this.uncount(task);
     this.remove(task);
     return 'cancelled';
   }
@@ -94,8 +95,9 @@ export class MemoryTaskQueue {
     if (task.state !== 'failed') return { state: task.state };
     this.failed.delete(task);
     task.attemptsMade = 0;
-    task.failedReason = task.finishedAtMs = undefined;
-    this.setState(task, 'waiting');
+    task.failedReason = task.finishedAtMs = task.startedAtMs = undefined;
+    task.counted = true;
+    this.tenants.get(tenant)!.waiting += 1;
     this.enqueue(task, 0);
     this.wakeups.wake();
     return 'retried';
@@ -111,8 +113,9 @@ export class MemoryTaskQueue {
     return this.page([...(this.tenants.get(tenant)?.tasks.values() ?? [])], page);
   }
 
+  /** The tenant's waiting count `n` (see TenantTasks.waiting). */
   depth(tenant: string): number {
-    return this.tenants.get(tenant)?.queued ?? 0;
+    return this.tenants.get(tenant)?.waiting ?? 0;
   }
 
   /** Calls `watcher` once `task` finishes or is removed unfinished; returns the unwatch. */
@@ -127,11 +130,8 @@ export class MemoryTaskQueue {
     if (!slot) return undefined;
     const { task } = slot;
     task.slot = undefined;
-    if (!task.started) {
-      task.started = true;
-      this.unstart(task);
-    }
-    this.setState(task, 'active');
+    this.uncount(task);
+    task.state = 'active';
     task.attemptsMade += 1;
     task.startedAtMs = this.clock.now();
     return (task.attempt = { task, number: task.attemptsMade, startedAtMs: task.startedAtMs });
@@ -144,7 +144,8 @@ export class MemoryTaskQueue {
   complete(attempt: Attempt, result: unknown): void {
     const { task } = attempt;
     if (task.attempt !== attempt) return;
-    const stored = toJson(result);
+    // A handler that returns nothing leaves null, as BullMQ stores it.
+    const stored = toJson(result) ?? 'null';
     task.attempt = undefined;
     task.result = stored;
     task.failedReason = undefined;
@@ -157,21 +158,23 @@ export class MemoryTaskQueue {
     if (task.attempt !== attempt) return;
     task.attempt = undefined;
     task.failedReason = reasonOf(error);
-    const unrecoverable = error instanceof UnrecoverableTaskError || (error as Error | null)?.name === 'UnrecoverableTaskError';
-    if (unrecoverable || task.attemptsMade >= task.attempts) return this.finish(task, 'failed', this.failed, this.options.keepFailed);
-    const delayMs = backoffDelay(task.backoff, task.attemptsMade);
-    this.setState(task, delayMs > 0 ? 'delayed' : 'waiting');
-    this.enqueue(task, delayMs);
+    if (error instanceof UnrecoverableTaskError || task.attemptsMade >= task.attempts) {
+      return this.finish(task, 'failed', this.failed, this.options.keepFailed);
+    }
+    this.enqueue(task, backoffDelay(task.backoff, task.attemptsMade));
     this.wakeups.wake();
   }
 
-  /** Puts a task whose attempt was cut off (its worker closed) back to waiting; the attempt does not count. */
+  /**
+   * Puts back to waiting a task whose handler gave up after its worker's close cut it off (the
+   * signal aborted, then it threw): the attempt is not spent, the task keeps its tag and does not
+   * count as waiting again (as BullMQ's moveToWait).
+   */
   putBack(attempt: Attempt): void {
     const { task } = attempt;
     if (task.attempt !== attempt) return;
     task.attempt = undefined;
     task.attemptsMade -= 1;
-    this.setState(task, 'waiting');
     this.enqueue(task, 0);
     this.wakeups.wake();
   }
@@ -182,28 +185,26 @@ export class MemoryTaskQueue {
     this.watchers.clear();
   }
 
+  /** Queues the task: delayed until `delayMs` passed on the clock, else waiting. */
   private enqueue(task: TaskRecord, delayMs: number): void {
     const due = this.clock.now() + delayMs;
     const slot: Slot = { task, rank: bullPriority(task.priority, task.tag), seq: ++this.seq, due };
     task.slot = slot;
-    if (delayMs > 0) {
-      task.state = 'delayed';
-      this.delayed.push(slot);
-    } else this.waiting.push(slot);
+    task.state = delayMs > 0 ? 'delayed' : 'waiting';
+    (delayMs > 0 ? this.delayed : this.waiting).push(slot);
   }
 
   private promoteDue(): void {
     const now = this.clock.now();
     for (let slot = this.delayed.peek(); slot && slot.due <= now; slot = this.delayed.peek()) {
       this.delayed.pop();
-      this.setState(slot.task, 'waiting');
       this.enqueue(slot.task, 0);
     }
   }
 
   private finish(task: TaskRecord, state: 'completed' | 'failed', kept: Set<TaskRecord>, keep: number): void {
     task.finishedAtMs = this.clock.now();
-    this.setState(task, state);
+    task.state = state;
     kept.add(task);
     this.watchers.notify(task, task);
     for (const oldest of kept) {
@@ -213,29 +214,23 @@ export class MemoryTaskQueue {
   }
 
   private remove(task: TaskRecord): void {
-    const t = this.tenants.get(task.tenant)!;
-    if (isQueued(task.state)) t.queued -= 1;
-    t.tasks.delete(task.jobId);
+    this.tenants.get(task.tenant)!.tasks.delete(task.jobId);
     task.slot = undefined;
     this.completed.delete(task);
     this.failed.delete(task);
     this.watchers.notify(task, null);
   }
 
-  private setState(task: TaskRecord, state: TaskState): void {
-    const t = this.tenants.get(task.tenant)!;
-    t.queued += (isQueued(state) ? 1 : 0) - (isQueued(task.state) ? 1 : 0);
-    task.state = state;
-  }
-
-  private unstart(task: TaskRecord): void {
-    const t = this.tenants.get(task.tenant)!;
-    t.unstarted = Math.max(t.unstarted - 1, 0);
+  /** Takes the task off its tenant's waiting count, if it is on it (it starts, or is cancelled). */
+  private uncount(task: TaskRecord): void {
+    if (!task.counted) return;
+    task.counted = false;
+    this.tenants.get(task.tenant)!.waiting -= 1;
   }
 
   private tenant(tenant: string): TenantTasks {
     let t = this.tenants.get(tenant);
-    if (!t) this.tenants.set(tenant, (t = { tasks: new Map(), tag: 0, unstarted: 0, queued: 0 }));
+    if (!t) this.tenants.set(tenant, (t = { tasks: new Map(), tag: 0, waiting: 0 }));
     return t;
   }
 

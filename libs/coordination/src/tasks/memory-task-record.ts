@@ -55,8 +55,11 @@ export interface TaskRecord {
   finishedAtMs?: number;
   /** Fairness tag (task-priority.ts), kept across attempts. */
   readonly tag: number;
-  /** Whether it ever started (its first start took it off the tenant's waiting count). */
-  started: boolean;
+  /**
+   * Whether it counts in its tenant's waiting count `n`: from an add without delay, or a `retry`,
+   * until its next start (or its cancel). A task added with a delay never counts.
+   */
+  counted: boolean;
   slot?: Slot;
   attempt?: Attempt;
 }
@@ -101,13 +104,14 @@ export function toStored(r: TaskRecord): StoredTask {
 }
 
 /**
- * The wait before attempt n+1 after attempt n failed, as BullMQ computes it.
+ * The wait before attempt n+1 after attempt n failed, as BullMQ computes it (Backoffs.calculate,
+ * no jitter): `fixed` waits delayMs, `exponential` round(2^(n-1) * delayMs).
  *
  * @example
  * backoffDelay({ type: 'exponential', delayMs: 1_000 }, 3); // 4_000
  */
 export function backoffDelay(backoff: TaskBackoff, failedAttempt: number): number {
-  return backoff.type === 'fixed' ? backoff.delayMs : backoff.delayMs * 2 ** (failedAttempt - 1);
+  return backoff.type === 'fixed' ? backoff.delayMs : Math.round(2 ** (failedAttempt - 1) * backoff.delayMs);
 }
 
 /**

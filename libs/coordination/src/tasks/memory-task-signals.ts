@@ -1,19 +1,24 @@
-import type { Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { TaskRecord } from './memory-task-record.js';
 
 /**
- * How often waiting workers look at the clock for due delayed tasks, ms.
+ * How often waiting workers look at a clock other than the system clock (a ManualClock, moved by
+ * a test without telling anyone) for due delayed tasks, ms.
  *
  * @example
  * setTimeout(wake, Math.min(due - clock.now(), DELAY_POLL_MS));
  */
 export const DELAY_POLL_MS = 50;
 
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * The wake-ups of one MemoryTaskQueue's workers: `wake()` calls each worker (a task may be
  * ready: added, retried, put back) and, while workers wait and a delayed task exists, keeps one
- * timer that wakes them again at its due time, and at least every DELAY_POLL_MS: a ManualClock
- * moves without telling anyone.
+ * timer that wakes them again at its due time: on the system clock it sleeps until then (and is
+ * set again sooner when a task due sooner arrives); on any other clock (a ManualClock, which moves
+ * without telling anyone) it looks at least every DELAY_POLL_MS.
  *
  * @example
  * const wakeups = new WorkerWakeups(clock, () => delayed.peek()?.due);
@@ -23,6 +28,8 @@ export const DELAY_POLL_MS = 50;
 export class WorkerWakeups {
   private readonly wakers = new Set<() => void>();
   private timer?: NodeJS.Timeout;
+  /** The clock time the timer is set for. */
+  private timerAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly clock: Clock, private readonly nextDue: () => number | undefined) {}
 
@@ -40,18 +47,24 @@ export class WorkerWakeups {
 
   wake(): void {
     for (const wake of [...this.wakers]) wake();
-    if (this.timer || this.wakers.size === 0) return;
+    if (this.wakers.size === 0) return;
     const due = this.nextDue();
-    if (due === undefined) return;
+    if (due === undefined || (this.timer && this.timerAt <= due)) return;
+    this.stop();
+    const now = this.clock.now();
+    const waitMs = Math.min(Math.max(due - now, 1), this.clock === systemClock ? MAX_TIMER_MS : DELAY_POLL_MS);
+    this.timerAt = now + waitMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
       this.wake();
-    }, Math.min(Math.max(due - this.clock.now(), 1), DELAY_POLL_MS));
+    }, waitMs);
   }
 
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
   }
 }
 

@@ -3,6 +3,9 @@ import { fromJson } from './memory-task-record.js';
 import type { MemoryTaskQueue } from './memory-task-queue.js';
 import type { RunningTask, TaskProcessor, TaskWorker } from './task-backend.interface.js';
 
+/** After a close cut attempts off (aborted their signals), how long it waits for their handlers to settle, ms. */
+const CUT_OFF_GRACE_MS = 1_000;
+
 /** An attempt this worker runs, with its signal and its settling. */
 interface Run {
   readonly controller: AbortController;
@@ -13,7 +16,8 @@ interface Run {
  * A worker of MemoryTaskBackend: takes the next ready task of its queue whenever it has fewer
  * than `concurrency` running (woken by the queue when tasks are added, due or retried, and by
  * its own tasks finishing) and hands it to the processor; the resolved value completes the
- * attempt, a rejection fails it (the queue retries it or fails it for good).
+ * attempt, a rejection fails it (the queue retries it or fails it for good), except after a close
+ * cut it off (see close).
  *
  * @example
  * const worker = new MemoryTaskWorker(queue, 4, async (task) => send(task.payload));
@@ -28,9 +32,11 @@ export class MemoryTaskWorker implements TaskWorker {
   }
 
   /**
-   * Stops taking tasks, waits up to `timeoutMs` (real time) for the running ones, then aborts
-   * their signals and puts them back to waiting: their attempt does not count, and whatever they
-   * return later is ignored.
+   * Stops taking tasks and waits up to `timeoutMs` (real time) for the running ones; then aborts
+   * their signals and waits up to CUT_OFF_GRACE_MS more for them to settle, as RedisTaskWorker
+   * does. A cut-off handler that returns completes its task with its value; one that throws hands
+   * the task back to waiting without spending the attempt. A task stays active while its handler
+   * runs, even past the close (never run twice at once); one that never settles stays active.
    */
   close(timeoutMs: number): Promise<void> {
     return (this.closing ??= this.stop(timeoutMs));
@@ -58,7 +64,8 @@ export class MemoryTaskWorker implements TaskWorker {
         // A microtask first: the run is registered before a processor that throws at once settles it.
         this.queue.complete(attempt, await Promise.resolve().then(() => this.processor(running)));
       } catch (error) {
-        this.queue.fail(attempt, error);
+        if (controller.signal.aborted) this.queue.putBack(attempt);
+        else this.queue.fail(attempt, error);
       } finally {
         this.running.delete(attempt);
         this.pump();
@@ -69,17 +76,21 @@ export class MemoryTaskWorker implements TaskWorker {
 
   private async stop(timeoutMs: number): Promise<void> {
     this.queue.wakeups.remove(this.pump);
+    if (await this.settledWithin(timeoutMs)) return;
+    // Only this worker aborts its controllers, and only here: `aborted` in run() means cut off.
+    for (const run of this.running.values()) run.controller.abort(new Error('task worker closed'));
+    await this.settledWithin(CUT_OFF_GRACE_MS);
+  }
+
+  /** Whether every running attempt settled within `ms` (real time). */
+  private async settledWithin(ms: number): Promise<boolean> {
+    if (this.running.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
     try {
-      await Promise.race([Promise.all([...this.running.values()].map((run) => run.done)), timeout]);
+      return await Promise.race([Promise.all([...this.running.values()].map((run) => run.done)).then(() => true), timeout]);
     } finally {
       clearTimeout(timer);
     }
-    for (const [attempt, run] of this.running) {
-      run.controller.abort();
-      this.queue.putBack(attempt);
-    }
-    this.running.clear();
   }
 }

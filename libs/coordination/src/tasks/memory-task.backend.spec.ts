@@ -7,7 +7,8 @@ import { resolveTaskOptions, type TaskModuleOptions } from './task.options.js';
 import type { NewTask, TaskProcessor, TaskWorker } from './task-backend.interface.js';
 
 // What the shared contract (test/contract/stores/task-backend.contract.ts) cannot see from outside
-// on both backends: the fairness counters' resets, a worker cut off at close, the backend's close.
+// on both backends: the fairness counters' resets, a worker cut off at close, backoff on the
+// clock to the ms, retry and UnrecoverableTaskError details, the backend's close.
 
 const task = (jobId: string, options: Partial<NewTask> = {}): NewTask => ({
   jobId, payload: null, priority: 0, delayMs: 0, attempts: 1, backoff: { type: 'fixed', delayMs: 0 }, ...options,
@@ -16,7 +17,8 @@ const task = (jobId: string, options: Partial<NewTask> = {}): NewTask => ({
 describe('MemoryTaskBackend', () => {
   let backend: MemoryTaskBackend;
   let workers: TaskWorker[];
-  const start = (options?: TaskModuleOptions) => (backend = new MemoryTaskBackend(new ManualClock(1_000), resolveTaskOptions(options)));
+  let clock: ManualClock;
+  const start = (options?: TaskModuleOptions) => (backend = new MemoryTaskBackend((clock = new ManualClock(1_000)), resolveTaskOptions(options)));
   const work = (processor: TaskProcessor, concurrency = 1) => {
     const worker = backend.work('q', { concurrency }, processor);
     workers.push(worker);
@@ -70,18 +72,63 @@ describe('MemoryTaskBackend', () => {
     expect(order).toEqual(['a1#1', 'b1#1', 'a1#2', 'b2#1']);
   });
 
-  it('puts a task cut off by a worker close back to waiting, its attempt uncounted and its late result ignored', async () => {
+  it('does not run a task cut off by a worker close again while its handler still runs', async () => {
     await backend.add('q', 'a', [task('stuck', { attempts: 1 })]);
     let release!: (value: string) => void;
-    const first = work(() => new Promise((resolve) => (release = resolve)));
+    const runs: string[] = [];
+    const first = work(() => new Promise((resolve) => (runs.push('first'), (release = resolve))));
     await until(() => release, { timeoutMs: 5_000, message: 'the task to start' });
     await first.close(20);
-    expect(await backend.get('q', 'a', 'stuck')).toMatchObject({ state: 'waiting', attemptsMade: 0 });
+    work(async (t) => {
+      if (t.jobId === 'stuck') runs.push('second');
+    });
+    await backend.add('q', 'a', [task('marker')]);
+    await backend.waitFor('q', 'a', 'marker', 5_000);
+    expect(await backend.get('q', 'a', 'stuck')).toMatchObject({ state: 'active', attemptsMade: 1 });
     release('late');
+    expect(await backend.waitFor('q', 'a', 'stuck', 5_000)).toMatchObject({ state: 'completed', result: 'late', attemptsMade: 1 });
+    expect(runs).toEqual(['first']);
+  });
+
+  it('makes a retry due exactly when its backoff has passed on the clock', async () => {
+    await backend.add('q', 'a', [task('x', { attempts: 2, backoff: { type: 'exponential', delayMs: 300 } })]);
+    const order: string[] = [];
+    work(async (t) => {
+      order.push(`${t.jobId}#${t.attempt}`);
+      if (t.jobId === 'x' && t.attempt === 1) throw new Error('first');
+    });
+    await until(async () => (await backend.get('q', 'a', 'x'))?.state === 'delayed', { timeoutMs: 5_000, message: 'the retry backoff' });
+    // A lower-priority marker makes the worker look: a due retry (priority 0) would start first.
+    clock.advance(299);
+    await backend.add('q', 'a', [task('m1', { priority: -10 })]);
+    await backend.waitFor('q', 'a', 'm1', 5_000);
+    expect(order).toEqual(['x#1', 'm1#1']);
+    clock.advance(1);
+    await backend.add('q', 'a', [task('m2', { priority: -10 })]);
+    await backend.waitFor('q', 'a', 'm2', 5_000);
+    expect(order).toEqual(['x#1', 'm1#1', 'x#2', 'm2#1']);
+  });
+
+  it('clears the start time of a retried task', async () => {
+    await backend.add('q', 'a', [task('t')]);
+    const worker = work(async () => {
+      throw new Error('no');
+    });
+    expect((await backend.waitFor('q', 'a', 't', 5_000))?.startedAtMs).toEqual(expect.any(Number));
+    await worker.close(1_000);
+    await backend.retry('q', 'a', 't');
+    expect((await backend.get('q', 'a', 't'))?.startedAtMs).toBeUndefined();
+  });
+
+  it('fails a task at once only on an UnrecoverableTaskError instance, not on an error named so', async () => {
+    await backend.add('q', 'a', [task('t', { attempts: 2 })]);
     const attempts: number[] = [];
-    work(async (t) => (attempts.push(t.attempt), 'second'));
-    expect(await backend.waitFor('q', 'a', 'stuck', 5_000)).toMatchObject({ state: 'completed', result: 'second', attemptsMade: 1 });
-    expect(attempts).toEqual([1]);
+    work(async (t) => {
+      attempts.push(t.attempt);
+      throw Object.assign(new Error('look-alike'), { name: 'UnrecoverableTaskError' });
+    });
+    expect(await backend.waitFor('q', 'a', 't', 5_000)).toMatchObject({ state: 'failed', attemptsMade: 2 });
+    expect(attempts).toEqual([1, 2]);
   });
 
   it('hands waitFor the record of a task that keepCompleted 0 removes at once', async () => {

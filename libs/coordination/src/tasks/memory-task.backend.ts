@@ -18,10 +18,11 @@ import type {
  * A product feature (local development, users' tests, single-process apps), not a test double;
  * state is local to this instance: tasks do not survive a restart and no other process runs them.
  * Divergences from BullMQ: a deduplicated task does not count in its tenant's waiting count (on
- * Redis the tag script reserves tags before BullMQ dedupes); a worker closed with tasks still
- * running puts them back to waiting at once (BullMQ's stalled check does it later), their attempt
- * uncounted. Delayed tasks become due on the clock; waiting workers look at it at least every
- * DELAY_POLL_MS, so a ManualClock moved by a test is noticed within that.
+ * Redis the tag script reserves tags before BullMQ dedupes); a task whose handler never settles
+ * after its worker's close stays active (no stalled check puts it back: no other process could
+ * run it). Delayed tasks and retry backoff become due on the clock to the ms: waiting workers
+ * sleep until the next due time on the system clock, and look every DELAY_POLL_MS on any other
+ * (a ManualClock moved by a test is noticed within that).
  *
  * @example
  * const backend = new MemoryTaskBackend(new ManualClock(0), resolveTaskOptions({ attempts: 1 }));
