@@ -26,7 +26,11 @@ export interface TaskBackend {
   failed(name: string, tenant: string, page: Page): Promise<StoredTask[]>;
   /** The tenant's tasks of `name` in any state, most recently enqueued first (kept ones only). */
   list(name: string, tenant: string, page: Page): Promise<StoredTask[]>;
-  /** The tenant's tasks of `name` waiting or delayed (not started yet): its queue depth. */
+  /**
+   * The tenant's queue depth for `name`: its tasks enqueued without a delay, or put back by
+   * `retry`, that have not started (delayed tasks and tasks waiting out a retry backoff excluded).
+   * Tags restart at 1 when it is 0.
+   */
   depth(name: string, tenant: string): Promise<number>;
   /**
    * Resolves with the task once it completed or finally failed; null when it does not exist.
@@ -74,6 +78,8 @@ export interface StoredTask {
   runAtMs: number;
   startedAtMs?: number;
   finishedAtMs?: number;
+  /** Set by `add` on a task that was already there (its jobId deduplicated): nothing was added. */
+  existed?: true;
 }
 
 export type CancelOutcome = 'cancelled' | 'not-found' | { state: TaskState };
@@ -86,7 +92,18 @@ export interface Page {
 
 export interface WorkOptions {
   concurrency: number;
+  /**
+   * Called once per attempt after the backend settled it (the task's new state is stored):
+   * `completed`; `retrying` (failed, attempts remain: delayed for its backoff); `failed` (final:
+   * attempts exhausted, UnrecoverableTaskError, or a result that could not be stored);
+   * `handed-back` (cut off by a worker close: back to waiting, the attempt not counted).
+   * `runMs` is the processor's duration. Never throws into the backend.
+   */
+  onSettled?(task: RunningTask, outcome: AttemptOutcome, runMs: number): void;
 }
+
+/** How the backend settled one attempt (see WorkOptions.onSettled). */
+export type AttemptOutcome = 'completed' | 'retrying' | 'failed' | 'handed-back';
 
 /** One attempt of a task, as a processor receives it. */
 export interface RunningTask {
