@@ -84,6 +84,29 @@ export function toStoredTask(name: string, jobId: string, job: TaskJob, state: T
   return task;
 }
 
+/**
+ * A task `addBulk` just added, as a StoredTask: what toStoredTask reads from the new job, without
+ * reading it back (priority and attempts are the task's own, the time BullMQ's).
+ *
+ * @example
+ * const stored = freshStoredTask(name, tenant, task, job.timestamp);
+ */
+export function freshStoredTask(name: string, tenant: string, task: NewTask, enqueuedAtMs: number): StoredTask {
+  return {
+    name,
+    jobId: task.jobId,
+    tenant,
+    state: task.delayMs > 0 ? 'delayed' : 'waiting',
+    payload: task.payload,
+    priority: task.priority,
+    attemptsMade: 0,
+    attempts: task.attempts,
+    progress: 0,
+    enqueuedAtMs,
+    runAtMs: enqueuedAtMs + task.delayMs,
+  };
+}
+
 /** The progress a handler reported (a number or an object; anything else BullMQ may hold reads as 0). */
 function progressOf(value: unknown): number | object {
   return typeof value === 'number' || (typeof value === 'object' && value !== null) ? value : 0;

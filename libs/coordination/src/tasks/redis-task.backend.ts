@@ -5,7 +5,7 @@ import type { RedisConnection } from '../connection/redis-connection.js';
 import type { CoordinationCore } from '../core/coordination-core.js';
 import { loadBullMQ } from './redis-task-bullmq.js';
 import { RedisTaskQueries } from './redis-task-queries.js';
-import { bullJobId, JOB_NAME, jobOptions, toStoredTask, type TaskJob, type TaskJobData } from './redis-task-records.js';
+import { bullJobId, freshStoredTask, JOB_NAME, jobOptions, toStoredTask, type TaskJob, type TaskJobData } from './redis-task-records.js';
 import { RedisTaskWorker } from './redis-task-worker.js';
 import type {
   CancelOutcome, NewTask, Page, RetryOutcome, StoredTask, TaskBackend, TaskProcessor, TaskWorker, WorkOptions,
@@ -84,6 +84,8 @@ export class RedisTaskBackend implements TaskBackend {
     const jobKeyPrefix = `${this.prefix}:${this.keys.queueName(name)}:${bullJobId(tenant, '')}`;
     const args = [jobKeyPrefix, Date.now(), INDEX_CAP, FAIR_TTL_MS, TAG_LIMIT, ...tasks.map((t) => t.jobId)];
     const tags = await this.connection.runScript<number[]>(S.add, [keys.fair, keys.index], args);
+    // The common case (every job id new): one addBulk, each task stored as it was sent.
+    if (!tags.includes(0)) return this.addFresh(queue, name, tenant, tasks, tags);
     const fresh = tasks.filter((_, i) => tags[i] > 0);
     const freshTags = tags.filter((tag) => tag > 0);
     const added = fresh.length === 0 ? [] : await this.connection.execute('tasks.enqueue', () =>
@@ -99,6 +101,15 @@ export class RedisTaskBackend implements TaskBackend {
     if (gone.length > 0 && !again) throw new Error(`Tasks ${gone.map((t) => t.jobId).join(', ')} of ${JSON.stringify(name)} exist in BullMQ in no known state`);
     if (gone.length > 0) (await this.addOnce(name, tenant, gone, false)).forEach((task) => byJobId.set(task.jobId, task));
     return tasks.map((t) => byJobId.get(t.jobId)!);
+  }
+
+  private async addFresh(queue: TaskQueue, name: string, tenant: string, tasks: readonly NewTask[], tags: readonly number[]): Promise<StoredTask[]> {
+    const jobs = new Array<{ name: string; data: TaskJobData; opts: ReturnType<typeof jobOptions> }>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) jobs[i] = { name: JOB_NAME, data: { t: tenant, p: tasks[i].payload }, opts: jobOptions(tenant, tasks[i], tags[i]) };
+    const added = await this.connection.execute('tasks.enqueue', () => queue.addBulk(jobs));
+    const stored = new Array<StoredTask>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) stored[i] = freshStoredTask(name, tenant, tasks[i], added[i].timestamp);
+    return stored;
   }
 
   get(name: string, tenant: string, jobId: string): Promise<StoredTask | null> {

@@ -27,6 +27,11 @@ export interface TaskSeries {
   readonly runMs: HistogramHandle;
 }
 
+/** A TaskSeries with its key in `bound` (and `running`), built once. */
+interface BoundSeries extends TaskSeries {
+  readonly id: string;
+}
+
 /**
  * Metrics and logs of the task queue (library-internal), shared by TaskService and the workers
  * TaskHandlerExplorer starts. Per {task, tenant}: the counters tasks_enqueued_total,
@@ -43,7 +48,7 @@ export interface TaskSeries {
 @Injectable()
 export class TaskObserver {
   readonly logger = new Logger('Coordination:Tasks');
-  private readonly bound = new Map<string, TaskSeries>();
+  private readonly bound = new Map<string, BoundSeries>();
   private readonly running = new Map<string, number>();
   private readonly seen = new Map<string, Set<string>>();
   /** Set at shutdown: tasks still finishing no longer write gauges that were removed. */
@@ -70,6 +75,7 @@ export class TaskObserver {
       const labels = Object.freeze({ task: name, tenant });
       const m = this.core.metrics;
       series = {
+        id,
         labels,
         enqueued: m.counterOf('tasks_enqueued_total', labels),
         completed: m.counterOf('tasks_completed_total', labels),
@@ -78,7 +84,7 @@ export class TaskObserver {
         waitMs: m.histogramOf('tasks_wait_ms', labels),
         runMs: m.histogramOf('tasks_run_ms', labels),
       };
-      this.bound.set(id, series);
+      this.bound.set(id, series as BoundSeries);
       this.remember(name, tenant);
     }
     return series;
@@ -141,7 +147,7 @@ export class TaskObserver {
   }
 
   private setActive(series: TaskSeries, by: number): void {
-    const id = `${series.labels.task}\n${series.labels.tenant}`;
+    const id = (series as BoundSeries).id;
     const active = Math.max(0, (this.running.get(id) ?? 0) + by);
     if (active === 0) this.running.delete(id);
     else this.running.set(id, active);

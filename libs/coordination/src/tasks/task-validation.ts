@@ -73,15 +73,18 @@ export function parseTaskId(id: unknown): { name: string; jobId: string } {
  * @example
  * checkPayload(payload, 'payload');
  */
-export function checkPayload(value: unknown, argument: string): void {
+export function checkPayload(value: unknown, argument: string | (() => string)): void {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (error) {
-    throw new InvalidArgumentError(argument, `must be JSON-serializable: ${(error as Error).message}`);
+    throw new InvalidArgumentError(nameOf(argument), `must be JSON-serializable: ${(error as Error).message}`);
   }
-  if (json === undefined) throw new InvalidArgumentError(argument, `must be JSON-serializable, got ${kindOf(value)}`);
+  if (json === undefined) throw new InvalidArgumentError(nameOf(argument), `must be JSON-serializable, got ${kindOf(value)}`);
 }
+
+/** An argument's name, built only when an error needs it (enqueueMany checks every item). */
+const nameOf = (argument: string | (() => string)): string => (typeof argument === 'string' ? argument : argument());
 
 /**
  * The options of one task with the module's defaults applied, each checked against TASK_LIMITS;
@@ -90,14 +93,15 @@ export function checkPayload(value: unknown, argument: string): void {
  * @example
  * const settings = taskSettings(options, taskOptions, 'options'); // { priority: 0, delayMs: 0, attempts: 3, backoff }
  */
-export function taskSettings(options: TaskOptions | undefined, defaults: ResolvedTaskOptions, prefix: string): Omit<NewTask, 'jobId' | 'payload'> {
+export function taskSettings(options: TaskOptions | undefined, defaults: ResolvedTaskOptions, argument: string | (() => string)): Omit<NewTask, 'jobId' | 'payload'> {
   const o = options ?? {};
   const L = TASK_LIMITS;
+  // Absent options (the common case) build no argument name.
   return {
-    priority: checkInteger(o.priority, `${prefix}.priority`, PRIORITY_MIN, PRIORITY_MAX, 0),
-    delayMs: checkInteger(o.delayMs, `${prefix}.delayMs`, L.delayMs.min, L.delayMs.max, 0),
-    attempts: checkInteger(o.attempts, `${prefix}.attempts`, L.attempts.min, L.attempts.max, defaults.attempts),
-    backoff: o.backoff === undefined ? defaults.backoff : checkBackoff(o.backoff, `${prefix}.backoff`),
+    priority: o.priority === undefined ? 0 : checkInteger(o.priority, `${nameOf(argument)}.priority`, PRIORITY_MIN, PRIORITY_MAX, 0),
+    delayMs: o.delayMs === undefined ? 0 : checkInteger(o.delayMs, `${nameOf(argument)}.delayMs`, L.delayMs.min, L.delayMs.max, 0),
+    attempts: o.attempts === undefined ? defaults.attempts : checkInteger(o.attempts, `${nameOf(argument)}.attempts`, L.attempts.min, L.attempts.max, defaults.attempts),
+    backoff: o.backoff === undefined ? defaults.backoff : checkBackoff(o.backoff, `${nameOf(argument)}.backoff`),
   };
 }
 

@@ -70,12 +70,16 @@ export class TaskService implements BeforeApplicationShutdown {
     const name = taskName(task);
     if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'must be an array of { payload, ...options }');
     checkOptions(options, 'options');
-    const added = items.map((item: TaskItem<P>, index) => {
-      if (item === undefined) throw new InvalidArgumentError(`items[${index}]`, 'must be an object');
-      checkOptions(item, `items[${index}]`);
-      checkPayload(item.payload, `items[${index}].payload`);
-      return this.newTask(item.payload, item, `items[${index}]`);
-    });
+    const added = new Array<NewTask>(items.length);
+    for (let index = 0; index < items.length; index++) {
+      const item: TaskItem<P> = items[index];
+      // Argument names are built only for an error: this loop runs once per task.
+      const argument = () => `items[${index}]`;
+      if (item === undefined) throw new InvalidArgumentError(argument(), 'must be an object');
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) checkOptions(item, argument());
+      checkPayload(item.payload, () => `${argument()}.payload`);
+      added[index] = this.newTask(item.payload, item, argument);
+    }
     const tenant = this.core.tenants.resolve(options?.tenant, 'tasks.enqueueMany');
     if (added.length === 0) return [];
     return (await this.add(name, tenant, added, 'tasks.enqueueMany')).map((stored) => toInfo<P, R>(stored));
@@ -178,9 +182,11 @@ export class TaskService implements BeforeApplicationShutdown {
     await this.backend.close(this.options.shutdownTimeoutMs);
   }
 
-  private newTask(payload: unknown, options: EnqueueOptions | TaskItem | undefined, prefix: string): NewTask {
-    const jobId = options?.jobId === undefined ? randomUUID() : checkJobId(options.jobId, `${prefix}.jobId`);
-    return { jobId, payload, ...taskSettings(options, this.options, prefix) };
+  private newTask(payload: unknown, options: EnqueueOptions | TaskItem | undefined, prefix: string | (() => string)): NewTask {
+    const jobId = options?.jobId === undefined ? randomUUID() : checkJobId(options.jobId, `${typeof prefix === 'string' ? prefix : prefix()}.jobId`);
+    // Field by field: a spread copy of the settings costs more, and enqueueMany builds one per task.
+    const settings = taskSettings(options, this.options, prefix);
+    return { jobId, payload, priority: settings.priority, delayMs: settings.delayMs, attempts: settings.attempts, backoff: settings.backoff };
   }
 
   private async add(name: string, tenant: string, tasks: NewTask[], operation = 'tasks.enqueue'): Promise<StoredTask[]> {
