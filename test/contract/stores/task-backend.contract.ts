@@ -1,8 +1,11 @@
-import type { NewTask, StoredTask, TaskBackend, TaskProcessor, TaskWorker } from '../../../libs/coordination/src/tasks/task-backend.interface.js';
+import type {
+  NewTask, StoredTask, TaskBackend, TaskProcessor, TaskWorker, WorkOptions,
+} from '../../../libs/coordination/src/tasks/task-backend.interface.js';
 import type { TaskModuleOptions } from '../../../libs/coordination/src/tasks/task.options.js';
 import { until } from '../../support/wait.js';
 import { describeTaskBackendFairnessContract } from './task-backend.contract-fairness.js';
 import { describeTaskBackendLifecycleContract } from './task-backend.contract-lifecycle.js';
+import { describeTaskBackendOutcomesContract } from './task-backend.contract-outcomes.js';
 import { describeTaskBackendViewsContract } from './task-backend.contract-views.js';
 
 /**
@@ -58,8 +61,8 @@ export interface TaskFixtures {
   name(): string;
   /** A task with the defaults of the service filled in (priority 0, no delay, 1 attempt, no backoff). */
   task(jobId: string, payload?: unknown, options?: Partial<Omit<NewTask, 'jobId' | 'payload'>>): NewTask;
-  /** Starts a worker on `name`, closed after the case. */
-  work(name: string, processor: TaskProcessor, concurrency?: number, backend?: TaskBackend): TaskWorker;
+  /** Starts a worker on `name` (a concurrency, default 1, or the whole WorkOptions), closed after the case. */
+  work(name: string, processor: TaskProcessor, concurrency?: number | WorkOptions, backend?: TaskBackend): TaskWorker;
   gate(): Gate;
   /** The task once it completed or failed (letting clock time pass by `stepMs` per look). */
   finished(name: string, tenant: string, jobId: string, stepMs?: number, backend?: TaskBackendUnderTest): Promise<StoredTask>;
@@ -77,7 +80,8 @@ export const WAIT_MS = 15_000;
  * The TaskBackend contract (libs/coordination/src/tasks/task-backend.interface.ts), asserted on the
  * backend itself: records and deduplication per tenant, tenant isolation, priorities, FIFO and
  * delays (this file); retries with backoff, UnrecoverableTaskError, retry, cancel, progress,
- * results, waitFor and worker close (task-backend.contract-lifecycle.ts); the failed view, list,
+ * results, waitFor and worker close (task-backend.contract-lifecycle.ts); `existed` and
+ * `onSettled`, the outcomes reported (task-backend.contract-outcomes.ts); the failed view, list,
  * keep limits and tenants handed to processors (task-backend.contract-views.ts); depth, the
  * fairness tags (delays, retries, the scenario of issue 12) and concurrency
  * (task-backend.contract-fairness.ts). MemoryTaskBackend and RedisTaskBackend must pass it unchanged.
@@ -107,7 +111,7 @@ export function describeTaskBackendContract(create: CreateTaskBackend): void {
       jobId, payload, priority: 0, delayMs: 0, attempts: 1, backoff: { type: 'fixed', delayMs: 0 }, ...options,
     }),
     work: (name, processor, concurrency = 1, backend = s.backend) => {
-      const worker = backend.work(name, { concurrency }, processor);
+      const worker = backend.work(name, typeof concurrency === 'number' ? { concurrency } : concurrency, processor);
       workers.push(worker);
       return worker;
     },
@@ -125,6 +129,7 @@ export function describeTaskBackendContract(create: CreateTaskBackend): void {
 
   describeTaskBackendBasicsContract(f);
   describeTaskBackendLifecycleContract(f);
+  describeTaskBackendOutcomesContract(f);
   describeTaskBackendViewsContract(f);
   describeTaskBackendFairnessContract(f);
 }

@@ -8,7 +8,7 @@ import { UnrecoverableTaskError } from './task.errors.js';
 import type { ResolvedTaskOptions } from './task.options.js';
 import type { TaskState } from './task.types.js';
 import { bullPriority, TAG_LIMIT } from './task-priority.js';
-import type { CancelOutcome, NewTask, Page, RetryOutcome, StoredTask } from './task-backend.interface.js';
+import type { AttemptOutcome, CancelOutcome, NewTask, Page, RetryOutcome, StoredTask } from './task-backend.interface.js';
 
 /** One tenant's tasks of a name (in enqueue order) and its fairness counters. */
 interface TenantTasks {
@@ -57,9 +57,9 @@ export class MemoryTaskQueue {
     const t = this.tenant(tenant);
     if (t.waiting === 0) t.tag = 0;
     const now = this.clock.now();
-    const added = tasks.map((task) => {
+    const added = tasks.map((task): StoredTask => {
       const existing = t.tasks.get(task.jobId);
-      if (existing) return toStored(existing);
+      if (existing) return { ...toStored(existing), existed: true };
       t.tag = Math.min(t.tag + 1, TAG_LIMIT);
       const counted = task.delayMs === 0;
       if (counted) t.waiting += 1;
@@ -141,28 +141,41 @@ export class MemoryTaskQueue {
     if (attempt.task.attempt === attempt) attempt.task.progress = toJson(value) ?? '0';
   }
 
-  complete(attempt: Attempt, result: unknown): void {
+  /**
+   * Completes the attempt; a result that cannot be stored as JSON (a BigInt, a cycle) fails the
+   * task for good instead (a rerun would produce it again). Each settle method returns how the
+   * attempt settled, undefined when it was no longer the task's current one.
+   */
+  complete(attempt: Attempt, result: unknown): AttemptOutcome | undefined {
     const { task } = attempt;
-    if (task.attempt !== attempt) return;
-    // A handler that returns nothing leaves null, as BullMQ stores it.
-    const stored = toJson(result) ?? 'null';
+    if (task.attempt !== attempt) return undefined;
+    let stored: string;
+    try {
+      // A handler that returns nothing leaves null, as BullMQ stores it.
+      stored = toJson(result) ?? 'null';
+    } catch (error) {
+      return this.fail(attempt, new UnrecoverableTaskError(`the task's result cannot be stored: ${reasonOf(error)}`));
+    }
     task.attempt = undefined;
     task.result = stored;
     task.failedReason = undefined;
     this.finish(task, 'completed', this.completed, this.options.keepCompleted);
+    return 'completed';
   }
 
   /** Fails the attempt: retried after its backoff while attempts remain, else failed (the dead-letter view). */
-  fail(attempt: Attempt, error: unknown): void {
+  fail(attempt: Attempt, error: unknown): AttemptOutcome | undefined {
     const { task } = attempt;
-    if (task.attempt !== attempt) return;
+    if (task.attempt !== attempt) return undefined;
     task.attempt = undefined;
     task.failedReason = reasonOf(error);
     if (error instanceof UnrecoverableTaskError || task.attemptsMade >= task.attempts) {
-      return this.finish(task, 'failed', this.failed, this.options.keepFailed);
+      this.finish(task, 'failed', this.failed, this.options.keepFailed);
+      return 'failed';
     }
     this.enqueue(task, backoffDelay(task.backoff, task.attemptsMade));
     this.wakeups.wake();
+    return 'retrying';
   }
 
   /**
@@ -170,13 +183,14 @@ export class MemoryTaskQueue {
    * signal aborted, then it threw): the attempt is not spent, the task keeps its tag and does not
    * count as waiting again (as BullMQ's moveToWait).
    */
-  putBack(attempt: Attempt): void {
+  putBack(attempt: Attempt): AttemptOutcome | undefined {
     const { task } = attempt;
-    if (task.attempt !== attempt) return;
+    if (task.attempt !== attempt) return undefined;
     task.attempt = undefined;
     task.attemptsMade -= 1;
     this.enqueue(task, 0);
     this.wakeups.wake();
+    return 'handed-back';
   }
 
   /** Stops the delay timer (the backend closes) and tells watchers the tasks are gone. */

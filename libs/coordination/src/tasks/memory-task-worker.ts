@@ -1,7 +1,7 @@
 import type { Attempt } from './memory-task-record.js';
 import { fromJson } from './memory-task-record.js';
 import type { MemoryTaskQueue } from './memory-task-queue.js';
-import type { RunningTask, TaskProcessor, TaskWorker } from './task-backend.interface.js';
+import type { AttemptOutcome, RunningTask, TaskProcessor, TaskWorker, WorkOptions } from './task-backend.interface.js';
 
 /** After a close cut attempts off (aborted their signals), how long it waits for their handlers to settle, ms. */
 const CUT_OFF_GRACE_MS = 1_000;
@@ -17,17 +17,18 @@ interface Run {
  * than `concurrency` running (woken by the queue when tasks are added, due or retried, and by
  * its own tasks finishing) and hands it to the processor; the resolved value completes the
  * attempt, a rejection fails it (the queue retries it or fails it for good), except after a close
- * cut it off (see close).
+ * cut it off (see close). Each settled attempt is then reported to `options.onSettled` with the
+ * processor's duration (real time); an error it throws is dropped, never the worker's.
  *
  * @example
- * const worker = new MemoryTaskWorker(queue, 4, async (task) => send(task.payload));
+ * const worker = new MemoryTaskWorker(queue, { concurrency: 4 }, async (task) => send(task.payload));
  * await worker.close(10_000);
  */
 export class MemoryTaskWorker implements TaskWorker {
   private readonly running = new Map<Attempt, Run>();
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly queue: MemoryTaskQueue, private readonly concurrency: number, private readonly processor: TaskProcessor) {
+  constructor(private readonly queue: MemoryTaskQueue, private readonly options: WorkOptions, private readonly processor: TaskProcessor) {
     queue.wakeups.add(this.pump);
   }
 
@@ -43,7 +44,7 @@ export class MemoryTaskWorker implements TaskWorker {
   }
 
   private readonly pump = (): void => {
-    while (!this.closing && this.running.size < this.concurrency) {
+    while (!this.closing && this.running.size < this.options.concurrency) {
       const attempt = this.queue.take();
       if (!attempt) return;
       this.run(attempt);
@@ -60,18 +61,32 @@ export class MemoryTaskWorker implements TaskWorker {
       signal: controller.signal,
     };
     const done = (async () => {
+      let began = performance.now();
+      let outcome: AttemptOutcome | undefined;
       try {
         // A microtask first: the run is registered before a processor that throws at once settles it.
-        this.queue.complete(attempt, await Promise.resolve().then(() => this.processor(running)));
+        const result = await Promise.resolve().then(() => {
+          began = performance.now();
+          return this.processor(running);
+        });
+        outcome = this.queue.complete(attempt, result);
       } catch (error) {
-        if (controller.signal.aborted) this.queue.putBack(attempt);
-        else this.queue.fail(attempt, error);
+        outcome = controller.signal.aborted ? this.queue.putBack(attempt) : this.queue.fail(attempt, error);
       } finally {
         this.running.delete(attempt);
+        if (outcome) this.settled(running, outcome, performance.now() - began);
         this.pump();
       }
     })();
     this.running.set(attempt, { controller, done });
+  }
+
+  private settled(task: RunningTask, outcome: AttemptOutcome, runMs: number): void {
+    try {
+      this.options.onSettled?.(task, outcome, runMs);
+    } catch {
+      // A failing observer must not break the worker: the attempt is stored already.
+    }
   }
 
   private async stop(timeoutMs: number): Promise<void> {

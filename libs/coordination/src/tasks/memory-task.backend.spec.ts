@@ -8,7 +8,7 @@ import type { NewTask, TaskProcessor, TaskWorker } from './task-backend.interfac
 
 // What the shared contract (test/contract/stores/task-backend.contract.ts) cannot see from outside
 // on both backends: the fairness counters' resets, a worker cut off at close, backoff on the
-// clock to the ms, retry and UnrecoverableTaskError details, the backend's close.
+// clock to the ms, retry and UnrecoverableTaskError details, a throwing onSettled, the backend's close.
 
 const task = (jobId: string, options: Partial<NewTask> = {}): NewTask => ({
   jobId, payload: null, priority: 0, delayMs: 0, attempts: 1, backoff: { type: 'fixed', delayMs: 0 }, ...options,
@@ -153,6 +153,21 @@ describe('MemoryTaskBackend', () => {
     const waiting = backend.waitFor('q', 'a', 'later', 60_000);
     await expectNoTimersLeftBy(() => backend.close(1_000));
     expect(await waiting).toBeNull();
+  });
+
+  it('keeps working when onSettled throws: the outcome is stored, the next task runs', async () => {
+    await backend.add('q', 'a', [task('t1'), task('t2')]);
+    const outcomes: string[] = [];
+    workers.push(backend.work('q', {
+      concurrency: 1,
+      onSettled: (t, outcome) => {
+        outcomes.push(`${t.jobId}:${outcome}`);
+        throw new Error('observer broke');
+      },
+    }, async (t) => t.jobId));
+    expect(await backend.waitFor('q', 'a', 't2', 5_000)).toMatchObject({ state: 'completed', result: 't2' });
+    expect(await backend.get('q', 'a', 't1')).toMatchObject({ state: 'completed', result: 't1' });
+    expect(outcomes).toEqual(['t1:completed', 't2:completed']);
   });
 
   it('keeps no reference to the objects it was given or returned', async () => {

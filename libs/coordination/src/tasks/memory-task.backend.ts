@@ -83,7 +83,7 @@ export class MemoryTaskBackend implements TaskBackend {
   }
 
   work(name: string, options: WorkOptions, processor: TaskProcessor): TaskWorker {
-    const worker = new MemoryTaskWorker(this.queue(name), options.concurrency, processor);
+    const worker = new MemoryTaskWorker(this.queue(name), options, processor);
     const close = worker.close.bind(worker);
     this.workers.add(worker);
     return {
