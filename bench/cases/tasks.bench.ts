@@ -42,7 +42,7 @@ class NoopHandler {
 class FairHandler {
   @TaskHandler(FAIR_TASK, { concurrency: WORKER_CONCURRENCY })
   fair(_task: unknown, context: TaskContext): void {
-    sinks.completions?.push(context.tenant);
+    sinks.completions?.push(context.tenant ?? '');
   }
 }
 

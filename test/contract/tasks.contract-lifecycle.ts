@@ -77,10 +77,19 @@ export function describeTaskLifecycleContract(driver: DriverCase): void {
       expect(count('tasks_run_ms', echo)).toBe(1);
       expect(count('tasks_wait_ms', echo)).toBe(1);
       expect(count('tasks_run_ms', flaky)).toBe(3);
+      expect(count('tasks_wait_ms', flaky)).toBe(1); // first attempts only: a retry's backoff is no queue wait
 
-      await tasks.enqueue('echo', {}, { tenant: 'acme', delayMs: 600_000 });
+      // Depth counts tasks enqueued without a delay that have not started: two gated tasks hold
+      // the handler's two slots, so the third waits; a delayed task does not count.
+      const gated = app.worker(GatedWorker);
+      const held = { task: 'gated', tenant: 'acme' };
+      await tasks.enqueueMany('gated', [{ payload: 1 }, { payload: 2 }], { tenant: 'acme' });
+      await until(() => gated.started.length === 2, { timeoutMs: RUN_MS, message: 'two gated tasks to start' });
+      await tasks.enqueue('gated', 3, { tenant: 'acme' });
+      await tasks.enqueue('gated', 4, { tenant: 'acme', delayMs: 600_000 });
       // The depth gauges of handled names are refreshed every 5 s.
-      await until(() => metrics.gauge('tasks_depth', echo) === 1, { timeoutMs: RUN_MS, message: 'tasks_depth of echo/acme to be 1' });
+      await until(() => metrics.gauge('tasks_depth', held) === 1, { timeoutMs: RUN_MS, message: 'tasks_depth of gated/acme to be 1' });
+      gated.gate.open();
     });
   });
 

@@ -191,9 +191,9 @@ export function describeTaskServiceContract(driver: DriverCase): void {
       [tasks.get('bad name:1'), 'id'],
       [tasks.cancel('echo:'), 'id'],
       [tasks.retry(42 as never), 'id'],
-      [tasks.waitFor('echo:1', { timeoutMs: 0 }), 'timeoutMs'],
-      [tasks.list('echo', { limit: 0 }), 'limit'],
-      [tasks.failed('echo', { offset: -1 }), 'offset'],
+      [tasks.waitFor('echo:1', { timeoutMs: 0 }), 'options.timeoutMs'],
+      [tasks.list('echo', { limit: 0 }), 'options.limit'],
+      [tasks.failed('echo', { offset: -1 }), 'options.offset'],
       [tasks.depth('bad name'), 'name'],
     ];
     for (const [call, argument] of cases) {
@@ -223,12 +223,18 @@ export function describeTaskServiceContract(driver: DriverCase): void {
   });
 
   it('cancels waiting and delayed tasks only, and throws TaskNotFoundError / TaskStateError otherwise', async () => {
-    const later = await tasks.enqueue('echo', { n: 1 }, { tenant: 'acme', delayMs: 600_000 });
+    // Depth counts tasks enqueued without a delay (or put back by retry) that have not started:
+    // a task of a name nothing handles waits; a delayed one does not count.
+    const waiting = await tasks.enqueue('unhandled', { n: 0 }, { tenant: 'acme' });
+    expect(waiting.state).toBe('waiting');
+    const later = await tasks.enqueue('unhandled', { n: 1 }, { tenant: 'acme', delayMs: 600_000 });
     expect(later.state).toBe('delayed');
-    expect(await tasks.depth('echo', { tenant: 'acme' })).toBe(1);
+    expect(await tasks.depth('unhandled', { tenant: 'acme' })).toBe(1);
+    await tasks.cancel(waiting.id, { tenant: 'acme' });
+    expect(await tasks.depth('unhandled', { tenant: 'acme' })).toBe(0);
     await tasks.cancel(later.id, { tenant: 'acme' });
     expect(await tasks.get(later.id, { tenant: 'acme' })).toBeNull();
-    expect(await tasks.depth('echo', { tenant: 'acme' })).toBe(0);
+    expect(await tasks.depth('unhandled', { tenant: 'acme' })).toBe(0);
     const missing = await rejectionOf(tasks.cancel(later.id, { tenant: 'acme' }));
     expect(missing).toBeInstanceOf(TaskNotFoundError);
     expect(missing).toMatchObject({ taskId: later.id });

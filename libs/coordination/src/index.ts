@@ -139,7 +139,7 @@ export type {
 export { TaskService } from './tasks/task.service.js';
 export { TaskHandler } from './tasks/task-handler.decorator.js';
 export { defineTask } from './tasks/task-definitions.js';
-export { TaskNotFoundError, TaskStateError, TaskTimeoutError, UnrecoverableTaskError } from './tasks/task.errors.js';
+export { TaskNotFoundError, TaskShutdownError, TaskStateError, TaskTimeoutError, UnrecoverableTaskError } from './tasks/task.errors.js';
 export { DEFAULT_TASK_OPTIONS, TASK_LIMITS } from './tasks/task.options.js';
 export type { TaskModuleOptions } from './tasks/task.options.js';
 export { PRIORITY_MIN as TASK_PRIORITY_MIN, PRIORITY_MAX as TASK_PRIORITY_MAX } from './tasks/task-priority.js';

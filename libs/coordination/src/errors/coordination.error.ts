@@ -27,6 +27,7 @@ export const ErrorCode = {
   TaskNotFound: 'E_TASK_NOT_FOUND',
   TaskState: 'E_TASK_STATE',
   TaskTimeout: 'E_TASK_TIMEOUT',
+  TaskShutdown: 'E_TASK_SHUTDOWN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

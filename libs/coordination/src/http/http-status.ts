@@ -29,6 +29,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.TaskNotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.TaskState]: HttpStatus.CONFLICT,
   [ErrorCode.TaskTimeout]: HttpStatus.GATEWAY_TIMEOUT,
+  [ErrorCode.TaskShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 /**

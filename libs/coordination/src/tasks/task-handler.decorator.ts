@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { DEFAULT_TASK_OPTIONS } from './task.options.js';
 import type { TaskContext, TaskDefinition, TaskHandlerOptions, TaskRef } from './task.types.js';
-import { checkConcurrency, checkOptions, taskName } from './task-validation.js';
+import { checkConcurrency, checkOptions, OPTION_KEYS, taskName } from './task-validation.js';
 
 /**
  * Metadata key under which `@TaskHandler` stores its handlers on the method.
@@ -54,7 +54,7 @@ type HandlerOf<T> =
  */
 export function TaskHandler<T extends TaskRef>(task: T, options: TaskHandlerOptions = {}) {
   const name = taskName(task, 'task');
-  checkOptions(options, 'options');
+  checkOptions(options, 'options', OPTION_KEYS.handler);
   checkConcurrency(options.concurrency, DEFAULT_TASK_OPTIONS.concurrency);
   const entry: TaskHandlerMetadata = Object.freeze({ name, options: { ...options } });
   return <H extends HandlerOf<T>>(target: object, property: string | symbol, descriptor: TypedPropertyDescriptor<H>): TypedPropertyDescriptor<H> => {

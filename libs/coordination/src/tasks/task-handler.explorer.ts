@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
@@ -31,7 +30,8 @@ interface FoundHandler {
 /**
  * Finds `@TaskHandler` methods on the providers and controllers of this module instance at
  * bootstrap and starts one backend worker per task name (`backend.work`), each task run in its
- * tenant's context (the shared namespace's outside any tenant context) with its metrics recorded.
+ * tenant's context (the shared namespace's outside any tenant context, with no `tenant` in its
+ * TaskContext), its metrics recorded from the outcome the backend reports (WorkOptions.onSettled).
  * Two handlers of one task name in one application fail the bootstrap, naming both. Request-scoped
  * and transient providers are skipped with a warning. At shutdown it stops refreshing the depth
  * gauges; TaskService closes the backend, which lets running tasks finish (bounded).
@@ -58,9 +58,11 @@ export class TaskHandlerExplorer implements OnApplicationBootstrap, BeforeApplic
 
   async onApplicationBootstrap(): Promise<void> {
     const handlers = await this.discover();
+    // Metrics come from each attempt's outcome as the backend stored it, not from the handler's return.
+    const onSettled = this.observer.settled.bind(this.observer);
     for (const [name, found] of handlers) {
       const concurrency = checkConcurrency(found.options.concurrency, this.options.concurrency);
-      this.backend.work(name, { concurrency }, this.processor(name, found.handler));
+      this.backend.work(name, { concurrency, onSettled }, this.processor(name, found.handler));
       this.names.push(name);
       this.observer.logger.log(`${found.owner} handles task ${JSON.stringify(name)} (concurrency ${concurrency})`);
     }
@@ -104,34 +106,36 @@ export class TaskHandlerExplorer implements OnApplicationBootstrap, BeforeApplic
     return handlers;
   }
 
-  /** Runs one attempt of a task of `name` with `handler`, in the task's tenant context, recording its metrics. */
+  /**
+   * Runs one attempt of a task of `name` with `handler`, in the task's tenant context, keeping the
+   * active gauge (the outcome is counted when the backend settles the attempt: observer.settled).
+   */
   private processor(name: string, handler: Handler): TaskProcessor {
     const { tenants } = this.core;
     const { observer } = this;
     // Not async: a handler that returns synchronously (most of them) costs no extra promise turn.
     return (task: RunningTask) => {
       const series = observer.started(task);
-      const began = performance.now();
       const context = contextOf(name, task);
       const run = () => handler(task.payload, context);
       let result: unknown;
       try {
         result = task.tenant === SHARED_TENANT ? tenants.exit(run) : tenants.run(task.tenant, run);
       } catch (error) {
-        observer.ended(task, series, performance.now() - began, error);
+        observer.ran(task, series, error);
         return Promise.reject(error);
       }
       if (!isThenable(result)) {
-        observer.ended(task, series, performance.now() - began);
+        observer.ran(task, series);
         return Promise.resolve(result);
       }
       return Promise.resolve(result).then(
         (value) => {
-          observer.ended(task, series, performance.now() - began);
+          observer.ran(task, series);
           return value;
         },
         (error: unknown) => {
-          observer.ended(task, series, performance.now() - began, error);
+          observer.ran(task, series, error);
           throw error;
         },
       );
@@ -163,7 +167,8 @@ function contextOf(name: string, task: RunningTask): TaskContext {
     id: `${name}:${task.jobId}`,
     name,
     jobId: task.jobId,
-    tenant: task.tenant,
+    // The shared namespace is no tenant: absent (passing it back as a tenant would be refused).
+    ...(task.tenant === SHARED_TENANT ? {} : { tenant: task.tenant }),
     attempt: task.attempt,
     attempts: task.attempts,
     enqueuedAt: new Date(task.enqueuedAtMs),

@@ -3,8 +3,7 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import { outageAs, runAs } from '../errors/outage-operation.js';
 import { errorMessage } from '../events/error-message.js';
 import type { CounterHandle, HistogramHandle, MetricLabels } from '../metrics/metrics-registry.js';
-import type { RunningTask } from './task-backend.interface.js';
-import { UnrecoverableTaskError } from './task.errors.js';
+import type { AttemptOutcome, RunningTask } from './task-backend.interface.js';
 
 /** Series (task name × tenant) whose handles one process keeps bound before it starts over. */
 const MAX_SERIES = 10_000;
@@ -34,12 +33,17 @@ interface BoundSeries extends TaskSeries {
 
 /**
  * Metrics and logs of the task queue (library-internal), shared by TaskService and the workers
- * TaskHandlerExplorer starts. Per {task, tenant}: the counters tasks_enqueued_total,
- * tasks_completed_total, tasks_failed_total (final failures: attempts exhausted or
- * UnrecoverableTaskError), tasks_retried_total (failed attempts that will be retried); the
- * histograms tasks_wait_ms (start - runAt) and tasks_run_ms; the gauges tasks_active (tasks this
- * process runs) and tasks_depth (waiting + delayed, refreshed for the names this process handles,
- * for the tenants it saw).
+ * TaskHandlerExplorer starts. Per {task, tenant}: the counters tasks_enqueued_total (tasks added:
+ * a deduplicated jobId is not), and, from each attempt's outcome as the backend settled it
+ * (WorkOptions.onSettled), tasks_completed_total, tasks_failed_total (final failures: attempts
+ * exhausted, UnrecoverableTaskError, or a result that could not be stored) and tasks_retried_total
+ * (failed attempts that will be retried); an attempt cut off by shutdown and handed back counts in
+ * none of them (nor in tasks_run_ms). The histograms tasks_wait_ms (first attempts only: start -
+ * runAt, the time the task waited in the queue; a retry's backoff is not a queue wait) and
+ * tasks_run_ms (settled attempts); the gauges tasks_active (tasks this process runs) and
+ * tasks_depth (tasks enqueued without a delay, or put back by retry, that have not started;
+ * refreshed for the names this process handles, for at most 1 000 tenants per name it saw: the
+ * series of a tenant it forgets is removed).
  *
  * @example
  * await observer.run('tasks.get', () => backend.get(name, tenant, jobId));
@@ -51,6 +55,8 @@ export class TaskObserver {
   private readonly bound = new Map<string, BoundSeries>();
   private readonly running = new Map<string, number>();
   private readonly seen = new Map<string, Set<string>>();
+  /** The error of each attempt whose handler threw, until the backend settles it (for the log). */
+  private readonly errors = new WeakMap<RunningTask, unknown>();
   /** Set at shutdown: tasks still finishing no longer write gauges that were removed. */
   private gaugesDropped = false;
 
@@ -91,36 +97,53 @@ export class TaskObserver {
   }
 
   /**
-   * One attempt starts: its wait (start - runAt) and the active gauge.
+   * One attempt starts: the active gauge, and on a first attempt its wait in the queue
+   * (start - runAt; a retry's wait is its backoff, not queueing).
    *
    * @example
    * const series = observer.started(task);
    */
   started(task: RunningTask): TaskSeries {
     const series = this.series(task.name, task.tenant);
-    series.waitMs.observe(Math.max(0, task.startedAtMs - task.runAtMs));
+    if (task.attempt === 1) series.waitMs.observe(Math.max(0, task.startedAtMs - task.runAtMs));
     this.setActive(series, 1);
     return series;
   }
 
   /**
-   * One attempt ended after `runMs`: completed, retried or finally failed (`error` set).
+   * The handler of one attempt returned or threw (`error`, kept for the log of `settled`).
    *
    * @example
-   * observer.ended(task, series, performance.now() - began, error);
+   * observer.ran(task, series, error);
    */
-  ended(task: RunningTask, series: TaskSeries, runMs: number, error?: unknown): void {
+  ran(task: RunningTask, series: TaskSeries, error?: unknown): void {
     this.setActive(series, -1);
+    if (error !== undefined) this.errors.set(task, error);
+  }
+
+  /**
+   * The backend settled one attempt (WorkOptions.onSettled): counts it by its outcome.
+   *
+   * @example
+   * backend.work(name, { concurrency, onSettled: (task, outcome, runMs) => observer.settled(task, outcome, runMs) }, processor);
+   */
+  settled(task: RunningTask, outcome: AttemptOutcome, runMs: number): void {
+    const series = this.series(task.name, task.tenant);
+    if (outcome === 'completed') {
+      series.runMs.observe(runMs);
+      return series.completed.add();
+    }
+    const error = this.errors.get(task);
+    const what = `Task ${task.name}:${task.jobId} (tenant ${task.tenant}) attempt ${task.attempt}/${task.attempts}`;
+    if (outcome === 'handed-back') return this.logger.debug(`${what} was cut off by shutdown; it is handed back to run again`);
     series.runMs.observe(runMs);
-    if (error === undefined) return series.completed.add();
-    const final = error instanceof UnrecoverableTaskError || task.attempt >= task.attempts;
-    const what = `Task ${task.name}:${task.jobId} (tenant ${task.tenant}) attempt ${task.attempt}/${task.attempts} failed: ${errorMessage(error)}`;
-    if (final) {
+    const failed = `${what} failed${error === undefined ? '' : `: ${errorMessage(error)}`}`;
+    if (outcome === 'failed') {
       series.failed.add();
-      this.logger.warn(`${what}; it goes to the failed view`);
+      this.logger.warn(`${failed}; it goes to the failed view`);
     } else {
       series.retried.add();
-      this.logger.debug(`${what}; it will be retried`);
+      this.logger.debug(`${failed}; it will be retried`);
     }
   }
 
@@ -157,7 +180,12 @@ export class TaskObserver {
   private remember(name: string, tenant: string): void {
     let tenants = this.seen.get(name);
     if (tenants === undefined) this.seen.set(name, (tenants = new Set()));
-    if (tenants.size >= MAX_DEPTH_TENANTS && !tenants.has(tenant)) tenants.delete(tenants.values().next().value as string);
+    if (tenants.size >= MAX_DEPTH_TENANTS && !tenants.has(tenant)) {
+      const forgotten = tenants.values().next().value as string;
+      tenants.delete(forgotten);
+      // No longer refreshed: its last value would go stale.
+      this.core.metrics.removeGauge('tasks_depth', { task: name, tenant: forgotten });
+    }
     tenants.add(tenant);
   }
 }

@@ -105,20 +105,54 @@ export function taskSettings(options: TaskOptions | undefined, defaults: Resolve
   };
 }
 
+const TASK_KEYS = ['priority', 'delayMs', 'attempts', 'backoff', 'jobId'] as const;
+
 /**
- * An optional options argument: absent, or an object that is not an array.
+ * The keys each options object of the task API accepts: any other key (a typo such as `prio`, a
+ * per-item `tenant`) is refused, naming it.
  *
  * @example
- * checkOptions(options, 'options');
+ * checkOptions(options, 'options', OPTION_KEYS.enqueue);
  */
-export function checkOptions(value: unknown, argument: string): void {
+export const OPTION_KEYS = {
+  enqueue: new Set<string>([...TASK_KEYS, 'tenant']),
+  item: new Set<string>([...TASK_KEYS, 'payload']),
+  tenant: new Set<string>(['tenant']),
+  page: new Set<string>(['limit', 'offset', 'tenant']),
+  waitFor: new Set<string>(['timeoutMs', 'tenant']),
+  handler: new Set<string>(['concurrency']),
+  backoff: new Set<string>(['type', 'delayMs']),
+} as const;
+
+/**
+ * An optional options argument: absent, or an object that is not an array and has only `known`
+ * keys (InvalidArgumentError naming `<argument>.<key>` otherwise).
+ *
+ * @example
+ * checkOptions(options, 'options', OPTION_KEYS.page);
+ */
+export function checkOptions(value: unknown, argument: string, known: ReadonlySet<string>): void {
   if (value === undefined) return;
   checkObject(value, argument);
   if (Array.isArray(value)) throw new InvalidArgumentError(argument, 'must be an object');
+  checkKeys(value as object, argument, known);
 }
 
 /**
- * The page of `list` / `failed`: `limit` 1-1000 (default 20), `offset` >= 0 (default 0).
+ * Refuses a key of `value` that is not `known`, naming `<argument>.<key>`.
+ *
+ * @example
+ * checkKeys(item, () => `items[${index}]`, OPTION_KEYS.item);
+ */
+export function checkKeys(value: object, argument: string | (() => string), known: ReadonlySet<string>): void {
+  // for...in, not Object.keys: no array per call (enqueueMany checks every item).
+  for (const key in value) {
+    if (!known.has(key)) throw new InvalidArgumentError(`${nameOf(argument)}.${key}`, `is not a known option; known options here: ${[...known].join(', ')}`);
+  }
+}
+
+/**
+ * The page of `list` / `failed`: `options.limit` 1-1000 (default 20), `options.offset` >= 0 (default 0).
  *
  * @example
  * const page = checkPage(options); // { offset: 0, limit: 20 }
@@ -126,33 +160,33 @@ export function checkOptions(value: unknown, argument: string): void {
 export function checkPage(options: { limit?: number; offset?: number } | undefined): Page {
   const L = TASK_LIMITS.pageLimit;
   return {
-    limit: checkInteger(options?.limit, 'limit', L.min, L.max, DEFAULT_PAGE_LIMIT),
-    offset: checkInteger(options?.offset, 'offset', 0, MAX_OFFSET, 0),
+    limit: checkInteger(options?.limit, 'options.limit', L.min, L.max, DEFAULT_PAGE_LIMIT),
+    offset: checkInteger(options?.offset, 'options.offset', 0, MAX_OFFSET, 0),
   };
 }
 
 /**
- * The `timeoutMs` of `waitFor` (default 30 s).
+ * The `timeoutMs` of `waitFor` (default 30 s), named `options.timeoutMs`.
  *
  * @example
  * const timeoutMs = checkWaitTimeout(options?.timeoutMs);
  */
 export function checkWaitTimeout(value: unknown): number {
-  return checkInteger(value, 'timeoutMs', TASK_LIMITS.waitForMs.min, TASK_LIMITS.waitForMs.max, DEFAULT_WAIT_FOR_MS);
+  return checkInteger(value, 'options.timeoutMs', TASK_LIMITS.waitForMs.min, TASK_LIMITS.waitForMs.max, DEFAULT_WAIT_FOR_MS);
 }
 
 /**
- * The concurrency of a `@TaskHandler`, `fallback` when undefined.
+ * The concurrency of a `@TaskHandler` (named `options.concurrency`), `fallback` when undefined.
  *
  * @example
  * const concurrency = checkConcurrency(options.concurrency, taskOptions.concurrency);
  */
 export function checkConcurrency(value: unknown, fallback: number): number {
-  return checkInteger(value, 'concurrency', TASK_LIMITS.concurrency.min, TASK_LIMITS.concurrency.max, fallback);
+  return checkInteger(value, 'options.concurrency', TASK_LIMITS.concurrency.min, TASK_LIMITS.concurrency.max, fallback);
 }
 
 function checkBackoff(value: unknown, argument: string): TaskBackoff {
-  checkObject(value, argument);
+  checkOptions(value, argument, OPTION_KEYS.backoff);
   const { type, delayMs } = value as Partial<TaskBackoff>;
   if (!BACKOFF_TYPES.includes(type)) throw new InvalidArgumentError(`${argument}.type`, 'must be "fixed" or "exponential"', type);
   const L = TASK_LIMITS.backoffDelayMs;

@@ -40,6 +40,19 @@ export class TaskTimeoutError extends CoordinationError {
 }
 
 /**
+ * `waitFor` was pending (or called) while the application shut down: this instance stops
+ * watching tasks. The task itself goes on (another instance, or this one after a restart, runs it).
+ *
+ * @example
+ * try { await tasks.waitFor(id); } catch (e) { if (e instanceof TaskShutdownError) return res.status(503).end(); }
+ */
+export class TaskShutdownError extends CoordinationError {
+  constructor(readonly taskId: string) {
+    super(ErrorCode.TaskShutdown, `Stopped waiting for task ${JSON.stringify(taskId)}: the application is shutting down`, { taskId });
+  }
+}
+
+/**
  * Thrown by a task handler to fail the task at once, without the remaining attempts (bad input
  * that no retry will fix). The task goes to the failed (dead-letter) view with this message.
  *

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 import type { TaskBackoff } from './task.types.js';
 
 /**
@@ -94,7 +94,8 @@ class TaskBackoffSchema {
 export class TaskOptionsSchema {
   @IsOptional() @IsInt() @Min(L.concurrency.min) @Max(L.concurrency.max) concurrency?: number;
   @IsOptional() @IsInt() @Min(L.attempts.min) @Max(L.attempts.max) attempts?: number;
-  @IsOptional() @ValidateNested() @Type(() => TaskBackoffSchema) backoff?: TaskBackoffSchema;
+  // IsObject: ValidateNested alone accepts an array (and validates none of its elements).
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => TaskBackoffSchema) backoff?: TaskBackoffSchema;
   @IsOptional() @IsInt() @Min(L.lockDurationMs.min) @Max(L.lockDurationMs.max) lockDurationMs?: number;
   @IsOptional() @IsInt() @Min(L.stalledIntervalMs.min) @Max(L.stalledIntervalMs.max) stalledIntervalMs?: number;
   @IsOptional() @IsInt() @Min(L.maxStalledCount.min) @Max(L.maxStalledCount.max) maxStalledCount?: number;

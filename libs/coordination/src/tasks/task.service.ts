@@ -3,11 +3,13 @@ import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/comm
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { TASK_BACKEND, type CancelOutcome, type NewTask, type RetryOutcome, type StoredTask, type TaskBackend } from './task-backend.interface.js';
+import { toInfo } from './task-info.js';
 import { TaskObserver } from './task-observer.js';
+import { PendingWaits } from './task-waits.js';
 import { TaskNotFoundError, TaskStateError } from './task.errors.js';
 import { TASK_OPTIONS, type ResolvedTaskOptions } from './task.options.js';
 import type { EnqueueOptions, TaskId, TaskInfo, TaskItem, TaskPageOptions, TaskRef, TaskTenantOption, WaitForOptions } from './task.types.js';
-import { checkJobId, checkOptions, checkPage, checkPayload, checkWaitTimeout, parseTaskId, taskName, taskSettings } from './task-validation.js';
+import { checkJobId, checkKeys, checkOptions, checkPage, checkPayload, checkWaitTimeout, OPTION_KEYS, parseTaskId, taskName, taskSettings } from './task-validation.js';
 
 /**
  * The task queue: background work with priorities, delays, retries with backoff and a dead-letter
@@ -18,13 +20,17 @@ import { checkJobId, checkOptions, checkPage, checkPayload, checkWaitTimeout, pa
  * - **Ids**: a task's id is `<name>:<jobId>` (`jobId` yours or a random UUID); pass it to `get`,
  *   `cancel`, `retry`, `waitFor`. Ids are per tenant: another tenant's task is not found.
  * - **Tenants**: every method works on the tasks of the call's tenant (`options.tenant`, else the
- *   tenant context); a task's handler runs in its tenant's context.
+ *   tenant context); a task's handler runs in its tenant's context. A task enqueued outside any
+ *   tenant belongs to the shared namespace: its `tenant` is absent, and calls outside any tenant
+ *   (no `options.tenant`) reach it.
  * - **Throwing**: `cancel` / `retry` throw TaskNotFoundError or TaskStateError; `waitFor` throws
  *   TaskTimeoutError; `get` returns null. `enqueue` throws RedisUnavailableError when Redis is
  *   unreachable (never a silent drop). Bad input throws InvalidArgumentError naming the argument
- *   (or TenantInvalidError, TenantRequiredError) before any Redis call.
+ *   (or TenantInvalidError, TenantRequiredError) before any Redis call; so does an unknown option
+ *   key (`options.prio`, `items[0].tenant`).
  * - **Shutdown**: workers stop taking tasks and wait for the running ones (bounded by
- *   `tasks.shutdownTimeoutMs`) before the connection closes.
+ *   `tasks.shutdownTimeoutMs`) before the connection closes; a `waitFor` still pending then (or
+ *   called after) rejects with TaskShutdownError.
  *
  * @example
  * const AGENT_STEP = defineTask<{ runId: string; agent: string }, { tokens: number }>('agent.step');
@@ -34,6 +40,8 @@ import { checkJobId, checkOptions, checkPage, checkPayload, checkWaitTimeout, pa
  */
 @Injectable()
 export class TaskService implements BeforeApplicationShutdown {
+  private readonly waits = new PendingWaits();
+
   constructor(
     private readonly core: CoordinationCore,
     @Inject(TASK_OPTIONS) private readonly options: ResolvedTaskOptions,
@@ -51,7 +59,7 @@ export class TaskService implements BeforeApplicationShutdown {
   async enqueue<P = unknown, R = unknown>(task: TaskRef<P, R>, payload: NoInfer<P>, options?: EnqueueOptions): Promise<TaskInfo<P, R>> {
     const name = taskName(task);
     checkPayload(payload, 'payload');
-    checkOptions(options, 'options');
+    checkOptions(options, 'options', OPTION_KEYS.enqueue);
     const added = this.newTask(payload, options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'tasks.enqueue');
     const [stored] = await this.add(name, tenant, [added]);
@@ -60,8 +68,8 @@ export class TaskService implements BeforeApplicationShutdown {
 
   /**
    * Enqueues several tasks of one name for the call's tenant, in order (one round trip on the
-   * redis driver), and returns them as stored. A bad item throws naming it (`items[3].priority`)
-   * before anything is enqueued.
+   * redis driver), and returns them as stored. A bad item throws naming it (`items[3].priority`,
+   * `items[0].tenant`: the tenant is the call's, in `options`) before anything is enqueued.
    *
    * @example
    * await tasks.enqueueMany(AGENT_STEP, agents.map((agent) => ({ payload: { runId, agent }, jobId: `${runId}-${agent}` })));
@@ -69,14 +77,15 @@ export class TaskService implements BeforeApplicationShutdown {
   async enqueueMany<P = unknown, R = unknown>(task: TaskRef<P, R>, items: ReadonlyArray<TaskItem<NoInfer<P>>>, options?: TaskTenantOption): Promise<Array<TaskInfo<P, R>>> {
     const name = taskName(task);
     if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'must be an array of { payload, ...options }');
-    checkOptions(options, 'options');
+    checkOptions(options, 'options', OPTION_KEYS.tenant);
     const added = new Array<NewTask>(items.length);
     for (let index = 0; index < items.length; index++) {
       const item: TaskItem<P> = items[index];
       // Argument names are built only for an error: this loop runs once per task.
       const argument = () => `items[${index}]`;
       if (item === undefined) throw new InvalidArgumentError(argument(), 'must be an object');
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) checkOptions(item, argument());
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) checkOptions(item, argument(), OPTION_KEYS.item);
+      checkKeys(item, argument, OPTION_KEYS.item);
       checkPayload(item.payload, () => `${argument()}.payload`);
       added[index] = this.newTask(item.payload, item, argument);
     }
@@ -149,14 +158,16 @@ export class TaskService implements BeforeApplicationShutdown {
   }
 
   /**
-   * How many of the tenant's tasks of `task` wait to start (waiting or delayed).
+   * The tenant's queue depth for `task`: its tasks enqueued without a delay, or put back by
+   * `retry`, that have not started. Delayed tasks (`delayMs`) and tasks waiting out a retry
+   * backoff do not count until they run.
    *
    * @example
    * if ((await tasks.depth('report.build')) > 1_000) throw new ServiceUnavailableException();
    */
   async depth(task: TaskRef, options?: TaskTenantOption): Promise<number> {
     const name = taskName(task);
-    checkOptions(options, 'options');
+    checkOptions(options, 'options', OPTION_KEYS.tenant);
     const tenant = this.core.tenants.resolve(options?.tenant, 'tasks.depth');
     return this.observer.run('tasks.depth', () => this.backend.depth(name, tenant));
   }
@@ -164,22 +175,31 @@ export class TaskService implements BeforeApplicationShutdown {
   /**
    * Resolves with the task once it completed or failed for good (check `state`). TaskTimeoutError
    * after `timeoutMs` (default 30 s; the task goes on), TaskNotFoundError when the tenant has no
-   * such task.
+   * such task, TaskShutdownError when the application shuts down meanwhile (or has).
    *
    * @example
    * const done = await tasks.waitFor(task.id, { timeoutMs: 60_000 }); // typed by the enqueue that returned `task`
    */
   async waitFor<P = unknown, R = unknown>(id: TaskId<P, R>, options?: WaitForOptions): Promise<TaskInfo<P, R>> {
-    const { name, jobId, tenant } = this.target(id, options, 'tasks.waitFor');
+    const { name, jobId, tenant } = this.target(id, options, 'tasks.waitFor', OPTION_KEYS.waitFor);
     const timeoutMs = checkWaitTimeout(options?.timeoutMs);
-    const stored = await this.observer.run('tasks.waitFor', () => this.backend.waitFor(name, tenant, jobId, timeoutMs));
+    this.waits.assertOpen(id);
+    const stored = await this.waits.track(id, this.observer.run('tasks.waitFor', () => this.backend.waitFor(name, tenant, jobId, timeoutMs)));
     if (stored === null) throw new TaskNotFoundError(id);
     return toInfo<P, R>(stored);
   }
 
-  /** Closes the workers (running tasks finish, bounded by `tasks.shutdownTimeoutMs`) before the connection closes. */
+  /**
+   * Closes the workers (running tasks finish, bounded by `tasks.shutdownTimeoutMs`) before the
+   * connection closes, then rejects the pending `waitFor` calls with TaskShutdownError.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.backend.close(this.options.shutdownTimeoutMs);
+    this.waits.closing();
+    try {
+      await this.backend.close(this.options.shutdownTimeoutMs);
+    } finally {
+      this.waits.closed();
+    }
   }
 
   private newTask(payload: unknown, options: EnqueueOptions | TaskItem | undefined, prefix: string | (() => string)): NewTask {
@@ -191,19 +211,22 @@ export class TaskService implements BeforeApplicationShutdown {
 
   private async add(name: string, tenant: string, tasks: NewTask[], operation = 'tasks.enqueue'): Promise<StoredTask[]> {
     const stored = await this.observer.run(operation, () => this.backend.add(name, tenant, tasks));
-    this.observer.series(name, tenant).enqueued.add(tasks.length);
+    let added = 0;
+    for (const task of stored) if (task.existed !== true) added++;
+    // Deduplicated tasks (already there) were not enqueued: tasks_enqueued_total counts added ones.
+    if (added > 0) this.observer.series(name, tenant).enqueued.add(added);
     return stored;
   }
 
-  private target(id: string, options: TaskTenantOption | undefined, operation: string): { name: string; jobId: string; tenant: string } {
+  private target(id: string, options: TaskTenantOption | undefined, operation: string, known = OPTION_KEYS.tenant): { name: string; jobId: string; tenant: string } {
     const { name, jobId } = parseTaskId(id);
-    checkOptions(options, 'options');
+    checkOptions(options, 'options', known);
     return { name, jobId, tenant: this.core.tenants.resolve(options?.tenant, operation) };
   }
 
   private paged(task: TaskRef, options: TaskPageOptions | undefined, operation: string) {
     const name = taskName(task);
-    checkOptions(options, 'options');
+    checkOptions(options, 'options', OPTION_KEYS.page);
     const page = checkPage(options);
     return { name, page, tenant: this.core.tenants.resolve(options?.tenant, operation) };
   }
@@ -214,34 +237,3 @@ function outcome(id: string, operation: 'cancel' | 'retry', result: CancelOutcom
   if (result === 'not-found') throw new TaskNotFoundError(id);
   if (typeof result === 'object') throw new TaskStateError(id, operation, result.state);
 }
-
-/**
- * A stored task as the public TaskInfo: its id `<name>:<jobId>`, times as Dates.
- *
- * @example
- * const info = toInfo(await backend.get(name, tenant, jobId));
- */
-export function toInfo<P = unknown, R = unknown>(stored: StoredTask): TaskInfo<P, R> {
-  // Field by field: a rest/spread copy costs several times more, and enqueueMany maps every task.
-  const info: Mutable<TaskInfo<P, R>> = {
-    id: `${stored.name}:${stored.jobId}` as TaskId<P, R>,
-    name: stored.name,
-    jobId: stored.jobId,
-    tenant: stored.tenant,
-    state: stored.state,
-    payload: stored.payload as P,
-    priority: stored.priority,
-    attemptsMade: stored.attemptsMade,
-    attempts: stored.attempts,
-    progress: stored.progress,
-    enqueuedAt: new Date(stored.enqueuedAtMs),
-    runAt: new Date(stored.runAtMs),
-  };
-  if (stored.result !== undefined) info.result = stored.result as R;
-  if (stored.failedReason !== undefined) info.failedReason = stored.failedReason;
-  if (stored.startedAtMs !== undefined) info.startedAt = new Date(stored.startedAtMs);
-  if (stored.finishedAtMs !== undefined) info.finishedAt = new Date(stored.finishedAtMs);
-  return info;
-}
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -116,7 +116,8 @@ export interface TaskInfo<P = unknown, R = unknown> {
   readonly name: string;
   /** Your `jobId`, or the generated one. */
   readonly jobId: string;
-  readonly tenant: string;
+  /** The tenant the task belongs to; absent when it belongs to no tenant (enqueued outside any tenant). */
+  readonly tenant?: string;
   readonly state: TaskState;
   readonly payload: P;
   /** -10..10, higher first. */
@@ -154,7 +155,8 @@ export interface TaskContext {
   readonly id: string;
   readonly name: string;
   readonly jobId: string;
-  readonly tenant: string;
+  /** The tenant the task belongs to (and runs as); absent when it belongs to no tenant (enqueued outside any tenant). */
+  readonly tenant?: string;
   /** 1 on the first attempt. */
   readonly attempt: number;
   readonly attempts: number;
