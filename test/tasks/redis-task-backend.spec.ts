@@ -2,7 +2,10 @@ import { Redis } from 'ioredis';
 import { RedisUnavailableError } from '@nest-coordination/core';
 import { RedisTaskBackend } from '../../libs/coordination/src/tasks/redis-task.backend.js';
 import type { NewTask } from '../../libs/coordination/src/tasks/task-backend.interface.js';
+import { TaskKeys } from '../../libs/coordination/src/tasks/task-keys.js';
 import { resolveTaskOptions } from '../../libs/coordination/src/tasks/task.options.js';
+import { TASK_SCRIPTS } from '../../libs/coordination/src/tasks/task.scripts.js';
+import type { LuaScript } from '../../libs/coordination/src/connection/lua-script.js';
 import { testRedisUrl } from '../harness/env.js';
 import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
@@ -44,6 +47,14 @@ describe('RedisTaskBackend', () => {
       expect(error).toBeInstanceOf(RedisUnavailableError);
       expect((error as RedisUnavailableError).operation).toBe('tasks.enqueue');
     };
+
+    it('drops a Queue whose setup failed during a stall: a later add of that task name succeeds', async () => {
+      server.pause();
+      await expectEnqueueOutage('fresh', 'during');
+      server.resume();
+      await until(() => backend.add('fresh', 'acme', [task('after')]).then(() => true, () => false), { timeoutMs: WAIT_MS, message: 'an add of the name to succeed' });
+      expect(await backend.get('fresh', 'acme', 'after')).toMatchObject({ state: 'waiting' });
+    });
 
     it('add throws RedisUnavailableError (tasks.enqueue) once the server is gone, for a known and a new task name; nothing lands later', async () => {
       await backend.add('mail', 'acme', [task('before')]);
@@ -184,5 +195,148 @@ describe('RedisTaskBackend', () => {
     }
     expect(await client.ping()).toBe('PONG');
     client.disconnect();
+  });
+
+  describe('review fixes', () => {
+    let booted: BootedModule;
+    let backend: RedisTaskBackend;
+    beforeEach(async () => {
+      booted = await bootModule({ connection: { url: testRedisUrl() }, prefix: uniquePrefix('taskfix'), health: { pingIntervalMs: 0 } });
+      backend = new RedisTaskBackend(booted.core, resolveTaskOptions({}));
+    });
+    afterEach(async () => {
+      await backend.close(1_000);
+      await booted.close();
+    });
+    /** Makes the next `count` runs of `script` on the command connection reject (a fault injected, then gone). */
+    const failScript = (script: LuaScript, count = 1) => {
+      const connection = booted.core.connection!;
+      const original = connection.runScript.bind(connection);
+      let left = count;
+      connection.runScript = (<T>(s: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> => {
+        if (s === script && left-- > 0) return Promise.reject(new Error('injected failure'));
+        return original<T>(s, keys, args);
+      }) as typeof connection.runScript;
+    };
+
+    it("a worker's cut-off close leaves the other workers of the backend running", async () => {
+      let slowStarted = false;
+      const slow = backend.work('slow', { concurrency: 1 }, () => {
+        slowStarted = true;
+        return new Promise(() => undefined); // ignores its signal
+      });
+      backend.work('mail', { concurrency: 1 }, async (t) => `sent ${t.jobId}`);
+      await backend.add('slow', 'acme', [task('stuck')]);
+      await until(() => slowStarted, { timeoutMs: WAIT_MS, message: 'the slow task to start' });
+      await slow.close(100);
+      await backend.add('mail', 'acme', [task('m1')]);
+      expect(await backend.waitFor('mail', 'acme', 'm1', WAIT_MS)).toMatchObject({ state: 'completed', result: 'sent m1' });
+    });
+
+    it('cancel never deletes a task that completed meanwhile: cancelled means it never ran, else its result stays', async () => {
+      await backend.add('job', 'acme', [task('x')]);
+      const queue = await (backend as unknown as { queue(name: string): Promise<{ getJobState(id: string): Promise<string> }> }).queue('job');
+      const original = queue.getJobState.bind(queue);
+      const ran = new Set<string>();
+      const work = () => backend.work('job', { concurrency: 4 }, async (t) => {
+        ran.add(t.jobId);
+        return `result ${t.jobId}`;
+      });
+      // Should cancel read the state first, the task completes right after that read.
+      queue.getJobState = async (id: string) => {
+        queue.getJobState = original;
+        const state = await original(id);
+        if (state !== 'prioritized') return state;
+        work();
+        await until(async () => (await original(id)) === 'completed', { timeoutMs: WAIT_MS, message: 'the task to complete' });
+        return state;
+      };
+      const expectConsistent = async (jobId: string, outcome: unknown) => {
+        if (outcome === 'cancelled') {
+          expect(ran.has(jobId)).toBe(false);
+          expect(await backend.get('job', 'acme', jobId)).toBeNull();
+        } else if ((outcome as { state: string }).state === 'completed') {
+          expect(await backend.get('job', 'acme', jobId)).toMatchObject({ state: 'completed', result: `result ${jobId}` });
+        }
+      };
+      await expectConsistent('x', await backend.cancel('job', 'acme', 'x'));
+      queue.getJobState = original;
+      // And racing a running worker, many times.
+      const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);
+      await backend.add('job', 'acme', ids.map((id) => task(id)));
+      if (ran.size === 0) work();
+      const outcomes = await Promise.all(ids.map((id) => backend.cancel('job', 'acme', id)));
+      for (const [i, id] of ids.entries()) await expectConsistent(id, outcomes[i]);
+    });
+
+    it('sends a failed first-start removal again: depth returns to 0', async () => {
+      failScript(TASK_SCRIPTS.start);
+      await backend.add('mail', 'acme', [task('m1')]);
+      backend.work('mail', { concurrency: 1 }, async () => 'ok');
+      await backend.waitFor('mail', 'acme', 'm1', WAIT_MS);
+      await until(async () => (await backend.depth('mail', 'acme')) === 0, { timeoutMs: WAIT_MS, message: 'depth 0' });
+    });
+
+    it('heals a waiting entry whose task already ran on the next add (an old entry only)', async () => {
+      await backend.add('mail', 'acme', [task('m1')]);
+      backend.work('mail', { concurrency: 1 }, async () => 'ok');
+      await backend.waitFor('mail', 'acme', 'm1', WAIT_MS);
+      await until(async () => (await backend.depth('mail', 'acme')) === 0, { timeoutMs: WAIT_MS, message: 'depth 0' });
+      // A removal that was lost for good (a process gone before it resent it).
+      const waiting = new TaskKeys(booted.core.keys).ofTenant('acme', 'mail').waiting;
+      await booted.core.connection!.client.zadd(waiting, 1_000, 'm1');
+      expect(await backend.depth('mail', 'acme')).toBe(1);
+      await backend.add('mail', 'acme', [task('later', { delayMs: 60_000 })]);
+      expect(await backend.depth('mail', 'acme')).toBe(0);
+    });
+
+    it('counts a delayed task put back by retry as waiting until it starts again', async () => {
+      let runs = 0;
+      await backend.add('mail', 'acme', [task('d1', { delayMs: 1_000 })]);
+      expect(await backend.depth('mail', 'acme')).toBe(0);
+      backend.work('mail', { concurrency: 1 }, async () => {
+        runs += 1;
+        if (runs === 1) throw new Error('first run fails');
+        return 'ok';
+      });
+      expect(await backend.waitFor('mail', 'acme', 'd1', WAIT_MS)).toMatchObject({ state: 'failed' });
+      expect(await backend.retry('mail', 'acme', 'd1')).toBe('retried');
+      expect(await backend.waitFor('mail', 'acme', 'd1', WAIT_MS)).toMatchObject({ state: 'completed' });
+      await until(async () => (await backend.depth('mail', 'acme')) === 0, { timeoutMs: WAIT_MS, message: 'depth 0' });
+    });
+
+    it('writes the failed view again when its first write fails', async () => {
+      failScript(TASK_SCRIPTS.fail);
+      await backend.add('mail', 'acme', [task('ko')]);
+      backend.work('mail', { concurrency: 1 }, async () => {
+        throw new Error('no');
+      });
+      expect(await backend.waitFor('mail', 'acme', 'ko', WAIT_MS)).toMatchObject({ state: 'failed' });
+      await until(async () => (await backend.failed('mail', 'acme', { offset: 0, limit: 10 })).length === 1, { timeoutMs: WAIT_MS, message: 'the failed view to show it' });
+    });
+
+    it('reads a finished task again when its job was read before it finished (no finish time, no result)', async () => {
+      await backend.add('mail', 'acme', [task('m1')]);
+      backend.work('mail', { concurrency: 1 }, async () => 'ok');
+      await backend.waitFor('mail', 'acme', 'm1', WAIT_MS);
+      const queue = await (backend as unknown as { queue(name: string): Promise<{ getJob(id: string): Promise<Record<string, unknown>> }> }).queue('mail');
+      const original = queue.getJob.bind(queue);
+      // The hash as it was one command earlier: still active.
+      queue.getJob = async (id: string) => {
+        queue.getJob = original;
+        return Object.assign(await original(id), { finishedOn: undefined, returnvalue: null });
+      };
+      expect(await backend.get('mail', 'acme', 'm1')).toMatchObject({ state: 'completed', result: 'ok', finishedAtMs: expect.any(Number) });
+    });
+
+    it('returns the stored record to the loser of two concurrent adds of one new jobId', async () => {
+      const [[first], [second]] = await Promise.all([
+        backend.add('mail', 'acme', [task('dup', { payload: { v: 1 } })]),
+        backend.add('mail', 'acme', [task('dup', { payload: { v: 2 } })]),
+      ]);
+      const stored = await backend.get('mail', 'acme', 'dup');
+      expect([first.payload, second.payload]).toEqual([stored!.payload, stored!.payload]);
+      expect([first.existed, second.existed].filter(Boolean)).toHaveLength(1);
+    });
   });
 });

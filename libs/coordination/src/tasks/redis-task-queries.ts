@@ -7,9 +7,6 @@ import type { TaskState } from './task.types.js';
 
 type TaskQueue = Queue<TaskJobData, unknown, string>;
 
-/** What removing a task found: not there, in a state that forbids it, or removed. */
-export type RemoveOutcome = 'not-found' | { state: TaskState } | { neverStarted: boolean };
-
 /** What RedisTaskQueries.retry runs around BullMQ's move (the backend's own keys). */
 export interface RetryHooks {
   before(): Promise<unknown>;
@@ -45,21 +42,10 @@ export class RedisTaskQueries {
     return found && toStoredTask(name, jobId, found.job, found.state);
   }
 
-  /** Removes a waiting or delayed task from BullMQ. */
-  async remove(name: string, tenant: string, jobId: string): Promise<RemoveOutcome> {
-    const found = await this.read(name, tenant, jobId, 'tasks.cancel');
-    if (!found) return 'not-found';
-    if (found.state !== 'waiting' && found.state !== 'delayed') return { state: found.state };
-    try {
-      await this.connection.execute('tasks.cancel', () => found.job.remove());
-    } catch (error) {
-      // Started (locked) meanwhile, or gone: what it is now decides.
-      const now = await this.read(name, tenant, jobId, 'tasks.cancel');
-      if (!now) return 'not-found';
-      if (now.state !== 'waiting' && now.state !== 'delayed') return { state: now.state };
-      throw error;
-    }
-    return { neverStarted: found.job.attemptsStarted === 0 };
+  /** Deletes what is left of a job the cancel script took out of BullMQ's lists (its hash, logs). */
+  async removeJob(name: string, bullId: string): Promise<void> {
+    const queue = await this.queueOf(name);
+    await this.connection.execute('tasks.cancel', () => queue.remove(bullId));
   }
 
   /**
@@ -112,12 +98,17 @@ export class RedisTaskQueries {
     }
   }
 
-  /** The job and its state in one auto-pipelined round trip; null when BullMQ does not have it. */
-  private async read(name: string, tenant: string, jobId: string, operation: string): Promise<{ job: TaskJob; state: TaskState } | null> {
+  /**
+   * The job and its state in one auto-pipelined round trip (two commands); null when BullMQ does
+   * not have it. A job read before it finished whose state then reads finished is read again once,
+   * so a finished task always comes with its finish time and result.
+   */
+  private async read(name: string, tenant: string, jobId: string, operation: string, again = true): Promise<{ job: TaskJob; state: TaskState } | null> {
     const queue = await this.queueOf(name);
     const id = bullJobId(tenant, jobId);
     const [job, bullState] = await this.connection.execute(operation, () => Promise.all([queue.getJob(id), queue.getJobState(id)]));
     const state = taskStateOf(bullState);
+    if (again && job && (state === 'completed' || state === 'failed') && !job.finishedOn) return this.read(name, tenant, jobId, operation, false);
     return job && state ? { job: job as TaskJob, state } : null;
   }
 }

@@ -1,6 +1,7 @@
 import type { Job, JobsOptions, JobState } from 'bullmq';
 import type { NewTask, StoredTask } from './task-backend.interface.js';
 import { bullPriority, priorityOf } from './task-priority.js';
+import { UnrecoverableTaskError } from './task.errors.js';
 import type { TaskState } from './task.types.js';
 
 /** What a BullMQ job of the task queue carries: its tenant and payload. */
@@ -105,6 +106,33 @@ export function freshStoredTask(name: string, tenant: string, task: NewTask, enq
     enqueuedAtMs,
     runAtMs: enqueuedAtMs + task.delayMs,
   };
+}
+
+/**
+ * An UnrecoverableTaskError when a handler's result cannot be stored as JSON (BullMQ would fail
+ * the attempt while storing it and retry it, running a handler that succeeded again), else undefined.
+ *
+ * @example
+ * unstorable({ total: 10n }); // UnrecoverableTaskError
+ */
+export function unstorable(value: unknown): UnrecoverableTaskError | undefined {
+  if (typeof value !== 'object' && typeof value !== 'bigint') return undefined;
+  try {
+    JSON.stringify(value);
+    return undefined;
+  } catch (error) {
+    return new UnrecoverableTaskError(`The task's result cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * What BullMQ records for a failed attempt (its `message` is the failed reason): anything thrown becomes an Error.
+ *
+ * @example
+ * asError('no'); // Error('no')
+ */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error) ?? String(error));
 }
 
 /** The progress a handler reported (a number or an object; anything else BullMQ may hold reads as 0). */

@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { createRedisClient } from '../connection/redis-client.factory.js';
 import { resolveOptions } from '../options/resolve-options.js';
-import { bullJobId, jobOptions, taskStateOf, toStoredTask, type TaskJob } from './redis-task-records.js';
+import { asError, bullJobId, jobOptions, unstorable, taskStateOf, toStoredTask, type TaskJob } from './redis-task-records.js';
 import { bullPriority } from './task-priority.js';
 
 const job = (fields: Partial<TaskJob>): TaskJob => ({
@@ -58,5 +58,12 @@ describe("the 'queue' client role (BullMQ)", () => {
     } finally {
       cluster.disconnect();
     }
+  });
+
+  it('refuses a result that cannot be stored as JSON as unrecoverable; anything thrown becomes an Error', () => {
+    expect(unstorable({ total: 10n })?.name).toBe('UnrecoverableTaskError');
+    expect([unstorable({ a: 1 }), unstorable('x'), unstorable(undefined), unstorable(null)]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(asError('no').message).toBe('no');
+    expect(asError({ code: 1 }).message).toBe('{"code":1}');
   });
 });

@@ -7,8 +7,10 @@ export const TASK_CAPABILITY = 'tasks';
  * Keys of the task queue. BullMQ's keys of task name `n` are `<prefix>:_shared:tasks:{n}:<type>`
  * (BullMQ prefix `<prefix>:_shared:tasks`, queue name `{n}`: hash-tagged, one cluster slot per
  * name, no ioredis keyPrefix); the library's own per-tenant keys of that name sit in the same slot:
- * `<prefix>:<tenant>:tasks:{n}:fair` (fairness tag and waiting count), `…:index` (the tenant's
- * tasks by enqueue time, for `list`) and `…:failed` (its dead-letter view).
+ * `<prefix>:<tenant>:tasks:{n}:fair` (the last fairness tag given), `…:waiting` (the job ids of its
+ * waiting tasks that never started, by enqueue order: `depth`), `…:index` (the tenant's tasks by
+ * enqueue time, for `list`) and `…:failed` (its dead-letter view). `bull(name)` names the BullMQ
+ * keys the library's scripts read (same slot).
  *
  * @example
  * const keys = new TaskKeys(core.keys);
@@ -28,9 +30,16 @@ export class TaskKeys {
     return `{${name}}`;
   }
 
+  /** BullMQ's keys of task name `name` that the library's scripts read: its wait list, prioritized and delayed zsets, and a job's key. */
+  bull(name: string): BullTaskKeys {
+    const base = `${this.bullPrefix()}:${this.queueName(name)}:`;
+    return { wait: `${base}wait`, prioritized: `${base}prioritized`, delayed: `${base}delayed`, job: (bullId) => base + bullId };
+  }
+
   ofTenant(tenant: string, name: string): TenantTaskKeys {
     return {
       fair: this.keys.key(tenant, TASK_CAPABILITY, name, { suffix: 'fair' }),
+      waiting: this.keys.key(tenant, TASK_CAPABILITY, name, { suffix: 'waiting' }),
       index: this.keys.key(tenant, TASK_CAPABILITY, name, { suffix: 'index' }),
       failed: this.keys.key(tenant, TASK_CAPABILITY, name, { suffix: 'failed' }),
     };
@@ -39,6 +48,15 @@ export class TaskKeys {
 
 export interface TenantTaskKeys {
   fair: string;
+  waiting: string;
   index: string;
   failed: string;
+}
+
+export interface BullTaskKeys {
+  wait: string;
+  prioritized: string;
+  delayed: string;
+  /** The key of the job whose BullMQ id is `bullId` (`<tenant>~<jobId>`). */
+  job(bullId: string): string;
 }

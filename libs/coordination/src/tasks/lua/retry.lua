@@ -1,17 +1,17 @@
 --[[
-  A failed task went back to waiting (retry, with fresh attempts): out of the dead-letter view, and
-  waiting again (its next start is a first start again, which takes it out).
+  A failed task goes back to waiting (retry, with fresh attempts): out of the dead-letter view, and
+  into the waiting set again (its next start is a first start again, which takes it out).
 
   Input:
     KEYS[1] failed          zset of the tenant's finally failed job ids
-    KEYS[2] fair            hash of the (task name, tenant): `tag`, `n` (same hash tag)
+    KEYS[2] waiting         zset of the tenant's waiting, never started job ids (same hash tag)
     ARGV[1] jobId
-    ARGV[2] ttlMs           TTL of the fair hash
+    ARGV[2] nowMs           its new place in the waiting set (score nowMs * 1000)
 
   Output:
-    the waiting count after the increment
+    the size of the waiting set
 ]]
---! include include/waiting.lua
 
 redis.call('ZREM', KEYS[1], ARGV[1])
-return adjust_waiting(KEYS[2], 1, tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]) * 1000, ARGV[1])
+return redis.call('ZCARD', KEYS[2])

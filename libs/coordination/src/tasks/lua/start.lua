@@ -1,16 +1,18 @@
 --[[
-  Tasks started for the first time: they no longer count as waiting. Sent by the worker without
-  waiting for the reply (auto-pipelined, the starts of one tick and tenant coalesced into one
-  call), so it costs no round trip per task.
+  Tasks started for the first time (or cancelled, or a retry undone): out of the tenant's waiting
+  set. Idempotent (removes whatever is there), so the worker sends it again when it failed. Sent
+  without waiting for the reply (auto-pipelined, the starts of one tick and tenant coalesced).
 
   Input:
-    KEYS[1] fair            hash of the (task name, tenant): `tag`, `n`
-    ARGV[1] ttlMs           TTL of the fair hash
-    ARGV[2] count           tasks that started
+    KEYS[1] waiting         zset of the (task name, tenant)'s waiting, never started job ids
+    ARGV[1..] jobIds
 
   Output:
-    the waiting count after the decrement (never below 0)
+    the number of job ids removed
 ]]
---! include include/waiting.lua
 
-return adjust_waiting(KEYS[1], -tonumber(ARGV[2]), tonumber(ARGV[1]))
+local removed = 0
+for from = 1, #ARGV, 4000 do
+  removed = removed + redis.call('ZREM', KEYS[1], unpack(ARGV, from, math.min(from + 3999, #ARGV)))
+end
+return removed
