@@ -116,7 +116,7 @@ describe('RedisTaskBackend', () => {
         const keys = await scanKeys(booted.core, `${prefix}:*`);
         const tagged = keys.filter((key) => key.includes('{report.build}'));
         expect(tagged).toEqual(keys);
-        for (const suffix of [':acme:tasks:{report.build}:fair', ':globex:tasks:{report.build}:index', ':acme:tasks:{report.build}:failed', ':_shared:tasks:{report.build}:delayed', ':_shared:tasks:{report.build}:completed', ':_shared:tasks:{report.build}:failed', ':_shared:tasks:{report.build}:acme~ok']) {
+        for (const suffix of [':acme:tasks:{report.build}:fair', ':globex:tasks:{report.build}:index', ':acme:tasks:{report.build}:failed', ':_shared:tasks-bullmq:{report.build}:delayed', ':_shared:tasks-bullmq:{report.build}:completed', ':_shared:tasks-bullmq:{report.build}:failed', ':_shared:tasks-bullmq:{report.build}:acme~ok']) {
           expect(keys.filter((key) => key.endsWith(suffix))).toHaveLength(1);
         }
         if (driver.name === 'cluster') {

@@ -8,7 +8,7 @@ export type Topology = 'standalone' | 'sentinel' | 'cluster';
 /**
  * What a connection is for. `command`: the one auto-pipelined connection every capability
  * shares; `subscriber`: the shared (P)SUBSCRIBE connection; `blocking`: a dedicated connection
- * per blocking reader (XREADGROUP BLOCK, BLPOP); `queue`: the connection BullMQ workers share
+ * per blocking reader (XREADGROUP BLOCK, BLPOP); `queue`: a BullMQ worker's own connection
  * (the task queue), which BullMQ requires without a retry limit (`maxRetriesPerRequest: null`,
  * and no command timeout: its lock renewals and job moves wait out a reconnect instead of failing);
  * each Worker duplicates it for its own blocking fetch (BZPOPMIN).

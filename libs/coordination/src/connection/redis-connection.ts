@@ -80,7 +80,8 @@ export class RedisConnection {
   /**
    * A new connection for BullMQ (role `queue`: no retry limit, no command timeout, as BullMQ
    * requires of a worker's connection); closed with the module, or earlier by `releaseClient`.
-   * The task queue's workers share one, and each Worker duplicates it for its blocking fetch.
+   * Each task worker has its own (a close that must drop it leaves the others running), which the
+   * Worker duplicates for its blocking fetch.
    *
    * @example
    * const worker = new Worker(queueName, processor, { connection: connection.createQueueClient(), prefix });

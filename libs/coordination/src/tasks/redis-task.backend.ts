@@ -31,7 +31,7 @@ const FAIL_VIEW_TRIES = 5;
 export const INDEX_CAP = 10_000;
 
 /**
- * The task queue on BullMQ: one Queue per task name (prefix `<prefix>:_shared:tasks`, queue name
+ * The task queue on BullMQ: one Queue per task name (prefix `<prefix>:_shared:tasks-bullmq`, queue name
  * `{name}`: one cluster slot per name, no ioredis keyPrefix), shared by the tenants; BullMQ job id
  * `<tenant>~<jobId>`, data `{ t: tenant, p: payload }`.
  *

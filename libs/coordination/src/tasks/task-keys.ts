@@ -1,11 +1,17 @@
 import { SHARED_TENANT, type KeyBuilder } from '../keys/key-builder.js';
 
-/** Capability segment of task keys. */
+/** Capability segment of the library's own task keys (per tenant). */
 export const TASK_CAPABILITY = 'tasks';
+/**
+ * Capability segment of BullMQ's keys, apart from the library's: the shared namespace's own task
+ * keys (`_shared:tasks:{n}:failed`, a task enqueued outside any tenant) must never be BullMQ's
+ * (`…:{n}:failed` is also a BullMQ key name).
+ */
+export const TASK_QUEUE_CAPABILITY = 'tasks-bullmq';
 
 /**
- * Keys of the task queue. BullMQ's keys of task name `n` are `<prefix>:_shared:tasks:{n}:<type>`
- * (BullMQ prefix `<prefix>:_shared:tasks`, queue name `{n}`: hash-tagged, one cluster slot per
+ * Keys of the task queue. BullMQ's keys of task name `n` are `<prefix>:_shared:tasks-bullmq:{n}:<type>`
+ * (BullMQ prefix `<prefix>:_shared:tasks-bullmq`, queue name `{n}`: hash-tagged, one cluster slot per
  * name, no ioredis keyPrefix); the library's own per-tenant keys of that name sit in the same slot:
  * `<prefix>:<tenant>:tasks:{n}:fair` (the last fairness tag given), `…:waiting` (the job ids of its
  * waiting tasks that never started, by enqueue order: `depth`), `…:index` (the tenant's tasks by
@@ -14,7 +20,7 @@ export const TASK_CAPABILITY = 'tasks';
  *
  * @example
  * const keys = new TaskKeys(core.keys);
- * keys.bullPrefix();           // 'coord:_shared:tasks'
+ * keys.bullPrefix();           // 'coord:_shared:tasks-bullmq'
  * keys.queueName('agent.step'); // '{agent.step}'
  * keys.ofTenant('acme', 'agent.step').fair; // 'coord:acme:tasks:{agent.step}:fair'
  */
@@ -22,7 +28,7 @@ export class TaskKeys {
   constructor(private readonly keys: KeyBuilder) {}
 
   bullPrefix(): string {
-    return this.keys.namespace(SHARED_TENANT, TASK_CAPABILITY).slice(0, -1);
+    return this.keys.namespace(SHARED_TENANT, TASK_QUEUE_CAPABILITY).slice(0, -1);
   }
 
   /** Task names are validated ([A-Za-z0-9][A-Za-z0-9._-]*), so they need no encoding. */
