@@ -36,7 +36,7 @@ import { checkJobId, checkKeys, checkOptions, checkPage, checkPayload, checkWait
  * const AGENT_STEP = defineTask<{ runId: string; agent: string }, { tokens: number }>('agent.step');
  * const task = await tasks.enqueue(AGENT_STEP, { runId, agent: 'planner' }, { priority: 5, attempts: 3 });
  * const done = await tasks.waitFor(task.id, { timeoutMs: 60_000 });
- * if (done.state === 'completed') console.log(done.result?.tokens);
+ * if (done.state === 'completed') this.tokensUsed += done.result?.tokens ?? 0;
  */
 @Injectable()
 export class TaskService implements BeforeApplicationShutdown {
