@@ -147,3 +147,25 @@ export type {
   TaskDefinition, TaskRef, TaskId, PayloadOf, ResultOf, TaskState, TaskBackoff, TaskOptions, EnqueueOptions, TaskItem, TaskInfo, TaskContext,
   TaskHandlerOptions, TaskPageOptions, WaitForOptions, TaskTenantOption,
 } from './tasks/task.types.js';
+
+// Idempotency (the Idempotency-Key header, and keys of your own)
+export { IdempotencyService } from './idempotency/idempotency.service.js';
+export { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
+export { Idempotent } from './idempotency/idempotent.decorator.js';
+export { IdempotencyInFlightError, IdempotencyKeyInvalidError, IdempotencyKeyRequiredError, IdempotencyMismatchError } from './idempotency/idempotency.errors.js';
+export { DEFAULT_IDEMPOTENCY_OPTIONS, IDEMPOTENCY_LIMITS } from './idempotency/idempotency.options.js';
+export type { IdempotencyModuleOptions } from './idempotency/idempotency.options.js';
+export type {
+  IdempotencyScope, ConcurrentDuplicates, IdempotencyRunOptions, IdempotentOptions, IdempotencyClaim, StoredHttpResponse,
+} from './idempotency/idempotency.types.js';
+
+// Leader election and once-per-fleet jobs
+export { LeaderService } from './leader/leader.service.js';
+export { SingletonJob } from './leader/singleton-job.decorator.js';
+export { LeaderShutdownError } from './leader/leader.errors.js';
+export { DEFAULT_LEADER_OPTIONS, LEADER_LIMITS } from './leader/leader.options.js';
+export type { LeaderModuleOptions } from './leader/leader.options.js';
+export type {
+  CampaignOptions, RoleOptions, LeadershipTerm, LeadershipChange, LeadershipLossReason, LeaderInfo, LeaderElectedEvent, LeaderLostEvent,
+  SingletonJobOptions, JobTick,
+} from './leader/leader.types.js';

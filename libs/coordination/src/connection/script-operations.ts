@@ -64,6 +64,20 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordTaskCancel', 'tasks.cancel'],
   ['coordTaskFail', 'tasks.handler'],
   ['coordTaskRetry', 'tasks.retry'],
+  // IdempotencyService (and the @Idempotent interceptor built on it)
+  ['coordIdempotencyBegin', 'idempotency.begin'],
+  ['coordIdempotencyRenew', 'idempotency.begin'],
+  ['coordIdempotencyComplete', 'idempotency.complete'],
+  ['coordIdempotencyAbandon', 'idempotency.abandon'],
+  // LeaderService
+  ['coordLeaderCampaign', 'leader.campaign'],
+  ['coordLeaderRenew', 'leader.campaign'],
+  ['coordLeaderResign', 'leader.resign'],
+  ['coordLeaderRead', 'leader.leader'],
+  // @SingletonJob
+  ['coordJobClaim', 'jobs.tick'],
+  ['coordJobRenew', 'jobs.tick'],
+  ['coordJobFinish', 'jobs.tick'],
 ]);
 
 /**

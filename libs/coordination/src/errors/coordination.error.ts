@@ -28,6 +28,11 @@ export const ErrorCode = {
   TaskState: 'E_TASK_STATE',
   TaskTimeout: 'E_TASK_TIMEOUT',
   TaskShutdown: 'E_TASK_SHUTDOWN',
+  IdempotencyKeyInvalid: 'E_IDEMPOTENCY_KEY_INVALID',
+  IdempotencyKeyRequired: 'E_IDEMPOTENCY_KEY_REQUIRED',
+  IdempotencyMismatch: 'E_IDEMPOTENCY_MISMATCH',
+  IdempotencyInFlight: 'E_IDEMPOTENCY_IN_FLIGHT',
+  LeaderShutdown: 'E_LEADER_SHUTDOWN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

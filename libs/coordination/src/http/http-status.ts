@@ -30,6 +30,11 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.TaskState]: HttpStatus.CONFLICT,
   [ErrorCode.TaskTimeout]: HttpStatus.GATEWAY_TIMEOUT,
   [ErrorCode.TaskShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.IdempotencyKeyInvalid]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.IdempotencyKeyRequired]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.IdempotencyMismatch]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.IdempotencyInFlight]: HttpStatus.CONFLICT,
+  [ErrorCode.LeaderShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 /**
