@@ -7,6 +7,7 @@ import * as cache from './cache.bench.js';
 import * as sessions from './sessions.bench.js';
 import * as streams from './streams.bench.js';
 import * as tasks from './tasks.bench.js';
+import * as idempotency from './idempotency.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -15,4 +16,4 @@ import * as tasks from './tasks.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams, tasks];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams, tasks, idempotency];
