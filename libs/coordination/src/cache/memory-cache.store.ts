@@ -36,6 +36,8 @@ const SWEEP_EVERY = 1_000;
 export class MemoryCacheStore implements CacheStore {
   private readonly slots = new Map<string, Slot>();
   private writesSinceSweep = 0;
+  /** Writes before the next sweep: as many as the store held after the last one (at least SWEEP_EVERY), so a sweep costs O(1) per write. */
+  private sweepAfter = SWEEP_EVERY;
 
   constructor(private readonly clock: Clock) {}
 
@@ -161,7 +163,7 @@ export class MemoryCacheStore implements CacheStore {
 
   private write(key: string, value: string | Buffer, px: number): void {
     this.slots.set(key, { value, expiresAt: this.clock.now() + px });
-    if (++this.writesSinceSweep >= SWEEP_EVERY && this.writesSinceSweep >= this.slots.size) this.sweep();
+    if (++this.writesSinceSweep >= this.sweepAfter) this.sweep();
   }
 
   /** Compare-and-delete: drops `key` if it holds `token`. */
@@ -186,6 +188,7 @@ export class MemoryCacheStore implements CacheStore {
     this.writesSinceSweep = 0;
     const now = this.clock.now();
     for (const [key, slot] of this.slots) if (slot.expiresAt <= now) this.slots.delete(key);
+    this.sweepAfter = Math.max(SWEEP_EVERY, this.slots.size);
   }
 }
 

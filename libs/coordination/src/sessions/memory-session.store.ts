@@ -40,6 +40,8 @@ const SCAN_BATCH = 500;
 export class MemorySessionStore implements SessionStore {
   private readonly held = new Map<string, Held>();
   private writesSinceSweep = 0;
+  /** Writes before the next sweep: as many as the store held after the last one (at least SWEEP_EVERY), so a sweep costs O(1) per write. */
+  private sweepAfter = SWEEP_EVERY;
 
   private readonly indexGraceMs: number;
 
@@ -275,13 +277,14 @@ export class MemorySessionStore implements SessionStore {
 
   private write(key: string, value: Held): void {
     this.held.set(key, value);
-    if (++this.writesSinceSweep >= SWEEP_EVERY && this.writesSinceSweep >= this.held.size) this.sweep();
+    if (++this.writesSinceSweep >= this.sweepAfter) this.sweep();
   }
 
   private sweep(): void {
     this.writesSinceSweep = 0;
     const now = this.clock.now();
     for (const [key, held] of this.held) if (held.expiresAt <= now) this.held.delete(key);
+    this.sweepAfter = Math.max(SWEEP_EVERY, this.held.size);
   }
 }
 
