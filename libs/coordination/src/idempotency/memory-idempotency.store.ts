@@ -1,11 +1,109 @@
-import type { Clock } from "../core/clock.js";
-import type { BeginResult, IdempotencyStore } from './idempotency-store.interface.js';
+import { storeTtlMs } from '../cache/store-ttl.js';
+import type { Clock } from '../core/clock.js';
+import type { BeginResult, IdempotencyRecordKey, IdempotencyStore } from './idempotency-store.interface.js';
 
-/** STUB (lead): replaced by the store helper. */
+/** One record, as the Redis hash holds it, with the key's expiry (epoch ms on the clock). */
+interface IdempotencyRecord {
+  state: 'running' | 'done';
+  readonly fp: string;
+  readonly owner: string;
+  outcome?: string;
+  expiresAt: number;
+}
+
+/** Fewest writes between two sweeps of expired records (reads drop them too). */
+const SWEEP_EVERY = 1_000;
+
+/**
+ * The idempotency store in process memory, on the injected clock, with the contract of
+ * `RedisIdempotencyStore` (test/contract/stores/idempotency-store.contract.ts): one record per
+ * key, gone once its expiry (the lease in flight, the replay ttl once done) is reached on the
+ * clock. Bounded: every operation drops the expired record it meets, and a sweep of all
+ * expired records runs after as many new records as the store held after the previous sweep
+ * (at least SWEEP_EVERY), so a sweep costs O(1) per write and the store holds at most about
+ * twice its live records plus SWEEP_EVERY. Each method does its work synchronously, so
+ * concurrent calls are as atomic as the Redis scripts.
+ *
+ * A product feature (the memory driver: local development, users' tests, single-process apps),
+ * not a test double; state is local to this module instance.
+ *
+ * @example
+ * const store = new MemoryIdempotencyStore(new ManualClock(1_700_000_000_000));
+ * const begun = await store.begin(key, fingerprint, owner, 30_000);
+ * if (begun.kind === 'acquired') await store.complete(key, owner, outcome, 86_400_000);
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  constructor(readonly clock: Clock) {}
-  begin(): Promise<BeginResult> { return Promise.reject(new Error('not implemented')); }
-  renew(): Promise<boolean> { return Promise.reject(new Error('not implemented')); }
-  complete(): Promise<boolean> { return Promise.reject(new Error('not implemented')); }
-  abandon(): Promise<boolean> { return Promise.reject(new Error('not implemented')); }
+  private readonly records = new Map<IdempotencyRecordKey, IdempotencyRecord>();
+  private writesSinceSweep = 0;
+  /** New records before the next sweep: the size after the last sweep, at least SWEEP_EVERY. */
+  private sweepAfter = SWEEP_EVERY;
+
+  constructor(private readonly clock: Clock) {}
+
+  async begin(key: IdempotencyRecordKey, fingerprint: string, owner: string, leaseMs: number): Promise<BeginResult> {
+    const lease = storeTtlMs(leaseMs);
+    const now = this.clock.now();
+    const record = this.live(key, now);
+    if (!record) {
+      this.write(key, { state: 'running', fp: fingerprint, owner, expiresAt: now + lease });
+      return { kind: 'acquired' };
+    }
+    if (record.fp !== fingerprint) return { kind: 'mismatch' };
+    if (record.state === 'running') return { kind: 'in-flight', retryAfterMs: record.expiresAt - now };
+    return { kind: 'completed', outcome: record.outcome ?? '' };
+  }
+
+  async renew(key: IdempotencyRecordKey, owner: string, leaseMs: number): Promise<boolean> {
+    const lease = storeTtlMs(leaseMs);
+    const now = this.clock.now();
+    const record = this.heldBy(key, owner, now);
+    if (!record) return false;
+    record.expiresAt = now + lease;
+    return true;
+  }
+
+  async complete(key: IdempotencyRecordKey, owner: string, outcome: string, ttlMs: number): Promise<boolean> {
+    const ttl = storeTtlMs(ttlMs);
+    const now = this.clock.now();
+    const record = this.heldBy(key, owner, now);
+    if (!record) return false;
+    record.state = 'done';
+    record.outcome = outcome;
+    record.expiresAt = now + ttl;
+    return true;
+  }
+
+  async abandon(key: IdempotencyRecordKey, owner: string): Promise<boolean> {
+    if (!this.heldBy(key, owner, this.clock.now())) return false;
+    this.records.delete(key);
+    return true;
+  }
+
+  /** The in-flight record of `key` if `owner` holds it. */
+  private heldBy(key: IdempotencyRecordKey, owner: string, now: number): IdempotencyRecord | undefined {
+    const record = this.live(key, now);
+    return record && record.state === 'running' && record.owner === owner ? record : undefined;
+  }
+
+  /** The record unless it expired (then it is dropped). */
+  private live(key: IdempotencyRecordKey, now: number): IdempotencyRecord | undefined {
+    const record = this.records.get(key);
+    if (record && record.expiresAt <= now) {
+      this.records.delete(key);
+      return undefined;
+    }
+    return record;
+  }
+
+  private write(key: IdempotencyRecordKey, record: IdempotencyRecord): void {
+    this.records.set(key, record);
+    if (++this.writesSinceSweep >= this.sweepAfter) this.sweep();
+  }
+
+  private sweep(): void {
+    this.writesSinceSweep = 0;
+    const now = this.clock.now();
+    for (const [key, record] of this.records) if (record.expiresAt <= now) this.records.delete(key);
+    this.sweepAfter = Math.max(SWEEP_EVERY, this.records.size);
+  }
 }
