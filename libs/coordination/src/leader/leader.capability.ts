@@ -1,5 +1,7 @@
 import type { CoordinationCapability } from '../core/capability.js';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { LeaderKeys } from './leader-keys.js';
+import { LeaderObserver } from './leader-observer.js';
 import { JOB_TICK_STORE, LEADER_STORE } from './leader-store.interface.js';
 import { LEADER_OPTIONS, LeaderOptionsSchema, resolveLeaderOptions, type LeaderModuleOptions, type ResolvedLeaderOptions } from './leader.options.js';
 import { LeaderService } from './leader.service.js';
@@ -27,10 +29,14 @@ export const LEADER_CAPABILITY = {
       inject: [CoordinationCore],
       useFactory: (core: CoordinationCore) => (core.connection ? new RedisJobTickStore(core.connection) : new MemoryJobTickStore(core.clock)),
     },
+    // Internal (not exported): the keys of roles and jobs, and the events, metrics and logs of terms.
+    { provide: LeaderKeys, inject: [CoordinationCore], useFactory: (core: CoordinationCore) => new LeaderKeys(core.keys) },
+    LeaderObserver,
     LeaderService,
     // Internal: runs @SingletonJob ticks (injected into decorated instances) and registers their schedules at bootstrap.
     SingletonJobRunner,
     SingletonJobExplorer,
   ],
-  exports: [LeaderService],
+  // SingletonJobRunner: injected (ServiceSlot) into the application's providers with @SingletonJob methods.
+  exports: [LeaderService, SingletonJobRunner],
 } as const satisfies CoordinationCapability<'leader', LeaderModuleOptions, ResolvedLeaderOptions>;

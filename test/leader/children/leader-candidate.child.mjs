@@ -1,0 +1,17 @@
+// A candidate of the leader fail-over test (test/leader/leader-failover.multiprocess.spec.ts): its
+// own CoordinationModule on the shared Redis (standalone, or the cluster when `cluster` lists its
+// nodes) campaigns for `role` with `leaseMs`, and reports each leadership change to the parent.
+// Plain ESM importing the built library (libs/coordination/dist).
+import { LeaderService } from '@nest-coordination/core';
+import { bootChildApp, childOptions } from '../../support/child-app.mjs';
+
+const options = childOptions();
+const connection = options.cluster ? { cluster: options.cluster } : { url: options.redisUrl };
+const app = await bootChildApp(options, { connection, instanceId: options.instanceId });
+const campaign = app.get(LeaderService).campaign(options.role, { leaseMs: options.leaseMs });
+campaign.leadership$.subscribe(({ leader, fencingToken, reason }) => {
+  process.send({ type: 'leadership', instanceId: options.instanceId, leader, fencingToken, reason });
+});
+process.send({ type: 'ready', instanceId: options.instanceId });
+// Campaigns until the parent kills it.
+await new Promise(() => undefined);
