@@ -1,5 +1,5 @@
 import {
-  EventBus, InvalidArgumentError, LeaderService, LeaderShutdownError, RedisUnavailableError, TenantInvalidError,
+  EventBus, InvalidArgumentError, LeaderService, LeaderLostError, LeaderShutdownError, RedisUnavailableError, TenantInvalidError,
   type CoordinationEvent, type LeadershipChange, type LeaderCampaign,
 } from '@nest-coordination/core';
 import { CoordinationCore } from '../../libs/coordination/src/core/coordination-core.js';
@@ -130,6 +130,8 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
     await leader.leaders.resign(role, { tenant: 'acme' });
     // At once: the signal aborted, the state says so, and the store no longer names the old leader.
     expect(first.signal.aborted).toBe(true);
+    expect(first.signal.reason).toBeInstanceOf(LeaderLostError);
+    expect(first.signal.reason).toMatchObject({ code: 'E_LEADER_LOST', role, fencingToken: first.fencingToken, reason: 'resigned' });
     expect(campaign.isLeader).toBe(false);
     expect((await other.leaders.leader(role, { tenant: 'acme' }))?.fencingToken).not.toBe(first.fencingToken);
     const second = await pending;
@@ -170,6 +172,7 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
     const second = await other.elected();
     const electedAt = Date.now();
     expect(first.signal.aborted).toBe(true);
+    expect(first.signal.reason).toMatchObject({ code: 'E_LEADER_LOST', reason: 'expired', fencingToken: first.fencingToken });
     expect(await lostAt).toBeLessThanOrEqual(electedAt);
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
     // By their own beliefs, the two terms never overlap: a's ended (expired) before b's began.

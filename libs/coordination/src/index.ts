@@ -162,7 +162,7 @@ export type {
 // Leader election and once-per-fleet jobs
 export { LeaderService } from './leader/leader.service.js';
 export { SingletonJob } from './leader/singleton-job.decorator.js';
-export { LeaderShutdownError } from './leader/leader.errors.js';
+export { LeaderLostError, LeaderShutdownError } from './leader/leader.errors.js';
 export type { LeaderCampaign } from './leader/leader-campaign.js';
 export { DEFAULT_LEADER_OPTIONS, LEADER_LIMITS } from './leader/leader.options.js';
 export type { LeaderModuleOptions } from './leader/leader.options.js';

@@ -33,6 +33,7 @@ export const ErrorCode = {
   IdempotencyMismatch: 'E_IDEMPOTENCY_MISMATCH',
   IdempotencyInFlight: 'E_IDEMPOTENCY_IN_FLIGHT',
   LeaderShutdown: 'E_LEADER_SHUTDOWN',
+  LeaderLost: 'E_LEADER_LOST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

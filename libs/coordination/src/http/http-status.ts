@@ -35,6 +35,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCode.IdempotencyMismatch]: HttpStatus.UNPROCESSABLE_ENTITY,
   [ErrorCode.IdempotencyInFlight]: HttpStatus.CONFLICT,
   [ErrorCode.LeaderShutdown]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.LeaderLost]: HttpStatus.CONFLICT,
 };
 
 /**

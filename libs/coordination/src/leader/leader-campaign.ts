@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { outageAs } from '../errors/outage-operation.js';
 import { driftMs } from '../locks/lock.js';
 import type { LeaderKeys as RoleKeys, LeaderStore } from './leader-store.interface.js';
-import { LeaderShutdownError } from './leader.errors.js';
+import { LeaderLostError, LeaderShutdownError } from './leader.errors.js';
 import type { LeaderObserver } from './leader-observer.js';
 import type { LeadershipChange, LeadershipLossReason, LeadershipTerm } from './leader.types.js';
 
@@ -163,7 +163,8 @@ export class LeaderCampaign {
     clearTimeout(this.loopTimer);
     this.loopTimer = undefined;
     this.deps.stopped(this);
-    const ended = this.end(reason, error);
+    // The term's signal: LeaderShutdownError at shutdown, else a LeaderLostError naming `reason`.
+    const ended = this.end(reason, error instanceof LeaderShutdownError ? error : undefined);
     for (const waiter of this.waiters) waiter.reject(error);
     this.waiters.clear();
     await this.step; // a call in flight: a term it is granted now becomes the orphan resigned below
@@ -244,7 +245,7 @@ export class LeaderCampaign {
     this.waiters.clear();
   }
 
-  /** Ends the held term, if any: its signal aborts with `error` (default an AbortError naming `reason`). */
+  /** Ends the held term, if any: its signal aborts with `error` (default a LeaderLostError naming `reason`). */
   private end(reason: LeadershipLossReason, error?: unknown): HeldTerm | undefined {
     const held = this.held;
     if (!held) return undefined;
@@ -252,7 +253,7 @@ export class LeaderCampaign {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     const { fencingToken } = held.term;
-    held.controller.abort(error ?? abortError(`Leadership of ${JSON.stringify(this.role)} (fencing token ${fencingToken}) ended: ${reason}`));
+    held.controller.abort(error ?? new LeaderLostError(this.role, fencingToken, reason));
     this.deps.observer.lost(this.tenant, this.role, fencingToken, reason);
     this.deps.state.next({ role: this.role, tenant: this.tenant, leader: false, fencingToken, reason });
     return held;

@@ -22,7 +22,7 @@ export interface LeadershipTerm {
   /** Strictly higher than every earlier term's of the role (pass it to what the leader writes, and check it there). */
   readonly fencingToken: number;
   readonly electedAt: Date;
-  /** Aborts when the term ends: lost (LeaderLostError reason), resigned, or shutdown (LeaderShutdownError). */
+  /** Aborts when the term ends: lost or resigned (reason: LeaderLostError naming why), or at shutdown (LeaderShutdownError). */
   readonly signal: AbortSignal;
 }
 
@@ -37,7 +37,7 @@ export interface LeadershipChange {
   readonly reason?: LeadershipLossReason;
 }
 
-/** Why a term ended: `resigned` (resign() or shutdown), `expired` (renewal came too late or Redis was unreachable past the lease), `replaced` (another candidate holds the role). */
+/** Why a term ended: `resigned` (resign()), `expired` (renewal came too late or Redis was unreachable past the lease), `replaced` (another candidate holds the role), `shutdown` (the application shut down: the term was resigned). */
 export type LeadershipLossReason = 'resigned' | 'expired' | 'replaced' | 'shutdown';
 
 /** Who leads a role fleet-wide (`LeaderService.leader()`). */
