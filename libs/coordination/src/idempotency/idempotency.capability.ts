@@ -1,5 +1,7 @@
 import type { CoordinationCapability } from '../core/capability.js';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { IdempotencyClaims } from './idempotency-claims.js';
+import { IdempotencyObserver } from './idempotency-observer.js';
 import { IDEMPOTENCY_STORE } from './idempotency-store.interface.js';
 import { IdempotencyInterceptor } from './idempotency.interceptor.js';
 import {
@@ -23,8 +25,11 @@ export const IDEMPOTENCY_CAPABILITY = {
       inject: [CoordinationCore],
       useFactory: (core: CoordinationCore) => (core.connection ? new RedisIdempotencyStore(core.connection) : new MemoryIdempotencyStore(core.clock)),
     },
+    IdempotencyObserver,
+    IdempotencyClaims,
     IdempotencyService,
     IdempotencyInterceptor,
   ],
-  exports: [IdempotencyService, IdempotencyInterceptor],
+  // IdempotencyInterceptor is built in the module of each controller using it: its dependencies are exported with it.
+  exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyClaims, IdempotencyObserver],
 } as const satisfies CoordinationCapability<'idempotency', IdempotencyModuleOptions, ResolvedIdempotencyOptions>;

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { CoordinationCore } from '../core/coordination-core.js';
+import { IdempotencyObserver } from './idempotency-observer.js';
+import { IDEMPOTENCY_STORE, type IdempotencyStore } from './idempotency-store.interface.js';
+import { IdempotencyInFlightError, IdempotencyMismatchError } from './idempotency.errors.js';
+import { IDEMPOTENCY_OPTIONS, type ResolvedIdempotencyOptions } from './idempotency.options.js';
+import type { IdempotencyClaim } from './idempotency.types.js';
+import type { IdempotencyPolicy } from './idempotency-validation.js';
+
+/** One record, its inputs validated: the tenant (resolved), the namespace in it, the key and the request's fingerprint (hex, or ''). */
+export interface ClaimTarget {
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly key: string;
+  readonly fingerprint: string;
+}
+
+/** First and longest pause between two polls of a waiting duplicate, ms. */
+const FIRST_POLL_MS = 20;
+const LONGEST_POLL_MS = 250;
+
+/**
+ * Claims on idempotency keys (library-internal, behind IdempotencyService and
+ * IdempotencyInterceptor, which validate first): check-and-lock through the store's `begin`,
+ * the bounded wait of a duplicate (polling `begin` with a backoff of 20 ms doubling up to
+ * 250 ms), the lease renewal of a running attempt (a timer per attempt, every `leaseMs / 3`,
+ * cleared when it settles), and shutdown.
+ *
+ * The record lives under `core.keys.key(tenant, 'idempotency', namespace + '\n' + key)`: a key
+ * is printable ASCII, so the last line break splits the two unambiguously.
+ *
+ * Shutdown (beforeApplicationShutdown): a duplicate waiting for an attempt stops at once with
+ * IdempotencyInFlightError (`retryAfterMs` the attempt's remaining lease, 409 over HTTP);
+ * renewal timers are cleared, so an attempt still running keeps its key until its lease ends.
+ *
+ * @example
+ * const claim = await claims.begin<Receipt>({ tenant: 'acme', namespace: '', key: 'pay-42', fingerprint: '' }, policy, 'idempotency.begin');
+ * if (claim.replay) return claim.value;
+ */
+@Injectable()
+export class IdempotencyClaims implements BeforeApplicationShutdown {
+  private closing = false;
+  /** Wakes every waiting duplicate (their pauses end at once). */
+  private readonly wakes = new Set<() => void>();
+  /** Stops the renewal timer of every running attempt. */
+  private readonly renewals = new Set<() => void>();
+
+  constructor(
+    private readonly core: CoordinationCore,
+    @Inject(IDEMPOTENCY_OPTIONS) private readonly options: ResolvedIdempotencyOptions,
+    @Inject(IDEMPOTENCY_STORE) private readonly store: IdempotencyStore,
+    private readonly observer: IdempotencyObserver,
+  ) {}
+
+  /**
+   * The claim on `target`: the decoded value of a finished attempt to replay, or the right to
+   * run (the key locked for this attempt). A duplicate of an attempt in flight waits for its
+   * outcome (`policy.concurrent` 'wait', at most `policy.waitMs`) or is refused at once.
+   *
+   * @throws IdempotencyMismatchError; IdempotencyInFlightError; RedisUnavailableError naming `operation`
+   */
+  async begin<T>(target: ClaimTarget, policy: IdempotencyPolicy, operation: string): Promise<IdempotencyClaim<T>> {
+    const record = this.core.keys.key(target.tenant, 'idempotency', `${target.namespace}\n${target.key}`);
+    const owner = `${this.core.instanceId}:${randomBytes(8).toString('hex')}`;
+    const { leaseMs } = this.options;
+    const deadline = Date.now() + policy.waitMs;
+    let pauseMs = FIRST_POLL_MS;
+    for (;;) {
+      const begun = await this.observer.run(operation, () => this.store.begin(record, target.fingerprint, owner, leaseMs));
+      if (begun.kind === 'acquired') return this.attempt<T>(record, owner, policy.ttlMs, operation);
+      if (begun.kind === 'completed') {
+        const value = this.core.serializer.decode<T>(begun.outcome);
+        this.observer.outcome('replayed');
+        return { replay: true, value };
+      }
+      if (begun.kind === 'mismatch') {
+        this.observer.outcome('mismatch');
+        throw new IdempotencyMismatchError();
+      }
+      const left = deadline - Date.now();
+      if (policy.concurrent === 'reject' || left <= 0 || this.closing) throw this.inFlight(begun.retryAfterMs);
+      const pausedAt = Date.now();
+      await this.pause(Math.min(pauseMs, left));
+      if (this.closing) throw this.inFlight(begun.retryAfterMs - (Date.now() - pausedAt));
+      pauseMs = Math.min(pauseMs * 2, LONGEST_POLL_MS);
+    }
+  }
+
+  beforeApplicationShutdown(): void {
+    this.closing = true;
+    for (const wake of [...this.wakes]) wake();
+    for (const stop of [...this.renewals]) stop();
+  }
+
+  /** The running attempt owning `record`: its lease renewed until it completes or abandons. */
+  private attempt<T>(record: string, owner: string, ttlMs: number, operation: string): IdempotencyClaim<T> {
+    const { leaseMs } = this.options;
+    const everyMs = Math.max(1, Math.floor(leaseMs / 3));
+    const controller = new AbortController();
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    // Local bound of the lease: past it, without a successful renewal, the store may hand the key to another attempt.
+    let heldUntil = Date.now() + leaseMs;
+    const stop = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      stop();
+      this.renewals.delete(stop);
+      return true;
+    };
+    const lost = () => {
+      if (settle()) controller.abort(new Error('The idempotency lease of this attempt was lost: another attempt with its key may run'));
+    };
+    const renew = async () => {
+      timer = undefined;
+      const startedAt = Date.now();
+      try {
+        const held = await this.observer.run('idempotency.renew', () => this.store.renew(record, owner, leaseMs));
+        if (!held) return lost();
+        heldUntil = startedAt + leaseMs;
+      } catch (error) {
+        this.observer.stepFailed('lease renewal', error);
+        if (Date.now() + everyMs >= heldUntil) return lost();
+      }
+      if (!settled && !this.closing) schedule();
+    };
+    const schedule = () => {
+      timer = setTimeout(() => void renew(), everyMs);
+    };
+    this.renewals.add(stop);
+    schedule();
+    return {
+      replay: false,
+      signal: controller.signal,
+      complete: async (value: T) => {
+        if (!settle()) return false;
+        let outcome: string;
+        try {
+          outcome = this.core.serializer.encode(value);
+        } catch (error) {
+          await this.free(record, owner, operation).catch((e: unknown) => this.observer.stepFailed('abandon', e));
+          throw error;
+        }
+        const stored = await this.observer.run(operation, () => this.store.complete(record, owner, outcome, ttlMs));
+        this.observer.outcome(stored ? 'executed' : 'abandoned');
+        return stored;
+      },
+      abandon: async () => {
+        if (settle()) await this.free(record, owner, operation);
+      },
+    };
+  }
+
+  private async free(record: string, owner: string, operation: string): Promise<void> {
+    this.observer.outcome('abandoned');
+    await this.observer.run(operation, () => this.store.abandon(record, owner));
+  }
+
+  private inFlight(retryAfterMs: number): IdempotencyInFlightError {
+    this.observer.outcome('in_flight');
+    return new IdempotencyInFlightError(Math.max(1, Math.ceil(retryAfterMs)));
+  }
+
+  /** Sleeps `ms`, or less when shutdown wakes it. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakes.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakes.add(wake);
+    });
+  }
+}
