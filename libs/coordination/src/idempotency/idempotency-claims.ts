@@ -41,6 +41,9 @@ const LONGEST_POLL_MS = 250;
 @Injectable()
 export class IdempotencyClaims implements BeforeApplicationShutdown {
   private closing = false;
+  /** Owners are `<this claims' id>:<sequence>`: unique without random bytes per call (the hot path's costliest step). */
+  private readonly ownerPrefix: string;
+  private sequence = 0;
   /** Wakes every waiting duplicate (their pauses end at once). */
   private readonly wakes = new Set<() => void>();
   /** Stops the renewal timer of every running attempt. */
@@ -51,7 +54,9 @@ export class IdempotencyClaims implements BeforeApplicationShutdown {
     @Inject(IDEMPOTENCY_OPTIONS) private readonly options: ResolvedIdempotencyOptions,
     @Inject(IDEMPOTENCY_STORE) private readonly store: IdempotencyStore,
     private readonly observer: IdempotencyObserver,
-  ) {}
+  ) {
+    this.ownerPrefix = `${core.instanceId}:${randomBytes(6).toString('hex')}:`;
+  }
 
   /**
    * The claim on `target`: the decoded value of a finished attempt to replay, or the right to
@@ -62,7 +67,7 @@ export class IdempotencyClaims implements BeforeApplicationShutdown {
    */
   async begin<T>(target: ClaimTarget, policy: IdempotencyPolicy, operation: string): Promise<IdempotencyClaim<T>> {
     const record = this.core.keys.key(target.tenant, 'idempotency', `${target.namespace}\n${target.key}`);
-    const owner = `${this.core.instanceId}:${randomBytes(8).toString('hex')}`;
+    const owner = this.ownerPrefix + (++this.sequence).toString(36);
     const { leaseMs } = this.options;
     const deadline = Date.now() + policy.waitMs;
     let pauseMs = FIRST_POLL_MS;

@@ -5,7 +5,7 @@ import { errorMessage } from '../events/error-message.js';
 import { tickAt, type JobSchedule } from './job-schedule.js';
 import { LeaderKeys } from './leader-keys.js';
 import { JOB_TICK_STORE, type JobKeys, type JobTickStore } from './leader-store.interface.js';
-import { LeaderShutdownError } from './leader.errors.js';
+import { LeaderLostError, LeaderShutdownError } from './leader.errors.js';
 import { LEADER_OPTIONS, type ResolvedLeaderOptions } from './leader.options.js';
 import type { JobTick } from './leader.types.js';
 
@@ -211,7 +211,7 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
     clearInterval(run.renewTimer);
     if (run.controller.signal.aborted) return;
     this.logger.warn(`Job ${JSON.stringify(run.job.name)} (${run.job.owner}), run ${run.fencingToken}: ${why}; its signal is aborted`);
-    run.controller.abort(new Error(`Job ${JSON.stringify(run.job.name)}: ${why}`));
+    run.controller.abort(new LeaderLostError(`job:${run.job.name}`, run.fencingToken, 'expired'));
   }
 
   private async finish(job: RegisteredJob, fencingToken: number): Promise<void> {
