@@ -4,6 +4,7 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Idempotency } from '@node-idempotency/core';
 import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
+import { Redis } from 'ioredis';
 import { CoordinationModule, IdempotencyService } from '@nest-coordination/core';
 import type { BenchCase, BenchContext } from '../harness/types.js';
 
@@ -12,6 +13,7 @@ const REPLAY = 'idempotency: replayed request (1000 stored responses)';
 
 const OURS = 'nest-coordination IdempotencyService.run';
 const PEER = '@node-idempotency/core 1.0 onRequest + onResponse (node-redis 4)';
+const RAW = 'raw ioredis SET NX GET + SET (first) / SET NX GET + JSON.parse (replay): the client ceiling';
 
 const STORED = 1000;
 const TTL_MS = 86_400_000;
@@ -70,7 +72,36 @@ function peer(group: string, keyOf: (run: string, i: number) => string, prefill:
   };
 }
 
+/** What ioredis itself costs for the same two steps (no fingerprint, no lease, no checks): the most a library on ioredis can reach. */
+function raw(group: string, keyOf: (run: string, i: number) => string, prefill: boolean): BenchCase {
+  return {
+    name: RAW,
+    group,
+    baseline: true,
+    async setup(ctx) {
+      const redis = new Redis(ctx.redisUrl, { lazyConnect: true, enableAutoPipelining: true, commandTimeout: 5_000 });
+      await redis.connect();
+      const run = randomBytes(4).toString('hex');
+      const handle = async (i: number) => {
+        const key = `raw:${keyOf(run, i)}`;
+        // One round trip for both paths, as ours: SET … NX GET (Redis 7) answers the stored value or claims the key.
+        const stored = (await redis.call('SET', key, 'in-flight', 'PX', '30000', 'NX', 'GET')) as string | null;
+        if (stored === 'in-flight') throw new Error('raw: in flight');
+        if (stored !== null) return JSON.parse(stored);
+        const body = response();
+        await redis.set(key, JSON.stringify(body), 'PX', TTL_MS);
+        return body;
+      };
+      if (prefill) for (let i = 0; i < STORED; i++) await handle(i);
+      return { op: async (i) => void (await handle(i)), teardown: async () => void (await redis.quit()) };
+    },
+  };
+}
+
 const fresh = (run: string, i: number) => `k-${run}-${i}`;
 const stored = (run: string, i: number) => `k-${run}-${i % STORED}`;
 
-export const cases: BenchCase[] = [ours(FIRST, fresh, false), peer(FIRST, fresh, false), ours(REPLAY, stored, true), peer(REPLAY, stored, true)];
+export const cases: BenchCase[] = [
+  ours(FIRST, fresh, false), peer(FIRST, fresh, false), raw(FIRST, fresh, false),
+  ours(REPLAY, stored, true), peer(REPLAY, stored, true), raw(REPLAY, stored, true),
+];
