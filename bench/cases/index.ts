@@ -8,6 +8,7 @@ import * as sessions from './sessions.bench.js';
 import * as streams from './streams.bench.js';
 import * as tasks from './tasks.bench.js';
 import * as idempotency from './idempotency.bench.js';
+import * as leader from './leader.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -16,4 +17,4 @@ import * as idempotency from './idempotency.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams, tasks, idempotency];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams, tasks, idempotency, leader];
