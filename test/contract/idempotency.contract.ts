@@ -1,6 +1,8 @@
 import {
   IdempotencyInFlightError, IdempotencyKeyInvalidError, IdempotencyMismatchError, InvalidArgumentError, TenantInvalidError,
 } from '@nest-coordination/core';
+// Internal: the shutdown hooks of the claims are called one at a time below, as Nest calls them.
+import { IdempotencyClaims } from '../../libs/coordination/src/idempotency/idempotency-claims.js';
 import { ARRIVAL_MS, gate, idempotencyApp, type IdempotencyTestApp } from '../idempotency/idempotency-test-app.js';
 import type { DriverCase } from '../support/drivers.js';
 import { expectNoTimersLeftBy } from '../support/timers.js';
@@ -192,5 +194,28 @@ export function describeIdempotencyServiceContract(driver: DriverCase): void {
     const error = await waiting;
     expect(error).toBeInstanceOf(IdempotencyInFlightError);
     expect((error as IdempotencyInFlightError).retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('run returns the value of work that succeeded even when it cannot be stored (encoding failed): logged, the key freed', async () => {
+    const cyclic: Record<string, unknown> = { id: 1 };
+    cyclic.self = cyclic;
+    expect(await app.idempotency.run('unstorable', () => cyclic)).toBe(cyclic);
+    expect(app.outcomes('abandoned')).toBe(1);
+    expect(await app.idempotency.run('unstorable', () => 'ran again')).toBe('ran again');
+  });
+
+  it('a running attempt keeps its lease renewed after beforeApplicationShutdown (in-flight requests still finish), until onApplicationShutdown', async () => {
+    const owner = await idempotencyApp(driver, { idempotency: { leaseMs: 1_000 } });
+    extra.push(owner);
+    const claim = await owner.idempotency.begin('finishing');
+    if (claim.replay) throw new Error('expected the right to run');
+    owner.booted.get(IdempotencyClaims).beforeApplicationShutdown();
+    const renewals = owner.calls.renew;
+    // Past the lease: only renewals keep the key.
+    await until(() => owner.calls.renew >= renewals + 4, { timeoutMs: ARRIVAL_MS, message: 'the lease to be renewed after beforeApplicationShutdown' });
+    expect(claim.signal.aborted).toBe(false);
+    expect(await rejectionOf(owner.idempotency.run('finishing', () => 'dup', { concurrent: 'reject' }))).toBeInstanceOf(IdempotencyInFlightError);
+    expect(await claim.complete('finished during shutdown')).toBe(true);
+    await expectNoTimersLeftBy(() => owner.close());
   });
 }

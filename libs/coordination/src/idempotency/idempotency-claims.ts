@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { IdempotencyObserver } from './idempotency-observer.js';
 import { IDEMPOTENCY_STORE, type IdempotencyStore } from './idempotency-store.interface.js';
@@ -30,17 +30,22 @@ const LONGEST_POLL_MS = 250;
  * The record lives under `core.keys.key(tenant, 'idempotency', namespace + '\n' + key)`: a key
  * is printable ASCII, so the last line break splits the two unambiguously.
  *
- * Shutdown (beforeApplicationShutdown): a duplicate waiting for an attempt stops at once with
- * IdempotencyInFlightError (`retryAfterMs` the attempt's remaining lease, 409 over HTTP);
- * renewal timers are cleared, so an attempt still running keeps its key until its lease ends.
+ * Shutdown: at beforeApplicationShutdown a duplicate waiting for an attempt stops at once with
+ * IdempotencyInFlightError (`retryAfterMs` the attempt's remaining lease, 409 over HTTP), and no
+ * new wait starts; running attempts keep their leases renewed, because Nest closes the HTTP
+ * server (letting in-flight requests finish) only after that hook. At onApplicationShutdown the
+ * renewal timers are cleared: an attempt still running then keeps its key until its lease ends.
  *
  * @example
  * const claim = await claims.begin<Receipt>({ tenant: 'acme', namespace: '', key: 'pay-42', fingerprint: '' }, policy, 'idempotency.begin');
  * if (claim.replay) return claim.value;
  */
 @Injectable()
-export class IdempotencyClaims implements BeforeApplicationShutdown {
+export class IdempotencyClaims implements BeforeApplicationShutdown, OnApplicationShutdown {
+  /** Waits end (beforeApplicationShutdown). */
   private closing = false;
+  /** Renewals end (onApplicationShutdown). */
+  private stopped = false;
   /** Owners are `<this claims' id>:<sequence>`: unique without random bytes per call (the hot path's costliest step). */
   private readonly ownerPrefix: string;
   private sequence = 0;
@@ -92,8 +97,16 @@ export class IdempotencyClaims implements BeforeApplicationShutdown {
     }
   }
 
+  /** Ends the waits of duplicates; running attempts keep renewing (in-flight requests still finish after this hook). */
   beforeApplicationShutdown(): void {
     this.closing = true;
+    for (const wake of [...this.wakes]) wake();
+  }
+
+  /** Stops every renewal timer: nothing of this module runs after close. */
+  onApplicationShutdown(): void {
+    this.closing = true;
+    this.stopped = true;
     for (const wake of [...this.wakes]) wake();
     for (const stop of [...this.renewals]) stop();
   }
@@ -132,13 +145,13 @@ export class IdempotencyClaims implements BeforeApplicationShutdown {
         this.observer.stepFailed('lease renewal', error);
         if (Date.now() + everyMs >= heldUntil) return lost();
       }
-      if (!settled && !this.closing) schedule();
+      if (!settled && !this.stopped) schedule();
     };
     const schedule = () => {
       timer = setTimeout(() => void renew(), everyMs);
     };
     this.renewals.add(stop);
-    schedule();
+    if (!this.stopped) schedule();
     return {
       replay: false,
       signal: controller.signal,

@@ -21,7 +21,7 @@ export interface IdempotentRequestLike {
   originalUrl?: string;
   headers?: Record<string, string | string[] | undefined>;
   body?: unknown;
-  user?: { id?: unknown; sub?: unknown } | null;
+  user?: { id?: unknown; sub?: unknown; userId?: unknown } | null;
   coordinationSession?: { userId?: unknown };
 }
 
@@ -50,6 +50,18 @@ export function bodyOf(value: unknown): Pick<StoredHttpResponse, 'kind' | 'body'
     return { unstorable: 'a value JSON cannot hold' };
   }
   return body === undefined ? { unstorable: 'a value JSON cannot hold' } : { kind: 'json', body };
+}
+
+/**
+ * Whether a response sent with `status` is the request's final answer (stored and replayed):
+ * below 500, but 408, 409, 425 and 429 ("not now": the key may be retried).
+ *
+ * @example
+ * isStoredStatus(201); // true
+ * isStoredStatus(503); // false
+ */
+export function isStoredStatus(status: number): boolean {
+  return status < 500 && !RETRYABLE_CLIENT_ERRORS.has(status);
 }
 
 /**
@@ -86,15 +98,36 @@ export function replayValue(stored: StoredHttpResponse): unknown {
 }
 
 /**
- * The user of a request: `userOf(request)` when configured, else `request.user.id` (or `.sub`),
- * else the user of the session SessionGuard attached, else ''.
+ * The user of a request: `userOf(request)` when configured; else, when `request.user` is set,
+ * its `id`, `sub` or `userId` (a string or a number); else the user of the session SessionGuard
+ * attached; else '' (anonymous requests share one namespace).
  *
+ * @throws Error (500) when `request.user` is set but has none of `id`, `sub`, `userId`: sharing the
+ * anonymous namespace would replay one user's responses to another; configure `idempotency.userOf`.
  * @example
- * userOfRequest({ user: { sub: 'ada' } }); // 'ada'
+ * userOfRequest({ user: { sub: 'ada' } });    // 'ada'
+ * userOfRequest({ user: { userId: 7 } });     // '7'
  */
 export function userOfRequest(request: IdempotentRequestLike, userOf?: (request: unknown) => string | undefined): string {
-  const id: unknown = userOf ? userOf(request) : (request.user?.id ?? request.user?.sub ?? request.coordinationSession?.userId);
-  return typeof id === 'string' ? id : typeof id === 'number' || typeof id === 'bigint' ? String(id) : '';
+  if (userOf) return idText(userOf(request)) ?? '';
+  const user = request.user;
+  if (user !== undefined && user !== null) {
+    const id = idText(user.id) ?? idText(user.sub) ?? idText(user.userId);
+    if (id === undefined) {
+      throw new Error(
+        '@Idempotent cannot tell who request.user is (it has no id, sub or userId), and will not share one key space between users: ' +
+          'configure idempotency.userOf in CoordinationModule.forRoot(), e.g. userOf: (req) => req.user?.email',
+      );
+    }
+    return id;
+  }
+  return idText(request.coordinationSession?.userId) ?? '';
+}
+
+function idText(id: unknown): string | undefined {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' || typeof id === 'bigint') return String(id);
+  return undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { HttpException, Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { SSE_METADATA } from '@nestjs/common/constants.js';
+import { RESPONSE_PASSTHROUGH_METADATA, ROUTE_ARGS_METADATA, SSE_METADATA } from '@nestjs/common/constants.js';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { defer, lastValueFrom, type Observable } from 'rxjs';
 import { CoordinationError } from '../errors/coordination.error.js';
@@ -10,8 +11,10 @@ import { endpointOf, refusal } from '../sessions/session.guard.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { IdempotencyClaims, type ClaimTarget } from './idempotency-claims.js';
 import { fingerprintOf } from './idempotency-fingerprint.js';
+import { captureSent, isExpressResponse, replayOnExpress, storedOf, type ExpressResponseLike, type SentResponse } from './idempotency-express.js';
 import {
-  IDEMPOTENT_METADATA, REPLAYED_HEADER, bodyOf, headerOf, headerText, isFinalError, namespaceOf, replayValue, userOfRequest, type IdempotentRequestLike,
+  IDEMPOTENT_METADATA, REPLAYED_HEADER, bodyOf, headerOf, headerText, isFinalError, isStoredStatus, namespaceOf, replayValue, userOfRequest,
+  type IdempotentRequestLike,
 } from './idempotency-http.js';
 import { IdempotencyObserver } from './idempotency-observer.js';
 import { keyOfHeader, policyOf, type IdempotencyPolicy } from './idempotency-validation.js';
@@ -22,31 +25,43 @@ import type { IdempotencyClaim, IdempotentOptions, StoredHttpResponse } from './
 /** The operation HTTP requests' store calls are named after (RedisUnavailableError, metrics). */
 const OPERATION = 'idempotency.http';
 
+/** Marks a request one IdempotencyInterceptor already handles: applied twice (globally and by @Idempotent, or on class and method), the second pass goes straight through. */
+const HANDLED = Symbol('coordination:idempotency:handled');
+
+type RunningClaim = Extract<IdempotencyClaim<StoredHttpResponse>, { replay: false }>;
+
 /**
  * Makes `@Idempotent()` routes safe to retry with the `Idempotency-Key` header (IETF httpapi
  * draft; the header name is `idempotency.header`):
  *
- * - The first request with a key runs the handler; its response (status, body, and the headers
- *   of `idempotency.replayHeaders`: Content-Type, Location, ...) is stored for `ttlMs`, and
- *   every later request with the key gets it again, byte for byte, with `Idempotent-Replayed: true`.
+ * - The first request with a key runs the handler; its response is stored for `ttlMs`, and every
+ *   later request with the key gets it again, byte for byte, with `Idempotent-Replayed: true`.
+ *   On express, what is stored is what was SENT on the response: its final status, the headers of
+ *   `idempotency.replayHeaders` (Content-Type, Location, ...) and the body bytes, after every
+ *   interceptor (a ClassSerializerInterceptor's `@Exclude()`d fields are never stored) and every
+ *   exception filter (a stored error replays as the app rendered it). On other platforms the
+ *   handler's value (or 4xx HttpException) is stored instead.
+ * - Stored: an answer below 500 other than 408, 409, 425 and 429. A 5xx (thrown, or set with
+ *   `res.status(503)`), those four, an error of this library, and a body that is not text sent in
+ *   one piece (a stream, StreamableFile, web `Response`, async iterable, `@Sse()`: warned once
+ *   per route) free the key: a retry runs the handler again.
  * - A request arriving while the first still runs waits for its response (`concurrent: 'wait'`,
  *   at most `waitMs`) or gets 409 with `Retry-After` (`'reject'`, or the wait ended).
- * - The key reused for another request (method, path with query, tenant, user or body differ)
- *   gets 422. Keys are per user by default (`scope: 'user'`), or shared by the tenant.
- * - A handler that throws an HttpException with a 4xx status (but 408, 409, 425, 429) has
- *   answered: the error is stored and replayed. A 5xx, any other error, or a response that
- *   cannot be stored (StreamableFile, Buffer, stream, `@Sse()`: warned once per route) frees the
- *   key: a retry runs the handler again.
+ * - The key reused for another request (method, path with query, tenant, user or body differ; an
+ *   unparsed body by its Content-Type and Content-Length) gets 422. Keys are per user by default
+ *   (`scope: 'user'`), or shared by the tenant.
  * - No header: the route runs as usual, or 400 with `required`; a malformed key (not 1-255
  *   printable ASCII characters; a quoted structured-field string is unquoted) is a 400.
  * - Redis unreachable: 503, and the handler does not run.
  *
- * Refusals are CoordinationHttpExceptions (problem details at the error's status, with
- * CoordinationExceptionFilter or without). The tenant is resolved as TenantInterceptor and
- * RateLimitGuard do; the user with `idempotency.userOf`, else `request.user.id` / `.sub`, else
- * the SessionGuard session's user. It runs after guards (it is an interceptor), on express and
- * fastify (through the HttpAdapterHost). Other contexts than HTTP, and routes without
- * `@Idempotent()` metadata, pass through.
+ * The user is `idempotency.userOf(request)`, else `request.user`'s `id`, `sub` or `userId` (a
+ * `request.user` without any of them is a 500 naming `idempotency.userOf`: users never share
+ * responses), else the SessionGuard session's user, else none (anonymous requests share one
+ * namespace). The tenant is resolved as TenantInterceptor and RateLimitGuard do. Refusals are
+ * CoordinationHttpExceptions (problem details at the error's status). It runs after guards; other
+ * contexts than HTTP, and routes without `@Idempotent()` metadata, pass through; applied twice to
+ * a route (globally and by the decorator, or on the class and the method) it acts once, with the
+ * method's options over the class's. A route answering through `@Res()` gets its replay written.
  *
  * @example
  * @Controller('crews')
@@ -57,11 +72,15 @@ const OPERATION = 'idempotency.http';
  * }
  *
  * @example
- * // globally: only routes with @Idempotent() metadata are concerned
- * providers: [{ provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor }]
+ * // Globally, as the FIRST APP_INTERCEPTOR: outermost, so the other global interceptors run inside it.
+ * // Only routes with @Idempotent() metadata are concerned (the decorator then only carries options).
+ * providers: [{ provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor }, { provide: APP_INTERCEPTOR, useClass: ClassSerializerInterceptor }]
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
+  /** Per handler: whether it answers through `@Res()` / `@Next()` itself (Nest then sends nothing). */
+  private readonly answersItself = new WeakMap<object, boolean>();
+
   constructor(
     protected readonly claims: IdempotencyClaims,
     protected readonly reflector: Reflector,
@@ -75,12 +94,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (context.getType() !== 'http') return next.handle();
     const route = this.reflector.getAllAndOverride<IdempotentOptions | undefined>(IDEMPOTENT_METADATA, [context.getHandler(), context.getClass()]);
     if (!route) return next.handle();
+    const http = context.switchToHttp();
+    const request = http.getRequest<IdempotentRequestLike & { [HANDLED]?: true }>();
+    if (request[HANDLED]) return next.handle();
+    request[HANDLED] = true;
     if (Reflect.getMetadata(SSE_METADATA, context.getHandler())) {
       this.observer.notStorable(endpointOf(context), 'a server-sent event stream');
       return next.handle();
     }
-    const http = context.switchToHttp();
-    const request = http.getRequest<IdempotentRequestLike>();
     const response = http.getResponse<unknown>();
     const raw = headerOf(request, this.options.header);
     if (raw === undefined) {
@@ -104,12 +125,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   /**
    * The fingerprint of the request: the sha256 of the canonical JSON of
-   * `[method, path with query, tenant, user, body]` (a Buffer body as base64). Override to leave
-   * out what may differ between two retries of one request, or add what must not.
+   * `[method, path with query, tenant, user, body]` (a Buffer body as base64; a body no parser
+   * read, `request.body` undefined, as its Content-Type and Content-Length). Override to leave out
+   * what may differ between two retries of one request, or add what must not.
    */
   protected fingerprintOf(request: IdempotentRequestLike, tenant: string, user: string): string {
     const path = request.originalUrl ?? request.url ?? '';
-    return fingerprintOf([request.method ?? '', path, tenant, user, request.body ?? null], 'request body');
+    const body = request.body === undefined
+      ? { unparsed: { type: headerOf(request, 'content-type') ?? null, length: headerOf(request, 'content-length') ?? null } }
+      : request.body;
+    return fingerprintOf([request.method ?? '', path, tenant, user, body ?? null], 'request body');
   }
 
   private async serve(context: ExecutionContext, target: ClaimTarget, policy: IdempotencyPolicy, next: CallHandler, response: unknown): Promise<unknown> {
@@ -119,43 +144,119 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       throw this.refuse(response, error);
     }
-    if (claim.replay) return this.replay(response, claim.value);
-    let value: unknown;
+    if (claim.replay) return this.replay(context, response, claim.value);
+    // From here every path ends in complete() or abandon(), whatever throws.
+    if (isExpressResponse(response) && this.adapterHost.httpAdapter?.getType?.() === 'express') return this.serveCaptured(context, claim, next, response);
+    return this.serveValue(context, claim, next, response);
+  }
+
+  /** Express: the handler runs; what is stored is decided when the response is sent (see captureSent). */
+  private async serveCaptured(context: ExecutionContext, claim: RunningClaim, next: CallHandler, response: ExpressResponseLike): Promise<unknown> {
+    let retryable = false;
     try {
-      value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      captureSent(response, this.options.replayHeaders, (sent) => this.decide(context, claim, sent, retryable));
     } catch (error) {
-      if (error instanceof HttpException && !(error.cause instanceof CoordinationError) && isFinalError(error.getStatus())) {
-        await this.store(claim, this.errorOf(response, error));
-      } else {
-        await claim.abandon().catch((failure: unknown) => this.observer.stepFailed('abandon', failure));
-      }
+      await this.abandon(claim);
       throw error;
     }
-    const body = bodyOf(value);
-    if ('unstorable' in body) {
-      this.observer.notStorable(endpointOf(context), body.unstorable);
-      await claim.abandon().catch((failure: unknown) => this.observer.stepFailed('abandon', failure));
-      return value;
+    try {
+      return await lastValueFrom(next.handle(), { defaultValue: undefined });
+    } catch (error) {
+      // An error of this library says "not now" (a lock, a limit, Redis), whatever status a filter renders it with.
+      retryable = isCoordinationFailure(error);
+      throw error;
     }
-    await this.store(claim, { status: (response as { statusCode?: number }).statusCode ?? 200, headers: this.replayHeadersOf(response), ...body });
-    return value;
   }
 
-  private replay(response: unknown, stored: StoredHttpResponse): unknown {
+  private async decide(context: ExecutionContext, claim: RunningClaim, sent: SentResponse, retryable: boolean): Promise<void> {
+    try {
+      if (sent.kind === 'streamed') this.observer.notStorable(endpointOf(context), 'a body written in pieces (a stream, a file, a web Response, an async iterable)');
+      if (sent.kind !== 'sent' || retryable || !isStoredStatus(sent.status)) return await this.abandon(claim);
+      const stored = storedOf(sent);
+      if (!stored) {
+        this.observer.notStorable(endpointOf(context), 'a binary body');
+        return await this.abandon(claim);
+      }
+      await this.store(claim, stored);
+    } finally {
+      // Whatever failed above: the claim never stays locked (a settled claim ignores this).
+      await this.abandon(claim);
+    }
+  }
+
+  /** Other platforms: the handler's value (or 4xx HttpException) is stored. */
+  private async serveValue(context: ExecutionContext, claim: RunningClaim, next: CallHandler, response: unknown): Promise<unknown> {
+    try {
+      let value: unknown;
+      try {
+        value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      } catch (error) {
+        if (error instanceof HttpException && !isCoordinationFailure(error) && isFinalError(error.getStatus())) {
+          const stored = this.errorOf(response, error);
+          if (stored) await this.store(claim, stored);
+        }
+        throw error;
+      }
+      const body = bodyOf(value);
+      const status = (response as { statusCode?: number }).statusCode ?? 200;
+      if ('unstorable' in body) this.observer.notStorable(endpointOf(context), body.unstorable);
+      else if (isStoredStatus(status)) await this.store(claim, { status, headers: this.replayHeadersOf(response), ...body });
+      return value;
+    } finally {
+      await this.abandon(claim);
+    }
+  }
+
+  private replay(context: ExecutionContext, response: unknown, stored: StoredHttpResponse): unknown {
     const adapter = this.adapterHost.httpAdapter;
-    adapter.status(response, stored.status);
-    for (const [name, value] of Object.entries(stored.headers)) adapter.setHeader(response, name, value);
+    const express = isExpressResponse(response) && adapter?.getType?.() === 'express';
+    if (express) replayOnExpress(response, stored);
+    else {
+      adapter.status(response, stored.status);
+      for (const [name, value] of Object.entries(stored.headers)) adapter.setHeader(response, name, value);
+    }
     adapter.setHeader(response, REPLAYED_HEADER, 'true');
-    return replayValue(stored);
+    if (!this.answersItselfFor(context)) return replayValue(stored);
+    // Nest sends nothing for a route answering through @Res() / @Next(): the replay is written here.
+    const value = stored.kind === 'error' ? JSON.parse(stored.body) : express ? undefined : replayValue(stored);
+    adapter.reply(response, value, stored.status);
+    return undefined;
   }
 
-  private errorOf(response: unknown, error: HttpException): StoredHttpResponse {
-    return { status: error.getStatus(), headers: this.replayHeadersOf(response), kind: 'error', body: JSON.stringify(error.getResponse()) };
+  private answersItselfFor(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    let answers = this.answersItself.get(handler);
+    if (answers === undefined) {
+      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<string, unknown>;
+      const takesResponse = Object.keys(args).some((key) => {
+        const type = Number(key.split(':')[0]);
+        return type === RouteParamtypes.RESPONSE || type === RouteParamtypes.NEXT;
+      });
+      answers = takesResponse && !Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, context.getClass(), handler.name);
+      this.answersItself.set(handler, answers);
+    }
+    return answers;
+  }
+
+  /** A 4xx HttpException as stored (non-express platforms); undefined when its response cannot be JSON-encoded (cyclic, BigInt). */
+  private errorOf(response: unknown, error: HttpException): StoredHttpResponse | undefined {
+    let body: string | undefined;
+    try {
+      body = JSON.stringify(error.getResponse());
+    } catch {
+      return undefined;
+    }
+    return body === undefined ? undefined : { status: error.getStatus(), headers: this.replayHeadersOf(response), kind: 'error', body };
   }
 
   /** Stores the response; a failure (Redis gone meanwhile) is logged: the answer still goes out, the key frees itself after its lease. */
-  private async store(claim: Extract<IdempotencyClaim<StoredHttpResponse>, { replay: false }>, stored: StoredHttpResponse): Promise<void> {
+  private async store(claim: RunningClaim, stored: StoredHttpResponse): Promise<void> {
     await claim.complete(stored).catch((error: unknown) => this.observer.stepFailed('storing the response', error));
+  }
+
+  /** Frees the key (a no-op once the claim is settled); a failure is logged. */
+  private async abandon(claim: RunningClaim): Promise<void> {
+    await claim.abandon().catch((failure: unknown) => this.observer.stepFailed('abandon', failure));
   }
 
   private replayHeadersOf(response: unknown): Record<string, string> {
@@ -185,4 +286,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private headerName(): string {
     return this.options.header === 'idempotency-key' ? 'Idempotency-Key' : this.options.header;
   }
+}
+
+/** An error of this library (or an HttpException made of one): "not now", never a stored answer. */
+function isCoordinationFailure(error: unknown): boolean {
+  return error instanceof CoordinationError || (error instanceof HttpException && error.cause instanceof CoordinationError);
 }

@@ -33,7 +33,9 @@ export interface IdempotencyModuleOptions {
   replayHeaders?: string[];
   /**
    * The user of a request, for per-user keys and the fingerprint. Default: `request.user.id`
-   * (or `.sub`), else the user of the session SessionGuard attached, else none.
+   * (or `.sub`, or `.userId`; a `request.user` with none of them is a 500 naming this option,
+   * never a shared key space), else the user of the session SessionGuard attached, else none
+   * (anonymous requests share one namespace).
    */
   userOf?: (request: unknown) => string | undefined;
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { InvalidArgumentError, RedisUnavailableError } from '../errors/coordination.error.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { IdempotencyClaims } from './idempotency-claims.js';
 import { fingerprintOf } from './idempotency-fingerprint.js';
 import { IdempotencyObserver } from './idempotency-observer.js';
@@ -52,8 +52,9 @@ export class IdempotencyService {
    * Runs `fn` once under `key`: the first call runs it and stores its value; a later call with
    * the key (and the same fingerprint) returns the stored value without running it. `fn` gets
    * an AbortSignal that aborts if the attempt's lease is lost (renewal refused: another attempt
-   * may run). If storing the value fails after `fn` succeeded (Redis gone meanwhile), the value
-   * is still returned and the failure logged: the key frees itself when its lease ends.
+   * may run). If storing the value fails after `fn` succeeded, the value is still returned and
+   * the failure logged: a value the serializer cannot encode frees the key at once (a retry runs
+   * again); with Redis gone meanwhile the key frees itself when its lease ends.
    *
    * @throws IdempotencyMismatchError; IdempotencyInFlightError; RedisUnavailableError; whatever `fn` throws (the key freed)
    * @example
@@ -73,7 +74,8 @@ export class IdempotencyService {
     try {
       await claim.complete(value);
     } catch (error) {
-      if (!(error instanceof RedisUnavailableError)) throw error;
+      // The work ran: its value is returned whatever became of storing it (Redis gone, a value the
+      // serializer cannot encode: complete() then freed the key, so a retry runs again).
       this.observer.stepFailed('storing the outcome', error);
     }
     return value;

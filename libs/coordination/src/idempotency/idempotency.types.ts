@@ -59,7 +59,11 @@ export interface StoredHttpResponse {
   status: number;
   /** Replayed headers (lower-case names), see `idempotency.replayHeaders`. */
   headers: Record<string, string>;
-  /** 'json': `body` is the JSON text Nest sent; 'text': a string body as is; 'empty': no body; 'error': an HttpException's response (JSON text). */
+  /**
+   * 'json': `body` is the JSON text sent; 'text': a text body as sent; 'empty': no body; 'error'
+   * (platforms other than express only, where the handler's value is stored): an HttpException's
+   * response (JSON text). On express the body is always the bytes sent, errors included.
+   */
   kind: 'json' | 'text' | 'empty' | 'error';
   body: string;
 }
