@@ -1,5 +1,5 @@
 import {
-  EventBus, InvalidArgumentError, LeaderService, LeaderLostError, LeaderShutdownError, RedisUnavailableError, TenantInvalidError,
+  EventBus, InvalidArgumentError, systemClock, LeaderService, LeaderLostError, LeaderShutdownError, RedisUnavailableError, TenantInvalidError,
   type CoordinationEvent, type LeadershipChange, type LeaderCampaign,
 } from '@nest-coordination/core';
 import { CoordinationCore } from '../../libs/coordination/src/core/coordination-core.js';
@@ -9,7 +9,7 @@ import { RedisLeaderStore } from '../../libs/coordination/src/leader/redis-leade
 import { bootModule, type BootedModule } from '../support/boot.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 import { expectNoTimersLeftBy } from '../support/timers.js';
-import { rejectionOf, sleep, until } from '../support/wait.js';
+import { nextEvent, rejectionOf, sleep, until } from '../support/wait.js';
 
 /** Short enough for the suite, long enough for round trips on a loaded machine (renewals every 500 ms). */
 const LEASE_MS = 1_500;
@@ -22,6 +22,15 @@ interface Instance {
   readonly instanceId: string;
   /** While true, every store call of this instance fails as if Redis were unreachable. */
   cut: boolean;
+  /** While true, a renewal runs in the store but its reply is lost (RedisUnavailableError, as on a command timeout). */
+  loseRenewReplies: boolean;
+  /** The next campaign call runs in the store but its reply is lost (then this turns false). */
+  loseNextCampaignReply: boolean;
+  /** A renewal's reply arrives this long after the store ran it, ms (0: at once). */
+  renewReplyDelayMs: number;
+  /** Renewals running (store call or delayed reply) and renewals that returned, of this instance. */
+  renewsInFlight: number;
+  renewsDone: number;
   /** Every leadership change of ROLE, with the local time it arrived. */
   readonly changes: Array<LeadershipChange & { at: number }>;
   /** leader.* events this module instance published. */
@@ -29,13 +38,35 @@ interface Instance {
   close(): Promise<void>;
 }
 
-/** A store whose calls fail while `instance.cut` (the instance's Redis access cut off). */
-function cuttable(store: LeaderStore, isCut: () => boolean): LeaderStore {
+type Faults = Pick<Instance, 'cut' | 'loseNextCampaignReply' | 'loseRenewReplies' | 'renewReplyDelayMs' | 'renewsInFlight' | 'renewsDone'>;
+
+/**
+ * A store whose calls fail while `faults.cut` (the instance's Redis access cut off), and whose
+ * renewals run in the store but answer late (`renewReplyDelayMs`) or never (`loseRenewReplies`).
+ */
+function faulty(store: LeaderStore, faults: Faults): LeaderStore {
   const guard = <T>(operation: string, call: () => Promise<T>) =>
-    isCut() ? Promise.reject(new RedisUnavailableError(operation, new Error('cut off by the test'))) : call();
+    faults.cut ? Promise.reject(new RedisUnavailableError(operation, new Error('cut off by the test'))) : call();
+  const renew: LeaderStore['renew'] = async (...args) => {
+    faults.renewsInFlight++;
+    try {
+      const renewed = await store.renew(...args);
+      if (faults.renewReplyDelayMs > 0) await sleep(faults.renewReplyDelayMs); // the reply travels slowly
+      if (faults.loseRenewReplies) throw new RedisUnavailableError('leader.renew', new Error('reply lost by the test'));
+      faults.renewsDone++;
+      return renewed;
+    } finally {
+      faults.renewsInFlight--;
+    }
+  };
   return {
-    campaign: (...args) => guard('leader.campaign', () => store.campaign(...args)),
-    renew: (...args) => guard('leader.renew', () => store.renew(...args)),
+    campaign: (...args) => guard('leader.campaign', async () => {
+      const reply = await store.campaign(...args);
+      if (!faults.loseNextCampaignReply) return reply;
+      faults.loseNextCampaignReply = false;
+      throw new RedisUnavailableError('leader.campaign', new Error('reply lost by the test'));
+    }),
+    renew: (...args) => guard('leader.renew', () => renew(...args)),
     resign: (...args) => guard('leader.resign', () => store.resign(...args)),
     read: (...args) => guard('leader.read', () => store.read(...args)),
   };
@@ -52,7 +83,7 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
   let role: string;
 
   const instance = async (): Promise<Instance> => {
-    const self = { cut: false } as Instance & { cut: boolean };
+    const self = { cut: false, loseNextCampaignReply: false, loseRenewReplies: false, renewReplyDelayMs: 0, renewsInFlight: 0, renewsDone: 0 } as Instance;
     const booted = await bootModule(
       { ...driver.options(), prefix, health: { pingIntervalMs: 0 }, leader: { leaseMs: LEASE_MS } },
       {
@@ -61,7 +92,7 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
           inject: [CoordinationCore],
           factory: (core: CoordinationCore) => {
             const real = core.connection ? new RedisLeaderStore(core.connection) : (shared ??= new MemoryLeaderStore(core.clock));
-            return cuttable(real, () => self.cut);
+            return faulty(real, self);
           },
         }],
       },
@@ -219,7 +250,7 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
     expect(globex.candidate).not.toBe(campaign.candidate);
   });
 
-  it('shutdown rejects pending elected(), completes leadership, leaves no timers, and resigns so the other leads at once', async () => {
+  it('shutdown rejects pending elected(), completes leadership, leaves no timers, and resigns: the role is free at once', async () => {
     const [a, b] = fleet;
     const first = await a.leaders.campaign(role, { tenant: 'acme' }).elected();
     const bCampaign = b.leaders.campaign(role, { tenant: 'acme' });
@@ -243,4 +274,115 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
     const second = await cCampaign.elected();
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
   });
+
+  it('a renewal that ran in the store but whose reply was lost never lets a later term reuse its fencing token', async () => {
+    const [a] = fleet;
+    const campaign = a.leaders.campaign(role, { tenant: 'acme' });
+    const first = await campaign.elected();
+    // Every renewal now extends the lease in the store, but a never hears so: its term ends at its local expiry...
+    const ended = nextEvent(first.signal, 'abort', { ...WAIT, message: 'the term to end at its local expiry' });
+    a.loseRenewReplies = true;
+    await ended;
+    a.loseRenewReplies = false;
+    expect(first.signal.reason).toMatchObject({ reason: 'expired', fencingToken: first.fencingToken });
+    // ...while the store still names its candidate: campaigning again must begin a NEW term, not revive the old one.
+    const second = await campaign.elected();
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+    expect((await a.leaders.leader(role, { tenant: 'acme' }))?.fencingToken).toBe(second.fencingToken);
+    expect(a.changes.map(({ leader, fencingToken }) => ({ leader, fencingToken }))).toEqual([
+      { leader: false, fencingToken: undefined },
+      { leader: true, fencingToken: first.fencingToken },
+      { leader: false, fencingToken: first.fencingToken },
+      { leader: true, fencingToken: second.fencingToken },
+    ]);
+    await until(() => a.events.length >= 3, { ...WAIT, message: () => `3 leader events (got ${a.events.length})` });
+    const electedTokens = a.events.filter((e) => e.channel === 'leader.elected').map((e) => e.payload.fencingToken);
+    expect(electedTokens).toEqual([first.fencingToken, second.fencingToken]);
+  });
+
+  it('with renewal replies arriving late, a leader then cut off still steps down before the other candidate is elected', async () => {
+    const [a, b] = fleet;
+    const first = await a.leaders.campaign(role, { tenant: 'acme' }).elected();
+    // Each renewal runs in the store at once and answers 400 ms later: the local expiry must count
+    // from the call's start, not from the reply (the store's lease began before the reply came).
+    a.renewReplyDelayMs = 400;
+    await until(() => a.renewsDone >= 2, { ...WAIT, message: 'two late renewals to complete' });
+    const other = b.leaders.campaign(role, { tenant: 'acme' });
+    const lostAt = new Promise<number>((resolve) => first.signal.addEventListener('abort', () => resolve(Date.now()), { once: true }));
+    await until(() => a.renewsInFlight > 0, { ...WAIT, message: 'a renewal in flight' });
+    a.cut = true; // the renewal in flight still succeeds, late; the next ones fail
+    const second = await other.elected();
+    const electedAt = Date.now();
+    expect(await lostAt).toBeLessThanOrEqual(electedAt);
+    expect(first.signal.reason).toMatchObject({ reason: 'expired', fencingToken: first.fencingToken });
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+    const aLost = a.changes.find((c) => !c.leader && c.reason !== undefined)!;
+    expect(aLost.at).toBeLessThanOrEqual(b.changes.find((c) => c.leader)!.at);
+  });
+
+  it('shutdown waits for a resign() already in progress: the role is free once close() returns', async () => {
+    const [a, b] = fleet;
+    const campaign = a.leaders.campaign(role, { tenant: 'acme' });
+    await campaign.elected();
+    a.renewReplyDelayMs = 1_000; // a renewal stays in flight long enough for close() to overtake the resign
+    await until(() => a.renewsInFlight > 0, { ...WAIT, message: 'a renewal in flight' });
+    const resigned = campaign.resign().then(() => 'resigned', (error: unknown) => error);
+    await a.close();
+    expect(await b.leaders.leader(role, { tenant: 'acme' })).toBeNull();
+    expect(await resigned).toBe('resigned');
+  });
+
+  it('a campaign granted in the store whose reply was lost, then resigned, leaves the role free', async () => {
+    const [a] = fleet;
+    a.loseNextCampaignReply = true;
+    const campaign = a.leaders.campaign(role, { tenant: 'acme' });
+    await until(() => !a.loseNextCampaignReply, { ...WAIT, message: 'the first campaign call to have run' });
+    expect(campaign.isLeader).toBe(false);
+    await campaign.resign();
+    expect(await a.leaders.leader(role, { tenant: 'acme' })).toBeNull();
+  });
+
+  it('delivers leadership changes in order, also when a subscriber resigns on being elected', async () => {
+    const campaign = fleet[0].leaders.campaign(role, { tenant: 'acme' });
+    const seen: boolean[] = [];
+    campaign.leadership$.subscribe(({ leader }) => {
+      if (leader) void campaign.resign().catch(() => undefined);
+    });
+    campaign.leadership$.subscribe(({ leader }) => seen.push(leader));
+    await until(() => seen.length >= 3, { ...WAIT, message: () => `three changes (got ${JSON.stringify(seen)})` });
+    expect(seen).toEqual([false, true, false]);
+    expect(campaign.isLeader).toBe(false);
+    expect(fleet[0].changes.map((c) => c.leader)).toEqual([false, true, false]);
+  });
+
+  it('leadership() of a role first asked for after shutdown completes at once', async () => {
+    const { leaders } = fleet[0];
+    await fleet[0].close();
+    let completed = false;
+    const values: LeadershipChange[] = [];
+    leaders.leadership('asked-after-shutdown').subscribe({ next: (c) => values.push(c), complete: () => (completed = true) });
+    expect(completed).toBe(true);
+    expect(values).toEqual([]);
+  });
+
+  // On memory the store runs on the same wall clock as the instances, so a step moves its leases too.
+  if (driver.name !== 'memory') {
+    it('a wall-clock step backwards does not stretch a cut-off leader\'s term past the other candidate\'s election', async () => {
+      const [a, b] = fleet;
+      expect(a.booted.core.clock).toBe(systemClock);
+      const first = await a.leaders.campaign(role, { tenant: 'acme' }).elected();
+      const other = b.leaders.campaign(role, { tenant: 'acme' });
+      const realNow = Date.now;
+      a.cut = true;
+      Date.now = () => realNow.call(Date) - 5_000; // NTP steps the wall clock back 5 s during the outage
+      try {
+        await other.elected();
+        expect(a.leaders.isLeader(role, { tenant: 'acme' })).toBe(false);
+        expect(first.signal.aborted).toBe(true);
+      } finally {
+        Date.now = realNow;
+        a.cut = false;
+      }
+    });
+  }
 }

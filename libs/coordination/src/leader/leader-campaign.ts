@@ -1,5 +1,6 @@
-import type { BehaviorSubject, Observable } from 'rxjs';
-import type { Clock } from '../core/clock.js';
+import { performance } from 'node:perf_hooks';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { systemClock, type Clock } from '../core/clock.js';
 import { outageAs } from '../errors/outage-operation.js';
 import { driftMs } from '../locks/lock.js';
 import type { LeaderKeys as RoleKeys, LeaderStore } from './leader-store.interface.js';
@@ -12,6 +13,47 @@ const WAKE_AFTER_EXPIRY_MS = 5;
 /** A failed store call is retried after at most this long, ms (a third of the lease when that is shorter). */
 const RETRY_MS = 250;
 
+/**
+ * @internal A role's leadership state on one module instance (shared by its successive campaigns).
+ * Changes are delivered in order: one made while an emission is in progress (a subscriber that
+ * resigns on `leader: true`) is queued until every subscriber has seen the current one, so no
+ * subscriber sees them out of order or ends on a stale state.
+ *
+ * @example
+ * const state = new LeadershipState({ role: 'billing', tenant: 'acme', leader: false });
+ * state.next({ role: 'billing', tenant: 'acme', leader: true, fencingToken: 7 });
+ */
+export class LeadershipState {
+  private readonly subject: BehaviorSubject<LeadershipChange>;
+  /** Changes waiting while an emission is in progress (undefined when none is). */
+  private queue: LeadershipChange[] | undefined;
+
+  constructor(initial: LeadershipChange) {
+    this.subject = new BehaviorSubject(initial);
+  }
+
+  get changes$(): Observable<LeadershipChange> {
+    return this.subject.asObservable();
+  }
+
+  next(change: LeadershipChange): void {
+    if (this.queue) {
+      this.queue.push(change);
+      return;
+    }
+    this.queue = [change];
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) this.subject.next(next);
+    } finally {
+      this.queue = undefined;
+    }
+  }
+
+  complete(): void {
+    this.subject.complete();
+  }
+}
+
 /** What a campaign shares with the LeaderService that runs it. */
 export interface CampaignDeps {
   readonly store: LeaderStore;
@@ -19,15 +61,19 @@ export interface CampaignDeps {
   readonly clock: Clock;
   readonly instanceId: string;
   /** The role's leadership state on this module instance (shared by successive campaigns for it). */
-  readonly state: BehaviorSubject<LeadershipChange>;
-  /** Called once when the campaign stops (resigned or shut down). */
-  readonly stopped: (campaign: LeaderCampaign) => void;
+  readonly state: LeadershipState;
+  /**
+   * Called once when the campaign stops (resigned or shut down), before its term ends; `done`
+   * settles once the store has been told (shutdown awaits it: a resign in progress must reach
+   * the store before the connection closes).
+   */
+  readonly stopped: (campaign: LeaderCampaign, done: Promise<void>) => void;
 }
 
 interface HeldTerm {
   readonly term: LeadershipTerm;
   readonly controller: AbortController;
-  /** Local time by which the lease has surely ended in the store: start of the call that granted or renewed it + lease − drift. */
+  /** Local time (`now()`) by which the lease has surely ended in the store: start of the call that granted or renewed it + lease − drift. */
   expiresAt: number;
 }
 
@@ -62,8 +108,21 @@ export class LeaderCampaign {
   /** Set once the campaign stops; the error pending and later `elected()` calls reject with. */
   private stopError: unknown;
   private stopping: Promise<void> | undefined;
-  /** A term the store granted after the campaign stopped: resigned without ever being announced. */
+  /**
+   * A term the store may hold for this candidate with no live local term: granted after the
+   * campaign stopped (never announced), or ended at its local expiry while renewals whose replies
+   * were lost may have extended it. Resigned when the campaign stops (resign is conditional on
+   * candidate and token: harmless when that term is over); cleared by the next campaign reply.
+   */
   private orphanToken: number | undefined;
+  /** The last campaign call failed: the store may have granted a term whose token we never heard. */
+  private grantUnknown = false;
+  /**
+   * Local time for term deadlines: monotonic (performance.now()) on the system clock, so that a
+   * wall-clock step (NTP) cannot stretch a term past its lease in the store; the injected clock
+   * otherwise (a test's ManualClock moves terms by hand).
+   */
+  private readonly now: () => number;
   private readonly renewEveryMs: number;
   private readonly retryMs: number;
 
@@ -80,11 +139,12 @@ export class LeaderCampaign {
     this.candidate = `${deps.instanceId}:${random}`;
     this.renewEveryMs = Math.floor(leaseMs / 3);
     this.retryMs = Math.min(RETRY_MS, this.renewEveryMs);
+    this.now = deps.clock === systemClock ? () => performance.now() : () => deps.clock.now();
   }
 
   /** Whether this campaign holds a live term (not past its local expiry). */
   get isLeader(): boolean {
-    return this.held !== undefined && this.deps.clock.now() < this.held.expiresAt;
+    return this.held !== undefined && this.now() < this.held.expiresAt;
   }
 
   /** The live term, if any. */
@@ -94,7 +154,7 @@ export class LeaderCampaign {
 
   /** The role's leadership on this module instance: the current state first, then each change; completes at shutdown. */
   get leadership$(): Observable<LeadershipChange> {
-    return this.deps.state.asObservable();
+    return this.deps.state.changes$;
   }
 
   /**
@@ -141,7 +201,7 @@ export class LeaderCampaign {
    * await campaign.resign();
    */
   resign(): Promise<void> {
-    return (this.stopping ??= this.stop('resigned', abortError(`The campaign for ${JSON.stringify(this.role)} was resigned`), true));
+    return this.stopOnce('resigned', abortError(`The campaign for ${JSON.stringify(this.role)} was resigned`), true);
   }
 
   /** @internal Starts campaigning (LeaderService.campaign()). */
@@ -155,22 +215,37 @@ export class LeaderCampaign {
    * rejects pending `elected()` calls.
    */
   shutdown(): Promise<void> {
-    return (this.stopping ??= this.stop('shutdown', new LeaderShutdownError(this.role), false));
+    return this.stopOnce('shutdown', new LeaderShutdownError(this.role), false);
   }
 
-  private async stop(reason: LeadershipLossReason, error: unknown, rethrow: boolean): Promise<void> {
+  private stopOnce(reason: LeadershipLossReason, error: unknown, rethrow: boolean): Promise<void> {
+    if (this.stopping) return this.stopping;
     this.stopError = error;
     clearTimeout(this.loopTimer);
     this.loopTimer = undefined;
-    this.deps.stopped(this);
+    let ended: HeldTerm | undefined;
+    // Set before the term ends below: a subscriber resigning again on that change gets this same promise.
+    const stopping = (this.stopping = Promise.resolve().then(() => this.release(ended, rethrow)));
+    this.deps.stopped(this, stopping);
     // The term's signal: LeaderShutdownError at shutdown, else a LeaderLostError naming `reason`.
-    const ended = this.end(reason, error instanceof LeaderShutdownError ? error : undefined);
+    ended = this.end(reason, error instanceof LeaderShutdownError ? error : undefined);
     for (const waiter of this.waiters) waiter.reject(error);
     this.waiters.clear();
+    return stopping;
+  }
+
+  /** After stopping: tells the store that the term `ended` (or an orphan) is over. */
+  private async release(ended: HeldTerm | undefined, rethrow: boolean): Promise<void> {
     await this.step; // a call in flight: a term it is granted now becomes the orphan resigned below
-    const token = ended?.term.fencingToken ?? this.orphanToken;
-    if (token === undefined) return;
     try {
+      let token = ended?.term.fencingToken ?? this.orphanToken;
+      if (token === undefined && this.grantUnknown) {
+        // The last campaign call's reply was lost: if the store did grant it, free the role now
+        // rather than let an unannounced lease block it for a whole lease.
+        const record = await this.deps.store.read(this.keys);
+        if (record?.candidate === this.candidate) token = record.fencingToken;
+      }
+      if (token === undefined) return;
       await this.deps.store.resign(this.keys, this.candidate, token);
     } catch (failure) {
       this.deps.observer.failed('leader.resign', failure);
@@ -194,27 +269,43 @@ export class LeaderCampaign {
   }
 
   private async campaign(): Promise<void> {
-    const { store, observer, clock, instanceId } = this.deps;
-    const at = clock.now();
+    const { store, observer, instanceId } = this.deps;
+    const at = this.now();
     let reply;
     try {
       reply = await store.campaign(this.keys, this.candidate, instanceId, this.leaseMs);
     } catch (failure) {
+      this.grantUnknown = true;
       observer.failed('leader.campaign', failure);
       return this.schedule(this.retryMs);
     }
-    if (this.stopError !== undefined) {
-      if (reply.elected) this.orphanToken = reply.fencingToken;
-      return;
-    }
+    this.grantUnknown = false;
+    this.orphanToken = reply.elected ? reply.fencingToken : undefined;
+    if (this.stopError !== undefined) return;
     if (!reply.elected) return this.schedule(Math.min(this.renewEveryMs, reply.holder.ttlMs + WAKE_AFTER_EXPIRY_MS));
+    if (reply.renewed) {
+      // This campaign holds no live term, yet the store names its candidate: the ghost of a term
+      // that ended locally (at its local expiry, while renewals ran in the store but their replies
+      // were lost) or a grant whose reply was lost. Its token may already have been announced and
+      // its term ended: never revive it. Resign it and campaign again at once, for a new term
+      // with a new, higher token.
+      try {
+        await store.resign(this.keys, this.candidate, reply.fencingToken);
+      } catch (failure) {
+        observer.failed('leader.resign', failure);
+        return this.schedule(this.retryMs);
+      }
+      this.orphanToken = undefined;
+      return this.schedule(0);
+    }
+    this.orphanToken = undefined;
     this.begin(reply.fencingToken, reply.electedAt, at + reply.ttlMs - driftMs(reply.ttlMs));
     this.schedule(this.renewEveryMs);
   }
 
   private async renew(held: HeldTerm): Promise<void> {
-    const { store, observer, clock } = this.deps;
-    const at = clock.now();
+    const { store, observer } = this.deps;
+    const at = this.now();
     let renewed: boolean;
     try {
       renewed = await store.renew(this.keys, this.candidate, held.term.fencingToken, this.leaseMs);
@@ -229,7 +320,7 @@ export class LeaderCampaign {
       this.armExpiry(held);
       return this.schedule(this.renewEveryMs);
     }
-    this.end(clock.now() >= held.expiresAt ? 'expired' : 'replaced');
+    this.end(this.now() >= held.expiresAt ? 'expired' : 'replaced');
     this.schedule(0);
   }
 
@@ -266,10 +357,12 @@ export class LeaderCampaign {
       this.expiryTimer = undefined;
       if (this.held !== held) return;
       // The injected clock may be a test's ManualClock: real time passing is not enough.
-      if (this.deps.clock.now() < held.expiresAt) return this.armExpiry(held);
+      if (this.now() < held.expiresAt) return this.armExpiry(held);
+      // Renewals may have run in the store with their replies lost: it may still hold this term.
+      this.orphanToken = held.term.fencingToken;
       this.end('expired');
       if (!this.step) this.schedule(0);
-    }, Math.max(0, held.expiresAt - this.deps.clock.now()));
+    }, Math.max(0, held.expiresAt - this.now()));
   }
 }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import { BehaviorSubject, type Observable } from 'rxjs';
+import { EMPTY, type Observable } from 'rxjs';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { outageAs, runAs } from '../errors/outage-operation.js';
-import { LeaderCampaign, type CampaignDeps } from './leader-campaign.js';
+import { LeaderCampaign, LeadershipState, type CampaignDeps } from './leader-campaign.js';
 import { LeaderKeys } from './leader-keys.js';
 import { LeaderObserver } from './leader-observer.js';
 import { LEADER_STORE, type LeaderStore } from './leader-store.interface.js';
@@ -26,7 +26,7 @@ const ROLE_OPTIONS = ['tenant'] as const;
  * While Redis is unreachable a leader keeps trying to renew and steps down at its lease's end
  * (reason `expired`); candidates keep trying to be elected. At shutdown every campaign stops,
  * held terms end (signals abort with LeaderShutdownError) and are resigned so another instance
- * takes over at once.
+ * takes over without waiting for the lease (candidates poll: within about a third of it).
  *
  * Events: `leader.elected` { role, instanceId, fencingToken } and `leader.lost` { role,
  * instanceId, fencingToken, reason }, under the role's tenant.
@@ -45,7 +45,9 @@ export class LeaderService implements BeforeApplicationShutdown {
   /** Live campaigns by `<tenant>\n<role>`. */
   private readonly campaigns = new Map<string, LeaderCampaign>();
   /** Leadership state of each role seen on this instance, by `<tenant>\n<role>` (outlives a resigned campaign). */
-  private readonly states = new Map<string, BehaviorSubject<LeadershipChange>>();
+  private readonly states = new Map<string, LeadershipState>();
+  /** Campaigns stopped (resigned) whose store resign may still run: shutdown waits for them before the connection closes. */
+  private readonly draining = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -82,8 +84,10 @@ export class LeaderService implements BeforeApplicationShutdown {
       clock: this.core.clock,
       instanceId: this.core.instanceId,
       state: this.stateOf(tenant, role),
-      stopped: (stopped) => {
+      stopped: (stopped, done) => {
         if (this.campaigns.get(id) === stopped) this.campaigns.delete(id);
+        const settled = done.catch(() => undefined).finally(() => this.draining.delete(settled));
+        this.draining.add(settled);
       },
     };
     const campaign = new LeaderCampaign(role, tenant, leaseMs, this.keys.leader(tenant, role), randomBytes(8).toString('hex'), deps);
@@ -115,7 +119,7 @@ export class LeaderService implements BeforeApplicationShutdown {
 
   /**
    * This module instance's leadership of `role`: the current state first (`leader: false` before
-   * any campaign), then every change; completes at shutdown.
+   * any campaign), then every change; completes at shutdown (at once when asked after it).
    *
    * @example
    * leaders.leadership('billing').subscribe(({ leader, reason }) => logger.log(leader ? 'leading' : `standing by (${reason ?? 'not elected'})`));
@@ -124,7 +128,9 @@ export class LeaderService implements BeforeApplicationShutdown {
     assertRoleName(role, 'role');
     assertOptionKeys(options, ROLE_OPTIONS, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'leader.leadership');
-    return this.stateOf(tenant, role).asObservable();
+    // After shutdown no state is created any more (it would never complete): a known role's has completed.
+    if (this.closed) return this.states.get(idOf(tenant, role))?.changes$ ?? EMPTY;
+    return this.stateOf(tenant, role).changes$;
   }
 
   /**
@@ -169,7 +175,8 @@ export class LeaderService implements BeforeApplicationShutdown {
   /** Stops every campaign, resigns every held term and completes the leadership Observables. */
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.campaigns.values()].map((campaign) => campaign.shutdown()));
+    // Also campaigns resigned just before whose store resign is still running (errors were the caller's to handle).
+    await Promise.all([...[...this.campaigns.values()].map((campaign) => campaign.shutdown()), ...this.draining]);
     for (const state of this.states.values()) state.complete();
   }
 
@@ -179,10 +186,10 @@ export class LeaderService implements BeforeApplicationShutdown {
     return this.campaigns.get(idOf(this.core.tenants.resolve(options?.tenant, operation), role));
   }
 
-  private stateOf(tenant: string, role: string): BehaviorSubject<LeadershipChange> {
+  private stateOf(tenant: string, role: string): LeadershipState {
     const id = idOf(tenant, role);
     let state = this.states.get(id);
-    if (!state) this.states.set(id, (state = new BehaviorSubject<LeadershipChange>({ role, tenant, leader: false })));
+    if (!state) this.states.set(id, (state = new LeadershipState({ role, tenant, leader: false })));
     return state;
   }
 }
