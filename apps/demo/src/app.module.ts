@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { CoordinationExceptionFilter, CoordinationModule, RateLimitGuard } from '@nest-coordination/core';
 import { AuthModule } from './auth/auth.module.js';
 import { DemoAuthGuard } from './auth/demo-auth.guard.js';
@@ -10,8 +11,10 @@ import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
 import { DemoValidationPipe } from './http/demo-validation.pipe.js';
 import { HTTP_CONFIG, TrustedProxies } from './http/trusted-proxies.js';
+import { CoordinatorModule } from './leader/coordinator.module.js';
 import { HeldLocksModule } from './locks/held-locks.module.js';
 import { ViolationsModule } from './rate-limit/violations.module.js';
+import { ReportsModule } from './reports/reports.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 
 /**
@@ -23,8 +26,12 @@ import { TasksModule } from './tasks/tasks.module.js';
  * (user and company from the session cookie or bearer token, else user from `x-user-id`, member
  * of that company), `RateLimitGuard` (`@RateLimit` rules, `user` rules counted by
  * `request.user.id`), `TenantInterceptor` (the handler runs in the company's tenant context),
- * `CacheInterceptor` on `GET /crews/:crewId`, the handler (`@WithLock` on crew runs; crew
- * definitions and company profiles read through `@Cacheable`).
+ * `CacheInterceptor` on `GET /crews/:crewId`, `IdempotencyInterceptor` on `POST /crews/:crewId/runs`
+ * (`@Idempotent`: a retry with the same `Idempotency-Key` replays the first answer), the handler
+ * (`@WithLock` on crew runs; crew definitions and company profiles read through `@Cacheable`).
+ *
+ * Besides requests: the nightly report (`@Cron` + `@SingletonJob`, once per tick across the
+ * fleet) and the `demo-coordinator` leader election (`GET /leader`).
  *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv({}))); // memory driver, crews in memory
@@ -32,10 +39,12 @@ import { TasksModule } from './tasks/tasks.module.js';
 @Module({})
 export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
+    const crews = CrewsModule.register(config);
     return {
       module: AppModule,
       imports: [
-        CoordinationModule.forRoot(config.coordination), CompaniesModule, AuthModule, CrewsModule.register(config), HeldLocksModule, ViolationsModule, TasksModule, CacheStatsModule, HealthModule,
+        CoordinationModule.forRoot(config.coordination), ScheduleModule.forRoot(), CompaniesModule, AuthModule, crews, HeldLocksModule, ViolationsModule, TasksModule,
+        CacheStatsModule, HealthModule, ReportsModule.register(config, crews), CoordinatorModule,
       ],
       providers: [
         // `trust proxy` from TRUSTED_PROXIES: the client address `ip` rate-limit rules count by.

@@ -91,6 +91,23 @@ export interface RunHistoryConfig {
   maxDeliveries: number;
 }
 
+/**
+ * When the nightly report runs (a `@Cron` job that runs once per fleet: `@SingletonJob`).
+ *
+ * @example
+ * const config = { ...demoConfigFromEnv(), reports: { cron: '* * * * * *' } }; // a report every second (tests)
+ */
+export interface ReportsConfig {
+  /**
+   * A cron expression (five fields, or six with seconds first), in UTC, so every instance of the
+   * fleet names the same ticks whatever its own time zone. Unset: `NIGHTLY_REPORT_CRON`.
+   */
+  cron?: string;
+}
+
+/** Every night at 02:00 UTC (seconds first). */
+export const NIGHTLY_REPORT_CRON = '0 0 2 * * *';
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
@@ -100,6 +117,8 @@ export interface DemoConfig {
   runHistory: RunHistoryConfig;
   /** How crew runs wait for their agent steps (`stepsTimeoutMs`, default `DEFAULT_RUN_STEPS_TIMEOUT_MS`). */
   runs: CrewRunsConfig;
+  /** When the nightly report runs. */
+  reports: ReportsConfig;
 }
 
 export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
@@ -138,6 +157,9 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  *   `uniquelocal`) of the proxies in front of the demo, e.g. `10.0.0.0/8`; see
  *   `HttpConfig.trustedProxies`. Unset: none, so every login behind a proxy would come from the
  *   proxy's address and share one `login-ip` limit of 20 a minute.
+ * - `DEMO_REPORT_CRON`: when the nightly report runs, a cron expression in UTC (five fields, or
+ *   six with seconds first), e.g. `* * * * * *` every second. Unset: `NIGHTLY_REPORT_CRON`
+ *   (02:00). Give every instance the same: each ticks on its own, one of them runs each tick.
  *
  * Tenancy is `required`: a request without a company (no session, no `x-company-id`) is
  * rejected with 400, except on routes marked `@TenantOptional()` such as `/health`, which load
@@ -184,7 +206,19 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     http: { trustedProxies: trustedProxies(env) },
     runHistory: { ...DEFAULT_RUN_HISTORY_CONFIG },
     runs: { stepsTimeoutMs: DEFAULT_RUN_STEPS_TIMEOUT_MS },
+    reports: reportCron(env),
   };
+}
+
+/** `DEMO_REPORT_CRON`, checked for its number of fields here so the error names the variable (the scheduler parses the rest at boot). */
+function reportCron(env: NodeJS.ProcessEnv): ReportsConfig {
+  const cron = env.DEMO_REPORT_CRON?.trim().replace(/\s+/g, ' ');
+  if (cron === undefined || cron === '') return {};
+  const fields = cron.split(' ').length;
+  if (fields < 5 || fields > 6) {
+    throw new Error(`DEMO_REPORT_CRON must be a cron expression of five or six fields (seconds first), e.g. "0 0 2 * * *", got ${JSON.stringify(env.DEMO_REPORT_CRON)}`);
+  }
+  return { cron };
 }
 
 /** What the library accepts as `instanceId` (its options schema), checked here so the error names the variable. */

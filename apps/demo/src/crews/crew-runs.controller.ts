@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { RateLimit } from '@nest-coordination/core';
+import { Idempotent, RateLimit } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { CrewRunner, type CrewRunResult } from './crew-runner.service.js';
@@ -33,6 +33,15 @@ export class CrewRunsController {
    * `'failed'` when a step exhausted its attempts; `?failures=` makes the first attempts fail).
    * A run that lost its lock is 409 `E_LOCK_LOST`, one stopped by shutdown 503 `E_LOCK_SHUTDOWN`,
    * one that a newer run of the crew started after (its token fenced out) 409 with `outcome: 'refused'`.
+   *
+   * `@Idempotent()`: a request with an `Idempotency-Key` header runs once per user and key (24 h).
+   * A retry gets the first answer replayed byte for byte (`Idempotent-Replayed: true`), not a
+   * second run (nor a 409 from the lock); one sent while the first still runs waits for its answer
+   * (at most `idempotency.waitMs`, 10 s, then 409 with `Retry-After`); the same key with another
+   * crew, query or body is 422 `E_IDEMPOTENCY_MISMATCH`. Guards run first, so a retry still counts
+   * against the rate limits; the interceptor answers a replay before the handler, so before
+   * `@WithLock`. What is not stored, so a retry with the key runs again: 409 (`E_LOCK_TIMEOUT`,
+   * `refused`) and 5xx answers.
    */
   @RateLimit([
     { scope: 'user', name: 'crew-run-user', limit: 5, windowMs: 60_000 },
@@ -41,6 +50,7 @@ export class CrewRunsController {
     { scope: 'global', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
   ])
   @Post(':crewId/runs')
+  @Idempotent()
   async run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {
     const crew = await this.crews.definition(user.companyId, crewId);
     return this.runner.run(crew, user, { durationMs: query.durationMs ?? 2_000, failures: query.failures ?? 0 });

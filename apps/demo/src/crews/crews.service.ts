@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { quoteInput } from '../http/quote-input.js';
 import { CrewConfigs } from './crew-configs.service.js';
-import { CrewStore, type RunsPage } from './crew-store.js';
+import { CrewStore, MAX_RUNS_PER_CREW, finishedMs, type RunsPage } from './crew-store.js';
 import type { Agent, Crew, CrewDefinition, CrewRun } from './crew.model.js';
 
 /**
@@ -49,6 +49,22 @@ export class CrewsService {
   async runs(companyId: string, crewId: string, page: RunsPage): Promise<CrewRun[]> {
     await this.definition(companyId, crewId);
     return this.store.runs(companyId, crewId, page);
+  }
+
+  /**
+   * Per crew of the company, its recorded runs that finished in `[from, to]`, newest first (of the
+   * `MAX_RUNS_PER_CREW` each history keeps). Read from the store, not through the cache: no
+   * tenant context needed, so a scheduled job (the nightly report) may call it.
+   *
+   * @example
+   * const perCrew = await crews.runsBetween('acme', new Date(Date.now() - 86_400_000), new Date());
+   */
+  async runsBetween(companyId: string, from: Date, to: Date): Promise<Array<{ crewId: string; runs: CrewRun[] }>> {
+    const crews = await this.store.list(companyId);
+    return Promise.all(crews.map(async (crew) => {
+      const runs = await this.store.runs(companyId, crew.id, { limit: MAX_RUNS_PER_CREW });
+      return { crewId: crew.id, runs: runs.filter((run) => finishedMs(run) >= from.getTime() && finishedMs(run) <= to.getTime()) };
+    }));
   }
 
   /**
