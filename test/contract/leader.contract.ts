@@ -1,5 +1,5 @@
 import {
-  EventBus, InvalidArgumentError, systemClock, LeaderService, LeaderLostError, LeaderShutdownError, RedisUnavailableError, TenantInvalidError,
+  EventBus, InvalidArgumentError, systemClock, LeaderService, LeaderLostError, LeaderShutdownError, RedisUnavailableError, TenantInvalidError, TenantRequiredError,
   type CoordinationEvent, type LeadershipChange, type LeaderCampaign,
 } from '@nest-coordination/core';
 import { CoordinationCore } from '../../libs/coordination/src/core/coordination-core.js';
@@ -248,6 +248,32 @@ export function describeLeaderServiceContract(driver: DriverCase): void {
     expect(globex.tenant).toBe('globex');
     expect(campaign.candidate).toMatch(new RegExp(`^${fleet[0].instanceId}:`));
     expect(globex.candidate).not.toBe(campaign.candidate);
+  });
+
+  it('a fleet-wide role (fleet: true) is apart from every tenant\'s role of that name, and needs no tenant where tenancy is required', async () => {
+    const campaigns = fleet.map((i) => i.leaders.campaign(role, { fleet: true }));
+    await until(() => campaigns.some((c) => c.isLeader), { ...WAIT, message: 'one fleet-wide leader' });
+    const index = campaigns.findIndex((c) => c.isLeader);
+    expect(campaigns[1 - index].isLeader).toBe(false);
+    const info = await fleet[1 - index].leaders.leader(role, { fleet: true });
+    expect(info).toMatchObject({ instanceId: fleet[index].instanceId, self: false, fencingToken: campaigns[index].term!.fencingToken });
+    expect(fleet[index].leaders.isLeader(role, { fleet: true })).toBe(true);
+    // The tenant's role of the same name is another role: nobody campaigns for it.
+    expect(await fleet[0].leaders.leader(role, { tenant: 'acme' })).toBeNull();
+    expect(fleet[index].leaders.isLeader(role, { tenant: 'acme' })).toBe(false);
+    expect(() => fleet[0].leaders.campaign(role, { fleet: true, tenant: 'acme' })).toThrow(/options\.fleet/);
+    expect(() => fleet[0].leaders.campaign(role, { fleet: 'yes' as never })).toThrow(InvalidArgumentError);
+
+    const strict = await bootModule({ ...driver.options(), prefix: uniquePrefix('leaderstrict'), health: { pingIntervalMs: 0 }, tenancy: { required: true } });
+    try {
+      const leaders = strict.get(LeaderService);
+      expect(() => leaders.campaign(role)).toThrow(TenantRequiredError);
+      const term = await leaders.campaign(role, { fleet: true }).elected();
+      expect(term.tenant).toBe('_shared');
+      expect((await leaders.leader(role, { fleet: true }))?.self).toBe(true);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('shutdown rejects pending elected(), completes leadership, leaves no timers, and resigns: the role is free at once', async () => {

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { EMPTY, type Observable } from 'rxjs';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { outageAs, runAs } from '../errors/outage-operation.js';
+import { SHARED_TENANT, kindOf } from '../keys/key-builder.js';
 import { LeaderCampaign, LeadershipState, type CampaignDeps } from './leader-campaign.js';
 import { LeaderKeys } from './leader-keys.js';
 import { LeaderObserver } from './leader-observer.js';
@@ -12,8 +14,8 @@ import { LeaderShutdownError } from './leader.errors.js';
 import { LEADER_LIMITS, LEADER_OPTIONS, type ResolvedLeaderOptions } from './leader.options.js';
 import type { CampaignOptions, LeaderInfo, LeadershipChange, LeadershipTerm, RoleOptions } from './leader.types.js';
 
-const CAMPAIGN_OPTIONS = ['leaseMs', 'tenant'] as const;
-const ROLE_OPTIONS = ['tenant'] as const;
+const CAMPAIGN_OPTIONS = ['leaseMs', 'tenant', 'fleet'] as const;
+const ROLE_OPTIONS = ['tenant', 'fleet'] as const;
 
 /**
  * Leader election: one leader per role (per tenant) across the fleet, with a fencing token per
@@ -73,7 +75,7 @@ export class LeaderService implements BeforeApplicationShutdown {
     assertOptionKeys(options, CAMPAIGN_OPTIONS, 'options');
     const leaseMs = options?.leaseMs ?? this.options.leaseMs;
     if (options?.leaseMs !== undefined) assertLeaseMs(leaseMs, LEADER_LIMITS.leaseMs, 'options.leaseMs');
-    const tenant = this.core.tenants.resolve(options?.tenant, 'leader.campaign');
+    const tenant = this.tenantOf(options, 'leader.campaign');
     if (this.closed) throw new LeaderShutdownError(role);
     const id = idOf(tenant, role);
     const live = this.campaigns.get(id);
@@ -127,7 +129,7 @@ export class LeaderService implements BeforeApplicationShutdown {
   leadership(role: string, options?: RoleOptions): Observable<LeadershipChange> {
     assertRoleName(role, 'role');
     assertOptionKeys(options, ROLE_OPTIONS, 'options');
-    const tenant = this.core.tenants.resolve(options?.tenant, 'leader.leadership');
+    const tenant = this.tenantOf(options, 'leader.leadership');
     // After shutdown no state is created any more (it would never complete): a known role's has completed.
     if (this.closed) return this.states.get(idOf(tenant, role))?.changes$ ?? EMPTY;
     return this.stateOf(tenant, role).changes$;
@@ -143,7 +145,7 @@ export class LeaderService implements BeforeApplicationShutdown {
   async leader(role: string, options?: RoleOptions): Promise<LeaderInfo | null> {
     assertRoleName(role, 'role');
     assertOptionKeys(options, ROLE_OPTIONS, 'options');
-    const tenant = this.core.tenants.resolve(options?.tenant, 'leader.leader');
+    const tenant = this.tenantOf(options, 'leader.leader');
     const record = await runAs('leader.leader', () => this.store.read(this.keys.leader(tenant, role)), (error, operation) => {
       this.observer.failed(operation, error);
       return outageAs(error, operation);
@@ -183,7 +185,19 @@ export class LeaderService implements BeforeApplicationShutdown {
   private campaignOf(role: string, options: RoleOptions | undefined, operation: string): LeaderCampaign | undefined {
     assertRoleName(role, 'role');
     assertOptionKeys(options, ROLE_OPTIONS, 'options');
-    return this.campaigns.get(idOf(this.core.tenants.resolve(options?.tenant, operation), role));
+    return this.campaigns.get(idOf(this.tenantOf(options, operation), role));
+  }
+
+  /**
+   * The role's tenant: the shared namespace for a fleet-wide role (`fleet: true`, said explicitly,
+   * so it works when tenancy is required), else the tenant given or of the current context.
+   */
+  private tenantOf(options: RoleOptions | undefined, operation: string): string {
+    const fleet = options?.fleet;
+    if (fleet !== undefined && typeof fleet !== 'boolean') throw new InvalidArgumentError('options.fleet', `must be a boolean, got ${kindOf(fleet)}`);
+    if (!fleet) return this.core.tenants.resolve(options?.tenant, operation);
+    if (options?.tenant !== undefined) throw new InvalidArgumentError('options.fleet', 'a fleet-wide role has no tenant: pass fleet or tenant, not both');
+    return SHARED_TENANT;
   }
 
   private stateOf(tenant: string, role: string): LeadershipState {

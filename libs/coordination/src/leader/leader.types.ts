@@ -5,14 +5,18 @@ export interface CampaignOptions {
    * replaced within about this long. Default `leader.leaseMs` (10 s).
    */
   leaseMs?: number;
-  /** Tenant of the role (each tenant has its own leaders); default the tenant of the current context, else the shared namespace. */
+  /** Tenant of the role (each tenant has its own leaders); default the tenant of the current context (TenantRequiredError without one when tenancy is required). */
   tenant?: string;
+  /** A fleet-wide role, outside every tenant (the shared namespace), also when tenancy is required. Not with `tenant`. */
+  fleet?: boolean;
 }
 
 /** Options naming a role's tenant. */
 export interface RoleOptions {
-  /** Default the tenant of the current context, else the shared namespace. */
+  /** Default the tenant of the current context (TenantRequiredError without one when tenancy is required). */
   tenant?: string;
+  /** The fleet-wide role of that name (see CampaignOptions.fleet). */
+  fleet?: boolean;
 }
 
 /** One term of this instance as leader of a role. */
