@@ -1,4 +1,4 @@
-import { cronSchedule, EARLY_FIRE_MS, intervalSchedule, loadCronTime, tickAt, type CronTimeClass, type JobSchedule } from './job-schedule.js';
+import { cronSchedule, intervalSchedule, loadCronTime, tickAt, type CronTimeClass, type JobSchedule } from './job-schedule.js';
 
 const at = (iso: string) => Date.parse(iso);
 const LATENESS = 60_000;
@@ -29,10 +29,20 @@ describe('job schedules', () => {
       expect(tickAt(everySecond, at('2026-03-01T10:00:05.004Z'), LATENESS)).toBe(at('2026-03-01T10:00:05Z'));
     });
 
-    it('is the coming second when the timer fired early by less than 250 ms', () => {
-      expect(tickAt(everySecond, at('2026-03-01T10:00:04.900Z'), LATENESS)).toBe(at('2026-03-01T10:00:05Z'));
-      // Earlier than that: the second just passed.
-      expect(tickAt(everySecond, at('2026-03-01T10:00:04.700Z'), LATENESS)).toBe(at('2026-03-01T10:00:04Z'));
+    it('is the second the timer fired for when it fired up to a second late, never the coming one', () => {
+      // cron never fires early (CronJob re-checks Date.now() and reschedules), so a firing at
+      // T + 800 ms is T's, late: claiming T + 1 s there would run a future tick and lose T.
+      const T = at('2026-03-01T10:00:05Z');
+      expect(tickAt(everySecond, T + 800, LATENESS, T - 1_000)).toBe(T);
+      expect(tickAt(everySecond, T + 999, LATENESS, T - 1_000)).toBe(T);
+      expect(tickAt(everySecond, T + 800, LATENESS)).toBe(T);
+      // Just before a second: the second just passed (there is no early window).
+      expect(tickAt(everySecond, at('2026-03-01T10:00:04.900Z'), LATENESS)).toBe(at('2026-03-01T10:00:04Z'));
+    });
+
+    it('is none when the clock stepped back behind the previous tick this instance saw', () => {
+      const T = at('2026-03-01T10:00:05Z');
+      expect(tickAt(everySecond, T - 5_000, LATENESS, T)).toBeUndefined();
     });
 
     it('costs a few next() calls once the previous tick is known, and finds that tick again on a second firing', () => {
@@ -64,9 +74,8 @@ describe('job schedules', () => {
       expect(tickAt(daily, at('2026-03-01T02:30:05.000Z'), 1_000)).toBeUndefined();
     });
 
-    it('is the coming run when fired early by less than 250 ms, none when earlier', () => {
-      expect(tickAt(daily, at('2026-03-01T02:30:00Z') - (EARLY_FIRE_MS - 10), LATENESS)).toBe(at('2026-03-01T02:30:00Z'));
-      expect(tickAt(daily, at('2026-03-01T02:30:00Z') - (EARLY_FIRE_MS + 10), LATENESS)).toBeUndefined();
+    it('is none just before the scheduled time (no early window)', () => {
+      expect(tickAt(daily, at('2026-03-01T02:30:00Z') - 10, LATENESS)).toBeUndefined();
     });
   });
 
@@ -81,6 +90,12 @@ describe('job schedules', () => {
     it('reads the fields at the utcOffset (minutes) of @Cron', () => {
       const plus2 = cronSchedule(CronTime, { cronTime: '0 0 9 * * *', utcOffset: 120 });
       expect(tickAt(plus2, at('2026-03-01T07:00:00.020Z'), LATENESS)).toBe(at('2026-03-01T07:00:00Z'));
+    });
+
+    it('names the zone its fields are read in: the process’s own when @Cron has no timeZone', () => {
+      const local = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      expect(cronSchedule(CronTime, { cronTime: '0 0 2 * * *' }).description).toContain(`in the process time zone ${local} (no timeZone on @Cron)`);
+      expect(cronSchedule(CronTime, { cronTime: '0 0 2 * * *', timeZone: 'Asia/Tokyo' }).description).toBe('cron "0 0 2 * * *" in Asia/Tokyo');
     });
 
     it('rejects an unknown time zone and an invalid expression', () => {

@@ -4,9 +4,6 @@
  * tick store can let exactly one of them run it. Pure functions of the schedule and the clock.
  */
 
-/** How early a cron timer may fire before its scheduled time and still count for that tick, ms. */
-export const EARLY_FIRE_MS = 250;
-
 /** The part of `cron`'s CronTime a schedule needs (`getNextDateFrom` returns a luxon DateTime). */
 export interface CronTimeLike {
   getNextDateFrom(start: Date, timeZone?: string): { toMillis(): number };
@@ -55,7 +52,9 @@ export async function loadCronTime(): Promise<CronTimeClass> {
 /**
  * The schedule of a `@Cron()` method, from its options (expression or one-off date, `timeZone` or
  * `utcOffset` in minutes, as cron takes them). Throws (cron's own error) on an invalid expression
- * or time zone.
+ * or time zone. Without `timeZone` / `utcOffset` the fields are read in the process's own time
+ * zone (`TZ`), like `@Cron` does: the description says so (it is logged at registration), since a
+ * fleet whose processes run in different zones would then run the job once per zone.
  *
  * @example
  * const daily = cronSchedule(CronTime, { cronTime: '0 30 2 * * *', timeZone: 'UTC' });
@@ -73,9 +72,12 @@ export function cronSchedule(CronTime: CronTimeClass, source: CronSource): JobSc
   const cron = new CronTime(cronTime as never, (zone ?? null) as never, (zone === undefined ? (offset ?? null) : null) as never);
   // The zone the expression's fields are read in, as CronJob reads them (CronTime.sendAt).
   const readIn = zone ?? (offset !== undefined ? offsetZone(offset) : undefined);
+  // Without a zone the fields are read in this process's time zone (TZ): a fleet whose processes
+  // run in different zones would run such a job once per zone. Registration logs it.
+  const where = readIn ?? `the process time zone ${Intl.DateTimeFormat().resolvedOptions().timeZone} (no timeZone on @Cron)`;
   return {
     kind: 'cron',
-    description: `cron ${JSON.stringify(cronTime)}${readIn ? ` in ${readIn}` : ''}`,
+    description: `cron ${JSON.stringify(cronTime)} in ${where}`,
     next: (afterMs) => cron.getNextDateFrom(new Date(afterMs), readIn).toMillis(),
   };
 }
@@ -92,12 +94,17 @@ export function intervalSchedule(everyMs: number): JobSchedule {
 }
 
 /**
- * The tick a timer firing at `nowMs` runs, or undefined when none may run (a cron timer that fired
- * later than `maxLatenessMs` after every scheduled time: others ran it).
+ * The tick a timer firing at `nowMs` runs, or undefined when none may run: a cron timer that fired
+ * later than `maxLatenessMs` after every scheduled time (others ran it), or a clock that stepped
+ * back behind the previous tick this instance saw (`previousMs`).
  *
- * Cron: the LATEST scheduled time ≤ now + EARLY_FIRE_MS among those after now − maxLatenessMs
- * (a timer may fire a little early). The search starts at the previous tick this instance computed
- * (`previousMs`) when that is later, so an every-second job costs one or two `next` calls.
+ * Cron: the LATEST scheduled time ≤ now among those after now − maxLatenessMs. There is no early
+ * window: cron's CronJob never fires before the scheduled time (when its setTimeout fires early by
+ * `Date.now()`, it re-checks and reschedules the remainder), and the runner reads the clock after
+ * that. An early window would only hurt: a timer late by more than (interval − window) would claim
+ * the NEXT tick ahead of time and lose its own. The search starts just before the previous tick
+ * this instance computed (`previousMs`) when that is later, so an every-second job costs one or two
+ * `next` calls, and a second firing for the same tick finds it again (the store answers 'taken').
  * Interval: the bucket `floor(now / everyMs) * everyMs` (instances' intervals run in different
  * phases; the bucket is the tick).
  *
@@ -108,13 +115,13 @@ export function intervalSchedule(everyMs: number): JobSchedule {
 export function tickAt(schedule: JobSchedule, nowMs: number, maxLatenessMs: number, previousMs?: number): number | undefined {
   if (schedule.kind === 'interval') return Math.floor(nowMs / schedule.everyMs) * schedule.everyMs;
   // `next` is strictly after its argument: start just before the previous tick so a second firing
-  // for that same tick finds it again (the store then answers 'taken'). The last second first: the
-  // latest time of the whole window is in it whenever it holds one (a frequent job, whose first
-  // tick would otherwise walk the whole lateness window).
+  // for that same tick finds it again. The last second first: the latest time of the whole window
+  // is in it whenever it holds one (a frequent job, whose first tick would otherwise walk the
+  // whole lateness window).
   const floor = previousMs === undefined ? -Infinity : previousMs - 1;
-  const recent = latestIn(schedule, Math.max(floor, nowMs - Math.min(maxLatenessMs, 1_000)), nowMs + EARLY_FIRE_MS);
+  const recent = latestIn(schedule, Math.max(floor, nowMs - Math.min(maxLatenessMs, 1_000)), nowMs);
   if (recent !== undefined || maxLatenessMs <= 1_000) return recent;
-  return latestIn(schedule, Math.max(floor, nowMs - maxLatenessMs), nowMs + EARLY_FIRE_MS);
+  return latestIn(schedule, Math.max(floor, nowMs - maxLatenessMs), nowMs);
 }
 
 /** The latest scheduled time in (fromMs, toMs]. */

@@ -30,8 +30,10 @@ interface FoundJob {
  * bootstrap), computing its schedule from the `@Cron()` / `@Interval()` metadata on the same
  * method. The bootstrap fails, naming `Class.method` and the fix, for: no `@Cron()` / `@Interval()`,
  * a `@Timeout()` (it fires once per instance: there is no shared tick), two methods with one job
- * name, an invalid name or `leaseMs`, an invalid cron expression or time zone, and an instance
- * without its runner (a useFactory / useValue provider). `cron` (a dependency of @nestjs/schedule)
+ * name, an invalid name or `leaseMs`, an invalid cron expression or time zone, an instance
+ * without its runner (a useFactory / useValue provider), and a transient provider (@nestjs/schedule
+ * would call its method on an instance Nest never built). A request-scoped provider is ignored
+ * with a warning (@nestjs/schedule does not schedule it). `cron` (a dependency of @nestjs/schedule)
  * is imported only when a cron singleton job exists.
  *
  * @example
@@ -54,8 +56,9 @@ export class SingletonJobExplorer implements OnModuleInit {
       decorators: { [SINGLETON_JOB_METADATA]: '@SingletonJob()' },
       alternative: 'LeaderService.campaign() and isLeader() in a plain @Cron() handler',
     });
-    const found = this.discover();
-    const problems = found.map(problemOf).filter((p): p is string => p !== undefined);
+    const problems: string[] = [];
+    const found = this.discover(problems);
+    problems.push(...found.map(problemOf).filter((p): p is string => p !== undefined));
     const names = new Map<string, string>();
     for (const job of found) {
       const other = names.get(job.metadata.name);
@@ -72,8 +75,11 @@ export class SingletonJobExplorer implements OnModuleInit {
     for (const [job, schedule] of schedules) this.runner.register(job.metadata.name, job.where, schedule, job.metadata.options.leaseMs);
   }
 
-  /** The `@SingletonJob` methods of the static singletons whose runner is this module instance's. */
-  private discover(): FoundJob[] {
+  /**
+   * The `@SingletonJob` methods of the static singletons whose runner is this module instance's;
+   * those of transient providers are added to `problems`.
+   */
+  private discover(problems: string[]): FoundJob[] {
     const found: FoundJob[] = [];
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const prototype = prototypeOf(wrapper);
@@ -81,8 +87,20 @@ export class SingletonJobExplorer implements OnModuleInit {
       const methods = this.scanner.getAllMethodNames(prototype).filter((name) => singletonJobMetadata(prototype[name]) !== undefined);
       if (methods.length === 0) continue;
       const owner = className(wrapper);
+      if (wrapper.isTransient) {
+        // @nestjs/schedule does schedule a transient provider's methods, on an instance Nest never
+        // constructed (no runner injected): every tick would fail. Fail the boot instead.
+        for (const name of methods) {
+          const { name: job } = singletonJobMetadata(prototype[name])!;
+          problems.push(
+            `${owner}.${name}: @SingletonJob(${JSON.stringify(job)}) cannot run on a transient provider ` +
+              `(@nestjs/schedule calls it on an instance Nest did not build, without its SingletonJobRunner); make ${owner} a singleton (the default scope)`,
+          );
+        }
+        continue;
+      }
       if (!isStaticSingleton(wrapper)) {
-        this.runner.logger.warn(`@SingletonJob on ${owner} (${methods.join(', ')}) ignored: ${owner} is not a singleton (request-scoped or transient), and @nestjs/schedule does not schedule it`);
+        this.runner.logger.warn(`@SingletonJob on ${owner} (${methods.join(', ')}) ignored: ${owner} is request-scoped, and @nestjs/schedule does not schedule it`);
         continue;
       }
       // With several CoordinationModule instances in one application, each registers the jobs of the instances it injected.

@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { systemClock } from '../core/clock.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { errorMessage } from '../events/error-message.js';
+import { driftMs } from '../locks/lock.js';
 import { tickAt, type JobSchedule } from './job-schedule.js';
 import { LeaderKeys } from './leader-keys.js';
 import { JOB_TICK_STORE, type JobKeys, type JobTickStore } from './leader-store.interface.js';
 import { LeaderLostError, LeaderShutdownError } from './leader.errors.js';
 import { LEADER_OPTIONS, type ResolvedLeaderOptions } from './leader.options.js';
 import type { JobTick } from './leader.types.js';
+
+/** A failed renewal is retried after at most this long, ms (a third of the lease when that is shorter). */
+const RENEW_RETRY_MS = 250;
 
 /** A job registered at bootstrap (SingletonJobExplorer). */
 interface RegisteredJob {
@@ -17,25 +23,36 @@ interface RegisteredJob {
   readonly schedule: JobSchedule;
   readonly leaseMs: number;
   readonly keys: JobKeys;
-  /** The last tick this instance computed (the start of the next search). */
+  /** The latest tick this instance computed (the start of the next search). */
   previousTickMs?: number;
+  /** The clock was found behind `previousTickMs` (stepped back): warned once, until a tick is found again. */
+  clockBehind: boolean;
   readonly runs: { readonly completed: () => void; readonly failed: () => void };
 }
 
-/** One run in progress on this instance. */
+/** One firing in progress on this instance, from its claim to the finish of its lease. */
 interface Run {
   readonly job: RegisteredJob;
-  readonly fencingToken: number;
   readonly controller: AbortController;
-  /** Settles (never rejects) when the handler returned and the lease was finished. */
-  done?: Promise<void>;
+  /** Settles (never rejects) once the claim was answered and, if claimed, the handler returned and the lease was finished. */
+  readonly done: Promise<void>;
+  /** Set once the tick was claimed. */
+  fencingToken?: number;
+  /** Local time (`now()`) by which the lease has surely ended in the store: start of the call that claimed or renewed it + lease − drift. */
+  expiresAt: number;
   renewTimer?: NodeJS.Timeout;
-  /** Stop renewing (shutdown gave up waiting): the lease runs out by itself. */
+  expiryTimer?: NodeJS.Timeout;
+  /** No more renewals: the lease is lost (or finishing). */
+  stopped: boolean;
+  /** Shutdown gave up waiting: the lease is left to run out (the connection closes). */
   abandoned: boolean;
 }
 
 /** The reasons a tick is skipped (singleton_job_skips_total{reason}). */
 type SkipReason = 'taken' | 'running' | 'late';
+
+/** leader_errors_total{operation} of the job store's calls. */
+type JobOperation = 'jobs.claim' | 'jobs.renew' | 'jobs.finish';
 
 /**
  * Runs the ticks of `@SingletonJob` handlers (internal: the decorator's wrapper calls it through the
@@ -43,12 +60,24 @@ type SkipReason = 'taken' | 'running' | 'late';
  * registered schedule, claim it (JobTickStore.claimTick), and if claimed call the handler with its
  * JobTick, renewing the run lease every leaseMs/3 until it returns, then finish the lease.
  * Metrics: singleton_job_runs_total{job, outcome: completed|failed},
- * singleton_job_skips_total{job, reason: taken|running|late}, leader_errors_total{operation}.
+ * singleton_job_skips_total{job, reason: taken|running|late},
+ * leader_errors_total{operation: jobs.claim|jobs.renew|jobs.finish}.
+ *
+ * The run's signal aborts with LeaderLostError (`job:<name>`, reason 'expired') when a renewal
+ * answers that the lease is over, and at the lease's LOCAL expiry whatever the renewals do (failing
+ * or hanging): the time taken before the call that claimed or last renewed it, plus `leaseMs`,
+ * minus a drift margin, so before the store can let another instance claim a later tick. Local
+ * deadlines are measured on a monotonic clock when the injected clock is the system clock (a
+ * wall-clock step cannot stretch them); on the injected clock otherwise (tests' ManualClock).
  *
  * Shutdown (beforeApplicationShutdown): no new tick is claimed, running handlers' signals abort
- * with LeaderShutdownError, and shutdown waits for them up to `leader.shutdownTimeoutMs`; each run
- * that returns finishes its lease (the next tick runs elsewhere at once); a run still going after
- * the wait keeps its lease until it runs out (no renewal), so no other instance overlaps it.
+ * with LeaderShutdownError, and shutdown waits for them, and for claims in flight, up to
+ * `leader.shutdownTimeoutMs`; each run that returns (or claim answered) finishes its lease before
+ * the connection closes (the next tick runs elsewhere at once); a run still going after the wait
+ * keeps its lease until it runs out (no renewal), so no other instance overlaps it.
+ *
+ * Logs: a failing store call is warned about once (then debug) until a call succeeds again, which
+ * is logged; a clock found behind the last tick (stepped back) is warned about once per job.
  *
  * @example
  * // Registered by CoordinationModule; the explorer registers each job, the decorator calls:
@@ -62,7 +91,11 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
   private readonly keys: LeaderKeys;
   /** This module instance's claims: `<instanceId>:<random>`. */
   private readonly owner: string;
+  /** Local time for lease deadlines: monotonic on the system clock, the injected clock otherwise. */
+  private readonly now: () => number;
   private closing = false;
+  /** Store calls failed in a row (0: the store answers); the first is warned about, the others logged at debug. */
+  private failing = 0;
 
   constructor(
     private readonly core: CoordinationCore,
@@ -71,6 +104,7 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
   ) {
     this.keys = new LeaderKeys(core.keys);
     this.owner = `${core.instanceId}:${randomBytes(6).toString('hex')}`;
+    this.now = core.clock === systemClock ? () => performance.now() : () => core.clock.now();
   }
 
   /** Registers job `name` (validated by the explorer); throws when the name is registered already. */
@@ -84,6 +118,7 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
       schedule,
       leaseMs,
       keys: this.keys.job(name),
+      clockBehind: false,
       runs: {
         completed: bindCounter(metrics.counterOf('singleton_job_runs_total', { job: name, outcome: 'completed' })),
         failed: bindCounter(metrics.counterOf('singleton_job_runs_total', { job: name, outcome: 'failed' })),
@@ -111,28 +146,34 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
       );
     }
     if (this.closing) return;
-    const tickMs = tickAt(job.schedule, this.core.clock.now(), this.options.jobMaxLatenessMs, job.previousTickMs);
+    const wallMs = this.core.clock.now();
+    if (job.previousTickMs !== undefined && wallMs < job.previousTickMs) return this.clockBehind(job, wallMs);
+    const tickMs = tickAt(job.schedule, wallMs, this.options.jobMaxLatenessMs, job.previousTickMs);
     if (tickMs === undefined) return this.skip(job, 'late');
-    job.previousTickMs = tickMs;
-    let claim;
+    if (job.clockBehind) {
+      job.clockBehind = false;
+      this.logger.log(`Job ${JSON.stringify(job.name)}: the clock passed the last tick again; ticks are claimed again`);
+    }
+    job.previousTickMs = Math.max(job.previousTickMs ?? tickMs, tickMs);
+    // Registered before the claim: shutdown waits for a claim in flight and the finish of its lease.
+    let settle!: () => void;
+    const run: Run = {
+      job, controller: new AbortController(), done: new Promise<void>((resolve) => (settle = resolve)), expiresAt: 0, stopped: false, abandoned: false,
+    };
+    this.running.add(run);
     try {
-      claim = await this.store.claimTick(job.keys, tickMs, this.owner, job.leaseMs);
-    } catch (error) {
-      this.failure('claimTick', job, error);
-      return;
+      await this.claimAndExecute(run, tickMs, handler);
+    } finally {
+      this.stopLease(run);
+      this.running.delete(run);
+      settle();
     }
-    if (!claim.claimed) return this.skip(job, claim.reason);
-    if (this.closing) {
-      // Claimed while shutting down: give the tick back to no one (it is over), free the lease at once.
-      await this.finish(job, claim.fencingToken);
-      return;
-    }
-    await this.execute(job, tickMs, claim.fencingToken, handler);
   }
 
   /**
-   * Stops claiming ticks, aborts running handlers' signals (LeaderShutdownError), waits for them up
-   * to `leader.shutdownTimeoutMs`; runs still going after that stop renewing their lease.
+   * Stops claiming ticks, aborts running handlers' signals (LeaderShutdownError), waits for them
+   * and for claims in flight up to `leader.shutdownTimeoutMs`; runs still going after that stop
+   * renewing their lease.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
@@ -149,22 +190,40 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
     if (!gaveUp) return;
     for (const run of this.running) {
       run.abandoned = true;
-      clearInterval(run.renewTimer);
+      this.stopLease(run);
       this.logger.warn(
-        `Job ${JSON.stringify(run.job.name)} (${run.job.owner}) still runs after ${this.options.shutdownTimeoutMs} ms of shutdown: ` +
-          `its lease is no longer renewed and ends within ${run.job.leaseMs} ms`,
+        run.fencingToken === undefined
+          ? `Job ${JSON.stringify(run.job.name)} (${run.job.owner}): its claim is still unanswered after ${this.options.shutdownTimeoutMs} ms of shutdown; ` +
+              `if it was granted, its lease ends within ${run.job.leaseMs} ms`
+          : `Job ${JSON.stringify(run.job.name)} (${run.job.owner}) still runs after ${this.options.shutdownTimeoutMs} ms of shutdown: ` +
+              `its lease is no longer renewed and ends within ${run.job.leaseMs} ms`,
       );
     }
   }
 
-  private async execute(job: RegisteredJob, tickMs: number, fencingToken: number, handler: (tick: JobTick) => unknown): Promise<void> {
-    const controller = new AbortController();
-    const run: Run = { job, fencingToken, controller, abandoned: false };
-    const tick: JobTick = { job: job.name, scheduledAt: new Date(tickMs), fencingToken, signal: controller.signal };
-    let settle!: () => void;
-    run.done = new Promise<void>((resolve) => (settle = resolve));
-    this.running.add(run);
-    this.keepLease(run);
+  private async claimAndExecute(run: Run, tickMs: number, handler: (tick: JobTick) => unknown): Promise<void> {
+    const { job } = run;
+    const at = this.now(); // before the call: the lease may start as soon as the store receives it
+    let claim;
+    try {
+      claim = await this.store.claimTick(job.keys, tickMs, this.owner, job.leaseMs);
+    } catch (error) {
+      this.failure('jobs.claim', job, error);
+      return;
+    }
+    this.answered();
+    if (!claim.claimed) return this.skip(job, claim.reason);
+    const { fencingToken } = claim;
+    run.fencingToken = fencingToken;
+    if (this.closing) {
+      // Claimed while shutting down: the tick is over for everyone; free the lease at once.
+      if (!run.abandoned) await this.finish(job, fencingToken);
+      return;
+    }
+    run.expiresAt = at + job.leaseMs - driftMs(job.leaseMs);
+    this.armExpiry(run);
+    this.scheduleRenewal(run, this.renewEveryMs(job));
+    const tick: JobTick = { job: job.name, scheduledAt: new Date(tickMs), fencingToken, signal: run.controller.signal };
     try {
       await handler(tick);
       job.runs.completed();
@@ -172,64 +231,115 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
       job.runs.failed();
       this.logger.error(`Job ${JSON.stringify(job.name)} (${job.owner}) failed at tick ${tick.scheduledAt.toISOString()}: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined);
     } finally {
-      clearInterval(run.renewTimer);
-      this.running.delete(run);
+      this.stopLease(run);
       if (!run.abandoned) await this.finish(job, fencingToken);
-      settle();
     }
   }
 
+  private renewEveryMs(job: RegisteredJob): number {
+    return Math.max(1, Math.floor(job.leaseMs / 3));
+  }
+
+  private scheduleRenewal(run: Run, ms: number): void {
+    clearTimeout(run.renewTimer);
+    run.renewTimer = setTimeout(() => void this.renew(run), ms);
+  }
+
   /**
-   * Renews the run lease every leaseMs/3. A renewal answered false (the lease is over) aborts the
-   * signal; while renewals fail (Redis unreachable) it keeps trying, and aborts the signal at the
-   * lease's local expiry (another instance may claim a later tick from then on).
+   * Renews the run lease. Answered false (the lease is over): the signal aborts. Failed (Redis
+   * unreachable): retried soon; the expiry timer ends the run at the local expiry meanwhile. A
+   * renewal that never answers stops the renewals, not the expiry timer.
    */
-  private keepLease(run: Run): void {
-    const { job, controller } = run;
-    let expiresAt = this.core.clock.now() + job.leaseMs;
-    let renewing = false;
-    run.renewTimer = setInterval(() => {
-      if (renewing || controller.signal.aborted) return;
-      renewing = true;
-      const startedAt = this.core.clock.now();
-      this.store.renewTick(job.keys, this.owner, run.fencingToken, job.leaseMs).then(
-        (renewed) => {
-          renewing = false;
-          if (renewed) expiresAt = startedAt + job.leaseMs;
-          else this.lost(run, 'its run lease is over (expired or taken over)');
-        },
-        (error: unknown) => {
-          renewing = false;
-          this.failure('renewTick', job, error);
-          if (this.core.clock.now() >= expiresAt) this.lost(run, 'its run lease could not be renewed before it expired');
-        },
-      );
-    }, Math.max(1, Math.floor(job.leaseMs / 3)));
+  private async renew(run: Run): Promise<void> {
+    run.renewTimer = undefined;
+    if (run.stopped) return;
+    const { job } = run;
+    const at = this.now();
+    let renewed: boolean;
+    try {
+      renewed = await this.store.renewTick(job.keys, this.owner, run.fencingToken!, job.leaseMs);
+    } catch (error) {
+      this.failure('jobs.renew', job, error);
+      if (!run.stopped) this.scheduleRenewal(run, Math.min(RENEW_RETRY_MS, this.renewEveryMs(job)));
+      return;
+    }
+    this.answered();
+    if (run.stopped) return;
+    if (!renewed) return this.lost(run, 'a renewal found its run lease over (expired in the store)');
+    run.expiresAt = at + job.leaseMs - driftMs(job.leaseMs);
+    this.armExpiry(run);
+    this.scheduleRenewal(run, this.renewEveryMs(job));
+  }
+
+  /** The timer that ends the run at its local expiry when no renewal moved it (the store unreachable, slow, or not answering). */
+  private armExpiry(run: Run): void {
+    clearTimeout(run.expiryTimer);
+    run.expiryTimer = setTimeout(() => {
+      run.expiryTimer = undefined;
+      if (run.stopped) return;
+      // The injected clock may be a test's ManualClock: real time passing is not enough.
+      if (this.now() < run.expiresAt) return this.armExpiry(run);
+      this.lost(run, `its run lease was not renewed in time (local expiry: ${run.job.leaseMs} ms lease less ${driftMs(run.job.leaseMs)} ms drift)`);
+    }, Math.max(0, run.expiresAt - this.now()));
+  }
+
+  /** No more renewals and no expiry for `run`. */
+  private stopLease(run: Run): void {
+    run.stopped = true;
+    clearTimeout(run.renewTimer);
+    clearTimeout(run.expiryTimer);
+    run.renewTimer = run.expiryTimer = undefined;
   }
 
   private lost(run: Run, why: string): void {
-    clearInterval(run.renewTimer);
+    this.stopLease(run);
     if (run.controller.signal.aborted) return;
-    this.logger.warn(`Job ${JSON.stringify(run.job.name)} (${run.job.owner}), run ${run.fencingToken}: ${why}; its signal is aborted`);
-    run.controller.abort(new LeaderLostError(`job:${run.job.name}`, run.fencingToken, 'expired'));
+    this.logger.warn(`Job ${JSON.stringify(run.job.name)} (${run.job.owner}), run ${run.fencingToken}: ${why}; its signal is aborted (another instance may claim the next tick)`);
+    run.controller.abort(new LeaderLostError(`job:${run.job.name}`, run.fencingToken!, 'expired'));
   }
 
   private async finish(job: RegisteredJob, fencingToken: number): Promise<void> {
     try {
       await this.store.finishTick(job.keys, this.owner, fencingToken);
+      this.answered();
     } catch (error) {
-      this.failure('finishTick', job, error);
+      this.failure('jobs.finish', job, error);
     }
   }
 
   private skip(job: RegisteredJob, reason: SkipReason): void {
     this.core.metrics.increment('singleton_job_skips_total', { job: job.name, reason });
-    if (reason === 'late') this.logger.warn(`Job ${JSON.stringify(job.name)}: the timer fired more than ${this.options.jobMaxLatenessMs} ms after the tick; skipped`);
+    if (reason === 'late') {
+      this.logger.warn(
+        `Job ${JSON.stringify(job.name)}: the timer fired more than ${this.options.jobMaxLatenessMs} ms (leader.jobMaxLatenessMs) after its scheduled time ` +
+          `(event loop blocked or process suspended?); tick skipped`,
+      );
+    }
   }
 
-  private failure(operation: 'claimTick' | 'renewTick' | 'finishTick', job: RegisteredJob, error: unknown): void {
+  /** The clock is behind the last tick this instance saw: it stepped back. Skipped ('late') until it passes that tick again. */
+  private clockBehind(job: RegisteredJob, wallMs: number): void {
+    this.core.metrics.increment('singleton_job_skips_total', { job: job.name, reason: 'late' });
+    const message =
+      `Job ${JSON.stringify(job.name)}: the clock (${new Date(wallMs).toISOString()}) is behind the last tick this instance saw ` +
+      `(${new Date(job.previousTickMs!).toISOString()}): it stepped back; ticks are skipped until it passes that time again`;
+    if (job.clockBehind) return this.logger.debug(message);
+    job.clockBehind = true;
+    this.logger.warn(message);
+  }
+
+  private failure(operation: JobOperation, job: RegisteredJob, error: unknown): void {
     this.core.metrics.increment('leader_errors_total', { operation });
-    this.logger.warn(`Job ${JSON.stringify(job.name)}: ${operation} failed: ${errorMessage(error)}`);
+    const message = `Job ${JSON.stringify(job.name)}: ${operation} failed: ${errorMessage(error)}`;
+    if (this.failing++ > 0) return this.logger.debug(message);
+    this.logger.warn(`${message}; ticks are skipped while the store fails (further failures are logged at debug level until it answers again)`);
+  }
+
+  /** A store call succeeded: logs the end of a run of failures. */
+  private answered(): void {
+    if (this.failing === 0) return;
+    this.logger.log(`The job store answers again (after ${this.failing} failed call${this.failing === 1 ? '' : 's'}); singleton jobs claim their ticks again`);
+    this.failing = 0;
   }
 }
 
