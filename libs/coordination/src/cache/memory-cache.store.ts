@@ -1,3 +1,4 @@
+import { ExpiringMap } from '../core/expiring-map.js';
 import type { Clock } from '../core/clock.js';
 import { globToRegExp } from '../keys/glob.js';
 import type { CacheLease, CacheStore, CacheStoreEntry } from './cache-store.interface.js';
@@ -9,12 +10,6 @@ interface Slot {
   /** Clock ms at which the key is gone; Infinity for counters (no lifetime, as INCR leaves them). */
   expiresAt: number;
 }
-
-/**
- * Fewest writes between two sweeps of expired keys (keys are also dropped when read after
- * expiry); at least as many writes as keys held, so sweeping costs O(1) per write amortized.
- */
-const SWEEP_EVERY = 1_000;
 
 /**
  * The cache store in process memory, on the injected clock, with the contract of
@@ -34,10 +29,8 @@ const SWEEP_EVERY = 1_000;
  * await store.get(key); // 'v'
  */
 export class MemoryCacheStore implements CacheStore {
-  private readonly slots = new Map<string, Slot>();
-  private writesSinceSweep = 0;
-  /** Writes before the next sweep: as many as the store held after the last one (at least SWEEP_EVERY), so a sweep costs O(1) per write. */
-  private sweepAfter = SWEEP_EVERY;
+  /** The keyspace: expired keys read as absent, dropped when read or swept as writes come in. */
+  private readonly slots = new ExpiringMap<Slot>(() => this.clock.now());
 
   constructor(private readonly clock: Clock) {}
 
@@ -162,8 +155,7 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   private write(key: string, value: string | Buffer, px: number): void {
-    this.slots.set(key, { value, expiresAt: this.clock.now() + px });
-    if (++this.writesSinceSweep >= this.sweepAfter) this.sweep();
+    this.slots.write(key, { value, expiresAt: this.clock.now() + px });
   }
 
   /** Compare-and-delete: drops `key` if it holds `token`. */
@@ -176,19 +168,7 @@ export class MemoryCacheStore implements CacheStore {
 
   /** The slot of `key` unless it expired (then it is dropped). */
   private live(key: string): Slot | undefined {
-    const slot = this.slots.get(key);
-    if (slot && slot.expiresAt <= this.clock.now()) {
-      this.slots.delete(key);
-      return undefined;
-    }
-    return slot;
-  }
-
-  private sweep(): void {
-    this.writesSinceSweep = 0;
-    const now = this.clock.now();
-    for (const [key, slot] of this.slots) if (slot.expiresAt <= now) this.slots.delete(key);
-    this.sweepAfter = Math.max(SWEEP_EVERY, this.slots.size);
+    return this.slots.live(key);
   }
 }
 

@@ -1,3 +1,4 @@
+import { ExpiringMap } from '../core/expiring-map.js';
 import { storeTtlMs } from '../cache/store-ttl.js';
 import type { Clock } from '../core/clock.js';
 import type { BeginResult, IdempotencyRecordKey, IdempotencyStore } from './idempotency-store.interface.js';
@@ -11,17 +12,12 @@ interface IdempotencyRecord {
   expiresAt: number;
 }
 
-/** Fewest writes between two sweeps of expired records (reads drop them too). */
-const SWEEP_EVERY = 1_000;
-
 /**
  * The idempotency store in process memory, on the injected clock, with the contract of
  * `RedisIdempotencyStore` (test/contract/stores/idempotency-store.contract.ts): one record per
  * key, gone once its expiry (the lease in flight, the replay ttl once done) is reached on the
- * clock. Bounded: every operation drops the expired record it meets, and a sweep of all
- * expired records runs after as many new records as the store held after the previous sweep
- * (at least SWEEP_EVERY), so a sweep costs O(1) per write and the store holds at most about
- * twice its live records plus SWEEP_EVERY. Each method does its work synchronously, so
+ * clock. Bounded (ExpiringMap): every operation drops the expired record it meets, and expired
+ * records never met again are swept as new ones are written. Each method does its work synchronously, so
  * concurrent calls are as atomic as the Redis scripts.
  *
  * A product feature (the memory driver: local development, users' tests, single-process apps),
@@ -33,10 +29,7 @@ const SWEEP_EVERY = 1_000;
  * if (begun.kind === 'acquired') await store.complete(key, owner, outcome, 86_400_000);
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly records = new Map<IdempotencyRecordKey, IdempotencyRecord>();
-  private writesSinceSweep = 0;
-  /** New records before the next sweep: the size after the last sweep, at least SWEEP_EVERY. */
-  private sweepAfter = SWEEP_EVERY;
+  private readonly records = new ExpiringMap<IdempotencyRecord>(() => this.clock.now());
 
   constructor(private readonly clock: Clock) {}
 
@@ -87,23 +80,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   /** The record unless it expired (then it is dropped). */
   private live(key: IdempotencyRecordKey, now: number): IdempotencyRecord | undefined {
-    const record = this.records.get(key);
-    if (record && record.expiresAt <= now) {
-      this.records.delete(key);
-      return undefined;
-    }
-    return record;
+    return this.records.live(key, now);
   }
 
   private write(key: IdempotencyRecordKey, record: IdempotencyRecord): void {
-    this.records.set(key, record);
-    if (++this.writesSinceSweep >= this.sweepAfter) this.sweep();
-  }
-
-  private sweep(): void {
-    this.writesSinceSweep = 0;
-    const now = this.clock.now();
-    for (const [key, record] of this.records) if (record.expiresAt <= now) this.records.delete(key);
-    this.sweepAfter = Math.max(SWEEP_EVERY, this.records.size);
+    this.records.write(key, record);
   }
 }

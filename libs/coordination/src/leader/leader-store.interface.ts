@@ -68,7 +68,8 @@ export type TickClaim =
  * Atomic primitives of once-per-fleet jobs. A tick (the scheduled time, ms since the epoch, as
  * computed by every instance from the same schedule) is claimed at most once: a claim succeeds
  * only for a tick later than the last claimed one, and only when no earlier run still holds the
- * run lease (runs never overlap).
+ * run lease (no claim while a run's lease lives; a run that outlives its lease is for its holder
+ * to stop, through the signal the runner aborts at its local expiry).
  *
  * @example
  * const claim = await store.claimTick(keys, Date.parse('2026-11-30T02:00:00Z'), 'node-a:x1', 60_000);

@@ -90,6 +90,6 @@ export interface JobTick {
   readonly scheduledAt: Date;
   /** Strictly higher than every earlier run's of the job. */
   readonly fencingToken: number;
-  /** Aborts when the run lease is lost (renewal failed) or the application shuts down. */
+  /** Aborts when the run lease is lost (LeaderLostError: refused or not renewed by its local expiry) or the application shuts down (LeaderShutdownError). */
   readonly signal: AbortSignal;
 }

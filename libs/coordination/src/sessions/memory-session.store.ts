@@ -1,3 +1,4 @@
+import { ExpiringMap } from '../core/expiring-map.js';
 import { storeTtlMs } from '../cache/store-ttl.js';
 import type { Clock } from '../core/clock.js';
 import { globToRegExp } from '../keys/glob.js';
@@ -16,8 +17,6 @@ type Held =
 type Hash = Extract<Held, { kind: 'hash' }>;
 type Index = Extract<Held, { kind: 'zset' }>;
 
-/** Fewest writes between two sweeps of expired keys (reads drop them too); see MemoryCacheStore. */
-const SWEEP_EVERY = 1_000;
 /** Keys per batch of `scan`, as the Redis store's SCAN COUNT. */
 const SCAN_BATCH = 500;
 
@@ -38,10 +37,8 @@ const SCAN_BATCH = 500;
  * await store.create({ ...keys.user('acme', 'ada'), member, fields: { u: 'ada' }, idleTtlMs: 60_000, absoluteTtlMs: 600_000, maxPerUser: 0, onLimit: 'reject' });
  */
 export class MemorySessionStore implements SessionStore {
-  private readonly held = new Map<string, Held>();
-  private writesSinceSweep = 0;
-  /** Writes before the next sweep: as many as the store held after the last one (at least SWEEP_EVERY), so a sweep costs O(1) per write. */
-  private sweepAfter = SWEEP_EVERY;
+  /** The keyspace: expired keys read as absent, dropped when read or swept as writes come in. */
+  private readonly held = new ExpiringMap<Held>(() => this.clock.now());
 
   private readonly indexGraceMs: number;
 
@@ -267,25 +264,13 @@ export class MemorySessionStore implements SessionStore {
 
   /** The key unless it expired (then it is dropped). */
   private live(key: string): Held | undefined {
-    const held = this.held.get(key);
-    if (held && held.expiresAt <= this.clock.now()) {
-      this.held.delete(key);
-      return undefined;
-    }
-    return held;
+    return this.held.live(key);
   }
 
   private write(key: string, value: Held): void {
-    this.held.set(key, value);
-    if (++this.writesSinceSweep >= this.sweepAfter) this.sweep();
+    this.held.write(key, value);
   }
 
-  private sweep(): void {
-    this.writesSinceSweep = 0;
-    const now = this.clock.now();
-    for (const [key, held] of this.held) if (held.expiresAt <= now) this.held.delete(key);
-    this.sweepAfter = Math.max(SWEEP_EVERY, this.held.size);
-  }
 }
 
 /** The key's value if it holds `kind`; otherwise Redis's WRONGTYPE error. */
