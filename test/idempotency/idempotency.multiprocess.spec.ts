@@ -28,7 +28,7 @@ describe.each(REDIS_DRIVERS)('the same idempotent request to 4 processes at once
   afterEach(async () => {
     await Promise.all(workers.splice(0).map(killWorker));
   });
-  afterAll(() => redis.disconnect());
+  afterAll(() => redis?.disconnect());
 
   it('runs the handler once; every process answers with the same status and body', async () => {
     const prefix = uniquePrefix('idemfleet');

@@ -217,7 +217,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('@Idempotent stores w
     expect(seen.runs).toBe(1);
   });
 
-  it('a 4xx whose body cannot be JSON-encoded frees the key: the retry is not a 409, and no renewal timer is left', async () => {
+  it('an exception filter that crashes rendering a 4xx (here: its body is cyclic, JSON cannot encode it) frees the key: the retry is not a 409, and no renewal timer is left', async () => {
     const key = newKey();
     await expectNoTimersLeftBy(async () => {
       const first = await http.post('/capture/cyclic').set('Idempotency-Key', key);

@@ -164,7 +164,15 @@ export class IdempotencyClaims implements BeforeApplicationShutdown, OnApplicati
           await this.free(record, owner, operation).catch((e: unknown) => this.observer.stepFailed('abandon', e));
           throw error;
         }
-        const stored = await this.observer.run(operation, () => this.store.complete(record, owner, outcome, ttlMs));
+        let stored: boolean;
+        try {
+          stored = await this.observer.run(operation, () => this.store.complete(record, owner, outcome, ttlMs));
+        } catch (error) {
+          // Not stored (as far as we know): free the key rather than leave it in flight for the whole lease. Safe even
+          // if the store did complete it: abandon only deletes a RUNNING record this owner holds.
+          await this.free(record, owner, operation).catch((e: unknown) => this.observer.stepFailed('abandon after a failed complete', e));
+          throw error;
+        }
         this.observer.outcome(stored ? 'executed' : 'abandoned');
         return stored;
       },

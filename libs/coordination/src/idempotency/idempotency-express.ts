@@ -4,22 +4,36 @@ import type { StoredHttpResponse } from './idempotency.types.js';
 /** The parts of an express (Node `ServerResponse`) response the capture and the replay use. */
 export interface ExpressResponseLike {
   statusCode: number;
+  /** Node: the response (its socket) is destroyed / closed. */
+  destroyed?: boolean;
+  closed?: boolean;
   getHeader(name: string): unknown;
   setHeader(name: string, value: string): unknown;
   send(...args: unknown[]): unknown;
   write(...args: unknown[]): unknown;
   end(...args: unknown[]): unknown;
-  once(event: 'close', listener: () => void): unknown;
+  once(event: 'close' | 'finish', listener: () => void): unknown;
+  redirect?(...args: unknown[]): unknown;
+  render?(...args: unknown[]): unknown;
 }
 
 /** What went out (or did not) on a captured response. */
 export type SentResponse =
   /** One complete body, written by a single `end()` (express's `send` / `json` / `end`): status and headers final. */
   | { kind: 'sent'; status: number; headers: Record<string, string>; body: Buffer }
-  /** Written in pieces (`write()`: a stream, a StreamableFile, a web Response, an async iterable). */
+  /** Written in pieces (`write()`: a stream, a StreamableFile, a web Response, an async iterable), and over (finished or closed). */
   | { kind: 'streamed' }
-  /** The response closed with nothing sent (the client went away, or nothing ever answered). */
+  /** The response closed with nothing sent (the client went away, or nothing ever answered), and the handler settled. */
   | { kind: 'closed' };
+
+/** A capture in progress (see captureSent). */
+export interface SentCapture {
+  /**
+   * Reports that the handler's Observable settled: a response already over (closed unsent, or a
+   * streamed body that ended) is decided now; else the decision waits for what is sent.
+   */
+  handlerSettled(): void;
+}
 
 /**
  * Whether `response` is an express response the capture can wrap (Node's `ServerResponse` with
@@ -37,27 +51,40 @@ export function isExpressResponse(response: unknown): response is ExpressRespons
 }
 
 /**
- * Captures what THIS response object sends: its `end()` (which express's `send`, `json`, Nest's
- * replies and exception filters all end in) is wrapped, so the status, the `replayHeaders` and
- * the body are read exactly as they go out, after every interceptor and exception filter. The
- * real `end()` waits until `decide(sent)` settles (the outcome stored before the client sees
- * it, so a retry right after the answer finds it). A `write()` first means a streamed body; a
- * response that closes unsent is reported too. `decide` is called exactly once.
+ * Captures what THIS response object sends: its `end()` (which express's `send`, `json`,
+ * `redirect`, Nest's replies and exception filters all end in) is wrapped, so the status, the
+ * `replayHeaders` and the body are read exactly as they go out, after every interceptor and
+ * exception filter. The real `end()` waits until `decide(sent)` settles (the outcome stored
+ * before the client sees it, so a retry right after the answer finds it).
+ *
+ * The key stays held as long as the handler runs: a body written in pieces (`write()` first) is
+ * decided 'streamed' once it is over (finished or closed) AND the handler settled; a response
+ * that closes with nothing sent (the client went away; also one already closed when the capture
+ * starts) is decided 'closed' once the handler settled (`handlerSettled()`). `decide` is called
+ * exactly once.
  *
  * @example
- * captureSent(res, ['content-type', 'location'], async (sent) => {
+ * const capture = captureSent(res, ['content-type', 'location'], async (sent) => {
  *   if (sent.kind === 'sent' && sent.status < 500) await claim.complete(toStored(sent));
  *   else await claim.abandon();
  * });
+ * try { return await lastValueFrom(next.handle()); } finally { capture.handlerSettled(); }
  */
-export function captureSent(response: ExpressResponseLike, replayHeaders: readonly string[], decide: (sent: SentResponse) => Promise<void>): void {
+export function captureSent(response: ExpressResponseLike, replayHeaders: readonly string[], decide: (sent: SentResponse) => Promise<void>): SentCapture {
   const { end, write } = response;
   let decided = false;
+  let handlerDone = false;
+  /** The response is over without one whole `end()`: decided once the handler settled too. */
+  let over: 'streamed' | 'closed' | undefined = response.destroyed === true || response.closed === true ? 'closed' : undefined;
+  let streaming = false;
+  const unwrap = () => {
+    response.end = end;
+    response.write = write;
+  };
   const once = (sent: () => SentResponse): Promise<void> => {
     if (decided) return Promise.resolve();
     decided = true;
-    response.end = end;
-    response.write = write;
+    unwrap();
     let outcome: SentResponse;
     try {
       outcome = sent();
@@ -66,18 +93,39 @@ export function captureSent(response: ExpressResponseLike, replayHeaders: readon
     }
     return decide(outcome).catch(() => undefined);
   };
+  const decideIfOver = () => {
+    const kind = over;
+    if (kind && handlerDone) void once(() => ({ kind }));
+  };
+  const responseOver = () => {
+    over ??= streaming ? 'streamed' : 'closed';
+    decideIfOver();
+  };
   response.write = function captureWrite(this: ExpressResponseLike, ...args: unknown[]) {
-    void once(() => ({ kind: 'streamed' }));
+    if (!decided && !streaming) {
+      // A body in pieces: never stored, but the key stays held until it is over.
+      streaming = true;
+      unwrap();
+    }
     return write.apply(this, args);
   };
   response.end = function captureEnd(this: ExpressResponseLike, ...args: unknown[]) {
-    if (decided) return end.apply(this, args);
+    if (decided || streaming || over) return end.apply(this, args);
     void once(() => ({ kind: 'sent', status: this.statusCode, headers: headersOf(this, replayHeaders), body: bodyOfEnd(args) })).finally(() =>
       end.apply(this, args),
     );
     return this;
   };
-  response.once('close', () => void once(() => ({ kind: 'closed' })));
+  response.once('finish', responseOver);
+  response.once('close', responseOver);
+  return {
+    handlerSettled() {
+      handlerDone = true;
+      // Closed meanwhile (the 'close' event may not have been emitted yet: the socket is gone).
+      if (!over && !decided && (response.destroyed === true || response.closed === true)) over = streaming ? 'streamed' : 'closed';
+      decideIfOver();
+    },
+  };
 }
 
 /**
@@ -107,14 +155,21 @@ export function storedOf(sent: Extract<SentResponse, { kind: 'sent' }>): StoredH
  * return replayValue(stored); // Nest sends it: the stored bytes go out
  */
 export function replayOnExpress(response: ExpressResponseLike, stored: StoredHttpResponse): void {
-  const { send } = response;
+  const { send, redirect, render } = response;
   response.statusCode = stored.status;
   for (const [name, value] of Object.entries(stored.headers)) response.setHeader(name, value);
-  response.send = function replaySend(this: ExpressResponseLike) {
+  // Whatever Nest answers with (a value, @Redirect()'s redirect with the route's static URL, @Render()'s template), the stored bytes go out.
+  const replaySend = function replaySend(this: ExpressResponseLike) {
     response.send = send;
+    if (redirect) response.redirect = redirect;
+    if (render) response.render = render;
     this.statusCode = stored.status;
+    for (const [name, value] of Object.entries(stored.headers)) this.setHeader(name, value);
     return stored.kind === 'empty' ? send.call(this) : send.call(this, Buffer.from(stored.body, 'utf8'));
   };
+  response.send = replaySend;
+  if (redirect) response.redirect = replaySend;
+  if (render) response.render = replaySend;
 }
 
 function headersOf(response: ExpressResponseLike, names: readonly string[]): Record<string, string> {

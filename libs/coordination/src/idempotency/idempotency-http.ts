@@ -11,6 +11,8 @@ export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 /** 4xx answers that say "not now" rather than "not this": the key may be retried, so they are not stored. */
 const RETRYABLE_CLIENT_ERRORS = new Set([408, 409, 425, 429]);
+/** 304 Not Modified answers a conditional request only: never stored. */
+const NOT_MODIFIED = 304;
 /** Longest user id kept as is in a namespace; longer ones are hashed (namespaces are at most 200 characters). */
 const MAX_USER_IN_NAMESPACE = 128;
 
@@ -21,7 +23,8 @@ export interface IdempotentRequestLike {
   originalUrl?: string;
   headers?: Record<string, string | string[] | undefined>;
   body?: unknown;
-  user?: { id?: unknown; sub?: unknown; userId?: unknown } | null;
+  /** Anything an auth guard left: an object with an id, or a non-object (undefined, null, `false` from optional auth) for nobody. */
+  user?: unknown;
   coordinationSession?: { userId?: unknown };
 }
 
@@ -54,14 +57,15 @@ export function bodyOf(value: unknown): Pick<StoredHttpResponse, 'kind' | 'body'
 
 /**
  * Whether a response sent with `status` is the request's final answer (stored and replayed):
- * below 500, but 408, 409, 425 and 429 ("not now": the key may be retried).
+ * below 500, but 408, 409, 425 and 429 ("not now": the key may be retried) and 304 (the answer
+ * to a conditional request: a retry without its If-None-Match must get the body).
  *
  * @example
  * isStoredStatus(201); // true
  * isStoredStatus(503); // false
  */
 export function isStoredStatus(status: number): boolean {
-  return status < 500 && !RETRYABLE_CLIENT_ERRORS.has(status);
+  return status < 500 && status !== NOT_MODIFIED && !RETRYABLE_CLIENT_ERRORS.has(status);
 }
 
 /**
@@ -98,20 +102,22 @@ export function replayValue(stored: StoredHttpResponse): unknown {
 }
 
 /**
- * The user of a request: `userOf(request)` when configured; else, when `request.user` is set,
- * its `id`, `sub` or `userId` (a string or a number); else the user of the session SessionGuard
+ * The user of a request: `userOf(request)` when configured; else, when `request.user` is an
+ * object, its `id`, `sub` or `userId` (a string or a number); else the user of the session SessionGuard
  * attached; else '' (anonymous requests share one namespace).
  *
- * @throws Error (500) when `request.user` is set but has none of `id`, `sub`, `userId`: sharing the
+ * @throws Error (500) when `request.user` is an object but has none of `id`, `sub`, `userId`: sharing the
  * anonymous namespace would replay one user's responses to another; configure `idempotency.userOf`.
  * @example
  * userOfRequest({ user: { sub: 'ada' } });    // 'ada'
  * userOfRequest({ user: { userId: 7 } });     // '7'
+ * userOfRequest({ user: false });             // '' (optional auth, nobody signed in)
  */
 export function userOfRequest(request: IdempotentRequestLike, userOf?: (request: unknown) => string | undefined): string {
   if (userOf) return idText(userOf(request)) ?? '';
-  const user = request.user;
-  if (user !== undefined && user !== null) {
+  // Only an object is a user: @nestjs/passport's optional authentication leaves `false` for nobody.
+  const user = typeof request.user === 'object' && request.user !== null ? (request.user as { id?: unknown; sub?: unknown; userId?: unknown }) : undefined;
+  if (user) {
     const id = idText(user.id) ?? idText(user.sub) ?? idText(user.userId);
     if (id === undefined) {
       throw new Error(

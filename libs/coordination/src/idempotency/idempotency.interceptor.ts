@@ -1,5 +1,5 @@
 import { HttpException, Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { RESPONSE_PASSTHROUGH_METADATA, ROUTE_ARGS_METADATA, SSE_METADATA } from '@nestjs/common/constants.js';
+import { REDIRECT_METADATA, RENDER_METADATA, RESPONSE_PASSTHROUGH_METADATA, ROUTE_ARGS_METADATA, SSE_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { defer, lastValueFrom, type Observable } from 'rxjs';
@@ -11,7 +11,7 @@ import { endpointOf, refusal } from '../sessions/session.guard.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { IdempotencyClaims, type ClaimTarget } from './idempotency-claims.js';
 import { fingerprintOf } from './idempotency-fingerprint.js';
-import { captureSent, isExpressResponse, replayOnExpress, storedOf, type ExpressResponseLike, type SentResponse } from './idempotency-express.js';
+import { captureSent, isExpressResponse, replayOnExpress, storedOf, type ExpressResponseLike, type SentCapture, type SentResponse } from './idempotency-express.js';
 import {
   IDEMPOTENT_METADATA, REPLAYED_HEADER, bodyOf, headerOf, headerText, isFinalError, isStoredStatus, namespaceOf, replayValue, userOfRequest,
   type IdempotentRequestLike,
@@ -41,7 +41,10 @@ type RunningClaim = Extract<IdempotencyClaim<StoredHttpResponse>, { replay: fals
  *   interceptor (a ClassSerializerInterceptor's `@Exclude()`d fields are never stored) and every
  *   exception filter (a stored error replays as the app rendered it). On other platforms the
  *   handler's value (or 4xx HttpException) is stored instead.
- * - Stored: an answer below 500 other than 408, 409, 425 and 429. A 5xx (thrown, or set with
+ * - The key is held while the handler runs, even when the client goes away (the handler's value
+ *   is then stored when it ends, or the key freed when it threw); a streamed body holds it until
+ *   the body was sent.
+ * - Stored: an answer below 500 other than 304, 408, 409, 425 and 429, and not to a HEAD request. A 5xx (thrown, or set with
  *   `res.status(503)`), those four, an error of this library, and a body that is not text sent in
  *   one piece (a stream, StreamableFile, web `Response`, async iterable, `@Sse()`: warned once
  *   per route) free the key: a retry runs the handler again.
@@ -55,7 +58,7 @@ type RunningClaim = Extract<IdempotencyClaim<StoredHttpResponse>, { replay: fals
  * - Redis unreachable: 503, and the handler does not run.
  *
  * The user is `idempotency.userOf(request)`, else `request.user`'s `id`, `sub` or `userId` (a
- * `request.user` without any of them is a 500 naming `idempotency.userOf`: users never share
+ * `request.user` that is not an object, e.g. optional auth's `false`, is nobody; an object without any of them is a 500 naming `idempotency.userOf`: users never share
  * responses), else the SessionGuard session's user, else none (anonymous requests share one
  * namespace). The tenant is resolved as TenantInterceptor and RateLimitGuard do. Refusals are
  * CoordinationHttpExceptions (problem details at the error's status). It runs after guards; other
@@ -150,28 +153,52 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return this.serveValue(context, claim, next, response);
   }
 
-  /** Express: the handler runs; what is stored is decided when the response is sent (see captureSent). */
+  /**
+   * Express: the handler runs; what is stored is decided when the response is sent (see
+   * captureSent). The key is held while the handler runs, whatever the client does: a response
+   * that closed with nothing sent (the client went away) is settled once the handler's Observable
+   * settles, with the handler's value stored as on other platforms (a retry replays it) or, when
+   * it threw or answers some other way, the key freed.
+   */
   private async serveCaptured(context: ExecutionContext, claim: RunningClaim, next: CallHandler, response: ExpressResponseLike): Promise<unknown> {
     let retryable = false;
+    let handled: { value: unknown } | undefined;
+    let capture: SentCapture;
     try {
-      captureSent(response, this.options.replayHeaders, (sent) => this.decide(context, claim, sent, retryable));
+      capture = captureSent(response, this.options.replayHeaders, (sent) => this.decide(context, claim, sent, retryable, handled, response));
     } catch (error) {
       await this.abandon(claim);
       throw error;
     }
     try {
-      return await lastValueFrom(next.handle(), { defaultValue: undefined });
+      const value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      handled = { value };
+      return value;
     } catch (error) {
       // An error of this library says "not now" (a lock, a limit, Redis), whatever status a filter renders it with.
       retryable = isCoordinationFailure(error);
       throw error;
+    } finally {
+      capture.handlerSettled();
     }
   }
 
-  private async decide(context: ExecutionContext, claim: RunningClaim, sent: SentResponse, retryable: boolean): Promise<void> {
+  private async decide(
+    context: ExecutionContext, claim: RunningClaim, sent: SentResponse, retryable: boolean, handled: { value: unknown } | undefined, response: ExpressResponseLike,
+  ): Promise<void> {
     try {
       if (sent.kind === 'streamed') this.observer.notStorable(endpointOf(context), 'a body written in pieces (a stream, a file, a web Response, an async iterable)');
-      if (sent.kind !== 'sent' || retryable || !isStoredStatus(sent.status)) return await this.abandon(claim);
+      if (sent.kind === 'closed') {
+        // Nothing went out (the client left): the handler's value, as the value-level path stores it, unless Nest would not send it as is,
+        // or it holds class instances: outer interceptors (ClassSerializerInterceptor's @Exclude()) never ran on it, so storing it could
+        // replay what the first response would have left out. The key is then freed (a retry runs again).
+        if (handled && !retryable && this.sendsValue(context)) {
+          if (isPlainData(handled.value)) await this.storeValue(context, claim, handled.value, response);
+          else this.observer.notStorable(endpointOf(context), 'a value holding class instances, unsent (the client left before outer interceptors ran)');
+        }
+        return await this.abandon(claim);
+      }
+      if (sent.kind !== 'sent' || retryable || !isStoredStatus(sent.status) || isHead(context)) return await this.abandon(claim);
       const stored = storedOf(sent);
       if (!stored) {
         this.observer.notStorable(endpointOf(context), 'a binary body');
@@ -184,6 +211,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 
+  /** Whether Nest answers the route by sending the handler's value as it is (not through @Res(), @Redirect() or @Render()). */
+  private sendsValue(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    return !this.answersItselfFor(context) && !Reflect.getMetadata(REDIRECT_METADATA, handler) && !Reflect.getMetadata(RENDER_METADATA, handler);
+  }
+
+  /** Stores the handler's value with the response's status and replay headers (when both can be stored); else the key is freed by the caller. */
+  private async storeValue(context: ExecutionContext, claim: RunningClaim, value: unknown, response: unknown): Promise<void> {
+    const body = bodyOf(value);
+    const status = (response as { statusCode?: number }).statusCode ?? 200;
+    if ('unstorable' in body) this.observer.notStorable(endpointOf(context), body.unstorable);
+    else if (isStoredStatus(status) && !isHead(context)) await this.store(claim, { status, headers: this.replayHeadersOf(response), ...body });
+  }
+
   /** Other platforms: the handler's value (or 4xx HttpException) is stored. */
   private async serveValue(context: ExecutionContext, claim: RunningClaim, next: CallHandler, response: unknown): Promise<unknown> {
     try {
@@ -191,16 +232,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
       try {
         value = await lastValueFrom(next.handle(), { defaultValue: undefined });
       } catch (error) {
-        if (error instanceof HttpException && !isCoordinationFailure(error) && isFinalError(error.getStatus())) {
+        if (error instanceof HttpException && !isCoordinationFailure(error) && isFinalError(error.getStatus()) && !isHead(context)) {
           const stored = this.errorOf(response, error);
           if (stored) await this.store(claim, stored);
         }
         throw error;
       }
-      const body = bodyOf(value);
-      const status = (response as { statusCode?: number }).statusCode ?? 200;
-      if ('unstorable' in body) this.observer.notStorable(endpointOf(context), body.unstorable);
-      else if (isStoredStatus(status)) await this.store(claim, { status, headers: this.replayHeadersOf(response), ...body });
+      await this.storeValue(context, claim, value, response);
       return value;
     } finally {
       await this.abandon(claim);
@@ -227,12 +265,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const handler = context.getHandler();
     let answers = this.answersItself.get(handler);
     if (answers === undefined) {
-      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<string, unknown>;
+      const name = methodKeyOf(context.getClass(), handler);
+      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), name) ?? {}) as Record<string, unknown>;
       const takesResponse = Object.keys(args).some((key) => {
         const type = Number(key.split(':')[0]);
         return type === RouteParamtypes.RESPONSE || type === RouteParamtypes.NEXT;
       });
-      answers = takesResponse && !Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, context.getClass(), handler.name);
+      answers = takesResponse && !Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, context.getClass(), name);
       this.answersItself.set(handler, answers);
     }
     return answers;
@@ -291,4 +330,33 @@ export class IdempotencyInterceptor implements NestInterceptor {
 /** An error of this library (or an HttpException made of one): "not now", never a stored answer. */
 function isCoordinationFailure(error: unknown): boolean {
   return error instanceof CoordinationError || (error instanceof HttpException && error.cause instanceof CoordinationError);
+}
+
+/** A HEAD request: its answer (headers, no body) is never stored, nor replayed to a retry. */
+function isHead(context: ExecutionContext): boolean {
+  return context.switchToHttp().getRequest<{ method?: string }>().method?.toUpperCase() === 'HEAD';
+}
+
+/**
+ * The property of `controller`'s prototype (or an ancestor's) holding `handler`: Nest keeps a
+ * route's parameter metadata under that key, which a decorator wrapping the method in another
+ * function (an anonymous one) no longer gives as `handler.name`.
+ */
+function methodKeyOf(controller: Function, handler: Function): string {
+  for (let proto: object | null = controller.prototype as object; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (key !== 'constructor' && Object.getOwnPropertyDescriptor(proto, key)?.value === handler) return key;
+    }
+  }
+  return handler.name;
+}
+
+const PLAIN_PROTOTYPES: ReadonlySet<unknown> = new Set([Object.prototype, Array.prototype, Date.prototype, null]);
+
+/** Whether `value` is data only: primitives, plain objects, arrays and Dates, all the way down (bounded depth). */
+function isPlainData(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (depth > 64 || !PLAIN_PROTOTYPES.has(Object.getPrototypeOf(value))) return false;
+  if (value instanceof Date) return true;
+  return Object.values(value).every((v) => isPlainData(v, depth + 1));
 }
