@@ -24,4 +24,7 @@ export default {
   reporters: ['default', '<rootDir>/test/harness/summary-reporter.mjs'],
   testTimeout: 30000,
   maxWorkers: 2,
+  // ESM mode keeps every test file's modules alive in its worker: without a limit a worker that ran
+  // many files grows towards the heap limit and crawls in GC. A worker past 1 GB after a file is replaced.
+  workerIdleMemoryLimit: '1GB',
 };
