@@ -1,58 +1,18 @@
 import { performance } from 'node:perf_hooks';
-import { BehaviorSubject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { outageAs } from '../errors/outage-operation.js';
 import { driftMs } from '../locks/lock.js';
 import type { LeaderKeys as RoleKeys, LeaderStore } from './leader-store.interface.js';
 import { LeaderLostError, LeaderShutdownError } from './leader.errors.js';
 import type { LeaderObserver } from './leader-observer.js';
+import type { LeadershipState } from './leadership-state.js';
 import type { LeadershipChange, LeadershipLossReason, LeadershipTerm } from './leader.types.js';
 
 /** A candidate that lost an election wakes this long after the holder's lease ends, ms (the store's clock is not ours). */
 const WAKE_AFTER_EXPIRY_MS = 5;
 /** A failed store call is retried after at most this long, ms (a third of the lease when that is shorter). */
 const RETRY_MS = 250;
-
-/**
- * @internal A role's leadership state on one module instance (shared by its successive campaigns).
- * Changes are delivered in order: one made while an emission is in progress (a subscriber that
- * resigns on `leader: true`) is queued until every subscriber has seen the current one, so no
- * subscriber sees them out of order or ends on a stale state.
- *
- * @example
- * const state = new LeadershipState({ role: 'billing', tenant: 'acme', leader: false });
- * state.next({ role: 'billing', tenant: 'acme', leader: true, fencingToken: 7 });
- */
-export class LeadershipState {
-  private readonly subject: BehaviorSubject<LeadershipChange>;
-  /** Changes waiting while an emission is in progress (undefined when none is). */
-  private queue: LeadershipChange[] | undefined;
-
-  constructor(initial: LeadershipChange) {
-    this.subject = new BehaviorSubject(initial);
-  }
-
-  get changes$(): Observable<LeadershipChange> {
-    return this.subject.asObservable();
-  }
-
-  next(change: LeadershipChange): void {
-    if (this.queue) {
-      this.queue.push(change);
-      return;
-    }
-    this.queue = [change];
-    try {
-      for (let next = this.queue.shift(); next; next = this.queue.shift()) this.subject.next(next);
-    } finally {
-      this.queue = undefined;
-    }
-  }
-
-  complete(): void {
-    this.subject.complete();
-  }
-}
 
 /** What a campaign shares with the LeaderService that runs it. */
 export interface CampaignDeps {
