@@ -66,7 +66,7 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordTaskRetry', 'tasks.retry'],
   // IdempotencyService (and the @Idempotent interceptor built on it)
   ['coordIdempotencyBegin', 'idempotency.begin'],
-  ['coordIdempotencyRenew', 'idempotency.begin'],
+  ['coordIdempotencyRenew', 'idempotency.renew'],
   ['coordIdempotencyComplete', 'idempotency.complete'],
   ['coordIdempotencyAbandon', 'idempotency.abandon'],
   // LeaderService
@@ -75,9 +75,9 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordLeaderResign', 'leader.resign'],
   ['coordLeaderRead', 'leader.leader'],
   // @SingletonJob
-  ['coordJobClaim', 'jobs.tick'],
-  ['coordJobRenew', 'jobs.tick'],
-  ['coordJobFinish', 'jobs.tick'],
+  ['coordJobClaim', 'jobs.claim'],
+  ['coordJobRenew', 'jobs.renew'],
+  ['coordJobFinish', 'jobs.finish'],
 ]);
 
 /**

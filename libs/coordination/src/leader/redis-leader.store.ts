@@ -43,7 +43,7 @@ export class RedisLeaderStore implements LeaderStore {
  * Once-per-fleet job ticks on Redis: one Lua script per operation, the job's state hash and
  * fencing counter in one hash slot. The run lease (`until`) is on the server clock; the state
  * hash lives 7 days after its latest claim (JOB_STATE_RETENTION_MS). Calls fail as
- * RedisUnavailableError naming `jobs.tick` while Redis is unreachable.
+ * RedisUnavailableError naming `jobs.claim`, `jobs.renew` or `jobs.finish` while Redis is unreachable.
  *
  * @example
  * const store = new RedisJobTickStore(core.connection);
