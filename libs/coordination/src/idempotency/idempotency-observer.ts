@@ -19,8 +19,10 @@ const OUTCOMES: Readonly<Record<IdempotencyOutcome, { outcome: IdempotencyOutcom
  * interceptor. Metrics: idempotency_requests_total{outcome: executed (an attempt ran and its
  * outcome was stored) | replayed | mismatch | in_flight (a duplicate refused, or that waited in
  * vain) | abandoned (an attempt failed or its outcome could not be stored: the key may be tried
- * again)}, idempotency_errors_total{operation} (Redis unreachable: `idempotency.begin`,
- * `idempotency.renew`, `idempotency.complete`, `idempotency.abandon`, or the interceptor's).
+ * again)}, idempotency_errors_total{operation} (Redis unreachable, labelled by the public
+ * operation behind the store call: `idempotency.run` or `idempotency.begin` (IdempotencyService:
+ * the claim's begin, complete and abandon calls), `idempotency.http` (the interceptor's), or
+ * `idempotency.renew` (a lease renewal, whichever the caller)).
  *
  * @example
  * observer.outcome('replayed');

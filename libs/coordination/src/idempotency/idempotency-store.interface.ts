@@ -1,7 +1,10 @@
 /**
- * The key of one idempotency record: `<prefix>:<tenant>:idempotency:{<scope>:<user>:<key>}`
- * (built by IdempotencyService from the key builder; one key per record, so every script runs
- * on one cluster slot).
+ * The key of one idempotency record: `<prefix>:<tenant>:idempotency:{<resource>}`, the resource
+ * being the namespace and the key joined by '\n' (`core.keys.key(tenant, 'idempotency',
+ * namespace + '\n' + key)`, encoded by the key builder), built by IdempotencyClaims. The
+ * namespace is the caller's (`options.namespace` of IdempotencyService, '' by default) or, over
+ * HTTP, `u:<user>` / `t` (the route's scope). One key per record, so every script runs on one
+ * cluster slot.
  */
 export type IdempotencyRecordKey = string;
 

@@ -71,7 +71,13 @@ export interface ResolvedIdempotencyOptions {
 /** Injection token of the resolved `idempotency` options section. */
 export const IDEMPOTENCY_OPTIONS = Symbol('IDEMPOTENCY_OPTIONS');
 
-/** Bounds shared by the schema and the per-call validation of IdempotencyService and @Idempotent. */
+/**
+ * Bounds shared by the schema and the per-call validation of IdempotencyService and @Idempotent.
+ *
+ * @example
+ * if (key.length > IDEMPOTENCY_LIMITS.keyLength) throw new BadRequestException(`Idempotency-Key: at most ${IDEMPOTENCY_LIMITS.keyLength} characters`);
+ * await idempotency.run(key, work, { ttlMs: Math.min(retentionMs, IDEMPOTENCY_LIMITS.ttlMs.max) });
+ */
 export const IDEMPOTENCY_LIMITS = {
   ttlMs: { min: 1_000, max: 30 * 86_400_000 },
   leaseMs: { min: 1_000, max: 3_600_000 },

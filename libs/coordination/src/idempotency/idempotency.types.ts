@@ -1,10 +1,26 @@
-/** Who shares one idempotency key space: each user of a tenant apart (default), or the whole tenant. */
+/**
+ * Who shares one idempotency key space: each user of a tenant apart (default), or the whole tenant.
+ *
+ * @example
+ * @Idempotent({ scope: 'tenant' }) // one key space for every user of the tenant
+ */
 export type IdempotencyScope = 'user' | 'tenant';
 
-/** What a duplicate does while the first attempt is still running: wait for its outcome (bounded), or get 409 at once. */
+/**
+ * What a duplicate does while the first attempt is still running: wait for its outcome (bounded), or get 409 at once.
+ *
+ * @example
+ * await idempotency.run(key, () => reports.start(id), { concurrent: 'reject' }); // in flight: IdempotencyInFlightError at once
+ */
 export type ConcurrentDuplicates = 'wait' | 'reject';
 
-/** Options of `IdempotencyService.run()` / `begin()`. Every field is optional. */
+/**
+ * Options of `IdempotencyService.run()` / `begin()`. Every field is optional.
+ *
+ * @example
+ * const options: IdempotencyRunOptions = { namespace: 'invoices', fingerprint: body, waitMs: 5_000 };
+ * const invoice = await idempotency.run(key, () => invoices.create(body), options);
+ */
 export interface IdempotencyRunOptions {
   /** How long a finished outcome is replayed, ms. Default `idempotency.ttlMs` (24 h). */
   ttlMs?: number;
@@ -23,7 +39,14 @@ export interface IdempotencyRunOptions {
   namespace?: string;
 }
 
-/** Options of `@Idempotent()` on an HTTP route. Every field is optional. */
+/**
+ * Options of `@Idempotent()` on an HTTP route. Every field is optional.
+ *
+ * @example
+ * @Post()
+ * @Idempotent({ required: true, ttlMs: 3_600_000, concurrent: 'reject' })
+ * create(@Body() body: CreateOrder) { return this.orders.create(body); }
+ */
 export interface IdempotentOptions {
   /** How long the response is replayed, ms. Default `idempotency.ttlMs` (24 h). */
   ttlMs?: number;
@@ -41,6 +64,11 @@ export interface IdempotentOptions {
  * A claim on an idempotency key (`IdempotencyService.begin()`): either the stored value of a
  * finished attempt to replay, or the right to run, ended by `complete(value)` (stored for
  * replay) or `abandon()` (nothing stored: the key may be tried again).
+ *
+ * @example
+ * const claim = await idempotency.begin<Receipt>(`refund:${id}`);
+ * if (claim.replay) return claim.value;
+ * await claim.complete(await refunds.issue(id, { signal: claim.signal })); // if issue() throws: await claim.abandon()
  */
 export type IdempotencyClaim<T> =
   | { readonly replay: true; readonly value: T }
@@ -54,7 +82,13 @@ export type IdempotencyClaim<T> =
       abandon(): Promise<void>;
     };
 
-/** What the HTTP interceptor stores for replay: the first response, as sent. */
+/**
+ * What the HTTP interceptor stores for replay: the first response, as sent.
+ *
+ * @example
+ * // A 201 with a JSON body, replayed as is to every later request with the key:
+ * const stored: StoredHttpResponse = { status: 201, headers: { 'content-type': 'application/json; charset=utf-8', location: '/runs/42' }, kind: 'json', body: '{"id":42}' };
+ */
 export interface StoredHttpResponse {
   status: number;
   /** Replayed headers (lower-case names), see `idempotency.replayHeaders`. */

@@ -12,7 +12,7 @@ import type { LeaderElectedEvent, LeaderLostEvent, LeadershipLossReason } from '
  * Events: `leader.elected` { role, instanceId, fencingToken }, `leader.lost` { role, instanceId,
  * fencingToken, reason }. Metrics: leader_terms_total{role}, leader_terms_lost_total{reason},
  * leader_errors_total{operation} (a store call that failed: `leader.campaign`, `leader.renew`,
- * `leader.resign`, `leader.read`). Logs: one line per term won and per term lost.
+ * `leader.resign`, `leader.leader`). Logs: one line per term won and per term lost.
  *
  * @example
  * observer.elected('acme', 'billing', 42);

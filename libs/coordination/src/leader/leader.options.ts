@@ -43,7 +43,13 @@ export interface ResolvedLeaderOptions {
 /** Injection token of the resolved `leader` options section. */
 export const LEADER_OPTIONS = Symbol('LEADER_OPTIONS');
 
-/** Bounds shared by the schema and the per-call validation of LeaderService and @SingletonJob. */
+/**
+ * Bounds shared by the schema and the per-call validation of LeaderService and @SingletonJob.
+ *
+ * @example
+ * const leaseMs = Math.min(Math.max(configuredMs, LEADER_LIMITS.leaseMs.min), LEADER_LIMITS.leaseMs.max);
+ * leaders.campaign('billing', { leaseMs });
+ */
 export const LEADER_LIMITS = {
   leaseMs: { min: 1_000, max: 3_600_000 },
   jobLeaseMs: { min: 1_000, max: 86_400_000 },

@@ -1,4 +1,10 @@
-/** Options of `LeaderService.campaign()`. Every field is optional. */
+/**
+ * Options of `LeaderService.campaign()`. Every field is optional.
+ *
+ * @example
+ * leaders.campaign('billing', { leaseMs: 5_000, tenant: 'acme' }); // acme's billing leader
+ * leaders.campaign('migrations', { fleet: true }); // one leader for the whole fleet, outside every tenant
+ */
 export interface CampaignOptions {
   /**
    * How long a term lasts without renewal, ms (renewed at a third of it). A leader that dies is
@@ -11,7 +17,13 @@ export interface CampaignOptions {
   fleet?: boolean;
 }
 
-/** Options naming a role's tenant. */
+/**
+ * Options naming a role's tenant (`isLeader`, `term`, `leadership`, `leader`, `resign` of LeaderService).
+ *
+ * @example
+ * if (leaders.isLeader('migrations', { fleet: true })) await migrate();
+ * await leaders.resign('billing', { tenant: 'acme' });
+ */
 export interface RoleOptions {
   /** Default the tenant of the current context (TenantRequiredError without one when tenancy is required). */
   tenant?: string;
@@ -19,7 +31,13 @@ export interface RoleOptions {
   fleet?: boolean;
 }
 
-/** One term of this instance as leader of a role. */
+/**
+ * One term of this instance as leader of a role.
+ *
+ * @example
+ * const term = await leaders.campaign('billing').elected();
+ * await ledger.write(entry, { fence: term.fencingToken, signal: term.signal });
+ */
 export interface LeadershipTerm {
   readonly role: string;
   readonly tenant: string;
@@ -30,7 +48,13 @@ export interface LeadershipTerm {
   readonly signal: AbortSignal;
 }
 
-/** A change of this instance's leadership of a role, as `LeaderService.leadership()` emits it. */
+/**
+ * A change of this instance's leadership of a role, as `LeaderService.leadership()` emits it.
+ *
+ * @example
+ * leaders.leadership('billing').subscribe(({ leader, fencingToken, reason }) =>
+ *   logger.log(leader ? `leading (token ${fencingToken})` : `standing by (${reason ?? 'not elected'})`));
+ */
 export interface LeadershipChange {
   readonly role: string;
   readonly tenant: string;
@@ -41,10 +65,21 @@ export interface LeadershipChange {
   readonly reason?: LeadershipLossReason;
 }
 
-/** Why a term ended: `resigned` (resign()), `expired` (renewal came too late or Redis was unreachable past the lease), `replaced` (another candidate holds the role), `shutdown` (the application shut down: the term was resigned). */
+/**
+ * Why a term ended: `resigned` (resign()), `expired` (renewal came too late or Redis was unreachable past the lease), `replaced` (another candidate holds the role), `shutdown` (the application shut down: the term was resigned).
+ *
+ * @example
+ * campaign.leadership$.subscribe(({ leader, reason }) => { if (!leader && reason === 'expired') logger.warn('billing: lease lost'); });
+ */
 export type LeadershipLossReason = 'resigned' | 'expired' | 'replaced' | 'shutdown';
 
-/** Who leads a role fleet-wide (`LeaderService.leader()`). */
+/**
+ * Who leads a role fleet-wide (`LeaderService.leader()`).
+ *
+ * @example
+ * const info = await leaders.leader('billing');
+ * if (info && !info.self) logger.log(`${info.instanceId} leads billing until ${info.expiresAt.toISOString()}`);
+ */
 export interface LeaderInfo {
   readonly role: string;
   readonly tenant: string;
@@ -58,14 +93,26 @@ export interface LeaderInfo {
   readonly expiresAt: Date;
 }
 
-/** Payload of the `leader.elected` event (emitted under the role's tenant). */
+/**
+ * Payload of the `leader.elected` event (emitted under the role's tenant).
+ *
+ * @example
+ * @OnCoordinationEvent('leader.elected', { tenant: 'acme' })
+ * onElected({ payload }: CoordinationEvent<LeaderElectedEvent>) { this.logger.log(`${payload.instanceId} leads ${payload.role}`); }
+ */
 export interface LeaderElectedEvent {
   role: string;
   instanceId: string;
   fencingToken: number;
 }
 
-/** Payload of the `leader.lost` event. */
+/**
+ * Payload of the `leader.lost` event (emitted under the role's tenant).
+ *
+ * @example
+ * @OnCoordinationEvent('leader.lost', { tenant: 'acme' })
+ * onLost({ payload }: CoordinationEvent<LeaderLostEvent>) { if (payload.reason === 'expired') this.logger.warn(`${payload.role}: lease lost`); }
+ */
 export interface LeaderLostEvent {
   role: string;
   instanceId: string;
@@ -73,7 +120,14 @@ export interface LeaderLostEvent {
   reason: LeadershipLossReason;
 }
 
-/** Options of `@SingletonJob()`. */
+/**
+ * Options of `@SingletonJob()`.
+ *
+ * @example
+ * @Interval(60_000)
+ * @SingletonJob('sync-rates', { leaseMs: 90_000 })
+ * async syncRates(tick: JobTick) { await this.rates.sync({ signal: tick.signal }); }
+ */
 export interface SingletonJobOptions {
   /**
    * How long one run holds the job without renewal, ms (renewed at a third of it while the handler
@@ -83,7 +137,14 @@ export interface SingletonJobOptions {
   leaseMs?: number;
 }
 
-/** What a `@SingletonJob` handler receives as its first argument: the tick it runs. */
+/**
+ * What a `@SingletonJob` handler receives as its first argument: the tick it runs.
+ *
+ * @example
+ * @Interval(300_000)
+ * @SingletonJob('purge-expired')
+ * async purge(tick: JobTick) { await this.store.purgeBefore(tick.scheduledAt, { fence: tick.fencingToken, signal: tick.signal }); }
+ */
 export interface JobTick {
   readonly job: string;
   /** The scheduled time of this tick (the same on every instance). */
