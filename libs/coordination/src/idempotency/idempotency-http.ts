@@ -149,7 +149,7 @@ export function namespaceOf(scope: 'user' | 'tenant', user: string): string {
 
 /**
  * The value of request header `name` (lower-case), or undefined when absent; repeated headers
- * are joined with `, ` as HTTP defines (a key sent twice is then a different key).
+ * are joined with `, ` as HTTP defines (the idempotency key itself is read by keyHeaderOf, which refuses a key sent twice).
  *
  * @example
  * headerOf(request, 'idempotency-key');

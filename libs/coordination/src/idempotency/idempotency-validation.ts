@@ -45,6 +45,43 @@ export function keyOfHeader(value: string): string {
   return key;
 }
 
+/** A request as the key header is read from it: Node's IncomingMessage (express), or a wrapper of one in `raw` (fastify). */
+export interface KeyHeaderSource {
+  headers?: Record<string, string | string[] | undefined>;
+  /** Node's header lines as received: name, value, name, value, ... */
+  rawHeaders?: readonly string[];
+  raw?: { rawHeaders?: readonly string[] };
+}
+
+/**
+ * The value of the idempotency header `name` (lower-case) of `request`, or undefined when absent.
+ * The header is a single item: sent on two or more lines it is refused, never read as the
+ * `a, b` Node joins them into (`request.headers`), which would be another key. The lines are
+ * counted in `rawHeaders` (the request's, or its `raw` one's), so a header Node keeps only once
+ * of (or a middleware set) is read as it stands.
+ *
+ * @throws IdempotencyKeyInvalidError when the header came on more than one line
+ * @example
+ * keyHeaderOf(request, 'idempotency-key'); // 'order-42'; 'Idempotency-Key: a' + 'Idempotency-Key: b' → throws
+ */
+export function keyHeaderOf(request: KeyHeaderSource, name: string): string | undefined {
+  const value = request.headers?.[name];
+  if (value === undefined) return undefined;
+  const lines = Array.isArray(value) ? value.length : headerLines(request.rawHeaders ?? request.raw?.rawHeaders, name);
+  if (lines > 1) throw new IdempotencyKeyInvalidError(`the ${name} header must be sent once, got ${lines} header lines`);
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** How many of the `rawHeaders` lines are header `name` (lower-case); 1 when Node gave no raw lines. */
+function headerLines(rawHeaders: readonly string[] | undefined, name: string): number {
+  if (!Array.isArray(rawHeaders)) return 1;
+  let lines = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === name.length && rawHeaders[i].toLowerCase() === name) lines += 1;
+  }
+  return Math.max(lines, 1);
+}
+
 /**
  * The call's options of `run` / `begin`, checked: unknown fields, a namespace over 200 characters
  * or of another type, and the policy fields (see policyOf) throw InvalidArgumentError.

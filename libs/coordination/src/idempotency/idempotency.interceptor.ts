@@ -17,7 +17,7 @@ import {
   type IdempotentRequestLike,
 } from './idempotency-http.js';
 import { IdempotencyObserver } from './idempotency-observer.js';
-import { keyOfHeader, policyOf, type IdempotencyPolicy } from './idempotency-validation.js';
+import { keyHeaderOf, keyOfHeader, policyOf, type IdempotencyPolicy, type KeyHeaderSource } from './idempotency-validation.js';
 import { IdempotencyInFlightError, IdempotencyKeyInvalidError, IdempotencyKeyRequiredError } from './idempotency.errors.js';
 import { IDEMPOTENCY_OPTIONS, type ResolvedIdempotencyOptions } from './idempotency.options.js';
 import type { IdempotencyClaim, IdempotentOptions, StoredHttpResponse } from './idempotency.types.js';
@@ -106,12 +106,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
       return next.handle();
     }
     const response = http.getResponse<unknown>();
-    const raw = headerOf(request, this.options.header);
+    // The header sent on two lines is a 400, not the key `a, b` Node joins them into.
+    const raw = this.keyOf(response, () => keyHeaderOf(request as KeyHeaderSource, this.options.header));
     if (raw === undefined) {
       if (route.required ?? this.options.required) throw refusal(response, new IdempotencyKeyRequiredError(this.headerName()));
       return next.handle();
     }
-    const key = this.keyOf(raw, response);
+    const key = this.keyOf(response, () => keyOfHeader(raw));
     const tenant = await this.tenantResolver.forHandler(context).catch((error: unknown) => {
       throw asBadRequest(error);
     });
@@ -307,9 +308,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return headers;
   }
 
-  private keyOf(raw: string, response: unknown): string {
+  /** `read()` of the key header, an IdempotencyKeyInvalidError as its 400 refusal. */
+  private keyOf<T>(response: unknown, read: () => T): T {
     try {
-      return keyOfHeader(raw);
+      return read();
     } catch (error) {
       throw error instanceof IdempotencyKeyInvalidError ? refusal(response, error) : error;
     }
