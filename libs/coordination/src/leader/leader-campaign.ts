@@ -1,6 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import type { Observable } from 'rxjs';
-import { systemClock, type Clock } from '../core/clock.js';
+import { deadlineClock, type Clock } from '../core/clock.js';
 import { outageAs } from '../errors/outage-operation.js';
 import { driftMs } from '../locks/lock.js';
 import type { LeaderKeys as RoleKeys, LeaderStore } from './leader-store.interface.js';
@@ -77,11 +76,7 @@ export class LeaderCampaign {
   private orphanToken: number | undefined;
   /** The last campaign call failed: the store may have granted a term whose token we never heard. */
   private grantUnknown = false;
-  /**
-   * Local time for term deadlines: monotonic (performance.now()) on the system clock, so that a
-   * wall-clock step (NTP) cannot stretch a term past its lease in the store; the injected clock
-   * otherwise (a test's ManualClock moves terms by hand).
-   */
+  /** Local time for term deadlines (deadlineClock: monotonic on the system clock). */
   private readonly now: () => number;
   private readonly renewEveryMs: number;
   private readonly retryMs: number;
@@ -99,7 +94,7 @@ export class LeaderCampaign {
     this.candidate = `${deps.instanceId}:${random}`;
     this.renewEveryMs = Math.floor(leaseMs / 3);
     this.retryMs = Math.min(RETRY_MS, this.renewEveryMs);
-    this.now = deps.clock === systemClock ? () => performance.now() : () => deps.clock.now();
+    this.now = deadlineClock(deps.clock);
   }
 
   /** Whether this campaign holds a live term (not past its local expiry). */

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { systemClock } from '../core/clock.js';
+import { deadlineClock } from '../core/clock.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { errorMessage } from '../events/error-message.js';
 import { driftMs } from '../locks/lock.js';
@@ -88,7 +87,6 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
   readonly logger = new Logger('SingletonJob');
   private readonly jobs = new Map<string, RegisteredJob>();
   private readonly running = new Set<Run>();
-  private readonly keys: LeaderKeys;
   /** This module instance's claims: `<instanceId>:<random>`. */
   private readonly owner: string;
   /** Local time for lease deadlines: monotonic on the system clock, the injected clock otherwise. */
@@ -101,10 +99,10 @@ export class SingletonJobRunner implements BeforeApplicationShutdown {
     private readonly core: CoordinationCore,
     @Inject(LEADER_OPTIONS) private readonly options: ResolvedLeaderOptions,
     @Inject(JOB_TICK_STORE) private readonly store: JobTickStore,
+    private readonly keys: LeaderKeys,
   ) {
-    this.keys = new LeaderKeys(core.keys);
     this.owner = `${core.instanceId}:${randomBytes(6).toString('hex')}`;
-    this.now = core.clock === systemClock ? () => performance.now() : () => core.clock.now();
+    this.now = deadlineClock(core.clock);
   }
 
   /** Registers job `name` (validated by the explorer); throws when the name is registered already. */
