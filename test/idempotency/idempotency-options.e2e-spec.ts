@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { Controller, Injectable, Post, Res, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Controller, Post, Res, UseGuards } from '@nestjs/common';
 import request from 'supertest';
 import { CoordinationExceptionFilter, Idempotent, type CoordinationModuleOptions } from '@nest-coordination/core';
 import { DRIVERS, type DriverCase } from '../support/drivers.js';
 import { until } from '../support/wait.js';
-import { ARRIVAL_MS, gate, idempotencyApp, type IdempotencyTestApp } from './idempotency-test-app.js';
+import { ARRIVAL_MS, UserGuard, gate, idempotencyApp, type IdempotencyTestApp, type ResponseLike } from './idempotency-test-app.js';
 
 /**
  * The options of the `idempotency` module section above the store: the replay ttl end to end
@@ -15,20 +15,6 @@ import { ARRIVAL_MS, gate, idempotencyApp, type IdempotencyTestApp } from './ide
 
 /** What the handlers did, per test. */
 const seen = { runs: 0, release: gate() };
-
-/** `x-user` → request.user.id (a stand-in for an auth guard). */
-@Injectable()
-class UserGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: { id: string } }>();
-    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
-    return true;
-  }
-}
-
-interface ResponseLike {
-  setHeader(name: string, value: string): void;
-}
 
 @Controller('opts')
 @UseGuards(UserGuard)
@@ -98,6 +84,43 @@ function withLines<T extends { set(name: string, value: string): T }>(test: T, n
 
 let keys = 0;
 const newKey = (label: string) => `opt-${label}-${++keys}-${Date.now()}`;
+
+/**
+ * Sends `key` to `path` (a handler held until `seen.release` opens), then a duplicate while it is
+ * held: the duplicate is refused with 409 E_IDEMPOTENCY_IN_FLIGHT after ONE look at the key (a
+ * waiting duplicate would poll it again). Releases the handler; returns the 409 and the first answer.
+ */
+async function refusedAtFirstLook(app: IdempotencyTestApp, http: Http, path: string, key: string) {
+  const first = http.post(path).set('Idempotency-Key', key).then((r) => r);
+  await until(() => seen.runs === 1, { timeoutMs: ARRIVAL_MS, message: 'the first request to run' });
+  const begins = app.calls.begin;
+  const duplicate = await http.post(path).set('Idempotency-Key', key).expect(409);
+  expect(duplicate.body).toMatchObject({ code: 'E_IDEMPOTENCY_IN_FLIGHT' });
+  expect(app.calls.begin - begins).toBe(1);
+  seen.release.open();
+  const answer = await first;
+  expect(answer.status).toBe(201);
+  return { duplicate, first: answer };
+}
+
+/**
+ * Sends `key` to `path` (a handler held until `seen.release` opens), then a duplicate that waits:
+ * it polls the key until the first is released, and both answer 201 with the first's body.
+ * Returns the duplicate's answer.
+ */
+async function waitsForTheFirst(app: IdempotencyTestApp, http: Http, path: string, key: string) {
+  const first = http.post(path).set('Idempotency-Key', key).then((r) => r);
+  await until(() => seen.runs === 1, { timeoutMs: ARRIVAL_MS, message: 'the first request to run' });
+  const begins = app.calls.begin;
+  const duplicate = http.post(path).set('Idempotency-Key', key).then((r) => r);
+  await until(() => app.calls.begin - begins >= 2, { timeoutMs: ARRIVAL_MS, message: 'the duplicate to poll the key' });
+  seen.release.open();
+  const [a, b] = await Promise.all([first, duplicate]);
+  expect([a.status, b.status]).toEqual([201, 201]);
+  expect(b.body).toEqual({ run: 1 });
+  expect(seen.runs).toBe(1);
+  return b;
+}
 
 beforeEach(() => {
   seen.runs = 0;
@@ -267,34 +290,17 @@ describe.each(MEMORY_AND_STANDALONE)("idempotency module defaults: required and 
 
   it("concurrent 'reject': a duplicate of a request in flight gets 409 from its first look at the key, without waiting", async () => {
     const key = newKey('reject');
-    const first = http.post('/opts/held').set('Idempotency-Key', key).then((r) => r);
-    await until(() => seen.runs === 1, { timeoutMs: ARRIVAL_MS, message: 'the first request to run' });
-    const begins = app.calls.begin;
-    const duplicate = await http.post('/opts/held').set('Idempotency-Key', key).expect(409);
-    expect(duplicate.body).toMatchObject({ code: 'E_IDEMPOTENCY_IN_FLIGHT' });
-    expect(Number(duplicate.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     // One look at the key: a waiting duplicate ('wait', the default) would have polled it again.
-    expect(app.calls.begin - begins).toBe(1);
-    seen.release.open();
-    expect((await first).status).toBe(201);
+    const { duplicate } = await refusedAtFirstLook(app, http, '/opts/held', key);
+    expect(Number(duplicate.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     const replay = await http.post('/opts/held').set('Idempotency-Key', key).expect(201);
     expect(replay.body).toEqual({ run: 1 });
     expect(seen.runs).toBe(1);
   });
 
   it("a route's own concurrent: 'wait' overrides the module's 'reject'", async () => {
-    const key = newKey('route-wait');
-    const first = http.post('/opts/held-wait').set('Idempotency-Key', key).then((r) => r);
-    await until(() => seen.runs === 1, { timeoutMs: ARRIVAL_MS, message: 'the first request to run' });
-    const begins = app.calls.begin;
-    const duplicate = http.post('/opts/held-wait').set('Idempotency-Key', key).then((r) => r);
-    await until(() => app.calls.begin - begins >= 2, { timeoutMs: ARRIVAL_MS, message: 'the duplicate to poll the key' });
-    seen.release.open();
-    const [a, b] = await Promise.all([first, duplicate]);
-    expect([a.status, b.status]).toEqual([201, 201]);
-    expect(b.headers['idempotent-replayed']).toBe('true');
-    expect(b.body).toEqual({ run: 1 });
-    expect(seen.runs).toBe(1);
+    const duplicate = await waitsForTheFirst(app, http, '/opts/held-wait', newKey('route-wait'));
+    expect(duplicate.headers['idempotent-replayed']).toBe('true');
   });
 });
 
@@ -307,31 +313,13 @@ describe.each(MEMORY_AND_STANDALONE)('idempotency module defaults: waitMs; the d
   afterAll(() => app.close());
 
   it('waitMs: a route without options waits no longer than the module waitMs (0: 409 from the first look)', async () => {
-    const key = newKey('wait-0');
-    const first = http.post('/opts/held').set('Idempotency-Key', key).then((r) => r);
-    await until(() => seen.runs === 1, { timeoutMs: ARRIVAL_MS, message: 'the first request to run' });
-    const begins = app.calls.begin;
-    const duplicate = await http.post('/opts/held').set('Idempotency-Key', key).expect(409);
-    expect(duplicate.body).toMatchObject({ code: 'E_IDEMPOTENCY_IN_FLIGHT' });
     // With the default waitMs (10 s) the duplicate would have polled the key again.
-    expect(app.calls.begin - begins).toBe(1);
-    seen.release.open();
-    expect((await first).status).toBe(201);
+    await refusedAtFirstLook(app, http, '/opts/held', newKey('wait-0'));
     expect(seen.runs).toBe(1);
   });
 
   it("a route's own waitMs overrides the module's", async () => {
-    const key = newKey('route-wait-ms');
-    const first = http.post('/opts/held-wait').set('Idempotency-Key', key).then((r) => r);
-    await until(() => seen.runs === 1, { timeoutMs: ARRIVAL_MS, message: 'the first request to run' });
-    const begins = app.calls.begin;
-    const duplicate = http.post('/opts/held-wait').set('Idempotency-Key', key).then((r) => r);
-    await until(() => app.calls.begin - begins >= 2, { timeoutMs: ARRIVAL_MS, message: 'the duplicate to poll the key' });
-    seen.release.open();
-    const [a, b] = await Promise.all([first, duplicate]);
-    expect([a.status, b.status]).toEqual([201, 201]);
-    expect(b.body).toEqual({ run: 1 });
-    expect(seen.runs).toBe(1);
+    await waitsForTheFirst(app, http, '/opts/held-wait', newKey('route-wait-ms'));
   });
 
   it('Idempotency-Key on two header lines (Node joins them as "a, b") is a 400 E_IDEMPOTENCY_KEY_INVALID, never the key "a, b"', async () => {

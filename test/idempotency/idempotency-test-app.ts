@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { IdempotencyService, ManualClock, type CoordinationModuleOptions } from '@nest-coordination/core';
 // Internals of the idempotency capability, for tests that watch the store below IdempotencyService.
 import { IDEMPOTENCY_STORE, type IdempotencyStore } from '../../libs/coordination/src/idempotency/idempotency-store.interface.js';
@@ -9,6 +9,21 @@ import { SHARED_TENANT } from '../../libs/coordination/src/keys/key-builder.js';
 import { bootApp, bootModule, type BootExtras, type BootedModule } from '../support/boot.js';
 import { uniquePrefix, type DriverCase } from '../support/drivers.js';
 import { CoordinationCore } from '../support/internals.js';
+
+/** `x-user` → request.user.id (a stand-in for an auth guard), for the HTTP suites' controllers. */
+@Injectable()
+export class UserGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: { id: string } }>();
+    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
+    return true;
+  }
+}
+
+/** The part of a response a handler with `@Res({ passthrough: true })` uses in these suites. */
+export interface ResponseLike {
+  setHeader(name: string, value: string): void;
+}
 
 /** Generous bound for what must happen (a wait to begin, a signal to abort); nothing is timed. */
 export const ARRIVAL_MS = 10_000;

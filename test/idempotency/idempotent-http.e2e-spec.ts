@@ -1,30 +1,13 @@
 import 'reflect-metadata';
-import {
-  BadRequestException, Body, Controller, Header, HttpCode, Injectable, InternalServerErrorException, Param, Post, Req, Res, UseGuards,
-  type CanActivate, type ExecutionContext,
-} from '@nestjs/common';
+import { BadRequestException, Body, Controller, Header, HttpCode, InternalServerErrorException, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import request from 'supertest';
 import { CoordinationExceptionFilter, Idempotent, InvalidArgumentError } from '@nest-coordination/core';
 import { DRIVERS } from '../support/drivers.js';
 import { until } from '../support/wait.js';
-import { ARRIVAL_MS, gate, idempotencyApp, type IdempotencyTestApp } from './idempotency-test-app.js';
+import { ARRIVAL_MS, UserGuard, gate, idempotencyApp, type IdempotencyTestApp, type ResponseLike } from './idempotency-test-app.js';
 
 /** What the handlers did, per test. */
 const seen = { runs: 0, release: gate() };
-
-/** `x-user` → request.user.id (a stand-in for an auth guard). */
-@Injectable()
-class UserGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: { id: string } }>();
-    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
-    return true;
-  }
-}
-
-interface ResponseLike {
-  setHeader(name: string, value: string): void;
-}
 
 @Controller('crews')
 @UseGuards(UserGuard)
