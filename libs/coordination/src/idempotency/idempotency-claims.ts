@@ -77,7 +77,15 @@ export class IdempotencyClaims implements BeforeApplicationShutdown, OnApplicati
     const deadline = Date.now() + policy.waitMs;
     let pauseMs = FIRST_POLL_MS;
     for (;;) {
-      const begun = await this.observer.run(operation, () => this.store.begin(record, target.fingerprint, owner, leaseMs));
+      let begun;
+      try {
+        begun = await this.observer.run(operation, () => this.store.begin(record, target.fingerprint, owner, leaseMs));
+      } catch (error) {
+        // A look at the key still in flight when shutdown closed the connection: the wait ends as every
+        // other wait does at shutdown (the attempt it waited for may still hold the key for a lease).
+        if (this.closing) throw this.inFlight(leaseMs);
+        throw error;
+      }
       if (begun.kind === 'acquired') return this.attempt<T>(record, owner, policy.ttlMs, operation);
       if (begun.kind === 'completed') {
         const value = this.core.serializer.decode<T>(begun.outcome);
