@@ -181,6 +181,37 @@ describe('RedisTaskBackend', () => {
     }
   });
 
+  it("takes a stalled task out of its tenant's waiting set when it runs again (the dead worker's removal may never have arrived)", async () => {
+    const booted = await bootModule({ connection: { url: testRedisUrl() }, prefix: uniquePrefix('taskrestall'), health: { pingIntervalMs: 0 } });
+    const backend = new RedisTaskBackend(booted.core, resolveTaskOptions({ lockDurationMs: 1_000, stalledIntervalMs: 1_000 }));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    try {
+      await backend.add('mail', 'acme', [task('stuck')]);
+      backend.work('mail', { concurrency: 2 }, async () => {
+        runs += 1;
+        if (runs === 1) await held;
+        return 'ok';
+      });
+      await until(() => runs === 1, { timeoutMs: WAIT_MS, message: 'the task to start' });
+      await until(async () => (await backend.depth('mail', 'acme')) === 0, { timeoutMs: WAIT_MS, message: 'the first start to leave the waiting set' });
+      // Its worker "dies" before its first-start removal arrived (a SIGKILL between EVALSHA's NOSCRIPT and the EVAL):
+      // the entry is back, and the lock goes, so the stalled check hands the task to the next fetch.
+      const waiting = new TaskKeys(booted.core.keys).ofTenant('acme', 'mail').waiting;
+      await booted.core.connection!.client.zadd(waiting, Date.now(), 'stuck');
+      const [lock] = await scanKeys(booted.core, `${booted.core.options.prefix}:*acme~stuck:lock`);
+      await booted.core.connection!.client.del(lock);
+      expect(await backend.waitFor('mail', 'acme', 'stuck', WAIT_MS)).toMatchObject({ state: 'completed' });
+      expect(runs).toBe(2);
+      await until(async () => (await backend.depth('mail', 'acme')) === 0, { timeoutMs: WAIT_MS, message: 'the run after the stall to leave the waiting set' });
+    } finally {
+      release();
+      await backend.close(1_000);
+      await booted.close();
+    }
+  });
+
   it("runs workers on a client the user passed in (its retry limit is not BullMQ's), and leaves that client open", async () => {
     const client = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
     const booted = await bootModule({ connection: { client }, prefix: uniquePrefix('taskclient'), health: { pingIntervalMs: 0 } });

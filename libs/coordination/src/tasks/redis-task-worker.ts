@@ -47,7 +47,8 @@ const DISCONNECT_GRACE_MS = 1_000;
  * One BullMQ Worker of a task name, serving every tenant: each job becomes a RunningTask for the
  * processor. It runs on its own `queue` connection (given by the backend, released after its
  * close), so a cut-off close that disconnects it leaves the backend's other workers running.
- * On a first start (BullMQ's `attemptsStarted === 1`) it takes the job id out of its tenant's
+ * On a first start (BullMQ's `attemptsStarted === 1`), and on the run after a stall (whose dead
+ * worker may have died before its removal arrived), it takes the job id out of its tenant's
  * waiting set without waiting; on a last failure (attempts exhausted, UnrecoverableTaskError
  * rethrown as BullMQ's UnrecoverableError, or a result that cannot be stored as JSON) it writes
  * the dead-letter view before BullMQ marks the job failed (so a reader that sees the task failed
@@ -157,7 +158,7 @@ export class RedisTaskWorker implements TaskWorker {
     const { name } = this.options;
     const tenant = job.data.t;
     const jobId = job.id!.slice(tenant.length + 1);
-    if (job.attemptsStarted === 1) this.hooks.firstStart(name, tenant, jobId);
+    if (job.attemptsStarted === 1 || job.stalledCounter > 0) this.hooks.firstStart(name, tenant, jobId);
     const abort = new LazyAbort();
     this.running.add(abort);
     const task = runningTask(name, tenant, jobId, job, abort);
