@@ -4,6 +4,7 @@ import { KeyBuilder } from '../keys/key-builder.js';
 import { MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { Serializer } from '../serialization/serializer.js';
+import { Telemetry } from '../telemetry/telemetry.js';
 import { TenantContext } from '../tenancy/tenant-context.js';
 import type { Clock } from './clock.js';
 import { COORDINATION_RESOLVED_OPTIONS } from './coordination.tokens.js';
@@ -28,6 +29,8 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
   readonly serializer: Serializer;
   readonly connection: RedisConnection | null;
   readonly metrics = new MetricsRegistry();
+  /** Metrics and spans through OpenTelemetry (see TelemetryOptions). */
+  readonly telemetry: Telemetry;
   private readonly logger = new Logger('Coordination');
 
   constructor(@Inject(COORDINATION_RESOLVED_OPTIONS) readonly options: ResolvedCoordinationOptions) {
@@ -35,6 +38,7 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
     this.tenants = new TenantContext(options.tenancy.required);
     this.serializer = new Serializer({ compressThresholdBytes: options.serializer.compressThresholdBytes, maxDepth: options.serializer.maxDepth });
     this.connection = options.driver === 'redis' ? new RedisConnection(options) : null;
+    this.telemetry = new Telemetry(options.telemetry, this.metrics);
   }
 
   get driver(): 'redis' | 'memory' {
@@ -50,6 +54,7 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
+    this.telemetry.start();
     if (this.connection) {
       await this.connection.connect();
       this.logger.log(`Using the redis driver (${this.connection.topology}), instance ${this.instanceId}`);
@@ -64,6 +69,7 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
    * aborts held locks' signals, waits for their holders, then releases), which needs Redis.
    */
   async onApplicationShutdown(): Promise<void> {
+    this.telemetry.stop();
     await this.connection?.close();
   }
 }

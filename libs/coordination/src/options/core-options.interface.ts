@@ -1,3 +1,4 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
 
@@ -51,6 +52,34 @@ export interface HealthOptions {
   degradedLatencyMs?: number;
 }
 
+/**
+ * Metrics and traces through `@opentelemetry/api`: a no-op until the application registers an
+ * OpenTelemetry SDK (or passes its own providers here).
+ *
+ * @example
+ * CoordinationModule.forRoot({ connection: { url }, telemetry: { hashKeys: true, tenantAttribute: ['acme', 'globex'] } });
+ */
+export interface TelemetryOptions {
+  /** The MeterProvider the library's instruments are created on. Default: the global one (`metrics.getMeterProvider()`). */
+  meterProvider?: MeterProvider;
+  /** The TracerProvider of the library's spans. Default: the global one (`trace.getTracerProvider()`). */
+  tracerProvider?: TracerProvider;
+  /** Export the library's metrics through OpenTelemetry. Default true. */
+  metrics?: boolean;
+  /** A span per coordination operation (`lock.acquire`, `ratelimit.consume`, ...). Default true. */
+  traces?: boolean;
+  /** Span attributes carry a SHA-256 digest of each key (16 hex digits) instead of the key. Default false. */
+  hashKeys?: boolean;
+  /**
+   * Which tenants metrics carry as their `tenant` attribute: `'all'` (at most `maxTenantValues`
+   * of them; later ones are exported as `_other`), `'none'` (the attribute is dropped and series
+   * are summed), or a list of tenants (others are exported as `_other`). Default `'all'`.
+   */
+  tenantAttribute?: 'all' | 'none' | readonly string[];
+  /** With `tenantAttribute: 'all'`: distinct tenant values per process before later ones become `_other`. Default 100. */
+  maxTenantValues?: number;
+}
+
 export interface TenancyOptions {
   /** Reject operations and requests without a tenant (HTTP 400). Default false. */
   required?: boolean;
@@ -96,6 +125,7 @@ export interface CoreModuleOptions {
   breaker?: BreakerOptions;
   health?: HealthOptions;
   serializer?: SerializerModuleOptions;
+  telemetry?: TelemetryOptions;
   /** Time source for the memory driver and policy code; tests inject a `ManualClock`. When set, Redis rate-limit scripts use it too instead of the server's TIME. */
   clock?: Clock;
 }

@@ -45,6 +45,13 @@ class HealthSchema {
   @IsOptional() @IsInt() @Min(1) @Max(600_000) degradedLatencyMs?: number;
 }
 
+class TelemetrySchema {
+  @IsOptional() @IsBoolean() metrics?: boolean;
+  @IsOptional() @IsBoolean() traces?: boolean;
+  @IsOptional() @IsBoolean() hashKeys?: boolean;
+  @IsOptional() @IsInt() @Min(1) @Max(100_000) maxTenantValues?: number;
+}
+
 class TenancySchema {
   @IsOptional() @IsBoolean() required?: boolean;
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]+$/, { message: 'must be an HTTP header name' }) header?: string;
@@ -68,6 +75,7 @@ export class CoreOptionsSchema {
   @IsOptional() @ValidateNested() @Type(() => BreakerSchema) breaker?: BreakerSchema;
   @IsOptional() @ValidateNested() @Type(() => HealthSchema) health?: HealthSchema;
   @IsOptional() @ValidateNested() @Type(() => SerializerSchema) serializer?: SerializerSchema;
+  @IsOptional() @ValidateNested() @Type(() => TelemetrySchema) telemetry?: TelemetrySchema;
 }
 
 export interface OptionProblem {
@@ -91,6 +99,7 @@ const HAND_CHECKED_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   '': ['clock'],
   connection: ['client', 'tls'],
   tenancy: ['resolver'],
+  telemetry: ['meterProvider', 'tracerProvider', 'tenantAttribute'],
 };
 
 function flatten(errors: ValidationError[], parent: string, alsoKnown: readonly string[]): OptionProblem[] {

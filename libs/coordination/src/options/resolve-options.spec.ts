@@ -1,3 +1,4 @@
+import { metrics, trace } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import { ManualClock, systemClock } from '../core/clock.js';
 import { ErrorCode, InvalidOptionsError } from '../errors/coordination.error.js';
@@ -37,6 +38,13 @@ describe('resolveOptions: invalid options', () => {
     ['a clock without now()', { clock: {} }, 'clock', /now\(\)/],
     ['a base delay above the max delay', { reconnect: { baseDelayMs: 500, maxDelayMs: 100 } }, 'reconnect.baseDelayMs', /maxDelayMs/],
     ['a malformed sentinel address', { connection: { sentinels: [{ host: '', port: 1 }], sentinelName: 'm' } }, 'connection.sentinels.0.host', /empty/],
+    ['a meter provider without getMeter()', { telemetry: { meterProvider: {} } }, 'telemetry.meterProvider', /MeterProvider/],
+    ['a tracer provider without getTracer()', { telemetry: { tracerProvider: 'global' } }, 'telemetry.tracerProvider', /TracerProvider/],
+    ['an unknown tenant attribute mode', { telemetry: { tenantAttribute: 'some' } }, 'telemetry.tenantAttribute', /'all', 'none' or an array/],
+    ['an empty tenant in the tenant attribute list', { telemetry: { tenantAttribute: ['acme', ''] } }, 'telemetry.tenantAttribute', /array of tenant ids/],
+    ['a zero maxTenantValues', { telemetry: { maxTenantValues: 0 } }, 'telemetry.maxTenantValues', /less than 1/],
+    ['hashKeys that is not a boolean', { telemetry: { hashKeys: 'yes' } }, 'telemetry.hashKeys', /boolean/],
+    ['an unknown telemetry option', { telemetry: { tracing: true } }, 'telemetry.tracing', /not a known option.*\btraces\b.*\bmeterProvider\b/],
   ];
 
   it.each(cases)('rejects %s, naming the option and what is allowed', (_label, raw, option, allowed) => {
@@ -82,6 +90,7 @@ describe('resolveOptions: defaults', () => {
     expect(resolved.breaker).toEqual(d.breaker);
     expect(resolved.health).toEqual(d.health);
     expect(resolved.serializer).toEqual(d.serializer);
+    expect(resolved.telemetry).toEqual(d.telemetry);
     expect(resolved.connection).toEqual(d.connection);
     expect(resolved.clock).toBe(systemClock);
     expect(resolved.instanceId).toMatch(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/);
@@ -121,6 +130,17 @@ describe('resolveOptions: defaults', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it('accepts telemetry providers and a tenant list without cloning them', () => {
+    const meterProvider = metrics.getMeterProvider();
+    const tracerProvider = trace.getTracerProvider();
+    const tenantAttribute = ['acme', 'globex'];
+    const resolved = resolveOptions({ telemetry: { meterProvider, tracerProvider, tenantAttribute, hashKeys: true } });
+    expect(resolved.telemetry.meterProvider).toBe(meterProvider);
+    expect(resolved.telemetry.tracerProvider).toBe(tracerProvider);
+    expect(resolved.telemetry.tenantAttribute).toBe(tenantAttribute);
+    expect(resolved.telemetry).toMatchObject({ hashKeys: true, metrics: true, traces: true, maxTenantValues: 100 });
   });
 
   it('accepts each single connection form', () => {

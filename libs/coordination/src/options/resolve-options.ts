@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { CapabilityOptions } from '../core/capability.js';
 import type {
   BreakerOptions, ConnectionOptions, CoreModuleOptions, HealthOptions, ReconnectOptions,
-  SerializerModuleOptions, TenancyOptions,
+  SerializerModuleOptions, TelemetryOptions, TenancyOptions,
 } from './core-options.interface.js';
 import { CoreOptionsSchema, validateSchema, type OptionProblem } from './core-options.schema.js';
 import { MAX_DEPTH } from '../serialization/serializer.js';
@@ -20,7 +20,11 @@ export const DEFAULT_COORDINATION_OPTIONS = {
   health: { pingIntervalMs: 5_000, degradedLatencyMs: 250 },
   serializer: { compressThresholdBytes: 1024, maxDepth: MAX_DEPTH },
   connection: { connectTimeoutMs: 10_000, commandTimeoutMs: 5_000 },
+  telemetry: { metrics: true, traces: true, hashKeys: false, tenantAttribute: 'all', maxTenantValues: 100 },
 } as const;
+
+/** Telemetry options with their defaults; the providers stay undefined for "the global one". */
+export type ResolvedTelemetryOptions = Required<Omit<TelemetryOptions, 'meterProvider' | 'tracerProvider'>> & Pick<TelemetryOptions, 'meterProvider' | 'tracerProvider'>;
 
 /** Options after validation, with every default applied. */
 export interface ResolvedCoordinationOptions {
@@ -34,6 +38,7 @@ export interface ResolvedCoordinationOptions {
   breaker: Required<BreakerOptions>;
   health: Required<HealthOptions>;
   serializer: Required<SerializerModuleOptions>;
+  telemetry: ResolvedTelemetryOptions;
   clock: Clock;
   /** Each capability's options section, validated and with its defaults, by section key. */
   sections: Readonly<Record<string, unknown>>;
@@ -80,6 +85,7 @@ export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: 
     breaker: { ...d.breaker, ...raw.breaker },
     health: { ...d.health, ...raw.health },
     serializer: { ...d.serializer, ...raw.serializer },
+    telemetry: { ...d.telemetry, ...raw.telemetry },
     clock: raw.clock ?? systemClock,
     // A null section means "not configured", as it did before sections had their own schemas.
     sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(given[s.key] ?? undefined)])),
@@ -110,6 +116,10 @@ function validatable(raw: RawOptions, sectionKeys: readonly string[]): object {
     const { resolver: _resolver, ...tenancy } = raw.tenancy;
     copy.tenancy = tenancy;
   }
+  if (isObject(raw.telemetry)) {
+    const { meterProvider: _meters, tracerProvider: _tracers, tenantAttribute: _tenants, ...telemetry } = raw.telemetry;
+    copy.telemetry = telemetry;
+  }
   return copy;
 }
 
@@ -139,11 +149,29 @@ function checkByHand(raw: CoreModuleOptions): OptionProblem[] {
   if (isObject(raw.tenancy) && raw.tenancy.resolver !== undefined && typeof raw.tenancy.resolver !== 'function') {
     problems.push({ option: 'tenancy.resolver', reason: 'must be a function (request) => string | undefined' });
   }
+  if (isObject(raw.telemetry)) problems.push(...checkTelemetry(raw.telemetry));
   if (raw.clock !== undefined && typeof raw.clock?.now !== 'function') {
     problems.push({ option: 'clock', reason: 'must be an object with a now(): number method' });
   }
   if (raw.reconnect?.baseDelayMs && raw.reconnect.maxDelayMs && raw.reconnect.baseDelayMs > raw.reconnect.maxDelayMs) {
     problems.push({ option: 'reconnect.baseDelayMs', reason: 'must not exceed reconnect.maxDelayMs' });
+  }
+  return problems;
+}
+
+/** The telemetry options class-validator cannot check: providers (instances) and the tenant attribute (a union). */
+function checkTelemetry(telemetry: TelemetryOptions): OptionProblem[] {
+  const problems: OptionProblem[] = [];
+  const { meterProvider, tracerProvider, tenantAttribute } = telemetry;
+  if (meterProvider !== undefined && typeof (meterProvider as { getMeter?: unknown } | null)?.getMeter !== 'function') {
+    problems.push({ option: 'telemetry.meterProvider', reason: 'must be an OpenTelemetry MeterProvider (with getMeter())' });
+  }
+  if (tracerProvider !== undefined && typeof (tracerProvider as { getTracer?: unknown } | null)?.getTracer !== 'function') {
+    problems.push({ option: 'telemetry.tracerProvider', reason: 'must be an OpenTelemetry TracerProvider (with getTracer())' });
+  }
+  const validList = Array.isArray(tenantAttribute) && tenantAttribute.every((t) => typeof t === 'string' && t.length > 0);
+  if (tenantAttribute !== undefined && tenantAttribute !== 'all' && tenantAttribute !== 'none' && !validList) {
+    problems.push({ option: 'telemetry.tenantAttribute', reason: `must be 'all', 'none' or an array of tenant ids (got ${JSON.stringify(tenantAttribute)})` });
   }
   return problems;
 }
