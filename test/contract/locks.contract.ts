@@ -1,6 +1,6 @@
 import {
   CoordinationError, DeadlockError, InvalidArgumentError, InvalidKeyError, LockAbortedError, LockLostError, LockTimeoutError,
-  type Lock,
+  TenantInvalidError, type Lock,
 } from '@nest-coordination/core';
 import type { DriverCase } from '../support/drivers.js';
 import { contended, keysUnderPrefix, lockTestApp, type LockTestApp } from '../locks/lock-test-app.js';
@@ -255,6 +255,9 @@ export function describeLockServiceContract(driver: DriverCase): void {
     await expect(app.locks.acquirePermit('ok', { permits: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(app.locks.acquireRead('r*', {})).rejects.toBeInstanceOf(InvalidKeyError);
     await expect(app.locks.checkFence('ok', Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
+    for (const key of ['', 'a*b', 'crew-run:{x}', 'a?[x]', 'a\\b']) await expect(app.locks.inspect(key)).rejects.toBeInstanceOf(InvalidKeyError);
+    await expect(app.locks.inspect('ok', { tenant: 'acme:*' })).rejects.toBeInstanceOf(TenantInvalidError);
+    await expect(app.locks.inspect('ok', 'acme' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await app.locks.isLocked('ok')).toBe(false);
     expect(app.locks.held()).toEqual([]);
     expect(await keysUnderPrefix(app)).toEqual([]);
@@ -269,5 +272,24 @@ export function describeLockServiceContract(driver: DriverCase): void {
     expect(next.fencingToken).toBe(holder.fencingToken + 1);
     expect(next.isHeld()).toBe(true);
     await next.release();
+  });
+
+  it('inspects a mutex as every instance sees it: holder, fencing token, time left and waiters, per tenant', async () => {
+    const key = 'crew-run:c-1';
+    expect(await app.locks.inspect(key, { tenant: 'acme' })).toEqual({ key, tenant: 'acme', held: false, waiters: 0 });
+    const holder = await app.locks.acquire(key, { tenant: 'acme', owner: 'runner-1', ttlMs: 20_000, autoRenew: false });
+    const waiting = app.locks.acquire(key, { tenant: 'acme', waitMs: 20_000 });
+    await contended(app, 1);
+    const held = await app.locks.inspect(key, { tenant: 'acme' });
+    expect(held).toEqual({ key, tenant: 'acme', held: true, owner: 'runner-1', fencingToken: holder.fencingToken, expiresInMs: expect.any(Number), waiters: 1 });
+    expect(held.expiresInMs).toBeGreaterThan(15_000);
+    expect(held.expiresInMs).toBeLessThanOrEqual(20_000);
+    expect(await app.locks.inspect(key, { tenant: 'globex' })).toEqual({ key, tenant: 'globex', held: false, waiters: 0 });
+
+    await holder.release();
+    const next = await waiting;
+    expect(await app.locks.inspect(key, { tenant: 'acme' })).toMatchObject({ held: true, owner: next.owner, fencingToken: next.fencingToken, waiters: 0 });
+    await next.release();
+    expect(await app.locks.inspect(key, { tenant: 'acme' })).toEqual({ key, tenant: 'acme', held: false, waiters: 0 });
   });
 }

@@ -9,6 +9,7 @@ import { until } from '../../support/wait.js';
 import { scanKeys } from '../../support/scan-keys.js';
 import { describeLockStoreContract, type LockStoreUnderTest } from './lock-store.contract.js';
 import { describeLockStoreFencingContract } from './lock-store.contract-fencing.js';
+import { describeLockStoreInspectContract } from './lock-store.contract-inspect.js';
 import { describeLockStoreWakeupContract } from './lock-store.contract-wakeups.js';
 
 /** A memory store on a ManualClock, or a Redis store on the connection of a booted module. */
@@ -51,4 +52,5 @@ describe.each(DRIVERS)('LockStore contract ($name)', (driver) => {
   describeLockStoreContract(() => storeFor(driver));
   describe('wake-ups', () => describeLockStoreWakeupContract(() => storeFor(driver)));
   describe('fencing', () => describeLockStoreFencingContract(() => storeFor(driver)));
+  describe('inspect', () => describeLockStoreInspectContract(() => storeFor(driver)));
 });

@@ -28,4 +28,8 @@ describe('operationOfScript', () => {
   it('names the operation a caller used: an acquisition, whichever script it ran', () => {
     expect([LOCK_SCRIPTS.tryAcquire, LOCK_SCRIPTS.acquire, LOCK_SCRIPTS.leaveQueue].map(operationOfScript)).toEqual(['locks.acquire', 'locks.acquire', 'locks.acquire']);
   });
+
+  it('names a read by the service method that made it', () => {
+    expect(operationOfScript(LOCK_SCRIPTS.inspect)).toBe('locks.inspect');
+  });
 });

@@ -20,6 +20,7 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordLockRelease', 'locks.release'],
   ['coordLockExtend', 'locks.extend'],
   ['coordLockFenceCheck', 'locks.checkFence'],
+  ['coordLockInspect', 'locks.inspect'],
   // LockService: semaphores and read-write locks (released and extended through the Lock handle)
   ['coordSemaphoreAcquire', 'locks.acquirePermit'],
   ['coordSemaphoreRelease', 'locks.release'],

@@ -92,6 +92,15 @@ export type HoldReply = Granted | { acquired: false; retryInMs: number };
 /** `held`: a reentrant hold count was decremented, the lock is still held. `lost`: not held by this token. */
 export type ReleaseReply = 'released' | 'held' | 'lost';
 
+/**
+ * A mutex as every instance sees it (read by `inspectMutex`): its holder, null when free, and
+ * the waiters in its queue whose lease has not run out.
+ */
+export interface MutexState {
+  holder: { owner: string; fencingToken: number; pttlMs: number } | null;
+  waiters: number;
+}
+
 /** The lock was handed to a waiter that was leaving the queue. */
 export interface HandedOver {
   fencingToken: number;
@@ -116,6 +125,8 @@ export interface MutexStore {
   extendMutex(keys: MutexKeys, token: string, ttlMs: number): Promise<boolean>;
   /** Owner id of the current holder of a mutex, by its lock key. */
   holderOwner(lockKey: string): Promise<string | null>;
+  /** The holder and live waiters of a mutex; only reads (expired waiters are left for acquisitions to drop). */
+  inspectMutex(keys: MutexKeys): Promise<MutexState>;
 }
 
 /** The fair wait queue of a mutex, as seen by a waiter that joined it through acquireMutex. */

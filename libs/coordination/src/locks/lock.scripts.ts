@@ -21,6 +21,8 @@ export const LOCK_SCRIPTS = {
   leaveQueue: load('coordLockLeaveQueue', 'leave-queue.lua'),
   heartbeat: load('coordLockHeartbeat', 'heartbeat.lua'),
   fenceCheck: load('coordLockFenceCheck', 'fence-check.lua'),
+  /** Reads a mutex's holder and live waiters (LockService.inspect). */
+  inspect: load('coordLockInspect', 'inspect.lua'),
   /** The next number of a tenant's wait-order counter (deadlock detection), with its retention. */
   waitSequence: load('coordLockWaitSequence', 'wait-sequence.lua'),
   semaphoreAcquire: load('coordSemaphoreAcquire', 'semaphore-acquire.lua'),

@@ -35,6 +35,27 @@ export interface PermitOptions extends Omit<AcquireOptions, 'reentrant' | 'prior
 /** Options of `acquireRead()` / `acquireWrite()`. */
 export type ReadWriteOptions = Omit<AcquireOptions, 'reentrant' | 'priority'>;
 
+/**
+ * A mutex as every instance sees it, read by `LockService.inspect()`: who holds it (any instance
+ * of the fleet), with which fencing token and for how long, and how many wait for it.
+ *
+ * @example
+ * const { held, owner, fencingToken, expiresInMs, waiters } = await locks.inspect('crew-run:c-1', { tenant: 'acme' });
+ */
+export interface LockInspection {
+  key: string;
+  tenant: string;
+  held: boolean;
+  /** Owner of the holder (`<instanceId>:<token>` unless the caller named one); absent when free. */
+  owner?: string;
+  /** The holder's fencing token; absent when free. */
+  fencingToken?: number;
+  /** Time left before the hold expires without renewal, ms; absent when free. */
+  expiresInMs?: number;
+  /** Attempts queued for the lock (fair waiting), expired entries excluded. */
+  waiters: number;
+}
+
 /** One lock this instance holds, as listed by `LockService.held()`. */
 export interface HeldLockInfo {
   key: string;

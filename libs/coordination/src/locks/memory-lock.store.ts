@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { globToRegExp } from '../keys/glob.js';
 import type {
-  HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, PermitRequest, ReadWriteKeys, ReadWriteRequest, ReleaseReply,
-  SemaphoreKeys, WakeHandler,
+  HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, MutexState, PermitRequest, ReadWriteKeys, ReadWriteRequest,
+  ReleaseReply, SemaphoreKeys, WakeHandler,
 } from './lock-store.interface.js';
 import { decodeQueueEntry, encodeHandOff, encodeNewHead, encodeQueueEntry, type QueueEntry } from './queue-codec.js';
 
@@ -129,6 +129,14 @@ export class MemoryLockStore implements LockStore {
 
   async holderOwner(lockKey: string): Promise<string | null> {
     return this.mutex(lockKey)?.owner ?? null;
+  }
+
+  async inspectMutex(k: MutexKeys): Promise<MutexState> {
+    const held = this.mutex(k.lock);
+    const now = this.clock.now();
+    // As inspect.lua: counts live waiters without dropping the expired ones (their drop tells the new head).
+    const waiters = this.queues.get(k.queue)?.waiters.reduce((live, w) => (w.expiresAt > now ? live + 1 : live), 0) ?? 0;
+    return { holder: held ? { owner: held.owner, fencingToken: held.fence, pttlMs: held.expiresAt - now } : null, waiters };
   }
 
   async acquirePermit(k: SemaphoreKeys, { token, permits, ttlMs }: PermitRequest): Promise<HoldReply> {

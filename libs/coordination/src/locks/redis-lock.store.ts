@@ -4,8 +4,8 @@ import type { RedisClient } from '../connection/redis-client.factory.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { LOCK_SCRIPTS as S } from './lock.scripts.js';
 import type {
-  HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, PermitRequest, ReadWriteKeys, ReadWriteRequest, ReleaseReply,
-  ScriptEvent, SemaphoreKeys, WakeHandler,
+  HandedOver, HoldReply, LockStore, MutexKeys, MutexReply, MutexRequest, MutexState, PermitRequest, ReadWriteKeys, ReadWriteRequest,
+  ReleaseReply, ScriptEvent, SemaphoreKeys, WakeHandler,
 } from './lock-store.interface.js';
 import type { QueueEntry } from './queue-codec.js';
 
@@ -67,6 +67,12 @@ export class RedisLockStore implements LockStore {
 
   holderOwner(lockKey: string): Promise<string | null> {
     return this.connection.execute('locks.holderOwner', (c) => c.hget(lockKey, 'o'));
+  }
+
+  async inspectMutex(k: MutexKeys): Promise<MutexState> {
+    const [owner, fence, pttl, waiters] = await this.run<Reply>(S.inspect, [k.lock, k.queueExp], []);
+    const holder = owner ? { owner: String(owner), fencingToken: Number(fence), pttlMs: Number(pttl) } : null;
+    return { holder, waiters: Number(waiters) };
   }
 
   async leaveQueue(k: MutexKeys, w: QueueEntry): Promise<HandedOver | null> {
