@@ -77,8 +77,8 @@ describe('rate-limit checks while Redis is paused', () => {
       return r.source === 'redis' && r;
     }, { ...WAIT, message: 'a peek answered by Redis again' });
     expect(state.remaining).toBe(3);
-    expect(metrics.counter('ratelimit_allowed_total', { source: 'redis' })).toBe(1);
-    expect(metrics.counter('ratelimit_allowed_total', { source: 'local' })).toBe(1);
+    expect(metrics.counter('ratelimit_allowed_total', { policy: 'stall', source: 'redis' })).toBe(1);
+    expect(metrics.counter('ratelimit_allowed_total', { policy: 'stall', source: 'local' })).toBe(1);
     expect(await service.consume('k', policy)).toMatchObject({ allowed: true, source: 'redis', remaining: 2 });
   });
 

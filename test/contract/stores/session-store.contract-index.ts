@@ -58,7 +58,7 @@ export function describeSessionStoreIndexContract(current: () => SessionStoreUnd
       const live = await createInOrder(u, 2);
       await current().elapse(SHORT + 1);
       expect((await create(u, { maxPerUser: 2, onLimit: 'reject' })).result).toEqual({ created: false, live: 2 });
-      expect(await current().store.prune(u.keys)).toEqual([gone.member]);
+      expect(await current().store.prune(u.keys)).toEqual({ expired: [gone.member], live: 2 });
       expect(await liveMembers(u)).toEqual(members(live));
     });
 
@@ -144,21 +144,21 @@ export function describeSessionStoreIndexContract(current: () => SessionStoreUnd
       expect(await s.store.destroyAll(u.keys)).toEqual({ destroyed: [], expired: [] });
     });
 
-    it('prune removes only the expired members, once; an index left empty is gone', async () => {
+    it('prune removes only the expired members, once, and counts the live ones; an index left empty is gone', async () => {
       const s = current();
       const u = user();
       const gone = await create(u, { idleTtlMs: SHORT });
       const kept = await create(u);
       await s.elapse(SHORT + 1);
-      expect(await s.store.prune(u.keys)).toEqual([gone.member]);
-      expect(await s.store.prune(u.keys)).toEqual([]);
+      expect(await s.store.prune(u.keys)).toEqual({ expired: [gone.member], live: 1 });
+      expect(await s.store.prune(u.keys)).toEqual({ expired: [], live: 1 });
       expect(await liveMembers(u)).toEqual([kept.member]);
       const lone = user();
       await create(lone, { idleTtlMs: SHORT });
       await s.elapse(SHORT + 1);
-      expect(await s.store.prune(lone.keys)).toHaveLength(1);
+      expect(await s.store.prune(lone.keys)).toMatchObject({ expired: [expect.any(String)], live: 0 });
       expect(await s.expiryOf(lone.keys.index)).toBeNull();
-      expect(await s.store.prune(user().keys)).toEqual([]);
+      expect(await s.store.prune(user().keys)).toEqual({ expired: [], live: 0 });
     });
   });
 
@@ -184,7 +184,7 @@ export function describeSessionStoreIndexContract(current: () => SessionStoreUnd
       await s.elapse(SHORT + 1);
       expect(await s.store.read(gone.key, false)).toBeNull();
       expect(await s.expiryOf(u.keys.index)).toBe(Number(gone.fields.x) + s.indexGraceMs);
-      expect(await s.store.prune(u.keys)).toEqual([gone.member]);
+      expect(await s.store.prune(u.keys)).toEqual({ expired: [gone.member], live: 0 });
       expect(await s.expiryOf(u.keys.index)).toBeNull(); // left empty: gone
     });
 

@@ -222,7 +222,7 @@ export function describeSessionStoreContract(createStore: () => Promise<SessionS
       const { member } = await create(u, { idleTtlMs: SHORT });
       await s.elapse(SHORT + 1);
       expect(await s.store.destroy(u.keys, member)).toEqual({ destroyed: false, expired: true });
-      expect(await s.store.prune(u.keys)).toEqual([]);
+      expect(await s.store.prune(u.keys)).toEqual({ expired: [], live: 0 });
       expect(await s.store.destroy(u.keys, member)).toEqual({ destroyed: false, expired: false });
     });
 

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import type { BreakerState, CircuitBreaker } from './circuit-breaker.js';
+import type { ConnectionMetrics } from './connection-metrics.js';
 import type { ClientRole, RedisClient, Topology } from './redis-client.factory.js';
 
 export type HealthStatus = 'up' | 'degraded' | 'down';
@@ -48,6 +49,8 @@ export class ConnectionHealthTracker {
     private readonly topology: Topology,
     private readonly breaker: CircuitBreaker,
     private readonly options: ResolvedCoordinationOptions['health'],
+    /** Counts reconnects (`redis_reconnects_total`); absent for a tracker that counts nothing. */
+    private readonly meter?: ConnectionMetrics,
   ) {
     breaker.onStateChange(() => this.emit());
   }
@@ -60,8 +63,15 @@ export class ConnectionHealthTracker {
   /** Follows the events of `client` until `detach()`. Blocking clients are not watched: they do not count towards health. */
   watch(client: RedisClient, role: Exclude<ClientRole, 'blocking'>): void {
     if (role === 'subscriber') this.subscriber = client;
+    // Ready again after having been ready once is a reconnect (the attempts are `reconnecting`).
+    let readyBefore = client.status === 'ready';
     const handlers: Record<string, (...args: any[]) => void> = {
-      ready: () => (role === 'command' ? this.markReady() : this.emit()),
+      ready: () => {
+        if (readyBefore && role !== 'queue') this.meter?.reconnected(role);
+        readyBefore = true;
+        if (role === 'command') this.markReady();
+        else this.emit();
+      },
       error: (error: Error) => this.recordError(error),
       reconnecting: () => {
         if (role === 'command') this.state.reconnectCount += 1;

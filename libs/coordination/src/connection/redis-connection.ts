@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
+import { MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { closeClient } from './close-client.js';
 import { CommandExecutor } from './command.executor.js';
 import { ConnectionHealthTracker, type ConnectionHealth } from './connection-health.tracker.js';
+import { ConnectionMetrics } from './connection-metrics.js';
 import type { LuaScript } from './lua-script.js';
 import { createRedisClient, topologyOf, type RedisClient, type Topology } from './redis-client.factory.js';
 
@@ -30,14 +32,20 @@ export class RedisConnection {
   private readonly commands: CommandExecutor;
   private subscriberClient?: RedisClient;
 
-  constructor(private readonly options: ResolvedCoordinationOptions) {
+  /**
+   * `metrics`: the module's registry, which receives the connection's metrics (see
+   * ConnectionMetrics); a private one by default.
+   */
+  constructor(private readonly options: ResolvedCoordinationOptions, metrics: MetricsRegistry = new MetricsRegistry()) {
     this.topology = topologyOf(options.connection);
     // Wall-clock time on purpose: a ManualClock injected for the memory stores must not freeze the breaker.
     this.breaker = new CircuitBreaker(options.breaker);
+    const meter = new ConnectionMetrics(metrics);
+    meter.watchBreaker(this.breaker);
     this.command = options.connection.client ?? this.own(createRedisClient(options, 'command'));
-    this.tracker = new ConnectionHealthTracker(this.command, this.topology, this.breaker, options.health);
+    this.tracker = new ConnectionHealthTracker(this.command, this.topology, this.breaker, options.health, meter);
     this.tracker.watch(this.command, 'command');
-    this.commands = new CommandExecutor(this.command, this.breaker, this.tracker, options.connection.commandTimeoutMs);
+    this.commands = new CommandExecutor(this.command, this.breaker, this.tracker, options.connection.commandTimeoutMs, meter);
   }
 
   /** The command connection. Prefer `execute()`, which applies the breaker. */

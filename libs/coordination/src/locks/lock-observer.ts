@@ -1,5 +1,5 @@
 import type { KeyBuilder } from '../keys/key-builder.js';
-import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { CounterHandle, HistogramHandle, MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { LibraryEventEmitter } from '../events/library-event-emitter.js';
 import type { Lock } from './lock.js';
 import { LockScriptEvents } from './lock-script-events.js';
@@ -27,10 +27,17 @@ export interface ScriptEventContext {
  * lock.timeout { waitedMs }, lock.deadlock { cycle }.
  * Metrics: lock_acquire_ms (histogram of whole acquire calls; its count is the number of
  * acquisitions), lock_wait_ms (histogram, contended waits only), lock_contended_total,
- * lock_timeout_total, lock_lost_total, lock_deadlock_total, labelled by kind.
+ * lock_timeout_total, lock_lost_total, lock_deadlock_total, lock_renewals_total (automatic
+ * renewals), lock_renewal_failures_total (automatic renewals Redis did not answer: retried while
+ * the lock may still be held, then it is lost), labelled by kind.
  */
 export class LockObserver {
   private readonly scripts: LockScriptEvents | null;
+  // Series of the uncontended fast path (acquire, release), bound at first use: a lookup by name
+  // and labels costs more than the update itself.
+  private readonly acquireMs: Partial<Record<LockKind, HistogramHandle>> = {};
+  private publishedAcquired?: CounterHandle;
+  private publishedReleased?: CounterHandle;
 
   constructor(
     private readonly metrics: MetricsRegistry,
@@ -64,9 +71,9 @@ export class LockObserver {
     const waitedMs = this.now() - startedAt;
     const labels = LABELS[lock.kind];
     // The histogram's count is the number of acquisitions: one series update on the fast path.
-    this.metrics.observe('lock_acquire_ms', waitedMs, labels);
+    (this.acquireMs[lock.kind] ??= this.metrics.histogramOf('lock_acquire_ms', labels)).observe(waitedMs);
     if (contended) this.metrics.observe('lock_wait_ms', waitedMs, labels);
-    if (published) this.metrics.increment('events_published_total', PUBLISHED.acquired);
+    if (published) (this.publishedAcquired ??= this.metrics.counterOf('events_published_total', PUBLISHED.acquired)).add();
     else if (this.events) this.emit('lock.acquired', lock.tenant, { ...this.describe(lock), waitedMs, contended });
   }
 
@@ -76,12 +83,17 @@ export class LockObserver {
 
   /** `published`: the release script already published lock.released. */
   released(lock: Lock, published = false): void {
-    if (published) this.metrics.increment('events_published_total', PUBLISHED.released);
+    if (published) (this.publishedReleased ??= this.metrics.counterOf('events_published_total', PUBLISHED.released)).add();
     else if (this.events) this.emit('lock.released', lock.tenant, { ...this.describe(lock), heldMs: this.now() - lock.acquiredAt });
   }
 
   extended(lock: Lock, renewal: boolean): void {
+    if (renewal) this.metrics.increment('lock_renewals_total', LABELS[lock.kind]);
     if (this.events) this.emit('lock.extended', lock.tenant, { ...this.describe(lock), renewal, renewals: lock.renewals, expiresAt: lock.expiresAt });
+  }
+
+  renewalFailed(lock: Lock): void {
+    this.metrics.increment('lock_renewal_failures_total', LABELS[lock.kind]);
   }
 
   lost(lock: Lock, reason: string): void {

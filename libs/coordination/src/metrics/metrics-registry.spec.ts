@@ -1,4 +1,5 @@
-import { DEFAULT_BUCKETS_MS, MetricsRegistry } from './metrics-registry.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { DEFAULT_BUCKETS_MS, MetricsRegistry, type MetricsListener } from './metrics-registry.js';
 
 describe('MetricsRegistry', () => {
   it('counts per name and label set, whatever the label order', () => {
@@ -36,7 +37,8 @@ describe('MetricsRegistry', () => {
     expect(acme.buckets.find((b) => b.le === 5)!.count).toBe(98);
     expect(acme.buckets.find((b) => b.le === 50)!.count).toBe(99);
     expect(acme.buckets.at(-1)).toEqual({ le: Infinity, count: 100 });
-    expect(globex).toMatchObject({ count: 1, sum: 0.2, p50: 0.5, p99: 0.5 });
+    expect(globex).toMatchObject({ count: 1, sum: 0.2, p50: 0.25, p99: 0.25 });
+    expect(globex.buckets.slice(0, 3)).toEqual([{ le: 0.1, count: 0 }, { le: 0.25, count: 1 }, { le: 0.5, count: 1 }]);
   });
 
   it('puts values above the largest finite bound in the +Infinity bucket', () => {
@@ -147,5 +149,90 @@ describe('MetricsRegistry series identity and bad observations', () => {
     const [h] = metrics.snapshot().histograms;
     expect(h.count).toBe(1);
     expect(h.sum).toBe(3);
+  });
+});
+
+describe('MetricsRegistry.attach (an exporter)', () => {
+  function recorder() {
+    const seen: string[] = [];
+    const observed: Array<[string, number]> = [];
+    const listener: MetricsListener = {
+      counterOrGauge: (kind, series) => void seen.push(`${kind}:${series.name}${JSON.stringify(series.labels)}`),
+      histogram: (name, labels) => {
+        seen.push(`histogram:${name}${JSON.stringify(labels)}`);
+        const id = `${name}${JSON.stringify(labels)}`;
+        return (ms) => void observed.push([id, ms]);
+      },
+    };
+    return { seen, observed, listener };
+  }
+
+  it('is told about existing series, then once about each new one, never per call', () => {
+    const metrics = new MetricsRegistry();
+    metrics.increment('a_total', { x: 1 });
+    metrics.setGauge('g', 1);
+    metrics.observe('h_ms', 1);
+    const { seen, listener } = recorder();
+    metrics.attach(listener);
+    expect(seen).toEqual(['counter:a_total{"x":1}', 'gauge:g{}', 'histogram:h_ms{}']);
+
+    seen.length = 0;
+    for (let i = 0; i < 3; i++) {
+      metrics.increment('a_total', { x: 1 });
+      metrics.increment('a_total', { x: 2 });
+      metrics.counterOf('b_total').add();
+      metrics.setGauge('g', i);
+      metrics.setGauge('g2', i);
+      metrics.observe('h_ms', i);
+      metrics.histogramOf('h2_ms').observe(i);
+    }
+    expect(seen).toEqual(['counter:a_total{"x":2}', 'counter:b_total{}', 'gauge:g2{}', 'histogram:h2_ms{}']);
+    // A removed gauge set again is a new series.
+    metrics.removeGauge('g2');
+    metrics.setGauge('g2', 1);
+    expect(seen.at(-1)).toBe('gauge:g2{}');
+  });
+
+  it('forwards each valid observation of a histogram series to its sink, until detached', () => {
+    const metrics = new MetricsRegistry();
+    const before = metrics.histogramOf('h_ms', { k: 'a' });
+    const { observed, listener } = recorder();
+    const detach = metrics.attach(listener);
+    before.observe(2);
+    metrics.observe('h_ms', 3, { k: 'a' });
+    metrics.observe('h_ms', 4, { k: 'b' });
+    metrics.observe('h_ms', -1, { k: 'a' });
+    metrics.observe('h_ms', Number.NaN, { k: 'a' });
+    expect(observed).toEqual([['h_ms{"k":"a"}', 2], ['h_ms{"k":"a"}', 3], ['h_ms{"k":"b"}', 4]]);
+
+    detach();
+    before.observe(5);
+    metrics.observe('h_ms', 6, { k: 'c' });
+    expect(observed).toHaveLength(3);
+    expect(metrics.snapshot().histograms.map((h) => h.count)).toEqual([3, 1, 1]);
+  });
+
+  it('lists live series for reading at collection time, removed gauges excluded', () => {
+    const metrics = new MetricsRegistry();
+    const hits = metrics.counterOf('hits_total');
+    metrics.setGauge('g', 1, { k: 'a' });
+    metrics.setGauge('g', 2, { k: 'b' });
+    metrics.removeGauge('g', { k: 'a' });
+    const [counter] = [...metrics.liveCounters()];
+    hits.add(3);
+    expect(counter.value).toBe(3);
+    expect([...metrics.liveGauges()].map((g) => g.labels)).toEqual([{ k: 'b' }]);
+  });
+
+  it('takes one exporter at a time, and another once the first detached', () => {
+    const metrics = new MetricsRegistry();
+    const detach = metrics.attach(recorder().listener);
+    expect(() => metrics.attach(recorder().listener)).toThrow(InvalidArgumentError);
+    detach();
+    detach();
+    const { seen, listener } = recorder();
+    metrics.attach(listener);
+    metrics.increment('c_total');
+    expect(seen).toEqual(['counter:c_total{}']);
   });
 });

@@ -75,7 +75,7 @@ export class LocalFallback {
 
   /** Counts a check answered by `onRedisUnavailable` because Redis was unreachable or silent. */
   unavailable(): void {
-    this.core.metrics.increment('ratelimit_redis_unavailable_total', { policy: this.options.onRedisUnavailable });
+    this.core.metrics.increment('ratelimit_redis_unavailable_total', { mode: this.options.onRedisUnavailable });
   }
 
   /** An outage began (RateLimitDecider's degraded mode): warns, at most once per WARN_EVERY_MS. */

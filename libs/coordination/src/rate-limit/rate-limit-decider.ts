@@ -1,5 +1,7 @@
 import type { CoordinationCore } from '../core/coordination-core.js';
 import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.error.js';
+import type { CounterHandle } from '../metrics/metrics-registry.js';
+import { MAX_ATTRIBUTE_VALUES, OTHER_VALUE } from '../telemetry/tenant-attributes.js';
 import { CheckDeadlines, TIMED_OUT } from './check-deadlines.js';
 import { DegradedMode } from './degraded-mode.js';
 import { DenyCache } from './deny-cache.js';
@@ -36,6 +38,8 @@ export interface CheckRequest {
    * script on a cluster, so the others are decided first and the global ones only if they allow.
    */
   readonly global?: readonly boolean[];
+  /** Set on each of the two parts of a check decided in two: an allowed part is not yet an allowed check. */
+  readonly part?: true;
 }
 
 /**
@@ -53,6 +57,16 @@ export class RateLimitDecider {
   /** Only on Redis: the memory store answers in the same tick. */
   private readonly deadlines?: CheckDeadlines;
   private readonly mode: DegradedMode;
+  /**
+   * `ratelimit_allowed_total` and `ratelimit_denied_total` series per policy name and source,
+   * bound at their first decision: a decision builds no label object and looks up no series id.
+   * At most MAX_ATTRIBUTE_VALUES policy names each (later ones count as `_other`): names built
+   * from request data or per-user limits must not grow a series per user.
+   */
+  private readonly allowedSeries = new Map<string, SeriesBySource>();
+  private readonly deniedSeries = new Map<string, SeriesBySource>();
+  /** `ratelimit_checks_total` series per outcome and source, bound at their first check. */
+  private readonly checkSeries: Record<'allowed' | 'denied', Partial<Record<RateLimitSource, CounterHandle>>> = { allowed: {}, denied: {} };
 
   constructor(
     private readonly core: CoordinationCore,
@@ -76,7 +90,7 @@ export class RateLimitDecider {
       const cached = this.fromDenyCache(request);
       if (cached) return Promise.resolve(cached);
     }
-    return request.global === undefined ? this.decideGroup(request, true) : this.decideInTwo(request, request.global);
+    return request.global === undefined ? this.decideGroup(request) : this.decideInTwo(request, request.global);
   }
 
   /** Answers the pending checks at once (from the fallback) and stops the timeout timer. */
@@ -103,14 +117,13 @@ export class RateLimitDecider {
   }
 
   /**
-   * One store call (every counter of `request` in one hash slot). `final` is false for the first
-   * call of a check decided in two, whose allowance is not yet the request's. `deadline` (a
+   * One store call (every counter of `request` in one hash slot). `deadline` (a
    * `performance.now()` time): the second call of a check decided in two waits only until then.
    */
-  private async decideGroup(request: CheckRequest, final: boolean, deadline?: number): Promise<RateLimitDecision> {
+  private async decideGroup(request: CheckRequest, deadline?: number): Promise<RateLimitDecision> {
     const { counters, policies, cost, consume } = request;
     const probe = this.mode.degraded;
-    if (probe && this.mode.route() === 'local') return this.unavailable(request, this.mode.lastError!, final);
+    if (probe && this.mode.route() === 'local') return this.unavailable(request, this.mode.lastError!);
     let stored: StoreCheckResult | typeof TIMED_OUT;
     try {
       if (deadline !== undefined && deadline <= performance.now()) stored = TIMED_OUT;
@@ -124,13 +137,13 @@ export class RateLimitDecider {
         this.mode.abandoned(probe);
         throw error;
       }
-      return this.failed(request, error, final, probe);
+      return this.failed(request, error, probe);
     }
-    if (stored === TIMED_OUT) return this.failed(request, this.timedOut(), final, probe);
+    if (stored === TIMED_OUT) return this.failed(request, this.timedOut(), probe);
     if (this.mode.degraded) {
       if (this.mode.answered(probe)) this.fallback.recovered();
     } else if (this.fallback.keeping) this.fallback.settle();
-    return this.toDecision(request, stored, this.primarySource, final);
+    return this.toDecision(request, stored, this.primarySource);
   }
 
   /**
@@ -144,27 +157,33 @@ export class RateLimitDecider {
   private async decideInTwo(request: CheckRequest, global: readonly boolean[]): Promise<RateLimitDecision> {
     // One timeoutMs for the whole check: the second call gets what the first left.
     const deadline = this.deadlines === undefined ? undefined : performance.now() + this.options.timeoutMs;
-    const first = await this.decideGroup(partOf(request, global, false), false, deadline);
+    const first = await this.decideGroup(partOf(request, global, false), deadline);
     if (!first.allowed) return first;
-    const second = await this.decideGroup(partOf(request, global, true), true, deadline);
+    const second = await this.decideGroup(partOf(request, global, true), deadline);
     const results: RateLimitResult[] = [];
     for (let i = 0, a = 0, b = 0; i < global.length; i++) results.push(global[i] ? second.results[b++] : first.results[a++]);
     const source = second.source === this.primarySource ? first.source : second.source;
+    // Allowed only now: a denial of the second part was counted as the check's (the first
+    // part's policies, charged all the same, count no allowed decision then).
+    if (second.allowed && request.consume) {
+      for (let i = 0; i < global.length; i++) this.allowed(request.policies[i].name, global[i] ? second.source : first.source);
+      this.checked('allowed', source);
+    }
     return { allowed: second.allowed, results, violated: second.violated, source };
   }
 
   /** A check met an unreachable or silent Redis: the decider is degraded (see DegradedMode), the policy answers. */
-  private failed(request: CheckRequest, error: RedisUnavailableError, final: boolean, probe: boolean): Promise<RateLimitDecision> {
+  private failed(request: CheckRequest, error: RedisUnavailableError, probe: boolean): Promise<RateLimitDecision> {
     if (this.mode.failed(error, probe)) this.fallback.outage(error);
-    return this.unavailable(request, error, final);
+    return this.unavailable(request, error);
   }
 
   /** Redis is unreachable or did not answer in time: the local limiter answers, or the check fails closed. */
-  private async unavailable(request: CheckRequest, error: RedisUnavailableError, final: boolean): Promise<RateLimitDecision> {
+  private async unavailable(request: CheckRequest, error: RedisUnavailableError): Promise<RateLimitDecision> {
     this.fallback.unavailable();
     if (this.options.onRedisUnavailable === 'fail-closed') return this.failClosed(error, request);
     const stored = await this.fallback.check(request.counters, request.policies, request.cost, request.consume);
-    return this.toDecision(request, stored, 'local', final);
+    return this.toDecision(request, stored, 'local');
   }
 
   private timedOut(): RedisUnavailableError {
@@ -174,7 +193,7 @@ export class RateLimitDecider {
   }
 
   /** The public decision from the store's answer: results in the caller's terms, deny-cache entries, metrics, violations. */
-  private toDecision(request: CheckRequest, stored: StoreCheckResult, source: RateLimitSource, final: boolean): RateLimitDecision {
+  private toDecision(request: CheckRequest, stored: StoreCheckResult, source: RateLimitSource): RateLimitDecision {
     const { policies, cost, consume, localNow } = request;
     const nowMs = stored.nowUs / 1000;
     const committed = consume && stored.allowed;
@@ -207,14 +226,36 @@ export class RateLimitDecider {
     }
     const violated = violatedAt < 0 ? undefined : results[violatedAt];
     if (violated) this.denied(request, violatedAt, violated);
-    else if (consume && final) this.core.metrics.increment('ratelimit_allowed_total', ALLOWED_LABELS[source]);
+    // A part of a check decided in two: decideInTwo counts the check once both parts allowed.
+    else if (committed && request.part === undefined) {
+      for (let i = 0; i < policies.length; i++) this.allowed(policies[i].name, source);
+      this.checked('allowed', source);
+    }
     return { allowed: stored.allowed, results, violated, source };
   }
 
-  /** Counts and records the denial of `request`'s policy `i`. */
+  /** Counts an allowed decision of policy `name` (each policy of an allowed check). */
+  private allowed(name: string, source: RateLimitSource): void {
+    const series = seriesOf(this.allowedSeries, name);
+    (series.bySource[source] ??= this.core.metrics.counterOf('ratelimit_allowed_total', { policy: series.policy, source })).add();
+  }
+
+  /** Counts one consuming check, once whatever its number of policies. */
+  private checked(outcome: 'allowed' | 'denied', source: RateLimitSource): void {
+    (this.checkSeries[outcome][source] ??= this.core.metrics.counterOf('ratelimit_checks_total', { outcome, source })).add();
+  }
+
+  /** Counts a denial by policy `name` (the violated one). */
+  private deniedBy(name: string, source: RateLimitSource): void {
+    const series = seriesOf(this.deniedSeries, name);
+    (series.bySource[source] ??= this.core.metrics.counterOf('ratelimit_denied_total', { policy: series.policy, source })).add();
+  }
+
+  /** Counts and records the denial of `request`'s policy `i` (the check's: a denied part ends it). */
   private denied(request: CheckRequest, i: number, result: RateLimitResult): void {
     const policy = request.policies[i];
-    this.core.metrics.increment('ratelimit_denied_total', { policy: policy.name, source: result.source });
+    this.deniedBy(policy.name, result.source);
+    this.checked('denied', result.source);
     this.recorder.record({
       at: request.localNow, tenant: request.tenant, key: result.key, scope: request.scopes?.[i], policy: policy.name,
       algorithm: policy.algorithm, limit: policy.limit, windowMs: policy.windowMs, cost: request.cost,
@@ -229,7 +270,10 @@ export class RateLimitDecider {
       allowed: false, key: request.keys[i], policy: p.name, limit: p.limit, remaining: 0, resetAt: new Date(localNow + retryAfterMs),
       resetAfterMs: retryAfterMs, retryAfterMs, source: 'fail-closed',
     }));
-    this.core.metrics.increment('ratelimit_denied_total', { policy: results[0].policy, source: 'fail-closed' });
+    if (request.consume) {
+      this.deniedBy(results[0].policy, 'fail-closed');
+      this.checked('denied', 'fail-closed');
+    }
     if (request.enforcing !== undefined) throw new RedisUnavailableError(request.enforcing, error);
     return { allowed: false, results, violated: results[0], source: 'fail-closed' };
   }
@@ -240,6 +284,25 @@ export class RateLimitDecider {
     await this.fallback.reset([counter]);
     await this.store.reset([counter]);
   }
+}
+
+/** The counter series of one policy label value (`policy`: the policy's name, or `_other`), per source. */
+interface SeriesBySource {
+  readonly policy: string;
+  readonly bySource: Partial<Record<RateLimitSource, CounterHandle>>;
+}
+
+/**
+ * The series of policy `name` in `series`, added empty at its first decision; those of `_other`
+ * once `series` holds MAX_ATTRIBUTE_VALUES names.
+ */
+function seriesOf(series: Map<string, SeriesBySource>, name: string): SeriesBySource {
+  let bySource = series.get(name);
+  if (bySource !== undefined) return bySource;
+  const policy = series.size < MAX_ATTRIBUTE_VALUES ? name : OTHER_VALUE;
+  bySource = series.get(policy);
+  if (bySource === undefined) series.set(policy, (bySource = { policy, bySource: {} }));
+  return bySource;
 }
 
 /** The checks of `request` that are (`wanted` true) or are not global, as a request of their own. */
@@ -255,10 +318,5 @@ function partOf(request: CheckRequest, global: readonly boolean[], wanted: boole
     keys.push(request.keys[i]);
     scopes.push(request.scopes?.[i]);
   }
-  return { ...request, counters, policies, keys, scopes: request.scopes && scopes, global: undefined };
+  return { ...request, counters, policies, keys, scopes: request.scopes && scopes, global: undefined, part: true };
 }
-
-const ALLOWED_LABELS: Readonly<Record<RateLimitSource, { source: RateLimitSource }>> = {
-  redis: { source: 'redis' }, memory: { source: 'memory' }, local: { source: 'local' },
-  'deny-cache': { source: 'deny-cache' }, 'fail-closed': { source: 'fail-closed' },
-};

@@ -5,8 +5,8 @@ import { globToRegExp } from '../keys/glob.js';
 import { futureRecord, restoredTimes } from './dumped-record.js';
 import { MAX_RESTORE_AHEAD_MS } from './session-limits.js';
 import type {
-  CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, RestoreSessionResult, SessionFields, SessionMember,
-  SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
+  CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, PrunedIndex, RestoreSessionResult, SessionFields,
+  SessionMember, SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
 } from './session-store.interface.js';
 
 /** One key of the keyspace, as Redis holds it: a session hash, a user index (sorted set) or a flat record. */
@@ -127,8 +127,9 @@ export class MemorySessionStore implements SessionStore {
     return { destroyed, expired };
   }
 
-  async prune(keys: UserSessionKeys): Promise<string[]> {
-    return this.pruned(keys).expired;
+  async prune(keys: UserSessionKeys): Promise<PrunedIndex> {
+    const { live, expired } = this.pruned(keys);
+    return { expired, live: live.length };
   }
 
   /** The live keys matching the SCAN glob, in batches; keys written or deleted meanwhile may or may not be seen. */

@@ -4,8 +4,8 @@ import { scanMasters } from '../connection/scan-masters.js';
 import { futureRecord, restoredTimes } from './dumped-record.js';
 import { MAX_RESTORE_AHEAD_MS } from './session-limits.js';
 import type {
-  CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, RestoreSessionResult, SessionFields, SessionMember,
-  SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
+  CreateSessionCommand, CreateSessionResult, DestroySessionResult, DumpedSession, PrunedIndex, RestoreSessionResult, SessionFields,
+  SessionMember, SessionStore, UpdateSessionCommand, UpdateSessionResult, UserSessionKeys,
 } from './session-store.interface.js';
 import { SESSION_SCRIPTS as S } from './session.scripts.js';
 
@@ -95,8 +95,9 @@ export class RedisSessionStore implements SessionStore {
     return { destroyed, expired };
   }
 
-  prune(keys: UserSessionKeys): Promise<string[]> {
-    return this.connection.runScript<string[]>(S.prune, [keys.index], [keys.sessionPrefix]);
+  async prune(keys: UserSessionKeys): Promise<PrunedIndex> {
+    const [expired, live] = await this.connection.runScript<[string[], number]>(S.prune, [keys.index], [keys.sessionPrefix]);
+    return { expired, live };
   }
 
   /** SCAN MATCH on every master (connection/scan-masters.ts); a key may come twice, as SCAN allows. */

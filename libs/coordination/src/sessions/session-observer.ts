@@ -27,7 +27,9 @@ const DESTROYED = {
  * Metrics: sessions_created_total, sessions_destroyed_total{reason: destroy | regenerated |
  * evicted | revoked}, sessions_expired_total, sessions_limit_rejected_total,
  * sessions_version_conflicts_total, sessions_errors_total{operation} (Redis unreachable; `decode`
- * for a record the serializer cannot decode, also logged as a warning naming its handle).
+ * for a record the serializer cannot decode, also logged as a warning naming its handle), and the
+ * gauge sessions_active{tenant} (live sessions of the fleet, from the last prune pass this
+ * instance ran; see activeSessions).
  *
  * @example
  * observer.created('acme', session.id, 'ada');
@@ -36,6 +38,8 @@ const DESTROYED = {
 @Injectable()
 export class SessionObserver {
   private readonly logger = new Logger('Coordination:Sessions');
+  /** The tenants whose `sessions_active` series this instance reports now. */
+  private activeTenants = new Set<string>();
 
   constructor(
     private readonly core: CoordinationCore,
@@ -66,6 +70,19 @@ export class SessionObserver {
     if (members.length === 0) return;
     this.core.metrics.increment('sessions_expired_total', undefined, members.length);
     for (const member of members) this.emit(tenant, 'session.expired', { handle: this.handleOf(tenant, member), userId });
+  }
+
+  /**
+   * The live sessions per tenant a complete prune pass counted across the fleet (tenants with
+   * none are left out), as the `sessions_active{tenant}` gauges; series of tenants no longer
+   * listed are removed. `undefined`: another instance ran the pass of this turn, so this one
+   * stops reporting (its counts are older than that pass's).
+   */
+  activeSessions(live: ReadonlyMap<string, number> | undefined): void {
+    const now = new Set(live?.keys());
+    for (const tenant of this.activeTenants) if (!now.has(tenant)) this.core.metrics.removeGauge('sessions_active', { tenant });
+    for (const [tenant, count] of live ?? []) this.core.metrics.setGauge('sessions_active', count, { tenant });
+    this.activeTenants = now;
   }
 
   limitRejected(): void {

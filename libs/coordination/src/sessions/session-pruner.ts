@@ -35,6 +35,11 @@ const LEASE_SHARE = 0.85;
  * unref'd (it never keeps the process alive), errors are logged, never thrown, and shutdown
  * (before the connection closes) stops the timer and waits for a running pass.
  *
+ * A complete pass also counts the live sessions each index names, per tenant: the fleet's
+ * `sessions_active{tenant}` gauges, set by the instance that ran the pass (see
+ * SessionObserver.activeSessions). An instance that skips a turn another instance holds drops
+ * its own, so that one instance reports them at a time rather than stale copies of old passes.
+ *
  * @example
  * const expired = await moduleRef.get(SessionPruner).runOnce(); // a pass now, e.g. in a test
  */
@@ -46,6 +51,8 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
   private stopped = false;
   private readonly leaseKey: string;
   private readonly leaseMs: number;
+  /** Until when (`performance.now()` time) this instance's last claimed lease may still hold. */
+  private ownLeaseUntil = -Infinity;
 
   constructor(
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -96,22 +103,32 @@ export class SessionPruner implements OnModuleInit, BeforeApplicationShutdown {
   private async pass(): Promise<number> {
     return this.observer.run('sessions.prune', async () => {
       let expired = 0;
-      if (!(await this.store.claimPass(this.leaseKey, this.leaseMs))) return 0;
-      for await (const batch of this.store.scan(this.keys.indexPattern())) {
-        const counts = await Promise.all(batch.map((key) => this.pruneIndex(key)));
-        for (const count of counts) expired += count;
-        if (this.stopped) break;
+      // Taken before the claim: the lease in the store starts later, so it outlasts this bound.
+      const claimedAt = performance.now();
+      if (!(await this.store.claimPass(this.leaseKey, this.leaseMs))) {
+        if (claimedAt >= this.ownLeaseUntil) this.observer.activeSessions(undefined);
+        return 0;
       }
+      this.ownLeaseUntil = claimedAt + this.leaseMs;
+      const live = new Map<string, number>();
+      for await (const batch of this.store.scan(this.keys.indexPattern())) {
+        const counts = await Promise.all(batch.map((key) => this.pruneIndex(key, live)));
+        for (const count of counts) expired += count;
+        if (this.stopped) return expired;
+      }
+      this.observer.activeSessions(live);
       return expired;
     });
   }
 
-  private async pruneIndex(key: string): Promise<number> {
+  /** Prunes one index; adds its live sessions to its tenant's count in `live`. */
+  private async pruneIndex(key: string, live: Map<string, number>): Promise<number> {
     const index = this.keys.parseIndexKey(key);
     if (!index) return 0;
-    const members = await this.store.prune(index.keys);
-    this.observer.expired(index.tenant, index.userId, members);
-    return members.length;
+    const pruned = await this.store.prune(index.keys);
+    this.observer.expired(index.tenant, index.userId, pruned.expired);
+    if (pruned.live > 0) live.set(index.tenant, (live.get(index.tenant) ?? 0) + pruned.live);
+    return pruned.expired.length;
   }
 }
 

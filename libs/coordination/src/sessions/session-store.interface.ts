@@ -70,6 +70,12 @@ export type DestroySessionResult =
  */
 export type RestoreSessionResult = 'restored' | 'kept' | 'expired';
 
+/** `prune`: the members it removed as expired, and how many live members the index still has. */
+export interface PrunedIndex {
+  readonly expired: string[];
+  readonly live: number;
+}
+
 /** A live session of a user and its record. */
 export interface SessionMember {
   readonly member: string;
@@ -133,8 +139,8 @@ export interface SessionStore {
   list(keys: UserSessionKeys): Promise<{ live: SessionMember[]; expired: string[] }>;
   /** Deletes every session of the user but `except`; returns the members deleted and those pruned as expired. */
   destroyAll(keys: UserSessionKeys, except?: string): Promise<{ destroyed: string[]; expired: string[] }>;
-  /** Removes expired members from one index; returns them. */
-  prune(keys: UserSessionKeys): Promise<string[]>;
+  /** Removes expired members from one index; returns them and how many live sessions the index names. */
+  prune(keys: UserSessionKeys): Promise<PrunedIndex>;
   /** Keys matching `pattern` (a SCAN MATCH pattern from SessionKeys), on every master; streamed in batches. */
   scan(pattern: string): AsyncIterable<string[]>;
   /** The records of `keys` (missing ones left out), for an export. */

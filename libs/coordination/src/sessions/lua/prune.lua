@@ -8,8 +8,8 @@
     ARGV[1] prefix    session key prefix of the user's slot (a session is `prefix .. member`)
 
   Output:
-    the expired members removed
+    {expired members removed, live members left (a count)}
 ]]
 --! include ./include/session-index.lua
-local _, expired = index_prune(KEYS[1], ARGV[1])
-return expired
+local live, expired = index_prune(KEYS[1], ARGV[1])
+return {expired, #live}
