@@ -68,7 +68,7 @@ export { WithLock } from './locks/with-lock.decorator.js';
 export type { LockKeySource } from './locks/with-lock.decorator.js';
 export { DEFAULT_LOCK_OPTIONS } from './locks/lock.options.js';
 export type { LockModuleOptions } from './locks/lock.options.js';
-export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockKind } from './locks/lock.types.js';
+export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockInspection, LockKind } from './locks/lock.types.js';
 
 // Cache
 export { CacheService } from './cache/cache.service.js';
@@ -170,3 +170,7 @@ export type {
   CampaignOptions, RoleOptions, LeadershipTerm, LeadershipChange, LeadershipLossReason, LeaderInfo, LeaderElectedEvent, LeaderLostEvent,
   SingletonJobOptions, JobTick,
 } from './leader/leader.types.js';
+
+// Metrics: what the library exports through OpenTelemetry, by name, kind, unit and attributes (README "Metrics")
+export { METRIC_CATALOG } from './telemetry/metric-catalog.js';
+export type { GaugeAggregation, MetricDefinition, MetricKind } from './telemetry/metric-catalog.js';

@@ -13,6 +13,9 @@ import {
 } from './cache-validation.js';
 import { CacheWriter, type WriteItem } from './cache-writer.js';
 import { CACHE_OPTIONS, type ResolvedCacheOptions } from './cache.options.js';
+import {
+  CACHE_CLEAR, CACHE_DELETE, CACHE_GET, CACHE_GET_OR_SET, CACHE_INVALIDATE_PATTERN, CACHE_INVALIDATE_TAGS, CACHE_LOAD, CACHE_LOOKUP, CACHE_MGET, CACHE_MSET, CACHE_SET,
+} from './cache.spans.js';
 import type {
   CacheCallOptions, CacheEntryInput, CacheGetOptions, CacheLookup, CacheSetOptions, CacheStats, GetOrSetOptions, GetOrSetStateOptions,
 } from './cache.types.js';
@@ -132,7 +135,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.reader.get(tenant, this.keys.entry(tenant, key), useL1, 'cache.get') as Promise<T | undefined>;
+    return this.core.telemetry.tracer.trace(CACHE_GET, tenant, key, () => this.reader.get(tenant, this.keys.entry(tenant, key), useL1, 'cache.get')) as Promise<T | undefined>;
   }
 
   /**
@@ -161,7 +164,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     checkId(key, 'key');
     const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.lookup');
-    return this.reader.lookupState(tenant, this.keys.entry(tenant, key), useL1, 'cache.lookup') as Promise<CacheLookup<T>>;
+    return this.core.telemetry.tracer.trace(CACHE_LOOKUP, tenant, key, () => this.reader.lookupState(tenant, this.keys.entry(tenant, key), useL1, 'cache.lookup')) as Promise<CacheLookup<T>>;
   }
 
   /**
@@ -176,7 +179,8 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     const useL1 = options === undefined ? this.defaults.l1 : checkRead(options, this.options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.mget');
     if (keys.length === 0) return [];
-    return this.reader.getMany(tenant, keys.map((key) => this.keys.entry(tenant, key)), useL1, 'cache.mget') as Promise<Array<T | undefined>>;
+    const read = () => this.reader.getMany(tenant, keys.map((key) => this.keys.entry(tenant, key)), useL1, 'cache.mget');
+    return this.core.telemetry.tracer.trace(CACHE_MGET, tenant, keys.length === 1 ? keys[0] : undefined, read, keys.length) as Promise<Array<T | undefined>>;
   }
 
   /**
@@ -195,7 +199,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     const o = options === undefined ? this.defaults : checkWrite(options, this.options);
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.set');
     const item = this.itemOf(tenant, key, value, o);
-    await this.writer.write([item], o.l1, 'cache.set');
+    await this.core.telemetry.tracer.trace(CACHE_SET, tenant, key, () => this.writer.write([item], o.l1, 'cache.set'));
   }
 
   /**
@@ -210,7 +214,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.mset');
     if (entries.length === 0) return;
     const items = entries.map((entry, i) => this.itemOf(tenant, entry.key, entry.value, checked[i]));
-    await this.writer.write(items, useL1, 'cache.mset');
+    await this.core.telemetry.tracer.trace(CACHE_MSET, tenant, entries.length === 1 ? entries[0].key : undefined, () => this.writer.write(items, useL1, 'cache.mset'), entries.length);
   }
 
   /**
@@ -227,7 +231,8 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.delete');
     if (keys.length === 0) return 0;
-    return this.writer.delete(tenant, keys.map((key) => this.keys.entry(tenant, key)), keys.map((key) => this.keys.lease(tenant, key)));
+    const remove = () => this.writer.delete(tenant, keys.map((key) => this.keys.entry(tenant, key)), keys.map((key) => this.keys.lease(tenant, key)));
+    return this.core.telemetry.tracer.trace(CACHE_DELETE, tenant, keys.length === 1 ? keys[0] : undefined, remove, keys.length);
   }
 
   /**
@@ -278,7 +283,8 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.invalidateTags');
     if (checked.length === 0) return;
-    await this.writer.invalidate(tenant, 'tags', this.keys.tags(tenant, checked), 'cache.invalidateTags');
+    const invalidate = () => this.writer.invalidate(tenant, 'tags', this.keys.tags(tenant, checked), 'cache.invalidateTags');
+    await this.core.telemetry.tracer.trace(CACHE_INVALIDATE_TAGS, tenant, checked.length === 1 ? checked[0] : undefined, invalidate, checked.length);
   }
 
   /**
@@ -294,7 +300,8 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     checkId(pattern, 'pattern');
     checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.invalidatePattern');
-    return this.writer.invalidate(tenant, 'pattern', [this.keys.pattern(tenant, pattern)], 'cache.invalidatePattern');
+    const invalidate = () => this.writer.invalidate(tenant, 'pattern', [this.keys.pattern(tenant, pattern)], 'cache.invalidatePattern');
+    return this.core.telemetry.tracer.trace(CACHE_INVALIDATE_PATTERN, tenant, pattern, invalidate);
   }
 
   /**
@@ -307,7 +314,7 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
   async clear(options?: CacheCallOptions): Promise<number> {
     checkOptionalObject(options, 'options');
     const tenant = this.core.tenants.resolve(options?.tenant, 'cache.clear');
-    return this.writer.invalidate(tenant, 'clear', [this.keys.pattern(tenant)], 'cache.clear');
+    return this.core.telemetry.tracer.trace(CACHE_CLEAR, tenant, undefined, () => this.writer.invalidate(tenant, 'clear', [this.keys.pattern(tenant)], 'cache.clear'));
   }
 
   /**
@@ -334,7 +341,11 @@ export class CacheService implements OnModuleInit, BeforeApplicationShutdown {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.loader.getOrSet(tenant, key, loader, o, mode, report);
+    const { tracer } = this.core.telemetry;
+    if (!tracer.enabled) return this.loader.getOrSet(tenant, key, loader, o, mode, report);
+    // Traced: the state goes on the span (then to `report`), and each loader call gets a child span.
+    const load = () => tracer.trace(CACHE_LOAD, tenant, key, async () => loader());
+    return tracer.trace(CACHE_GET_OR_SET, tenant, key, () => this.loader.getOrSet(tenant, key, load, o, mode, WITH_STATE)).then((found) => report(found.state, found.value));
   }
 
   private itemOf(tenant: string, key: string, value: unknown, o: CheckedWrite): WriteItem {

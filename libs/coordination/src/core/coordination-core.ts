@@ -37,8 +37,8 @@ export class CoordinationCore implements OnModuleInit, OnApplicationShutdown {
     this.keys = new KeyBuilder(options.prefix);
     this.tenants = new TenantContext(options.tenancy.required);
     this.serializer = new Serializer({ compressThresholdBytes: options.serializer.compressThresholdBytes, maxDepth: options.serializer.maxDepth });
-    this.connection = options.driver === 'redis' ? new RedisConnection(options) : null;
-    this.telemetry = new Telemetry(options.telemetry, this.metrics);
+    this.connection = options.driver === 'redis' ? new RedisConnection(options, this.metrics) : null;
+    this.telemetry = new Telemetry(options.telemetry, this.metrics, options.driver);
   }
 
   get driver(): 'redis' | 'memory' {

@@ -6,6 +6,7 @@ import { assertChannelName, parseChannelPattern } from './channel-name.js';
 import type { CoordinationEvent, EventOptions } from './event.types.js';
 import { decodeEnvelope } from './event-envelope.js';
 import { EventStream } from './event-stream.js';
+import { EVENTS_PUBLISH } from './event.spans.js';
 import { errorMessage } from './error-message.js';
 import { freezePayload } from './freeze-payload.js';
 import { EVENT_TRANSPORT, type EventTransport, type TransportListener } from './event-transport.interface.js';
@@ -79,7 +80,8 @@ export class EventBus implements BeforeApplicationShutdown {
    */
   async publish<T>(channel: string, payload: T, options?: EventOptions): Promise<void> {
     assertChannelName(channel, 'channel');
-    await this.library.send(this.core.tenants.resolve(options?.tenant, 'events.publish'), channel, payload);
+    const tenant = this.core.tenants.resolve(options?.tenant, 'events.publish');
+    await this.core.telemetry.tracer.trace(EVENTS_PUBLISH, tenant, channel, () => this.library.send(tenant, channel, payload));
   }
 
   /**

@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
-import { IdempotencyClaims } from './idempotency-claims.js';
+import { IdempotencyClaims, type ClaimTarget } from './idempotency-claims.js';
 import { fingerprintOf } from './idempotency-fingerprint.js';
 import { IdempotencyObserver } from './idempotency-observer.js';
-import { checkKey, checkRunOptions } from './idempotency-validation.js';
+import { checkKey, checkRunOptions, type IdempotencyPolicy } from './idempotency-validation.js';
 import { IDEMPOTENCY_OPTIONS, type ResolvedIdempotencyOptions } from './idempotency.options.js';
+import { IDEMPOTENCY_BEGIN, IDEMPOTENCY_RUN } from './idempotency.spans.js';
+import { thrownByCallback } from '../telemetry/tracing.js';
 import type { IdempotencyClaim, IdempotencyRunOptions } from './idempotency.types.js';
 
 /**
@@ -62,14 +64,25 @@ export class IdempotencyService {
    */
   async run<T>(key: string, fn: (signal: AbortSignal) => T | Promise<T>, options?: IdempotencyRunOptions): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('fn', `must be a function, got ${typeof fn}`);
-    const claim = await this.claim<T>(key, options, 'idempotency.run');
+    // Bad input throws before the span (and before any Redis call).
+    const request = this.checked(key, options, 'idempotency.run');
+    const { tracer } = this.core.telemetry;
+    if (!tracer.enabled) return this.runOnce(request, fn);
+    // The span holds the attempt: the claim, fn (and what it calls) and storing its value are its children.
+    return tracer.trace(IDEMPOTENCY_RUN, request.target.tenant, key, () => this.runOnce(request, fn)) as Promise<T>;
+  }
+
+  /** run inside its span (or without one). */
+  private async runOnce<T>(request: CheckedRequest, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
+    const claim = await this.claimChecked<T>(request, 'idempotency.run');
     if (claim.replay) return claim.value;
     let value: T;
     try {
       value = await fn(claim.signal);
     } catch (error) {
       await claim.abandon().catch((failure: unknown) => this.observer.stepFailed('abandon', failure));
-      throw error;
+      // Whatever fn threw (a nested run's IdempotencyInFlightError too) is a failure of this run, not its outcome.
+      throw thrownByCallback(error);
     }
     try {
       await claim.complete(value);
@@ -105,10 +118,25 @@ export class IdempotencyService {
   }
 
   private async claim<T>(key: string, options: IdempotencyRunOptions | undefined, operation: string): Promise<IdempotencyClaim<T>> {
+    return this.claimChecked<T>(this.checked(key, options, operation), operation);
+  }
+
+  /** `key` and `options` checked (throws on bad input), and the tenant resolved. */
+  private checked(key: string, options: IdempotencyRunOptions | undefined, operation: string): CheckedRequest {
     checkKey(key);
     const { namespace, policy } = checkRunOptions(options, this.options);
     const fingerprint = fingerprintOf(options?.fingerprint, 'options.fingerprint');
     const tenant = this.core.tenants.resolve(options?.tenant, operation);
-    return this.claims.begin<T>({ tenant, namespace, key, fingerprint }, policy, operation);
+    return { target: { tenant, namespace, key, fingerprint }, policy };
   }
+
+  private claimChecked<T>({ target, policy }: CheckedRequest, operation: string): Promise<IdempotencyClaim<T>> {
+    return this.core.telemetry.tracer.trace(IDEMPOTENCY_BEGIN, target.tenant, target.key, () => this.claims.begin<T>(target, policy, operation)) as Promise<IdempotencyClaim<T>>;
+  }
+}
+
+/** A claim's checked input. */
+interface CheckedRequest {
+  readonly target: ClaimTarget;
+  readonly policy: IdempotencyPolicy;
 }

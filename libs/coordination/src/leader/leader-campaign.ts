@@ -5,6 +5,8 @@ import { driftMs } from '../locks/lock.js';
 import type { LeaderKeys as RoleKeys, LeaderStore } from './leader-store.interface.js';
 import { LeaderLostError, LeaderShutdownError } from './leader.errors.js';
 import type { LeaderObserver } from './leader-observer.js';
+import { LEADER_CAMPAIGN } from './leader.spans.js';
+import type { CoordinationTracer } from '../telemetry/tracing.js';
 import type { LeadershipState } from './leadership-state.js';
 import type { LeadershipChange, LeadershipLossReason, LeadershipTerm } from './leader.types.js';
 
@@ -19,6 +21,8 @@ export interface CampaignDeps {
   readonly observer: LeaderObserver;
   readonly clock: Clock;
   readonly instanceId: string;
+  /** Spans of election attempts. */
+  readonly tracer: CoordinationTracer;
   /** The role's leadership state on this module instance (shared by successive campaigns for it). */
   readonly state: LeadershipState;
   /**
@@ -228,7 +232,7 @@ export class LeaderCampaign {
     const at = this.now();
     let reply;
     try {
-      reply = await store.campaign(this.keys, this.candidate, instanceId, this.leaseMs);
+      reply = await this.deps.tracer.trace(LEADER_CAMPAIGN, this.tenant, this.role, () => store.campaign(this.keys, this.candidate, instanceId, this.leaseMs));
     } catch (failure) {
       this.grantUnknown = true;
       observer.failed('leader.campaign', failure);

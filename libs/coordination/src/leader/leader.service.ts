@@ -86,6 +86,7 @@ export class LeaderService implements BeforeApplicationShutdown {
       observer: this.observer,
       clock: this.core.clock,
       instanceId: this.core.instanceId,
+      tracer: this.core.telemetry.tracer,
       state: this.stateOf(tenant, role),
       stopped: (stopped, done) => {
         if (this.campaigns.get(id) === stopped) this.campaigns.delete(id);

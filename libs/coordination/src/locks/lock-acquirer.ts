@@ -13,6 +13,7 @@ import type { ResolvedLockOptions } from './lock.options.js';
 import type { AcquireOptions, LockKind } from './lock.types.js';
 import { checkAcquire, checkNotAborted, type CheckedAcquire } from './lock-validation.js';
 import { LockWakeups } from './lock-wakeups.js';
+import { LOCK_ACQUIRE } from './lock.spans.js';
 import type { Acquired, WaitContext } from './lock-waiter.js';
 import { MemoryLockStore } from './memory-lock.store.js';
 
@@ -98,10 +99,17 @@ export class LockAcquirer {
     const tenant = this.s.core.tenants.resolve(options.tenant, plan.operation);
     checkNotAborted(key, tenant, options.signal);
     const owner = options.owner ?? this.s.context.owner();
+    return this.s.core.telemetry.tracer.trace(LOCK_ACQUIRE, tenant, key, () => this.acquireAnywhere(plan, key, tenant, owner, c, options.signal, extra), plan.kind);
+  }
+
+  /** On Redis; during an outage, with the unsafe local fallback on, locally. */
+  private async acquireAnywhere<C extends LockCall, R extends Reply, X>(
+    plan: LockPlan<C, R, X>, key: string, tenant: string, owner: string | undefined, c: CheckedAcquire, signal: AbortSignal | undefined, extra: X,
+  ): Promise<Lock> {
     try {
-      return await this.acquireOn(this.main, plan, key, tenant, owner, c, options.signal, extra);
+      return await this.acquireOn(this.main, plan, key, tenant, owner, c, signal, extra);
     } catch (error) {
-      return this.acquireOn(this.fallbackFor(error), plan, key, tenant, owner, c, options.signal, extra);
+      return this.acquireOn(this.fallbackFor(error), plan, key, tenant, owner, c, signal, extra);
     }
   }
 

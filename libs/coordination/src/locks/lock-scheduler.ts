@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 /** Method the scheduler calls on a due task (a symbol, so it stays off the Lock's public API). */
 export const DUE: unique symbol = Symbol('LockScheduler.due');
 
@@ -21,6 +23,10 @@ const monotonic = () => performance.now();
  * up (expiry checks: never before the time, and the task re-checks anyway). Runs on the
  * monotonic clock, like the Node timers it replaces.
  *
+ * The timer is armed in the async context the scheduler was made in (module init), never in the
+ * one of the call that happens to arm it: a due task (a renewal, the abort listeners of an expired
+ * lock) must not run inside another request's trace or as its tenant (AsyncLocalStorage).
+ *
  * @example
  * const scheduler = new LockScheduler();
  * const task = { [DUE]: () => renew() };
@@ -32,6 +38,9 @@ export class LockScheduler {
   private readonly tickOf = new Map<SchedulerTask, number>();
   private timer?: NodeJS.Timeout;
   private timerTick = Infinity;
+  /** The context the timer is armed in (every AsyncLocalStorage's store as at construction). */
+  private readonly scope = new AsyncResource('LockScheduler');
+  private readonly onTimer = () => this.fire();
 
   /** (Re)schedules `task` to run in `delayMs`; a task has at most one pending run. */
   schedule(task: SchedulerTask, delayMs: number, early: boolean): void {
@@ -73,7 +82,7 @@ export class LockScheduler {
   private arm(tick: number): void {
     clearTimeout(this.timer);
     this.timerTick = tick;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, tick * TICK_MS - monotonic()));
+    this.timer = this.scope.runInAsyncScope(startTimer, undefined, this.onTimer, Math.max(0, tick * TICK_MS - monotonic()));
     this.timer.unref();
   }
 
@@ -102,4 +111,8 @@ export class LockScheduler {
     for (const tick of this.buckets.keys()) if (tick < next) next = tick;
     if (next !== Infinity && next < this.timerTick) this.arm(next);
   }
+}
+
+function startTimer(callback: () => void, delayMs: number): NodeJS.Timeout {
+  return setTimeout(callback, delayMs);
 }

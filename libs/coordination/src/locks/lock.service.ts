@@ -11,11 +11,13 @@ import { LockKeys } from './lock-keys.js';
 import { LockObserver } from './lock-observer.js';
 import { LockScheduler } from './lock-scheduler.js';
 import { LockShutdown } from './lock-shutdown.js';
+import { LOCK_ACQUIRE, LOCK_SECTION } from './lock.spans.js';
 import { MutexPlan, PermitPlan, ReadWritePlan } from './lock-plans.js';
 import { LOCK_STORE, type LockStore } from './lock-store.interface.js';
 import { LOCK_OPTIONS, type ResolvedLockOptions } from './lock.options.js';
-import type { AcquireOptions, HeldLockInfo, PermitOptions, ReadWriteOptions } from './lock.types.js';
-import { checkOptions, checkPermits } from './lock-validation.js';
+import type { AcquireOptions, HeldLockInfo, LockInspection, PermitOptions, ReadWriteOptions } from './lock.types.js';
+import { checkAcquire, checkOptions, checkPermits } from './lock-validation.js';
+import { thrownByCallback } from '../telemetry/tracing.js';
 
 /**
  * Distributed locks: mutexes with fencing tokens, auto-renewal, fair / priority waiting with
@@ -74,7 +76,9 @@ export class LockService implements BeforeApplicationShutdown {
       clock: core.clock,
       maxTtlMs: this.options.maxTtlMs,
       scheduler: new LockScheduler(),
+      tracer: core.telemetry.tracer,
       onExtended: (lock, renewal) => observer.extended(lock, renewal),
+      onRenewalFailed: (lock) => observer.renewalFailed(lock),
       onReleased: (lock, published) => {
         this.heldLocks.delete(lock);
         observer.released(lock, published);
@@ -102,7 +106,7 @@ export class LockService implements BeforeApplicationShutdown {
    * LockShutdownError once the application is shutting down.
    */
   acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
-    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquire');
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquire', this.mutex.kind);
     return this.acquirer.acquire(this.mutex, key, options, undefined);
   }
 
@@ -127,6 +131,16 @@ export class LockService implements BeforeApplicationShutdown {
    * by its TTL instead, never released while `fn` runs.
    */
   async withLock<T>(key: string, fn: (lock: Lock) => T | Promise<T>, options: AcquireOptions = {}): Promise<T> {
+    const { tracer } = this.core.telemetry;
+    if (!tracer.enabled) return this.section(key, fn, options);
+    // Bad input throws before the span, as without tracing (acquire checks it again, untraced).
+    checkAcquire(key, options, this.options, this.options.defaultWaitMs);
+    // The span holds the whole section: acquisition, fn (and what it calls) and the release are its children.
+    return tracer.trace(LOCK_SECTION, this.core.tenants.resolve(options?.tenant, 'locks.acquire'), key, () => this.section(key, fn, options));
+  }
+
+  /** withLock inside its span (or without one). */
+  private async section<T>(key: string, fn: (lock: Lock) => T | Promise<T>, options: AcquireOptions): Promise<T> {
     const lock = await this.acquire(key, options);
     if (this.shutdown.started) {
       // Acquired while shutdown began: run nothing new, give it back at once.
@@ -140,7 +154,8 @@ export class LockService implements BeforeApplicationShutdown {
     } catch (error) {
       await lock.release().catch(() => undefined);
       this.sections.delete(lock);
-      throw error;
+      // Whatever fn threw (another lock's LockTimeoutError too) is a failure of the section, not its outcome.
+      throw thrownByCallback(error);
     }
     try {
       await lock.release();
@@ -180,6 +195,26 @@ export class LockService implements BeforeApplicationShutdown {
     return (await this.store.holderOwner(this.keys.mutex(tenant, key).lock)) !== null;
   }
 
+  /**
+   * The mutex `key` as the whole fleet sees it, in one round trip: whether it is held, the
+   * holder's owner, fencing token and time left, and how many attempts wait in its fair queue
+   * (waiters whose lease ran out, e.g. of a crashed instance, are not counted). A snapshot: it
+   * may have changed by the time it is read. Only reads; for mutexes (not semaphores or
+   * read-write locks). Throws InvalidKeyError / TenantInvalidError on bad input before any
+   * Redis call, RedisUnavailableError / CircuitOpenError while Redis is unreachable.
+   *
+   * @example
+   * const crewLock = await locks.inspect(`crew-run:${crewId}`, { tenant: companyId });
+   * if (crewLock.held) console.log(`run in progress, fencing token ${crewLock.fencingToken}, ${crewLock.waiters} waiting`);
+   */
+  async inspect(key: string, options: { tenant?: string } = {}): Promise<LockInspection> {
+    assertSafeId(key, 'key');
+    const tenant = this.core.tenants.resolve(checkOptions(options).tenant, 'locks.inspect');
+    const { holder, waiters } = await this.store.inspectMutex(this.keys.mutex(tenant, key));
+    if (holder === null) return { key, tenant, held: false, waiters };
+    return { key, tenant, held: true, owner: holder.owner, fencingToken: holder.fencingToken, expiresInMs: holder.pttlMs, waiters };
+  }
+
   /** The locks this instance holds now. */
   held(): HeldLockInfo[] {
     return [...this.heldLocks].map((lock) => lock.info());
@@ -192,20 +227,20 @@ export class LockService implements BeforeApplicationShutdown {
    * const permit = await locks.acquirePermit('llm-calls', { permits: 5, ttlMs: 30_000, waitMs: 10_000 });
    */
   async acquirePermit(key: string, options: PermitOptions): Promise<Lock> {
-    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquirePermit');
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquirePermit', this.permit.kind);
     const permits = checkPermits(options?.permits);
     return this.acquirer.acquire(this.permit, key, options, permits);
   }
 
   /** Shared hold of the read-write lock `key` (many readers, or one writer). */
   acquireRead(key: string, options: ReadWriteOptions = {}): Promise<Lock> {
-    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquireRead');
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquireRead', this.read.kind);
     return this.acquirer.acquire(this.read, key, options, undefined);
   }
 
   /** Exclusive hold of the read-write lock `key`. A waiting writer turns new readers away. */
   acquireWrite(key: string, options: ReadWriteOptions = {}): Promise<Lock> {
-    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquireWrite');
+    if (this.shutdown.started) return this.refuse(key, options, 'locks.acquireWrite', this.write.kind);
     return this.acquirer.acquire(this.write, key, options, undefined);
   }
 
@@ -237,8 +272,11 @@ export class LockService implements BeforeApplicationShutdown {
     await this.shutdown.run();
   }
 
-  /** An acquisition once shutdown began: the tenant is still checked (bad input first). */
-  private async refuse(key: string, options: { tenant?: string } | undefined, operation: string): Promise<never> {
-    throw this.shutdown.refusal(key, this.core.tenants.resolve(options?.tenant, operation));
+  /** An acquisition once shutdown began: key and tenant are still checked (bad input first); a lock.acquire span with status ERROR. */
+  private async refuse(key: string, options: { tenant?: string } | undefined, operation: string, kind: string): Promise<Lock> {
+    assertSafeId(key, 'key');
+    const tenant = this.core.tenants.resolve(options?.tenant, operation);
+    const refusal = this.shutdown.refusal(key, tenant);
+    return this.core.telemetry.tracer.trace(LOCK_ACQUIRE, tenant, key, () => Promise.reject(refusal), kind);
   }
 }

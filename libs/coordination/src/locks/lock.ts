@@ -3,6 +3,8 @@ import { LockLostError } from './lock.errors.js';
 import { DUE, type LockScheduler, type SchedulerTask } from './lock-scheduler.js';
 import type { HeldLockInfo, LockKind } from './lock.types.js';
 import { checkTtl } from './lock-validation.js';
+import { LOCK_EXTEND, LOCK_RELEASE } from './lock.spans.js';
+import type { CoordinationTracer } from '../telemetry/tracing.js';
 
 /** The store calls behind one handle (a mutex, a permit, a read or a write hold). */
 export interface LockOperations {
@@ -19,7 +21,11 @@ export interface LockHooks {
   maxTtlMs: number;
   /** Shared timer of the service's locks (renewals, expiry signals). */
   scheduler: LockScheduler;
+  /** Spans of release() and extend(). */
+  tracer: CoordinationTracer;
   onExtended(lock: Lock, renewal: boolean): void;
+  /** An automatic renewal got no answer from Redis (it is retried while the lock may still be held). */
+  onRenewalFailed(lock: Lock): void;
   /** `published`: the store already published lock.released. */
   onReleased(lock: Lock, published: boolean): void;
   onLost(lock: Lock, reason: string): void;
@@ -134,6 +140,10 @@ export class Lock implements SchedulerTask {
   /** Extends the lock to `ttlMs` from now (default: its original TTL). Throws LockLostError when no longer held. */
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
     ttlMs = checkTtl(ttlMs, this.hooks.maxTtlMs);
+    return this.hooks.tracer.trace(LOCK_EXTEND, this.tenant, this.key, () => this.extendHeld(ttlMs), this.fencingToken);
+  }
+
+  private async extendHeld(ttlMs: number): Promise<void> {
     this.assertHeld();
     const started = this.hooks.clock.now();
     if (!(await this.ops.extend(ttlMs))) {
@@ -149,7 +159,11 @@ export class Lock implements SchedulerTask {
    * Releases the lock. A second release is a no-op; releasing a lock that was lost throws
    * LockLostError and leaves whoever holds it now untouched.
    */
-  async release(): Promise<void> {
+  release(): Promise<void> {
+    return this.hooks.tracer.trace(LOCK_RELEASE, this.tenant, this.key, () => this.releaseHeld(), this.fencingToken);
+  }
+
+  private async releaseHeld(): Promise<void> {
     if (this.state === 'released') return;
     if (this.state === 'lost') throw this.lostError();
     if (this.leftToExpire) return this.letExpire();
@@ -281,6 +295,7 @@ export class Lock implements SchedulerTask {
     } catch {
       // Redis unreachable: retry soon while the lock may still be ours, then give it up.
       if (this.state !== 'held') return;
+      this.hooks.onRenewalFailed(this);
       if (this.leftToExpire) return this.schedule();
       const left = this.expiry - this.hooks.clock.now();
       if (left <= 0) return this.markLost('renewal failed: Redis unreachable until the lock expired');

@@ -10,6 +10,7 @@ import { normalizeCost, normalizePolicy, sinceOf, type NormalizedPolicy } from '
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.interface.js';
 import { RATE_LIMIT_OPTIONS, type ResolvedRateLimitOptions } from './rate-limit.options.js';
 import { RateLimitedError } from './rate-limit.errors.js';
+import { RATELIMIT_CONSUME, RATELIMIT_CONSUME_MANY, RATELIMIT_PEEK, RATELIMIT_RESET } from './rate-limit.spans.js';
 import type {
   ConsumeManyOptions, ConsumeOptions, RateLimitCheck, RateLimitDecision, RateLimitPolicy, RateLimitResult, RateLimitViolation,
   ViolationQuery,
@@ -148,10 +149,10 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     const cost = normalizeCost(options.cost, [policy]);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.consume');
     const counter = this.counterOf(tenant, options, key, policy);
-    const decision = await this.decider.decide({
+    const decision = await this.core.telemetry.tracer.trace(RATELIMIT_CONSUME, tenant, key, () => this.decider.decide({
       tenant, counters: [counter], policies: [policy], keys: [key], scopes: undefined, cost, consume: true, localNow: this.core.clock.now(),
       enforcing,
-    });
+    }), policy.name);
     return decision.results[0];
   }
 
@@ -192,12 +193,12 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     if (counters.length > 1 && new Set(counters).size !== counters.length) {
       throw new InvalidArgumentError('checks', 'the same key and policy appear twice', checks.map((c) => c.key));
     }
-    return this.decider.decide({
+    return this.core.telemetry.tracer.trace(RATELIMIT_CONSUME_MANY, tenant, checks.length === 1 ? checks[0].key : undefined, () => this.decider.decide({
       tenant, counters, policies, keys: checks.map((c) => c.key), scopes: checks.map((c) => c.scope), cost, consume: true,
       localNow: this.core.clock.now(), enforcing,
       // Only a mix needs two script calls: global counters alone share their own tag.
       global: globals > 0 && globals < checks.length ? checks.map((c) => c.global === true) : undefined,
-    });
+    }), checks.length);
   }
 
   /**
@@ -225,9 +226,9 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     const policy = normalizePolicy(options);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.peek');
     const counter = this.counterOf(tenant, options, key, policy);
-    const decision = await this.decider.decide({
+    const decision = await this.core.telemetry.tracer.trace(RATELIMIT_PEEK, tenant, key, () => this.decider.decide({
       tenant, counters: [counter], policies: [policy], keys: [key], scopes: undefined, cost: 1, consume: false, localNow: this.core.clock.now(),
-    });
+    }), policy.name);
     return decision.results[0];
   }
 
@@ -237,7 +238,7 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
     const policy = normalizePolicy(options);
     const tenant = this.core.tenants.resolve(options.tenant, 'rateLimit.reset');
     const counter = this.counterOf(tenant, options, key, policy);
-    await this.decider.reset(counter);
+    await this.core.telemetry.tracer.trace(RATELIMIT_RESET, tenant, key, () => this.decider.reset(counter), policy.name);
   }
 
   /**

@@ -9,6 +9,7 @@ import { SessionObserver } from './session-observer.js';
 import { SESSION_STORE, type SessionStore, type UserSessionKeys, type DestroySessionResult, type SessionMember } from './session-store.interface.js';
 import { SessionLimitError, SessionNotFoundError, SessionVersionConflictError } from './session.errors.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
+import { sessionSpans, type SessionSpans } from './session.spans.js';
 import type {
   CreateSessionOptions, DestroyAllOptions, ExportSessionsOptions, ExtendSessionOptions, GetSessionOptions, ImportSessionsOptions,
   ImportSessionsResult, Session, SessionCallOptions, SessionSummary, UpdateSessionOptions,
@@ -58,6 +59,7 @@ export class SessionService {
   private readonly codec: SessionCodec;
   private readonly backup: SessionBackup;
   private readonly locator: SessionLocator;
+  private readonly spans: SessionSpans;
 
   constructor(
     private readonly core: CoordinationCore,
@@ -69,6 +71,7 @@ export class SessionService {
     this.codec = new SessionCodec(core.serializer, keys);
     this.backup = new SessionBackup(store, keys, observer, this.codec);
     this.locator = new SessionLocator(core.tenants, keys, store, observer);
+    this.spans = sessionSpans((id) => keys.handle(id));
   }
 
   /**
@@ -89,18 +92,20 @@ export class SessionService {
     const crewId = optionalName(options?.crewId, 'options.crewId');
     const fields = this.codec.fields({ userId, companyId, crewId, metadata: options?.metadata }, data);
     const tenant = this.core.tenants.resolve(options?.tenant, 'sessions.create');
-    const { id, member } = this.keys.newId(tenant, userId);
-    const { maxPerUser, onLimit } = userLimit(this.options);
-    const command = { ...this.keys.user(tenant, userId), member, fields, idleTtlMs, absoluteTtlMs, maxPerUser, onLimit };
-    const result = await this.observer.run('sessions.create', () => this.store.create(command));
-    if (!result.created) {
-      this.observer.limitRejected();
-      throw new SessionLimitError(maxPerUser);
-    }
-    this.observer.expired(tenant, userId, result.expired);
-    this.observer.destroyed(tenant, userId, result.evicted, 'evicted');
-    this.observer.created(tenant, id, userId, companyId, crewId);
-    return this.codec.session<D>(id, tenant, result.fields);
+    return this.core.telemetry.tracer.trace(this.spans.create, tenant, undefined, async () => {
+      const { id, member } = this.keys.newId(tenant, userId);
+      const { maxPerUser, onLimit } = userLimit(this.options);
+      const command = { ...this.keys.user(tenant, userId), member, fields, idleTtlMs, absoluteTtlMs, maxPerUser, onLimit };
+      const result = await this.observer.run('sessions.create', () => this.store.create(command));
+      if (!result.created) {
+        this.observer.limitRejected();
+        throw new SessionLimitError(maxPerUser);
+      }
+      this.observer.expired(tenant, userId, result.expired);
+      this.observer.destroyed(tenant, userId, result.evicted, 'evicted');
+      this.observer.created(tenant, id, userId, companyId, crewId);
+      return this.codec.session<D>(id, tenant, result.fields);
+    });
   }
 
   /**
@@ -128,16 +133,18 @@ export class SessionService {
     const target = this.locator.target(id, options);
     const touch = checkFlag(options?.touch, 'options.touch', this.options.sliding);
     if (!target) return null;
-    const key = this.keys.session(target.tenant, target.member);
-    const fields = await this.observer.run('sessions.get', () => this.store.read(key, touch));
-    if (!fields) return null;
-    try {
-      return this.codec.session<D>(id, target.tenant, fields);
-    } catch (error) {
-      if (!(error instanceof DeserializationError)) throw error;
-      this.observer.undecodable(target.tenant, target.member, error.path, false);
-      return null;
-    }
+    return this.core.telemetry.tracer.trace(this.spans.get, target.tenant, id, async () => {
+      const key = this.keys.session(target.tenant, target.member);
+      const fields = await this.observer.run('sessions.get', () => this.store.read(key, touch));
+      if (!fields) return null;
+      try {
+        return this.codec.session<D>(id, target.tenant, fields);
+      } catch (error) {
+        if (!(error instanceof DeserializationError)) throw error;
+        this.observer.undecodable(target.tenant, target.member, error.path, false);
+        return null;
+      }
+    });
   }
 
   /**
@@ -155,12 +162,14 @@ export class SessionService {
     const ifVersion = checkVersion(options?.ifVersion, 'options.ifVersion');
     const { set, unset } = this.codec.patch(patch);
     if (!target) throw new SessionNotFoundError('sessions.update');
-    const key = this.keys.session(target.tenant, target.member);
-    const result = await this.observer.run('sessions.update', () => this.store.update(key, { set, unset, ifVersion, touch: true }));
-    if (result.updated) return this.codec.session<D>(id, target.tenant, result.fields);
-    if (result.reason === 'missing') throw new SessionNotFoundError('sessions.update');
-    this.observer.versionConflict();
-    throw new SessionVersionConflictError(ifVersion!, result.version);
+    return this.core.telemetry.tracer.trace(this.spans.update, target.tenant, id, async () => {
+      const key = this.keys.session(target.tenant, target.member);
+      const result = await this.observer.run('sessions.update', () => this.store.update(key, { set, unset, ifVersion, touch: true }));
+      if (result.updated) return this.codec.session<D>(id, target.tenant, result.fields);
+      if (result.reason === 'missing') throw new SessionNotFoundError('sessions.update');
+      this.observer.versionConflict();
+      throw new SessionVersionConflictError(ifVersion!, result.version);
+    });
   }
 
   /**
@@ -193,8 +202,10 @@ export class SessionService {
   async destroy(id: string, options?: SessionCallOptions): Promise<boolean> {
     const target = this.locator.target(id, options);
     if (!target) return false;
-    const ended = await this.locator.withOwner(target, 'sessions.destroy', (keys) => this.store.destroy(keys, target.member));
-    return ended !== null && this.announceEnd(target.tenant, ended.userId, target.member, ended.result);
+    return this.core.telemetry.tracer.trace(this.spans.destroy, target.tenant, id, async () => {
+      const ended = await this.locator.withOwner(target, 'sessions.destroy', (keys) => this.store.destroy(keys, target.member));
+      return ended !== null && this.announceEnd(target.tenant, ended.userId, target.member, ended.result);
+    });
   }
 
   /**

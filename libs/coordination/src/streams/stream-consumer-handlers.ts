@@ -7,6 +7,8 @@ import type { ConsumerObserver } from './stream-observer.js';
 import type { FailOutcome } from './stream-store.interface.js';
 import type { StreamEntry } from './stream.types.js';
 import { appendedAt } from './stream-validation.js';
+import { streamConsume } from './stream.spans.js';
+import type { TracedOperation } from '../telemetry/tracing.js';
 
 /** Longest handler error message kept in a dead letter. */
 const MAX_ERROR_LENGTH = 2_000;
@@ -26,6 +28,7 @@ const MAX_ERROR_LENGTH = 2_000;
 export class ConsumerHandlers {
   readonly held = new StreamHoldings();
   private readonly acks: StreamAcks;
+  private readonly span: TracedOperation<unknown>;
   /** False once the consumer stops: what is read ahead stays unstarted. */
   private starting = true;
   /** Set once closed: late handlers leave their entries pending. */
@@ -38,6 +41,7 @@ export class ConsumerHandlers {
     private readonly onFinished: () => void,
   ) {
     const { store, reconnect } = context;
+    this.span = streamConsume(spec.group);
     this.acks = new StreamAcks({
       send: (ids) => store.ack(spec.keys, spec.group, ids),
       settled: (ids, acked) => {
@@ -99,7 +103,7 @@ export class ConsumerHandlers {
       const started = performance.now();
       const delivered: StreamEntry = { id: entry.id, stream: spec.stream, tenant: spec.tenant, payload, appendedAt: appendedAt(entry.id), deliveries };
       try {
-        await spec.handler(delivered);
+        await this.context.tracer.trace(this.span, spec.tenant, spec.stream, async () => spec.handler(delivered), entry.id);
       } catch (error) {
         const outcome = await this.fail(entry.id, errorMessage(error).slice(0, MAX_ERROR_LENGTH), spec.settings.maxDeliveries);
         return observer.handlerFailed(entry.id, deliveries, spec.settings.maxDeliveries, error, outcome, spec.settings.claimIdleMs);

@@ -1,4 +1,5 @@
 import type { Serializer } from '../serialization/serializer.js';
+import type { CoordinationTracer } from '../telemetry/tracing.js';
 import type { TenantContext } from '../tenancy/tenant-context.js';
 import type { StreamKeyPair, StreamStore } from './stream-store.interface.js';
 import type { ResolvedStreamConsumerDefaults } from './stream.options.js';
@@ -24,7 +25,7 @@ export interface ConsumerSpec {
  * What a consumer runs on, shared by the consumers of one StreamService.
  *
  * @example
- * const context: ConsumerContext = { store, serializer: core.serializer, tenants: core.tenants, reconnect: core.options.reconnect, deadLetterMaxLen, shutdownTimeoutMs };
+ * const context: ConsumerContext = { store, serializer: core.serializer, tenants: core.tenants, reconnect: core.options.reconnect, deadLetterMaxLen, shutdownTimeoutMs, tracer: core.telemetry.tracer };
  */
 export interface ConsumerContext {
   readonly store: StreamStore;
@@ -33,4 +34,6 @@ export interface ConsumerContext {
   readonly reconnect: { readonly baseDelayMs: number; readonly maxDelayMs: number };
   readonly deadLetterMaxLen: number;
   readonly shutdownTimeoutMs: number;
+  /** Spans of handler runs. */
+  readonly tracer: CoordinationTracer;
 }

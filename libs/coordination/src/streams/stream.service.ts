@@ -3,6 +3,7 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { DeserializationError } from '../serialization/serialization.errors.js';
 import type { ConsumerContext } from './stream-consumer-spec.js';
+import { STREAM_APPEND } from './stream.spans.js';
 import { StreamConsumerRunner } from './stream-consumer.js';
 import { StreamKeys } from './stream-keys.js';
 import { StreamObserver } from './stream-observer.js';
@@ -65,7 +66,7 @@ export class StreamService implements BeforeApplicationShutdown {
     private readonly observer: StreamObserver,
   ) {
     const { deadLetterMaxLen, shutdownTimeoutMs } = options;
-    this.context = { store, serializer: core.serializer, tenants: core.tenants, reconnect: core.options.reconnect, deadLetterMaxLen, shutdownTimeoutMs };
+    this.context = { store, serializer: core.serializer, tenants: core.tenants, reconnect: core.options.reconnect, deadLetterMaxLen, shutdownTimeoutMs, tracer: core.telemetry.tracer };
   }
 
   /**
@@ -84,7 +85,7 @@ export class StreamService implements BeforeApplicationShutdown {
     const data = this.core.serializer.encode(event);
     let id: string;
     try {
-      id = await this.store.append(this.keysOf(tenant, name), data, maxLen);
+      id = await this.core.telemetry.tracer.trace(STREAM_APPEND, tenant, name, () => this.store.append(this.keysOf(tenant, name), data, maxLen));
     } catch (error) {
       throw this.observer.failed(error, 'streams.append');
     }

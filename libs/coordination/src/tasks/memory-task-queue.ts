@@ -66,7 +66,7 @@ export class MemoryTaskQueue {
       const record: TaskRecord = {
         name: this.name, jobId: task.jobId, tenant, state: 'waiting', payload: toJson(task.payload), priority: task.priority,
         attemptsMade: 0, attempts: task.attempts, backoff: { ...task.backoff }, progress: '0', enqueuedAtMs: now,
-        runAtMs: now + task.delayMs, tag: t.tag, counted,
+        runAtMs: now + task.delayMs, tag: t.tag, counted, traceparent: task.traceparent,
       };
       t.tasks.set(task.jobId, record);
       this.enqueue(record, task.delayMs);

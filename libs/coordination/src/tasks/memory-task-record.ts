@@ -55,6 +55,8 @@ export interface TaskRecord {
   finishedAtMs?: number;
   /** Fairness tag (task-priority.ts), kept across attempts. */
   readonly tag: number;
+  /** NewTask.traceparent, handed to every attempt. */
+  readonly traceparent?: string;
   /**
    * Whether it counts in its tenant's waiting count `n`: from an add without delay, or a `retry`,
    * until its next start (or its cancel). A task added with a delay never counts.

@@ -59,6 +59,7 @@ export class MemoryTaskWorker implements TaskWorker {
       attempts: task.attempts, enqueuedAtMs: task.enqueuedAtMs, runAtMs: task.runAtMs, startedAtMs: attempt.startedAtMs,
       progress: async (value) => this.queue.progress(attempt, value),
       signal: controller.signal,
+      traceparent: task.traceparent,
     };
     const done = (async () => {
       let began = performance.now();

@@ -4,10 +4,21 @@ import { bullPriority, priorityOf } from './task-priority.js';
 import { UnrecoverableTaskError } from './task.errors.js';
 import type { TaskState } from './task.types.js';
 
-/** What a BullMQ job of the task queue carries: its tenant and payload. */
+/** What a BullMQ job of the task queue carries: its tenant and payload (and the enqueue's traceparent, when traced). */
 export interface TaskJobData {
   t: string;
   p: unknown;
+  tp?: string;
+}
+
+/**
+ * The data of a new task's job: `tp` only when the enqueue was traced (BullMQ stores every field).
+ *
+ * @example
+ * queue.addBulk(tasks.map((t, i) => ({ name: JOB_NAME, data: jobData(tenant, t), opts: jobOptions(tenant, t, tags[i]) })));
+ */
+export function jobData(tenant: string, task: NewTask): TaskJobData {
+  return task.traceparent === undefined ? { t: tenant, p: task.payload } : { t: tenant, p: task.payload, tp: task.traceparent };
 }
 
 export type TaskJob = Job<TaskJobData, unknown, string>;
@@ -45,7 +56,7 @@ export function taskStateOf(state: JobState | 'unknown'): TaskState | null {
  * BullMQ's options of a new task with fairness tag `tag` (keep limits are the Queue's defaults).
  *
  * @example
- * queue.addBulk(tasks.map((t, i) => ({ name: JOB_NAME, data: { t: tenant, p: t.payload }, opts: jobOptions(tenant, t, tags[i]) })));
+ * queue.addBulk(tasks.map((t, i) => ({ name: JOB_NAME, data: jobData(tenant, t), opts: jobOptions(tenant, t, tags[i]) })));
  */
 export function jobOptions(tenant: string, task: NewTask, tag: number): JobsOptions {
   const options: JobsOptions = { jobId: bullJobId(tenant, task.jobId), priority: bullPriority(task.priority, tag), attempts: task.attempts };

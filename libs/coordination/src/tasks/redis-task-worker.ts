@@ -259,6 +259,7 @@ function runningTask(name: string, tenant: string, jobId: string, job: TaskJob, 
     runAtMs: enqueuedAtMs + (job.opts.delay ?? 0),
     startedAtMs: job.processedOn ?? Date.now(),
     progress: (value) => job.updateProgress(value),
+    traceparent: job.data.tp,
     get signal() {
       return abort.signal;
     },

@@ -5,7 +5,7 @@ import type { CoordinationCore } from '../core/coordination-core.js';
 import { loadBullMQ } from './redis-task-bullmq.js';
 import { RedisTaskQueries } from './redis-task-queries.js';
 import { RedisTaskStarts } from './redis-task-starts.js';
-import { bullJobId, freshStoredTask, JOB_NAME, jobOptions, toStoredTask, type TaskJob, type TaskJobData } from './redis-task-records.js';
+import { bullJobId, freshStoredTask, JOB_NAME, jobData, jobOptions, toStoredTask, type TaskJob, type TaskJobData } from './redis-task-records.js';
 import { RedisTaskWorker } from './redis-task-worker.js';
 import type {
   CancelOutcome, NewTask, Page, RetryOutcome, StoredTask, TaskBackend, TaskProcessor, TaskWorker, WorkOptions,
@@ -104,7 +104,7 @@ export class RedisTaskBackend implements TaskBackend {
     const fresh = tasks.filter((_, i) => tags[i] > 0);
     const freshTags = tags.filter((tag) => tag > 0);
     const added = fresh.length === 0 ? [] : await this.connection.execute('tasks.enqueue', () =>
-      queue.addBulk(fresh.map((task, i) => ({ name: JOB_NAME, data: { t: tenant, p: task.payload }, opts: jobOptions(tenant, task, freshTags[i]) }))),
+      queue.addBulk(fresh.map((task, i) => ({ name: JOB_NAME, data: jobData(tenant, task), opts: jobOptions(tenant, task, freshTags[i]) }))),
     );
     const byJobId = new Map<string, StoredTask>();
     added.forEach((job, i) => byJobId.set(fresh[i].jobId, toStoredTask(name, fresh[i].jobId, job as TaskJob, fresh[i].delayMs > 0 ? 'delayed' : 'waiting')));
@@ -121,7 +121,7 @@ export class RedisTaskBackend implements TaskBackend {
 
   private async addFresh(queue: TaskQueue, name: string, tenant: string, tasks: readonly NewTask[], tags: readonly number[]): Promise<StoredTask[]> {
     const jobs = new Array<{ name: string; data: TaskJobData; opts: ReturnType<typeof jobOptions> }>(tasks.length);
-    for (let i = 0; i < tasks.length; i++) jobs[i] = { name: JOB_NAME, data: { t: tenant, p: tasks[i].payload }, opts: jobOptions(tenant, tasks[i], tags[i]) };
+    for (let i = 0; i < tasks.length; i++) jobs[i] = { name: JOB_NAME, data: jobData(tenant, tasks[i]), opts: jobOptions(tenant, tasks[i], tags[i]) };
     const added = await this.connection.execute('tasks.enqueue', () => queue.addBulk(jobs));
     const stored = new Array<StoredTask>(tasks.length);
     for (let i = 0; i < tasks.length; i++) stored[i] = freshStoredTask(name, tenant, tasks[i], added[i].timestamp);

@@ -59,6 +59,8 @@ export interface NewTask {
   delayMs: number;
   attempts: number;
   backoff: TaskBackoff;
+  /** W3C traceparent of the enqueue's span, when traced: the run's span is its child. */
+  traceparent?: string;
 }
 
 /** A stored task: TaskInfo without the public `id`, with epoch-ms times. */
@@ -120,6 +122,8 @@ export interface RunningTask {
   progress(value: number | object): Promise<void>;
   /** Aborted when the worker is closed and its timeout passed with this attempt still running. */
   signal: AbortSignal;
+  /** The enqueue's traceparent, when it was traced (NewTask.traceparent). */
+  traceparent?: string;
 }
 
 export type TaskProcessor = (task: RunningTask) => Promise<unknown>;

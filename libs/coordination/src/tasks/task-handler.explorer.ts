@@ -9,6 +9,7 @@ import { TASK_BACKEND, type RunningTask, type TaskBackend, type TaskProcessor } 
 import { taskHandlerMetadata } from './task-handler.decorator.js';
 import { TaskObserver } from './task-observer.js';
 import { TASK_OPTIONS, type ResolvedTaskOptions } from './task.options.js';
+import { TASK_RUN } from './task.spans.js';
 import type { TaskContext, TaskHandlerOptions } from './task.types.js';
 import { checkConcurrency } from './task-validation.js';
 
@@ -62,7 +63,7 @@ export class TaskHandlerExplorer implements OnApplicationBootstrap, BeforeApplic
     const onSettled = this.observer.settled.bind(this.observer);
     for (const [name, found] of handlers) {
       const concurrency = checkConcurrency(found.options.concurrency, this.options.concurrency);
-      this.backend.work(name, { concurrency, onSettled }, this.processor(name, found.handler));
+      this.backend.work(name, { concurrency, onSettled }, this.traced(name, this.processor(name, found.handler)));
       this.names.push(name);
       this.observer.logger.log(`${found.owner} handles task ${JSON.stringify(name)} (concurrency ${concurrency})`);
     }
@@ -104,6 +105,16 @@ export class TaskHandlerExplorer implements OnApplicationBootstrap, BeforeApplic
       }
     }
     return handlers;
+  }
+
+  /** `processor` inside a task.run span: a child of the enqueue's span the task carries. */
+  private traced(name: string, processor: TaskProcessor): TaskProcessor {
+    const { tracer } = this.core.telemetry;
+    return (task) => {
+      if (!tracer.enabled) return processor(task);
+      const attributes = { 'coordination.task.id': tracer.key(`${name}:${task.jobId}`), 'coordination.task.attempt': task.attempt };
+      return tracer.trace(TASK_RUN, task.tenant, name, () => processor(task), attributes, task.traceparent);
+    };
   }
 
   /**

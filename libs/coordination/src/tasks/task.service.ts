@@ -6,6 +6,7 @@ import { TASK_BACKEND, type CancelOutcome, type NewTask, type RetryOutcome, type
 import { toInfo } from './task-info.js';
 import { TaskObserver } from './task-observer.js';
 import { PendingWaits } from './task-waits.js';
+import { TASK_ENQUEUE } from './task.spans.js';
 import { TaskNotFoundError, TaskStateError } from './task.errors.js';
 import { TASK_OPTIONS, type ResolvedTaskOptions } from './task.options.js';
 import type { EnqueueOptions, TaskId, TaskInfo, TaskItem, TaskPageOptions, TaskRef, TaskTenantOption, WaitForOptions } from './task.types.js';
@@ -210,7 +211,13 @@ export class TaskService implements BeforeApplicationShutdown {
   }
 
   private async add(name: string, tenant: string, tasks: NewTask[], operation = 'tasks.enqueue'): Promise<StoredTask[]> {
-    const stored = await this.observer.run(operation, () => this.backend.add(name, tenant, tasks));
+    const { tracer } = this.core.telemetry;
+    const stored = await tracer.trace(TASK_ENQUEUE, tenant, name, () => {
+      // The enqueue's span travels with the tasks: each run is its child, on whichever instance.
+      const traceparent = tracer.traceparent();
+      if (traceparent !== undefined) for (const task of tasks) task.traceparent = traceparent;
+      return this.observer.run(operation, () => this.backend.add(name, tenant, tasks));
+    }, tasks.length);
     let added = 0;
     for (const task of stored) if (task.existed !== true) added++;
     // Deduplicated tasks (already there) were not enqueued: tasks_enqueued_total counts added ones.

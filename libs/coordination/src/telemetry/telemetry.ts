@@ -10,14 +10,15 @@ import { CoordinationTracer } from './tracing.js';
  * registers an OpenTelemetry SDK.
  *
  * @example
- * const lock = await core.telemetry.tracer.trace('lock.acquire', { 'coordination.key': core.telemetry.tracer.key(key) }, () => acquire());
+ * const lock = await core.telemetry.tracer.trace(LOCK_ACQUIRE, tenant, key, () => acquire(), 'mutex');
  */
 export class Telemetry {
   readonly tracer: CoordinationTracer;
   private readonly bridge: OtelMetricsBridge;
 
-  constructor(readonly options: ResolvedTelemetryOptions, metrics: MetricsRegistry) {
-    this.tracer = new CoordinationTracer(options);
+  /** `driver` is what spans carry as `coordination.driver`. */
+  constructor(readonly options: ResolvedTelemetryOptions, metrics: MetricsRegistry, driver: 'redis' | 'memory') {
+    this.tracer = new CoordinationTracer(options, driver);
     this.bridge = new OtelMetricsBridge(options, metrics);
   }
 
