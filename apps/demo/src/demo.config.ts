@@ -108,6 +108,21 @@ export interface ReportsConfig {
 /** Every night at 02:00 UTC (seconds first). */
 export const NIGHTLY_REPORT_CRON = '0 0 2 * * *';
 
+/** The shortest `METRICS_TOKEN` accepted: long enough that it cannot be guessed by trying. */
+export const METRICS_TOKEN_MIN_LENGTH = 16;
+
+/**
+ * Who may read `GET /metrics`, whose exposition names every company (tenant ids as labels) and
+ * its activity. From `METRICS_TOKEN` and `NODE_ENV`:
+ * - `token`: a scrape must send `Authorization: Bearer <token>`; anything else gets 401.
+ * - `open`: anyone, with no credentials (development, no `METRICS_TOKEN`).
+ * - `off`: nobody, `/metrics` is not served (404): production without `METRICS_TOKEN`.
+ *
+ * @example
+ * const config = { ...demoConfigFromEnv(), metrics: { access: 'token', token: 'a-test-token-of-16+chars' } };
+ */
+export type MetricsConfig = { access: 'token'; token: string } | { access: 'open' } | { access: 'off' };
+
 /** Everything the demo needs to boot; built from the environment by `demoConfigFromEnv`. */
 export interface DemoConfig {
   coordination: CoordinationModuleOptions;
@@ -119,6 +134,8 @@ export interface DemoConfig {
   runs: CrewRunsConfig;
   /** When the nightly report runs. */
   reports: ReportsConfig;
+  /** Who may read `GET /metrics`. */
+  metrics: MetricsConfig;
 }
 
 export const DEFAULT_STREAMS_CONFIG: StreamsConfig = { maxPerUser: 5, heartbeatMs: 15_000, publishQuota: { limit: 10, windowMs: 1_000, burst: 20 } };
@@ -160,6 +177,10 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  * - `DEMO_REPORT_CRON`: when the nightly report runs, a cron expression in UTC (five fields, or
  *   six with seconds first), e.g. `* * * * * *` every second. Unset: `NIGHTLY_REPORT_CRON`
  *   (02:00). Give every instance the same: each ticks on its own, one of them runs each tick.
+ * - `METRICS_TOKEN`: the bearer token `GET /metrics` requires (Prometheus' `authorization`
+ *   setting), at least `METRICS_TOKEN_MIN_LENGTH` characters, no spaces. Unset: `/metrics` is
+ *   open to anyone outside production and not served at all when `NODE_ENV=production`
+ *   (`MetricsConfig`).
  *
  * Tenancy is `required`: a request without a company (no session, no `x-company-id`) is
  * rejected with 400, except on routes marked `@TenantOptional()` such as `/health`, which load
@@ -171,6 +192,9 @@ export const CREW_RUN_LOCK_TTL_MS = 10_000;
  * oldest session. The cookie `SESSION_COOKIE` is signed, httpOnly and `SameSite=Lax` (a
  * cross-site form cannot post with it; the login itself refuses cross-site requests:
  * SameOriginJsonGuard).
+ *
+ * Metrics: the configuration is plain data; the meter provider that `GET /metrics` serves
+ * (`DemoMetrics`) is created with the application, one per app (AppModule).
  *
  * Locks (crew runs) default to a TTL of `CREW_RUN_LOCK_TTL_MS`, renewed while held; event
  * streams get `DEFAULT_STREAMS_CONFIG`. Tests change either on the returned object. The crews
@@ -207,7 +231,20 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     runHistory: { ...DEFAULT_RUN_HISTORY_CONFIG },
     runs: { stepsTimeoutMs: DEFAULT_RUN_STEPS_TIMEOUT_MS },
     reports: reportCron(env),
+    metrics: metricsAccess(env),
   };
+}
+
+/** `METRICS_TOKEN` when set (checked here so a weak or unsendable one fails at boot), else open outside production only. */
+function metricsAccess(env: NodeJS.ProcessEnv): MetricsConfig {
+  const token = env.METRICS_TOKEN?.trim();
+  if (token === undefined || token === '') return { access: env.NODE_ENV === 'production' ? 'off' : 'open' };
+  if (token.length < METRICS_TOKEN_MIN_LENGTH) {
+    throw new Error(`METRICS_TOKEN must be at least ${METRICS_TOKEN_MIN_LENGTH} characters, got ${token.length}`);
+  }
+  // What an Authorization header carries as one token: visible ASCII, no spaces.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new Error('METRICS_TOKEN must be visible ASCII characters without spaces (it is sent in the Authorization header)');
+  return { access: 'token', token };
 }
 
 /** `DEMO_REPORT_CRON`, checked for its number of fields here so the error names the variable (the scheduler parses the rest at boot). */

@@ -22,6 +22,9 @@ async function bootstrap(): Promise<void> {
   if (process.env.NODE_ENV === 'production' && config.http.trustedProxies.length === 0) {
     logger.warn('TRUSTED_PROXIES is not set: behind a proxy, every client has the proxy\'s address, and the login limit (20 a minute per client IP) is one limit for everybody. Set TRUSTED_PROXIES to the proxy\'s address or subnet.');
   }
+  if (config.metrics.access === 'off') {
+    logger.warn('METRICS_TOKEN is not set: GET /metrics is not served in production (it shows every company\'s tenant ids and activity). Set METRICS_TOKEN (16+ characters) and have Prometheus send it as a bearer token.');
+  }
   const app = await NestFactory.create(AppModule.register(config));
   // SIGTERM / SIGINT run Nest's shutdown: running crew runs are aborted through their lock's signal
   // and their locks released once they stop. Supervisors must signal node itself: start
