@@ -120,11 +120,12 @@ export class SseClient extends EventEmitter {
     super();
   }
 
-  static open(port: number, headers: Record<string, string>): Promise<SseClient> {
+  /** Opens `path` (default the crew event stream) with `headers`; resolves once the response head arrived. */
+  static open(port: number, headers: Record<string, string>, path = '/crews/events/stream'): Promise<SseClient> {
     return new Promise((resolve, reject) => {
       const req = get(
         // No keep-alive agent: a socket pooled after the stream ended would hold up the server's close.
-        { host: '127.0.0.1', port, path: '/crews/events/stream', headers: { ...headers, accept: 'text/event-stream' }, agent: false },
+        { host: '127.0.0.1', port, path, headers: { ...headers, accept: 'text/event-stream' }, agent: false },
         (res) => {
           const client = new SseClient(req, res.statusCode ?? 0, String(res.headers['content-type']));
           let buffer = '';

@@ -1,12 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
-import { CoordinationExceptionFilter, CoordinationModule, RateLimitGuard } from '@nest-coordination/core';
+import { CoordinationExceptionFilter, RateLimitGuard } from '@nest-coordination/core';
 import { AuthModule } from './auth/auth.module.js';
 import { DemoAuthGuard } from './auth/demo-auth.guard.js';
 import { CacheStatsModule } from './cache/cache-stats.module.js';
 import { CompaniesModule } from './companies/companies.module.js';
 import { CrewsModule } from './crews/crews.module.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { demoConfigFromEnv, type DemoConfig } from './demo.config.js';
 import { HealthModule } from './health/health.module.js';
 import { DemoValidationPipe } from './http/demo-validation.pipe.js';
@@ -15,6 +16,7 @@ import { CoordinatorModule } from './leader/coordinator.module.js';
 import { HeldLocksModule } from './locks/held-locks.module.js';
 import { ViolationsModule } from './rate-limit/violations.module.js';
 import { ReportsModule } from './reports/reports.module.js';
+import { DemoTelemetryModule } from './telemetry/demo-telemetry.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 
 /**
@@ -33,6 +35,9 @@ import { TasksModule } from './tasks/tasks.module.js';
  * Besides requests: the nightly report (`@Cron` + `@SingletonJob`, once per tick across the
  * fleet) and the `demo-coordinator` leader election (`GET /leader`).
  *
+ * Metrics: `GET /metrics` serves the library's OpenTelemetry metrics for Prometheus, from a meter
+ * provider created with the app (one per app), behind `config.metrics` (DemoTelemetryModule).
+ *
  * @example
  * const app = await NestFactory.create(AppModule.register(demoConfigFromEnv({}))); // memory driver, crews in memory
  */
@@ -40,11 +45,14 @@ import { TasksModule } from './tasks/tasks.module.js';
 export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     const crews = CrewsModule.register(config);
+    const telemetry = DemoTelemetryModule.register(config.metrics);
     return {
       module: AppModule,
       imports: [
-        CoordinationModule.forRoot(config.coordination), ScheduleModule.forRoot(), CompaniesModule, AuthModule, crews, HeldLocksModule, ViolationsModule, TasksModule,
-        CacheStatsModule, HealthModule, ReportsModule.register(config, crews), CoordinatorModule,
+        // CoordinationModule with config.coordination, recording into this app's meter provider (GET /metrics).
+        DemoTelemetryModule.coordination(config, telemetry), ScheduleModule.forRoot(), CompaniesModule, AuthModule, crews, HeldLocksModule, ViolationsModule, TasksModule,
+        CacheStatsModule, HealthModule, ReportsModule.register(config, crews), CoordinatorModule, DashboardModule.register(config, crews),
+        telemetry,
       ],
       providers: [
         // `trust proxy` from TRUSTED_PROXIES: the client address `ip` rate-limit rules count by.

@@ -1,7 +1,8 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger, type MessageEvent } from '@nestjs/common';
+import { Inject, Injectable, Logger, type MessageEvent } from '@nestjs/common';
 import { catchError, connect, endWith, ignoreElements, interval, map, merge, of, takeUntil, type Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import type { StreamsConfig } from '../demo.config.js';
+import { UserStreamSlots } from '../http/user-stream-slots.js';
 import { CrewEventsService } from './crew-events.service.js';
 
 /** Injection token of the demo's `streams` configuration. */
@@ -31,9 +32,11 @@ const STREAM_LOST: MessageEvent = {
 @Injectable()
 export class CrewEventStreams {
   private readonly logger = new Logger('CrewEventStreams');
-  private readonly openByUser = new Map<string, number>();
+  private readonly slots: UserStreamSlots;
 
-  constructor(private readonly events: CrewEventsService, @Inject(STREAMS_CONFIG) private readonly config: StreamsConfig) {}
+  constructor(private readonly events: CrewEventsService, @Inject(STREAMS_CONFIG) private readonly config: StreamsConfig) {
+    this.slots = new UserStreamSlots(config.maxPerUser, 'event streams');
+  }
 
   /**
    * Opens a stream for `user`, holding one of their slots until `closed` (the request's SSE
@@ -42,7 +45,7 @@ export class CrewEventStreams {
    * @throws HttpException 429 when the user already holds `maxPerUser` streams on this instance
    */
   open(user: AuthUser, closed: AbortSignal): Observable<MessageEvent> {
-    this.takeSlot(user.id, closed);
+    this.slots.take(user.id, closed);
     const events = this.events.stream(user.companyId).pipe(
       map((event): MessageEvent => ({
         id: event.id,
@@ -62,25 +65,6 @@ export class CrewEventStreams {
 
   /** Streams `userId` holds open on this instance. */
   openStreams(userId: string): number {
-    return this.openByUser.get(userId) ?? 0;
-  }
-
-  private takeSlot(userId: string, closed: AbortSignal): void {
-    const held = this.openStreams(userId);
-    if (held >= this.config.maxPerUser) {
-      throw new HttpException(
-        { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message: `User "${userId}" already has ${held} open event streams on this instance (the most allowed); close one first` },
-        HttpStatus.TOO_MANY_REQUESTS,
-      );
-    }
-    this.openByUser.set(userId, held + 1);
-    const release = () => {
-      const left = this.openStreams(userId) - 1;
-      if (left > 0) this.openByUser.set(userId, left);
-      else this.openByUser.delete(userId);
-    };
-    // The signal aborts exactly once, on every way the stream ends (also when the client left before it started).
-    if (closed.aborted) release();
-    else closed.addEventListener('abort', release, { once: true });
+    return this.slots.held(userId);
   }
 }

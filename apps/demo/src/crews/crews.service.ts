@@ -31,6 +31,17 @@ export class CrewsService {
     return Promise.all(crews.map(async (crew) => ({ ...crew, runs: await this.store.runs(companyId, crew.id, { limit: RUNS_IN_CREW_LIST }) })));
   }
 
+  /**
+   * The ids of the company's crews, read from the store, not through the cache: no tenant context
+   * needed, so a timer (the dashboard's snapshots) may call it.
+   *
+   * @example
+   * await crews.crewIds('acme'); // ['market-research', 'support-triage']
+   */
+  async crewIds(companyId: string): Promise<string[]> {
+    return (await this.store.list(companyId)).map((crew) => crew.id);
+  }
+
   /** The crew's definition (agents and settings, no runs); throws `NotFoundException` unless `crewId` belongs to `companyId`. */
   async definition(companyId: string, crewId: string): Promise<CrewDefinition> {
     const crew = await this.configs.find(companyId, crewId);
