@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 // Metrics of the Redis connection: command latency, reconnects, breaker state and openings.
 import { CircuitOpenError, LockService, RedisUnavailableError } from '@nest-coordination/core';
-import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
-import { REDIS_DRIVERS, privateServerDriver } from '../support/drivers.js';
+import { REDIS_DRIVERS } from '../support/drivers.js';
 import type { CoordinationCore } from '../support/internals.js';
 import { TestMeters } from '../support/otel-metrics.js';
+import { privateServerPerTest } from '../support/private-server.js';
 import { rejectionOf, until } from '../support/wait.js';
 
 const WAIT = { timeoutMs: 15_000 };
@@ -66,34 +66,24 @@ describe.each(REDIS_DRIVERS)('redis_command_ms on $name', (driver) => {
 });
 
 describe('redis_reconnects_total and the breaker on a private server', () => {
-  let server: RedisServerHandle;
-  let app: BootedModule | undefined;
-
-  beforeEach(async () => {
-    server = await startRedisServer();
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-    await server.stop();
-  });
+  const env = privateServerPerTest();
 
   it('counts a reconnect of the command and the subscriber connection once each is ready again after the server restarts', async () => {
-    app = await bootModule({ ...privateServerDriver(server).options(), health: { pingIntervalMs: 0 } });
+    const app = await env.boot({ health: { pingIntervalMs: 0 } });
     const connection = app.core.connection!;
     const subscriber = connection.subscriber();
     await until(() => subscriber.status === 'ready', { ...WAIT, message: 'subscriber ready' });
-    const reconnects = (role: string) => app!.core.metrics.counter('redis_reconnects_total', { role });
+    const reconnects = (role: string) => app.core.metrics.counter('redis_reconnects_total', { role });
     expect(reconnects('command')).toBe(0);
     expect(reconnects('subscriber')).toBe(0);
 
-    await server.kill();
+    await env.server.kill();
     await until(() => connection.client.status !== 'ready' && subscriber.status !== 'ready', { ...WAIT, message: 'both connections lost' });
     // Attempts against a dead server are no reconnect.
     expect(await rejectionOf(connection.execute('ping', (c) => c.ping()))).toBeInstanceOf(RedisUnavailableError);
     expect(reconnects('command')).toBe(0);
 
-    await server.restart();
+    await env.server.restart();
     await until(() => reconnects('command') === 1 && reconnects('subscriber') === 1, {
       ...WAIT, message: () => `one reconnect per connection (command ${reconnects('command')}, subscriber ${reconnects('subscriber')})`,
     });
@@ -103,8 +93,7 @@ describe('redis_reconnects_total and the breaker on a private server', () => {
 
   it('reports the breaker state as a gauge (0 closed, 1 half-open probe, 2 open) and counts each opening', async () => {
     const openMs = 300;
-    app = await bootModule({
-      ...privateServerDriver(server).options(),
+    const app = await env.boot({
       breaker: { failureThreshold: 2, openMs },
       health: { pingIntervalMs: 0 },
     });
@@ -118,7 +107,7 @@ describe('redis_reconnects_total and the breaker on a private server', () => {
     expect(openings()).toBe(0);
 
     // A paused server times every command out (500 ms): two failures open the breaker.
-    server.pause();
+    env.server.pause();
     await rejectionOf(ping());
     await rejectionOf(ping());
     expect(connection.breaker.state).toBe('open');
@@ -135,7 +124,7 @@ describe('redis_reconnects_total and the breaker on a private server', () => {
     expect(state()).toBe(OPEN);
     expect(openings()).toBe(2);
 
-    server.resume();
+    env.server.resume();
     await until(() => connection.breaker.state === 'half-open', { ...WAIT, message: 'the breaker to let a second probe through' });
     expect(await ping()).toBe('PONG');
     expect(state()).toBe(CLOSED);

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 // Metrics of lock renewals: each automatic renewal, and each one Redis did not answer.
 import { LockLostError, LockService } from '@nest-coordination/core';
-import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
-import { DRIVERS, privateServerDriver } from '../support/drivers.js';
+import { DRIVERS } from '../support/drivers.js';
+import { privateServerPerTest } from '../support/private-server.js';
 import { nextEvent, until } from '../support/wait.js';
 
 const WAIT = { timeoutMs: 15_000 };
@@ -35,24 +35,14 @@ describe.each(DRIVERS)('lock_renewals_total on $name', (driver) => {
 });
 
 describe('lock_renewal_failures_total on a private server', () => {
-  let server: RedisServerHandle;
-  let app: BootedModule | undefined;
-
-  beforeEach(async () => {
-    server = await startRedisServer();
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-    await server.stop();
-  });
+  const env = privateServerPerTest();
 
   it('counts each renewal Redis did not answer, then the lost lock', async () => {
-    app = await bootModule({ ...privateServerDriver(server).options(), health: { pingIntervalMs: 0 } });
+    const app = await env.boot({ health: { pingIntervalMs: 0 } });
     const metrics = app.core.metrics;
     const lock = await app.get(LockService).acquire('unrenewable', { ttlMs: 1_500, tenant: 'acme' });
     const lost = nextEvent(lock.signal, 'abort', { ...WAIT, message: 'the lock to be lost' });
-    await server.kill();
+    await env.server.kill();
     await until(() => metrics.counter('lock_renewal_failures_total', MUTEX) >= 2, { ...WAIT, message: 'two failed renewals' });
     await lost;
     expect(lock.signal.reason).toBeInstanceOf(LockLostError);

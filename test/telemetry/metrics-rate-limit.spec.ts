@@ -3,9 +3,9 @@ import 'reflect-metadata';
 // answered, fallback answers (local limiter, fail-closed) included.
 import { RateLimitService, type RateLimitPolicy } from '@nest-coordination/core';
 import { MAX_ATTRIBUTE_VALUES } from '../../libs/coordination/src/telemetry/tenant-attributes.js';
-import { startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
-import { DRIVERS, privateServerDriver } from '../support/drivers.js';
+import { DRIVERS } from '../support/drivers.js';
+import { privateServerPerTest } from '../support/private-server.js';
 import { until } from '../support/wait.js';
 
 const WAIT = { timeoutMs: 15_000 };
@@ -87,34 +87,22 @@ describe.each(DRIVERS)('rate-limit decisions on $name', (driver) => {
 });
 
 describe('rate-limit fallback answers while Redis is down', () => {
-  let server: RedisServerHandle;
-  let app: BootedModule | undefined;
+  const env = privateServerPerTest();
 
-  beforeEach(async () => {
-    server = await startRedisServer();
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-    await server.stop();
-  });
-
-  async function bootOn(onRedisUnavailable: 'local' | 'fail-closed'): Promise<RateLimitService> {
-    app = await bootModule({
-      ...privateServerDriver(server).options(),
+  async function bootOn(onRedisUnavailable: 'local' | 'fail-closed'): Promise<{ limits: RateLimitService; metrics: BootedModule['core']['metrics'] }> {
+    const app = await env.boot({
       health: { pingIntervalMs: 0 },
       rateLimit: { onRedisUnavailable, heartbeatIntervalMs: 0 },
     });
     const limits = app.get(RateLimitService);
     expect(await limits.consume('ada', { ...API, tenant: 'acme' })).toMatchObject({ allowed: true, source: 'redis' });
-    await server.kill();
-    await until(() => app!.core.connection!.client.status !== 'ready', { ...WAIT, message: 'the connection to be lost' });
-    return limits;
+    await env.server.kill();
+    await until(() => app.core.connection!.client.status !== 'ready', { ...WAIT, message: 'the connection to be lost' });
+    return { limits, metrics: app.core.metrics };
   }
 
   it('counts the local limiter answers by policy and outcome, and each check the failure policy answered', async () => {
-    const limits = await bootOn('local');
-    const { metrics } = app!.core;
+    const { limits, metrics } = await bootOn('local');
     // The local limiter counts afresh: its whole limit (2) is left, then it denies.
     expect(await limits.consume('ada', { ...API, tenant: 'acme' })).toMatchObject({ allowed: true, source: 'local' });
     expect(await limits.consume('ada', { ...API, tenant: 'acme' })).toMatchObject({ allowed: true, source: 'local' });
@@ -128,8 +116,7 @@ describe('rate-limit fallback answers while Redis is down', () => {
   });
 
   it('counts fail-closed answers as denials of the policy', async () => {
-    const limits = await bootOn('fail-closed');
-    const { metrics } = app!.core;
+    const { limits, metrics } = await bootOn('fail-closed');
     expect(await limits.consume('ada', { ...API, tenant: 'acme' })).toMatchObject({ allowed: false, source: 'fail-closed' });
     expect(metrics.counter('ratelimit_denied_total', { policy: 'api', source: 'fail-closed' })).toBe(1);
     expect(metrics.counter('ratelimit_checks_total', { outcome: 'denied', source: 'fail-closed' })).toBe(1);
