@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { CoordinationCore, EventBus, RateLimitService, SessionService, type CoordinationEvent } from '@nest-coordination/core';
+import { CoordinationCore, EventBus, LockService, RateLimitService, SessionService, type CoordinationEvent } from '@nest-coordination/core';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { AppModule } from '../../apps/demo/src/app.module.js';
@@ -234,6 +234,40 @@ describe.each(DEMO_BACKENDS)('demo dashboard: snapshot and live stream ($name)',
       for (const lock of snapshot.locks) expect(lock.fencingToken).toBe(fencingToken);
     }
     expect(snapshots(globex).every((snapshot) => snapshot.companyId === 'globex')).toBe(true);
+  });
+
+  it("shows an attempt queued for a crew's run lock as a waiter of the holder's lock (LockService.inspect), and none once it took the lock", async () => {
+    const locks = app.get(LockService);
+    const metrics = app.get(CoordinationCore).metrics;
+    const key = 'crew-run:support-triage';
+    const shownLock = async () => {
+      const snapshot = (await request(server()).get('/dashboard/snapshot').set(BOB).expect(200)).body as DashboardSnapshot;
+      return snapshot.locks.filter((lock) => lock.key === key);
+    };
+    const contendedBefore = metrics.counter('lock_contended_total', { kind: 'mutex' });
+    const holder = await locks.acquire(key, { tenant: 'acme' });
+    // Fair waiting: the second attempt joins the lock's queue (each attempt is its own owner).
+    const giveUp = new AbortController();
+    const waiting = locks.acquire(key, { tenant: 'acme', waitMs: 30_000, signal: giveUp.signal });
+    waiting.catch(() => undefined);
+    try {
+      await until(() => metrics.counter('lock_contended_total', { kind: 'mutex' }) > contendedBefore, {
+        timeoutMs: 10_000, message: 'the second attempt to join the queue',
+      });
+      expect(await shownLock()).toEqual([expect.objectContaining({ fencingToken: holder.fencingToken, waiters: 1, local: true })]);
+
+      await holder.release();
+      const handedOver = await waiting;
+      expect(handedOver.fencingToken).toBe(holder.fencingToken + 1);
+      expect(await shownLock()).toEqual([expect.objectContaining({ fencingToken: handedOver.fencingToken, waiters: 0 })]);
+      await handedOver.release();
+      expect(await shownLock()).toEqual([]);
+    } finally {
+      // Nothing left waiting or held when an assertion failed first (no-ops otherwise).
+      giveUp.abort();
+      await holder.release().catch(() => undefined);
+      await (await waiting.catch(() => null))?.release().catch(() => undefined);
+    }
   });
 
   it('shares one feed between the clients of a company and stops it when the last one leaves: no snapshot is read for it after', async () => {

@@ -47,10 +47,15 @@ describe.each(REDIS_DRIVERS)('locks on Redis ($name)', (driver) => {
     await contended(one, 1);
     // A's wait-for edge must be in place: B's wait then closes the cycle and must see it at once.
     await until(() => one.store.getWaitEdge(one.keys.waitEdge('_shared', 'A')), { timeoutMs: 10_000, intervalMs: 2, message: "A's wait-for edge" });
+    const deadlocksCounted = (app: LockTestApp) => app.core.metrics.counter('lock_deadlock_total', { kind: 'mutex' });
+    const [oneBefore, twoBefore] = [deadlocksCounted(one), deadlocksCounted(two)];
     const error = await two.locks.acquire('L1', { owner: 'B', waitMs: 25_000 }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(DeadlockError);
     expect((error as DeadlockError).cycle).toEqual(['B', 'A']);
+    // Counted once, by the instance whose waiter was told; A keeps waiting.
+    expect(deadlocksCounted(two)).toBe(twoBefore + 1);
+    expect(deadlocksCounted(one)).toBe(oneBefore);
     await b2.release();
     const a2 = await aWaits;
     expect(a2.owner).toBe('A');
