@@ -6,7 +6,7 @@
 export { CoordinationModule } from './coordination.module.js';
 export type { CoordinationModuleOptions, CoordinationModuleAsyncOptions, CoordinationOptionsFactory } from './coordination-options.js';
 export type {
-  CoreModuleOptions, ConnectionOptions, ReconnectOptions, BreakerOptions, HealthOptions, TenancyOptions, SerializerModuleOptions, RedisNodeAddress,
+  CoreModuleOptions, ConnectionOptions, ReconnectOptions, BreakerOptions, HealthOptions, TenancyOptions, SerializerModuleOptions, RedisNodeAddress, TelemetryOptions,
 } from './options/core-options.interface.js';
 export { DEFAULT_COORDINATION_OPTIONS } from './options/resolve-options.js';
 export { ManualClock, systemClock } from './core/clock.js';
