@@ -53,6 +53,12 @@ export interface MetricDefinition {
   readonly attributes: readonly string[];
   /** Gauges only: how the series of several module instances on one meter provider combine. */
   readonly aggregation?: GaugeAggregation;
+  /**
+   * `'scanned'`: its series name every tenant of the keyspace (a background scan), not the
+   * tenants this process served, so they take no tenant slot (see `telemetry.maxTenantValues`):
+   * they keep a tenant that holds one, and otherwise draw on a budget of this metric's own.
+   */
+  readonly tenants?: 'scanned';
 }
 
 /**
@@ -103,7 +109,7 @@ export const METRIC_CATALOG: readonly MetricDefinition[] = [
   { registryName: 'sessions_limit_rejected_total', name: 'coordination.sessions.limit.rejected', kind: 'counter', unit: '{session}', description: 'Session creations refused by the per-user session limit', attributes: [] },
   { registryName: 'sessions_version_conflicts_total', name: 'coordination.sessions.version.conflicts', kind: 'counter', unit: '{conflict}', description: 'Session saves refused because another write came first', attributes: [] },
   { registryName: 'sessions_errors_total', name: 'coordination.sessions.errors', kind: 'counter', unit: '{error}', description: 'Session failures, by operation (Redis unreachable; decode for an undecodable record)', attributes: ['operation'] },
-  { registryName: 'sessions_active', name: 'coordination.sessions.active', kind: 'gauge', unit: '{session}', description: 'Live sessions of the fleet per tenant, counted by the last prune pass; reported only by the instance that ran it', attributes: ['tenant'], aggregation: 'max' },
+  { registryName: 'sessions_active', name: 'coordination.sessions.active', kind: 'gauge', unit: '{session}', description: 'Live sessions of the fleet per tenant, counted by the last prune pass; reported only by the instance that ran it', attributes: ['tenant'], aggregation: 'max', tenants: 'scanned' },
 
   // --- events
   { registryName: 'events_published_total', name: 'coordination.events.published', kind: 'counter', unit: '{event}', description: 'Library events published, by channel', attributes: ['channel'] },

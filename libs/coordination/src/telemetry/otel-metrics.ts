@@ -1,15 +1,9 @@
 import { metrics } from '@opentelemetry/api';
 import type { HistogramSink, LiveSeries, MetricLabels, MetricsListener, MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { ResolvedTelemetryOptions } from '../options/resolve-options.js';
+import { catalogEntry } from './metric-catalog.js';
 import { ProviderMetrics, type ObservableBinding, type ObservableSource } from './provider-metrics.js';
 import { OTHER_TENANT, TenantAttributePolicy } from './tenant-attributes.js';
-
-/**
- * Series whose tenants take no tenant slot (see TenantAttributePolicy): the prune pass reports
- * `sessions_active` for every tenant of the keyspace, which would fill the slots with whichever
- * tenants it scans first.
- */
-const SLOTLESS_METRICS: ReadonlySet<string> = new Set(['sessions_active']);
 
 /** A binding whose tenant became `_other` without a slot: bound again once more tenants hold slots. */
 interface Rebindable extends ObservableBinding {
@@ -92,7 +86,8 @@ export class OtelMetricsBridge implements ObservableSource {
   private bind(kind: 'counter' | 'gauge', series: LiveSeries): ObservableBinding {
     const shared = this.shared!;
     const instrument = shared.observable(kind, series.name);
-    const claim = !SLOTLESS_METRICS.has(series.name);
+    // A metric whose tenants come from a scan of the keyspace (`tenants: 'scanned'`) claims no tenant slot.
+    const claim = catalogEntry(series.name, kind)?.tenants !== 'scanned';
     const attributes = this.policy!.attributes(series.name, series.labels, claim);
     const binding = { kind, instrument, attributes, key: seriesKey(`${kind}:${series.name}`, attributes), aggregation: shared.aggregation(kind, series.name) };
     if (claim || attributes.tenant !== OTHER_TENANT) return binding;

@@ -62,10 +62,11 @@ export class AttributeValueBudget {
  * - `'none'`: the `tenant` attribute is dropped (series that differed only by tenant add up);
  * - a list: listed tenants keep their value, others are `_other`.
  * `_shared` (data of no tenant) keeps its value except under `'none'`, and costs no slot. A
- * series that does not `claim` a slot (`sessions_active`: its tenants come from a scan of the
- * whole keyspace, not from the tenants this process served) keeps a tenant that holds a slot,
- * and otherwise draws on a budget of `maxTenantValues` tenants of its own metric, so a scan
- * never fills the slots the tenants this process serves would get.
+ * series that does not `claim` a slot (a catalogue entry with `tenants: 'scanned'`, such as
+ * `sessions_active`: its tenants come from a scan of the whole keyspace, not from the tenants
+ * this process served) keeps a tenant that holds a slot, and otherwise draws on a budget of
+ * `maxTenantValues` tenants of its own metric, so a scan never fills the slots the tenants this
+ * process serves would get.
  * Every other label keeps its first MAX_ATTRIBUTE_VALUES values per metric (`values`, shared like
  * `seen`); later ones are `_other`.
  *
