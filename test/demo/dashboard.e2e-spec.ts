@@ -133,6 +133,10 @@ describe.each(DEMO_BACKENDS)('demo dashboard: snapshot and live stream ($name)',
     expect(script.text).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
     const styles = await request(server()).get('/dashboard/dashboard.css').expect(200);
     expect(styles.headers['content-type']).toBe('text/css; charset=utf-8');
+    for (const file of [page, script, styles]) {
+      expect(file.headers['cache-control']).toBe('no-cache');
+      expect(file.headers['x-content-type-options']).toBe('nosniff');
+    }
   });
 
   it('refuses the snapshot and the stream without a valid session, and starts no feed for them', async () => {

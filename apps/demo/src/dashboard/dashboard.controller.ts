@@ -1,11 +1,11 @@
-import { Controller, Get, Header, Req, Sse, SseSignal, type MessageEvent } from '@nestjs/common';
+import { applyDecorators, Controller, Get, Header, Req, Sse, SseSignal, type MessageEvent } from '@nestjs/common';
 import { SkipRateLimit, TenantOptional } from '@nest-coordination/core';
 import type { Observable } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import type { DemoRequest } from '../auth/demo-auth.guard.js';
 import { Public } from '../auth/public.decorator.js';
-import { DashboardAssets, DASHBOARD_FILES } from './dashboard-assets.js';
+import { DashboardAssets, DASHBOARD_FILES, type DashboardFile } from './dashboard-assets.js';
 import { DashboardFeed } from './dashboard-feed.service.js';
 import { DashboardService } from './dashboard.service.js';
 import type { DashboardSnapshot } from './dashboard.types.js';
@@ -15,6 +15,15 @@ import type { DashboardSnapshot } from './dashboard.types.js';
  * inline script, no framing by another site. Data is written with `textContent` anyway.
  */
 const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * A route serving one of the page's files: open to anyone (no login, company or rate limit), with
+ * its content type, revalidated at each load, never sniffed as another type.
+ */
+const PageFile = (file: DashboardFile): MethodDecorator => applyDecorators(
+  Public(), TenantOptional(), SkipRateLimit(),
+  Header('Content-Type', DASHBOARD_FILES[file]), Header('Cache-Control', 'no-cache'), Header('X-Content-Type-Options', 'nosniff'),
+);
 
 /**
  * The live coordination dashboard of the caller's company.
@@ -40,36 +49,21 @@ const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; co
 export class DashboardController {
   constructor(private readonly assets: DashboardAssets, private readonly dashboard: DashboardService, private readonly feed: DashboardFeed) {}
 
-  @Public()
-  @TenantOptional()
-  @SkipRateLimit()
   @Get()
-  @Header('Content-Type', DASHBOARD_FILES['index.html'])
+  @PageFile('index.html')
   @Header('Content-Security-Policy', PAGE_POLICY)
-  @Header('Cache-Control', 'no-cache')
-  @Header('X-Content-Type-Options', 'nosniff')
   page(): string {
     return this.assets.file('index.html');
   }
 
-  @Public()
-  @TenantOptional()
-  @SkipRateLimit()
   @Get('dashboard.js')
-  @Header('Content-Type', DASHBOARD_FILES['dashboard.js'])
-  @Header('Cache-Control', 'no-cache')
-  @Header('X-Content-Type-Options', 'nosniff')
+  @PageFile('dashboard.js')
   script(): string {
     return this.assets.file('dashboard.js');
   }
 
-  @Public()
-  @TenantOptional()
-  @SkipRateLimit()
   @Get('dashboard.css')
-  @Header('Content-Type', DASHBOARD_FILES['dashboard.css'])
-  @Header('Cache-Control', 'no-cache')
-  @Header('X-Content-Type-Options', 'nosniff')
+  @PageFile('dashboard.css')
   styles(): string {
     return this.assets.file('dashboard.css');
   }
