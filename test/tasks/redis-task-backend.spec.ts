@@ -155,9 +155,30 @@ describe('RedisTaskBackend', () => {
     }
   });
 
+  /**
+   * A backend whose stalled check runs every second (tasks of a dead worker found within 1-2 s),
+   * and a way to make a task's worker "die": its job lock goes.
+   */
+  async function stallingBackend(label: string, options: Parameters<typeof resolveTaskOptions>[0] = {}) {
+    const booted = await bootModule({ connection: { url: testRedisUrl() }, prefix: uniquePrefix(label), health: { pingIntervalMs: 0 } });
+    const backend = new RedisTaskBackend(booted.core, resolveTaskOptions({ lockDurationMs: 1_000, stalledIntervalMs: 1_000, ...options }));
+    return {
+      booted,
+      backend,
+      async dropLock(tenant: string, jobId: string): Promise<void> {
+        const [lock] = await scanKeys(booted.core, `${booted.core.options.prefix}:*${tenant}~${jobId}:lock`);
+        await booted.core.connection!.client.del(lock);
+      },
+      async close(): Promise<void> {
+        await backend.close(1_000);
+        await booted.close();
+      },
+    };
+  }
+
   it('puts a task BullMQ fails for stalling too often (maxStalledCount) into the failed view', async () => {
-    const booted = await bootModule({ connection: { url: testRedisUrl() }, prefix: uniquePrefix('taskstall'), health: { pingIntervalMs: 0 } });
-    const backend = new RedisTaskBackend(booted.core, resolveTaskOptions({ lockDurationMs: 1_000, stalledIntervalMs: 1_000, maxStalledCount: 0 }));
+    const stalling = await stallingBackend('taskstall', { maxStalledCount: 0 });
+    const { backend } = stalling;
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let runs = 0;
@@ -169,21 +190,19 @@ describe('RedisTaskBackend', () => {
       });
       await until(() => runs === 1, { timeoutMs: WAIT_MS, message: 'the task to start' });
       // Its worker "dies": the lock goes, so the stalled check finds the task and fails it on its next fetch.
-      const [lock] = await scanKeys(booted.core, `${booted.core.options.prefix}:*acme~stuck:lock`);
-      await booted.core.connection!.client.del(lock);
+      await stalling.dropLock('acme', 'stuck');
       expect(await backend.waitFor('mail', 'acme', 'stuck', WAIT_MS)).toMatchObject({ state: 'failed', failedReason: 'job stalled more than allowable limit' });
       await until(async () => (await backend.failed('mail', 'acme', { offset: 0, limit: 10 })).length === 1, { timeoutMs: WAIT_MS, message: 'the failed view to show it' });
       expect(runs).toBe(1);
     } finally {
       release();
-      await backend.close(1_000);
-      await booted.close();
+      await stalling.close();
     }
   });
 
   it("takes a stalled task out of its tenant's waiting set when it runs again (the dead worker's removal may never have arrived)", async () => {
-    const booted = await bootModule({ connection: { url: testRedisUrl() }, prefix: uniquePrefix('taskrestall'), health: { pingIntervalMs: 0 } });
-    const backend = new RedisTaskBackend(booted.core, resolveTaskOptions({ lockDurationMs: 1_000, stalledIntervalMs: 1_000 }));
+    const stalling = await stallingBackend('taskrestall');
+    const { booted, backend } = stalling;
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let runs = 0;
@@ -200,15 +219,13 @@ describe('RedisTaskBackend', () => {
       // the entry is back, and the lock goes, so the stalled check hands the task to the next fetch.
       const waiting = new TaskKeys(booted.core.keys).ofTenant('acme', 'mail').waiting;
       await booted.core.connection!.client.zadd(waiting, Date.now(), 'stuck');
-      const [lock] = await scanKeys(booted.core, `${booted.core.options.prefix}:*acme~stuck:lock`);
-      await booted.core.connection!.client.del(lock);
+      await stalling.dropLock('acme', 'stuck');
       expect(await backend.waitFor('mail', 'acme', 'stuck', WAIT_MS)).toMatchObject({ state: 'completed' });
       expect(runs).toBe(2);
       await until(async () => (await backend.depth('mail', 'acme')) === 0, { timeoutMs: WAIT_MS, message: 'the run after the stall to leave the waiting set' });
     } finally {
       release();
-      await backend.close(1_000);
-      await booted.close();
+      await stalling.close();
     }
   });
 
