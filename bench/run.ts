@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <substring>...]`: runs every benchmark group (or those whose name
  * contains one of the substrings, case-insensitive) against one private redis-server,
- * prints a table per group and appends the results to bench/RESULTS.md.
+ * prints a table per group (speed, and per op: bytes to / from Redis, node and Redis CPU µs)
+ * and appends the results to bench/RESULTS.md.
  *
  * Env: BENCH_SECONDS (measured seconds per case, default 3), BENCH_CONCURRENCY (default 50),
  * BENCH_WARMUP_SECONDS (default 0.5), BENCH_REDIS_URL (use this server instead; it is FLUSHALLed),
@@ -11,7 +12,7 @@ import { resolve } from 'node:path';
 import { suites } from './cases/index.js';
 import type { BenchCase, BenchGroupOptions } from './harness/types.js';
 import { openBenchRedis } from './harness/redis.js';
-import { runGroup, settingsFromEnv } from './harness/runner.js';
+import { checkGroupOptions, runGroup, settingsFromEnv } from './harness/runner.js';
 import { appendResults, renderGroup, renderRunHeader } from './harness/report.js';
 
 interface Group {
@@ -36,6 +37,7 @@ function collectGroups(): Group[] {
     for (const options of suite.groups ?? []) {
       const group = groups.get(options.name);
       if (!group) throw new Error(`group options for "${options.name}", which has no cases`);
+      checkGroupOptions(options);
       group.options = options;
     }
   }
@@ -69,9 +71,9 @@ async function main(): Promise<void> {
     for (const group of selected) {
       console.log(`${group.name}`);
       const ctx = { redisUrl: redis.url, redisHost: redis.host, redisPort: redis.port };
-      const stats = await runGroup(group.cases, group.options, settings, ctx, () => redis.flushAll());
+      const runs = await runGroup(group.cases, group.options, settings, ctx, redis);
       const concurrency = group.options?.concurrency ?? settings.concurrency;
-      const section = renderGroup(group.name, group.cases, stats, group.options, concurrency);
+      const section = renderGroup(group.name, group.cases, runs, group.options, concurrency);
       console.log(`\n${section.text}\n`);
       sections.push(section.text);
       missed += section.missed;

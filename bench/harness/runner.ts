@@ -1,5 +1,6 @@
 import type { BenchCase, BenchContext, BenchGroupOptions, CaseInstance } from './types.js';
-import { summarize, type CaseStats, type PassResult } from './stats.js';
+import type { BenchRedis } from './redis.js';
+import { summarize, type CaseStats, type PassCost, type PassResult } from './stats.js';
 
 export interface RunSettings {
   /** Measured seconds per case, split evenly over the passes. */
@@ -89,8 +90,33 @@ async function drive(instance: CaseInstance, load: Load, counter: { next: number
   return result;
 }
 
+/** What the runner needs of the run's redis-server: a flush before each pass, its counters. */
+export type PassRedis = Pick<BenchRedis, 'flushAll' | 'counters' | 'counterRequestBytes'>;
+
+/**
+ * Measures the cost of the window from this call to the returned function's: Redis bytes in
+ * and out and Redis CPU (INFO deltas, whatever every client did meanwhile: the case's ops and
+ * its own background traffic such as idle connections' pings, which thus count as its cost),
+ * minus the bytes of the harness's own INFO calls (the closing request, the opening reply; their
+ * Redis CPU stays in); and this process's CPU (`process.cpuUsage()`).
+ */
+async function openCostWindow(redis: PassRedis): Promise<() => Promise<PassCost>> {
+  const redisBefore = await redis.counters();
+  const nodeBefore = process.cpuUsage();
+  return async () => {
+    const node = process.cpuUsage(nodeBefore);
+    const redisAfter = await redis.counters();
+    return {
+      bytesIn: redisAfter.netInBytes - redisBefore.netInBytes - redis.counterRequestBytes,
+      bytesOut: redisAfter.netOutBytes - redisBefore.netOutBytes - redisBefore.replyBytes,
+      nodeUs: node.user + node.system,
+      redisUs: redisAfter.cpuUs - redisBefore.cpuUs,
+    };
+  };
+}
+
 /** setup → warm-up → measured run → teardown, for one case in one pass. */
-async function runPass(benchCase: BenchCase, ctx: BenchContext, measured: Load, warmup: Load): Promise<PassResult> {
+async function runPass(benchCase: BenchCase, ctx: BenchContext, measured: Load, warmup: Load, redis: PassRedis): Promise<PassResult> {
   let instance: CaseInstance;
   try {
     instance = await benchCase.setup(ctx);
@@ -101,20 +127,40 @@ async function runPass(benchCase: BenchCase, ctx: BenchContext, measured: Load, 
   try {
     const counter = { next: 0 };
     await drive(instance, warmup, counter);
-    return await drive(instance, measured, counter);
+    const closeCostWindow = await openCostWindow(redis);
+    const result = await drive(instance, measured, counter);
+    result.cost = await closeCostWindow();
+    return result;
   } finally {
     await instance.teardown().catch((err) => console.warn(`  teardown of ${benchCase.name} failed:`, err));
   }
 }
 
-/** Runs every case of one group, PASSES times in alternating order; returns stats by case name. */
+/**
+ * Checks a group's options before anything runs: `count`, `repeat` and `concurrency`, where
+ * given, must be positive integers. Throws naming the group and the option.
+ */
+export function checkGroupOptions(options: BenchGroupOptions): void {
+  for (const key of ['count', 'repeat', 'concurrency'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      throw new Error(`group "${options.name}": ${key} must be a positive integer, got ${value}`);
+    }
+  }
+}
+
+/**
+ * Runs every case of one group, PASSES times in alternating order, the whole of that `repeat`
+ * times (default once); returns, by case name, the stats of each run in run order (run i of
+ * every case measured side by side, so ratios can pair them).
+ */
 export async function runGroup(
   cases: BenchCase[],
   options: BenchGroupOptions | undefined,
   settings: RunSettings,
   ctx: Omit<BenchContext, 'concurrency'>,
-  beforeEachPass: () => Promise<void>,
-): Promise<Map<string, CaseStats>> {
+  redis: PassRedis,
+): Promise<Map<string, CaseStats[]>> {
   const concurrency = options?.concurrency ?? settings.concurrency;
   const measured: Load = options?.count
     ? { concurrency, count: Math.ceil(options.count / PASSES) }
@@ -122,17 +168,23 @@ export async function runGroup(
   const warmup: Load = options?.count
     ? { concurrency, count: Math.max(concurrency, Math.ceil(options.count / 10)) }
     : { concurrency, seconds: settings.warmupSeconds };
+  const repeat = options?.repeat ?? 1;
 
-  const passes = new Map<string, PassResult[]>(cases.map((c) => [c.name, []]));
-  for (let pass = 0; pass < PASSES; pass++) {
-    const order = pass % 2 === 0 ? cases : [...cases].reverse();
-    for (const benchCase of order) {
-      await beforeEachPass();
-      const result = await runPass(benchCase, { ...ctx, concurrency }, measured, warmup);
-      passes.get(benchCase.name)!.push(result);
-      const rate = result.seconds > 0 ? Math.round(result.ops / result.seconds) : 0;
-      console.log(`  pass ${pass + 1}/${PASSES}  ${benchCase.name}: ${rate} ops/s, ${result.errors} errors`);
+  const runs = new Map<string, CaseStats[]>(cases.map((c) => [c.name, []]));
+  for (let run = 0; run < repeat; run++) {
+    const passes = new Map<string, PassResult[]>(cases.map((c) => [c.name, []]));
+    for (let pass = 0; pass < PASSES; pass++) {
+      const order = pass % 2 === 0 ? cases : [...cases].reverse();
+      for (const benchCase of order) {
+        await redis.flushAll();
+        const result = await runPass(benchCase, { ...ctx, concurrency }, measured, warmup, redis);
+        passes.get(benchCase.name)!.push(result);
+        const rate = result.seconds > 0 ? Math.round(result.ops / result.seconds) : 0;
+        const runLabel = repeat > 1 ? `run ${run + 1}/${repeat}  ` : '';
+        console.log(`  ${runLabel}pass ${pass + 1}/${PASSES}  ${benchCase.name}: ${rate} ops/s, ${result.errors} errors`);
+      }
     }
+    for (const [name, results] of passes) runs.get(name)!.push(summarize(results));
   }
-  return new Map([...passes].map(([name, results]) => [name, summarize(results)]));
+  return runs;
 }

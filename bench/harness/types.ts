@@ -27,16 +27,30 @@ export interface BenchCase {
   setup(ctx: BenchContext): Promise<CaseInstance>;
 }
 
-/** `ops`: higher ops/s is better. `p50` / `p99`: lower latency is better. */
-export type BenchMetric = 'ops' | 'p50' | 'p99';
+/**
+ * `ops`: higher ops/s is better. Lower is better for the rest: `p50` / `p99` latency,
+ * `bytesIn` / `bytesOut` (bytes clients sent to / received from Redis per op, from INFO stats),
+ * `nodeUs` (this process's CPU µs per op), `redisUs` (redis-server CPU µs per op, from INFO cpu).
+ */
+export type BenchMetric = 'ops' | 'p50' | 'p99' | 'bytesIn' | 'bytesOut' | 'nodeUs' | 'redisUs';
 
-/** "case is at least `atLeast`× better than `versus` on `metric`" (ratio > 1 = better). */
-export interface BenchTarget {
+interface TargetBase {
   case: string;
   versus: string;
-  atLeast: number;
+  /** Default 'ops'. */
   metric?: BenchMetric;
 }
+
+/**
+ * A goal for a group, printed MET or MISSED. Either `atLeast`: "case is at least `atLeast`×
+ * better than `versus` on `metric`" (the ratio of the "vs baseline" column, > 1 = better), or
+ * `atMost`: "case's figure ≤ `atMost` × versus's figure", for costs (bytes, µs, latency).
+ *
+ * @example
+ * { case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 } // ops/s ≥ 1.2× theirs
+ * { case: 'ours', versus: 'raw floor', metric: 'bytesIn', atMost: 2 } // B/op in ≤ 2× the floor's
+ */
+export type BenchTarget = TargetBase & ({ atLeast: number; atMost?: never } | { atMost: number; atLeast?: never });
 
 /** Optional settings for a group, matched to cases by `name`. */
 export interface BenchGroupOptions {
@@ -45,8 +59,14 @@ export interface BenchGroupOptions {
   metric?: BenchMetric;
   /** Ops in flight; default BENCH_CONCURRENCY or 50. */
   concurrency?: number;
-  /** Measure a fixed number of ops per case (split over the two passes) instead of a duration. */
+  /** Measure a fixed number of ops per case (split over the two passes) instead of a duration; a positive integer. */
   count?: number;
+  /**
+   * Run the group's passes this many times and report, per case, the median of the runs'
+   * results (each figure separately), and as ratios and target figures the median of the
+   * per-run ratios; for noisy groups. A positive integer, default 1.
+   */
+  repeat?: number;
   targets?: BenchTarget[];
 }
 
