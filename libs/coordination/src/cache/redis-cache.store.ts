@@ -1,4 +1,5 @@
-import { Cluster, type Redis } from 'ioredis';
+import { type Cluster, type Redis } from 'ioredis';
+import { isClusterClient } from '../connection/is-cluster.js';
 import type { RedisClient } from '../connection/redis-client.factory.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import type { CacheLease, CacheStore, CacheStoreEntry } from './cache-store.interface.js';
@@ -44,7 +45,7 @@ export class RedisCacheStore implements CacheStore {
   private readonly cluster: boolean;
 
   constructor(private readonly connection: RedisConnection) {
-    this.cluster = connection.client instanceof Cluster;
+    this.cluster = isClusterClient(connection.client);
   }
 
   get(key: string): Promise<string | null> {

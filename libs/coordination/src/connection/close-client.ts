@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis';
+import { isClusterClient } from './is-cluster.js';
 import type { RedisClient } from './redis-client.factory.js';
 
 /**
@@ -28,7 +28,7 @@ export async function closeClient(client: RedisClient): Promise<void> {
   client.disconnect();
   // A standalone client disconnected while waiting to reconnect has no socket and no timer
   // left, and never emits `end`: nothing to wait for. A Cluster always ends.
-  if (client instanceof Cluster || !wasReconnecting) await settlesWithin(ended, END_TIMEOUT_MS);
+  if (isClusterClient(client) || !wasReconnecting) await settlesWithin(ended, END_TIMEOUT_MS);
 }
 
 /**

@@ -56,16 +56,46 @@ export class CommandExecutor {
    * Errors name the public operation the script serves (see script-operations.ts).
    */
   runScript<T>(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
-    return this.run(script, (client) => evalScript<T>(client, script, keys, args));
+    const admission = this.breaker.admit();
+    if (admission !== Admission.Pass || this.meter.timingCommands || (this.health.everReady && this.client.status !== 'ready')) {
+      return this.admitted(script, (client) => evalScript<T>(client, script, keys, args), admission);
+    }
+    // The hot path of every script call of every capability: no async wrapper (NOSCRIPT is
+    // handled on rejection), and the key and argument arrays handed to ioredis as they are (it
+    // flattens them into the command once) instead of spread into a copy.
+    let pending: Promise<unknown>;
+    try {
+      pending = (this.client as unknown as ScriptCalls).evalsha(script.sha, keys.length, keys, args);
+    } catch (error) {
+      return Promise.reject(this.failure(script, error));
+    }
+    return pending.then(this.passed, (error: unknown) => this.scriptFailed(script, keys, args, error)) as Promise<T>;
+  }
+
+  /** A script call of the hot path failed: EVAL once after a NOSCRIPT (a restarted or new node), else the usual failure. */
+  private scriptFailed(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>, error: unknown): Promise<unknown> {
+    if (!isNoScript(error)) return Promise.reject(this.failure(script, error));
+    let pending: Promise<unknown>;
+    try {
+      pending = (this.client as unknown as ScriptCalls).eval(script.lua, keys.length, keys, args);
+    } catch (evalError) {
+      return Promise.reject(this.failure(script, evalError));
+    }
+    return pending.then(this.passed, (evalError: unknown) => Promise.reject(this.failure(script, evalError)));
+  }
+
+  /** `operation` is a name, or a script whose public operation is looked up only if the call fails. */
+  private run<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.admitted(operation, fn, this.breaker.admit());
   }
 
   /**
-   * `operation` is a name, or a script whose public operation is looked up only if the call fails.
-   * The common case (breaker closed, connection ready) chains one `then` on the command's own
-   * promise instead of wrapping it in an async function: it runs on every call of every capability.
+   * run() once the breaker has answered `admission` (admit() is called once per call: a probe
+   * admission changes its state). The common case (breaker closed, connection ready) chains one
+   * `then` on the command's own promise instead of wrapping it in an async function: it runs on
+   * every call of every capability.
    */
-  private run<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    const admission = this.breaker.admit();
+  private admitted<T>(operation: string | LuaScript, fn: (client: RedisClient) => Promise<T>, admission: Admission): Promise<T> {
     if (admission !== Admission.Pass || (this.health.everReady && this.client.status !== 'ready')) {
       return this.runGuarded(operation, fn, admission);
     }
@@ -157,7 +187,16 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
-/** EVALSHA `script` on `client`, loading it with EVAL when the node does not know it yet. */
+/**
+ * ioredis flattens nested arrays of a command's arguments (`Command` runs `args.flat()`), so keys
+ * and arguments go in as arrays; its typings only list the spread form.
+ */
+interface ScriptCalls {
+  evalsha(sha: string, numKeys: number, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown>;
+  eval(lua: string, numKeys: number, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown>;
+}
+
+/** EVALSHA `script` on `client`, loading it with EVAL when the node does not know it yet (the guarded and timed paths). */
 async function evalScript<T>(
   client: RedisClient,
   script: LuaScript,
@@ -165,9 +204,9 @@ async function evalScript<T>(
   args: ReadonlyArray<string | number | Buffer>,
 ): Promise<T> {
   try {
-    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+    return (await (client as unknown as ScriptCalls).evalsha(script.sha, keys.length, keys, args)) as T;
   } catch (error) {
     if (!isNoScript(error)) throw error;
-    return (await client.eval(script.lua, keys.length, ...keys, ...args)) as T;
+    return (await (client as unknown as ScriptCalls).eval(script.lua, keys.length, keys, args)) as T;
   }
 }

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { isClusterClient } from './is-cluster.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { backoffDelay } from './backoff.js';
 
@@ -19,13 +20,17 @@ export type ClientRole = 'command' | 'subscriber' | 'blocking' | 'queue';
 const isWaitingRole = (role: ClientRole): boolean => role === 'blocking' || role === 'queue';
 
 /**
- * The topology the connection options describe.
+ * The topology the connection options describe. A client of the user's is a cluster when
+ * ioredis says so (`isCluster`, set by both of its client classes): `instanceof Cluster` alone
+ * misses a Cluster from another copy of ioredis (the application's own), and a cluster taken
+ * for a standalone server would get scripts whose keys are not all declared.
  *
  * @example
  * topologyOf({ cluster: [{ host: '127.0.0.1', port: 7000 }] }); // 'cluster'
  */
 export function topologyOf(connection: ResolvedCoordinationOptions['connection']): Topology {
-  if (connection.cluster || connection.client instanceof Cluster) return 'cluster';
+  const { client } = connection;
+  if (connection.cluster || isClusterClient(client)) return 'cluster';
   return connection.sentinels ? 'sentinel' : 'standalone';
 }
 
@@ -73,7 +78,7 @@ function duplicateOptions(role: ClientRole, cluster: boolean): RedisOptions {
  */
 export function createRedisClient(options: ResolvedCoordinationOptions, role: ClientRole): RedisClient {
   const c = options.connection;
-  if (c.client instanceof Cluster) return c.client.duplicate([], { redisOptions: duplicateOptions(role, true) });
+  if (isClusterClient(c.client)) return c.client.duplicate([], { redisOptions: duplicateOptions(role, true) });
   if (c.client) return c.client.duplicate(duplicateOptions(role, false));
   const { baseDelayMs, maxDelayMs } = options.reconnect;
   const retryStrategy = (times: number) => backoffDelay(times, baseDelayMs, maxDelayMs);

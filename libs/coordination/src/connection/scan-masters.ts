@@ -1,4 +1,5 @@
-import { Cluster, type Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
+import { isClusterClient } from './is-cluster.js';
 import type { RedisClient } from './redis-client.factory.js';
 import type { RedisConnection } from './redis-connection.js';
 
@@ -14,7 +15,7 @@ const SCAN_COUNT = 500;
  * const nodes = masterNodes(connection.client); // [Redis, Redis, Redis] on a 3-master cluster
  */
 export function masterNodes(client: RedisClient): Redis[] {
-  if (!(client instanceof Cluster)) return [client];
+  if (!isClusterClient(client)) return [client];
   const nodes = client.nodes('master');
   if (nodes.length === 0) throw new Error('CLUSTERDOWN no master node known to the client');
   return nodes;

@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis';
+import { isClusterClient } from '../connection/is-cluster.js';
 import type { RedisClient } from '../connection/redis-client.factory.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import {
@@ -63,12 +63,12 @@ interface NodeInfo {
 // Memory is per node: on a cluster one full master rejects writes while the total looks fine,
 // so every master is asked and the fullest one reported.
 async function nodeInfos(client: RedisClient): Promise<NodeInfo[]> {
-  const targets = client instanceof Cluster ? client.nodes('master') : [client];
+  const targets = isClusterClient(client) ? client.nodes('master') : [client];
   return Promise.all(
     targets.map(async (node) => {
       const [replication, memory] = await Promise.all([node.info('replication'), node.info('memory')]);
       const fields = { ...parseRedisInfo(replication), ...parseRedisInfo(memory) };
-      return client instanceof Cluster ? { fields, address: `${node.options.host}:${node.options.port}` } : { fields };
+      return isClusterClient(client) ? { fields, address: `${node.options.host}:${node.options.port}` } : { fields };
     }),
   );
 }

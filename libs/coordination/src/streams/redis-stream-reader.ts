@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
+import { isClusterClient } from '../connection/is-cluster.js';
 import type { RedisClient } from '../connection/redis-client.factory.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { isTransportError } from '../connection/redis-errors.js';
@@ -189,7 +189,7 @@ type XReadGroupReply = Array<[stream: string, entries: EntryReply[]]> | null;
  * connect() rejects without ending it), so it never emits `end` and its queued commands hang.
  */
 async function startupNodesKnown(client: RedisClient): Promise<void> {
-  if (!(client instanceof Cluster) || client.status !== 'connecting' || client.nodes('all').length > 0) return;
+  if (!isClusterClient(client) || client.status !== 'connecting' || client.nodes('all').length > 0) return;
   const stop = new AbortController();
   await Promise.race([
     once(client, '+node', { signal: stop.signal }),

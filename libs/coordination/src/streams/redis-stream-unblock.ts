@@ -1,5 +1,6 @@
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, type Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
+import { isClusterClient } from '../connection/is-cluster.js';
 import type { RedisClient } from '../connection/redis-client.factory.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 
@@ -67,7 +68,7 @@ export async function unblockRead(connection: RedisConnection, blockedOn: Promis
 }
 
 function sendUnblock(client: RedisClient, on: BlockedOn): Promise<unknown> {
-  if (!(client instanceof Cluster)) return client.call('CLIENT', 'UNBLOCK', on.id, 'TIMEOUT');
+  if (!isClusterClient(client)) return client.call('CLIENT', 'UNBLOCK', on.id, 'TIMEOUT');
   const node = client.nodes('master').find((redis) => nodeKey(redis) === on.node);
   if (!node) return Promise.reject(new Error(`no connection to node ${on.node}`));
   return node.call('CLIENT', 'UNBLOCK', on.id, 'TIMEOUT');
@@ -75,7 +76,7 @@ function sendUnblock(client: RedisClient, on: BlockedOn): Promise<unknown> {
 
 /** The connection a read of `key` goes to: the client itself, or a Cluster's master for the key's slot. */
 function servingConnection(client: RedisClient, key: string): { redis: Redis; node?: string } | undefined {
-  if (!(client instanceof Cluster)) return { redis: client };
+  if (!isClusterClient(client)) return { redis: client };
   const node = client.slots[calculateSlot(key)]?.[0];
   const redis = node === undefined ? undefined : client.nodes('master').find((candidate) => nodeKey(candidate) === node);
   return redis && { redis, node };
