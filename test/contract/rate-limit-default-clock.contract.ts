@@ -45,7 +45,7 @@ export function describeRateLimitDefaultClockContract(driver: DriverCase): void 
         const tenant = 'ttl';
         const started = performance.now();
         const result = await h.service.consume(k, { limit: 3, windowMs: DAY, algorithm, tenant });
-        const pattern = core.keys.pattern(tenant, 'ratelimit', k);
+        const pattern = core.keys.pattern(tenant, 'rl', k);
         const keys = await scanKeys(core, pattern);
         expect(keys.length).toBeGreaterThan(0);
         for (const counterKey of keys) {

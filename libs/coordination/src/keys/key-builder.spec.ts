@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Cluster, Redis } from 'ioredis';
 import { testClusterNodes, testRedisUrl } from '../../../../test/harness/env.js';
 import { uniquePrefix } from '../../../../test/support/drivers.js';
-import { KeyBuilder, SHARED_TENANT, decodeId, encodeId, escapeGlob, isTenantId, kindOf } from './key-builder.js';
+import { KeyBuilder, SHARED_TENANT, decodeId, encodeId, escapeGlob, isTenantId, keyTail, kindOf } from './key-builder.js';
 
 // --- Redis glob semantics (stringmatchlen in util.c), on the UTF-8 bytes Redis stores -------
 
@@ -139,6 +139,19 @@ describe('KeyBuilder properties', () => {
         expect(tag(withSuffix)).toBe(tag(key));
         expect(withSuffix).toBe(`${key}:fence`);
         expect(key.startsWith(keys.namespace(tenant, cap))).toBe(true);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('key(..., tail(options), part) is key(..., options with part appended to its parts), and the tail alone is key(..., options)', () => {
+    const options = fc.record({ suffix: fc.constantFrom('fw', 'queue', 'a-1'), parts: fc.array(anyResource, { maxLength: 3 }) }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(tenantId, capability, anyResource, options, anyResource, (tenant, cap, resource, o, part) => {
+        const tail = keys.tail(o);
+        expect(keys.key(tenant, cap, resource, tail, part)).toBe(keys.key(tenant, cap, resource, { ...o, parts: [...(o.parts ?? []), part] }));
+        expect(keys.key(tenant, cap, resource, tail)).toBe(keys.key(tenant, cap, resource, o));
+        expect(keyTail(o)).toBe(tail);
       }),
       { numRuns: 1_000 },
     );

@@ -168,6 +168,12 @@ export interface KeyOptions {
 }
 
 /**
+ * A key's tail after the hash tag (`:<suffix>[:<part>...]`), validated and encoded once by
+ * {@link KeyBuilder.tail} for hot paths that build many keys ending alike (e.g. one per policy).
+ */
+export type KeyTail = string & { readonly __keyTail: true };
+
+/**
  * The only place keys are built: `<prefix>:<tenant>:<capability>:{<resource>}[:<suffix>][:<part>...]`.
  * The hash tag wraps the resource so that every key of one resource lives in one
  * cluster slot (one Lua script can touch them all) while resources spread over the cluster.
@@ -188,12 +194,36 @@ export class KeyBuilder {
     }
   }
 
-  /** The full key of a resource. The resource id is encoded, so any string is safe. */
-  key(tenant: string, capability: string, resource: string, options: KeyOptions = {}): string {
-    let key = `${this.namespace(tenant, capability)}{${tagOf(encodeId(resource))}}`;
-    if (options.suffix !== undefined) key += `:${this.segment(options.suffix, 'suffix')}`;
-    if (options.parts) for (const part of options.parts) key += `:${encodeId(part)}`;
-    return key;
+  /**
+   * The full key of a resource. The resource id is encoded, so any string is safe.
+   *
+   * @example
+   * keys.key('acme', 'lock', 'invoice:42', { suffix: 'fence' }); // coord:acme:lock:{invoice%3a42}:fence
+   */
+  key(tenant: string, capability: string, resource: string, options?: KeyOptions): string;
+  /**
+   * The hot paths' form: a tail built once with {@link KeyBuilder.tail}, then `part` (encoded)
+   * after it, as if it were the last of the tail's `parts`.
+   *
+   * @example
+   * const tail = keys.tail({ suffix: 'fw', parts: ['per-user'] }); // once
+   * keys.key('acme', 'rl', 'user:1', tail);          // coord:acme:rl:{user%3a1}:fw:per-user
+   * keys.key('acme', 'rl', '@acme', tail, 'user:1'); // coord:acme:rl:{@acme}:fw:per-user:user%3a1
+   */
+  key(tenant: string, capability: string, resource: string, tail: KeyTail, part?: string): string;
+  key(tenant: string, capability: string, resource: string, options: KeyOptions | KeyTail = {}, part?: string): string {
+    const key = `${this.namespace(tenant, capability)}{${tagOf(encodeId(resource))}}${typeof options === 'string' ? options : keyTail(options)}`;
+    return part === undefined ? key : `${key}:${encodeId(part)}`;
+  }
+
+  /**
+   * `:<suffix>[:<part>...]` of `options`, validated and encoded: build it once to reuse it with key().
+   *
+   * @example
+   * keys.key('acme', 'rl', 'user:1', keys.tail({ suffix: 'fw' })); // coord:acme:rl:{user%3a1}:fw
+   */
+  tail(options: KeyOptions): KeyTail {
+    return keyTail(options);
   }
 
   /** `<prefix>:<tenant>:<capability>:` — every key of one capability of one tenant starts with it. */
@@ -201,7 +231,7 @@ export class KeyBuilder {
     // Validated once per tenant and capability: every call of every capability builds keys here.
     let byTenant = this.namespaces.get(capability);
     if (byTenant === undefined) {
-      this.segment(capability, 'capability');
+      segment(capability, 'capability');
       this.namespaces.set(capability, (byTenant = new Map()));
     }
     let namespace = byTenant.get(tenant);
@@ -231,8 +261,23 @@ export class KeyBuilder {
     return escapeGlob(this.namespace(tenant, capability)) + globOf(nameGlob);
   }
 
-  private segment(value: string, what: string): string {
-    if (!SEGMENT.test(value)) throw new InvalidKeyError(what, `${JSON.stringify(value)} must match ${SEGMENT}`);
-    return value;
-  }
+}
+
+/**
+ * {@link KeyBuilder.tail} without a builder (a tail does not depend on the prefix), for values
+ * computed once outside any builder, e.g. a normalized rate-limit policy's counter key tail.
+ *
+ * @example
+ * keys.key('acme', 'rl', 'user:1', keyTail({ suffix: 'fw', parts: ['per-user'] })); // coord:acme:rl:{user%3a1}:fw:per-user
+ */
+export function keyTail(options: KeyOptions): KeyTail {
+  let tail = '';
+  if (options.suffix !== undefined) tail += `:${segment(options.suffix, 'suffix')}`;
+  if (options.parts) for (const part of options.parts) tail += `:${encodeId(part)}`;
+  return tail as KeyTail;
+}
+
+function segment(value: string, what: string): string {
+  if (!SEGMENT.test(value)) throw new InvalidKeyError(what, `${JSON.stringify(value)} must match ${SEGMENT}`);
+  return value;
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { CoordinationCore } from '../core/coordination-core.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
-import type { NormalizedPolicy } from './rate-limit-policy.js';
+import { resizePolicy, type NormalizedPolicy } from './rate-limit-policy.js';
 import type { StoreCheckResult } from './rate-limit-store.interface.js';
 import type { ResolvedRateLimitOptions } from './rate-limit.options.js';
 
@@ -124,11 +124,11 @@ export class LocalFallback {
   private shareOf(policy: NormalizedPolicy, instances: number, cost: number): NormalizedPolicy {
     let share = this.shares.get(policy);
     if (!share) {
-      share = Object.freeze({ ...policy, limit: Math.ceil(policy.limit / instances), burst: Math.ceil(policy.burst / instances) });
+      share = resizePolicy(policy, Math.ceil(policy.limit / instances), Math.ceil(policy.burst / instances));
       this.shares.set(policy, share);
     }
     // Rare: a call costing more than the share (the stores' arithmetic assumes cost <= capacity).
-    if (share.limit < cost || share.burst < cost) return Object.freeze({ ...share, limit: Math.max(share.limit, cost), burst: Math.max(share.burst, cost) });
+    if (share.limit < cost || share.burst < cost) return resizePolicy(share, Math.max(share.limit, cost), Math.max(share.burst, cost));
     return share;
   }
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { checkObject } from '../errors/check-object.js';
+import { keyTail, type KeyTail } from '../keys/key-builder.js';
 import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithm, type RateLimitPolicy } from './rate-limit.types.js';
 
 /** Algorithm codes as the Lua scripts and the memory store know them (ALGO[code]). */
@@ -11,6 +12,15 @@ export const ALGORITHM_CODE: Readonly<Record<RateLimitAlgorithm, number>> = {
   gcra: 5,
 };
 
+/** The algorithm's segment of a counter key (see RateLimitService): its data type differs, so it names the counter. */
+export const ALGORITHM_SEGMENT: Readonly<Record<RateLimitAlgorithm, string>> = {
+  'sliding-window': 'sw',
+  'sliding-window-approx': 'swa',
+  'fixed-window': 'fw',
+  'token-bucket': 'tb',
+  gcra: 'gcra',
+};
+
 /** Windows above 400 days are almost certainly a unit mistake (seconds passed as ms × 1000). */
 const MAX_WINDOW_MS = 400 * 24 * 3_600_000;
 const MAX_LIMIT = 1_000_000_000;
@@ -18,7 +28,11 @@ const MAX_LIMIT = 1_000_000_000;
 const MAX_SLIDING_WINDOW_LIMIT = 100_000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-/** A validated policy with its defaults applied. Frozen and safe to reuse across calls. */
+/**
+ * A validated policy with its defaults applied, and what every check under it derives from it
+ * (its counter key tail, its script arguments), computed once here rather than looked up per call.
+ * Frozen and safe to reuse across calls.
+ */
 export interface NormalizedPolicy {
   readonly name: string;
   readonly algorithm: RateLimitAlgorithm;
@@ -26,6 +40,15 @@ export interface NormalizedPolicy {
   readonly limit: number;
   readonly windowMs: number;
   readonly burst: number;
+  /** The end of its counter keys: `:<algorithm segment>:<name>` (see RateLimitService). */
+  readonly keyTail: KeyTail;
+  /**
+   * Its arguments in a single-algorithm check script (see lua/include/prelude.lua): limit, window
+   * (ms), then burst for token-bucket and gcra ('' when it is the limit: the scripts read that as the limit).
+   */
+  readonly args: readonly string[];
+  /** The whole argument list of a single-policy consume of cost 1 on the server clock: `['1', ...args]`. */
+  readonly consumeOne: readonly string[];
 }
 
 function positiveInteger(value: unknown, argument: string, max: number): number {
@@ -53,6 +76,28 @@ interface CachedPolicy {
 const VALIDATED = new WeakMap<object, CachedPolicy>();
 
 /**
+ * Policies validated before, by their fields' values: a caller writing the policy inline
+ * (`consume(key, { limit: 10, windowMs: 1_000 })`) passes a new object per call, and validating
+ * and building it again cost several times the rest of the call. Bounded: cleared when full.
+ */
+const BY_CONTENT = new Map<string, NormalizedPolicy>();
+const MAX_BY_CONTENT = 1_000;
+
+/**
+ * The fields of `policy` as one string, when each has a type a valid policy can have (else
+ * undefined: such a policy is validated, and fails, every time). Numbers print without ':', so
+ * every part is unambiguous; the name, which may hold anything, comes last.
+ */
+function contentOf(policy: RateLimitPolicy): string | undefined {
+  const { limit, windowMs, algorithm, burst, name } = policy as { [K in keyof RateLimitPolicy]: unknown };
+  if (typeof limit !== 'number' || typeof windowMs !== 'number') return undefined;
+  if (algorithm !== undefined && (typeof algorithm !== 'string' || !Object.hasOwn(ALGORITHM_CODE, algorithm))) return undefined;
+  if (burst !== undefined && typeof burst !== 'number') return undefined;
+  if (name !== undefined && typeof name !== 'string') return undefined;
+  return `${algorithm ?? ''}:${limit}:${windowMs}:${burst ?? ''}:${name === undefined ? '' : `=${name}`}`;
+}
+
+/**
  * Validates a policy; throws `InvalidArgumentError` naming the offending field
  * (`limit`, `windowMs`, `algorithm`, `burst`, `name`). `path` prefixes the name, e.g. `policies[1].limit`.
  */
@@ -67,7 +112,16 @@ export function normalizePolicy(policy: RateLimitPolicy, path = ''): NormalizedP
   }
   // Validate a snapshot, so that what is cached is exactly what was validated.
   const fields = { limit: policy.limit, windowMs: policy.windowMs, algorithm: policy.algorithm, burst: policy.burst, name: policy.name };
+  const content = contentOf(fields);
+  const known = content === undefined ? undefined : BY_CONTENT.get(content);
+  // Not remembered per object: an inline policy is garbage after this call, and a WeakMap
+  // entry per call cost more than the lookup by content it would save.
+  if (known !== undefined) return known;
   const normalized = validate(fields, path);
+  if (content !== undefined) {
+    if (BY_CONTENT.size >= MAX_BY_CONTENT) BY_CONTENT.clear();
+    BY_CONTENT.set(content, normalized);
+  }
   VALIDATED.set(policy, { ...fields, normalized });
   return normalized;
 }
@@ -97,7 +151,28 @@ function validate(policy: RateLimitPolicy, path: string): NormalizedPolicy {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new InvalidArgumentError(`${path}name`, 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit', name);
   }
-  return Object.freeze({ name, algorithm, code: ALGORITHM_CODE[algorithm], limit, windowMs, burst });
+  return build(name, algorithm, limit, windowMs, burst);
+}
+
+/** A normalized policy from validated fields, with what is derived from them. */
+function build(name: string, algorithm: RateLimitAlgorithm, limit: number, windowMs: number, burst: number): NormalizedPolicy {
+  const args = algorithm === 'token-bucket' || algorithm === 'gcra'
+    ? [String(limit), String(windowMs), burst === limit ? '' : String(burst)]
+    : [String(limit), String(windowMs)];
+  return Object.freeze({
+    name, algorithm, code: ALGORITHM_CODE[algorithm], limit, windowMs, burst,
+    keyTail: keyTail({ suffix: ALGORITHM_SEGMENT[algorithm], parts: [name] }),
+    args: Object.freeze(args),
+    consumeOne: Object.freeze(['1', ...args]),
+  });
+}
+
+/**
+ * `policy` with another limit and burst (the local fallback's per-instance share): the same
+ * counters (key tail), its script arguments recomputed.
+ */
+export function resizePolicy(policy: NormalizedPolicy, limit: number, burst: number): NormalizedPolicy {
+  return build(policy.name, policy.algorithm, limit, policy.windowMs, burst);
 }
 
 /** The most units one call may take under `policy`: the bucket size for token bucket / GCRA. */

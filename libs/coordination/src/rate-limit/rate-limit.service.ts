@@ -18,12 +18,19 @@ import type {
 import { ViolationRecorder } from './violation-recorder.js';
 import { VIOLATION_STORE, type ViolationStore } from './violation-store.interface.js';
 
-const CAPABILITY = 'ratelimit';
 /**
- * Key segment of global counters: their own, so that no partition (which lives under
- * CAPABILITY, in whichever namespace) can build a global counter's key, whatever its name.
+ * Counter keys (documented in the README's "Rate limits" section), short on the wire since every
+ * check sends one per policy: `<prefix>:<tenant>:rl:{<key>}:<algorithm>:<policy name>`; in a
+ * partition `<prefix>:<tenant>:rl:{<partition>}:<algorithm>:<policy name>:<key>`. The part after the
+ * hash tag is the policy's keyTail (ALGORITHM_SEGMENT in rate-limit-policy.ts names the algorithm).
  */
-const GLOBAL_CAPABILITY = 'ratelimit-global';
+const CAPABILITY = 'rl';
+/**
+ * Key segment of global counters (`<prefix>:_shared:rlg:{@global}:<algorithm>:<policy name>:<key>`):
+ * their own, so that no partition (which lives under CAPABILITY, in whichever namespace) can
+ * build a global counter's key, whatever its name.
+ */
+const GLOBAL_CAPABILITY = 'rlg';
 /** `partition` value meaning "one partition per tenant" (the default of consumeMany and the guard). */
 export const TENANT_PARTITION = 'tenant';
 /**
@@ -285,15 +292,15 @@ export class RateLimitService implements OnModuleInit, BeforeApplicationShutdown
   /** The Redis key of a global counter: the shared namespace, its own segment, the one global hash tag. */
   private globalKey(key: string, policy: NormalizedPolicy, argument: string): string {
     assertSafeId(key, argument);
-    return this.core.keys.key(SHARED_TENANT, GLOBAL_CAPABILITY, GLOBAL_TAG, { suffix: policy.algorithm, parts: [policy.name, key] });
+    return this.core.keys.key(SHARED_TENANT, GLOBAL_CAPABILITY, GLOBAL_TAG, policy.keyTail, key);
   }
 
   /** The Redis key of one counter. Every key of one check shares the `{partition}` hash tag. */
   private counterKey(tenant: string, partition: string | undefined, key: string, policy: NormalizedPolicy, argument: string): string {
     assertSafeId(key, argument);
-    if (partition === undefined) return this.core.keys.key(tenant, CAPABILITY, key, { suffix: policy.algorithm, parts: [policy.name] });
+    if (partition === undefined) return this.core.keys.key(tenant, CAPABILITY, key, policy.keyTail);
     assertSafeId(partition, 'partition');
     const tag = partition === TENANT_PARTITION ? `@${tenant}` : partition;
-    return this.core.keys.key(tenant, CAPABILITY, tag, { suffix: policy.algorithm, parts: [policy.name, key] });
+    return this.core.keys.key(tenant, CAPABILITY, tag, policy.keyTail, key);
   }
 }

@@ -24,24 +24,36 @@ export class RedisRateLimitStore implements RateLimitStore {
   constructor(private readonly connection: RedisConnection, private readonly clock?: Clock) {}
 
   check(keys: readonly string[], policies: readonly NormalizedPolicy[], cost: number, consume: boolean): Promise<StoreCheckResult> {
-    const id = `${this.idPrefix}${(this.sequence = (this.sequence + 1) % 0x7fffffff)}`;
     const first = policies[0];
     let script = RATE_LIMIT_SCRIPTS[first.algorithm];
-    let args: string[];
-    if (policies.length === 1) {
-      const [code, limit, windowMs, burst] = policyArgs(first);
-      args = [consume ? '1' : '0', costArg(cost), id, code, limit, windowMs, burst];
+    let args: readonly string[];
+    if (policies.length === 1 && !this.clock && first.algorithm !== 'sliding-window' && cost === 1 && consume) {
+      // The most common call of all: its whole argument list is computed once per policy.
+      args = first.consumeOne;
     } else {
-      args = [consume ? '1' : '0', costArg(cost), id];
+      let mixed = false;
+      for (let i = 1; i < policies.length; i++) if (policies[i].algorithm !== first.algorithm) mixed = true;
+      if (mixed) script = RATE_LIMIT_MIXED_SCRIPT;
+      // See lua/include/prelude.lua: the signed cost, the request id only where a sliding-window
+      // log may record it (never on a peek), each policy's arguments, then the injected clock's time if any.
+      const list = [consume ? costArg(cost) : `-${cost}`];
+      if (mixed || first.algorithm === 'sliding-window') list.push(consume ? this.nextId() : '');
       for (const policy of policies) {
-        if (policy.algorithm !== first.algorithm) script = RATE_LIMIT_MIXED_SCRIPT;
-        const [code, limit, windowMs, burst] = policyArgs(policy);
-        args.push(code, limit, windowMs, burst);
+        // The mixed script: algorithm code, limit, window (ms), burst ('' when unused or the limit).
+        if (mixed) list.push(CODE_ARG[policy.code], policy.args[0], policy.args[1], policy.args[2] ?? '');
+        else list.push(...policy.args);
       }
+      // Microseconds, rounded as MemoryRateLimitStore rounds them, so both stores decide alike.
+      if (this.clock) list.push(String(Math.round(this.clock.now() * 1000)));
+      args = list;
     }
-    // Microseconds, rounded as MemoryRateLimitStore rounds them, so both stores decide alike.
-    if (this.clock) args.push(String(Math.round(this.clock.now() * 1000)));
     return this.connection.runScript<CheckReply>(script, keys, args).then(toCheckResult);
+  }
+
+  /** A request id no other call of this fleet uses within a window: this store's prefix and a base-36 sequence. */
+  private nextId(): string {
+    this.sequence = (this.sequence + 1) % 0x7fffffff;
+    return this.idPrefix + this.sequence.toString(36);
   }
 
   async reset(keys: readonly string[]): Promise<void> {
@@ -50,26 +62,21 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 }
 
-/** The check scripts' reply (built in lua/include/check-policies.lua): `{ now_us, all_allowed, per policy: allowed, remaining, reset_ms, retry_ms }`. */
+/** The check scripts' reply (built in lua/include/check-policies.lua): `{ now_us, per policy: allowed, remaining, reset_ms, retry_ms }`. */
 type CheckReply = readonly number[];
 
 /** The one place a check reply is read: into the typed result, without closures or copies. */
 function toCheckResult(reply: CheckReply): StoreCheckResult {
   const results: CounterCheck[] = [];
-  for (let o = 2; o < reply.length; o += 4) {
+  let allowed = true;
+  for (let o = 1; o < reply.length; o += 4) {
+    if (reply[o] !== 1) allowed = false;
     results.push({ allowed: reply[o] === 1, remaining: reply[o + 1], resetMs: reply[o + 2], retryMs: reply[o + 3] });
   }
-  return { nowUs: reply[0], allowed: reply[1] === 1, results };
+  return { nowUs: reply[0], allowed, results };
 }
 
-// Normalized policies are frozen and reused across calls (see normalizePolicy), so their
-// script arguments are stringified once rather than by the client on every call.
-const POLICY_ARGS = new WeakMap<NormalizedPolicy, readonly [string, string, string, string]>();
-
-function policyArgs(policy: NormalizedPolicy): readonly [string, string, string, string] {
-  let args = POLICY_ARGS.get(policy);
-  if (!args) POLICY_ARGS.set(policy, (args = [String(policy.code), String(policy.limit), String(policy.windowMs), String(policy.burst)]));
-  return args;
-}
+/** Algorithm codes as mixed-script arguments (ALGORITHM_CODE, 1-5). */
+const CODE_ARG: readonly string[] = ['', '1', '2', '3', '4', '5'];
 
 const costArg = (cost: number): string => (cost === 1 ? '1' : String(cost));

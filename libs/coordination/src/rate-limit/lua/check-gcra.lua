@@ -1,12 +1,14 @@
 --[[
   Rate-limit check whose policies all use the GCRA (one of the five per-algorithm
-  scripts: each carries only its own algorithm, so the common single-algorithm call stays small).
+  scripts: each carries only its own algorithm and the arguments it uses, so the common
+  single-algorithm call stays small).
 
   KEYS[i]  counter key of policy i (all keys share one hash tag)
-  ARGV     mode ('1' consume / '0' peek), cost, request id, then per policy: algorithm code,
-           limit, window (ms), burst; then optionally the current time (us). See include/check-policies.lua.
-  Returns  { now_us, all_allowed, then per policy: allowed, remaining, reset_ms, retry_ms }
+  ARGV     ARGV[1] signed cost (n consume, -n peek); per policy i: limit, window (ms), burst;
+           then optionally the current time (us). See include/prelude.lua.
+  Returns  { now_us, then per policy: allowed, remaining, reset_ms, retry_ms }
 ]]
+local FIRST, STRIDE, CODE, ID = 2, 3, 5, nil
 --! include include/prelude.lua
 --! include include/gcra.lua
 --! include include/check-policies.lua

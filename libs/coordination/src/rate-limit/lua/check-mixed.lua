@@ -2,10 +2,12 @@
   Rate-limit check whose policies mix algorithms: carries all five.
 
   KEYS[i]  counter key of policy i (all keys share one hash tag)
-  ARGV     mode ('1' consume / '0' peek), cost, request id, then per policy: algorithm code,
-           limit, window (ms), burst; then optionally the current time (us). See include/check-policies.lua.
-  Returns  { now_us, all_allowed, then per policy: allowed, remaining, reset_ms, retry_ms }
+  ARGV     ARGV[1] signed cost (n consume, -n peek); ARGV[2] request id (unique per call; names
+           sliding-window log entries; '' on a peek); per policy i: algorithm code (1-5), limit, window (ms),
+           burst; then optionally the current time (us). See include/prelude.lua.
+  Returns  { now_us, then per policy: allowed, remaining, reset_ms, retry_ms }
 ]]
+local FIRST, STRIDE, CODE, ID = 3, 4, nil, ARGV[2]
 --! include include/prelude.lua
 --! include include/sliding-window.lua
 --! include include/sliding-window-approx.lua

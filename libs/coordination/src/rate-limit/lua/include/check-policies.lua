@@ -1,61 +1,49 @@
 --[[
-  Include: the body of every check script (see check-*.lua). Checks one or more rate-limit
-  policies atomically and consumes from all of them only if every one allows: a request
-  denied by one policy consumes nothing from the others.
+  Include: the body of every check script (see check-*.lua and include/prelude.lua for the
+  arguments). Checks one or more rate-limit policies atomically and consumes from all of them
+  only if every one allows: a request denied by one policy consumes nothing from the others.
   Time is the Redis server's (TIME), so instances with skewed clocks agree, unless the caller
   passes its own (only when the application injected a clock, e.g. a ManualClock in tests).
 
-  KEYS[i]  counter key of policy i (all keys share one hash tag)
-  ARGV[1]  mode: '1' consume, '0' peek (check only)
-  ARGV[2]  cost (integer >= 1)
-  ARGV[3]  request id (unique per call; names sliding-window log entries)
-  ARGV[3 + 4(i-1) + 1..4]  policy i: algorithm code (1-5), limit, window (ms), burst
-  ARGV[3 + 4n + 1]  optional (n = #KEYS): current time (us, integer); absent means TIME
-
-  Returns { now_us, all_allowed, then per policy: allowed, remaining, reset_ms, retry_ms }
-    reset_ms: until the policy's quota is fully restored; retry_ms: until this cost fits (0 if allowed).
+  Returns { now_us, then per policy: allowed, remaining, reset_ms, retry_ms }; the check is
+    allowed when every policy is. reset_ms: until the policy's quota is fully restored;
+    retry_ms: until this cost fits (0 if allowed).
 ]]
--- Optional trailing argument, so the production call (server time) carries nothing extra.
--- Microseconds, not the shared server_time_ms() (lua/server-time.lua): the exact sliding
--- window orders admissions within a millisecond, and the memory store decides in us alike.
-local now = tonumber(ARGV[4 + 4 * #KEYS])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local consume = ARGV[1] == '1'
-local cost = tonumber(ARGV[2])
 
--- One policy (the hot path): no bookkeeping for a second phase.
+-- One policy: no bookkeeping for a second phase. (A single-policy fixed-window consume never
+-- gets here: the fast path at the top of include/fixed-window.lua answers it in one write.)
 if #KEYS == 1 then
-  local algo = ALGO[tonumber(ARGV[4])]
-  local limit, window, burst = tonumber(ARGV[5]), tonumber(ARGV[6]) * 1000, tonumber(ARGV[7])
-  local allowed, remaining, reset, retry, s1, s2, s3
-  if consume and algo.consume then
-    allowed, remaining, reset, retry = algo.consume(KEYS[1], now, limit, window, burst, cost, ARGV[3])
-  else
-    allowed, remaining, reset, retry, s1, s2, s3 = algo.check(KEYS[1], now, limit, window, burst, cost)
-    if consume and allowed == 1 then algo.commit(KEYS[1], now, window, cost, ARGV[3], s1, s2, s3, limit, burst) end
-  end
-  return { now, allowed, allowed, remaining, math.ceil(reset / 1000), math.ceil(retry / 1000) }
+  local o, code = FIRST, CODE
+  if code == nil then code, o = tonumber(ARGV[o]), o + 1 end
+  local limit, window = tonumber(ARGV[o]), tonumber(ARGV[o + 1]) * 1000
+  local burst = limit
+  if code >= 4 then burst = tonumber(ARGV[o + 2]) or limit end
+  local algo = ALGO[code]
+  local allowed, remaining, reset, retry, s1, s2, s3 = algo.check(KEYS[1], NOW, limit, window, burst, COST)
+  if CONSUME and allowed == 1 then algo.commit(KEYS[1], NOW, window, COST, ID, s1, s2, s3, limit, burst) end
+  return { NOW, allowed, remaining, math.ceil(reset / 1000), math.ceil(retry / 1000) }
 end
 
-local out = { now, 1 }
+local out = { NOW }
 local pending = {}
+local all = 1
 for i = 1, #KEYS do
-  local base = 3 + (i - 1) * 4
-  local algo = ALGO[tonumber(ARGV[base + 1])]
-  local limit, window, burst = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]) * 1000, tonumber(ARGV[base + 4])
-  local allowed, remaining, reset, retry, s1, s2, s3 = algo.check(KEYS[i], now, limit, window, burst, cost)
-  if allowed == 0 then out[2] = 0 end
-  local o = 3 + (i - 1) * 4
-  out[o], out[o + 1], out[o + 2], out[o + 3] = allowed, remaining, math.ceil(reset / 1000), math.ceil(retry / 1000)
+  local o, code = FIRST + (i - 1) * STRIDE, CODE
+  if code == nil then code, o = tonumber(ARGV[o]), o + 1 end
+  local limit, window = tonumber(ARGV[o]), tonumber(ARGV[o + 1]) * 1000
+  local burst = limit
+  if code >= 4 then burst = tonumber(ARGV[o + 2]) or limit end
+  local algo = ALGO[code]
+  local allowed, remaining, reset, retry, s1, s2, s3 = algo.check(KEYS[i], NOW, limit, window, burst, COST)
+  if allowed == 0 then all = 0 end
+  local r = 2 + (i - 1) * 4
+  out[r], out[r + 1], out[r + 2], out[r + 3] = allowed, remaining, math.ceil(reset / 1000), math.ceil(retry / 1000)
   pending[i] = { algo, window, s1, s2, s3, limit, burst }
 end
-if consume and out[2] == 1 then
+if CONSUME and all == 1 then
   for i = 1, #KEYS do
     local p = pending[i]
-    p[1].commit(KEYS[i], now, p[2], cost, ARGV[3], p[3], p[4], p[5], p[6], p[7])
+    p[1].commit(KEYS[i], NOW, p[2], COST, ID, p[3], p[4], p[5], p[6], p[7])
   end
 end
 return out
