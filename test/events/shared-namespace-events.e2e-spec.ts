@@ -41,6 +41,8 @@ describe.each(DRIVERS)('events of the _shared namespace ($name)', (driver) => {
       health: { pingIntervalMs: 0 },
       // Only the flushes the tests start run during a test (the periodic one is a minute away).
       rateLimit: { violations: { alertThreshold: 2, flushIntervalMs: 60_000 } },
+      // Where each lock event lands is the point, the uncontended lock.extended included (not published by default).
+      locks: { events: 'all' },
     });
     core = booted.core;
     bus = booted.get(EventBus);

@@ -1,14 +1,18 @@
-import { EventBus, type CoordinationEvent } from '@nest-coordination/core';
+import { EventBus, LockLostError, LockTimeoutError, type CoordinationEvent } from '@nest-coordination/core';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
-import { sleep, until } from '../support/wait.js';
-import { lockTestApp, type LockTestApp } from './lock-test-app.js';
+import { rejectionOf, sleep, until } from '../support/wait.js';
+import { contended, lockTestApp, type LockTestApp } from './lock-test-app.js';
+
+/** Not a lock event: published by the tests after operations that must publish nothing (see afterMarker). */
+const MARKER = 'lock.test-marker';
 
 type LockEvent = { key: string; kind: string; owner: string; fencingToken: number; waitedMs?: number; contended?: boolean; heldMs?: number };
 
 /**
- * On Redis, the acquire and release scripts publish lock.acquired (uncontended) and
- * lock.released themselves; subscribers must see ordinary CoordinationEvents, exactly as from
- * the memory driver's EventBus.emit.
+ * `locks.events: 'all'`: on Redis, the acquire and release scripts publish lock.acquired
+ * (uncontended) and lock.released themselves; subscribers must see ordinary CoordinationEvents,
+ * exactly as from the memory driver's EventBus.emit. The default, 'exceptional', publishes only
+ * what needs attention (lost, timeout, deadlock, contended acquisitions).
  */
 describe.each(DRIVERS)('lock events ($name)', (driver) => {
   const apps: LockTestApp[] = [];
@@ -24,11 +28,24 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     return { events, stop: () => subscription.unsubscribe() };
   }
 
+  /**
+   * Publishes a marker event on the watched tenant and waits for it; returns the lock events seen
+   * before it. The events a lock operation publishes are sent before the marker (through the one
+   * command connection), so one published by mistake has arrived by the time the marker has.
+   */
+  async function afterMarker(app: LockTestApp, seen: { events: CoordinationEvent<LockEvent>[] }, tenant?: string): Promise<CoordinationEvent<LockEvent>[]> {
+    await app.moduleRef.get(EventBus).publish(MARKER, {}, tenant ? { tenant } : undefined);
+    await until(() => seen.events.some((e) => e.channel === MARKER), { timeoutMs: 5_000, message: 'the marker event' });
+    return seen.events.filter((e) => e.channel !== MARKER);
+  }
+
   const received = (events: unknown[], n: number) =>
     until(() => events.length >= n, { timeoutMs: 5_000, message: () => `${n} lock events (got ${events.length})` });
 
+  const ALL = { locks: { events: 'all' as const } };
+
   it('delivers lock.acquired and lock.released as normal CoordinationEvents, for the right tenant', async () => {
-    const app = await lockTestApp(driver);
+    const app = await lockTestApp(driver, ALL);
     apps.push(app);
     const acme = await watch(app, 'acme');
     const other = await watch(app, 'globex');
@@ -60,13 +77,12 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     const seen = await watch(quiet);
     const lock = await quiet.locks.acquire('silent', { ttlMs: 5_000 });
     await lock.release();
-    await sleep(100); // time to pass on purpose: an event published by mistake would have come by now
-    expect(seen.events).toHaveLength(0);
+    expect(await afterMarker(quiet, seen)).toEqual([]);
     seen.stop();
   });
 
   it('counts events the scripts publish in events_published_total, and reports a reentrant acquisition', async () => {
-    const app = await lockTestApp(driver);
+    const app = await lockTestApp(driver, ALL);
     apps.push(app);
     const seen = await watch(app);
     const outer = await app.locks.acquire('nested', { owner: 'o', reentrant: true });
@@ -90,7 +106,7 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
   };
 
   it('delivers lock.acquired and lock.released exactly as EventBus.publish delivers the same payloads', async () => {
-    const app = await lockTestApp(driver);
+    const app = await lockTestApp(driver, ALL);
     apps.push(app);
     const seen = await watch(app, 'acme');
     const lock = await app.locks.acquire('doc', { tenant: 'acme', owner: 'o' });
@@ -109,6 +125,56 @@ describe.each(DRIVERS)('lock events ($name)', (driver) => {
     const [republishedAcquired, republishedReleased] = inPair(seen.events.slice(2, 4));
     expect(republishedAcquired).toEqual({ ...acquired, id: republishedAcquired.id, timestamp: republishedAcquired.timestamp });
     expect(republishedReleased).toEqual({ ...released, id: republishedReleased.id, timestamp: republishedReleased.timestamp });
+    seen.stop();
+  });
+
+  it('by default publishes no event for an uncontended acquire, extend and release (metrics are kept)', async () => {
+    const app = await lockTestApp(driver);
+    apps.push(app);
+    expect(app.locks.options.events).toBe('exceptional');
+    const seen = await watch(app);
+    const lock = await app.locks.acquire('quiet', { ttlMs: 5_000 });
+    await lock.extend(6_000);
+    await lock.release();
+    expect(await afterMarker(app, seen)).toEqual([]);
+    expect(app.core.metrics.snapshot().histograms.find((h) => h.name === 'lock_acquire_ms')?.count).toBe(1);
+    seen.stop();
+  });
+
+  /** A timeout, a contended acquisition and a lost lock, each of which publishes an event unless 'none'. */
+  async function exceptionalSteps(app: LockTestApp): Promise<void> {
+    const first = await app.locks.acquire('busy', { ttlMs: 5_000 });
+    expect(await rejectionOf(app.locks.acquire('busy', { waitMs: 0 }))).toBeInstanceOf(LockTimeoutError);
+    const second = app.locks.acquire('busy', { ttlMs: 5_000, waitMs: 5_000, owner: 'second' });
+    await contended(app, 2);
+    await first.release();
+    const lock = await second;
+    // Lost: the lock is gone from the store under its holder (released behind its back).
+    await app.store.releaseMutex(app.keys.mutex(app.core.tenants.resolve(undefined, 'test'), 'busy'), lock.token);
+    expect(await rejectionOf(lock.release())).toBeInstanceOf(LockLostError);
+  }
+
+  it('by default publishes contended acquisitions, timeouts and lost locks', async () => {
+    const app = await lockTestApp(driver);
+    apps.push(app);
+    const seen = await watch(app);
+    await exceptionalSteps(app);
+    await received(seen.events, 3);
+    expect(seen.events.map((e) => e.channel).sort()).toEqual(['lock.acquired', 'lock.lost', 'lock.timeout']);
+    expect(seen.events.find((e) => e.channel === 'lock.acquired')?.payload).toMatchObject({ key: 'busy', owner: 'second', contended: true });
+    seen.stop();
+  });
+
+  it.each(['none', false] as const)('with locks.events %p publishes no lock event at all (metrics are kept)', async (events) => {
+    const app = await lockTestApp(driver, { locks: { events } });
+    apps.push(app);
+    const seen = await watch(app);
+    await exceptionalSteps(app);
+    const quiet = await app.locks.acquire('quiet', { ttlMs: 5_000 });
+    await quiet.extend(6_000);
+    await quiet.release();
+    expect(await afterMarker(app, seen)).toEqual([]);
+    expect(app.core.metrics.counter('lock_contended_total', { kind: 'mutex' })).toBeGreaterThanOrEqual(2);
     seen.stop();
   });
 });

@@ -214,7 +214,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
       prefix,
       ...(instanceId === undefined ? {} : { instanceId }),
       tenancy: { header: COMPANY_HEADER, required: true },
-      locks: { defaultTtlMs: CREW_RUN_LOCK_TTL_MS },
+      locks: { defaultTtlMs: CREW_RUN_LOCK_TTL_MS, events: 'all' },
       sessions: {
         ttlMs: SESSION_IDLE_TTL_MS,
         absoluteTtlMs: SESSION_ABSOLUTE_TTL_MS,

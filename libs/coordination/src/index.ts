@@ -67,7 +67,7 @@ export { LockTimeoutError, LockLostError, LockAbortedError, DeadlockError, LockS
 export { WithLock } from './locks/with-lock.decorator.js';
 export type { LockKeySource } from './locks/with-lock.decorator.js';
 export { DEFAULT_LOCK_OPTIONS } from './locks/lock.options.js';
-export type { LockModuleOptions } from './locks/lock.options.js';
+export type { LockEventsMode, LockModuleOptions } from './locks/lock.options.js';
 export type { AcquireOptions, PermitOptions, ReadWriteOptions, HeldLockInfo, LockInspection, LockKind } from './locks/lock.types.js';
 
 // Cache

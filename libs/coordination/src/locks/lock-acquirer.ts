@@ -88,9 +88,12 @@ export class LockAcquirer {
   /** Owner tokens: a random per-instance prefix and a counter; unique without a syscall per lock. */
   private readonly tokenPrefix = randomBytes(9).toString('base64url');
   private tokenCount = 0;
+  /** `<instanceId>:`, the default owner's start (the token follows). */
+  private readonly ownerPrefix: string;
 
   constructor(store: LockStore, private readonly s: AcquirerSetup) {
     this.main = this.backend(store);
+    this.ownerPrefix = `${s.core.instanceId}:`;
   }
 
   /** Throws LockTimeoutError, LockAbortedError, DeadlockError, InvalidArgumentError / InvalidKeyError or RedisUnavailableError. */
@@ -99,11 +102,22 @@ export class LockAcquirer {
     const tenant = this.s.core.tenants.resolve(options.tenant, plan.operation);
     checkNotAborted(key, tenant, options.signal);
     const owner = options.owner ?? this.s.context.owner();
-    return this.s.core.telemetry.tracer.trace(LOCK_ACQUIRE, tenant, key, () => this.acquireAnywhere(plan, key, tenant, owner, c, options.signal, extra), plan.kind);
+    const { tracer } = this.s.core.telemetry;
+    // Untraced (no SDK): no closure for the tracer to call.
+    if (!tracer.enabled) return this.acquireAnywhere(plan, key, tenant, owner, c, options.signal, extra);
+    return tracer.trace(LOCK_ACQUIRE, tenant, key, () => this.acquireAnywhere(plan, key, tenant, owner, c, options.signal, extra), plan.kind);
   }
 
   /** On Redis; during an outage, with the unsafe local fallback on, locally. */
-  private async acquireAnywhere<C extends LockCall, R extends Reply, X>(
+  private acquireAnywhere<C extends LockCall, R extends Reply, X>(
+    plan: LockPlan<C, R, X>, key: string, tenant: string, owner: string | undefined, c: CheckedAcquire, signal: AbortSignal | undefined, extra: X,
+  ): Promise<Lock> {
+    // Without the fallback (the default) there is nothing to catch: no async frame of its own.
+    if (!this.s.options.unsafeLocalFallbackOnOutage) return this.acquireOn(this.main, plan, key, tenant, owner, c, signal, extra);
+    return this.acquireFallingBack(plan, key, tenant, owner, c, signal, extra);
+  }
+
+  private async acquireFallingBack<C extends LockCall, R extends Reply, X>(
     plan: LockPlan<C, R, X>, key: string, tenant: string, owner: string | undefined, c: CheckedAcquire, signal: AbortSignal | undefined, extra: X,
   ): Promise<Lock> {
     try {
@@ -120,7 +134,7 @@ export class LockAcquirer {
     const { observer } = this.s;
     const startedAt = this.now();
     const token = this.nextToken();
-    const call = plan.call(backend, key, tenant, token, owner ?? `${this.s.core.instanceId}:${token}`, c, extra);
+    const call = plan.call(backend, key, tenant, token, owner ?? this.ownerPrefix + token, c, extra);
     let first: R;
     try {
       first = await plan.attempt(backend, call);

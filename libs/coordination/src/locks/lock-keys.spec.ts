@@ -1,5 +1,6 @@
 import { KeyBuilder } from '../keys/key-builder.js';
 import { LockKeys } from './lock-keys.js';
+import { LOCK_SCRIPTS } from './lock.scripts.js';
 import { resolveLockKey } from './with-lock.decorator.js';
 
 describe('LockKeys', () => {
@@ -16,8 +17,21 @@ describe('LockKeys', () => {
     const rw = keys.readWrite('acme', 'doc');
     expect(rw.writerWaiting).toBe(builder.key('acme', 'rwlock', 'doc', { suffix: 'writer-waiting' }));
     expect(keys.semaphore('acme', 'pool').fence).toBe(builder.key('acme', 'semaphore', 'pool', { suffix: 'fence' }));
-    const tags = new Set(Object.values(mutex).map((k) => /\{[^}]*\}/.exec(k)![0]));
+    const all = [mutex.lock, mutex.fence, mutex.queue, mutex.queueExp, mutex.queueSeq, mutex.channel];
+    const tags = new Set(all.map((k) => /\{[^}]*\}/.exec(k)![0]));
     expect(tags.size).toBe(1);
+  });
+
+  it('matches the keys the uncontended scripts derive from the lock key when only it is sent (standalone)', () => {
+    const mutex = keys.mutex('acme', 'doc');
+    const derived = (lua: string, declared: number) => {
+      const match = new RegExp(`KEYS\\[${declared}\\] or lockKey \\.\\. '([^']+)'`).exec(lua);
+      return match ? mutex.lock + match[1] : undefined;
+    };
+    for (const script of [LOCK_SCRIPTS.tryAcquire, LOCK_SCRIPTS.release]) {
+      const order = script === LOCK_SCRIPTS.tryAcquire ? [mutex.fence, mutex.queueExp] : [mutex.fence, mutex.queue, mutex.queueExp, mutex.queueSeq];
+      expect(order.map((_, i) => derived(script.lua, i + 2))).toEqual(order);
+    }
   });
 });
 

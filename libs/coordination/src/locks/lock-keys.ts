@@ -16,8 +16,7 @@ export class LockKeys {
    * of a lock is its base key's name (channels and keys are separate namespaces in Redis).
    */
   mutex(tenant: string, resource: string): MutexKeys {
-    const lock = this.keys.key(tenant, 'lock', resource);
-    return { lock, fence: `${lock}:fence`, queue: `${lock}:queue`, queueExp: `${lock}:queue-exp`, queueSeq: `${lock}:queue-seq`, channel: lock };
+    return new MutexKeySet(this.keys.key(tenant, 'lock', resource));
   }
 
   semaphore(tenant: string, resource: string): SemaphoreKeys {
@@ -48,5 +47,29 @@ export class LockKeys {
   /** PSUBSCRIBE pattern covering the wake-up channels of one kind of lock of a tenant. */
   channelPattern(tenant: string, capability: 'lock' | 'semaphore' | 'rwlock'): string {
     return this.keys.pattern(tenant, capability, '*');
+  }
+}
+
+/**
+ * The keys of one mutex, the suffixed ones built when read: the uncontended path on a standalone
+ * server sends only the lock key (the scripts derive the others, see lua/try-acquire.lua), so
+ * it builds no other string. The suffixes here and in the scripts are the same (a spec checks them).
+ */
+class MutexKeySet implements MutexKeys {
+  constructor(readonly lock: string) {}
+  get fence(): string {
+    return `${this.lock}:fence`;
+  }
+  get queue(): string {
+    return `${this.lock}:queue`;
+  }
+  get queueExp(): string {
+    return `${this.lock}:queue-exp`;
+  }
+  get queueSeq(): string {
+    return `${this.lock}:queue-seq`;
+  }
+  get channel(): string {
+    return this.lock;
   }
 }

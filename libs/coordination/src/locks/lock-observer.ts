@@ -5,6 +5,7 @@ import type { Lock } from './lock.js';
 import { LockScriptEvents } from './lock-script-events.js';
 import type { ScriptEvent } from './lock-store.interface.js';
 import type { LockKind } from './lock.types.js';
+import type { LockEventsMode } from './lock.options.js';
 
 const LABELS = { mutex: { kind: 'mutex' }, permit: { kind: 'permit' }, read: { kind: 'read' }, write: { kind: 'write' } } as const;
 const PUBLISHED = { acquired: { channel: 'lock.acquired' }, released: { channel: 'lock.released' } } as const;
@@ -18,9 +19,13 @@ export interface ScriptEventContext {
 /**
  * Events and metrics of the locks capability. Events go through `LibraryEventEmitter.emitAs`, under the
  * lock's tenant (fire and forget: observability never fails a lock operation), except on the
- * hot path of the Redis store: there the acquire and release scripts PUBLISH `lock.acquired`
- * (uncontended) and `lock.released` themselves (see LockScriptEvents), so an event costs no
- * round trip of its own.
+ * hot path of the Redis store with `locks.events: 'all'`: there the acquire and release scripts
+ * PUBLISH `lock.acquired` (uncontended) and `lock.released` themselves (see LockScriptEvents),
+ * so an event costs no round trip of its own.
+ *
+ * Which events are published follows `locks.events` (LockEventsMode): lost, timeout, deadlock and
+ * contended acquisitions unless 'none'; uncontended acquisitions, releases and extensions only
+ * with 'all'. Metrics are kept in every mode.
  *
  * Events: lock.acquired { waitedMs, contended } (waitedMs is 0 when the lock was free at once),
  * lock.released { heldMs }, lock.extended { renewal, renewals }, lock.lost { reason, heldMs },
@@ -38,24 +43,26 @@ export class LockObserver {
   private readonly acquireMs: Partial<Record<LockKind, HistogramHandle>> = {};
   private publishedAcquired?: CounterHandle;
   private publishedReleased?: CounterHandle;
+  /** Null with `locks.events: 'none'`. */
+  private readonly events: LibraryEventEmitter | null;
+  /** `locks.events: 'all'`: uncontended acquisitions, releases and extensions are published too. */
+  readonly all: boolean;
 
   constructor(
     private readonly metrics: MetricsRegistry,
-    private readonly events: LibraryEventEmitter | null,
+    events: LibraryEventEmitter | null,
     private readonly now: () => number,
-    script: ScriptEventContext | null = null,
+    script: ScriptEventContext | null,
+    mode: LockEventsMode,
   ) {
-    this.scripts = events && script ? new LockScriptEvents(script.keys, script.instanceId, now) : null;
-  }
-
-  /** Whether events are on at all. */
-  get enabled(): boolean {
-    return this.events !== null;
+    this.events = mode === 'none' ? null : events;
+    this.all = mode === 'all' && this.events !== null;
+    this.scripts = this.all && script ? new LockScriptEvents(script.keys, script.instanceId, now) : null;
   }
 
   /**
    * The lock.acquired event for the acquire script to publish on success; it appends the
-   * fencing token. Undefined when events are off or cannot be published by script.
+   * fencing token. Undefined unless `locks.events` is 'all' and the store publishes by script.
    */
   acquiredByScript(key: string, kind: LockKind, owner: string, tenant: string): ScriptEvent | undefined {
     return this.scripts?.acquired(key, kind, owner, tenant);
@@ -74,7 +81,7 @@ export class LockObserver {
     (this.acquireMs[lock.kind] ??= this.metrics.histogramOf('lock_acquire_ms', labels)).observe(waitedMs);
     if (contended) this.metrics.observe('lock_wait_ms', waitedMs, labels);
     if (published) (this.publishedAcquired ??= this.metrics.counterOf('events_published_total', PUBLISHED.acquired)).add();
-    else if (this.events) this.emit('lock.acquired', lock.tenant, { ...this.describe(lock), waitedMs, contended });
+    else if (contended ? this.events : this.all) this.emit('lock.acquired', lock.tenant, { ...this.describe(lock), waitedMs, contended });
   }
 
   contended(kind: LockKind): void {
@@ -84,12 +91,12 @@ export class LockObserver {
   /** `published`: the release script already published lock.released. */
   released(lock: Lock, published = false): void {
     if (published) (this.publishedReleased ??= this.metrics.counterOf('events_published_total', PUBLISHED.released)).add();
-    else if (this.events) this.emit('lock.released', lock.tenant, { ...this.describe(lock), heldMs: this.now() - lock.acquiredAt });
+    else if (this.all) this.emit('lock.released', lock.tenant, { ...this.describe(lock), heldMs: this.now() - lock.acquiredAt });
   }
 
   extended(lock: Lock, renewal: boolean): void {
     if (renewal) this.metrics.increment('lock_renewals_total', LABELS[lock.kind]);
-    if (this.events) this.emit('lock.extended', lock.tenant, { ...this.describe(lock), renewal, renewals: lock.renewals, expiresAt: lock.expiresAt });
+    if (this.all) this.emit('lock.extended', lock.tenant, { ...this.describe(lock), renewal, renewals: lock.renewals, expiresAt: lock.expiresAt });
   }
 
   renewalFailed(lock: Lock): void {

@@ -52,7 +52,7 @@ export class MutexPlan implements LockPlan<MutexCall, MutexReply> {
 
   /** Where the store can, the acquire and release scripts publish the lock events themselves. */
   private scripted(backend: Backend): boolean {
-    return backend.store.publishesEvents && this.observer.enabled;
+    return backend.store.publishesEvents && this.observer.all;
   }
 }
 

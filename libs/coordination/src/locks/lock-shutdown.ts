@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '@nestjs/common';
 import type { Lock } from './lock.js';
 import { LockShutdownError } from './lock.errors.js';
@@ -38,7 +39,11 @@ export class LockShutdown {
     private readonly pendingWaits: ReadonlySet<Promise<unknown>>,
     private readonly options: Pick<ResolvedLockOptions, 'shutdownGraceMs' | 'releaseOnShutdown'>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // Every waiter listens on waitSignal while it waits, so any number of listeners is normal
+    // (a busy lock): no MaxListenersExceededWarning past 10.
+    setMaxListeners(0, this.waits.signal);
+  }
 
   /** Aborted when shutdown begins: every wait in progress ends with LockShutdownError. */
   get waitSignal(): AbortSignal {

@@ -5,13 +5,13 @@ export const LOCK_STORE = Symbol('LOCK_STORE');
 
 /** Keys of one mutex; all share the resource's hash tag. */
 export interface MutexKeys {
-  lock: string;
-  fence: string;
-  queue: string;
-  queueExp: string;
-  queueSeq: string;
+  readonly lock: string;
+  readonly fence: string;
+  readonly queue: string;
+  readonly queueExp: string;
+  readonly queueSeq: string;
   /** Wake-up channel of this lock (hand-off messages). */
-  channel: string;
+  readonly channel: string;
 }
 
 export interface SemaphoreKeys {

@@ -47,10 +47,13 @@ export function checkAcquire(key: unknown, options: AcquireOptions, defaults: Re
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal', 'must be an AbortSignal', options.signal);
   }
-  for (const flag of ['reentrant', 'autoRenew'] as const) {
-    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(flag, 'must be a boolean', options[flag]);
-  }
+  checkFlag('reentrant', options.reentrant);
+  checkFlag('autoRenew', options.autoRenew);
   return { ttlMs, waitMs, priority, reentrant: options.reentrant ?? false, autoRenew: options.autoRenew ?? defaults.autoRenew, maxHoldMs };
+}
+
+function checkFlag(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(name, 'must be a boolean', value);
 }
 
 /** A lock TTL (acquire or extend): a number of ms from MIN_TTL_MS to `maxTtlMs`, rounded up to whole ms. */

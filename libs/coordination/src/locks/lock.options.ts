@@ -1,4 +1,14 @@
-import { IsBoolean, IsInt, IsOptional, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
+
+/**
+ * Which lock.* events are published on the EventBus (one PUBLISH each; metrics are kept in every mode):
+ * - `'exceptional'`: what needs attention: lock.lost, lock.timeout, lock.deadlock, and lock.acquired
+ *   of a contended acquisition (`contended: true`: it had to wait). An uncontended acquire +
+ *   release publishes nothing: two small scripts.
+ * - `'all'`: also lock.acquired of every uncontended acquisition, lock.released and lock.extended.
+ * - `'none'`: no lock events.
+ */
+export type LockEventsMode = 'all' | 'exceptional' | 'none';
 
 /** Options of the `locks` section of `CoordinationModule.forRoot()`. */
 export interface LockModuleOptions {
@@ -48,11 +58,15 @@ export interface LockModuleOptions {
    * resource never checked. At least `maxTtlMs`. Default 604_800_000 (7 days).
    */
   fenceGuardRetentionMs?: number;
-  /** Emit lock.* events on the EventBus (one PUBLISH each). Metrics are kept either way. Default true. */
-  events?: boolean;
+  /**
+   * Which lock.* events are published on the EventBus (see LockEventsMode). `true` means `'all'`,
+   * `false` means `'none'`. Default `'exceptional'`: lost, timeout, deadlock and contended
+   * acquisitions; uncontended lock.acquired, lock.released and lock.extended only with `'all'`.
+   */
+  events?: LockEventsMode | boolean;
 }
 
-export const DEFAULT_LOCK_OPTIONS: Required<LockModuleOptions> = {
+export const DEFAULT_LOCK_OPTIONS: ResolvedLockOptions = {
   defaultTtlMs: 30_000,
   defaultWaitMs: 10_000,
   maxTtlMs: 86_400_000,
@@ -65,13 +79,13 @@ export const DEFAULT_LOCK_OPTIONS: Required<LockModuleOptions> = {
   shutdownGraceMs: 10_000,
   releaseOnShutdown: true,
   fenceGuardRetentionMs: 604_800_000,
-  events: true,
+  events: 'exceptional',
 };
 
 /** Injection token of the resolved `locks` options section. */
 export const LOCK_OPTIONS = Symbol('LOCK_OPTIONS');
 
-export type ResolvedLockOptions = Required<LockModuleOptions>;
+export type ResolvedLockOptions = Required<Omit<LockModuleOptions, 'events'>> & { events: LockEventsMode };
 
 /**
  * `fenceGuardRetentionMs` must be at least the largest TTL: a holder that neither renews nor
@@ -105,10 +119,14 @@ export class LockOptionsSchema {
   @IsOptional() @IsInt() @Min(0) @Max(3_600_000) shutdownGraceMs?: number;
   @IsOptional() @IsBoolean() releaseOnShutdown?: boolean;
   @IsOptional() @IsInt() @Max(31_536_000_000) @CoversMaxTtl() fenceGuardRetentionMs?: number;
-  @IsOptional() @IsBoolean() events?: boolean;
+  @IsOptional() @IsIn(['all', 'exceptional', 'none', true, false], { message: "must be 'all', 'exceptional' or 'none' (or a boolean: true = 'all', false = 'none')" })
+  events?: LockEventsMode | boolean;
 }
 
 /** The `locks` section with its defaults applied (validated by LockOptionsSchema first). */
 export function resolveLockOptions(section: LockModuleOptions | undefined): ResolvedLockOptions {
-  return { ...DEFAULT_LOCK_OPTIONS, ...section };
+  const resolved = { ...DEFAULT_LOCK_OPTIONS, ...section };
+  // `{ events: undefined }` (or null) overrides the default in the spread: it means the default too.
+  const events = section?.events;
+  return { ...resolved, events: events === true ? 'all' : events === false ? 'none' : events ?? DEFAULT_LOCK_OPTIONS.events };
 }

@@ -4,12 +4,14 @@ const load = (name: string, file: string): LuaScript => loadLuaScript(name, impo
 
 /**
  * Every Lua script of the locks capability, read once at import with its includes expanded
- * (`lua/mutex.lua`, `lua/queue.lua`, `lua/fence.lua`, `lua/expiring-set.lua`,
- * `../lua/server-time.lua`). Each `.lua` file opens with a header naming its KEYS, ARGV and
- * reply; `RedisLockStore` is the only caller and turns every reply into a typed result.
+ * (`lua/mutex-fast-path.lua`, `lua/mutex.lua`, `lua/queue.lua`, `lua/fence.lua`,
+ * `lua/expiring-set.lua`, `../lua/server-time.lua`). Each `.lua` file opens with a header naming
+ * its KEYS, ARGV and reply; `RedisLockStore` is the only caller and turns every reply into a
+ * typed result.
  *
  * @example
- * const fence = await connection.runScript<number>(LOCK_SCRIPTS.tryAcquire, [k.lock, k.fence, k.queueExp], [token, owner, ttlMs, '0']);
+ * // standalone: the lock key only (the script derives the others); a cluster declares [k.lock, k.fence, k.queueExp]
+ * const fence = await connection.runScript<number>(LOCK_SCRIPTS.tryAcquire, [k.lock], [token, owner, ttlMs]);
  */
 export const LOCK_SCRIPTS = {
   /** The uncontended first attempt of a mutex (fast path and re-entry). */

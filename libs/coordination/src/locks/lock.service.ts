@@ -71,7 +71,7 @@ export class LockService implements BeforeApplicationShutdown {
   ) {
     this.keys = new LockKeys(core.keys);
     this.shutdown = new LockShutdown(this.heldLocks, this.sections, this.waits, options, this.logger);
-    const observer = new LockObserver(core.metrics, this.options.events ? events ?? null : null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId });
+    const observer = new LockObserver(core.metrics, events ?? null, () => core.clock.now(), { keys: core.keys, instanceId: core.instanceId }, options.events);
     const hooks: LockHooks = {
       clock: core.clock,
       maxTtlMs: this.options.maxTtlMs,

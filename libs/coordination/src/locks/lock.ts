@@ -160,7 +160,10 @@ export class Lock implements SchedulerTask {
    * LockLostError and leaves whoever holds it now untouched.
    */
   release(): Promise<void> {
-    return this.hooks.tracer.trace(LOCK_RELEASE, this.tenant, this.key, () => this.releaseHeld(), this.fencingToken);
+    const { tracer } = this.hooks;
+    // Untraced (no SDK): no closure for the tracer to call.
+    if (!tracer.enabled) return this.releaseHeld();
+    return tracer.trace(LOCK_RELEASE, this.tenant, this.key, () => this.releaseHeld(), this.fencingToken);
   }
 
   private async releaseHeld(): Promise<void> {

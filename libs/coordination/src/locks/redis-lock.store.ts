@@ -29,19 +29,28 @@ export class RedisLockStore implements LockStore {
   /** The last PSUBSCRIBE / PUNSUBSCRIBE of each pattern: the next one is sent once it settled. */
   private readonly steps = new Map<string, Promise<void>>();
   private attached = false;
+  /**
+   * Whether the scripts of the uncontended mutex path get every key they may touch declared
+   * (a cluster: see try-acquire.lua), or only the lock key, the others derived in Lua.
+   */
+  private readonly declareAll: boolean;
 
-  constructor(private readonly connection: RedisConnection) {}
+  constructor(private readonly connection: RedisConnection) {
+    this.declareAll = connection.topology === 'cluster';
+  }
 
   /**
-   * First attempts run try-acquire.lua (3 keys, 4 arguments: the uncontended case in one cheap
-   * call); only when it refuses and the caller waits, acquire.lua joins the queue. A waiter's
-   * polls go straight to acquire.lua.
+   * First attempts run try-acquire.lua (the lock key, 3 arguments: the uncontended case in one
+   * cheap call); only when it refuses and the caller waits, acquire.lua joins the queue. A
+   * waiter's polls go straight to acquire.lua.
    */
   async acquireMutex(k: MutexKeys, r: MutexRequest): Promise<MutexReply> {
     if (!r.queued) {
-      const args: Array<string | number> = [r.token, r.owner, r.ttlMs, r.reentrant ? '1' : '0'];
+      const args: Array<string | number> = [r.token, r.owner, r.ttlMs];
+      if (r.reentrant || r.event) args.push(r.reentrant ? '1' : '0');
       if (r.event) args.push(r.event.channel, r.event.message);
-      const fast = await this.run<number | Reply>(S.tryAcquire, [k.lock, k.fence, k.queueExp], args);
+      const keys = this.declareAll ? [k.lock, k.fence, k.queueExp] : [k.lock];
+      const fast = await this.run<number | Reply>(S.tryAcquire, keys, args);
       if (typeof fast === 'number') return { acquired: true, token: r.token, fencingToken: fast, pttlMs: r.ttlMs, reentered: false };
       if (Number(fast[0]) === 1) return { acquired: true, token: String(fast[1]), fencingToken: Number(fast[2]), pttlMs: Number(fast[3]), reentered: true };
       if (!r.enqueue) return { acquired: false, holderOwner: fast[1] ? String(fast[1]) : null, pttlMs: Number(fast[2]), position: -1 };
@@ -57,7 +66,8 @@ export class RedisLockStore implements LockStore {
 
   async releaseMutex(k: MutexKeys, token: string, event?: ScriptEvent): Promise<ReleaseReply> {
     const args = event ? [token, event.channel, event.message] : [token];
-    const reply = await this.run<number>(S.release, [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq], args);
+    const keys = this.declareAll ? [k.lock, k.fence, k.queue, k.queueExp, k.queueSeq] : [k.lock];
+    const reply = await this.run<number>(S.release, keys, args);
     return reply === 1 ? 'released' : reply === 2 ? 'held' : 'lost';
   }
 

@@ -23,17 +23,18 @@
     { 0, holderOwner, pttlMs, queuePosition }            not acquired; pttl -1 when the lock is free but
                                                           earlier waiters are ahead; position -1 when not queued
 ]]
+local lockKey, fenceKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local token, owner, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+--! include ./mutex-fast-path.lua
 --! include ../../lua/server-time.lua
 --! include ./mutex.lua
 --! include ./queue.lua
-local lockKey, fenceKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local token, owner, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
-local fence, holder, queued = mutex_fast_path(lockKey, fenceKey, qexpKey, token, owner, ttl)
-if fence then
-  publish_acquired(ARGV[8], ARGV[9], fence)
-  return { 1, token, fence, ttl, 0 }
+if fastFence then
+  publish_acquired(ARGV[8], ARGV[9], fastFence)
+  return { 1, token, fastFence, ttl, 0 }
 end
+local holder, queued = fastHolder, fastQueued
 if queued == nil then queued = redis.call('EXISTS', qexpKey) == 1 end
 
 local reentrant, enqueue = ARGV[4] == '1', ARGV[5] == '1'

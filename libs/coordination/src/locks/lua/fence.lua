@@ -14,7 +14,8 @@
   Functions:
     fence_next(fenceKey) -> fencingToken (a Lua number): the next token, seeding a missing counter
     fence_seed(fenceKey) -> fencingToken: starts a counter known to be missing (one write, where
-      fence_next would write twice: the uncontended mutex path checks for it anyway)
+      fence_next would write twice). The uncontended mutex path (mutex-fast-path.lua) seeds the
+      same way, written out there because it runs before any function is built
     fence_string(fencingToken) -> its decimal digits, for messages and hash fields (Lua's own
       number-to-string conversion keeps only 14 significant digits)
 ]]

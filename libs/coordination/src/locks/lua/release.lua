@@ -2,11 +2,12 @@
   Release a mutex held by this token; hand it straight to the head of the wait queue.
 
   Input:
-    KEYS[1] lock   KEYS[2] fence   KEYS[3] queue   KEYS[4] queue-exp   KEYS[5] queue-seq   (see acquire.lua)
+    KEYS[1] lock   [KEYS[2] fence   KEYS[3] queue   KEYS[4] queue-exp   KEYS[5] queue-seq]   (see acquire.lua)
     ARGV[1] token     owner token of the releasing holder
     ARGV[2] eventChannel   ARGV[3] eventMessage   optional: PUBLISHed when released (1 or 2), so the
                            lock.released event costs no round trip of its own
 
+  KEYS[2..5] are declared on a cluster and derived from KEYS[1] otherwise: see try-acquire.lua.
   The wake-up channel of a lock is named like its lock key (KEYS[1]).
 
   Output:
@@ -15,7 +16,7 @@
        a hand-off message, see queue.lua)
     2  a reentrant hold count was decremented; the lock is still held
 ]]
-local lockKey, fenceKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local lockKey = KEYS[1]
 
 local held = redis.call('HMGET', lockKey, 't', 'n')
 if held[1] ~= ARGV[1] then return 0 end
@@ -26,7 +27,9 @@ if tonumber(held[2]) > 1 then
 end
 redis.call('DEL', lockKey)
 
+local qexpKey = KEYS[4] or lockKey .. ':queue-exp'
 if redis.call('EXISTS', qexpKey) == 0 then return 1 end
+local fenceKey, queueKey, seqKey = KEYS[2] or lockKey .. ':fence', KEYS[3] or lockKey .. ':queue', KEYS[5] or lockKey .. ':queue-seq'
 
 -- Waiters are queued. The shared pieces are included here, not at the top, so that a release
 -- nobody waits for does not build their functions (a closure each, on every run).
