@@ -1,9 +1,10 @@
 import { jest } from '@jest/globals';
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { EventBus } from '@nest-coordination/core';
+import { EVENT_TRANSPORT, type EventTransport } from '../../libs/coordination/src/events/event-transport.interface.js';
 import { CoordinationCore } from '../support/internals.js';
 import { DRIVERS, uniquePrefix } from '../support/drivers.js';
-import { collect, eventsApp, type Collector } from './event-test.helpers.js';
+import { collect, eventsApp, eventually, type Collector } from './event-test.helpers.js';
 
 interface Report {
   marker: string;
@@ -80,6 +81,40 @@ describe.each(DRIVERS)('EventBus fan-out ($name)', (driver) => {
       expect((await collector.waitFor(3)).map((e) => e.payload.marker).sort()).toEqual([...markers].sort());
     }
     expect(decode).toHaveBeenCalledTimes(3);
+  });
+
+  it('hands every observer of its channel and of matching patterns the very same frozen event object', async () => {
+    for (let i = 0; i < 3; i++) collectors.push(await collect(bus.on<Report>('report.ready', { tenant: 'acme' })));
+    for (let i = 0; i < 2; i++) collectors.push(await collect(bus.on<Report>('report.*', { tenant: 'acme' })));
+
+    await bus.publish('report.ready', report(uniquePrefix('s')), { tenant: 'acme' });
+    const [first, ...others] = await Promise.all(collectors.map(async (c) => (await c.waitFor(1))[0]));
+
+    expect(Object.isFrozen(first)).toBe(true);
+    for (const event of others) expect(event).toBe(first);
+  });
+
+  it('counts and logs a malformed message once however many observers it reaches, delivers nothing for it, and goes on', async () => {
+    for (let i = 0; i < 3; i++) collectors.push(await collect(bus.on<Report>('report.ready', { tenant: 'acme' })));
+    collectors.push(await collect(bus.on<Report>('report.*', { tenant: 'acme' })));
+    const transport = app.get<EventTransport>(EVENT_TRANSPORT);
+    const failures = () => core.metrics.counterOf('events_decode_failed_total', { channel: 'report.ready' }).value;
+    const before = failures();
+    const logged = jest.spyOn(Logger.prototype, 'error');
+
+    await transport.publish(core.keys.channel('acme', 'events', 'report.ready'), 'not an event');
+    // Every delivery of one message is dispatched at once: one failure per observer would jump past 1.
+    await eventually(async () => failures() - before, 1);
+    const marker = uniquePrefix('after');
+    await bus.publish('report.ready', report(marker), { tenant: 'acme' });
+    for (const collector of collectors) {
+      const received = await collector.waitFor(1);
+      expect(received.map((e) => e.payload.marker)).toEqual([marker]);
+    }
+
+    expect(failures() - before).toBe(1);
+    const undecodable = logged.mock.calls.filter(([message]) => String(message).includes('undecodable event on report.ready'));
+    expect(undecodable).toHaveLength(1);
   });
 
   it('shares a deeply frozen payload: an observer cannot change what the others receive', async () => {

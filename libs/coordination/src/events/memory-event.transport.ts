@@ -4,6 +4,9 @@ import type {
 } from './event-transport.interface.js';
 import { RefCountedSubscriptions } from './ref-counted-subscriptions.js';
 
+/** What every publish returns: accepted at once, delivered later (a settled promise has no state to share). */
+const ACCEPTED = Promise.resolve();
+
 /**
  * Pub/sub inside one module instance, for the memory driver. Same semantics as Redis:
  * patterns, reference-counted subscriptions, and asynchronous delivery (a publisher never
@@ -28,13 +31,14 @@ export class MemoryEventTransport implements EventTransport {
     },
   });
 
-  async publish(channel: string, message: string): Promise<void> {
+  publish(channel: string, message: string): Promise<void> {
     setImmediate(() => {
       if (this.channels.has(channel)) this.subscriptions.dispatch('channel', channel, channel, message);
       for (const [pattern, matcher] of this.matchers) {
         if (matcher.test(channel)) this.subscriptions.dispatch('pattern', pattern, channel, message);
       }
     });
+    return ACCEPTED;
   }
 
   subscribe(kind: SubscriptionKind, name: string, listener: TransportListener): TransportSubscription {

@@ -11,7 +11,18 @@ export interface SubscriptionBackend {
 }
 
 interface Entry {
+  readonly kind: SubscriptionKind;
+  readonly name: string;
+  /** Orders the open and shut steps of this channel or pattern (see serial()). */
+  readonly key: string;
   readonly listeners: Set<TransportListener>;
+  /**
+   * `listeners` as an array, made by the first delivery after a listener joined or left (both
+   * clear it): joining and leaving stay O(1), a message copies nothing while membership is
+   * unchanged, and a delivery walks the array it read, so a listener leaving or joining
+   * meanwhile (take(1) unsubscribes inside next()) neither skips nor adds one for that message.
+   */
+  snapshot: readonly TransportListener[] | undefined;
   ready: Promise<void>;
   failed: boolean;
   /** The current `ready` has resolved (the server subscription was confirmed). */
@@ -41,7 +52,8 @@ const DRAIN_TIMEOUT_MS = 1_000;
  */
 export class RefCountedSubscriptions {
   private readonly logger = new Logger('Coordination:Events');
-  private readonly entries = new Map<string, Entry>();
+  /** By kind, then name: a received message finds its entry without building a key. */
+  private readonly entries: Readonly<Record<SubscriptionKind, Map<string, Entry>>> = { channel: new Map(), pattern: new Map() };
   private readonly chains = new Map<string, Promise<void>>();
   private readonly pending = new Set<Promise<void>>();
   /** Bumped on every connection loss, so a re-confirmation that fails for an older one is not fatal. */
@@ -50,11 +62,10 @@ export class RefCountedSubscriptions {
   constructor(private readonly backend: SubscriptionBackend) {}
 
   subscribe(kind: SubscriptionKind, name: string, listener: TransportListener): TransportSubscription {
-    const key = entryKey(kind, name);
-    let entry = this.entries.get(key);
-    if (!entry) entry = this.createEntry(key, kind, name);
-    const joined = entry;
+    const entries = this.entries[kind];
+    const joined = entries.get(name) ?? this.createEntry(kind, name);
     joined.listeners.add(listener);
+    joined.snapshot = undefined;
     let closed = false;
     return {
       get ready() {
@@ -64,9 +75,10 @@ export class RefCountedSubscriptions {
         if (closed) return;
         closed = true;
         joined.listeners.delete(listener);
-        if (joined.listeners.size > 0 || this.entries.get(key) !== joined) return;
-        this.entries.delete(key);
-        const shutting = this.serial(key, async () => {
+        joined.snapshot = undefined;
+        if (joined.listeners.size > 0 || entries.get(name) !== joined) return;
+        entries.delete(name);
+        const shutting = this.serial(joined.key, async () => {
           if (!joined.failed) await this.backend.shut(kind, name);
         }).catch((error: unknown) => this.logger.warn(`Could not unsubscribe from ${name}: ${errorMessage(error)}`));
         this.pending.add(shutting);
@@ -77,7 +89,7 @@ export class RefCountedSubscriptions {
 
   /** Number of channels and patterns with at least one listener. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.channel.size + this.entries.pattern.size;
   }
 
   /** Waits (bounded) for pending unsubscribes. */
@@ -96,12 +108,12 @@ export class RefCountedSubscriptions {
    */
   connectionLost(): void {
     this.outages += 1;
-    for (const [key, entry] of this.entries) {
+    for (const entry of this.everyEntry()) {
       if (!entry.confirmed || entry.failed) continue;
       entry.confirmed = false;
       entry.ready = new Promise<void>((resolve, reject) => (entry.resume = { resolve, reject }));
       entry.ready.catch(() => undefined);
-      this.notify(key, entry, 'interrupted');
+      this.notify(entry, 'interrupted');
     }
   }
 
@@ -112,23 +124,22 @@ export class RefCountedSubscriptions {
    */
   connectionRestored(): void {
     const outage = this.outages;
-    for (const [key, entry] of this.entries) {
+    for (const entry of this.everyEntry()) {
       const resume = entry.resume;
       if (!resume) continue;
-      const { kind, name } = parseEntryKey(key);
-      this.serial(key, () => this.backend.open(kind, name)).then(
+      this.serial(entry.key, () => this.backend.open(entry.kind, entry.name)).then(
         () => {
           if (entry.resume !== resume) return;
           entry.resume = undefined;
           entry.confirmed = true;
           resume.resolve();
-          this.notify(key, entry, 'resumed');
+          this.notify(entry, 'resumed');
         },
         (error: unknown) => {
           // Lost again meanwhile: the next restore retries.
           if (entry.resume !== resume || this.outages !== outage) return;
           entry.resume = undefined;
-          this.fail(key, entry, error);
+          this.fail(entry, error);
           resume.reject(error);
         },
       );
@@ -137,10 +148,9 @@ export class RefCountedSubscriptions {
 
   /** Hands a received message to the listeners of one channel or pattern. */
   dispatch(kind: SubscriptionKind, name: string, channel: string, message: string): void {
-    const entry = this.entries.get(entryKey(kind, name));
+    const entry = this.entries[kind].get(name);
     if (!entry) return;
-    // A listener may leave while we iterate (take(1) unsubscribes inside next()).
-    for (const listener of [...entry.listeners]) {
+    for (const listener of (entry.snapshot ??= [...entry.listeners])) {
       try {
         listener.message(channel, message);
       } catch (error) {
@@ -150,25 +160,26 @@ export class RefCountedSubscriptions {
   }
 
   /** Calls the optional `interrupted` / `resumed` hook of every listener of one entry; a throwing hook is logged. */
-  private notify(key: string, entry: Entry, hook: 'interrupted' | 'resumed'): void {
-    for (const listener of [...entry.listeners]) {
+  private notify(entry: Entry, hook: 'interrupted' | 'resumed'): void {
+    for (const listener of (entry.snapshot ??= [...entry.listeners])) {
       try {
         listener[hook]?.();
       } catch (error) {
-        this.logger.error(`The ${hook}() hook of a listener on ${parseEntryKey(key).name} threw: ${errorMessage(error)}`);
+        this.logger.error(`The ${hook}() hook of a listener on ${entry.name} threw: ${errorMessage(error)}`);
       }
     }
   }
 
-  private createEntry(key: string, kind: SubscriptionKind, name: string): Entry {
-    const entry: Entry = { listeners: new Set(), ready: Promise.resolve(), failed: false, confirmed: false };
-    this.entries.set(key, entry);
+  private createEntry(kind: SubscriptionKind, name: string): Entry {
+    const key = `${kind === 'channel' ? 'c' : 'p'}:${name}`;
+    const entry: Entry = { kind, name, key, listeners: new Set(), snapshot: undefined, ready: Promise.resolve(), failed: false, confirmed: false };
+    this.entries[kind].set(name, entry);
     entry.ready = this.serial(key, () => this.backend.open(kind, name)).then(
       () => {
         entry.confirmed = true;
       },
       (error: unknown) => {
-        this.fail(key, entry, error);
+        this.fail(entry, error);
         throw error;
       },
     );
@@ -177,12 +188,20 @@ export class RefCountedSubscriptions {
     return entry;
   }
 
-  private fail(key: string, entry: Entry, error: unknown): void {
+  private fail(entry: Entry, error: unknown): void {
     entry.failed = true;
-    if (this.entries.get(key) === entry) this.entries.delete(key);
+    const entries = this.entries[entry.kind];
+    if (entries.get(entry.name) === entry) entries.delete(entry.name);
     const listeners = [...entry.listeners];
     entry.listeners.clear();
+    entry.snapshot = undefined;
     for (const listener of listeners) listener.failed(error);
+  }
+
+  /** Every entry, live: one that leaves while the caller's loop runs is not visited. */
+  private *everyEntry(): Generator<Entry> {
+    yield* this.entries.channel.values();
+    yield* this.entries.pattern.values();
   }
 
   /** Runs `step` after every earlier step of the same channel or pattern has settled. */
@@ -196,12 +215,4 @@ export class RefCountedSubscriptions {
     });
     return next;
   }
-}
-
-function entryKey(kind: SubscriptionKind, name: string): string {
-  return `${kind === 'channel' ? 'c' : 'p'}:${name}`;
-}
-
-function parseEntryKey(key: string): { kind: SubscriptionKind; name: string } {
-  return { kind: key.startsWith('c:') ? 'channel' : 'pattern', name: key.slice(2) };
 }
