@@ -3,6 +3,7 @@ import * as baseline from './baseline.bench.js';
 import * as locks from './locks.bench.js';
 import * as events from './events.bench.js';
 import * as rateLimit from './rate-limit.bench.js';
+import * as http from './http.bench.js';
 import * as cache from './cache.bench.js';
 import * as sessions from './sessions.bench.js';
 import * as streams from './streams.bench.js';
@@ -17,4 +18,4 @@ import * as leader from './leader.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, locks, cache, sessions, streams, tasks, idempotency, leader];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, http, locks, cache, sessions, streams, tasks, idempotency, leader];

@@ -4,16 +4,21 @@ import { APP_FILTER } from '@nestjs/core';
 import request from 'supertest';
 import { CoordinationExceptionFilter, CoordinationModule, TenantOptional, type TenancyOptions } from '@nest-coordination/core';
 import { CoordinationCore } from '../support/internals.js';
+import { AUTHENTICATED_TENANT } from '../../libs/coordination/src/tenancy/tenant-resolver.js';
 import { bootApp } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
 import { sleep } from '../support/wait.js';
 
-/** Stands in for an auth guard: the authenticated user comes from a header. */
+/**
+ * Stands in for an auth guard: the authenticated user comes from a header, and so does the tenant
+ * a credential is bound to (as SessionGuard sets it, see AUTHENTICATED_TENANT).
+ */
 @Injectable()
 class FakeAuthGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown }>();
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown; [AUTHENTICATED_TENANT]?: string }>();
     if (req.headers['x-user-company']) req.user = { companyId: req.headers['x-user-company'] };
+    if (req.headers['x-auth-tenant']) req[AUTHENTICATED_TENANT] = req.headers['x-auth-tenant'];
     return true;
   }
 }
@@ -47,10 +52,28 @@ class TenantProbeController {
   }
 }
 
+/** One handler, inherited by two controllers: only one of them is @TenantOptional(). */
+@Injectable() // for the constructor's parameter types, which the controllers inherit
+abstract class ReportController {
+  constructor(private readonly core: CoordinationCore) {}
+
+  @Get()
+  report() {
+    return { current: this.core.tenants.current() ?? null };
+  }
+}
+
+@Controller('public-report')
+@TenantOptional()
+class PublicReportController extends ReportController {}
+
+@Controller('tenant-report')
+class TenantReportController extends ReportController {}
+
 async function appWith(tenancy: TenancyOptions, withFilter = false): Promise<INestApplication> {
   @Module({
     imports: [CoordinationModule.forRoot({ prefix: uniquePrefix('tenancy'), tenancy })],
-    controllers: [TenantProbeController],
+    controllers: [TenantProbeController, PublicReportController, TenantReportController],
     providers: withFilter ? [{ provide: APP_FILTER, useClass: CoordinationExceptionFilter }] : [],
   })
   class AppModule {}
@@ -97,11 +120,30 @@ describe('tenant resolution over HTTP', () => {
       expect(withTenant.body.current).toBe('acme');
     });
 
+    it('reads @TenantOptional() per controller: a handler inherited by an optional and a required controller', async () => {
+      for (let i = 0; i < 2; i++) {
+        const optional = await request(server as never).get('/public-report').expect(200);
+        expect(optional.body).toEqual({ current: null });
+        const required = await request(server as never).get('/tenant-report').expect(400);
+        expect(required.body.code).toBe('E_TENANT_REQUIRED');
+        expect(required.body.detail ?? required.body.message).toMatch(/A tenant is required/);
+      }
+      const withTenant = await request(server as never).get('/tenant-report').set('x-tenant-id', 'acme').expect(200);
+      expect(withTenant.body).toEqual({ current: 'acme' });
+    });
+
     it('rejects a malformed tenant with 400 E_TENANT_INVALID', async () => {
       for (const bad of ['a*b', '_shared', 'a:b', '{a}']) {
         const res = await request(server as never).get('/current').set('x-tenant-id', bad).expect(400);
         expect(res.body.code).toBe('E_TENANT_INVALID');
       }
+    });
+
+    it('runs the handler in the tenant a guard authenticated the request for, not the one of the header the middleware entered', async () => {
+      const res = await request(server as never).get('/authed').set('x-tenant-id', 'acme').set('x-auth-tenant', 'beta').expect(200);
+      expect(res.body).toEqual({ current: 'beta' });
+      const unauthenticated = await request(server as never).get('/authed').set('x-tenant-id', 'acme').expect(200);
+      expect(unauthenticated.body).toEqual({ current: 'acme' });
     });
   });
 
@@ -148,6 +190,21 @@ describe('tenant resolution over HTTP', () => {
       expect(res.body.current).toBe('from-resolver');
       const missing = await request(server as never).get('/current').set('x-tenant-id', 'from-header').expect(400);
       expect(missing.body.code).toBe('E_TENANT_REQUIRED');
+    });
+
+    it('runs the handler in the tenant the resolver names once guards have run, not the one it named to the middleware', async () => {
+      const server = await start({
+        required: true,
+        // request.user is set by the auth guard, after the middleware: until then, the header names the tenant.
+        resolver: (req) => {
+          const { user, headers } = req as { user?: { companyId?: string }; headers: Record<string, string> };
+          return user?.companyId ?? headers['x-tenant-id'];
+        },
+      });
+      const res = await request(server as never).get('/authed').set('x-tenant-id', 'acme').set('x-user-company', 'beta').expect(200);
+      expect(res.body).toEqual({ current: 'beta' });
+      const anonymous = await request(server as never).get('/authed').set('x-tenant-id', 'acme').expect(200);
+      expect(anonymous.body).toEqual({ current: 'acme' });
     });
   });
 

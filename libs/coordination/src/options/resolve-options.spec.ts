@@ -4,6 +4,10 @@ import { ManualClock, systemClock } from '../core/clock.js';
 import { ErrorCode, InvalidOptionsError } from '../errors/coordination.error.js';
 import type { CoreModuleOptions as CoordinationModuleOptions } from './core-options.interface.js';
 import { DEFAULT_COORDINATION_OPTIONS, resolveOptions } from './resolve-options.js';
+import { LOCKS_CAPABILITY } from '../locks/locks.capability.js';
+import { DEFAULT_LOCK_OPTIONS, type ResolvedLockOptions } from '../locks/lock.options.js';
+import { RATE_LIMIT_CAPABILITY } from '../rate-limit/rate-limit.capability.js';
+import { resolveRateLimitOptions, type ResolvedRateLimitOptions } from '../rate-limit/rate-limit.options.js';
 
 /** Resolves `raw` expecting failure; returns the error so each case can check what it names. */
 function rejectionOf(raw: unknown): InvalidOptionsError {
@@ -113,6 +117,38 @@ describe('resolveOptions: defaults', () => {
     expect(resolved.instanceId).toBe('node-1');
     expect(resolved.clock).toBe(clock);
     expect(resolved.raw).toBe(raw);
+  });
+
+  it('reads an option given as undefined (e.g. an unset environment variable) as not given: its default applies', () => {
+    const resolved = resolveOptions({
+      tenancy: { header: undefined, userProperty: 'companyId' },
+      breaker: { failureThreshold: undefined, openMs: 100 },
+      connection: { host: 'redis.internal', commandTimeoutMs: undefined },
+      telemetry: { hashKeys: undefined },
+    });
+    expect(resolved.tenancy).toEqual({ required: false, header: 'x-tenant-id', userProperty: 'companyId' });
+    expect(resolved.breaker).toEqual({ failureThreshold: 5, openMs: 100 });
+    expect(resolved.connection).toEqual({ host: 'redis.internal', commandTimeoutMs: 5_000, connectTimeoutMs: 10_000 });
+    expect(resolved.telemetry.hashKeys).toBe(false);
+    // null passes the schema as "not given" too (class-validator's @IsOptional): it must not override the default either.
+    expect(resolveOptions({ tenancy: { header: null as unknown as string } }).tenancy.header).toBe('x-tenant-id');
+    expect(resolveOptions({ tenancy: null, breaker: null } as unknown as CoordinationModuleOptions).tenancy).toEqual(DEFAULT_COORDINATION_OPTIONS.tenancy);
+  });
+
+  it('reads a capability section option given as undefined or null as not given too', () => {
+    const sections = [LOCKS_CAPABILITY.options, RATE_LIMIT_CAPABILITY.options];
+    const raw = {
+      locks: { defaultTtlMs: undefined, maxTtlMs: null, waiterLeaseMs: 7_000 },
+      rateLimit: { timeoutMs: undefined, denyCacheMaxEntries: 7 },
+    } as unknown as CoordinationModuleOptions;
+    const resolved = resolveOptions(raw, sections).sections;
+    const locks = resolved.locks as ResolvedLockOptions;
+    expect(locks.defaultTtlMs).toBe(DEFAULT_LOCK_OPTIONS.defaultTtlMs);
+    expect(locks.maxTtlMs).toBe(DEFAULT_LOCK_OPTIONS.maxTtlMs);
+    expect(locks.waiterLeaseMs).toBe(7_000);
+    const rateLimit = resolved.rateLimit as ResolvedRateLimitOptions;
+    expect(rateLimit.timeoutMs).toBe(resolveRateLimitOptions({}).timeoutMs);
+    expect(rateLimit.denyCacheMaxEntries).toBe(7);
   });
 
   it('gives each resolution its own instance id', () => {

@@ -73,24 +73,42 @@ export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: 
     throw new InvalidOptionsError(`Invalid CoordinationModule options:\n${lines}`, problems);
   }
   const d = DEFAULT_COORDINATION_OPTIONS;
-  const connection = raw.connection ?? {};
   return {
     driver: raw.driver ?? (raw.connection ? 'redis' : 'memory'),
-    connection: { ...d.connection, ...connection },
+    connection: { ...d.connection, ...withoutUnset(raw.connection) },
     prefix: raw.prefix ?? d.prefix,
     instanceId: raw.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
     isGlobal: raw.isGlobal ?? d.isGlobal,
-    tenancy: { ...d.tenancy, ...raw.tenancy },
-    reconnect: { ...d.reconnect, ...raw.reconnect },
-    breaker: { ...d.breaker, ...raw.breaker },
-    health: { ...d.health, ...raw.health },
-    serializer: { ...d.serializer, ...raw.serializer },
-    telemetry: { ...d.telemetry, ...raw.telemetry },
+    tenancy: { ...d.tenancy, ...withoutUnset(raw.tenancy) },
+    reconnect: { ...d.reconnect, ...withoutUnset(raw.reconnect) },
+    breaker: { ...d.breaker, ...withoutUnset(raw.breaker) },
+    health: { ...d.health, ...withoutUnset(raw.health) },
+    serializer: { ...d.serializer, ...withoutUnset(raw.serializer) },
+    telemetry: { ...d.telemetry, ...withoutUnset(raw.telemetry) },
     clock: raw.clock ?? systemClock,
-    // A null section means "not configured", as it did before sections had their own schemas.
-    sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(given[s.key] ?? undefined)])),
+    // A null section means "not configured", as it did before sections had their own schemas;
+    // a section's options given as undefined or null get their defaults, as the core ones do.
+    sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(sectionOf(given[s.key]))])),
     raw,
   };
+}
+
+/**
+ * A section's options without those given as undefined or null, which the schema accepts as
+ * absent: `header: process.env.TENANT_HEADER` unset must get the default, not override it.
+ */
+function withoutUnset<T extends object>(section: T | undefined | null): Partial<T> {
+  if (section === undefined || section === null) return {};
+  const copy: Partial<T> = {};
+  for (const [key, value] of Object.entries(section)) {
+    if (value !== undefined && value !== null) copy[key as keyof T] = value as T[keyof T];
+  }
+  return copy;
+}
+
+/** A capability section as its resolver takes it: absent, or without the options given as undefined or null. */
+function sectionOf(section: unknown): object | undefined {
+  return section === undefined || section === null ? undefined : withoutUnset(section as object);
 }
 
 function validateSection(section: OptionSection, value: unknown): OptionProblem[] {

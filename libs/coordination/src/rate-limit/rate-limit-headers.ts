@@ -15,6 +15,18 @@ export interface AdvertisedPolicy {
 const FALLBACK_PARAMETER: Partial<Record<RateLimitSource, string>> = { local: ';src=local', 'fail-closed': ';src=fail-closed' };
 
 /**
+ * Whether `RateLimit-Policy` names this source (`src=`): the fallbacks that answer while Redis
+ * is unreachable do, the shared limiter and its deny cache do not.
+ *
+ * @example
+ * isFallback('local'); // true
+ * isFallback('redis'); // false
+ */
+export function isFallback(source: RateLimitSource): boolean {
+  return FALLBACK_PARAMETER[source] !== undefined;
+}
+
+/**
  * `RateLimit-Policy` per draft-ietf-httpapi-ratelimit-headers (-08 to -11): a structured-field
  * list of quota policies, `"name";q=<quota>;w=<window seconds>`. A policy answered by the
  * fallback while Redis was unreachable carries the extension parameter `src=local` (this
@@ -31,9 +43,20 @@ export function policyHeader(policies: readonly AdvertisedPolicy[]): string {
     .join(', ');
 }
 
-/** `RateLimit`: the current state per policy, `"name";r=<remaining>;t=<seconds until reset>`. */
+/**
+ * `RateLimit`: the current state per policy, `"name";r=<remaining>;t=<seconds until reset>`.
+ *
+ * @example
+ * rateLimitHeader(decision.results); // "user";r=9;t=1 (9 left, the window resets in 1 s)
+ */
 export function rateLimitHeader(results: readonly RateLimitResult[]): string {
-  return results.map((r) => `"${r.policy}";r=${r.remaining};t=${seconds(r.resetAfterMs)}`).join(', ');
+  // Built in place (not map + join): it is written on every guarded response.
+  let header = '';
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    header += `${i === 0 ? '' : ', '}"${r.policy}";r=${r.remaining};t=${seconds(r.resetAfterMs)}`;
+  }
+  return header;
 }
 
 /** The result clients should watch: the denying one, else the one with the least remaining. */

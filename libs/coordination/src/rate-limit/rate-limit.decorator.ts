@@ -44,6 +44,11 @@ export interface RateLimitMetadata {
  * atomically by `RateLimitGuard`: a request denied by one consumes from none. Metadata only;
  * register the guard per controller (`@UseGuards(RateLimitGuard)`) or globally (APP_GUARD).
  *
+ * The rules are fixed when the decorator runs: it keeps frozen copies (the objects given stay
+ * the caller's), so the guard, its hooks (`getTracker`, `generateKey`) and anyone reading the
+ * metadata see the same rules, whatever later happens to the objects. For limits that change at
+ * runtime, call `RateLimitService` in the handler or in a custom guard.
+ *
  * @example
  * @RateLimit([
  *   { scope: 'user', limit: 10, windowMs: 1_000 },
@@ -52,8 +57,11 @@ export interface RateLimitMetadata {
  * @Post('crews/:id/run')
  * run() {}
  */
-export const RateLimit = (rules: RateLimitRule | readonly RateLimitRule[], options: { cost?: number } = {}): MethodDecorator & ClassDecorator =>
-  SetMetadata<string, RateLimitMetadata>(RATE_LIMIT_METADATA, { rules: Array.isArray(rules) ? rules : [rules as RateLimitRule], cost: options.cost });
+export const RateLimit = (rules: RateLimitRule | readonly RateLimitRule[], options: { cost?: number } = {}): MethodDecorator & ClassDecorator => {
+  const given: readonly RateLimitRule[] = Array.isArray(rules) ? rules : [rules as RateLimitRule];
+  const fixed = Object.freeze(given.map((rule) => Object.freeze({ ...rule })));
+  return SetMetadata<string, RateLimitMetadata>(RATE_LIMIT_METADATA, Object.freeze({ rules: fixed, cost: options.cost }));
+};
 
 /**
  * Exempts a handler (or controller) from `RateLimitGuard`, e.g. health checks under a global guard.

@@ -7,7 +7,7 @@ import { SHARED_TENANT, encodeId } from '../keys/key-builder.js';
 import { asBadRequest } from '../http/as-bad-request.js';
 import { PROBLEM_JSON, problemDetails } from '../http/problem-details.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
-import { legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds, type AdvertisedPolicy } from './rate-limit-headers.js';
+import { isFallback, legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds, type AdvertisedPolicy } from './rate-limit-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, type RateLimitMetadata, type RateLimitRule } from './rate-limit.decorator.js';
 import { RATE_LIMIT_OPTIONS, type ResolvedRateLimitOptions } from './rate-limit.options.js';
 import { RateLimitService } from './rate-limit.service.js';
@@ -30,6 +30,35 @@ interface ResponseLike {
   header?(name: string, value: string): void;
 }
 
+/** One rule of a handler as the guard checks it. */
+interface PlannedRule {
+  readonly rule: RateLimitRule;
+  readonly scope: string;
+  /**
+   * `{ ...rule, name }`, built once per handler: RateLimitService validates a policy object once
+   * and reuses the result while the object is unchanged, so a fresh copy per request would be
+   * validated on every request.
+   */
+  readonly policy: RateLimitPolicy;
+  readonly global: boolean;
+}
+
+/** The rules a request checks, with the `RateLimit-Policy` they advertise when the shared limiter answers them all. */
+interface PlannedRules {
+  readonly rules: readonly PlannedRule[];
+  readonly policyHeader: string;
+}
+
+/** What the guard enforces on one handler, read from its metadata once (see RateLimitGuard.planOf). */
+interface HandlerPlan {
+  readonly endpoint: string;
+  readonly cost: number | undefined;
+  /** The rules of a request with a tenant, or of one without where tenancy is not required. */
+  readonly all: PlannedRules;
+  /** The rules of a request counted in the shared namespace: `tenant` rules skipped. */
+  readonly shared: PlannedRules;
+}
+
 /**
  * Enforces `@RateLimit` metadata on HTTP handlers: checks every rule of the handler in one
  * atomic call (`global` rules mixed with others: in a second one, see RateLimitScope), sets the
@@ -37,12 +66,14 @@ interface ResponseLike {
  * `rateLimit.headers`), and answers a denial with 429, `Retry-After` and an
  * `application/problem+json` body naming the violated policy and its `source`. While Redis is
  * unreachable, each policy the fallback answered carries `src=local` (or `src=fail-closed`) in
- * `RateLimit-Policy`, e.g. `"user";q=10;w=1;src=local`. Handlers without metadata,
- * or with `@SkipRateLimit()`, pass. Extend it and override the protected hooks to change
- * how clients are identified or keys are built, as with @nestjs/throttler. Its settings
- * (`headers`, `trustProxy`, `trustedProxies`) come from the `rateLimit` options section,
- * injected into a property, so a subclass with its own constructor passes only the four
- * constructor arguments to `super()`.
+ * `RateLimit-Policy`, e.g. `"user";q=10;w=1;src=local`. Handlers without metadata, or with
+ * `@SkipRateLimit()`, pass. A handler's metadata is read on its first request and kept, as Nest
+ * keeps the routes it builds from metadata at startup (the rules themselves are fixed when
+ * `@RateLimit()` runs). Extend it and override the protected hooks to change how clients are
+ * identified or keys are built, as with @nestjs/throttler. Its settings (`headers`,
+ * `trustProxy`, `trustedProxies`) come from the `rateLimit` options section, injected into a
+ * property, so a subclass with its own constructor passes only the four constructor arguments
+ * to `super()`.
  *
  * @example
  * // per controller
@@ -71,6 +102,9 @@ export class RateLimitGuard implements CanActivate {
    */
   @Inject(RATE_LIMIT_OPTIONS) protected readonly options!: ResolvedRateLimitOptions;
 
+  /** Plans by controller class, then handler (a handler inherited by several controllers gets one per class); null: nothing to enforce. */
+  private readonly plans = new WeakMap<object, WeakMap<object, HandlerPlan | null>>();
+
   constructor(
     protected readonly rateLimits: RateLimitService,
     protected readonly reflector: Reflector,
@@ -80,10 +114,8 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT_METADATA, targets)) return true;
-    const metadata = this.reflector.getAllAndOverride<RateLimitMetadata | undefined>(RATE_LIMIT_METADATA, targets);
-    if (!metadata || metadata.rules.length === 0) return true;
+    const plan = this.planOf(context);
+    if (plan === null) return true;
 
     const http = context.switchToHttp();
     const request = http.getRequest<RequestLike>();
@@ -92,23 +124,18 @@ export class RateLimitGuard implements CanActivate {
     // A @TenantOptional request without a tenant under `tenancy.required` counts in the shared
     // namespace, where there is no tenant to count a `tenant` rule against.
     const shared = tenant === undefined && this.core.tenants.isRequired;
+    const { rules, policyHeader: answeredPolicyHeader } = shared ? plan.shared : plan.all;
+    if (rules.length === 0) return true;
     const checks: RateLimitCheck[] = [];
-    const names = new Set<string>();
-    for (const [i, rule] of metadata.rules.entries()) {
-      const scope = scopeName(rule);
-      if (shared && scope === 'tenant') continue;
-      let name = rule.name ?? scope;
-      if (names.has(name)) name = `${name}-${i}`;
-      names.add(name);
+    for (const { rule, scope, policy, global } of rules) {
       const tracker: unknown = await this.getTracker(request, rule, context);
       if (typeof tracker !== 'string' || tracker === '') {
-        throw new InvalidArgumentError('scope', `the ${scope} scope of rate-limit rule "${name}" on ${endpointOf(context)} must give a non-empty string`, tracker);
+        throw new InvalidArgumentError('scope', `the ${scope} scope of rate-limit rule "${policy.name}" on ${plan.endpoint} must give a non-empty string`, tracker);
       }
-      checks.push({ key: await this.generateKey(context, tracker, rule), policy: { ...rule, name }, scope, global: scope === 'global' });
+      checks.push({ key: await this.generateKey(context, tracker, rule), policy, scope, global });
     }
-    if (checks.length === 0) return true;
-    const decision = await this.rateLimits.consumeMany(checks, shared ? { sharedNamespace: true, cost: metadata.cost } : { tenant, cost: metadata.cost });
-    this.setHeaders(response, decision, checks);
+    const decision = await this.rateLimits.consumeMany(checks, shared ? { sharedNamespace: true, cost: plan.cost } : { tenant, cost: plan.cost });
+    this.setHeaders(response, decision, checks, answeredPolicyHeader);
     if (!decision.allowed) await this.throwRateLimited(context, decision);
     return true;
   }
@@ -139,9 +166,7 @@ export class RateLimitGuard implements CanActivate {
    * see TenantResolver.forHandler); a missing required or malformed tenant is a 400.
    */
   protected resolveTenant(_request: RequestLike, context: ExecutionContext): Promise<string | undefined> {
-    return this.tenantResolver.forHandler(context).catch((error: unknown) => {
-      throw asBadRequest(error);
-    });
+    return this.tenantResolver.forHandler(context).catch(rethrowAsBadRequest);
   }
 
   /**
@@ -195,19 +220,79 @@ export class RateLimitGuard implements CanActivate {
     return request.ip ?? request.socket?.remoteAddress ?? 'unknown';
   }
 
-  private setHeaders(response: ResponseLike, decision: RateLimitDecision, checks: readonly RateLimitCheck[]): void {
+  /**
+   * The handler's plan: its rules (with their advertised names and the policy objects checked),
+   * read from `@RateLimit` / `@SkipRateLimit` metadata on its first request and kept for the
+   * guard's lifetime, like the routes Nest builds from the same metadata at startup. The rules
+   * are the frozen ones `@RateLimit()` keeps, the very objects handed to the hooks.
+   */
+  private planOf(context: ExecutionContext): HandlerPlan | null {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.plans.get(controller);
+    if (byHandler === undefined) this.plans.set(controller, (byHandler = new WeakMap()));
+    let plan = byHandler.get(handler);
+    if (plan === undefined) {
+      const targets = [handler, controller];
+      const skip = this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT_METADATA, targets);
+      const metadata = skip ? undefined : this.reflector.getAllAndOverride<RateLimitMetadata | undefined>(RATE_LIMIT_METADATA, targets);
+      plan = !metadata || metadata.rules.length === 0
+        ? null
+        : { endpoint: endpointOf(context), cost: metadata.cost, all: planRules(metadata.rules, false), shared: planRules(metadata.rules, true) };
+      byHandler.set(handler, plan);
+    }
+    return plan;
+  }
+
+  private setHeaders(response: ResponseLike, decision: RateLimitDecision, checks: readonly RateLimitCheck[], answeredPolicyHeader: string): void {
     const mode = this.options.headers;
     if (mode === 'none') return;
     if (mode === 'ietf' || mode === 'both') {
-      const sources = new Map(decision.results.map((r) => [r.policy, r.source]));
-      const advertisedPolicies = checks.map((c) => advertised(c.policy, sources.get(c.policy.name!))).filter((p) => p.source !== undefined);
-      setHeader(response, 'RateLimit-Policy', policyHeader(advertisedPolicies));
+      setHeader(response, 'RateLimit-Policy', answeredBySharedLimiter(decision, checks) ? answeredPolicyHeader : policyHeaderOf(decision, checks));
       setHeader(response, 'RateLimit', rateLimitHeader(decision.results));
     }
     if (mode === 'legacy' || mode === 'both') {
       for (const [name, value] of Object.entries(legacyHeaders(decision))) setHeader(response, name, value);
     }
   }
+}
+
+/**
+ * The rules a request checks, named as advertised: a rule's `name`, else its scope, suffixed with
+ * its index when an earlier rule took the name. `skipTenant`: for the shared namespace.
+ */
+function planRules(all: readonly RateLimitRule[], skipTenant: boolean): PlannedRules {
+  const rules: PlannedRule[] = [];
+  const names = new Set<string>();
+  all.forEach((rule, i) => {
+    const scope = scopeName(rule);
+    if (skipTenant && scope === 'tenant') return;
+    let name = rule.name ?? scope;
+    if (names.has(name)) name = `${name}-${i}`;
+    names.add(name);
+    rules.push({ rule, scope, policy: Object.freeze({ ...rule, name }), global: scope === 'global' });
+  });
+  return { rules, policyHeader: policyHeader(rules.map((r) => advertised(r.policy, 'redis'))) };
+}
+
+/** Whether every check was answered, in order, by a source `RateLimit-Policy` does not name: then the planned header applies. */
+function answeredBySharedLimiter(decision: RateLimitDecision, checks: readonly RateLimitCheck[]): boolean {
+  const { results } = decision;
+  if (results.length !== checks.length) return false;
+  for (let i = 0; i < results.length; i++) {
+    if (results[i].policy !== checks[i].policy.name || isFallback(results[i].source)) return false;
+  }
+  return true;
+}
+
+/** `RateLimit-Policy` of the policies that were asked (a denial may leave some unasked), each with who answered it. */
+function policyHeaderOf(decision: RateLimitDecision, checks: readonly RateLimitCheck[]): string {
+  const sources = new Map(decision.results.map((r) => [r.policy, r.source]));
+  return policyHeader(checks.map((c) => advertised(c.policy, sources.get(c.policy.name!))).filter((p) => p.source !== undefined));
+}
+
+function rethrowAsBadRequest(error: unknown): never {
+  throw asBadRequest(error);
 }
 
 /**

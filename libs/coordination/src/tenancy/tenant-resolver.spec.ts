@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { TenantInvalidError } from '../errors/coordination.error.js';
@@ -5,6 +6,7 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import type { TenancyOptions } from '../options/core-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
+import { TENANT_OPTIONAL, TenantOptional } from './tenant-optional.decorator.js';
 import { AUTHENTICATED_TENANT, TenantResolver } from './tenant-resolver.js';
 
 const resolverWith = (tenancy: TenancyOptions) => {
@@ -20,6 +22,13 @@ describe('TenantResolver', () => {
     expect(await resolver.fromRequest({ headers: { 'x-company-id': '' } })).toBeUndefined();
     expect(await resolver.fromRequest({ headers: { 'x-tenant-id': 'acme' } })).toBeUndefined();
     expect(await resolver.fromRequest(undefined)).toBeUndefined();
+  });
+
+  it('starts with `header: undefined` (an unset environment variable) and reads the default header, or the user property', async () => {
+    const byHeader = resolverWith({ header: undefined });
+    expect(await byHeader.fromRequest({ headers: { 'x-tenant-id': 'acme' } })).toBe('acme');
+    const byUser = resolverWith({ header: undefined, userProperty: 'companyId' });
+    expect(await byUser.fromRequest({ headers: { 'x-tenant-id': 'from-header' }, user: { companyId: 'acme' } })).toBe('acme');
   });
 
   it('takes the tenant only from the user property (a nested path) when one is configured, never from the header', async () => {
@@ -63,5 +72,34 @@ describe('TenantResolver', () => {
     // The handler then runs without a tenant, instead of `_shared` failing the tenant id check (400).
     const context = { switchToHttp: () => ({ getRequest: () => request }), getHandler: () => function me() {}, getClass: () => class MeController {} };
     await expect(resolverWith({}).forHandler(context as unknown as ExecutionContext)).resolves.toBeUndefined();
+  });
+
+  it('reads @TenantOptional() once per handler, and only where a tenant is required', async () => {
+    class HealthController {
+      @TenantOptional()
+      check() {}
+      run() {}
+    }
+    const contextOf = (handler: () => void) =>
+      ({ switchToHttp: () => ({ getRequest: () => ({ headers: {} }) }), getHandler: () => handler, getClass: () => HealthController }) as unknown as ExecutionContext;
+    const optionalLookups = (reflector: Reflector) => {
+      const spy = jest.spyOn(reflector, 'getAllAndOverride');
+      return () => spy.mock.calls.filter(([key]) => key === TENANT_OPTIONAL).length;
+    };
+
+    const options = resolveOptions({ tenancy: { required: true } });
+    const reflector = new Reflector();
+    const lookups = optionalLookups(reflector);
+    const required = new TenantResolver(options, new CoordinationCore(options), reflector);
+    for (let i = 0; i < 3; i++) await expect(required.forHandler(contextOf(HealthController.prototype.check))).resolves.toBeUndefined();
+    for (let i = 0; i < 3; i++) await expect(required.forHandler(contextOf(HealthController.prototype.run))).rejects.toThrow('A tenant is required');
+    expect(lookups()).toBe(2);
+
+    const notRequired = resolveOptions({});
+    const unusedReflector = new Reflector();
+    const noLookups = optionalLookups(unusedReflector);
+    const optional = new TenantResolver(notRequired, new CoordinationCore(notRequired), unusedReflector);
+    await expect(optional.forHandler(contextOf(HealthController.prototype.run))).resolves.toBeUndefined();
+    expect(noLookups()).toBe(0);
   });
 });

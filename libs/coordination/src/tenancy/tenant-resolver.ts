@@ -35,11 +35,21 @@ interface RequestLike {
  */
 @Injectable()
 export class TenantResolver {
+  /** The header as Node stores it (lower case), and `userProperty` split into its path: read on every request. */
+  private readonly headerName: string;
+  private readonly userPath: readonly string[] | undefined;
+  /** `@TenantOptional()` by controller class, then handler: metadata, read once per handler. */
+  private readonly optional = new WeakMap<object, WeakMap<object, boolean>>();
+
   constructor(
     @Inject(COORDINATION_RESOLVED_OPTIONS) private readonly options: ResolvedCoordinationOptions,
     private readonly core: CoordinationCore,
     private readonly reflector: Reflector,
-  ) {}
+  ) {
+    this.headerName = options.tenancy.header.toLowerCase();
+    const { userProperty } = options.tenancy;
+    this.userPath = userProperty ? userProperty.split('.') : undefined;
+  }
 
   /**
    * The tenant an HTTP handler runs under, for code that runs once guards may have set
@@ -49,13 +59,15 @@ export class TenantResolver {
    * `@TenantOptional()` route). Throws TenantInvalidError / TenantRequiredError otherwise.
    */
   async forHandler(context: ExecutionContext): Promise<string | undefined> {
-    const tenant = (await this.fromRequest(context.switchToHttp().getRequest())) ?? this.core.tenants.current();
+    const named = this.read(context.switchToHttp().getRequest());
+    // Awaited only when `tenancy.resolver` returned a thenable (read() gives a promise then, else
+    // a string or undefined): this runs on every request (TenantInterceptor, RateLimitGuard).
+    const tenant = (typeof named === 'object' ? await named : named) ?? this.core.tenants.current();
     if (tenant !== undefined) {
       assertTenantId(tenant);
       return tenant;
     }
-    const optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [context.getHandler(), context.getClass()]) === true;
-    if (this.core.tenants.isRequired && !optional) throw this.requiredError(context);
+    if (this.core.tenants.isRequired && !this.isOptional(context)) throw this.requiredError(context);
     return undefined;
   }
 
@@ -85,25 +97,58 @@ export class TenantResolver {
    * `userProperty` that holds neither a string nor a number.
    */
   async fromRequest(request: unknown): Promise<string | undefined> {
+    return this.read(request);
+  }
+
+  /** fromRequest, synchronous unless `tenancy.resolver` returns a thenable. */
+  private read(request: unknown): string | undefined | Promise<string | undefined> {
     const req = (request ?? {}) as RequestLike;
     const authenticated = req[AUTHENTICATED_TENANT];
     // A credential of the shared namespace (a session created outside any tenant) binds the
     // request to no tenant: neither `_shared` (no valid tenant id) nor what the client sent.
     if (authenticated !== undefined) return authenticated === SHARED_TENANT ? undefined : authenticated;
-    const { resolver, userProperty, header } = this.options.tenancy;
-    if (resolver) return (await resolver(request)) ?? undefined;
-    if (userProperty) {
+    const { resolver } = this.options.tenancy;
+    if (resolver) {
+      const named = resolver(request);
+      // The promise path only for a thenable: a synchronous resolver then costs no promise and no microtask hop per call.
+      return isThenable(named) ? Promise.resolve(named).then(orUndefined) : orUndefined(named);
+    }
+    if (this.userPath) {
       // Only the authenticated user names the tenant then: a header the client chose must
       // never stand in for a missing or unauthenticated user.
-      const value = userProperty.split('.').reduce<unknown>((obj, part) => (obj as Record<string, unknown> | undefined)?.[part], req.user);
+      let value: unknown = req.user;
+      for (const part of this.userPath) value = (value as Record<string, unknown> | undefined)?.[part];
       if (value === undefined || value === null) return undefined;
       if (typeof value === 'number' || typeof value === 'bigint') return String(value);
       // An object would read as "[object Object]"; name its type instead.
       if (typeof value !== 'string') assertTenantId(value);
-      return value;
+      return value as string;
     }
-    const raw = req.headers?.[header.toLowerCase()];
+    const raw = req.headers?.[this.headerName];
     const value = Array.isArray(raw) ? raw[0] : raw;
     return value === undefined || value === '' ? undefined : value;
   }
+
+  /** Whether the handler (or its controller) is `@TenantOptional()`. */
+  private isOptional(context: ExecutionContext): boolean {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.optional.get(controller);
+    if (byHandler === undefined) this.optional.set(controller, (byHandler = new WeakMap()));
+    let optional = byHandler.get(handler);
+    if (optional === undefined) {
+      optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [handler, controller]) === true;
+      byHandler.set(handler, optional);
+    }
+    return optional;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<string | undefined | null> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
+}
+
+/** A resolver's `null` (which JavaScript callers may return) as `undefined`. */
+function orUndefined(tenant: string | undefined | null): string | undefined {
+  return tenant ?? undefined;
 }

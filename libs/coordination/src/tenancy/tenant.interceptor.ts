@@ -18,10 +18,15 @@ export class TenantInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     // Resolved (and validated) here, not inside the Observable, where an error would escape as a 500.
-    const tenant = await this.resolver.forHandler(context).catch((error: unknown) => {
+    let tenant: string | undefined;
+    try {
+      tenant = await this.resolver.forHandler(context);
+    } catch (error) {
       throw asBadRequest(error);
-    });
-    if (tenant === undefined) return next.handle();
+    }
+    // Already the current tenant (the middleware runs the request in the tenant its header names):
+    // the handler runs in it without entering it again.
+    if (tenant === undefined || tenant === this.core.tenants.current()) return next.handle();
     return new Observable((subscriber) => this.core.tenants.run(tenant, () => next.handle().subscribe(subscriber)));
   }
 }

@@ -28,6 +28,6 @@ export class TenantMiddleware implements NestMiddleware {
     }
     // Outside the try: an error thrown further down the chain must not make us call next() twice.
     if (tenant === undefined) return next();
-    this.core.tenants.run(tenant, () => next());
+    this.core.tenants.run(tenant, next);
   }
 }
