@@ -1,8 +1,14 @@
 import { LockTimeoutError, ManualClock } from '@nest-coordination/core';
+// Internals of the locks capability: the unsafe local fallback's store, built as lock-acquirer.ts does.
+import { MemoryLockStore } from '../../libs/coordination/src/locks/memory-lock.store.js';
 import { DRIVERS, REDIS_DRIVERS } from '../support/drivers.js';
+import { until } from '../support/wait.js';
 import { lockTestApp, type LockTestApp } from './lock-test-app.js';
 
-// Keys the locks capability writes besides the documented fence counters: each must expire.
+// Every key the locks capability writes must expire. Fence counters expire a fixed retention
+// after they were seeded (INCR keeps that expiry), and an active lock's counter is then seeded
+// again from the server clock: the same recovery as a lost counter (lua/fence.lua).
+const FENCE_RETENTION_MS = 604_800_000;
 const GUARD_RETENTION_MS = 3_600_000;
 const MAX_TTL_MS = 600_000;
 const WAITER_LEASE_MS = 10_000;
@@ -45,6 +51,52 @@ describe.each(REDIS_DRIVERS)('lock keys with a retention ($name)', (driver) => {
     expect(await pttl(sequence)).toBeGreaterThan(MAX_TTL_MS);
     expect(await pttl(sequence)).toBeLessThanOrEqual(SEQUENCE_RETENTION_MS);
   });
+
+  const pexpire = (key: string, ms: number) => app.core.connection!.execute('test.pexpire', (c) => c.pexpire(key, ms));
+  const tenant = 'acme';
+  const kinds = [
+    { kind: 'mutex', fence: () => app.keys.mutex(tenant, 'invoice-1').fence, take: () => app.locks.acquire('invoice-1', { tenant }) },
+    { kind: 'semaphore', fence: () => app.keys.semaphore(tenant, 'invoice-1').fence, take: () => app.locks.acquirePermit('invoice-1', { tenant, permits: 2 }) },
+    { kind: 'read-write (read)', fence: () => app.keys.readWrite(tenant, 'invoice-1').fence, take: () => app.locks.acquireRead('invoice-1', { tenant }) },
+    { kind: 'read-write (write)', fence: () => app.keys.readWrite(tenant, 'invoice-1').fence, take: () => app.locks.acquireWrite('invoice-1', { tenant }) },
+  ];
+
+  it.each(kinds)('seeds the $kind fence counter with the fixed retention, which later tokens (INCR) keep', async ({ fence, take }) => {
+    // First acquisition: the counter is seeded (the mutex's uncontended fast path, fence_seed otherwise).
+    const first = await take();
+    await first.release();
+    const seeded = await pttl(fence());
+    expect(seeded).toBeGreaterThan(0);
+    expect(seeded).toBeLessThanOrEqual(FENCE_RETENTION_MS);
+    expect(seeded).toBeGreaterThan(FENCE_RETENTION_MS - 60_000);
+    // Second acquisition: INCR, which neither resets nor removes the expiry.
+    const second = await take();
+    await second.release();
+    expect(second.fencingToken).toBe(first.fencingToken + 1);
+    const after = await pttl(fence());
+    expect(after).toBeGreaterThan(0);
+    expect(after).toBeLessThanOrEqual(seeded);
+    await pexpire(fence(), 60_000);
+    const third = await take();
+    await third.release();
+    expect(third.fencingToken).toBe(first.fencingToken + 2);
+    expect(await pttl(fence())).toBeGreaterThan(0);
+    expect(await pttl(fence())).toBeLessThanOrEqual(60_000);
+  });
+
+  it.each(kinds)('issues a larger $kind token after its fence counter expired (seeded again from the server clock)', async ({ fence, take }) => {
+    const first = await take();
+    await first.release();
+    const second = await take();
+    await second.release();
+    await pexpire(fence(), 1);
+    await until(async () => (await app.core.connection!.execute('test.exists', (c) => c.exists(fence()))) === 0, { timeoutMs: 10_000, message: 'the fence counter to expire' });
+    const third = await take();
+    await third.release();
+    expect(third.fencingToken).toBeGreaterThan(second.fencingToken);
+    expect(Number.isSafeInteger(third.fencingToken)).toBe(true);
+    expect(await pttl(fence())).toBeGreaterThan(FENCE_RETENTION_MS - 60_000);
+  });
 });
 
 describe.each(DRIVERS.filter((d) => d.name === 'memory'))('lock keys with a retention ($name)', (driver) => {
@@ -74,5 +126,40 @@ describe.each(DRIVERS.filter((d) => d.name === 'memory'))('lock keys with a rete
     expect(await app.store.increment(app.keys.waitSequence('globex'), SEQUENCE_RETENTION_MS)).toBe(2);
     clock.advance(1);
     expect(await app.store.increment(app.keys.waitSequence('acme'), SEQUENCE_RETENTION_MS)).toBe(1);
+  });
+
+  it('seeds a fence counter again from the clock the fixed retention after its seed, as Redis expires it', async () => {
+    const take = async () => {
+      const lock = await app.locks.acquire('invoice-1');
+      await lock.release();
+      return lock.fencingToken;
+    };
+    const first = await take();
+    expect(first).toBe(Math.floor(clock.now() * 1_000));
+    // Tokens taken meanwhile (INCR) keep the seed's expiry: the retention counts from the seed.
+    clock.advance(FENCE_RETENTION_MS - 1);
+    const second = await take();
+    expect(second).toBe(first + 1);
+    clock.advance(1);
+    const third = await take();
+    expect(third).toBe(Math.floor(clock.now() * 1_000));
+    expect(third).toBeGreaterThan(second);
+    expect(await take()).toBe(third + 1);
+  });
+
+  it('never expires the counters of the unsafe local fallback, which start at 1', async () => {
+    const fallback = new MemoryLockStore(clock, false);
+    const keys = app.keys.mutex('acme', 'invoice-1');
+    const take = async (token: string) => {
+      const reply = await fallback.acquireMutex(keys, { token, owner: token, ttlMs: 1_000, reentrant: false, enqueue: false, priority: 0, leaseMs: 1_000 });
+      if (!reply.acquired) throw new Error('not acquired');
+      await fallback.releaseMutex(keys, token);
+      return reply.fencingToken;
+    };
+    expect(await take('a')).toBe(1);
+    clock.advance(FENCE_RETENTION_MS);
+    expect(await take('b')).toBe(2);
+    clock.advance(10 * FENCE_RETENTION_MS);
+    expect(await take('c')).toBe(3);
   });
 });

@@ -7,6 +7,11 @@ import type {
 import { decodeQueueEntry, encodeHandOff, encodeNewHead, encodeQueueEntry, type QueueEntry } from './queue-codec.js';
 
 interface MutexEntry { token: string; owner: string; count: number; fence: number; expiresAt: number }
+/** A fence counter and when it was seeded (clock ms): it expires FENCE_RETENTION_MS after that, as on Redis. */
+interface FenceCounter { value: number; seededAt: number }
+
+/** As lua/fence-retention.lua: a fence counter lives this long after its seed (7 days). */
+const FENCE_RETENTION_MS = 604_800_000;
 interface Waiter { member: string; score: number; expiresAt: number }
 interface Queue { waiters: Waiter[]; seq: number }
 
@@ -21,17 +26,18 @@ export class MemoryLockStore implements LockStore {
   readonly publishesEvents = false;
   private readonly mutexes = new Map<string, MutexEntry>();
   private readonly queues = new Map<string, Queue>();
-  private readonly counters = new Map<string, number>();
+  private readonly counters = new Map<string, FenceCounter>();
   private readonly holders = new Map<string, Map<string, number>>();
   private readonly strings = new Map<string, { value: string; expiresAt: number }>();
   private readonly patterns = new Map<string, { match: RegExp; handlers: Set<WakeHandler> }>();
 
   /**
    * @param seedFencesFromClock whether a new fence counter starts at the clock in microseconds, as
-   * on Redis (monotonic across restarts of a store that is the primary one). The unsafe local
-   * fallback during a Redis outage passes false: its counters start at 1, so its tokens are
-   * always older than Redis's and a protected resource refuses a fallback holder, never the
-   * Redis holders after it.
+   * on Redis (monotonic across restarts of a store that is the primary one) and starts there
+   * again once its retention ran out (see nextFence). The unsafe local fallback during a Redis
+   * outage passes false: its counters start at 1 and never expire, so its tokens are always
+   * older than Redis's and a protected resource refuses a fallback holder, never the Redis
+   * holders after it.
    */
   constructor(private readonly clock: Clock, private readonly seedFencesFromClock = true) {}
 
@@ -311,13 +317,21 @@ export class MemoryLockStore implements LockStore {
     return wasHead;
   }
 
-  /** As lua/fence.lua: a counter this store does not have yet starts at the clock in microseconds (or 1, see the constructor). */
+  /**
+   * As lua/fence.lua: a counter this store does not have yet starts at the clock in microseconds
+   * (or 1, see the constructor), and one seeded FENCE_RETENTION_MS ago or longer is gone, as its
+   * key expires on Redis, and starts at the clock again (increments keep the seed's time). The
+   * fallback's counters (seedFencesFromClock false) never expire: they have no clock seed to
+   * start again above their old tokens, and starting again at 1 would issue tokens lower than
+   * the ones this fallback already issued.
+   */
   private nextFence(key: string): number {
+    const now = this.clock.now();
     const current = this.counters.get(key);
-    const seed = this.seedFencesFromClock ? Math.max(1, Math.floor(this.clock.now() * 1_000)) : 1;
-    const next = current === undefined ? seed : current + 1;
-    this.counters.set(key, next);
-    return next;
+    if (current && (!this.seedFencesFromClock || now < current.seededAt + FENCE_RETENTION_MS)) return ++current.value;
+    const value = this.seedFencesFromClock ? Math.max(1, Math.floor(now * 1_000)) : 1;
+    this.counters.set(key, { value, seededAt: now });
+    return value;
   }
 
   private liveHolders(key: string): Map<string, number> {

@@ -16,9 +16,11 @@
 
   One EXISTS settles the uncontended case, where at most the fence counter exists: no HMGET of
   an absent hash, and a lock taken for the first time pays one write for its seeded counter
-  (the seed of fence_seed in fence.lua: the server clock in microseconds). A held lock (the
-  contended case) costs an HMGET more.
+  (the seed of fence_seed in fence.lua: the server clock in microseconds, expiring
+  FENCE_RETENTION_MS later; INCR keeps that expiry). A held lock (the contended case) costs an
+  HMGET more.
 ]]
+--! include ./fence-retention.lua
 local fastFence, fastHolder, fastQueued
 do
   local found, digits = redis.call('EXISTS', lockKey, qexpKey, fenceKey), nil
@@ -26,7 +28,7 @@ do
     local t = redis.call('TIME')
     fastFence = tonumber(t[1]) * 1000000 + tonumber(t[2])
     digits = string.format('%.0f', fastFence)
-    redis.call('SET', fenceKey, digits)
+    redis.call('SET', fenceKey, digits, 'PX', FENCE_RETENTION_MS)
   elseif found == 1 then
     local fence = redis.call('INCR', fenceKey)
     -- fence 1: the one key is the lock or the queue, and the counter was lost: leave it missing.
