@@ -57,6 +57,27 @@ class ReloadedController {
   }
 }
 
+/** A limit read from configuration through a getter, as when the configuration loads after the decorator ran. */
+const config = { limit: 100 };
+const configuredRule: RateLimitRule = {
+  scope: 'ip',
+  name: 'configured',
+  windowMs: MINUTE,
+  get limit() {
+    return config.limit;
+  },
+};
+
+@Controller('configured')
+@UseGuards(RateLimitGuard)
+class ConfiguredController {
+  @RateLimit(configuredRule)
+  @Get()
+  get() {
+    return 'ok';
+  }
+}
+
 /** A controller inheriting PlannedController's handlers (and its @UseGuards), with its own class-level rule. */
 @Controller('inherited')
 @RateLimit({ scope: 'ip', name: 'class', limit: 100, windowMs: MINUTE })
@@ -66,7 +87,7 @@ describe('RateLimitGuard reads a handler\'s metadata once (the hot path)', () =>
   let app: INestApplication;
   beforeAll(async () => {
     const options = { ...REDIS_DRIVERS[0].options(), prefix: uniquePrefix('rlplan') };
-    ({ app } = await bootApp(options, { controllers: [PlannedController, InheritingController, ReloadedController], providers: [RecordingGuard] }));
+    ({ app } = await bootApp(options, { controllers: [PlannedController, InheritingController, ReloadedController, ConfiguredController], providers: [RecordingGuard] }));
   });
   afterAll(() => app.close());
   afterEach(() => jest.restoreAllMocks());
@@ -118,5 +139,14 @@ describe('RateLimitGuard reads a handler\'s metadata once (the hot path)', () =>
     expect(seen[1]).toBe(seen[0]);
     expect(seen[0]).toMatchObject({ name: 'reloaded', limit: 100 });
     expect(Object.isFrozen(seen[0])).toBe(true);
+  });
+
+  it('reads a rule with getters on every request, so a limit from configuration loaded later applies', async () => {
+    const server = app.getHttpServer();
+    expect((await request(server).get('/configured').expect(200)).headers['ratelimit-policy']).toBe('"configured";q=100;w=60');
+    config.limit = 5;
+    const res = await request(server).get('/configured').expect(200);
+    expect(res.headers['ratelimit-policy']).toBe('"configured";q=5;w=60');
+    expect(res.headers['ratelimit']).toBe('"configured";r=3;t=60');
   });
 });

@@ -37,6 +37,11 @@ export interface RateLimitMetadata {
   rules: readonly RateLimitRule[];
   /** Units each request takes from every rule. Default 1. */
   cost?: number;
+  /**
+   * Set when a rule has getters (e.g. a limit read from configuration loaded after the decorator
+   * ran): the rules are then the objects given, read on every request, not copies fixed at decoration.
+   */
+  live?: true;
 }
 
 /**
@@ -44,10 +49,11 @@ export interface RateLimitMetadata {
  * atomically by `RateLimitGuard`: a request denied by one consumes from none. Metadata only;
  * register the guard per controller (`@UseGuards(RateLimitGuard)`) or globally (APP_GUARD).
  *
- * The rules are fixed when the decorator runs: it keeps frozen copies (the objects given stay
- * the caller's), so the guard, its hooks (`getTracker`, `generateKey`) and anyone reading the
- * metadata see the same rules, whatever later happens to the objects. For limits that change at
- * runtime, call `RateLimitService` in the handler or in a custom guard.
+ * Rules of plain values are fixed when the decorator runs: it keeps frozen copies (the objects
+ * given stay the caller's), so the guard, its hooks (`getTracker`, `generateKey`) and anyone
+ * reading the metadata see the same rules, and the guard builds their policies once. A rule with
+ * getters (a limit read from configuration that is loaded after the decorator ran) is kept as
+ * given and read on every request.
  *
  * @example
  * @RateLimit([
@@ -59,9 +65,19 @@ export interface RateLimitMetadata {
  */
 export const RateLimit = (rules: RateLimitRule | readonly RateLimitRule[], options: { cost?: number } = {}): MethodDecorator & ClassDecorator => {
   const given: readonly RateLimitRule[] = Array.isArray(rules) ? rules : [rules as RateLimitRule];
+  if (given.some(hasAccessor)) return SetMetadata<string, RateLimitMetadata>(RATE_LIMIT_METADATA, { rules: given, cost: options.cost, live: true });
   const fixed = Object.freeze(given.map((rule) => Object.freeze({ ...rule })));
   return SetMetadata<string, RateLimitMetadata>(RATE_LIMIT_METADATA, Object.freeze({ rules: fixed, cost: options.cost }));
 };
+
+/** Whether `rule` has a getter or setter of its own: a copy would freeze what the getter returns now. */
+function hasAccessor(rule: unknown): boolean {
+  if (typeof rule !== 'object' || rule === null) return false;
+  for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(rule))) {
+    if (descriptor.get !== undefined || descriptor.set !== undefined) return true;
+  }
+  return false;
+}
 
 /**
  * Exempts a handler (or controller) from `RateLimitGuard`, e.g. health checks under a global guard.

@@ -224,7 +224,8 @@ export class RateLimitGuard implements CanActivate {
    * The handler's plan: its rules (with their advertised names and the policy objects checked),
    * read from `@RateLimit` / `@SkipRateLimit` metadata on its first request and kept for the
    * guard's lifetime, like the routes Nest builds from the same metadata at startup. The rules
-   * are the frozen ones `@RateLimit()` keeps, the very objects handed to the hooks.
+   * are the frozen ones `@RateLimit()` keeps, the very objects handed to the hooks; rules with
+   * getters (`RateLimitMetadata.live`) are planned again on every request.
    */
   private planOf(context: ExecutionContext): HandlerPlan | null {
     const controller = context.getClass();
@@ -239,6 +240,8 @@ export class RateLimitGuard implements CanActivate {
       plan = !metadata || metadata.rules.length === 0
         ? null
         : { endpoint: endpointOf(context), cost: metadata.cost, all: planRules(metadata.rules, false), shared: planRules(metadata.rules, true) };
+      // Rules with getters are read afresh on every request (see RateLimit): their plan is not kept.
+      if (metadata?.live) return plan;
       byHandler.set(handler, plan);
     }
     return plan;
