@@ -139,7 +139,7 @@ describe('resolveOptions: defaults', () => {
     const sections = [LOCKS_CAPABILITY.options, RATE_LIMIT_CAPABILITY.options];
     const raw = {
       locks: { defaultTtlMs: undefined, maxTtlMs: null, waiterLeaseMs: 7_000 },
-      rateLimit: { timeoutMs: undefined, denyCacheMaxEntries: 7 },
+      rateLimit: { timeoutMs: undefined, denyCacheMaxEntries: 7, violations: { maxPerTenant: undefined, alertThreshold: 3 } },
     } as unknown as CoordinationModuleOptions;
     const resolved = resolveOptions(raw, sections).sections;
     const locks = resolved.locks as ResolvedLockOptions;
@@ -149,6 +149,9 @@ describe('resolveOptions: defaults', () => {
     const rateLimit = resolved.rateLimit as ResolvedRateLimitOptions;
     expect(rateLimit.timeoutMs).toBe(resolveRateLimitOptions({}).timeoutMs);
     expect(rateLimit.denyCacheMaxEntries).toBe(7);
+    // One level down too: a nested section's unset option takes its default.
+    expect(rateLimit.violations.maxPerTenant).toBe(resolveRateLimitOptions({}).violations.maxPerTenant);
+    expect(rateLimit.violations.alertThreshold).toBe(3);
   });
 
   it('gives each resolution its own instance id', () => {

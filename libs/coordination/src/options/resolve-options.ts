@@ -95,15 +95,24 @@ export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: 
 
 /**
  * A section's options without those given as undefined or null, which the schema accepts as
- * absent: `header: process.env.TENANT_HEADER` unset must get the default, not override it.
+ * absent: `header: process.env.TENANT_HEADER` unset must get the default, not override it. Nested
+ * plain objects (`rateLimit.violations`, `cache.l1`) likewise; anything else (a client, a provider,
+ * a function, an array) is kept as given.
  */
 function withoutUnset<T extends object>(section: T | undefined | null): Partial<T> {
   if (section === undefined || section === null) return {};
   const copy: Partial<T> = {};
   for (const [key, value] of Object.entries(section)) {
-    if (value !== undefined && value !== null) copy[key as keyof T] = value as T[keyof T];
+    if (value === undefined || value === null) continue;
+    copy[key as keyof T] = (isPlainObject(value) ? withoutUnset(value) : value) as T[keyof T];
   }
   return copy;
+}
+
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /** A capability section as its resolver takes it: absent, or without the options given as undefined or null. */
