@@ -7,6 +7,10 @@ import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateBy, type Validati
  *   release publishes nothing: two small scripts.
  * - `'all'`: also lock.acquired of every uncontended acquisition, lock.released and lock.extended.
  * - `'none'`: no lock events.
+ *
+ * @example
+ * // A dashboard that shows every lock as it is taken and given back needs them all:
+ * CoordinationModule.forRoot({ connection: { url }, locks: { events: 'all' } });
  */
 export type LockEventsMode = 'all' | 'exceptional' | 'none';
 
