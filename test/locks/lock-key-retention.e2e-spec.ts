@@ -1,6 +1,6 @@
 import { LockTimeoutError, ManualClock } from '@nest-coordination/core';
 // Internals of the locks capability: the unsafe local fallback's store, built as lock-acquirer.ts does.
-import { MemoryLockStore } from '../../libs/coordination/src/locks/memory-lock.store.js';
+import { FENCE_RETENTION_MS, MemoryLockStore } from '../../libs/coordination/src/locks/memory-lock.store.js';
 import { DRIVERS, REDIS_DRIVERS } from '../support/drivers.js';
 import { until } from '../support/wait.js';
 import { lockTestApp, type LockTestApp } from './lock-test-app.js';
@@ -8,7 +8,6 @@ import { lockTestApp, type LockTestApp } from './lock-test-app.js';
 // Every key the locks capability writes must expire. Fence counters expire a fixed retention
 // after they were seeded (INCR keeps that expiry), and an active lock's counter is then seeded
 // again from the server clock: the same recovery as a lost counter (lua/fence.lua).
-const FENCE_RETENTION_MS = 604_800_000;
 const GUARD_RETENTION_MS = 3_600_000;
 const MAX_TTL_MS = 600_000;
 const WAITER_LEASE_MS = 10_000;

@@ -2,7 +2,7 @@
 export interface LeaderKeys {
   /** `<prefix>:<tenant>:leader:{<role>}`: hash { candidate, instance, token, since }, PEXPIRE = the lease. */
   readonly lease: string;
-  /** `<prefix>:<tenant>:leader:{<role>}:fence`: the role's fencing counter (never expires; seeded from the server clock when missing, like locks'). */
+  /** `<prefix>:<tenant>:leader:{<role>}:fence`: the role's fencing counter (as locks': seeded from the server clock when missing, expires 7 days after its seed). */
   readonly fence: string;
 }
 

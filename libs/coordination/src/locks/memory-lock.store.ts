@@ -11,7 +11,7 @@ interface MutexEntry { token: string; owner: string; count: number; fence: numbe
 interface FenceCounter { value: number; seededAt: number }
 
 /** As lua/fence-retention.lua: a fence counter lives this long after its seed (7 days). */
-const FENCE_RETENTION_MS = 604_800_000;
+export const FENCE_RETENTION_MS = 604_800_000;
 interface Waiter { member: string; score: number; expiresAt: number }
 interface Queue { waiters: Waiter[]; seq: number }
 
