@@ -5,6 +5,7 @@ import { CoordinationCore } from '../core/coordination-core.js';
 import { ErrorCode, InvalidArgumentError } from '../errors/coordination.error.js';
 import { SHARED_TENANT, encodeId } from '../keys/key-builder.js';
 import { asBadRequest } from '../http/as-bad-request.js';
+import { PerRoute } from '../http/per-route.js';
 import { PROBLEM_JSON, problemDetails } from '../http/problem-details.js';
 import { TenantResolver } from '../tenancy/tenant-resolver.js';
 import { isFallback, legacyHeaders, policyHeader, rateLimitHeader, retryAfterSeconds, type AdvertisedPolicy } from './rate-limit-headers.js';
@@ -103,7 +104,7 @@ export class RateLimitGuard implements CanActivate {
   @Inject(RATE_LIMIT_OPTIONS) protected readonly options!: ResolvedRateLimitOptions;
 
   /** Plans by controller class, then handler (a handler inherited by several controllers gets one per class); null: nothing to enforce. */
-  private readonly plans = new WeakMap<object, WeakMap<object, HandlerPlan | null>>();
+  private readonly plans = new PerRoute<HandlerPlan | null>();
 
   constructor(
     protected readonly rateLimits: RateLimitService,
@@ -228,13 +229,9 @@ export class RateLimitGuard implements CanActivate {
    * getters (`RateLimitMetadata.live`) are planned again on every request.
    */
   private planOf(context: ExecutionContext): HandlerPlan | null {
-    const controller = context.getClass();
-    const handler = context.getHandler();
-    let byHandler = this.plans.get(controller);
-    if (byHandler === undefined) this.plans.set(controller, (byHandler = new WeakMap()));
-    let plan = byHandler.get(handler);
+    let plan = this.plans.get(context);
     if (plan === undefined) {
-      const targets = [handler, controller];
+      const targets = [context.getHandler(), context.getClass()];
       const skip = this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT_METADATA, targets);
       const metadata = skip ? undefined : this.reflector.getAllAndOverride<RateLimitMetadata | undefined>(RATE_LIMIT_METADATA, targets);
       plan = !metadata || metadata.rules.length === 0
@@ -242,7 +239,7 @@ export class RateLimitGuard implements CanActivate {
         : { endpoint: endpointOf(context), cost: metadata.cost, all: planRules(metadata.rules, false), shared: planRules(metadata.rules, true) };
       // Rules with getters are read afresh on every request (see RateLimit): their plan is not kept.
       if (metadata?.live) return plan;
-      byHandler.set(handler, plan);
+      this.plans.set(context, plan);
     }
     return plan;
   }

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { COORDINATION_RESOLVED_OPTIONS } from '../core/coordination.tokens.js';
 import { TenantRequiredError } from '../errors/coordination.error.js';
+import { PerRoute } from '../http/per-route.js';
 import { SHARED_TENANT, assertTenantId } from '../keys/key-builder.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { TENANT_OPTIONAL } from './tenant-optional.decorator.js';
@@ -39,7 +40,7 @@ export class TenantResolver {
   private readonly headerName: string;
   private readonly userPath: readonly string[] | undefined;
   /** `@TenantOptional()` by controller class, then handler: metadata, read once per handler. */
-  private readonly optional = new WeakMap<object, WeakMap<object, boolean>>();
+  private readonly optional = new PerRoute<boolean>();
 
   constructor(
     @Inject(COORDINATION_RESOLVED_OPTIONS) private readonly options: ResolvedCoordinationOptions,
@@ -131,14 +132,10 @@ export class TenantResolver {
 
   /** Whether the handler (or its controller) is `@TenantOptional()`. */
   private isOptional(context: ExecutionContext): boolean {
-    const controller = context.getClass();
-    const handler = context.getHandler();
-    let byHandler = this.optional.get(controller);
-    if (byHandler === undefined) this.optional.set(controller, (byHandler = new WeakMap()));
-    let optional = byHandler.get(handler);
+    let optional = this.optional.get(context);
     if (optional === undefined) {
-      optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [handler, controller]) === true;
-      byHandler.set(handler, optional);
+      optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, [context.getHandler(), context.getClass()]) === true;
+      this.optional.set(context, optional);
     }
     return optional;
   }
