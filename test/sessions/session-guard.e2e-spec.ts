@@ -239,6 +239,24 @@ describe('SessionGuard with the tenant from request.user (tenancy.userProperty)'
   });
 });
 
+describe('SessionGuard with a session of the shared namespace', () => {
+  it('the handler runs in no tenant; a tenant header added to the session is refused (401), never run in', async () => {
+    const booted = await boot({ ...options(DRIVERS[0]), tenancy: { required: false } });
+    try {
+      const http = booted.app.getHttpServer();
+      const { body } = await request(http).post('/auth/login').send({ userId: 'ada' }).expect(201);
+      const plain = await request(http).get('/me').set('Authorization', `Bearer ${body.token}`).expect(200);
+      expect(plain.body).toMatchObject({ sessionUser: 'ada', sessionTenant: '_shared', runsIn: null });
+      const foreign = await request(http).get('/me').set('Authorization', `Bearer ${body.token}`).set('x-tenant-id', 'globex').expect(401);
+      expect(foreign.body.code).toBe('E_SESSION_NOT_FOUND');
+      await request(http).post('/me/probe').set('Authorization', `Bearer ${body.token}`).set('x-tenant-id', 'globex').expect(401);
+      expect(await booted.get(CacheService).get('probe', { tenant: 'globex' })).toBeUndefined();
+    } finally {
+      await booted.close();
+    }
+  });
+});
+
 describe('SessionGuard while Redis is unreachable', () => {
   let server: RedisServerHandle;
   let booted: BootedApp;
