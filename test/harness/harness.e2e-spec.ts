@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { nextEvent } from '../support/wait.js';
+import { nextEvent, rejectionOf, until } from '../support/wait.js';
 import { testClusterNodes, testRedisUrl } from './env.js';
 import { startRedisServer, type RedisServerHandle } from './redis-server.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { connectionName, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const run = randomUUID();
 const clients: (Redis | Cluster)[] = [];
@@ -142,5 +142,126 @@ describe('tcp proxy', () => {
     proxy.restore();
     await ready;
     expect(await redis.ping()).toBe('PONG');
+  });
+});
+
+describe('tcp proxy faults on some connections', () => {
+  let proxy: TcpProxy;
+
+  beforeEach(async () => {
+    const { hostname, port } = new URL(testRedisUrl());
+    proxy = await startTcpProxy({ host: hostname, port: Number(port || 6379) });
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    await proxy?.close();
+  });
+
+  /** Resolves once `redis` answers a PING (polled: a connection reset by a fault may report its error late). */
+  async function answers(redis: Redis, message: string): Promise<void> {
+    await until(async () => (await redis.ping().catch(() => '')) === 'PONG', { timeoutMs: 5_000, message });
+  }
+
+  /** A client through the proxy named as the module names its connections, once ready. */
+  async function named(instanceId: string, role: string, options: RedisOptions = {}): Promise<Redis> {
+    const redis = client(proxy.port, { connectionName: `coord:${instanceId}:${role}`, ...options });
+    await nextEvent(redis, 'ready', { timeoutMs: 5_000, message: `coord:${instanceId}:${role} to be ready through the proxy` });
+    return redis;
+  }
+
+  it('reads the name ioredis gives at connect (CLIENT SETNAME after HELLO), or HELLO ... SETNAME', () => {
+    const resp = (...commands: string[][]) =>
+      Buffer.from(commands.map((args) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`).join(''));
+    const hello = ['hello', '3'];
+    expect(connectionName(resp(hello, ['select', '2'], ['client', 'setname', 'coord:i-1:subscriber']))).toBe('coord:i-1:subscriber');
+    expect(connectionName(resp(['HELLO', '3', 'AUTH', 'u', 'p', 'SETNAME', 'coord:i:command']))).toBe('coord:i:command');
+    // Not named (yet): the handshake so far, or a part of a command.
+    expect(connectionName(resp(hello))).toBeUndefined();
+    expect(connectionName(resp(hello).subarray(0, 7))).toBeUndefined();
+    // A real command first, or bytes that are not RESP: no name.
+    expect(connectionName(resp(hello, ['client', 'setinfo', 'LIB-NAME', 'x'], ['info']))).toBeNull();
+    expect(connectionName(Buffer.from('PING\r\n'))).toBeNull();
+  });
+
+  it('cut({ role }) resets only that role\'s connections and refuses its reconnects until restore()', async () => {
+    const command = await named('a', 'command', { enableOfflineQueue: false });
+    const subscriber = await named('a', 'subscriber');
+    const other = await named('b', 'command');
+    expect(proxy.connections().sort()).toEqual(['coord:a:command', 'coord:a:subscriber', 'coord:b:command']);
+
+    let attempts = 0;
+    command.on('reconnecting', () => (attempts += 1));
+    proxy.cut({ role: 'command', instanceId: 'a' });
+    // Reconnects of the cut connection are reset once they name themselves, again and again.
+    await until(() => attempts >= 3, { timeoutMs: 5_000, message: 'three reconnect attempts of the cut connection' });
+    await expect(command.ping()).rejects.toThrow();
+    // The rest pass, new connections included.
+    expect(await subscriber.ping()).toBe('PONG');
+    expect(await other.ping()).toBe('PONG');
+    expect(await (await named('a', 'blocking')).ping()).toBe('PONG');
+    expect(command.status).not.toBe('ready');
+
+    proxy.restore();
+    // Polled, not awaited as an event: a reconnect reset just before restore() reports its error late.
+    await answers(command, 'the command connection to reconnect after restore()');
+  });
+
+  it('cut({ instanceId }) cuts every connection of that instance and none of another', async () => {
+    const [commandA, subscriberA, commandB] = [await named('a', 'command'), await named('a', 'subscriber'), await named('b', 'command')];
+    const closes = [0, 0];
+    [commandA, subscriberA].forEach((c, i) => c.on('close', () => (closes[i] += 1)));
+    proxy.cut({ instanceId: 'a' });
+    await until(() => closes.every((n) => n > 0), { timeoutMs: 5_000, message: 'both instance-a connections to be cut' });
+    expect(await commandB.ping()).toBe('PONG');
+    proxy.restore();
+    await answers(commandA, "instance a's command connection to reconnect");
+    await answers(subscriberA, "instance a's subscriber to reconnect");
+  });
+
+  it('freeze({ role }) leaves that role\'s connections open and silent, the others answering; restore() resets them', async () => {
+    const subscriber = await named('a', 'subscriber', { commandTimeout: 200 });
+    const command = await named('a', 'command');
+    let closes = 0;
+    subscriber.on('close', () => (closes += 1));
+
+    proxy.freeze({ role: 'subscriber' });
+    expect(String(await rejectionOf(subscriber.ping()))).toMatch(/timed out/i);
+    expect(closes).toBe(0); // no reset, no FIN: a dead link
+    expect(await command.ping()).toBe('PONG');
+    // A new connection of the frozen role is held: never ready, never refused.
+    const late = client(proxy.port, { connectionName: 'coord:c:subscriber', commandTimeout: 200 });
+    expect(String(await rejectionOf(late.ping()))).toMatch(/timed out/i);
+    expect(late.status).not.toBe('ready');
+
+    proxy.restore();
+    await until(() => closes > 0, { timeoutMs: 5_000, message: 'the frozen connection to be reset at restore()' });
+    await answers(subscriber, 'the frozen connection to reconnect');
+    await answers(late, 'the held connection to get through after restore()');
+  });
+
+  it('lets a client that gives no name through while a fault with a selector is in force', async () => {
+    proxy.cut({ role: 'command' });
+    const plain = client(proxy.port);
+    await nextEvent(plain, 'ready', { timeoutMs: 5_000, message: 'an unnamed client to be ready' });
+    expect(await plain.ping()).toBe('PONG');
+    expect(proxy.connections()).toEqual([undefined]);
+  });
+
+  it('delay(ms) forwards every byte, in order, ms late: commands time out if their timeout is shorter, nothing is lost', async () => {
+    const impatient = await named('a', 'command', { commandTimeout: 100 });
+    const patient = await named('a', 'command');
+    const other = await named('b', 'command', { commandTimeout: 100 });
+    const key = `harness:${run}:delay`;
+
+    proxy.delay(400, { instanceId: 'a' });
+    const replies = Promise.all(Array.from({ length: 20 }, () => patient.incr(key)));
+    // Not a timing assertion: a 400 ms late reply cannot beat a 100 ms timeout.
+    expect(String(await rejectionOf(impatient.ping()))).toMatch(/timed out/i);
+    expect(await other.ping()).toBe('PONG'); // another instance is not delayed
+    proxy.restore();
+    // Sent while delayed, answered after restore(): all of them, in order.
+    expect(await replies).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await impatient.ping()).toBe('PONG');
+    await patient.del(key);
   });
 });

@@ -66,23 +66,43 @@ export function assertRedisBinaries(): void {
   }
 }
 
-export async function startRedisServer(opts: { port?: number; args?: string[] } = {}): Promise<RedisServerHandle> {
+/**
+ * A redis-server on a free port (or `port`), no persistence. `config`: a config file read first
+ * (the command-line options override it), e.g. the writable file a Sentinel needs
+ * (test/harness/redis-sentinel.ts starts sentinels with `args: ['--sentinel']`).
+ */
+export async function startRedisServer(opts: { port?: number; args?: string[]; config?: string } = {}): Promise<RedisServerHandle> {
   assertRedisBinaries();
   const args = opts.args ?? [];
-  if (opts.port !== undefined) return launch(opts.port, args);
-  return onFreePort(findFreePort, () => args);
+  if (opts.port !== undefined) return launch(opts.port, args, opts.config);
+  return onFreePort(findFreePort, () => args, opts.config);
 }
 
-export async function startRedisCluster(opts: { masters?: number } = {}): Promise<RedisClusterHandle> {
+/**
+ * A cluster of `masters` masters (default 3) and `replicas` replicas per master (default 0), on
+ * free ports, every slot assigned and `cluster_state:ok` on every node (with replicas: each
+ * replica's link to its master up). `nodes` and `servers` list every node in the same order, the
+ * masters first as `redis-cli --cluster create` assigned them; roles change after a failover, so
+ * ask the cluster (test/harness/cluster-ops.ts) rather than relying on that order afterwards.
+ *
+ * @example
+ * const cluster = await startRedisCluster({ masters: 3, replicas: 1 }); // 6 nodes
+ */
+export async function startRedisCluster(opts: { masters?: number; replicas?: number } = {}): Promise<RedisClusterHandle> {
   const masters = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 0;
   if (masters < 3) throw new Error('Redis Cluster needs at least 3 masters');
+  if (!Number.isInteger(replicas) || replicas < 0) throw new Error('replicas must be a non-negative integer');
   assertRedisBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'coord-redis-cluster-'));
   const started = await Promise.allSettled(
-    Array.from({ length: masters }, () =>
+    Array.from({ length: masters * (1 + replicas) }, () =>
       onFreePort(findFreeClusterPort, (port) => [
         '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+        // A replica writes the RDB of its full sync to disk, and any server started later in the
+        // same dir loads it at startup: keep each node's file in the cluster's own dir.
+        '--dir', dir, '--dbfilename', `dump-${port}.rdb`,
         '--cluster-node-timeout', '2000',
       ]),
     ),
@@ -98,10 +118,11 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
     const nodes = servers.map((s) => ({ host: s.host, port: s.port }));
     await promisify(execFile)(
       'redis-cli',
-      ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
       { timeout: CLUSTER_READY_TIMEOUT_MS },
     );
     await waitForClusterOk(nodes);
+    if (replicas > 0) await waitForReplicaLinks(nodes, masters * replicas);
     return { nodes, servers, stop };
   } catch (err) {
     await stop();
@@ -180,6 +201,7 @@ class RedisServerProcess implements RedisServerHandle {
   constructor(
     readonly port: number,
     private readonly extraArgs: string[],
+    private readonly configFile?: string,
   ) {}
 
   get url(): string {
@@ -193,7 +215,7 @@ class RedisServerProcess implements RedisServerHandle {
   async start(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no',
+      [...(this.configFile ? [this.configFile] : []), '--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no',
         '--dir', tmpdir(), '--loglevel', 'warning', ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -271,18 +293,18 @@ class RedisServerProcess implements RedisServerHandle {
   }
 }
 
-async function launch(port: number, args: string[]): Promise<RedisServerHandle> {
-  const server = new RedisServerProcess(port, args);
+async function launch(port: number, args: string[], configFile?: string): Promise<RedisServerHandle> {
+  const server = new RedisServerProcess(port, args, configFile);
   await server.start();
   return server;
 }
 
 /** A probed port can be taken before redis-server binds it, so try a few ports. */
-async function onFreePort(pick: () => Promise<number>, argsFor: (port: number) => string[]): Promise<RedisServerHandle> {
+async function onFreePort(pick: () => Promise<number>, argsFor: (port: number) => string[], configFile?: string): Promise<RedisServerHandle> {
   for (let attempt = 1; ; attempt++) {
     const port = await pick();
     try {
-      return await launch(port, argsFor(port));
+      return await launch(port, argsFor(port), configFile);
     } catch (err) {
       if (attempt >= 3) throw err;
     }
@@ -317,6 +339,19 @@ async function waitForClusterOk(nodes: RedisNodeAddress[]): Promise<void> {
     if (infos.every((info) => expected.every((line) => info.includes(`${line}\r\n`)))) return;
     if (Date.now() > deadline) {
       throw new Error(`cluster not ok after ${CLUSTER_READY_TIMEOUT_MS} ms:\n${infos.join('\n---\n')}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Until `count` nodes are replicas whose link to their master is up (the initial sync is done). */
+async function waitForReplicaLinks(nodes: RedisNodeAddress[], count: number): Promise<void> {
+  const deadline = Date.now() + CLUSTER_READY_TIMEOUT_MS;
+  for (;;) {
+    const infos = await Promise.all(nodes.map((n) => sendCommand(n, ['INFO', 'replication']).catch(() => '')));
+    if (infos.filter((info) => info.includes('role:slave\r\n') && info.includes('master_link_status:up\r\n')).length === count) return;
+    if (Date.now() > deadline) {
+      throw new Error(`cluster replicas not in sync after ${CLUSTER_READY_TIMEOUT_MS} ms:\n${infos.join('\n---\n')}`);
     }
     await sleep(100);
   }
