@@ -262,7 +262,7 @@ describe.each(DEMO_BACKENDS)('demo dashboard: snapshot and live stream ($name)',
 
       await holder.release();
       const handedOver = await waiting;
-      expect(handedOver.fencingToken).toBe(holder.fencingToken + 1);
+      expect(handedOver.fencingToken).toBeGreaterThan(holder.fencingToken);
       expect(await shownLock()).toEqual([expect.objectContaining({ fencingToken: handedOver.fencingToken, waiters: 0 })]);
       await handedOver.release();
       expect(await shownLock()).toEqual([]);

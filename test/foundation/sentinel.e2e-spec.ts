@@ -1,47 +1,18 @@
 import 'reflect-metadata';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { findFreePort, sendCommand, startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { sendCommand, startRedisServer, type RedisServerHandle } from '../harness/redis-server.js';
+import { SENTINEL_MASTER_NAME, startSentinel, startSentinelGroup, type SentinelHandle } from '../harness/redis-sentinel.js';
 import { bootModule, type BootedModule } from '../support/boot.js';
 import { uniquePrefix } from '../support/drivers.js';
-import { until } from '../support/wait.js';
 
-/** A private Sentinel watching `master`; the harness has no Sentinel, and it needs a writable config file. */
-async function startSentinel(master: RedisServerHandle): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = await findFreePort();
-  const dir = mkdtempSync(join(tmpdir(), 'coord-sentinel-'));
-  const config = join(dir, 'sentinel.conf');
-  writeFileSync(config, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor coordmaster 127.0.0.1 ${master.port} 1`, ''].join('\n'));
-  const child: ChildProcess = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    const pong = async () => (await sendCommand({ host: '127.0.0.1', port }, ['PING']).catch(() => '')) === 'PONG';
-    await until(pong, { timeoutMs: 10_000, intervalMs: 50, message: `the sentinel on port ${port} to answer PING` });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { port, stop };
-}
-
+// Failover (a promoted replica under load) is tested in test/reliability/sentinel-failover.e2e-spec.ts.
 describe('connection through Sentinel', () => {
   let master: RedisServerHandle;
-  let sentinel: Awaited<ReturnType<typeof startSentinel>> | undefined;
+  let sentinel: SentinelHandle | undefined;
   let booted: BootedModule | undefined;
 
   beforeAll(async () => {
     master = await startRedisServer();
-    sentinel = await startSentinel(master);
+    sentinel = await startSentinel(master, { quorum: 1 });
   });
   afterAll(async () => {
     await booted?.close();
@@ -52,7 +23,7 @@ describe('connection through Sentinel', () => {
   it('finds the master through the sentinel and runs commands on it', async () => {
     booted = await bootModule({
       prefix: uniquePrefix('sentinel'),
-      connection: { sentinels: [{ host: '127.0.0.1', port: sentinel!.port }], sentinelName: 'coordmaster' },
+      connection: { sentinels: [{ host: sentinel!.host, port: sentinel!.port }], sentinelName: SENTINEL_MASTER_NAME },
     });
     const connection = booted.core.connection!;
     expect(connection.health()).toMatchObject({ status: 'up', topology: 'sentinel' });
@@ -61,4 +32,27 @@ describe('connection through Sentinel', () => {
     // Read straight from the master: the command really went there.
     expect(await sendCommand(master, ['GET', key])).toBe('via-sentinel');
   });
+});
+
+describe('the Sentinel group of the test harness', () => {
+  it('promotes the replica of a killed master, takes the restarted one back as a replica, and fails over to it again', async () => {
+    const group = await startSentinelGroup();
+    try {
+      const [first, second] = group.servers;
+      expect(await group.master()).toBe(first);
+      await sendCommand(first, ['SET', 'kept', '1']);
+      await group.replicated();
+      const { killed, promoted } = await group.killMaster();
+      expect([killed, promoted]).toEqual([first, second]);
+      expect(await sendCommand(second, ['GET', 'kept'])).toBe('1');
+      await group.rejoin(first);
+      expect(await group.replica()).toBe(first);
+      await sendCommand(second, ['SET', 'kept', '2']);
+      await group.replicated();
+      expect(await group.failover()).toBe(first);
+      expect(await sendCommand(first, ['GET', 'kept'])).toBe('2');
+    } finally {
+      await group.stop();
+    }
+  }, 60_000);
 });

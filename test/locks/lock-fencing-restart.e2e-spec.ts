@@ -4,8 +4,12 @@ import { startRedisServer, type RedisServerHandle } from '../harness/redis-serve
 import { until } from '../support/wait.js';
 import { lockTestApp, type LockTestApp } from './lock-test-app.js';
 
-/** Fencing tokens when Redis restarts without persistence and so loses every key, the fence counters too. */
-describe('fencing tokens across a Redis restart without persistence', () => {
+/**
+ * Fencing tokens when Redis restarts without persistence and so loses every key, the fence
+ * counters too, or brings a counter back older than the tokens it issued (a failover to a replica
+ * that missed the latest writes, a restart from an older snapshot).
+ */
+describe('fencing tokens across a Redis restart without persistence or a stale counter', () => {
   let server: RedisServerHandle;
   let app: LockTestApp | undefined;
   beforeEach(async () => {
@@ -51,6 +55,26 @@ describe('fencing tokens across a Redis restart without persistence', () => {
       expect(token).toBeGreaterThan(Math.max(before[i], before[i + 4]));
     }
   }, 60_000);
+
+  it('issues larger tokens after a counter was brought back older than the tokens it issued (a promoted replica, an older snapshot), for every kind of lock', async () => {
+    app = await lockTestApp({ name: 'standalone', options: () => ({ connection: { url: server.url } }) });
+    const client = app.core.connection!.client;
+    const fences = [app.keys.mutex('_shared', 'ledger').fence, app.keys.semaphore('_shared', 'ledger').fence, app.keys.readWrite('_shared', 'ledger').fence];
+    const before = await tokens('ledger');
+    // What a replica promoted now would hold: the counters as they are after the first round.
+    const stale = await Promise.all(fences.map((key) => client.get(key)));
+    expect(stale.every((value) => value !== null)).toBe(true);
+    before.push(...(await tokens('ledger')), ...(await tokens('ledger')));
+    for (const [i, key] of fences.entries()) await client.set(key, stale[i]!, 'KEEPTTL');
+    const after = await tokens('ledger');
+    for (const [i, token] of after.entries()) {
+      expect(Number.isSafeInteger(token)).toBe(true);
+      // Each kind against every earlier token of its own counter (read and write share one).
+      const own = before.filter((_, j) => fences[Math.min(j % 4, 2)] === fences[Math.min(i, 2)]);
+      expect(token).toBeGreaterThan(Math.max(...own));
+    }
+    for (const key of fences) expect(await client.pttl(key)).toBeGreaterThan(0); // the retention is kept
+  });
 
   it('gives a free lock whose counter alone was lost to the head of its queue, not to a newcomer', async () => {
     app = await lockTestApp({ name: 'standalone', options: () => ({ connection: { url: server.url } }) });

@@ -115,6 +115,17 @@ export function describeJobTickStoreContract(createStores: () => Promise<LeaderS
     for (const r of replies) if (!r.claimed) expect(r).toEqual({ claimed: false, reason: 'taken', lastTickMs: tick(1) });
   });
 
+  it('issues each claim a token at or above the store clock in microseconds (tokens follow the clock)', async () => {
+    const keys = job();
+    const first = await claim(keys, tick(1), 'node-a:1');
+    expect(await s.jobs.finishTick(keys, 'node-a:1', first)).toBe(true);
+    await s.elapse(5); // a counter that merely counts on now stays below the clock
+    const floor = (await s.now()) * 1_000;
+    const second = await claim(keys, tick(2), 'node-b:1');
+    expect(second).toBeGreaterThanOrEqual(floor);
+    expect(second).toBeGreaterThan(first);
+  });
+
   it('issues tokens strictly above the earlier ones after the fencing counter is lost', async () => {
     const keys = job();
     const first = await claim(keys, tick(1), 'node-a:1');

@@ -87,6 +87,40 @@ describe.each(REDIS_DRIVERS)('Redis leader and job keys ($name)', (driver) => {
     expect(fencePttl).toBeLessThanOrEqual(FENCE_RETENTION_MS);
   });
 
+  it('issues terms and runs tokens above every earlier one after their counter is brought back older (a promoted replica that missed the latest tokens)', async () => {
+    const { roleKeys, jobKeys } = keysOf(booted.core.keys);
+    const client = booted.core.connection!.client;
+    const leaders = new RedisLeaderStore(booted.core.connection!);
+    const jobs = new RedisJobTickStore(booted.core.connection!);
+    const role = roleKeys('acme', uniqueName('role'));
+    const job = jobKeys(uniqueName('job'));
+    const terms: number[] = [];
+    const runs: number[] = [];
+    const stale: Record<string, string | null> = {};
+    for (let i = 0; i < 3; i++) {
+      const term = await leaders.campaign(role, `node-${i}:1`, `node-${i}`, LONG);
+      const run = await jobs.claimTick(job, 60_000 * (i + 1), `node-${i}:1`, LONG);
+      if (!term.elected || !run.claimed) throw new Error('not elected or not claimed');
+      terms.push(term.fencingToken);
+      runs.push(run.fencingToken);
+      expect(await leaders.resign(role, `node-${i}:1`, term.fencingToken)).toBe(true);
+      expect(await jobs.finishTick(job, `node-${i}:1`, run.fencingToken)).toBe(true);
+      // The replica that will be promoted received the first tokens only.
+      if (i === 0) for (const key of [role.fence, job.fence]) stale[key] = await client.get(key);
+    }
+    for (const key of [role.fence, job.fence]) await client.set(key, stale[key]!, 'KEEPTTL');
+    const term = await leaders.campaign(role, 'node-x:1', 'node-x', LONG);
+    const run = await jobs.claimTick(job, 60_000 * 10, 'node-x:1', LONG);
+    if (!term.elected || !run.claimed) throw new Error('not elected or not claimed');
+    expect(term.fencingToken).toBeGreaterThan(Math.max(...terms));
+    expect(run.fencingToken).toBeGreaterThan(Math.max(...runs));
+    // The counters keep their retention through it.
+    for (const key of [role.fence, job.fence]) {
+      expect(await client.pttl(key)).toBeGreaterThan(FENCE_RETENTION_MS - 60_000);
+      expect(await client.pttl(key)).toBeLessThanOrEqual(FENCE_RETENTION_MS);
+    }
+  });
+
   it('a job state lives 7 days after its latest claim (also a refused one that marks a tick taken)', async () => {
     const { jobKeys } = keysOf(booted.core.keys);
     const keys = jobKeys(uniqueName('job'));

@@ -164,6 +164,17 @@ export function describeLeaderStoreContract(createStores: () => Promise<LeaderSt
     for (const r of replies) if (!r.elected) expect(r.holder).toMatchObject({ candidate: leader!.candidate, fencingToken: winner.fencingToken });
   });
 
+  it('issues each new term a token at or above the store clock in microseconds (tokens follow the clock)', async () => {
+    const keys = role();
+    const first = await elect(keys, 'node-a:1');
+    expect(await s.leaders.resign(keys, 'node-a:1', first)).toBe(true);
+    await s.elapse(5); // a counter that merely counts on now stays below the clock
+    const floor = (await s.now()) * 1_000;
+    const second = await elect(keys, 'node-b:1');
+    expect(second).toBeGreaterThanOrEqual(floor);
+    expect(second).toBeGreaterThan(first);
+  });
+
   it('issues tokens strictly above the earlier ones after the fencing counter is lost', async () => {
     const keys = role();
     const tokens = [await elect(keys, 'node-a:1')];

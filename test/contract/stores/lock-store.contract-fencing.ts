@@ -5,9 +5,11 @@ const TENANT = 'acme';
 const LONG = 60_000;
 
 /**
- * Fencing tokens across a loss of the store's data (Redis restarted without persistence; a
- * memory store's process restarted): a missing fence counter is seeded from the clock in
- * microseconds, so every kind of lock issues larger tokens after the loss than before it.
+ * Fencing tokens follow the store's clock: each is at least the clock in microseconds when it
+ * is issued (and above the previous one). So every kind of lock issues larger tokens after its
+ * counter was lost (Redis restarted without persistence; a memory store's process restarted) or
+ * brought back older (a promoted replica, an older snapshot: see the Redis-only test in
+ * test/locks/lock-fencing-restart.e2e-spec.ts) than before it.
  *
  * @example
  * describe.each(DRIVERS)('LockStore fencing ($name)', (driver) => describeLockStoreFencingContract(() => storeFor(driver)));
@@ -43,6 +45,18 @@ export function describeLockStoreFencingContract(createStore: () => Promise<Lock
     }
     return seen;
   }
+
+  it('issues every token at or above the clock in microseconds when it is issued, for every kind of lock', async () => {
+    await tokens(s.store, 'clock', 'c'); // the counters exist from here on
+    // A few ms later (a ManualClock jumps): a counter that merely counts on stays below the clock.
+    await s.elapse(5);
+    const floor = (await s.now()) * 1_000;
+    const later = await tokens(s.store, 'clock', 'd');
+    for (const kind of ['mutex', 'permit', 'read', 'write']) {
+      expect(Math.min(...later[kind])).toBeGreaterThanOrEqual(floor);
+      for (let i = 1; i < later[kind].length; i++) expect(later[kind][i]).toBeGreaterThan(later[kind][i - 1]);
+    }
+  });
 
   it('issues larger fencing tokens after the data was lost than before, for every kind of lock', async () => {
     const before = await tokens(s.store, 'ledger', 'a');

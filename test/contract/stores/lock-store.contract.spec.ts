@@ -5,7 +5,7 @@ import { MemoryLockStore } from '../../../libs/coordination/src/locks/memory-loc
 import { RedisLockStore } from '../../../libs/coordination/src/locks/redis-lock.store.js';
 import { bootModule } from '../../support/boot.js';
 import { DRIVERS, uniquePrefix, type DriverCase } from '../../support/drivers.js';
-import { until } from '../../support/wait.js';
+import { elapseServerTime, serverNow } from '../../support/server-clock.js';
 import { scanKeys } from '../../support/scan-keys.js';
 import { describeLockStoreContract, type LockStoreUnderTest } from './lock-store.contract.js';
 import { describeLockStoreFencingContract } from './lock-store.contract-fencing.js';
@@ -20,6 +20,7 @@ async function storeFor(driver: DriverCase): Promise<LockStoreUnderTest> {
       store: new MemoryLockStore(clock),
       keys: new LockKeys(new KeyBuilder(uniquePrefix('lockstore'))),
       elapse: async (ms) => clock.advance(ms),
+      now: async () => clock.now(),
       loseData: async () => new MemoryLockStore(clock),
       close: async () => undefined,
     };
@@ -27,18 +28,12 @@ async function storeFor(driver: DriverCase): Promise<LockStoreUnderTest> {
   const prefix = uniquePrefix('lockstore');
   const booted = await bootModule({ ...driver.options(), prefix, health: { pingIntervalMs: 0 } });
   const connection = booted.core.connection!;
-  const serverNow = async () => {
-    const [seconds, micros] = await connection.execute('time', (c) => c.time());
-    return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-  };
   const store = new RedisLockStore(connection);
   return {
     store,
     keys: new LockKeys(booted.core.keys),
-    elapse: async (ms) => {
-      const target = (await serverNow()) + ms;
-      await until(async () => (await serverNow()) >= target, { timeoutMs: ms + 10_000, intervalMs: 10, message: `${ms} ms of Redis server time` });
-    },
+    elapse: (ms) => elapseServerTime(connection, ms),
+    now: () => serverNow(connection),
     loseData: async () => {
       // One DEL per key: on a cluster they live in different slots.
       for (const key of await scanKeys(booted.core, `${prefix}:*`)) await connection.client.del(key);

@@ -14,6 +14,8 @@ export interface LockStoreUnderTest {
    * keys on its own clock, this waits until the server's TIME has moved on that far.
    */
   elapse(ms: number): Promise<void>;
+  /** The store's clock in ms: the ManualClock in memory, the server's TIME on Redis. */
+  now(): Promise<number>;
   /**
    * The backend loses its data, as Redis restarted without persistence: on Redis every key
    * of the store's prefix is deleted; in memory (a process restart) a new store on the same
@@ -24,8 +26,13 @@ export interface LockStoreUnderTest {
 }
 
 const TENANT = 'acme';
-/** A fencing token: a positive safe integer (the first of a key is seeded from the clock, see lua/fence.lua). */
+/** A fencing token: a positive safe integer (tokens follow the clock in microseconds, see lua/fence.lua). */
 const isToken = (n: number) => Number.isSafeInteger(n) && n > 0;
+/** The fencing token of a granted reply (throws on a refusal, so a test fails naming it). */
+const tokenOf = (reply: { acquired: true; fencingToken: number } | { acquired: false }): number => {
+  if (!reply.acquired) throw new Error(`not acquired: ${JSON.stringify(reply)}`);
+  return reply.fencingToken;
+};
 /** Long enough that nothing expires during a test unless the test lets it. */
 const LONG = 60_000;
 
@@ -118,9 +125,9 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       expect(await s.store.holderOwner(k.lock)).toBeNull();
       expect(await s.store.extendMutex(k, 'a', 1_000)).toBe(false);
       expect(await s.store.releaseMutex(k, 'a')).toBe('lost');
-      expect(await s.store.acquireMutex(k, req('b', 'B'))).toMatchObject({
-        acquired: true, token: 'b', fencingToken: (first as { fencingToken: number }).fencingToken + 1,
-      });
+      const next = await s.store.acquireMutex(k, req('b', 'B'));
+      expect(next).toMatchObject({ acquired: true, token: 'b' });
+      expect(tokenOf(next)).toBeGreaterThan(tokenOf(first));
     });
   });
 
@@ -149,9 +156,10 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       expect(await s.store.heartbeat(k, w1, LONG)).toBe(true);
       await s.store.acquireMutex(k, w2);
       expect(await s.store.releaseMutex(k, 'h')).toBe('released');
-      const fencingToken = (holder as { fencingToken: number }).fencingToken + 1;
       expect(await s.store.holderOwner(k.lock)).toBe('worker|1');
       const handOff = await messageOn(k.channel, (m) => decodeHandOff(m)?.token === 'w1');
+      const { fencingToken } = decodeHandOff(handOff.message)!;
+      expect(fencingToken).toBeGreaterThan(tokenOf(holder));
       expect(decodeHandOff(handOff.message)).toEqual({ token: 'w1', fencingToken, ttlMs: 5_000, nextHead: 'w2' });
       const granted = await poll(k, w1);
       expect(granted).toMatchObject({ acquired: true, token: 'w1', fencingToken, reentered: false });
@@ -186,7 +194,7 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       expect(await position(k, w2)).toBe(0);
       await s.store.releaseMutex(k, 'h');
       const handed = await s.store.leaveQueue(k, w2);
-      expect(handed).toMatchObject({ fencingToken: (holder as { fencingToken: number }).fencingToken + 1 });
+      expect(handed!.fencingToken).toBeGreaterThan(tokenOf(holder));
       expect(handed!.pttlMs).toBeGreaterThan(0);
       expect(await s.store.releaseMutex(k, 'w2')).toBe('released');
       expect(await s.store.holderOwner(k.lock)).toBeNull();
@@ -225,11 +233,14 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       expect(first).toEqual({ acquired: true, token: 'p1', fencingToken: expect.any(Number), pttlMs: LONG });
       const f = (first as { fencingToken: number }).fencingToken;
       expect(isToken(f)).toBe(true);
-      expect(await s.store.acquirePermit(k, { token: 'p2', permits: 2, ttlMs: LONG })).toMatchObject({ acquired: true, fencingToken: f + 1 });
+      const second = tokenOf(await s.store.acquirePermit(k, { token: 'p2', permits: 2, ttlMs: LONG }));
+      expect(second).toBeGreaterThan(f);
       const refused = await s.store.acquirePermit(k, { token: 'p3', permits: 2, ttlMs: LONG });
       expect(refused.acquired).toBe(false);
       expect((refused as { retryInMs: number }).retryInMs).toBeGreaterThan(LONG - 5_000);
-      expect(await s.store.acquirePermit(k, { token: 'p1', permits: 2, ttlMs: LONG })).toMatchObject({ acquired: true, token: 'p1', fencingToken: f + 2 });
+      const refreshed = await s.store.acquirePermit(k, { token: 'p1', permits: 2, ttlMs: LONG });
+      expect(refreshed).toMatchObject({ acquired: true, token: 'p1' });
+      expect(tokenOf(refreshed)).toBeGreaterThan(second);
       expect((await s.store.acquirePermit(k, { token: 'p3', permits: 2, ttlMs: LONG })).acquired).toBe(false);
     });
 
@@ -261,7 +272,7 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
       expect(first).toEqual({ acquired: true, token: 'r1', fencingToken: expect.any(Number), pttlMs: LONG });
       const f = (first as { fencingToken: number }).fencingToken;
       expect(isToken(f)).toBe(true);
-      expect(await s.store.acquireReadWrite(k, rw('r', 'r2'))).toMatchObject({ acquired: true, fencingToken: f + 1 });
+      expect(tokenOf(await s.store.acquireReadWrite(k, rw('r', 'r2')))).toBeGreaterThan(f);
       const writer = await s.store.acquireReadWrite(k, rw('w', 'w1'));
       expect(writer.acquired).toBe(false);
       expect((writer as { retryInMs: number }).retryInMs).toBeGreaterThan(LONG - 5_000);
@@ -277,15 +288,17 @@ export function describeLockStoreContract(createStore: () => Promise<LockStoreUn
 
     it('gives the lock to a writer once the last reader left, waking the waiters then', async () => {
       const k = readWrite();
-      const { fencingToken: f } = (await s.store.acquireReadWrite(k, rw('r', 'r1'))) as { fencingToken: number };
-      await s.store.acquireReadWrite(k, rw('r', 'r2'));
+      await s.store.acquireReadWrite(k, rw('r', 'r1'));
+      const f = tokenOf(await s.store.acquireReadWrite(k, rw('r', 'r2')));
       expect(await s.store.releaseReadWrite(k, 'r', 'r1')).toBe('released');
       expect(await s.store.releaseReadWrite(k, 'r', 'r1')).toBe('lost');
       expect(await s.store.releaseReadWrite(k, 'r', 'r2')).toBe('released');
       expect((await messageOn(k.channel)).message).toBe('f');
       // Messages of one channel arrive in order: a wake-up from the first release would be here by now.
       expect(messages.filter((m) => m.channel === k.channel)).toHaveLength(1);
-      expect(await s.store.acquireReadWrite(k, rw('w', 'w1', { waiting: true }))).toMatchObject({ acquired: true, token: 'w1', fencingToken: f + 2 });
+      const writer = await s.store.acquireReadWrite(k, rw('w', 'w1', { waiting: true }));
+      expect(writer).toMatchObject({ acquired: true, token: 'w1' });
+      expect(tokenOf(writer)).toBeGreaterThan(f);
       const reader = await s.store.acquireReadWrite(k, rw('r', 'r3'));
       expect((reader as { retryInMs: number }).retryInMs).toBeGreaterThan(LONG - 5_000);
       expect((await s.store.acquireReadWrite(k, rw('w', 'w2'))).acquired).toBe(false);

@@ -2,7 +2,7 @@
 export interface LeaderKeys {
   /** `<prefix>:<tenant>:leader:{<role>}`: hash { candidate, instance, token, since }, PEXPIRE = the lease. */
   readonly lease: string;
-  /** `<prefix>:<tenant>:leader:{<role>}:fence`: the role's fencing counter (as locks': seeded from the server clock when missing, expires 7 days after its seed). */
+  /** `<prefix>:<tenant>:leader:{<role>}:fence`: the role's fencing counter (as locks': tokens follow the server clock in microseconds, the counter expires 7 days after its seed). */
   readonly fence: string;
 }
 

@@ -7,12 +7,12 @@ interface Lease { candidate: string; instanceId: string; fencingToken: number; e
 interface JobState { last: number; holder?: string; fencingToken?: number; until?: number; expiresAt: number }
 
 /**
- * As lua/fence.lua on Redis: a counter this store does not have yet starts at the clock in
+ * As lua/fence.lua on Redis: the next token is the larger of the counter + 1 and the clock in
  * microseconds, so a new store (a restarted process) issues tokens above the ones issued before.
  */
 function nextFence(counters: Map<string, number>, key: string, clock: Clock): number {
-  const current = counters.get(key);
-  const next = current === undefined ? Math.max(1, Math.floor(clock.now() * 1_000)) : current + 1;
+  const now = Math.max(1, Math.floor(clock.now() * 1_000));
+  const next = Math.max((counters.get(key) ?? 0) + 1, now);
   counters.set(key, next);
   return next;
 }

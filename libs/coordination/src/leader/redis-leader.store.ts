@@ -9,7 +9,8 @@ type Reply = Array<string | number>;
  * hash and fencing counter in one hash slot. Time (a term's `electedAt`) is the server's TIME;
  * the lease is the hash's PEXPIRE, so a leader that stops renewing is simply gone after it.
  * Fencing tokens come from the shared counter include of the locks (`locks/lua/fence.lua`):
- * a lost counter is re-seeded from the server clock in microseconds, so tokens keep rising.
+ * a token is the larger of the counter + 1 and the server clock in microseconds, so tokens keep
+ * rising across a lost counter or one a failover brought back older.
  * Calls go through the connection's circuit breaker; an outage fails as RedisUnavailableError
  * naming the operation (`leader.campaign`, `leader.resign`, `leader.leader`).
  *

@@ -73,9 +73,10 @@ export interface Granted {
   acquired: true;
   token: string;
   /**
-   * Strictly increasing per lock key, also across a loss of Redis's data: a missing counter is
-   * seeded from the server clock in microseconds (see lua/fence.lua), so the first token of a
-   * key is a large number, not 1. A safe integer until the year 2255.
+   * Strictly increasing per lock key, also across a loss of Redis's data or a counter brought
+   * back older (a failover): each token is the larger of the counter + 1 and the server clock in
+   * microseconds (see lua/fence.lua), so tokens are large numbers, not 1. A safe integer until
+   * the year 2255.
    */
   fencingToken: number;
   pttlMs: number;

@@ -64,8 +64,9 @@ export interface HeldLockInfo {
   owner: string;
   token: string;
   /**
-   * Strictly increasing per key, also after Redis lost its data (a missing counter starts at
-   * the server's clock in microseconds, so tokens are large safe integers, not 1, 2, 3).
+   * Strictly increasing per key, also after Redis lost its data or failed over to a replica that
+   * missed the latest tokens: a token is at least the server's clock in microseconds (see
+   * lua/fence.lua), so tokens are large safe integers, not 1, 2, 3.
    */
   fencingToken: number;
   acquiredAt: Date;

@@ -32,12 +32,11 @@ export class MemoryLockStore implements LockStore {
   private readonly patterns = new Map<string, { match: RegExp; handlers: Set<WakeHandler> }>();
 
   /**
-   * @param seedFencesFromClock whether a new fence counter starts at the clock in microseconds, as
-   * on Redis (monotonic across restarts of a store that is the primary one) and starts there
-   * again once its retention ran out (see nextFence). The unsafe local fallback during a Redis
-   * outage passes false: its counters start at 1 and never expire, so its tokens are always
-   * older than Redis's and a protected resource refuses a fallback holder, never the Redis
-   * holders after it.
+   * @param seedFencesFromClock whether fencing tokens follow the clock in microseconds, as on
+   * Redis (monotonic across restarts of a store that is the primary one; see nextFence). The
+   * unsafe local fallback during a Redis outage passes false: its counters start at 1 and never
+   * expire, so its tokens are always older than Redis's and a protected resource refuses a
+   * fallback holder, never the Redis holders after it.
    */
   constructor(private readonly clock: Clock, private readonly seedFencesFromClock = true) {}
 
@@ -261,7 +260,7 @@ export class MemoryLockStore implements LockStore {
     }
   }
 
-  /** As queue_publish_head in lua/queue.lua: names the head with the lock's remaining time (negative: free). */
+  /** As queue_announce in lua/queue.lua: names the head with the lock's remaining time (negative: free). */
   private publishHead(k: MutexKeys, skip?: string): void {
     const head = this.headToken(k.queue);
     if (!head || head === skip) return;
@@ -285,7 +284,7 @@ export class MemoryLockStore implements LockStore {
 
   /**
    * The queue with expired waiters dropped; undefined when empty. When that moved the head, it
-   * is told (`announce`, unless it is `skip`), as queue_purge_expired's callers do in Lua.
+   * is told (`announce`, unless it is `skip`), as the Lua scripts do when they drop dead waiters (lua/queue.lua).
    */
   private queue(k: MutexKeys, announce: boolean, skip?: string): Queue | undefined {
     const queue = this.queues.get(k.queue);
@@ -318,20 +317,25 @@ export class MemoryLockStore implements LockStore {
   }
 
   /**
-   * As lua/fence.lua: a counter this store does not have yet starts at the clock in microseconds
-   * (or 1, see the constructor), and one seeded FENCE_RETENTION_MS ago or longer is gone, as its
-   * key expires on Redis, and starts at the clock again (increments keep the seed's time). The
-   * fallback's counters (seedFencesFromClock false) never expire: they have no clock seed to
-   * start again above their old tokens, and starting again at 1 would issue tokens lower than
-   * the ones this fallback already issued.
+   * As lua/fence.lua: the next token is the larger of the counter + 1 and the clock in
+   * microseconds; a counter this store does not have yet starts at the clock. One seeded
+   * FENCE_RETENTION_MS ago or longer is gone, as its key expires on Redis, and starts at the
+   * clock again (later tokens keep the seed's time). The fallback (seedFencesFromClock false)
+   * counts from 1 and its counters never expire: it has no clock to start again above its old
+   * tokens, and starting again at 1 would issue tokens lower than the ones it already issued.
    */
   private nextFence(key: string): number {
     const now = this.clock.now();
     const current = this.counters.get(key);
-    if (current && (!this.seedFencesFromClock || now < current.seededAt + FENCE_RETENTION_MS)) return ++current.value;
-    const value = this.seedFencesFromClock ? Math.max(1, Math.floor(now * 1_000)) : 1;
-    this.counters.set(key, { value, seededAt: now });
-    return value;
+    if (!this.seedFencesFromClock) {
+      if (current) return ++current.value;
+      this.counters.set(key, { value: 1, seededAt: now });
+      return 1;
+    }
+    const clockMicros = Math.max(1, Math.floor(now * 1_000));
+    if (current && now < current.seededAt + FENCE_RETENTION_MS) return (current.value = Math.max(current.value + 1, clockMicros));
+    this.counters.set(key, { value: clockMicros, seededAt: now });
+    return clockMicros;
   }
 
   private liveHolders(key: string): Map<string, number> {

@@ -15,28 +15,32 @@
                  queue was not looked at)
 
   One EXISTS settles the uncontended case, where at most the fence counter exists: no HMGET of
-  an absent hash, and a lock taken for the first time pays one write for its seeded counter
-  (the seed of fence_seed in fence.lua: the server clock in microseconds, expiring
-  FENCE_RETENTION_MS later; INCR keeps that expiry). A held lock (the contended case) costs an
+  an absent hash. The token is fence_next's (fence.lua): the larger of the counter + 1 and the
+  server clock in microseconds, written back with KEEPTTL, or seeded from the clock with
+  PX FENCE_RETENTION_MS when the counter is missing. A held lock (the contended case) costs an
   HMGET more.
 ]]
 --! include ./fence-retention.lua
 local fastFence, fastHolder, fastQueued
 do
-  local found, digits = redis.call('EXISTS', lockKey, qexpKey, fenceKey), nil
-  if found == 0 then
+  local found, last = redis.call('EXISTS', lockKey, qexpKey, fenceKey), false
+  -- One key and no counter: the one key is the lock or the queue (the counter was lost), not free.
+  if found == 1 then last = redis.call('GET', fenceKey) end
+  if found == 0 or last then
     local t = redis.call('TIME')
     fastFence = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    digits = string.format('%.0f', fastFence)
-    redis.call('SET', fenceKey, digits, 'PX', FENCE_RETENTION_MS)
-  elseif found == 1 then
-    local fence = redis.call('INCR', fenceKey)
-    -- fence 1: the one key is the lock or the queue, and the counter was lost: leave it missing.
-    if fence ~= 1 then fastFence = fence else redis.call('DEL', fenceKey) end
-  end
-  if fastFence then
-    -- Digits formatted once (fence_string's format) serve both writes of a seeded counter.
-    redis.call('HSET', lockKey, 't', token, 'o', owner, 'n', 1, 'f', digits or string.format('%.0f', fastFence))
+    if last then
+      last = tonumber(last)
+      if last >= fastFence then fastFence = last + 1 end
+    end
+    -- Digits formatted once (fence_string's format) serve both writes.
+    local digits = string.format('%.0f', fastFence)
+    if last then
+      redis.call('SET', fenceKey, digits, 'KEEPTTL')
+    else
+      redis.call('SET', fenceKey, digits, 'PX', FENCE_RETENTION_MS)
+    end
+    redis.call('HSET', lockKey, 't', token, 'o', owner, 'n', 1, 'f', digits)
     redis.call('PEXPIRE', lockKey, ttl)
   else
     fastHolder = redis.call('HMGET', lockKey, 't', 'o', 'f')

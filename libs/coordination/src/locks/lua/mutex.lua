@@ -4,7 +4,7 @@
 
   The hash at a lock key: { t = owner token, o = owner id, n = hold count, f = fencing token },
   PX = ttl. Fencing tokens come from fence.lua: strictly increasing per lock, also across a
-  loss of the counter.
+  loss of the counter or a counter a failover brought back older.
 
   Functions:
     mutex_hold(lockKey, token, owner, ttl, fence) -> fence
