@@ -74,8 +74,9 @@ export class Lock implements SchedulerTask {
   readonly owner: string;
   readonly token: string;
   /**
-   * Strictly increasing per key, also after Redis lost its data (a missing counter restarts from
-   * the server clock in microseconds), so it starts as a large number, not 1. Pass it to the
+   * Strictly increasing per key, also after Redis lost its data or failed over to a replica that
+   * missed the latest tokens (a token is at least the server clock in microseconds), so it is a
+   * large number, not 1. Pass it to the
    * protected resource (`LockService.checkFence`, or a `fence` column) to refuse stale holders.
    */
   readonly fencingToken: number;
@@ -91,6 +92,8 @@ export class Lock implements SchedulerTask {
   private releaseFailed = false;
   /** Set at shutdown past the grace period: no more renewals, Redis lets the lock expire. */
   private leftToExpire = false;
+  /** An automatic renewal waits for Redis: the expiry check stays armed meanwhile (see renew()). */
+  private renewing = false;
   /** Why the holder was told to stop while the lock is held (shutdown). */
   private interruption?: Error;
   /** Created on first access of `signal`: most locks never need one. */
@@ -272,11 +275,18 @@ export class Lock implements SchedulerTask {
   }
 
   private expireNow(): void {
-    if (this.hooks.clock.now() < this.expiry) return this.schedule();
+    if (this.hooks.clock.now() < this.expiry) return this.renewing ? this.checkExpiryAt() : this.schedule();
     const reason = this.leftToExpire
       ? 'it expired (left to expire at shutdown)'
-      : this.releaseFailed ? 'it expired after a failed release' : 'it expired (not renewed)';
+      : this.releaseFailed ? 'it expired after a failed release'
+      : this.renewing ? 'it expired while its renewal got no answer from Redis' : 'it expired (not renewed)';
     this.markLost(this.hooks.clock.now() >= this.holdUntil ? 'maxHoldMs reached' : reason);
+  }
+
+  /** The next run is the expiry check, at the local expiry. */
+  private checkExpiryAt(): void {
+    this.next = 'expire';
+    this.hooks.scheduler.schedule(this, Math.max(0, this.expiry - this.hooks.clock.now()), false);
   }
 
   /** Never throws: every failure ends in a retry, or in markLost. */
@@ -285,6 +295,12 @@ export class Lock implements SchedulerTask {
     if (this.leftToExpire) return this.schedule();
     const started = this.hooks.clock.now();
     const ttlMs = Math.min(this.ttlMs, this.holdUntil - started);
+    // A renewal Redis does not answer (a partition that drops packets: no reply, no error until
+    // the command timeout, which may be longer than what is left of the TTL) must not keep the
+    // lock "held" past its expiry, when Redis may grant it to another: the lock is lost at its
+    // local expiry at the latest, answered or not.
+    this.renewing = true;
+    this.checkExpiryAt();
     try {
       if (ttlMs <= 0 || !(await this.ops.extend(ttlMs))) {
         if (ttlMs <= 0) return this.schedule();
@@ -304,6 +320,8 @@ export class Lock implements SchedulerTask {
       if (left <= 0) return this.markLost('renewal failed: Redis unreachable until the lock expired');
       this.next = 'renew';
       this.hooks.scheduler.schedule(this, Math.max(1, Math.min(this.ttlMs / 10, left / 2)), true);
+    } finally {
+      this.renewing = false;
     }
   }
 }
