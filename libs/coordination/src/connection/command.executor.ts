@@ -2,7 +2,9 @@ import { CircuitOpenError, RedisUnavailableError } from '../errors/coordination.
 import type { HistogramHandle } from '../metrics/metrics-registry.js';
 import { Admission, type CircuitBreaker } from './circuit-breaker.js';
 import type { ConnectionHealthTracker } from './connection-health.tracker.js';
+import { evalAlone, isClusterRedirect, isSlotInMotion } from './cluster-redirect.js';
 import type { ConnectionMetrics } from './connection-metrics.js';
+import { isClusterClient } from './is-cluster.js';
 import type { LuaScript } from './lua-script.js';
 import type { RedisClient } from './redis-client.factory.js';
 import { isTransportError } from './redis-errors.js';
@@ -72,8 +74,15 @@ export class CommandExecutor {
     return pending.then(this.passed, (error: unknown) => this.scriptFailed(script, keys, args, error)) as Promise<T>;
   }
 
-  /** A script call of the hot path failed: EVAL once after a NOSCRIPT (a restarted or new node), else the usual failure. */
+  /**
+   * A script call of the hot path failed: EVAL once after a NOSCRIPT (a restarted or new node),
+   * sent again on its own after a cluster redirection that came back raw from the auto-pipeline
+   * (see cluster-redirect.ts), else the usual failure.
+   */
   private scriptFailed(script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>, error: unknown): Promise<unknown> {
+    if (isClusterRedirect(error) && isClusterClient(this.client)) {
+      return evalAlone(this.client, script, keys, args).then(this.passed, (retryError: unknown) => Promise.reject(this.failure(script, retryError)));
+    }
     if (!isNoScript(error)) return Promise.reject(this.failure(script, error));
     let pending: Promise<unknown>;
     try {
@@ -157,12 +166,19 @@ export class CommandExecutor {
   /**
    * What a failed call throws: a reply error unchanged (the server answered, so the breaker
    * counts a success), a transport failure as RedisUnavailableError, recorded in the health and
-   * the breaker.
+   * the breaker; a call refused because its cluster slot is moving as RedisUnavailableError too,
+   * but counted like a reply (see isSlotInMotion).
    */
   private failure(operation: string | LuaScript, error: unknown): unknown {
     if (!isTransportError(error)) {
       this.breaker.onSuccess();
       return error;
+    }
+    // The node answered, only not for this slot now (a migration): the call fails, but the
+    // connection is fine and opening the breaker would fail the calls on every other slot too.
+    if (isSlotInMotion(error)) {
+      this.breaker.onSuccess();
+      return new RedisUnavailableError(nameOf(operation), error);
     }
     this.health.recordError(error);
     this.breaker.onFailure();
@@ -206,6 +222,7 @@ async function evalScript<T>(
   try {
     return (await (client as unknown as ScriptCalls).evalsha(script.sha, keys.length, keys, args)) as T;
   } catch (error) {
+    if (isClusterRedirect(error) && isClusterClient(client)) return (await evalAlone(client, script, keys, args)) as T;
     if (!isNoScript(error)) throw error;
     return (await (client as unknown as ScriptCalls).eval(script.lua, keys.length, keys, args)) as T;
   }

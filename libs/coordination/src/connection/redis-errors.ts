@@ -1,3 +1,5 @@
+import { isClusterRedirect } from './cluster-redirect.js';
+
 // Errors that mean "Redis could not be reached or did not answer", as opposed to a reply
 // error of a command that ran (WRONGTYPE, a Lua error, ...). Only the former count
 // against the circuit breaker and trigger a capability's fallback policy.
@@ -15,10 +17,18 @@ const TRANSPORT_MESSAGES = [
   'LOADING',
   'Failed to refresh slots cache',
   'None of startup nodes is available',
+  // A cluster client gave up following MOVED / ASK / TRYAGAIN (a slot held in migration).
+  'Too many Cluster redirections',
+  // A script's slot started migrating while it ran, and a key it writes had already moved (or it
+  // recreates a key it deleted): Redis stops the script there. The library's scripts only touch
+  // keys of their own hash tag, so this is the slot moving, never a script reaching another slot.
+  'Script attempted to access a non local key',
 ];
 
 export function isTransportError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'MaxRetriesPerRequestError' || error.name === 'ClusterAllFailedError') return true;
+  // A raw MOVED / ASK out of a cluster auto-pipeline (see cluster-redirect.ts) that was not sent again.
+  if (isClusterRedirect(error)) return true;
   return TRANSPORT_MESSAGES.some((m) => error.message.includes(m));
 }
