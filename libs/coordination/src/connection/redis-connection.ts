@@ -80,9 +80,17 @@ export class RedisConnection {
     return this.subscriberClient;
   }
 
-  /** A new connection for blocking reads (XREADGROUP BLOCK, BLPOP); closed with the module, or earlier by `releaseClient`. */
+  /**
+   * A new connection for blocking reads (XREADGROUP BLOCK, BLPOP); closed with the module, or
+   * earlier by `releaseClient`. Not counted towards the health status (the command connection
+   * tells it), but its errors are recorded as the health's `lastError` like the others': without
+   * a listener ioredis would print each one ("Unhandled error event"), e.g. every reconnect
+   * attempt during a Sentinel failover.
+   */
   createBlockingClient(): RedisClient {
-    return this.own(createRedisClient(this.options, 'blocking'));
+    const client = this.own(createRedisClient(this.options, 'blocking'));
+    client.on('error', this.recordError);
+    return client;
   }
 
   /**
@@ -151,6 +159,8 @@ export class RedisConnection {
     // Detached after closing, so the health still follows the clients while they go.
     this.tracker.detach();
   }
+
+  private readonly recordError = (error: Error): void => this.tracker.recordError(error);
 
   private own(client: RedisClient): RedisClient {
     this.owned.push(client);

@@ -65,7 +65,9 @@ class Sleeper {
  * reply or from the message that made it head: every grant, leave and drop of expired waiters
  * names the new head. The others poll only every fallbackPollMs, which covers lost messages.
  * The queue entry is kept alive by a heartbeat at leaseMs/3, and deadlock detection re-runs
- * with it, which catches two owners that started waiting on each other at the same instant.
+ * with it, which catches two owners that started waiting on each other at the same instant. A
+ * heartbeat that finds the waiter's own owner holding the lock polls before it calls that a cycle
+ * of one: the holder may be this very wait, handed the lock before its message arrived.
  */
 export async function waitForMutex(
   ctx: WaitContext, store: MutexWaitStore, keys: MutexKeys, request: MutexRequest, first: Extract<MutexReply, { acquired: false }>,
@@ -130,6 +132,19 @@ export async function waitForMutex(
     if (cycle) await giveUp(new DeadlockError(ctx.key, cycle, ctx.tenant));
   };
 
+  /** Asks Redis: the grant (also one handed over whose message has not arrived), else schedules the next poll. */
+  const poll = async (): Promise<Acquired | Extract<MutexReply, { acquired: false }>> => {
+    const at = ctx.now();
+    const named = namedHead;
+    const reply = await store.acquireMutex(keys, request);
+    if (reply.acquired) return { acquired: true, token: reply.token, fencingToken: reply.fencingToken, pttlMs: reply.pttlMs, at };
+    if (reply.position >= 0) queuedAt = Math.max(queuedAt, at);
+    const next = reply.position === 0 ? expiryPoll(reply.pttlMs) : monotonic() + ctx.fallbackPollMs;
+    // Made head while the poll was under way: the reply may predate that, keep the earlier wake-up.
+    pollAt = namedHead === named ? next : Math.min(pollAt, next);
+    return reply;
+  };
+
   try {
     await atMostUntil(hold.ready, deadline);
     await checkDeadlock(first.holderOwner);
@@ -146,18 +161,21 @@ export async function waitForMutex(
         const sentAt = ctx.now();
         if (await store.heartbeat(keys, request, ctx.leaseMs)) queuedAt = Math.max(queuedAt, sentAt);
         else pollAt = now;
-        await checkDeadlock(await store.holderOwner(keys.lock));
+        let holder = await store.holderOwner(keys.lock);
+        if (holder === request.owner) {
+          // The lock may have been handed to this very wait, its hand-off message still on the
+          // way (a slow subscriber link): the owner is ours, the token too. Only a poll tells that
+          // apart from another call of the same owner holding it (a true cycle of one).
+          const reply = await poll();
+          if (reply.acquired) return reply;
+          holder = reply.holderOwner;
+        }
+        await checkDeadlock(holder);
       }
       if (now >= pollAt) {
         // Also the first re-check after subscribing: a hand-off may have been published before.
-        const at = ctx.now();
-        const named = namedHead;
-        const reply = await store.acquireMutex(keys, request);
-        if (reply.acquired) return { acquired: true, token: reply.token, fencingToken: reply.fencingToken, pttlMs: reply.pttlMs, at };
-        if (reply.position >= 0) queuedAt = Math.max(queuedAt, at);
-        const next = reply.position === 0 ? expiryPoll(reply.pttlMs) : monotonic() + ctx.fallbackPollMs;
-        // Made head while the poll was under way: the reply may predate that, keep the earlier wake-up.
-        pollAt = namedHead === named ? next : Math.min(pollAt, next);
+        const reply = await poll();
+        if (reply.acquired) return reply;
       }
       if (granted) continue;
       await sleeper.sleep(Math.min(pollAt, heartbeatAt, deadline) - monotonic());

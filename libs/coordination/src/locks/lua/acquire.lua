@@ -39,20 +39,11 @@ if queued == nil then queued = redis.call('EXISTS', qexpKey) == 1 end
 
 local reentrant, enqueue = ARGV[4] == '1', ARGV[5] == '1'
 local priority, lease = tonumber(ARGV[6]), tonumber(ARGV[7])
-local entry -- built only when the queue is involved
-
-local function own_entry()
-  entry = entry or queue_entry(token, ARGV[3], owner)
-  return entry
-end
-
-local function leave()
-  if queued and queue_remove(queueKey, qexpKey, seqKey, own_entry()) then queue_publish_head(queueKey, lockKey) end
-end
-
-local function join()
-  queued = true
-  return queue_join(queueKey, qexpKey, seqKey, own_entry(), priority, server_time_ms(), lease)
+local entry = queue_entry(token, ARGV[3], owner)
+-- Reads first; a command that may remove a queue key comes last (see queue.lua: cluster slot migrations).
+local q = { key = queueKey, exp = qexpKey, seq = seqKey, now = 0, dead = {}, isDead = {} }
+if queued or enqueue then
+  if queued then q = queue_read(queueKey, qexpKey, seqKey, server_time_ms()) else q.now = server_time_ms() end
 end
 
 local function acquired(holderToken, f, pttl, reentered)
@@ -60,38 +51,50 @@ local function acquired(holderToken, f, pttl, reentered)
   return { 1, holderToken, f, pttl, reentered }
 end
 
-if queued then
-  local moved
-  queued, moved = queue_purge_expired(queueKey, qexpKey, seqKey, server_time_ms())
-  if moved then queue_publish_head(queueKey, lockKey, token) end
+-- Drops the dead waiters and `leaving`; a new head of the queue is told.
+local function drop(leaving)
+  if not queued then return end
+  local live = queue_live(q, leaving, 1)
+  queue_drop(q, leaving, nil, live[1] == nil)
+  if live[1] and live[1] ~= q.first then queue_announce(lockKey, live[1]) end
 end
 
 if holder[1] then
   if holder[1] == token then
     -- The previous holder handed the lock to this waiter on release.
-    leave()
+    drop(entry)
     return acquired(token, tonumber(holder[3]), redis.call('PTTL', lockKey), 0)
   end
   if reentrant and holder[2] == owner then
     local pttl = mutex_reenter(lockKey, ttl)
-    leave()
+    drop(entry)
     return acquired(holder[1], tonumber(holder[3]), pttl, 1)
   end
   local position = -1
-  if enqueue then position = join() end
+  if enqueue then position = queue_add(q, lockKey, entry, priority, lease) else drop(nil) end
   return { 0, holder[2], redis.call('PTTL', lockKey), position }
 end
 
-if queued then
-  -- Free, but waiters are queued: only the head may take it, and tells the next one.
-  if not enqueue then return { 0, '', -1, -1 } end
-  local position = join()
-  if position > 0 then return { 0, '', -1, position } end
-  queue_remove(queueKey, qexpKey, seqKey, own_entry())
-  local f = mutex_take(lockKey, fenceKey, token, owner, ttl)
-  local nextHead = queue_head(queueKey)
-  if nextHead then redis.call('PUBLISH', lockKey, hand_off_message(token, f, ttl, nextHead)) end
-  return acquired(token, f, ttl, 0)
+if not (queued and queue_live(q, nil, 1)[1]) then
+  -- Free, and nobody waits whose lease is running.
+  if queued then queue_drop(q, nil, nil, true) end
+  return acquired(token, mutex_take(lockKey, fenceKey, token, owner, ttl), ttl, 0)
 end
 
-return acquired(token, mutex_take(lockKey, fenceKey, token, owner, ttl), ttl, 0)
+-- Free, but waiters are queued: only the head may take it, and tells the next one.
+if not enqueue then
+  drop(nil)
+  return { 0, '', -1, -1 }
+end
+local position = queue_add(q, lockKey, entry, priority, lease)
+if position > 0 then return { 0, '', -1, position } end
+local nextHead = redis.call('ZRANGE', queueKey, 1, 1)[1]
+if nextHead then
+  redis.call('ZREM', queueKey, entry)
+  redis.call('ZREM', qexpKey, entry)
+else
+  redis.call('DEL', queueKey, qexpKey, seqKey)
+end
+local f = mutex_take(lockKey, fenceKey, token, owner, ttl)
+if nextHead then redis.call('PUBLISH', lockKey, hand_off_message(token, f, ttl, (queue_entry_parse(nextHead)))) end
+return acquired(token, f, ttl, 0)

@@ -16,8 +16,10 @@
 local lockKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local entry = queue_entry(ARGV[1], ARGV[2], ARGV[3])
 if not redis.call('ZSCORE', queueKey, entry) then return 0 end
-local now = server_time_ms()
-queue_refresh(queueKey, qexpKey, seqKey, entry, now, tonumber(ARGV[4]))
-local _, moved = queue_purge_expired(queueKey, qexpKey, seqKey, now)
-if moved then queue_publish_head(queueKey, lockKey) end
+local q = queue_read(queueKey, qexpKey, seqKey, server_time_ms())
+-- The entry stays, refreshed: dropping the dead ones after it never empties the queue (see queue.lua).
+queue_refresh(queueKey, qexpKey, seqKey, entry, q.now, tonumber(ARGV[4]))
+queue_drop(q, nil, entry, false)
+local head = redis.call('ZRANGE', queueKey, 0, 0)[1]
+if head ~= q.first then queue_announce(lockKey, head) end
 return 1

@@ -18,7 +18,7 @@ local pttl = -2
 if holder[1] then pttl = redis.call('PTTL', KEYS[1]) end
 local waiters = 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  -- queue_purge_expired drops entries with an expiry <= now: the live ones are after it.
+  -- Entries with an expiry <= now are dead (see queue_read): the live ones are after it.
   waiters = redis.call('ZCOUNT', KEYS[2], string.format('(%.0f', server_time_ms()), '+inf')
 end
 return { holder[1] or '', holder[2] or '', pttl, waiters }

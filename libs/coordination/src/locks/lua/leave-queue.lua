@@ -12,10 +12,22 @@
     { 0 }                        left the queue (or was not in it)
 ]]
 --! include ./queue.lua
-local lockKey, queueKey = KEYS[1], KEYS[2]
-if queue_remove(queueKey, KEYS[3], KEYS[4], queue_entry(ARGV[1], ARGV[2], ARGV[3])) then
-  queue_publish_head(queueKey, lockKey)
-end
+local lockKey, queueKey, qexpKey, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local entry = queue_entry(ARGV[1], ARGV[2], ARGV[3])
+-- Reads first; the command that may remove the queue comes last (see queue.lua: cluster slot migrations).
 local holder = redis.call('HMGET', lockKey, 't', 'f')
+local rank = redis.call('ZRANK', queueKey, entry)
+if rank then
+  local rest = redis.call('ZRANGE', queueKey, 0, 1)
+  local nextHead = rest[1]
+  if nextHead == entry then nextHead = rest[2] end
+  if nextHead then
+    redis.call('ZREM', queueKey, entry)
+    redis.call('ZREM', qexpKey, entry)
+  else
+    redis.call('DEL', queueKey, qexpKey, seqKey)
+  end
+  if rank == 0 and nextHead then queue_announce(lockKey, nextHead) end
+end
 if holder[1] == ARGV[1] then return { 1, tonumber(holder[2]), redis.call('PTTL', lockKey) } end
 return { 0 }

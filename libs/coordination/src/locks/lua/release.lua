@@ -18,17 +18,23 @@
 ]]
 local lockKey = KEYS[1]
 
+-- Reads first, writes after them (see queue.lua: cluster slot migrations), the event last: a
+-- release a migration stopped wrote nothing and published nothing.
 local held = redis.call('HMGET', lockKey, 't', 'n')
 if held[1] ~= ARGV[1] then return 0 end
-if ARGV[2] then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+local channel, event = ARGV[2], ARGV[3]
 if tonumber(held[2]) > 1 then
   redis.call('HINCRBY', lockKey, 'n', -1)
+  if channel then redis.call('PUBLISH', channel, event) end
   return 2
 end
-redis.call('DEL', lockKey)
 
 local qexpKey = KEYS[4] or lockKey .. ':queue-exp'
-if redis.call('EXISTS', qexpKey) == 0 then return 1 end
+if redis.call('EXISTS', qexpKey) == 0 then
+  redis.call('DEL', lockKey)
+  if channel then redis.call('PUBLISH', channel, event) end
+  return 1
+end
 local fenceKey, queueKey, seqKey = KEYS[2] or lockKey .. ':fence', KEYS[3] or lockKey .. ':queue', KEYS[5] or lockKey .. ':queue-seq'
 
 -- Waiters are queued. The shared pieces are included here, not at the top, so that a release
@@ -36,14 +42,20 @@ local fenceKey, queueKey, seqKey = KEYS[2] or lockKey .. ':fence', KEYS[3] or lo
 --! include ../../lua/server-time.lua
 --! include ./mutex.lua
 --! include ./queue.lua
-if not queue_purge_expired(queueKey, qexpKey, seqKey, server_time_ms()) then return 1 end
-local head = redis.call('ZRANGE', queueKey, 0, 0)[1]
+local q = queue_read(queueKey, qexpKey, seqKey, server_time_ms())
+local live = queue_live(q, nil, 2)
+local head, nextHead = live[1], live[2]
 if head then
+  -- Handed to the head: the hash is rewritten for it in place, not deleted and created again.
   local waiter, ttl, owner = queue_entry_parse(head)
-  queue_remove(queueKey, qexpKey, seqKey, head)
   local fence = mutex_take(lockKey, fenceKey, waiter, owner, tonumber(ttl))
-  redis.call('PUBLISH', lockKey, hand_off_message(waiter, fence, ttl, queue_head(queueKey)))
-else
-  redis.call('DEL', queueKey, qexpKey, seqKey)
+  queue_drop(q, head, nil, nextHead == nil)
+  if channel then redis.call('PUBLISH', channel, event) end
+  redis.call('PUBLISH', lockKey, hand_off_message(waiter, fence, ttl, nextHead and (queue_entry_parse(nextHead))))
+  return 1
 end
+-- Only waiters whose lease ran out.
+redis.call('DEL', lockKey)
+queue_drop(q, nil, nil, true)
+if channel then redis.call('PUBLISH', channel, event) end
 return 1

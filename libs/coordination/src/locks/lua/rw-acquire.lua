@@ -22,8 +22,8 @@
 local writer, readers, fenceKey, wwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local mode, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = server_time_ms()
-expiring_set_purge(readers, now)
-
+-- Reads first; a purge that may remove the readers key is the last command on it (see queue.lua:
+-- cluster slot migrations). A refusal writes nothing but the writer-waiting flag.
 local writerTtl = redis.call('PTTL', writer)
 if writerTtl > 0 then return { 0, writerTtl } end
 
@@ -33,10 +33,12 @@ if mode == 'r' then
   return { 1, fence_next(fenceKey), ttl }
 end
 
-if redis.call('ZCARD', readers) > 0 then
+local readersExpireIn = expiring_set_first_expiry(readers, now)
+if readersExpireIn then
   if ARGV[4] == '1' then redis.call('SET', wwait, token, 'PX', tonumber(ARGV[5])) end
-  return { 0, expiring_set_first_expiry(readers, now) }
+  return { 0, readersExpireIn }
 end
+expiring_set_purge(readers, now)
 redis.call('SET', writer, token, 'PX', ttl)
 if redis.call('GET', wwait) == token then redis.call('DEL', wwait) end
 return { 1, fence_next(fenceKey), ttl }

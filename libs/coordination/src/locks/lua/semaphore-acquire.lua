@@ -17,8 +17,8 @@
 local holders, fenceKey = KEYS[1], KEYS[2]
 local token, limit, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = server_time_ms()
-expiring_set_purge(holders, now)
-if not redis.call('ZSCORE', holders, token) and redis.call('ZCARD', holders) >= limit then
+-- Reads first (see queue.lua: cluster slot migrations): a refusal writes nothing.
+if not expiring_set_live(holders, token, now) and expiring_set_count(holders, now) >= limit then
   return { 0, expiring_set_first_expiry(holders, now) }
 end
 expiring_set_put(holders, token, now, ttl)
