@@ -140,7 +140,11 @@ export class CoordinationKeyvStore extends EventEmitter {
 
   async setMany(entries: KeyvStoreEntry[]): Promise<void> {
     const options = this.readOptions('setMany');
-    await this.cache.mset(entries.map(({ key, value, ttl }) => ({ key: this.keyOf(key), value, ...definedOnly({ ttlMs: this.ttlOf(ttl) }) })), options);
+    if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'must be an array of { key, value, ttl? }', entries);
+    await this.cache.mset(entries.map((entry, i) => {
+      if (typeof entry !== 'object' || entry === null) throw new InvalidArgumentError(`entries[${i}]`, 'must be an object { key, value, ttl? }', entry);
+      return { key: this.keyOf(entry.key), value: entry.value, ...definedOnly({ ttlMs: this.ttlOf(entry.ttl) }) };
+    }), options);
   }
 
   /** Whether the key existed. */

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/coordination.error.js';
+import { kindOf } from '../keys/key-builder.js';
 
 /**
  * The lifetime a cache store writes for `ttlMs`: whole milliseconds, rounded up (Redis `PX`
@@ -16,7 +17,7 @@ import { InvalidArgumentError } from '../errors/coordination.error.js';
 export function storeTtlMs(ttlMs: number): number {
   // Also refuses NaN, Infinity and non-numbers: every comparison with them is false.
   if (typeof ttlMs !== 'number' || !(ttlMs > 0 && ttlMs <= Number.MAX_SAFE_INTEGER)) {
-    throw new InvalidArgumentError('ttlMs', `must be a number > 0 and at most ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER), got ${String(ttlMs)}`);
+    throw new InvalidArgumentError('ttlMs', `must be a number > 0 and at most ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER), got ${typeof ttlMs === 'number' ? String(ttlMs) : kindOf(ttlMs)}`);
   }
   return Math.ceil(ttlMs);
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
+import { kindOf } from '../keys/key-builder.js';
 import type { CounterHandle } from '../metrics/metrics-registry.js';
 import { createEnvelope, encodeEnvelope } from './event-envelope.js';
 import { errorMessage } from './error-message.js';
@@ -80,9 +81,15 @@ export class LibraryEventEmitter {
     return accepted.then(target.published, target.failed);
   }
 
-  /** Counts a lost fire-and-forget event in `events_emit_failed_total` and logs it (rate-limited). */
-  emitFailed(channel: string, error: unknown): void {
-    this.core.metrics.increment('events_emit_failed_total', { channel });
+  /**
+   * Counts a lost fire-and-forget event in `events_emit_failed_total` and logs it (rate-limited).
+   * `channel` is what the caller passed: a channel that is not a string (refused by publish) is
+   * counted and logged under its type (`an object`, `a symbol`), since a cycle, a BigInt or a
+   * symbol cannot be a label or sit in a log line.
+   */
+  emitFailed(channel: unknown, error: unknown): void {
+    if (typeof channel !== 'string') channel = kindOf(channel);
+    this.core.metrics.increment('events_emit_failed_total', { channel: channel as string });
     const now = this.core.clock.now();
     if (now - this.lastEmitWarningAt < EMIT_WARN_INTERVAL_MS) {
       this.suppressedEmitWarnings += 1;

@@ -189,6 +189,7 @@ export class KeyBuilder {
   private readonly namespaces = new Map<string, Map<string, string>>();
 
   constructor(readonly prefix: string) {
+    if (typeof prefix !== 'string') throw new InvalidKeyError('prefix', `must be a string, got ${kindOf(prefix)}`);
     if (!PREFIX.test(prefix)) {
       throw new InvalidKeyError('prefix', `${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
     }

@@ -1,6 +1,8 @@
 import type { Observable } from 'rxjs';
 import { deadlineClock, type Clock } from '../core/clock.js';
+import { InvalidArgumentError } from '../errors/coordination.error.js';
 import { outageAs } from '../errors/outage-operation.js';
+import { kindOf } from '../keys/key-builder.js';
 import { driftMs } from '../locks/lock.js';
 import type { LeaderKeys as RoleKeys, LeaderStore } from './leader-store.interface.js';
 import { LeaderLostError, LeaderShutdownError } from './leader.errors.js';
@@ -119,12 +121,18 @@ export class LeaderCampaign {
   /**
    * The live term at once when leading, else the next one. Rejects with `LeaderShutdownError`
    * when the application shuts down first, with an `AbortError` when the campaign is resigned
-   * first, and with `signal.reason` when `signal` aborts first.
+   * first, and with `signal.reason` when `signal` aborts first; with `InvalidArgumentError` when
+   * `options` is not an object or its `signal` not an AbortSignal.
    *
    * @example
    * const term = await campaign.elected({ signal: AbortSignal.timeout(30_000) });
    */
   elected(options: { signal?: AbortSignal } = {}): Promise<LeadershipTerm> {
+    // Checked first, whatever the campaign's state: bad input fails the same way every time.
+    if (typeof options !== 'object' || options === null) return Promise.reject(new InvalidArgumentError('options', `must be an object, got ${kindOf(options)}`));
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidArgumentError('options.signal', `must be an AbortSignal, got ${kindOf(options.signal)}`));
+    }
     const term = this.term;
     if (term) return Promise.resolve(term);
     if (this.stopError !== undefined) return Promise.reject(this.stopError);

@@ -102,7 +102,8 @@ function contentOf(policy: RateLimitPolicy): string | undefined {
  * (`limit`, `windowMs`, `algorithm`, `burst`, `name`). `path` prefixes the name, e.g. `policies[1].limit`.
  */
 export function normalizePolicy(policy: RateLimitPolicy, path = ''): NormalizedPolicy {
-  checkObject(policy, path || 'policy');
+  // `path` prefixes the fields' names (`checks[0].policy.`): the policy itself is that path without its dot.
+  if (typeof policy !== 'object' || policy === null) checkObject(policy, path === '' ? 'policy' : path.replace(/\.$/, ''));
   const cached = VALIDATED.get(policy);
   if (
     cached !== undefined && cached.limit === policy.limit && cached.windowMs === policy.windowMs &&

@@ -3,7 +3,9 @@ import { serialize, type SerializeOptions } from 'cookie';
 import { sign, unsign } from 'cookie-signature';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidArgumentError, InvalidOptionsError } from '../errors/coordination.error.js';
+import { kindOf } from '../keys/key-builder.js';
 import { SESSION_OPTIONS, type ResolvedSessionCookieOptions, type ResolvedSessionOptions } from './session.options.js';
+import { LONE_SURROGATE } from './session-validation.js';
 import type { Session } from './session.types.js';
 
 /** Prefix of a signed value, as express-session and cookie-parser write it. */
@@ -90,7 +92,16 @@ export class SessionCookies {
 
   /** Sets the signed session cookie on `response`, until the session's absolute expiry. */
   issue(response: CookieResponseLike, session: Pick<Session, 'id' | 'absoluteExpiresAt'>): void {
-    const until = session.absoluteExpiresAt.getTime();
+    if (typeof session !== 'object' || session === null) throw new InvalidArgumentError('session', `must be a session, got ${kindOf(session)}`);
+    const expiry: unknown = session.absoluteExpiresAt;
+    if (!(expiry instanceof Date) || Number.isNaN(expiry.getTime())) {
+      throw new InvalidArgumentError('session.absoluteExpiresAt', `must be a valid Date, got ${expiry instanceof Date ? 'an invalid Date' : kindOf(expiry)}`);
+    }
+    // Session ids are base64url; any other string must at least survive the cookie's URI encoding.
+    if (typeof session.id !== 'string' || LONE_SURROGATE.test(session.id)) {
+      throw new InvalidArgumentError('session.id', typeof session.id === 'string' ? 'must be well-formed Unicode (a lone surrogate cannot be URI-encoded)' : `must be a string, got ${kindOf(session.id)}`);
+    }
+    const until = expiry.getTime();
     const maxAge = Math.max(0, Math.floor((until - this.core.clock.now()) / 1000));
     appendSetCookie(response, serialize(this.cookie.name, this.sign(session.id), { ...this.attributes, maxAge, expires: new Date(until) }));
   }
@@ -109,8 +120,7 @@ export class SessionCookies {
    */
   read(request: CookieRequestLike): SessionCookieValue {
     if (!this.enabled) return ABSENT;
-    const raw = request.headers?.cookie;
-    const header = Array.isArray(raw) ? raw.join('; ') : raw;
+    const header = cookieHeader(request);
     if (!header) return ABSENT;
     const values = cookieValues(header, this.cookie.name);
     if (values.length === 0) return ABSENT;
@@ -125,11 +135,13 @@ export class SessionCookies {
         { option: 'sessions.cookie.secret', reason: 'is required to sign session cookies' },
       ]);
     }
+    if (typeof value !== 'string') throw new InvalidArgumentError('value', `must be a string, got ${kindOf(value)}`);
     return SIGNED + sign(value, this.cookie.secrets[0]);
   }
 
   /** The value a signed cookie value carries, when one of the secrets verifies it; else null. */
   verify(signed: string): string | null {
+    if (typeof signed !== 'string') throw new InvalidArgumentError('signed', `must be a string, got ${kindOf(signed)}`);
     if (!signed.startsWith(SIGNED)) return null;
     const input = signed.slice(SIGNED.length);
     for (const secret of this.cookie.secrets) {
@@ -144,6 +156,18 @@ export class SessionCookies {
  * Every value of the cookie `name` in a `Cookie` header, in the order the client sent them
  * (`cookie.parse` keeps only the first): unquoted and percent-decoded as `cookie.parse` does.
  */
+/**
+ * The Cookie header of `request` as one string ('' without one); Node gives a string, a framework
+ * may give an array of them. Anything else is a caller's mistake, refused naming what was wrong.
+ */
+function cookieHeader(request: CookieRequestLike): string {
+  if (typeof request !== 'object' || request === null) throw new InvalidArgumentError('request', `must be an HTTP request, got ${kindOf(request)}`);
+  const raw: unknown = request.headers?.cookie;
+  if (raw === undefined || typeof raw === 'string') return raw ?? '';
+  if (Array.isArray(raw) && raw.every((value) => typeof value === 'string')) return raw.join('; ');
+  throw new InvalidArgumentError('request.headers.cookie', `must be a string or an array of strings, got ${kindOf(raw)}`);
+}
+
 function cookieValues(header: string, name: string): string[] {
   const values: string[] = [];
   for (const pair of header.split(';')) {
@@ -178,6 +202,7 @@ export function isCookieResponse(response: unknown): response is CookieResponseL
 
 /** Adds one `Set-Cookie` header, keeping those already set (Express's `append`, else get + set). */
 function appendSetCookie(response: CookieResponseLike, value: string): void {
+  if (typeof response !== 'object' || response === null) throw new InvalidArgumentError('response', `must be an HTTP response, got ${kindOf(response)}`);
   if (typeof response.append === 'function') {
     response.append('Set-Cookie', value);
     return;
@@ -186,6 +211,9 @@ function appendSetCookie(response: CookieResponseLike, value: string): void {
     throw new InvalidArgumentError('response', 'must be an HTTP response (append, or getHeader and setHeader)');
   }
   const existing = response.getHeader?.('Set-Cookie');
+  if (existing !== undefined && typeof existing !== 'string' && typeof existing !== 'number' && !Array.isArray(existing)) {
+    throw new InvalidArgumentError('response', `getHeader('Set-Cookie') must return a string, a number or an array, got ${kindOf(existing)}`);
+  }
   const values = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
   response.setHeader('Set-Cookie', [...values, value]);
 }

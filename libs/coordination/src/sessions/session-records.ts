@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { InvalidKeyError } from '../errors/coordination.error.js';
-import { MAX_ID_LENGTH, encodeId } from '../keys/key-builder.js';
+import { MAX_ID_LENGTH, encodeId, kindOf } from '../keys/key-builder.js';
 import { SESSION_STORE, type SessionStore } from './session-store.interface.js';
 import { SESSION_OPTIONS, type ResolvedSessionOptions } from './session.options.js';
 import { checkOptions, checkTtl } from './session-validation.js';
@@ -85,6 +85,7 @@ export class SessionRecords {
   /** Deletes the records named; returns how many existed. */
   async delete(sids: string | readonly string[], options?: SessionRecordCallOptions): Promise<number> {
     const list = typeof sids === 'string' ? [sids] : sids;
+    if (!Array.isArray(list)) throw new InvalidKeyError('sids', `must be a string or an array of strings, got ${kindOf(sids)}`);
     const keys = list.map((sid, i) => this.keyOf(sid, options, 'delete', typeof sids === 'string' ? 'sid' : `sids[${i}]`));
     return keys.length === 0 ? 0 : this.store.deleteRecords(keys);
   }

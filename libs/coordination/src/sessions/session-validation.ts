@@ -120,9 +120,13 @@ export function checkVersion(value: unknown, argument: string): number | undefin
   return value;
 }
 
+/** A UTF-16 surrogate without its pair: no UTF-8 form, no URI encoding. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * Session data, a patch or metadata: a plain object (`{}` or `Object.create(null)`, not an
- * array, Map or class instance) whose property names are 1-256 characters; returns its names.
+ * array, Map or class instance) whose property names are 1-256 characters of well-formed
+ * Unicode (no lone surrogate); returns its names.
  *
  * @example
  * for (const name of checkRecord(patch, 'patch')) set[`d:${name}`] = serializer.encode(patch[name]);
@@ -139,6 +143,9 @@ export function checkRecord(value: unknown, argument: string): string[] {
     if (name.length > MAX_FIELD_NAME_LENGTH) {
       throw new InvalidArgumentError(argument, `field names must be at most ${MAX_FIELD_NAME_LENGTH} characters (got one of ${name.length})`);
     }
+    // A lone surrogate has no UTF-8 form: JSON.stringify writes it as a `\ud800` escape, which the
+    // Redis scripts' cjson refuses, so a session holding one could never be updated.
+    if (LONE_SURROGATE.test(name)) throw new InvalidArgumentError(argument, `field names must be well-formed Unicode, got ${JSON.stringify(name.slice(0, 64))} (a lone surrogate)`);
   }
   return names;
 }
