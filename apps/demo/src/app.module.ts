@@ -1,8 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { GraphQLModule } from '@nestjs/graphql';
 import { CoordinationExceptionFilter, RateLimitGuard } from '@nest-coordination/core';
+import { CoordinationWebSocketsModule } from '@nest-coordination/core/websockets';
 import { AuthModule } from './auth/auth.module.js';
+import { companyOfSocket } from './auth/current-user.decorator.js';
 import { DemoAuthGuard } from './auth/demo-auth.guard.js';
 import { CacheStatsModule } from './cache/cache-stats.module.js';
 import { CompaniesModule } from './companies/companies.module.js';
@@ -32,6 +36,12 @@ import { TasksModule } from './tasks/tasks.module.js';
  * (`@Idempotent`: a retry with the same `Idempotency-Key` replays the first answer), the handler
  * (`@WithLock` on crew runs; crew definitions and company profiles read through `@Cacheable`).
  *
+ * GraphQL operations (`POST /graphql`: `crewRuns`, `runCrew`) and socket.io messages (the `/crews`
+ * namespace: `crew.subscribe`) pass the same global guards and interceptor, per resolver and per
+ * message: `DemoAuthGuard` (the HTTP request's credentials, the handshake's), `RateLimitGuard`,
+ * `TenantInterceptor`; their refusals are a GraphQL error with `extensions.code` and the
+ * `exception` event with `code`.
+ *
  * Besides requests: the nightly report (`@Cron` + `@SingletonJob`, once per tick across the
  * fleet) and the `demo-coordinator` leader election (`GET /leader`).
  *
@@ -46,13 +56,22 @@ export class AppModule {
   static register(config: DemoConfig = demoConfigFromEnv()): DynamicModule {
     const crews = CrewsModule.register(config);
     const telemetry = DemoTelemetryModule.register(config.metrics);
+    // A socket's company is its authenticated user's: a function, so added here, not in the (plain data) configuration.
+    const coordination = { ...config.coordination, tenancy: { ...config.coordination.tenancy, resolvers: { ws: companyOfSocket } } };
     return {
       module: AppModule,
       imports: [
         // CoordinationModule with config.coordination, recording into this app's meter provider (GET /metrics).
-        DemoTelemetryModule.coordination(config, telemetry), ScheduleModule.forRoot(), CompaniesModule, AuthModule, crews, HeldLocksModule, ViolationsModule, TasksModule,
+        DemoTelemetryModule.coordination({ ...config, coordination }, telemetry), ScheduleModule.forRoot(), CompaniesModule, AuthModule, crews, HeldLocksModule, ViolationsModule, TasksModule,
         CacheStatsModule, HealthModule, ReportsModule.register(config, crews), CoordinatorModule, DashboardModule.register(config, crews),
         telemetry,
+        // `POST /graphql`: the schema is generated from the resolvers' classes at startup, kept in memory.
+        // Apollo stops (and drains the HTTP server, waiting for open requests) at onApplicationShutdown,
+        // after the dashboard has ended its streams (beforeApplicationShutdown): stopped at
+        // onModuleDestroy, it would wait for them, delaying every shutdown with an open stream.
+        GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, stopOnApplicationShutdown: true }),
+        // The library answers socket.io clients (the `/crews` namespace) with a WsException.
+        CoordinationWebSocketsModule,
       ],
       providers: [
         // `trust proxy` from TRUSTED_PROXIES: the client address `ip` rate-limit rules count by.

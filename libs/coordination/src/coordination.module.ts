@@ -4,6 +4,8 @@ import { CAPABILITIES } from './capabilities.js';
 import {
   resolveModuleOptions, type CoordinationModuleAsyncOptions, type CoordinationModuleOptions, type CoordinationOptionsFactory,
 } from './coordination-options.js';
+import { ContextExceptions } from './contexts/context-exceptions.js';
+import { ContextsExplorer } from './contexts/contexts.explorer.js';
 import { CoordinationCore } from './core/coordination-core.js';
 import { COORDINATION_MODULE_OPTIONS, COORDINATION_RESOLVED_OPTIONS } from './core/coordination.tokens.js';
 import type { ResolvedCoordinationOptions } from './options/resolve-options.js';
@@ -20,6 +22,8 @@ const CORE_PROVIDERS: Provider[] = [
   CoordinationCore,
   TenantResolver,
   TenantMiddleware,
+  ContextExceptions,
+  ContextsExplorer,
   { provide: APP_INTERCEPTOR, useClass: TenantInterceptor },
 ];
 
@@ -85,7 +89,7 @@ export class CoordinationModule implements NestModule {
       global: isGlobal,
       imports: [DiscoveryModule, ...(imports ?? [])],
       providers: [...optionProviders, ...CORE_PROVIDERS, ...CAPABILITY_PROVIDERS],
-      exports: [CoordinationCore, TenantResolver, ...CAPABILITY_EXPORTS],
+      exports: [CoordinationCore, TenantResolver, ContextExceptions, ...CAPABILITY_EXPORTS],
     };
   }
 

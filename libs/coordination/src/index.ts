@@ -7,6 +7,7 @@ export { CoordinationModule } from './coordination.module.js';
 export type { CoordinationModuleOptions, CoordinationModuleAsyncOptions, CoordinationOptionsFactory } from './coordination-options.js';
 export type {
   CoreModuleOptions, ConnectionOptions, ReconnectOptions, BreakerOptions, HealthOptions, TenancyOptions, SerializerModuleOptions, RedisNodeAddress, TelemetryOptions,
+  ContextTenantResolvers, ContextTenant,
 } from './options/core-options.interface.js';
 export { DEFAULT_COORDINATION_OPTIONS } from './options/resolve-options.js';
 export { ManualClock, systemClock } from './core/clock.js';
@@ -30,6 +31,14 @@ export { MAX_ID_LENGTH } from './keys/key-builder.js';
 // Tenancy
 export { TenantResolver } from './tenancy/tenant-resolver.js';
 export { TenantOptional } from './tenancy/tenant-optional.decorator.js';
+
+// GraphQL resolvers, WebSocket gateways and microservice handlers: their refusals as each
+// context's error (the WebSocket and microservice modules are at '@nest-coordination/core/websockets'
+// and '@nest-coordination/core/microservices', so that the core loads neither package)
+export { ContextExceptions } from './contexts/context-exceptions.js';
+export { CoordinationGraphQLException } from './contexts/context-errors.js';
+export type { ContextErrorBody } from './contexts/context-errors.js';
+export type { ContextRequest, ContextResponse, ContextRequestResponse } from './contexts/context-requests.js';
 
 // Health
 export { CoordinationHealthIndicator, DEFAULT_HEALTH_CHECK_OPTIONS } from './health/coordination-health.indicator.js';

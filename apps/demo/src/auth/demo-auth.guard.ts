@@ -1,10 +1,14 @@
-import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpException, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { SessionCookies, SessionGuard, TenantResolver, type SessionRequest } from '@nest-coordination/core';
+import type { Socket } from 'socket.io';
+import {
+  ContextExceptions, CoordinationBadRequestException, CoordinationHttpException, SessionCookies, SessionGuard, TenantResolver, type SessionRequest,
+} from '@nest-coordination/core';
 import { CompaniesService } from '../companies/companies.service.js';
 import { USER_HEADER } from '../demo.config.js';
 import type { AuthUser } from './auth-user.model.js';
 import { firstHeader, hasBearer } from './credentials.js';
+import { httpContextOf } from './http-context.js';
 import { memberOf } from './membership.js';
 import { IS_PUBLIC } from './public.decorator.js';
 
@@ -33,6 +37,14 @@ export interface DemoRequest extends SessionRequest {
  *
  * With a session, `x-user-id` is ignored: the session is the stronger credential.
  *
+ * The same credentials let in a GraphQL operation (those of its HTTP request, checked once per
+ * operation; `req.user`) and a message of the `/crews` socket.io namespace (those of the socket's
+ * handshake: its cookie, or the headers a script sets with `extraHeaders`, checked again for every
+ * message, so that a session ended meanwhile stops the socket; `client.data.user`). Their
+ * refusals are the context's errors (ContextExceptions): `extensions.code` / the `exception`
+ * event's `code` is the library's (`E_SESSION_NOT_FOUND`, `E_TENANT_REQUIRED`), or
+ * `UNAUTHENTICATED` / `FORBIDDEN` for the demo's own 401 / 403.
+ *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: DemoAuthGuard }, { provide: APP_GUARD, useClass: RateLimitGuard }]
  * // GET /crews  Cookie: demo.sid=s%3Aacme.…        → Ada's crews (the session's company)
@@ -46,14 +58,50 @@ export class DemoAuthGuard implements CanActivate {
     private readonly companies: CompaniesService,
     private readonly sessions: SessionGuard,
     private readonly cookies: SessionCookies,
+    private readonly exceptions: ContextExceptions,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    const type = context.getType<'http' | 'graphql' | 'ws' | 'rpc'>();
+    // The demo has no microservice handlers.
+    if (type === 'rpc') return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    const request = context.switchToHttp().getRequest<DemoRequest>();
-    request.user = this.hasSessionCredential(request) ? await this.fromSession(context, request) : await this.fromHeader(context, request);
+    if (type === 'http') {
+      const request = context.switchToHttp().getRequest<DemoRequest>();
+      request.user = await this.authenticate(context, request);
+      return true;
+    }
+    try {
+      if (type === 'graphql') {
+        // Once per operation: its later fields find the user (and SessionGuard its mark) on the request.
+        const request = context.getArgByIndex<{ req: DemoRequest & { res?: unknown } }>(2).req;
+        request.user ??= await this.authenticate(httpContextOf(context, request, request.res), request);
+      } else {
+        const client = context.switchToWs().getClient<Socket>();
+        client.data.user = undefined;
+        // A view of the handshake request per message: SessionGuard marks the request it let in, and
+        // the handshake request lives as long as the socket, so the session is checked every time.
+        const request = Object.create(client.request) as DemoRequest;
+        client.data.user = await this.authenticate(httpContextOf(context, request, undefined), request);
+      }
+    } catch (error) {
+      throw this.refusal(context, error);
+    }
     return true;
+  }
+
+  private authenticate(context: ExecutionContext, request: DemoRequest): Promise<AuthUser> {
+    return this.hasSessionCredential(request) ? this.fromSession(context, request) : this.fromHeader(context, request);
+  }
+
+  /** A refusal as a GraphQL operation's or a socket's error: the library's code, or the demo's 401 / 403 by name. */
+  private refusal(context: ExecutionContext, error: unknown): unknown {
+    if (error instanceof CoordinationHttpException || error instanceof CoordinationBadRequestException) return this.exceptions.map(context, error.error);
+    if (error instanceof HttpException) {
+      const code = error.getStatus() === 401 ? 'UNAUTHENTICATED' : error.getStatus() === 403 ? 'FORBIDDEN' : 'BAD_REQUEST';
+      return this.exceptions.of(context, { code, message: error.message });
+    }
+    return this.exceptions.map(context, error);
   }
 
   private async fromSession(context: ExecutionContext, request: DemoRequest): Promise<AuthUser> {

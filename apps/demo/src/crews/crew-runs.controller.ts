@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { Idempotent, RateLimit } from '@nest-coordination/core';
+import { Idempotent, RateLimit, type RateLimitRule } from '@nest-coordination/core';
 import type { AuthUser } from '../auth/auth-user.model.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { CrewRunner, type CrewRunResult } from './crew-runner.service.js';
@@ -16,6 +16,17 @@ import { RunCrewQuery } from './dto/run-crew.query.js';
  * GET /crews/market-research/runs          # the newest DEFAULT_RUNS_PAGE runs
  */
 export const DEFAULT_RUNS_PAGE = 20;
+
+/**
+ * The quotas of starting a crew run, over HTTP (`POST /crews/:crewId/runs`) or GraphQL (`runCrew`):
+ * named rules, so each is one counter whichever handler checks it.
+ */
+export const CREW_RUN_RULES: readonly RateLimitRule[] = [
+  { scope: 'user', name: 'crew-run-user', limit: 5, windowMs: 60_000 },
+  { scope: 'tenant', name: 'crew-run-company', limit: 50, windowMs: 60_000, algorithm: 'sliding-window-approx' },
+  // `global`: one counter for every company (`endpoint` would count per company).
+  { scope: 'global', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
+];
 
 /**
  * The expensive AI work of a crew, rate-limited by the global `RateLimitGuard`: the rules of a
@@ -43,12 +54,7 @@ export class CrewRunsController {
    * `@WithLock`. What is not stored, so a retry with the key runs again: 409 (`E_LOCK_TIMEOUT`,
    * `refused`) and 5xx answers.
    */
-  @RateLimit([
-    { scope: 'user', name: 'crew-run-user', limit: 5, windowMs: 60_000 },
-    { scope: 'tenant', name: 'crew-run-company', limit: 50, windowMs: 60_000, algorithm: 'sliding-window-approx' },
-    // `global`: one counter for every company (`endpoint` would count per company).
-    { scope: 'global', name: 'crew-run-endpoint', limit: 500, windowMs: 60_000, algorithm: 'fixed-window' },
-  ])
+  @RateLimit(CREW_RUN_RULES)
   @Post(':crewId/runs')
   @Idempotent()
   async run(@CurrentUser() user: AuthUser, @Param('crewId') crewId: string, @Query() query: RunCrewQuery): Promise<CrewRunResult> {

@@ -13,13 +13,16 @@ import { CrewRunner } from './crew-runner.service.js';
 import { CrewRunsController } from './crew-runs.controller.js';
 import { CrewsController } from './crews.controller.js';
 import { CrewsService } from './crews.service.js';
+import { CrewEventsGateway } from './crew-events.gateway.js';
+import { CrewRunsResolver } from './graphql/crew-runs.resolver.js';
 import { crewStoreProvider } from './redis-crew.store.js';
 
 /**
  * Crews of AI agents: listing, reading (cached) and editing them, runs (locked, rate-limited; their
  * agent steps are tasks, run by `AgentStepWorker` on any instance) and
  * their history (built from the durable crew event stream), agent calls and the crew event
- * stream, and the run events the history could not write (dead letters). `store` says where
+ * stream, and the run events the history could not write (dead letters); the history and runs
+ * over GraphQL (CrewRunsResolver) and crew events over socket.io (CrewEventsGateway). `store` says where
  * the crews and their run history live.
  *
  * @example
@@ -34,6 +37,8 @@ export class CrewsModule {
       controllers: [CrewsController, crewEventsController(streams.publishQuota), CrewRunsController, CrewRunDeadLettersController],
       providers: [
         crewStoreProvider(store), CrewConfigs, CrewsService, CrewEventsService, CrewEventStreams, CrewRunner, CrewRunSteps, AgentStepWorker, CrewRunHistory,
+        // GraphQL (`crewRuns`, `runCrew`) and socket.io (`/crews`: `crew.subscribe`): the same crews, limits and locks.
+        CrewRunsResolver, CrewEventsGateway,
         { provide: STREAMS_CONFIG, useValue: streams },
         { provide: RUN_HISTORY_CONFIG, useValue: runHistory },
         { provide: CREW_RUNS_CONFIG, useValue: runs },

@@ -1,4 +1,5 @@
 import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { CoordinationGraphQLException, contextErrorBodyOf } from '../contexts/context-errors.js';
 import { CoordinationError } from '../errors/coordination.error.js';
 import { CoordinationBadRequestException } from './as-bad-request.js';
 import { CoordinationHttpException } from './coordination-http.exception.js';
@@ -25,7 +26,8 @@ interface HttpResponseLike {
  * a BadRequestException: a missing or malformed tenant), are answered like the error they carry,
  * with the headers they carry (SessionGuard's `WWW-Authenticate` challenge, which only the guard
  * can choose: a session error thrown by a handler gets none). Register it globally or per
- * controller.
+ * controller. On a GraphQL resolver it answers with the GraphQL error (CoordinationGraphQLException:
+ * `extensions.code`); in other contexts it rethrows the error.
  *
  * @example
  * app.useGlobalFilters(new CoordinationExceptionFilter());
@@ -35,6 +37,8 @@ interface HttpResponseLike {
 export class CoordinationExceptionFilter implements ExceptionFilter<CoordinationFilterInput> {
   catch(exception: CoordinationFilterInput, host: ArgumentsHost): void {
     const error = exception instanceof CoordinationError ? exception : exception.error;
+    // A GraphQL resolver's client gets the GraphQL error with `extensions.code` (as from TenantInterceptor).
+    if (host.getType<string>() === 'graphql') throw new CoordinationGraphQLException(contextErrorBodyOf(error), error);
     if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<HttpResponseLike>();
     const status = this.statusOf(error);

@@ -1,3 +1,4 @@
+import type { ExecutionContext } from '@nestjs/common';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
@@ -89,7 +90,49 @@ export interface TenancyOptions {
   userProperty?: string;
   /** Custom resolver; wins over `header` and `userProperty`. */
   resolver?: (request: unknown) => string | undefined | Promise<string | undefined>;
+  /**
+   * The tenant of a GraphQL resolver, a WebSocket message handler or a microservice message
+   * handler, one resolver per context type, each replacing that type's default (README "GraphQL,
+   * WebSockets and microservices"):
+   * - `graphql(graphqlContext, context)`: default, the HTTP request behind the operation
+   *   (`graphqlContext.req`) read like any HTTP request (`resolver`, `userProperty` or `header`);
+   * - `ws(client, context)`: default, the socket's handshake request read the same way
+   *   (`client.request`: its `header`, or the user an engine middleware set), else, in `header`
+   *   mode, `client.handshake.auth.tenantId`;
+   * - `rpc(data, context)`: default, the payload's `tenantId` property.
+   *
+   * `context` is the handler's ExecutionContext. A resolver may return a promise.
+   *
+   * @example
+   * tenancy: { resolvers: { ws: (client: Socket) => client.data.user?.companyId, rpc: (data: { companyId?: string }) => data.companyId } }
+   */
+  resolvers?: ContextTenantResolvers;
 }
+
+/**
+ * `tenancy.resolvers`: how GraphQL resolvers, WebSocket message handlers and microservice handlers find their tenant.
+ *
+ * @example
+ * const resolvers: ContextTenantResolvers = { ws: (client: Socket) => client.data.user?.companyId };
+ */
+export interface ContextTenantResolvers {
+  // Methods, not function properties: their parameters are checked bivariantly, so a resolver
+  // may name the type it gets, `(client: Socket) => ...`.
+  /** The tenant of a GraphQL operation, from its GraphQL context (`{ req }` by default). */
+  graphql?(graphqlContext: unknown, context: ExecutionContext): ContextTenant;
+  /** The tenant of a WebSocket message, from the socket (a socket.io `Socket`). */
+  ws?(client: unknown, context: ExecutionContext): ContextTenant;
+  /** The tenant of a microservice message, from its payload. */
+  rpc?(data: unknown, context: ExecutionContext): ContextTenant;
+}
+
+/**
+ * What a context's tenant resolver returns: the tenant id, or undefined (or null) when the context names none.
+ *
+ * @example
+ * const rpc = async (data: { orderId: string }): Promise<string | undefined> => (await orders.find(data.orderId))?.tenantId;
+ */
+export type ContextTenant = string | undefined | null | Promise<string | undefined | null>;
 
 export interface SerializerModuleOptions {
   /** Values whose encoded size reaches this many bytes are compressed. Default 1024. */

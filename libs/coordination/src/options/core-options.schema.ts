@@ -98,7 +98,7 @@ export function validateSchema<T extends object>(schema: new () => T, plain: obj
 const HAND_CHECKED_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   '': ['clock'],
   connection: ['client', 'tls'],
-  tenancy: ['resolver'],
+  tenancy: ['resolver', 'resolvers'],
   telemetry: ['meterProvider', 'tracerProvider', 'tenantAttribute'],
 };
 

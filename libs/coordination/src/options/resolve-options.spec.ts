@@ -37,6 +37,9 @@ describe('resolveOptions: invalid options', () => {
     ['a connection given as a string', { connection: 'redis://h:6379' }, 'connection', /object/],
     ['a zero breaker threshold', { breaker: { failureThreshold: 0 } }, 'breaker.failureThreshold', /less than 1/],
     ['a resolver that is not a function', { tenancy: { resolver: 'x-tenant' } }, 'tenancy.resolver', /function/],
+    ['context resolvers that are not an object', { tenancy: { resolvers: () => 'acme' } }, 'tenancy.resolvers', /object: \{ graphql\?, ws\?, rpc\? \}/],
+    ['a context resolver that is not a function', { tenancy: { resolvers: { ws: 'x-tenant-id' } } }, 'tenancy.resolvers.ws', /function \(client, context\)/],
+    ['a context resolver of an unknown context type', { tenancy: { resolvers: { websocket: () => 'acme' } } }, 'tenancy.resolvers.websocket', /not a known option.*graphql, ws, rpc/],
     ['a client that is not an ioredis instance', { connection: { client: { host: 'h' } } }, 'connection.client', /ioredis/],
     ['a redis driver without connection', { driver: 'redis' }, 'connection', /required when driver is "redis"/],
     ['a clock without now()', { clock: {} }, 'clock', /now\(\)/],
@@ -169,6 +172,14 @@ describe('resolveOptions: defaults', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it('accepts context resolvers without cloning them, and names resolvers among the known tenancy options', () => {
+    const resolvers = { graphql: () => 'a', ws: () => 'b', rpc: () => undefined };
+    expect(resolveOptions({ tenancy: { resolvers } }).tenancy.resolvers).toEqual(resolvers);
+    expect(resolveOptions({ tenancy: { resolvers } }).tenancy.resolvers?.ws).toBe(resolvers.ws);
+    const unknown = rejectionOf({ tenancy: { resolverz: {} } });
+    expect(unknown.problems.find((p) => p.option === 'tenancy.resolverz')?.reason).toMatch(/\bresolvers\b/);
   });
 
   it('accepts telemetry providers and a tenant list without cloning them', () => {

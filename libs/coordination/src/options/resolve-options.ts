@@ -140,7 +140,7 @@ function validatable(raw: RawOptions, sectionKeys: readonly string[]): object {
     copy.connection = connection;
   }
   if (isObject(raw.tenancy)) {
-    const { resolver: _resolver, ...tenancy } = raw.tenancy;
+    const { resolver: _resolver, resolvers: _resolvers, ...tenancy } = raw.tenancy;
     copy.tenancy = tenancy;
   }
   if (isObject(raw.telemetry)) {
@@ -176,6 +176,7 @@ function checkByHand(raw: CoreModuleOptions): OptionProblem[] {
   if (isObject(raw.tenancy) && raw.tenancy.resolver !== undefined && typeof raw.tenancy.resolver !== 'function') {
     problems.push({ option: 'tenancy.resolver', reason: 'must be a function (request) => string | undefined' });
   }
+  if (isObject(raw.tenancy)) problems.push(...checkContextResolvers(raw.tenancy.resolvers));
   if (isObject(raw.telemetry)) problems.push(...checkTelemetry(raw.telemetry));
   if (raw.clock !== undefined && typeof raw.clock?.now !== 'function') {
     problems.push({ option: 'clock', reason: 'must be an object with a now(): number method' });
@@ -184,6 +185,22 @@ function checkByHand(raw: CoreModuleOptions): OptionProblem[] {
     problems.push({ option: 'reconnect.baseDelayMs', reason: 'must not exceed reconnect.maxDelayMs' });
   }
   return problems;
+}
+
+/** The context types `tenancy.resolvers` knows, with the arguments their resolvers get (for messages). */
+const CONTEXT_RESOLVER_ARGUMENTS: Readonly<Record<string, string>> = { graphql: '(graphqlContext, context)', ws: '(client, context)', rpc: '(data, context)' };
+
+/** `tenancy.resolvers`: an object of functions, one per known context type. */
+function checkContextResolvers(resolvers: unknown): OptionProblem[] {
+  if (resolvers === undefined || resolvers === null) return [];
+  if (!isObject(resolvers)) return [{ option: 'tenancy.resolvers', reason: 'must be an object: { graphql?, ws?, rpc? }, a resolver function per context type' }];
+  const known = Object.keys(CONTEXT_RESOLVER_ARGUMENTS);
+  return Object.entries(resolvers).flatMap(([type, resolver]): OptionProblem[] => {
+    const option = `tenancy.resolvers.${type}`;
+    if (!(type in CONTEXT_RESOLVER_ARGUMENTS)) return [{ option, reason: `is not a known option; known options here: ${known.join(', ')}` }];
+    if (resolver === undefined || resolver === null || typeof resolver === 'function') return [];
+    return [{ option, reason: `must be a function ${CONTEXT_RESOLVER_ARGUMENTS[type]} => string | undefined` }];
+  });
 }
 
 /** The telemetry options class-validator cannot check: providers (instances) and the tenant attribute (a union). */

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { HttpException, HttpStatus, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ContextExceptions } from '../contexts/context-exceptions.js';
+import { withRetrySeconds } from '../contexts/context-errors.js';
+import { isHandlerContextType, requestResponseOf, type ContextRequest, type ContextRequestResponse, type ContextResponse } from '../contexts/context-requests.js';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { ErrorCode, InvalidArgumentError } from '../errors/coordination.error.js';
 import { SHARED_TENANT, encodeId } from '../keys/key-builder.js';
@@ -19,17 +22,8 @@ const MAX_TRACKER_LENGTH = 128;
 /** The tracker of the `global` scope: everyone. Unnamed rules add the handler to the key, named ones do not. */
 const EVERYONE = 'all';
 
-interface RequestLike {
-  ip?: string;
-  headers?: Record<string, string | string[] | undefined>;
-  socket?: { remoteAddress?: string };
-  user?: Record<string, unknown>;
-}
-
-interface ResponseLike {
-  setHeader?(name: string, value: string): void;
-  header?(name: string, value: string): void;
-}
+type RequestLike = ContextRequest;
+type ResponseLike = ContextResponse;
 
 /** One rule of a handler as the guard checks it. */
 interface PlannedRule {
@@ -61,17 +55,26 @@ interface HandlerPlan {
 }
 
 /**
- * Enforces `@RateLimit` metadata on HTTP handlers: checks every rule of the handler in one
+ * Enforces `@RateLimit` metadata on HTTP handlers, GraphQL resolvers, WebSocket message handlers
+ * and microservice message handlers (README "GraphQL, WebSockets and microservices"; other
+ * context types pass). On HTTP it checks every rule of the handler in one
  * atomic call (`global` rules mixed with others: in a second one, see RateLimitScope), sets the
  * IETF `RateLimit-Policy` / `RateLimit` headers (and/or the legacy `X-RateLimit-*`, per
  * `rateLimit.headers`), and answers a denial with 429, `Retry-After` and an
- * `application/problem+json` body naming the violated policy and its `source`. While Redis is
+ * `application/problem+json` body naming the violated policy and its `source`; elsewhere a
+ * denial is the context's error (see ContextExceptions), with the same members: a GraphQL error
+ * with `extensions.code: 'E_RATE_LIMITED'` and `retryAfterMs` (and `Retry-After` on the HTTP
+ * response behind it), a `WsException` or an `RpcException` with
+ * `{ status: 'error', code, message, retryAfterMs, ... }`. The client is read from the HTTP
+ * request behind a GraphQL operation, the socket's handshake, or the RPC message
+ * (getRequestResponse), the tenant from the context (TenantResolver.forContext). While Redis is
  * unreachable, each policy the fallback answered carries `src=local` (or `src=fail-closed`) in
  * `RateLimit-Policy`, e.g. `"user";q=10;w=1;src=local`. Handlers without metadata, or with
  * `@SkipRateLimit()`, pass. A handler's metadata is read on its first request and kept, as Nest
  * keeps the routes it builds from metadata at startup (the rules themselves are fixed when
  * `@RateLimit()` runs). Extend it and override the protected hooks to change how clients are
- * identified or keys are built, as with @nestjs/throttler. Its settings (`headers`,
+ * identified (`getTracker`, `getRequestResponse`), keys are built (`generateKey`) or denials
+ * answered (`throwRateLimited`), as with @nestjs/throttler. Its settings (`headers`,
  * `trustProxy`, `trustedProxies`) come from the `rateLimit` options section, injected into a
  * property, so a subclass with its own constructor passes only the four constructor arguments
  * to `super()`.
@@ -103,6 +106,9 @@ export class RateLimitGuard implements CanActivate {
    */
   @Inject(RATE_LIMIT_OPTIONS) protected readonly options!: ResolvedRateLimitOptions;
 
+  /** Builds the GraphQL, WebSocket and microservice errors of a denial; injected as a property, like `options`. */
+  @Inject(ContextExceptions) protected readonly exceptions!: ContextExceptions;
+
   /** Plans by controller class, then handler (a handler inherited by several controllers gets one per class); null: nothing to enforce. */
   private readonly plans = new PerRoute<HandlerPlan | null>();
 
@@ -114,13 +120,21 @@ export class RateLimitGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    const type = context.getType();
+    // Other context types (a custom transport's) pass, as they did before any was supported.
+    if (type !== 'http' && !isHandlerContextType(type)) return true;
     const plan = this.planOf(context);
     if (plan === null) return true;
 
-    const http = context.switchToHttp();
-    const request = http.getRequest<RequestLike>();
-    const response = http.getResponse<ResponseLike>();
+    let request: RequestLike;
+    let response: ResponseLike | undefined;
+    if (type === 'http') {
+      const http = context.switchToHttp();
+      request = http.getRequest<RequestLike>();
+      response = http.getResponse<ResponseLike>();
+    } else {
+      ({ req: request, res: response } = this.getRequestResponse(context));
+    }
     const tenant = await this.resolveTenant(request, context);
     // A @TenantOptional request without a tenant under `tenancy.required` counts in the shared
     // namespace, where there is no tenant to count a `tenant` rule against.
@@ -136,9 +150,29 @@ export class RateLimitGuard implements CanActivate {
       checks.push({ key: await this.generateKey(context, tracker, rule), policy, scope, global });
     }
     const decision = await this.rateLimits.consumeMany(checks, shared ? { sharedNamespace: true, cost: plan.cost } : { tenant, cost: plan.cost });
-    this.setHeaders(response, decision, checks, answeredPolicyHeader);
+    if (response !== undefined) this.setHeaders(response, decision, checks, answeredPolicyHeader);
     if (!decision.allowed) await this.throwRateLimited(context, decision);
     return true;
+  }
+
+  /**
+   * The request a GraphQL resolver, WebSocket message handler or microservice handler is counted
+   * by, and the HTTP response its headers go to when there is one (@nestjs/throttler's hook of the
+   * same name): the HTTP request behind a GraphQL operation (the GraphQL context's `req`) and its
+   * response; a view of a socket (`{ ip, headers, user }` from the handshake and `client.data.user`
+   * or `client.request.user`); a view of an RPC message (the TCP peer's `ip`, the payload's
+   * `user`). HTTP handlers read their request and response directly. Override it for a GraphQL
+   * context of your own shape, or to count sockets by something else.
+   *
+   * @example
+   * protected override getRequestResponse(context: ExecutionContext) {
+   *   if (context.getType<string>() !== 'graphql') return super.getRequestResponse(context);
+   *   const { request, reply } = context.getArgByIndex(2); // a Mercurius-style context
+   *   return { req: request, res: reply };
+   * }
+   */
+  protected getRequestResponse(context: ExecutionContext): ContextRequestResponse {
+    return requestResponseOf(context);
   }
 
   /** Identifies the client for a rule: user id, tenant, endpoint, everyone (`global`), IP or the rule's own function. */
@@ -152,6 +186,7 @@ export class RateLimitGuard implements CanActivate {
         return id === undefined || id === null ? `anonymous-${this.clientIp(request)}` : String(id);
       }
       case 'tenant':
+        if (context.getType() !== 'http') return (await this.tenantResolver.forContext(context)) ?? SHARED_TENANT;
         return (await this.tenantResolver.fromRequest(request)) ?? this.core.tenants.current() ?? SHARED_TENANT;
       case 'endpoint':
         return endpointOf(context);
@@ -164,10 +199,15 @@ export class RateLimitGuard implements CanActivate {
 
   /**
    * The tenant of the request, resolved exactly as TenantInterceptor does (guards run before it;
-   * see TenantResolver.forHandler); a missing required or malformed tenant is a 400.
+   * see TenantResolver.forHandler); a missing required or malformed tenant is a 400. On a GraphQL
+   * resolver, a WebSocket or a microservice handler: the tenant its context names
+   * (TenantResolver.forContext, `tenancy.resolvers`), refused with the context's error.
    */
   protected resolveTenant(_request: RequestLike, context: ExecutionContext): Promise<string | undefined> {
-    return this.tenantResolver.forHandler(context).catch(rethrowAsBadRequest);
+    if (context.getType() === 'http') return this.tenantResolver.forHandler(context).catch(rethrowAsBadRequest);
+    return this.tenantResolver.forContext(context).catch((error: unknown) => {
+      throw this.exceptions.map(context, error);
+    });
   }
 
   /**
@@ -183,10 +223,18 @@ export class RateLimitGuard implements CanActivate {
 
   /**
    * Throws the 429 (503 when failing closed). Its problem body names the violated policy and who
-   * answered (`source`: `local` or `fail-closed` while Redis is unreachable). Override to change
-   * the body or the exception.
+   * answered (`source`: `local` or `fail-closed` while Redis is unreachable). On a GraphQL
+   * resolver, a WebSocket or a microservice handler: the context's error with the same members
+   * (ContextExceptions). Override to change the body or the exception.
+   *
+   * @example
+   * protected override async throwRateLimited(context: ExecutionContext, decision: RateLimitDecision): Promise<never> {
+   *   if (context.getType() === 'ws') throw new WsException({ event: 'slow-down', retryAfterMs: decision.violated?.retryAfterMs });
+   *   return super.throwRateLimited(context, decision);
+   * }
    */
   protected async throwRateLimited(context: ExecutionContext, decision: RateLimitDecision): Promise<never> {
+    if (context.getType() !== 'http') this.throwContextRateLimited(context, decision);
     const response = context.switchToHttp().getResponse<ResponseLike>();
     const violated = decision.violated!;
     const failClosed = decision.source === 'fail-closed';
@@ -199,10 +247,33 @@ export class RateLimitGuard implements CanActivate {
       title: failClosed ? 'Rate limiter unavailable' : 'Too Many Requests',
       detail: failClosed
         ? 'The shared rate limiter cannot be reached and is configured to fail closed'
-        : `Rate limit policy "${violated.policy}" exceeded (${violated.limit} per window)`,
+        : deniedDetail(violated.policy, violated.limit),
       extensions: { policy: violated.policy, limit: violated.limit, retryAfterMs: violated.retryAfterMs, source: violated.source },
     });
     throw new HttpException(body, status);
+  }
+
+  /**
+   * The denial of a GraphQL resolver, WebSocket message handler or microservice handler: the
+   * context's error (ContextExceptions) with the members of the HTTP problem body, `code`
+   * (`E_RATE_LIMITED`, or `E_REDIS_UNAVAILABLE` when failing closed), `message`, `policy`,
+   * `limit`, `retryAfterMs`, `retryAfterSeconds` and `source`; a GraphQL operation's HTTP
+   * response gets `Retry-After` too.
+   */
+  private throwContextRateLimited(context: ExecutionContext, decision: RateLimitDecision): never {
+    const violated = decision.violated!;
+    const failClosed = decision.source === 'fail-closed';
+    const { res } = this.getRequestResponse(context);
+    if (res !== undefined) setHeader(res, 'Retry-After', String(retryAfterSeconds(violated.retryAfterMs)));
+    const body = withRetrySeconds({
+      code: failClosed ? ErrorCode.RedisUnavailable : ErrorCode.RateLimited,
+      message: failClosed ? 'The shared rate limiter cannot be reached and is configured to fail closed' : deniedDetail(violated.policy, violated.limit),
+      policy: violated.policy,
+      limit: violated.limit,
+      retryAfterMs: violated.retryAfterMs ?? 0,
+      source: violated.source,
+    });
+    throw this.exceptions.of(context, body);
   }
 
   /**
@@ -304,6 +375,10 @@ function advertised(policy: RateLimitPolicy, source: RateLimitSource | undefined
   const bucket = policy.algorithm === 'token-bucket' || policy.algorithm === 'gcra';
   if (!bucket || policy.burst === undefined || policy.burst <= policy.limit) return { name: policy.name!, limit: policy.limit, windowMs: policy.windowMs, source };
   return { name: policy.name!, limit: policy.burst, windowMs: (policy.burst * policy.windowMs) / policy.limit, source };
+}
+
+function deniedDetail(policy: string, limit: number): string {
+  return `Rate limit policy "${policy}" exceeded (${limit} per window)`;
 }
 
 function scopeName(rule: RateLimitRule): string {

@@ -3,8 +3,12 @@ import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { COORDINATION_RESOLVED_OPTIONS } from '../core/coordination.tokens.js';
 import { TenantRequiredError } from '../errors/coordination.error.js';
+import {
+  graphqlContextOf, handshakeAuthOf, handshakeRequestOf, rpcMetadataOf, socketRequestOf, type HandlerContextType,
+} from '../contexts/context-requests.js';
 import { PerRoute } from '../http/per-route.js';
 import { SHARED_TENANT, assertTenantId } from '../keys/key-builder.js';
+import type { ContextTenant } from '../options/core-options.interface.js';
 import type { ResolvedCoordinationOptions } from '../options/resolve-options.js';
 import { TENANT_OPTIONAL } from './tenant-optional.decorator.js';
 
@@ -68,8 +72,81 @@ export class TenantResolver {
       assertTenantId(tenant);
       return tenant;
     }
-    if (this.core.tenants.isRequired && !this.isOptional(context)) throw this.requiredError(context);
+    if (this.core.tenants.isRequired && !this.isOptional(context)) throw this.requiredErrorOf(context, 'http');
     return undefined;
+  }
+
+  /**
+   * The tenant a handler of any context type runs under: `forHandler` for HTTP; for a GraphQL
+   * resolver, a WebSocket message handler or a microservice message handler, the tenant its
+   * context names (`tenancy.resolvers`, else the type's default: see fromContext), validated. A
+   * GraphQL operation without one runs in the context's tenant (TenantMiddleware's, from the HTTP
+   * request's header); a socket or a message never does (a tenant left in the async context by
+   * whatever opened the connection is not theirs). Undefined when there is none and none is
+   * needed (tenancy not required, or a `@TenantOptional()` handler or class). Throws
+   * TenantInvalidError / TenantRequiredError otherwise.
+   *
+   * @example
+   * const tenant = await this.tenants.forContext(context); // 'acme' for a socket whose handshake sent x-tenant-id: acme
+   */
+  async forContext(context: ExecutionContext): Promise<string | undefined> {
+    const type = context.getType<HandlerContextType | 'http'>();
+    if (type === 'http') return this.forHandler(context);
+    const tenant = (await this.fromContext(context)) ?? (type === 'graphql' ? this.core.tenants.current() : undefined);
+    if (tenant !== undefined) {
+      assertTenantId(tenant);
+      return tenant;
+    }
+    if (this.core.tenants.isRequired && !this.isOptional(context)) throw this.requiredErrorOf(context, type);
+    return undefined;
+  }
+
+  /**
+   * The tenant a handler's context names, unvalidated, or undefined; per context type, the
+   * configured `tenancy.resolvers.<type>`, else:
+   * - `http`: the request (fromRequest);
+   * - `graphql`: the HTTP request behind the operation (the GraphQL context's `req`), read like
+   *   any request: `tenancy.resolver`, `userProperty` or `header`;
+   * - `ws`: with `tenancy.resolver`, that resolver on the handshake's HTTP request
+   *   (`client.request`); else the tenant a guard (SessionGuard) authenticated the handshake
+   *   request for; with `userProperty`, the user of the socket (`client.data.user`, else
+   *   `client.request.user`) only; else the handshake's `header`, then the handshake's
+   *   `auth.tenantId` (`io(url, { auth: { tenantId } })`: browsers cannot set handshake headers);
+   * - `rpc`: the packet metadata's `header` entry (TCP and Redis transports), else the payload's
+   *   `tenantId` property (a string or a number).
+   *
+   * @example
+   * // a socket.io client: io(url, { auth: { tenantId: 'acme' } })
+   * await tenants.fromContext(context); // 'acme'
+   */
+  async fromContext(context: ExecutionContext): Promise<string | undefined> {
+    const type = context.getType<HandlerContextType | 'http'>();
+    const configured = type === 'http' ? undefined : this.options.tenancy.resolvers?.[type];
+    switch (type) {
+      case 'http':
+        return this.read(context.switchToHttp().getRequest());
+      case 'graphql': {
+        const graphqlContext = graphqlContextOf(context);
+        return configured ? named(configured.call(this.options.tenancy.resolvers, graphqlContext, context)) : this.read(graphqlContext?.req ?? graphqlContext?.request);
+      }
+      case 'ws': {
+        const client = context.switchToWs().getClient<unknown>();
+        if (configured) return named(configured.call(this.options.tenancy.resolvers, client, context));
+        if (this.options.tenancy.resolver) return this.read(handshakeRequestOf(client));
+        const request = this.socketRequest(client);
+        const tenant = await this.read(request);
+        // The handshake's auth only stands in for its header: not for a user, nor for an authenticated (even shared) credential.
+        if (tenant !== undefined || this.userPath || request[AUTHENTICATED_TENANT] !== undefined) return tenant;
+        return idOf(handshakeAuthOf(client)?.tenantId);
+      }
+      case 'rpc': {
+        const data = context.switchToRpc().getData<unknown>();
+        if (configured) return named(configured.call(this.options.tenancy.resolvers, data, context));
+        return idOf(rpcMetadataOf(context)?.[this.headerName]) ?? idOf((data as { tenantId?: unknown } | null | undefined)?.tenantId);
+      }
+      default:
+        return undefined;
+    }
   }
 
   /**
@@ -83,13 +160,38 @@ export class TenantResolver {
    * // A tenant is required for CrewsController.run but none was resolved; send the tenant id in the "x-company-id" header
    */
   requiredError(context: ExecutionContext): TenantRequiredError {
-    const { resolver, userProperty, header } = this.options.tenancy;
+    return this.requiredErrorOf(context, context.getType<HandlerContextType | 'http'>());
+  }
+
+  private requiredErrorOf(context: ExecutionContext, type: HandlerContextType | 'http'): TenantRequiredError {
+    const { resolver, resolvers, userProperty, header } = this.options.tenancy;
+    if (type !== 'http' && resolvers?.[type]) {
+      return new TenantRequiredError(handlerName(context), `the configured tenancy.resolvers.${type} found none`);
+    }
+    if (type === 'ws' || type === 'rpc') return new TenantRequiredError(handlerName(context), this.contextRemedy(type));
     const remedy = resolver
       ? 'the configured tenancy.resolver found none in the request'
       : userProperty
         ? `authenticate the request: the tenant is read from request.user.${userProperty}, which was not set`
         : `send the tenant id in the "${header}" header`;
-    return new TenantRequiredError(`${context.getClass().name}.${context.getHandler().name}`, remedy);
+    return new TenantRequiredError(handlerName(context), remedy);
+  }
+
+  /** A socket as a request (socketRequestOf), bound to the tenant a guard authenticated its handshake request for, if any. */
+  private socketRequest(client: unknown): RequestLike {
+    const request = socketRequestOf(client) as RequestLike;
+    const authenticated = (handshakeRequestOf(client) as RequestLike | undefined)?.[AUTHENTICATED_TENANT];
+    if (authenticated !== undefined) request[AUTHENTICATED_TENANT] = authenticated;
+    return request;
+  }
+
+  /** What a socket or a message should have carried (see fromContext). */
+  private contextRemedy(type: 'ws' | 'rpc'): string {
+    const { resolver, userProperty, header } = this.options.tenancy;
+    if (type === 'rpc') return `send the tenant id as the payload's "tenantId" or in the packet metadata's "${header}", or configure tenancy.resolvers.rpc`;
+    if (resolver) return "the configured tenancy.resolver found none in the socket's handshake request";
+    if (userProperty) return `authenticate the socket: the tenant is read from client.data.user.${userProperty} (or client.request.user.${userProperty}), which was not set`;
+    return `send the tenant id in the "${header}" header of the handshake, or as auth.tenantId (io(url, { auth: { tenantId } }))`;
   }
 
   /**
@@ -139,6 +241,21 @@ export class TenantResolver {
     }
     return optional;
   }
+}
+
+function handlerName(context: ExecutionContext): string {
+  return `${context.getClass().name}.${context.getHandler().name}`;
+}
+
+/** What a `tenancy.resolvers` function returned, awaited, `null` as undefined. */
+async function named(tenant: ContextTenant): Promise<string | undefined> {
+  return (await tenant) ?? undefined;
+}
+
+/** A tenant id read from a socket's `auth` or a message: a non-empty string, or a number; anything else is none. */
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function isThenable(value: unknown): value is PromiseLike<string | undefined | null> {
