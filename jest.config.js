@@ -14,6 +14,9 @@ export default {
     '^@nest-coordination/core$': '<rootDir>/libs/coordination/src/index.ts',
     '^@nest-coordination/core/testing$': '<rootDir>/libs/coordination/src/testing/index.ts',
     '^@nest-coordination/core/express-session$': '<rootDir>/libs/coordination/src/sessions/express/index.ts',
+    '^@nest-coordination/core/throttler$': '<rootDir>/libs/coordination/src/rate-limit/throttler/index.ts',
+    '^@nest-coordination/core/websockets$': '<rootDir>/libs/coordination/src/contexts/websockets/index.ts',
+    '^@nest-coordination/core/microservices$': '<rootDir>/libs/coordination/src/contexts/microservices/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

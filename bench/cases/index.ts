@@ -10,6 +10,7 @@ import * as streams from './streams.bench.js';
 import * as tasks from './tasks.bench.js';
 import * as idempotency from './idempotency.bench.js';
 import * as leader from './leader.bench.js';
+import * as throttler from './throttler.bench.js';
 
 /**
  * Every benchmark module, in run order. A module exports `cases: BenchCase[]` and optionally
@@ -18,4 +19,4 @@ import * as leader from './leader.bench.js';
  *     targets: [{ case: 'ours', versus: 'redis-semaphore', atLeast: 1.2 }] }];
  * To add one: `import * as locks from './locks.bench.js';` and append `locks` below.
  */
-export const suites: BenchSuite[] = [baseline, events, rateLimit, http, locks, cache, sessions, streams, tasks, idempotency, leader];
+export const suites: BenchSuite[] = [baseline, events, rateLimit, http, locks, cache, sessions, streams, tasks, idempotency, leader, throttler];

@@ -38,6 +38,8 @@ const OPERATION_OF_SCRIPT: ReadonlyMap<string, string> = new Map([
   ['coordRateLimitMixed', 'rateLimit.consume'],
   ['coordRateLimitRecordViolations', 'rateLimit.recordViolations'],
   ['coordRateLimitFleetHeartbeat', 'rateLimit.heartbeat'],
+  // CoordinationThrottlerStorage (@nest-coordination/core/throttler; falls back or fails closed like the rate limits)
+  ['coordThrottlerIncrement', 'throttler.increment'],
   // CacheService (the cache store's operations, named like the store's other commands)
   ['coordCacheFill', 'cache.fill'],
   ['coordCacheReleaseLease', 'cache.releaseLease'],

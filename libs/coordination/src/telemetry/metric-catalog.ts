@@ -87,6 +87,7 @@ export const METRIC_CATALOG: readonly MetricDefinition[] = [
   { registryName: 'ratelimit_redis_unavailable_total', name: 'coordination.ratelimit.redis.unavailable', kind: 'counter', unit: '{check}', description: 'Rate-limit checks answered by the onRedisUnavailable policy (local limiter or fail-closed) because Redis was unreachable, by mode (local, fail-closed)', attributes: ['mode'] },
   { registryName: 'ratelimit_violations_dropped_total', name: 'coordination.ratelimit.violations.dropped', kind: 'counter', unit: '{violation}', description: 'Rate-limit violations not recorded (buffer full or store write failed)', attributes: ['tenant'] },
   { registryName: 'ratelimit_alerts_total', name: 'coordination.ratelimit.alerts', kind: 'counter', unit: '{alert}', description: 'Rate-limit alerts raised (violations of one key crossed alertThreshold within alertWindowMs)', attributes: ['tenant'] },
+  { registryName: 'ratelimit_throttler_hits_total', name: 'coordination.ratelimit.throttler.hits', kind: 'counter', unit: '{hit}', description: 'Hits decided by the @nestjs/throttler storage (CoordinationThrottlerStorage), by throttler name, outcome (allowed, blocked) and deciding source (redis, memory, local, fail-closed)', attributes: ['throttler', 'outcome', 'source'] },
   { registryName: 'ratelimit_heartbeat_ticks_total', name: 'coordination.ratelimit.heartbeat.ticks', kind: 'counter', unit: '{tick}', description: 'Fleet heartbeats of this instance (sizes the local fallback limiter)', attributes: [] },
 
   // --- cache
