@@ -3,7 +3,7 @@ import { jest } from '@jest/globals';
 import { Injectable, Logger, UseGuards, type CanActivate, type INestApplication, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Args, Field, Int, Mutation, ObjectType, Query, Resolver, GraphQLModule } from '@nestjs/graphql';
+import { Args, Field, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver, GraphQLModule } from '@nestjs/graphql';
 import request from 'supertest';
 import {
   CoordinationCore, CoordinationExceptionFilter, CoordinationHttpException, RateLimit, RateLimitGuard, SessionRequiredError, TenantOptional, WithLock,
@@ -78,6 +78,36 @@ class SessionResolver {
   me(): string {
     return 'never';
   }
+}
+
+@ObjectType()
+class Crew {
+  @Field() id!: string;
+  @Field() rootTenant!: string;
+}
+
+/** A root query and a field resolver of its type: where each one runs, tenant-wise. */
+@Resolver(() => Crew)
+class CrewFieldResolver {
+  constructor(private readonly core: CoordinationCore) {}
+
+  @Query(() => Crew)
+  async crew(@Args('id') id: string): Promise<Crew> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return { id, rootTenant: this.core.tenants.current() ?? '(none)' };
+  }
+
+  @ResolveField(() => String)
+  async fieldTenant(@Parent() _crew: Crew): Promise<string> {
+    return this.core.tenants.current() ?? '(none)';
+  }
+}
+
+async function bootFieldResolvers(options: CoordinationModuleOptions, graphql: Partial<ApolloDriverConfig> = {}): Promise<{ app: INestApplication; close(): Promise<void> }> {
+  return bootApp(options, {
+    imports: [GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, ...graphql })],
+    providers: [CrewFieldResolver, { provide: APP_GUARD, useClass: RateLimitGuard }],
+  });
 }
 
 async function bootGraphQL(options: CoordinationModuleOptions, providers: Provider[] = []): Promise<{ app: INestApplication; close(): Promise<void> }> {
@@ -208,6 +238,34 @@ describe('GraphQL: options and filters', () => {
       const none = await gql(app, '{ crewRuns(crewId: "c6") { tenant } }', { 'x-user': 'peter' });
       expect(none.errors?.[0].extensions.code).toBe('E_TENANT_REQUIRED');
       expect(none.errors?.[0].message).toMatch(/tenancy\.resolvers\.graphql/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a field resolver never runs in another tenant than its operation: an operation naming another tenant than its HTTP request is refused', async () => {
+    const { app, close } = await bootFieldResolvers({ driver: 'memory', tenancy: { resolvers: { graphql: (ctx: { req: { headers: Record<string, string> } }) => ctx.req.headers['x-org'] } } });
+    try {
+      // TenantMiddleware runs the HTTP request in globex (its header); the operation names acme.
+      const answer = await gql(app, '{ crew(id: "c1") { id rootTenant fieldTenant } }', { 'x-org': 'acme', 'x-tenant-id': 'globex' });
+      expect(answer.data).toBeNull();
+      expect(answer.errors?.[0]).toMatchObject({ path: ['crew'], extensions: { code: 'E_TENANT_INVALID' } });
+      expect(answer.errors?.[0].message).toMatch(/CrewFieldResolver\.crew names tenant "acme" but its HTTP request runs in "globex"/);
+      const agreeing = await gql(app, '{ crew(id: "c1") { id rootTenant fieldTenant } }', { 'x-org': 'acme', 'x-tenant-id': 'acme' });
+      expect(agreeing.data).toEqual({ crew: { id: 'c1', rootTenant: 'acme', fieldTenant: 'acme' } });
+    } finally {
+      await close();
+    }
+  });
+
+  it("with fieldResolverEnhancers: ['interceptors'], field resolvers run in the operation's tenant", async () => {
+    const { app, close } = await bootFieldResolvers(
+      { driver: 'memory', tenancy: { required: true, resolvers: { graphql: (ctx: { req: { headers: Record<string, string> } }) => ctx.req.headers['x-org'] } } },
+      { fieldResolverEnhancers: ['interceptors'] },
+    );
+    try {
+      const answer = await gql(app, '{ crew(id: "c1") { id rootTenant fieldTenant } }', { 'x-org': 'acme' });
+      expect(answer.data).toEqual({ crew: { id: 'c1', rootTenant: 'acme', fieldTenant: 'acme' } });
     } finally {
       await close();
     }

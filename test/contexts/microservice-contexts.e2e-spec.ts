@@ -67,6 +67,21 @@ class CrewRunsHandler {
   }
 }
 
+/** Handlers with neither @RateLimit nor @WithLock: only tenancy.required may refuse them. */
+@Controller()
+class TenantHandler {
+  @MessagePattern('whoami')
+  whoami(): string {
+    return 'me';
+  }
+
+  @TenantOptional()
+  @MessagePattern('optional')
+  optional(): string {
+    return 'any';
+  }
+}
+
 async function bootMicroservice(options: CoordinationModuleOptions): Promise<{ port: number; close(): Promise<void> }> {
   const booted = await bootApp(options, {
     imports: [CoordinationMicroservicesModule],
@@ -238,6 +253,13 @@ describe('Microservice contexts: options and boot', () => {
     const error = await bootFailure({ imports: [CoordinationModule.forRoot({ driver: 'memory' })], controllers: [CrewRunsHandler] });
     expect(error.message).toMatch(/CrewRunsHandler\.runs \(@RateLimit\) is a microservice message handler: import CoordinationMicroservicesModule from '@nest-coordination\/core\/microservices'/);
     expect(error.message).toMatch(/CrewRunsHandler\.run \(@WithLock\)/);
-    expect(error.message).not.toMatch(/CrewRunsHandler\.ping/);
+    expect(error.message).not.toMatch(/tenancy\.required/);
+  });
+
+  it('under tenancy.required, fails the boot for every message handler but the @TenantOptional() ones, naming the reason', async () => {
+    const error = await bootFailure({ imports: [CoordinationModule.forRoot({ driver: 'memory', tenancy: { required: true } })], controllers: [TenantHandler, CrewRunsHandler] });
+    expect(error.message).toMatch(/TenantHandler\.whoami \(tenancy\.required\) is a microservice message handler: import CoordinationMicroservicesModule/);
+    expect(error.message).toMatch(/CrewRunsHandler\.runs \(@RateLimit, tenancy\.required\)/);
+    expect(error.message).not.toMatch(/\.ping|\.optional/);
   });
 });

@@ -64,6 +64,21 @@ class CrewGateway implements OnGatewayConnection {
   }
 }
 
+/** Handlers with neither @RateLimit nor @WithLock: only tenancy.required may refuse them. */
+@WebSocketGateway()
+class TenantGateway {
+  @SubscribeMessage('whoami')
+  whoami(): string {
+    return 'me';
+  }
+
+  @TenantOptional()
+  @SubscribeMessage('optional')
+  optional(): string {
+    return 'any';
+  }
+}
+
 /** Counts a socket by the API key of its handshake, through the hook @nestjs/throttler users know. */
 @Injectable()
 class ApiKeyRateLimitGuard extends RateLimitGuard {
@@ -243,6 +258,11 @@ describe('WebSocket contexts: options and boot', () => {
       for (let i = 0; i < 2; i++) expect(await ask(ada, 'crew.subscribe', { crewId: 'c7' })).toMatchObject({ ack: { crewId: 'c7' } });
       expect(await ask(bob, 'crew.subscribe', { crewId: 'c7' })).toMatchObject({ exception: { code: 'E_RATE_LIMITED' } });
       expect(await ask(cleo, 'crew.subscribe', { crewId: 'c7' })).toMatchObject({ ack: { crewId: 'c7' } });
+      // No API key: the guard's own error reaches the client with its code, not as "Internal server error".
+      const keyless = await connect(url, { auth: { user: 'dan' } });
+      expect(await ask(keyless, 'crew.subscribe', { crewId: 'c7' })).toMatchObject({
+        exception: { status: 'error', code: 'E_INVALID_ARGUMENT', message: expect.stringMatching(/user scope of rate-limit rule "user" on CrewGateway\.subscribe/) },
+      });
     } finally {
       await close();
     }
@@ -260,6 +280,14 @@ describe('WebSocket contexts: options and boot', () => {
     const error = await bootFailure({ imports: [CoordinationModule.forRoot({ driver: 'memory' })], providers: [CrewGateway] });
     expect(error.message).toMatch(/CrewGateway\.subscribe \(@RateLimit\) is a WebSocket message handler: import CoordinationWebSocketsModule from '@nest-coordination\/core\/websockets'/);
     expect(error.message).toMatch(/CrewGateway\.run \(@WithLock\)/);
-    expect(error.message).not.toMatch(/CrewGateway\.ping/);
+    expect(error.message).not.toMatch(/tenancy\.required/);
+  });
+
+  it('under tenancy.required, fails the boot for every gateway handler but the @TenantOptional() ones, naming the reason', async () => {
+    const error = await bootFailure({ imports: [CoordinationModule.forRoot({ driver: 'memory', tenancy: { required: true } })], providers: [TenantGateway, CrewGateway] });
+    expect(error.message).toMatch(/TenantGateway\.whoami \(tenancy\.required\) is a WebSocket message handler: import CoordinationWebSocketsModule/);
+    expect(error.message).toMatch(/CrewGateway\.subscribe \(@RateLimit, tenancy\.required\)/);
+    expect(error.message).toMatch(/CrewGateway\.run \(@WithLock, tenancy\.required\)/);
+    expect(error.message).not.toMatch(/\.ping|\.optional/);
   });
 });

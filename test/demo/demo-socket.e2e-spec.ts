@@ -123,6 +123,22 @@ describe.each(DEMO_BACKENDS)('demo app: the /crews socket.io namespace ($name)',
     expect(await ask(ada, 'crew.subscribe', { crewId: 'a*' })).toMatchObject({ exception: { code: 'BAD_REQUEST' } });
   });
 
+  it('a cookie socket answers messages sent without waiting for each answer: every one is authenticated', async () => {
+    const login = await request(app.getHttpServer()).post('/auth/login').set('content-type', 'application/json').send({ userId: 'u-hank', companyId: 'globex' }).expect(201);
+    const socket = await connect({ cookie: sessionSetCookie(login)!.split(';')[0] });
+    const acks: unknown[] = [];
+    const exceptions: unknown[] = [];
+    socket.on('exception', (exception: unknown) => exceptions.push(exception));
+    // Spread over a few event-loop turns, so that a message arrives while an earlier one is between its guards.
+    for (let i = 0; i < 20; i++) {
+      socket.emit('crew.subscribe', { crewId: 'market-research' }, (ack: unknown) => acks.push(ack));
+      for (let turn = 0; turn <= i % 4; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => acks.length + exceptions.length === 20, { timeoutMs: 15_000, message: '20 answers' });
+    expect(exceptions).toEqual([]);
+    expect(acks).toHaveLength(20);
+  });
+
   it('a socket with a session cookie acts in the session\'s company, until the session ends', async () => {
     const login = await request(app.getHttpServer()).post('/auth/login').set('content-type', 'application/json').send(ADA_LOGIN).expect(201);
     const cookie = sessionSetCookie(login)!.split(';')[0];

@@ -78,11 +78,18 @@ export class DemoAuthGuard implements CanActivate {
         request.user ??= await this.authenticate(httpContextOf(context, request, request.res), request);
       } else {
         const client = context.switchToWs().getClient<Socket>();
-        client.data.user = undefined;
         // A view of the handshake request per message: SessionGuard marks the request it let in, and
         // the handshake request lives as long as the socket, so the session is checked every time.
         const request = Object.create(client.request) as DemoRequest;
-        client.data.user = await this.authenticate(httpContextOf(context, request, undefined), request);
+        try {
+          // Assigned only once authenticated: messages of one socket are checked concurrently, and
+          // one still between its guards must keep finding the user (its tenant) on the socket.
+          client.data.user = await this.authenticate(httpContextOf(context, request, undefined), request);
+        } catch (error) {
+          // A session ended meanwhile: the socket's later messages find no user either.
+          client.data.user = undefined;
+          throw error;
+        }
       }
     } catch (error) {
       throw this.refusal(context, error);

@@ -90,7 +90,8 @@ interface RpcContextLike {
  *   `@nestjs/apollo`), its response (`res`, else Express's `req.res`);
  * - `ws`: a view of the socket: the handshake's address and headers, the user of `client.data.user`
  *   or of the handshake request (`client.request.user`, set by an engine middleware); no response;
- * - `rpc`: a view of the message: the peer's address (TCP), the payload's `user`; no response.
+ * - `rpc`: a view of the message: the peer's address (TCP), the payload's `user` as the sender
+ *   wrote it (trusted: services behind a trusted transport; override `getTracker` otherwise); no response.
  *
  * @example
  * const { req, res } = requestResponseOf(context);

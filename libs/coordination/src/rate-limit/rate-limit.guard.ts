@@ -92,7 +92,8 @@ interface HandlerPlan {
  * @Injectable()
  * class ApiKeyRateLimitGuard extends RateLimitGuard {
  *   protected override async getTracker(req: any, rule: RateLimitRule, ctx: ExecutionContext) {
- *     return rule.scope === 'user' ? req.headers['x-api-key'] : super.getTracker(req, rule, ctx);
+ *     // A tracker must be a non-empty string: fall back to the default when the key is missing.
+ *     return (rule.scope === 'user' ? req.headers?.['x-api-key'] : undefined) ?? super.getTracker(req, rule, ctx);
  *   }
  * }
  */
@@ -111,6 +112,9 @@ export class RateLimitGuard implements CanActivate {
 
   /** Plans by controller class, then handler (a handler inherited by several controllers gets one per class); null: nothing to enforce. */
   private readonly plans = new PerRoute<HandlerPlan | null>();
+
+  /** The tenant canActivate resolved for a non-HTTP call, for its `tenant` rules: resolved once per call. */
+  private readonly contextTenants = new WeakMap<ExecutionContext, string | undefined>();
 
   constructor(
     protected readonly rateLimits: RateLimitService,
@@ -136,6 +140,7 @@ export class RateLimitGuard implements CanActivate {
       ({ req: request, res: response } = this.getRequestResponse(context));
     }
     const tenant = await this.resolveTenant(request, context);
+    if (type !== 'http') this.contextTenants.set(context, tenant);
     // A @TenantOptional request without a tenant under `tenancy.required` counts in the shared
     // namespace, where there is no tenant to count a `tenant` rule against.
     const shared = tenant === undefined && this.core.tenants.isRequired;
@@ -145,11 +150,18 @@ export class RateLimitGuard implements CanActivate {
     for (const { rule, scope, policy, global } of rules) {
       const tracker: unknown = await this.getTracker(request, rule, context);
       if (typeof tracker !== 'string' || tracker === '') {
-        throw new InvalidArgumentError('scope', `the ${scope} scope of rate-limit rule "${policy.name}" on ${plan.endpoint} must give a non-empty string`, tracker);
+        const error = new InvalidArgumentError('scope', `the ${scope} scope of rate-limit rule "${policy.name}" on ${plan.endpoint} must give a non-empty string`, tracker);
+        // Over HTTP the filter answers it (a 400); elsewhere it would reach the client as "Internal server error".
+        throw type === 'http' ? error : this.exceptions.map(context, error);
       }
       checks.push({ key: await this.generateKey(context, tracker, rule), policy, scope, global });
     }
-    const decision = await this.rateLimits.consumeMany(checks, shared ? { sharedNamespace: true, cost: plan.cost } : { tenant, cost: plan.cost });
+    const options = shared ? { sharedNamespace: true, cost: plan.cost } : { tenant, cost: plan.cost };
+    // A socket or a message without a tenant is counted in none, not in a tenant left in the async
+    // context by whatever opened its connection (as TenantInterceptor runs it in none).
+    const decision = type !== 'http' && tenant === undefined
+      ? await this.core.tenants.exit(() => this.rateLimits.consumeMany(checks, options))
+      : await this.rateLimits.consumeMany(checks, options);
     if (response !== undefined) this.setHeaders(response, decision, checks, answeredPolicyHeader);
     if (!decision.allowed) await this.throwRateLimited(context, decision);
     return true;
@@ -186,7 +198,10 @@ export class RateLimitGuard implements CanActivate {
         return id === undefined || id === null ? `anonymous-${this.clientIp(request)}` : String(id);
       }
       case 'tenant':
-        if (context.getType() !== 'http') return (await this.tenantResolver.forContext(context)) ?? SHARED_TENANT;
+        if (context.getType() !== 'http') {
+          const tenant = this.contextTenants.has(context) ? this.contextTenants.get(context) : await this.tenantResolver.forContext(context);
+          return tenant ?? SHARED_TENANT;
+        }
         return (await this.tenantResolver.fromRequest(request)) ?? this.core.tenants.current() ?? SHARED_TENANT;
       case 'endpoint':
         return endpointOf(context);

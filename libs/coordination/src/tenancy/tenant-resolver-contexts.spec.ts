@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { CoordinationCore } from '../core/coordination-core.js';
-import { ErrorCode, type CoordinationError } from '../errors/coordination.error.js';
+import { ErrorCode, TenantInvalidError, type CoordinationError } from '../errors/coordination.error.js';
 import { SHARED_TENANT } from '../keys/key-builder.js';
 import type { TenancyOptions } from '../options/core-options.interface.js';
 import { resolveOptions } from '../options/resolve-options.js';
@@ -41,9 +41,13 @@ async function failure(promise: Promise<unknown>): Promise<CoordinationError> {
 }
 
 describe('TenantResolver on GraphQL, WebSocket and microservice contexts', () => {
-  it('WebSocket: the handshake header, else auth.tenantId (what a browser can send)', async () => {
+  it('WebSocket: the handshake header, else auth.tenantId (what a browser can send); both, naming different tenants, are refused', async () => {
     const resolver = resolverWith({ header: 'x-company-id' });
-    expect(await resolver.fromContext(ws(socket({ headers: { 'x-company-id': 'acme' }, auth: { tenantId: 'globex' } })))).toBe('acme');
+    const conflicting = await failure(resolver.fromContext(ws(socket({ headers: { 'x-company-id': 'acme' }, auth: { tenantId: 'globex' } }))));
+    expect(conflicting).toBeInstanceOf(TenantInvalidError);
+    expect(conflicting.message).toMatch(/"x-company-id" header names "acme" but auth\.tenantId names "globex"/);
+    expect(await resolver.fromContext(ws(socket({ headers: { 'x-company-id': 'acme' }, auth: { tenantId: 'acme' } })))).toBe('acme');
+    expect(await resolver.fromContext(ws(socket({ headers: { 'x-company-id': 'acme' } })))).toBe('acme');
     expect(await resolver.fromContext(ws(socket({ auth: { tenantId: 'globex' } })))).toBe('globex');
     expect(await resolver.fromContext(ws(socket({ auth: { tenantId: 7 } })))).toBe('7');
     expect(await resolver.fromContext(ws(socket({ auth: { tenantId: { id: 'x' } } })))).toBeUndefined();
@@ -101,6 +105,34 @@ describe('TenantResolver on GraphQL, WebSocket and microservice contexts', () =>
     });
     expect((await failure(resolver.forContext(ws(socket({ auth: { tenantId: 'ac*me' } }))))).code).toBe(ErrorCode.TenantInvalid);
     expect(await resolver.forContext(ws(socket({}), ChatGateway.prototype.ping))).toBeUndefined();
+  });
+
+  it('GraphQL: an operation naming another tenant than the one its HTTP request runs in (the middleware header) is refused, not split between the two', async () => {
+    const options = resolveOptions({ tenancy: { resolvers: { graphql: (ctx: { req: { headers: Record<string, string> } }) => ctx.req.headers['x-org'] } } });
+    const core = new CoordinationCore(options);
+    const resolver = new TenantResolver(options, core, new Reflector());
+    await core.tenants.run('globex', async () => {
+      const mismatch = await failure(resolver.forContext(graphql({ headers: { 'x-org': 'acme' } })));
+      expect(mismatch).toBeInstanceOf(TenantInvalidError);
+      expect(mismatch.message).toMatch(/ChatGateway\.send names tenant "acme" but its HTTP request runs in "globex"/);
+      expect(await resolver.forContext(graphql({ headers: { 'x-org': 'globex' } }))).toBe('globex');
+    });
+    expect(await resolver.forContext(graphql({ headers: { 'x-org': 'acme' } }))).toBe('acme');
+  });
+
+  it('tenancy.resolver is not called without a request (a socket without a handshake request, a GraphQL context without req): no tenant, no TypeError', async () => {
+    const resolver = resolverWith({ resolver: (request) => (request as { headers: Record<string, string> }).headers['x-org'] });
+    expect(await resolver.fromContext(ws({ handshake: { headers: { 'x-org': 'acme' } }, data: {} }))).toBeUndefined();
+    expect(await resolver.fromContext(contextOf('graphql', [undefined, {}, { connectionParams: {} }, {}]))).toBeUndefined();
+    const required = resolverWith({ required: true, resolver: (request) => (request as { headers: Record<string, string> }).headers['x-org'] });
+    expect((await failure(required.forContext(ws({ handshake: { headers: {} }, data: {} })))).code).toBe(ErrorCode.TenantRequired);
+  });
+
+  it('RPC with userProperty: the tenant is the payload user\'s (as sent), never its tenantId or the metadata header', async () => {
+    const resolver = resolverWith({ userProperty: 'org.id' });
+    expect(await resolver.fromContext(rpc({ tenantId: 'globex', user: { org: { id: 'acme' } } }, { 'x-tenant-id': 'globex' }))).toBe('acme');
+    expect(await resolver.fromContext(rpc({ tenantId: 'globex' }, { 'x-tenant-id': 'globex' }))).toBeUndefined();
+    expect((await failure(resolverWith({ userProperty: 'org', required: true }).forContext(rpc({ tenantId: 'globex' })))).message).toMatch(/payload's user\.org/);
   });
 
   it('tells each context what it should have carried when a required tenant is missing', async () => {

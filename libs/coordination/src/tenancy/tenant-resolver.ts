@@ -2,7 +2,7 @@ import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { CoordinationCore } from '../core/coordination-core.js';
 import { COORDINATION_RESOLVED_OPTIONS } from '../core/coordination.tokens.js';
-import { TenantRequiredError } from '../errors/coordination.error.js';
+import { TenantInvalidError, TenantRequiredError } from '../errors/coordination.error.js';
 import {
   graphqlContextOf, handshakeAuthOf, handshakeRequestOf, rpcMetadataOf, socketRequestOf, type HandlerContextType,
 } from '../contexts/context-requests.js';
@@ -81,7 +81,9 @@ export class TenantResolver {
    * resolver, a WebSocket message handler or a microservice message handler, the tenant its
    * context names (`tenancy.resolvers`, else the type's default: see fromContext), validated. A
    * GraphQL operation without one runs in the context's tenant (TenantMiddleware's, from the HTTP
-   * request's header); a socket or a message never does (a tenant left in the async context by
+   * request's header); one naming another tenant than that one is refused (TenantInvalidError:
+   * its field resolvers, which run outside the interceptors by default, would run in the other);
+   * a socket or a message never does (a tenant left in the async context by
    * whatever opened the connection is not theirs). Undefined when there is none and none is
    * needed (tenancy not required, or a `@TenantOptional()` handler or class). Throws
    * TenantInvalidError / TenantRequiredError otherwise.
@@ -92,7 +94,16 @@ export class TenantResolver {
   async forContext(context: ExecutionContext): Promise<string | undefined> {
     const type = context.getType<HandlerContextType | 'http'>();
     if (type === 'http') return this.forHandler(context);
-    const tenant = (await this.fromContext(context)) ?? (type === 'graphql' ? this.core.tenants.current() : undefined);
+    const named = await this.fromContext(context);
+    const current = type === 'graphql' ? this.core.tenants.current() : undefined;
+    // A GraphQL field resolver runs outside the interceptors (by @nestjs/graphql's default) in the
+    // tenant of the HTTP request (TenantMiddleware's): an operation naming another one would run
+    // its root fields in one tenant and its field resolvers in the other. Refused, as SessionGuard
+    // refuses a request naming another tenant than its session's.
+    if (named !== undefined && current !== undefined && named !== current) {
+      throw new TenantInvalidError(`${handlerName(context)} names tenant "${named}" but its HTTP request runs in "${current}" (TenantMiddleware); send one tenant`);
+    }
+    const tenant = named ?? current;
     if (tenant !== undefined) {
       assertTenantId(tenant);
       return tenant;
@@ -110,10 +121,16 @@ export class TenantResolver {
    * - `ws`: with `tenancy.resolver`, that resolver on the handshake's HTTP request
    *   (`client.request`); else the tenant a guard (SessionGuard) authenticated the handshake
    *   request for; with `userProperty`, the user of the socket (`client.data.user`, else
-   *   `client.request.user`) only; else the handshake's `header`, then the handshake's
+   *   `client.request.user`) only; else the handshake's `header`, else the handshake's
    *   `auth.tenantId` (`io(url, { auth: { tenantId } })`: browsers cannot set handshake headers);
-   * - `rpc`: the packet metadata's `header` entry (TCP and Redis transports), else the payload's
-   *   `tenantId` property (a string or a number).
+   *   both, naming different tenants, are refused (TenantInvalidError);
+   * - `rpc`: with `userProperty`, the payload's `user` at that path only; else the packet
+   *   metadata's `header` entry (TCP transport), else the payload's `tenantId` property (a string
+   *   or a number). Trusted as sent (`tenancy.resolver` is not consulted: there is no request):
+   *   for services behind a trusted transport; `tenancy.resolvers.rpc` replaces it.
+   *
+   * `tenancy.resolver` is not called without a request to read (a socket without a handshake
+   * request, a GraphQL context without `req`): no tenant then.
    *
    * @example
    * // a socket.io client: io(url, { auth: { tenantId: 'acme' } })
@@ -136,12 +153,18 @@ export class TenantResolver {
         const request = this.socketRequest(client);
         const tenant = await this.read(request);
         // The handshake's auth only stands in for its header: not for a user, nor for an authenticated (even shared) credential.
-        if (tenant !== undefined || this.userPath || request[AUTHENTICATED_TENANT] !== undefined) return tenant;
-        return idOf(handshakeAuthOf(client)?.tenantId);
+        if (this.userPath || request[AUTHENTICATED_TENANT] !== undefined) return tenant;
+        const auth = idOf(handshakeAuthOf(client)?.tenantId);
+        if (tenant !== undefined && auth !== undefined && auth !== tenant) {
+          throw new TenantInvalidError(`the handshake's "${this.headerName}" header names "${tenant}" but auth.tenantId names "${auth}"; send one tenant`);
+        }
+        return tenant ?? auth;
       }
       case 'rpc': {
         const data = context.switchToRpc().getData<unknown>();
         if (configured) return named(configured.call(this.options.tenancy.resolvers, data, context));
+        // With userProperty, only the payload's user names the tenant (as sent: the transport is trusted).
+        if (this.userPath) return this.userTenant((data as { user?: unknown } | null | undefined)?.user);
         return idOf(rpcMetadataOf(context)?.[this.headerName]) ?? idOf((data as { tenantId?: unknown } | null | undefined)?.tenantId);
       }
       default:
@@ -188,6 +211,7 @@ export class TenantResolver {
   /** What a socket or a message should have carried (see fromContext). */
   private contextRemedy(type: 'ws' | 'rpc'): string {
     const { resolver, userProperty, header } = this.options.tenancy;
+    if (type === 'rpc' && userProperty) return `send the user in the payload: the tenant is read from the payload's user.${userProperty}, or configure tenancy.resolvers.rpc`;
     if (type === 'rpc') return `send the tenant id as the payload's "tenantId" or in the packet metadata's "${header}", or configure tenancy.resolvers.rpc`;
     if (resolver) return "the configured tenancy.resolver found none in the socket's handshake request";
     if (userProperty) return `authenticate the socket: the tenant is read from client.data.user.${userProperty} (or client.request.user.${userProperty}), which was not set`;
@@ -212,24 +236,30 @@ export class TenantResolver {
     if (authenticated !== undefined) return authenticated === SHARED_TENANT ? undefined : authenticated;
     const { resolver } = this.options.tenancy;
     if (resolver) {
+      // No request to read (a socket without a handshake request, a GraphQL context without `req`,
+      // e.g. graphql-ws): no tenant, rather than a resolver failing on `undefined`.
+      if (request === undefined || request === null) return undefined;
       const named = resolver(request);
       // The promise path only for a thenable: a synchronous resolver then costs no promise and no microtask hop per call.
       return isThenable(named) ? Promise.resolve(named).then(orUndefined) : orUndefined(named);
     }
-    if (this.userPath) {
-      // Only the authenticated user names the tenant then: a header the client chose must
-      // never stand in for a missing or unauthenticated user.
-      let value: unknown = req.user;
-      for (const part of this.userPath) value = (value as Record<string, unknown> | undefined)?.[part];
-      if (value === undefined || value === null) return undefined;
-      if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-      // An object would read as "[object Object]"; name its type instead.
-      if (typeof value !== 'string') assertTenantId(value);
-      return value as string;
-    }
+    // Only the authenticated user names the tenant then: a header the client chose must
+    // never stand in for a missing or unauthenticated user.
+    if (this.userPath) return this.userTenant(req.user);
     const raw = req.headers?.[this.headerName];
     const value = Array.isArray(raw) ? raw[0] : raw;
     return value === undefined || value === '' ? undefined : value;
+  }
+
+  /** The `userProperty` of `user`, unvalidated; TenantInvalidError for neither a string nor a number. */
+  private userTenant(user: unknown): string | undefined {
+    let value: unknown = user;
+    for (const part of this.userPath!) value = (value as Record<string, unknown> | undefined)?.[part];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+    // An object would read as "[object Object]"; name its type instead.
+    if (typeof value !== 'string') assertTenantId(value);
+    return value as string;
   }
 
   /** Whether the handler (or its controller) is `@TenantOptional()`. */
