@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { nextEvent, rejectionOf, until } from '../support/wait.js';
+import { nextEvent, rejectionOf, sleep, until } from '../support/wait.js';
 import { testClusterNodes, testRedisUrl } from './env.js';
 import { startRedisServer, type RedisServerHandle } from './redis-server.js';
 import { connectionName, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const run = randomUUID();
 const clients: (Redis | Cluster)[] = [];
+const sockets: Socket[] = [];
 
 /** A client that fails fast instead of queueing, so a fault shows up as an error. */
 function client(target: string | number, options: RedisOptions = {}): Redis {
@@ -18,6 +19,49 @@ function client(target: string | number, options: RedisOptions = {}): Redis {
   redis.on('error', () => {}); // faults are expected; keep ioredis from logging them
   clients.push(redis);
   return redis;
+}
+
+/** A RESP command as the bytes a client sends. */
+function resp(...args: string[]): string {
+  return `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+}
+
+/**
+ * A bare TCP client of the proxy speaking RESP by hand, named with CLIENT SETNAME when `name` is
+ * given: what arrives and how the connection ended are seen as the bytes and socket events,
+ * with no client library in between (which would retry, reconnect or match replies to commands).
+ */
+async function rawClient(port: number, name?: string) {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  let error: string | undefined;
+  let closed = false;
+  socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+  socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+  socket.on('close', () => (closed = true));
+  sockets.push(socket);
+  const lines = () => received.split('\r\n').filter((line) => line !== '');
+  /** Reply lines already returned by request(). */
+  let taken = 0;
+  const send = (...args: string[]) => void socket.write(resp(...args));
+  const client = {
+    send,
+    /** Sends a command and returns its reply line (simple replies only: +OK, +PONG). */
+    async request(...args: string[]): Promise<string> {
+      send(...args);
+      await until(() => lines().length > taken, { timeoutMs: 5_000, message: `a reply to ${args.join(' ')}` });
+      taken += 1;
+      return lines()[taken - 1];
+    },
+    /** Reply lines that arrived and no request() returned. */
+    replies: () => lines().slice(taken),
+    closed: () => closed,
+    /** The socket's error code, if it ended with one. */
+    error: () => error,
+  };
+  await nextEvent(socket, 'connect', { timeoutMs: 5_000, message: 'a TCP connection to the proxy' });
+  if (name) expect(await client.request('CLIENT', 'SETNAME', name)).toBe('+OK');
+  return client;
 }
 
 /** The error code of a plain TCP connection attempt, or 'connected'. */
@@ -36,6 +80,7 @@ function tcpConnect(port: number): Promise<string> {
 // reconnecting leaves a 2 s timer behind.
 afterEach(() => {
   for (const c of clients.splice(0)) c.disconnect();
+  for (const socket of sockets.splice(0)) socket.destroy();
 });
 
 describe('shared standalone server', () => {
@@ -133,9 +178,10 @@ describe('tcp proxy', () => {
     await nextEvent(redis, 'ready', { timeoutMs: 5_000, message: 'the client through the proxy to be ready' });
     expect(await redis.ping()).toBe('PONG');
 
-    const closed = nextEvent(redis, 'close', { timeoutMs: 5_000, message: 'the client to see its connection cut' });
-    proxy.cut();
-    await closed;
+    let closes = 0;
+    redis.on('close', () => (closes += 1));
+    proxy.cut(); // a reset: ioredis emits 'error' (ECONNRESET), then 'close'
+    await until(() => closes > 0, { timeoutMs: 5_000, message: 'the client to see its connection cut' });
     await expect(redis.ping()).rejects.toThrow();
 
     const ready = nextEvent(redis, 'ready', { timeoutMs: 5_000, message: 'the client to reconnect after restore()' });
@@ -250,18 +296,55 @@ describe('tcp proxy faults on some connections', () => {
   it('delay(ms) forwards every byte, in order, ms late: commands time out if their timeout is shorter, nothing is lost', async () => {
     const impatient = await named('a', 'command', { commandTimeout: 100 });
     const patient = await named('a', 'command');
-    const other = await named('b', 'command', { commandTimeout: 100 });
+    const other = await named('b', 'command');
     const key = `harness:${run}:delay`;
 
     proxy.delay(400, { instanceId: 'a' });
     const replies = Promise.all(Array.from({ length: 20 }, () => patient.incr(key)));
-    // Not a timing assertion: a 400 ms late reply cannot beat a 100 ms timeout.
+    // Not a timing assertion: a reply 2 x 400 ms late cannot beat a 100 ms timeout.
     expect(String(await rejectionOf(impatient.ping()))).toMatch(/timed out/i);
     expect(await other.ping()).toBe('PONG'); // another instance is not delayed
     proxy.restore();
     // Sent while delayed, answered after restore(): all of them, in order.
     expect(await replies).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(await impatient.ping()).toBe('PONG');
+    // The late reply to the timed-out PING did not break the connection (polled: each try has
+    // only 100 ms, which a loaded machine may miss).
+    await answers(impatient, 'the impatient client to answer after restore()');
     await patient.del(key);
+  });
+
+  it('a frozen connection stays frozen under a later delay() that matches it, until restore() resets it (its bytes were lost)', async () => {
+    const frozen = await rawClient(proxy.port, 'coord:a:subscriber');
+    const delayed = await rawClient(proxy.port, 'coord:a:command');
+    expect(await frozen.request('PING')).toBe('+PONG');
+
+    proxy.freeze({ role: 'subscriber' });
+    frozen.send('PING'); // dropped: the link lost it
+    expect(await delayed.request('PING')).toBe('+PONG'); // (a round trip through the proxy meanwhile)
+    proxy.delay(50, { instanceId: 'a' });
+    expect(await delayed.request('PING')).toBe('+PONG'); // the delay applies to the other connection
+    frozen.send('PING');
+    // Proving that nothing comes: 10 x the delay, which a forwarded PING would have taken.
+    await sleep(500);
+    expect(frozen.replies()).toEqual([]);
+    expect(frozen.closed()).toBe(false);
+
+    proxy.restore();
+    await until(() => frozen.closed(), { timeoutMs: 5_000, message: 'the frozen connection to be reset at restore()' });
+    expect(frozen.replies()).toEqual([]);
+  });
+
+  it('cut() resets the connections it ends (ECONNRESET, not a FIN), with a selector or without', async () => {
+    const cutOff = await rawClient(proxy.port, 'coord:a:command');
+    const spared = await rawClient(proxy.port, 'coord:b:command');
+    const plain = await rawClient(proxy.port);
+    proxy.cut({ instanceId: 'a' });
+    await until(() => cutOff.closed(), { timeoutMs: 5_000, message: 'the cut connection to close' });
+    expect(cutOff.error()).toBe('ECONNRESET');
+    expect(await spared.request('PING')).toBe('+PONG');
+
+    proxy.cut();
+    await until(() => plain.closed() && spared.closed(), { timeoutMs: 5_000, message: 'every connection to close' });
+    expect([plain.error(), spared.error()]).toEqual(['ECONNRESET', 'ECONNRESET']);
   });
 });

@@ -26,10 +26,10 @@ export interface TcpProxy {
   /** Port the proxy listens on (127.0.0.1). */
   readonly port: number;
   /**
-   * Destroy all current connections and refuse new ones: they are accepted and reset at
-   * once, which a client sees as ECONNRESET. The listener stays up so restore() is instant
-   * and the port cannot be taken by someone else meanwhile. With a selector, only the
-   * matching connections: a new one is reset once its first bytes named it.
+   * Reset all current connections (TCP RST, which a client sees as ECONNRESET, not the FIN of
+   * a clean close) and refuse new ones: they are accepted and reset at once. The listener stays
+   * up so restore() is instant and the port cannot be taken by someone else meanwhile. With a
+   * selector, only the matching connections: a new one is reset once its first bytes named it.
    */
   cut(selector?: ConnectionSelector): void;
   /**
@@ -37,14 +37,17 @@ export interface TcpProxy {
    * forwarding in both directions (what arrives is discarded, no FIN, no reset); new ones are
    * accepted and held without ever reaching the server. A client sees no error at all: its
    * commands just never get a reply. After `cut()`, `freeze()` makes the reconnects hang
-   * instead of failing. With a selector, only the matching connections.
+   * instead of failing. With a selector, only the matching connections. A connection frozen
+   * once stays frozen until `restore()` resets it, whatever fault starts later (a `delay()`
+   * that matches it too): its byte stream lost data, so it can never carry a reply again.
    */
   freeze(selector?: ConnectionSelector): void;
   /**
    * A slow link: every chunk, in either direction, of the current and new connections (the
    * matching ones, with a selector) is forwarded `ms` after it arrived, in order. Nothing is
    * lost; a client whose command timeout is shorter than the round trip sees its commands time
-   * out. `restore()` ends it: chunks already on their way still arrive first.
+   * out. `restore()` ends it: chunks already on their way still arrive first. Connections
+   * frozen before stay frozen (see `freeze()`).
    */
   delay(ms: number, selector?: ConnectionSelector): void;
   /**
@@ -87,7 +90,11 @@ interface Pair {
   /** Client bytes waiting for the name (while a selector fault could apply). */
   held: Buffer[];
   nameTimer?: NodeJS.Timeout;
-  /** Lost data to a freeze: destroyed at restore(). A frozen pair stays up when one side closes. */
+  /**
+   * Frozen (by freeze(), or a chunk of it dropped under one): its byte stream may have lost
+   * data, so it forwards nothing any more, in either direction, whatever fault comes later;
+   * destroyed at restore(). A frozen pair stays up when one side closes.
+   */
   frozen: boolean;
   closed: boolean;
   readonly toServer: DelayLine;
@@ -124,7 +131,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   /** Puts `pair` under the fault in force for it now (after a fault started, or once it is named). */
   const apply = (pair: Pair): void => {
     const mode = modeOf(pair);
-    if (mode.kind === 'cut') return destroy(pair, pair.upstream === undefined);
+    if (mode.kind === 'cut') return destroy(pair, true);
     if (mode.kind === 'freeze') pair.frozen = true;
     if (mode.kind === 'hold') return;
     for (const chunk of pair.held.splice(0)) forward(pair, 'toServer', chunk);
@@ -146,7 +153,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   };
 
   const forward = (pair: Pair, direction: 'toServer' | 'toClient', chunk: Buffer): void => {
-    if (pair.closed) return;
+    if (pair.closed || pair.frozen) return; // a frozen link lost bytes: nothing after them may cross
     const mode = modeOf(pair);
     if (mode.kind === 'hold' && direction === 'toServer') {
       pair.held.push(chunk);
@@ -164,7 +171,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     const write = direction === 'toServer' ? (data: Buffer) => upstreamOf(pair).write(data) : (data: Buffer) => pair.client.write(data);
     line.push(chunk, mode.kind === 'delay' ? mode.ms : 0, (data) => {
       // A freeze that started while the chunk was on its way drops it.
-      if (pair.closed) return;
+      if (pair.closed || pair.frozen) return;
       const now = modeOf(pair).kind;
       if (now === 'freeze' || now === 'cut') pair.frozen = true;
       else write(data);
@@ -216,7 +223,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     faults = selector ? [...faults, { fault, selector }] : [{ fault }];
     for (const pair of [...pairs]) {
       if (selector && (pair.name === undefined || !matches(pair.name, selector))) continue;
-      if (fault.kind === 'cut') destroy(pair);
+      if (fault.kind === 'cut') destroy(pair, true);
       else if (fault.kind === 'freeze') pair.frozen = true;
     }
   };
@@ -232,7 +239,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     restore() {
       faults = [];
       for (const pair of [...pairs]) {
-        if (pair.frozen) destroy(pair);
+        if (pair.frozen) destroy(pair, true);
         else apply(pair);
       }
     },

@@ -10,9 +10,9 @@ import { until } from '../support/wait.js';
 export const RECOVERY_MS = 15_000;
 
 /**
- * Options of both instances: quick reconnects, a breaker that opens after three failures and
- * probes again after 300 ms, a background PING every 100 ms (which is what opens the breaker of
- * an idle instance).
+ * Options of A, the instance behind the proxy: quick reconnects, a breaker that opens after
+ * three failures and probes again after 300 ms, a background PING every 100 ms (which is what
+ * opens the breaker of an idle instance).
  */
 export const FAST_FAILURE: CoordinationModuleOptions = {
   reconnect: { baseDelayMs: 20, maxDelayMs: 100 },
@@ -20,7 +20,12 @@ export const FAST_FAILURE: CoordinationModuleOptions = {
   health: { pingIntervalMs: 100 },
 };
 
-/** Two module instances on one private redis-server: `a` through a TCP proxy the test cuts, freezes or delays, `b` direct. */
+/**
+ * Two module instances on one private redis-server: `a` through a TCP proxy the test cuts,
+ * freezes or delays, `b` direct. Only `a` gets the test's options (short timeouts, fast
+ * failure detection); `b`, the healthy instance, runs with the defaults (and the key prefix they
+ * share), so a loaded machine cannot make it fail the way the test makes `a` fail.
+ */
 export interface PartitionPair {
   readonly server: RedisServerHandle;
   readonly proxy: TcpProxy;
@@ -44,6 +49,7 @@ export interface PartitionPair {
  * });
  */
 export function partitionEnv(): {
+  /** `options` are A's (over FAST_FAILURE); B gets the defaults with the same prefix. */
   boot(options?: CoordinationModuleOptions, extras?: { a?: BootExtras; b?: BootExtras }): Promise<PartitionPair>;
 } {
   let server: RedisServerHandle | undefined;
@@ -66,10 +72,11 @@ export function partitionEnv(): {
       if (!server || !proxy) throw new Error('partitionEnv: boot() only inside a test');
       const prefix = uniquePrefix('part');
       const aId = `part-a-${randomBytes(3).toString('hex')}`;
-      const common = { ...FAST_FAILURE, ...options, prefix };
-      const a = await bootModule({ ...common, instanceId: aId, connection: { url: `redis://127.0.0.1:${proxy.port}`, ...options.connection } }, extras.a);
+      const a = await bootModule({
+        ...FAST_FAILURE, ...options, prefix, instanceId: aId, connection: { ...options.connection, url: `redis://127.0.0.1:${proxy.port}` },
+      }, extras.a);
       booted.push(a);
-      const b = await bootModule({ ...common, instanceId: `part-b-${randomBytes(3).toString('hex')}`, connection: { url: server.url, ...options.connection } }, extras.b);
+      const b = await bootModule({ prefix, instanceId: `part-b-${randomBytes(3).toString('hex')}`, connection: { url: server.url } }, extras.b);
       booted.push(b);
       return { server, proxy, a, b, aId, prefix };
     },

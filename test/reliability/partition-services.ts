@@ -1,5 +1,6 @@
 import {
-  CacheService, EventBus, LockService, RateLimitService, RedisUnavailableError, SessionService, StreamService, TaskService,
+  CacheService, EventBus, HTTP_STATUS_BY_CODE, IdempotencyService, LockService, RateLimitService, RedisUnavailableError, SessionService,
+  StreamService, TaskService,
 } from '@nest-coordination/core';
 import type { BootedModule } from '../support/boot.js';
 import { rejectionOf, until } from '../support/wait.js';
@@ -14,6 +15,7 @@ export interface Services {
   readonly streams: StreamService;
   readonly tasks: TaskService;
   readonly sessions: SessionService;
+  readonly idempotency: IdempotencyService;
 }
 
 export function servicesOf(app: BootedModule): Services {
@@ -25,16 +27,22 @@ export function servicesOf(app: BootedModule): Services {
     streams: app.get(StreamService),
     tasks: app.get(TaskService),
     sessions: app.get(SessionService),
+    idempotency: app.get(IdempotencyService),
   };
 }
 
 export const TENANT = { tenant: 'acme' } as const;
 export const POLICY = { limit: 100, windowMs: 60_000, ...TENANT } as const;
 
-/** The operation a call was refused with when it failed as Redis being unreachable (CircuitOpenError included); fails the test otherwise. */
+/**
+ * The operation a call was refused with when it failed as Redis being unreachable
+ * (CircuitOpenError included), an error the HTTP layer answers with 503; fails the test otherwise.
+ */
 export async function unavailable(call: Promise<unknown>): Promise<string> {
   const error = await rejectionOf(call);
   if (!(error instanceof RedisUnavailableError)) throw new Error(`expected a RedisUnavailableError, got ${String(error)}`);
+  const status = HTTP_STATUS_BY_CODE[error.code];
+  if (status !== 503) throw new Error(`expected ${error.code} to be answered with 503 over HTTP, got ${status}`);
   return error.operation ?? '';
 }
 
