@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { metrics, trace } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import { ManualClock, systemClock } from '../core/clock.js';
@@ -201,5 +202,97 @@ describe('resolveOptions: defaults', () => {
       { cluster: [{ host: 'c1', port: 7000 }, { host: 'c2', port: 7001 }] },
     ];
     for (const connection of forms) expect(resolveOptions({ connection }).driver).toBe('redis');
+  });
+});
+
+describe('resolveOptions: values no option can hold', () => {
+  const cyclic = (): Record<string, unknown> => {
+    const value: Record<string, unknown> = { a: 1 };
+    value.self = value;
+    return value;
+  };
+
+  it.each([
+    ['prefix', (v: unknown) => ({ prefix: v })],
+    ['tenancy.header', (v: unknown) => ({ tenancy: { header: v } })],
+    ['locks.waitMs', (v: unknown) => ({ locks: { waitMs: v } })],
+    ['connection.url', (v: unknown) => ({ connection: { url: v } })],
+  ])('refuses a cyclic value at %s with the options error naming it', (option, build) => {
+    const raw = build(cyclic());
+    let thrown: unknown;
+    try {
+      resolveOptions(raw as CoordinationModuleOptions, [LOCKS_CAPABILITY.options!]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidOptionsError);
+    const problems = (thrown as InvalidOptionsError).problems;
+    const problem = problems.find((p) => p.option === option || p.option.startsWith(`${option}.`));
+    expect(problem?.reason).toMatch(/cyclic/);
+  });
+
+  it('refuses options whose root refers back to itself', () => {
+    const raw: Record<string, unknown> = {};
+    raw.tenancy = { nested: raw };
+    expect(rejectionOf(raw).problems.map((p) => p.option)).toContain('tenancy.nested');
+  });
+
+  it('accepts one object used twice (shared, not cyclic)', () => {
+    const shared = { host: 's1', port: 26379 };
+    expect(resolveOptions({ connection: { sentinels: [shared, shared], sentinelName: 'm' } }).driver).toBe('redis');
+  });
+
+  class Node {
+    self: Node = this;
+  }
+  it.each([
+    ['a bigint', 10n, /got a bigint/],
+    ['a cyclic plain object', cyclic(), /cyclic/],
+    ['a cyclic class instance', new Node(), /got an object/],
+  ])('refuses telemetry.tenantAttribute set to %s naming its kind', (_label, value, kind) => {
+    const error = rejectionOf({ telemetry: { tenantAttribute: value } });
+    const problem = error.problems.find((p) => p.option.startsWith('telemetry.tenantAttribute'));
+    expect(problem?.reason).toMatch(kind);
+  });
+
+  it('refuses a context resolver named after an Object.prototype member', () => {
+    const error = rejectionOf({ tenancy: { resolvers: { constructor: () => 'x' } } });
+    expect(error.problems.find((p) => p.option === 'tenancy.resolvers.constructor')?.reason).toMatch(/not a known option.*graphql/);
+  });
+
+  it('either resolves or throws InvalidOptionsError for any option tree, cyclic, bigint or symbol', () => {
+    const leaf = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.constant(Symbol('s')));
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('tree'), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), tie('tree'), { maxKeys: 3 })),
+    }));
+    const section = fc.constantFrom('prefix', 'tenancy', 'telemetry', 'locks', 'connection', 'breaker', 'serializer', 'rateLimit', 'driver');
+    const options = fc.record({
+      entries: fc.dictionary(section, tree, { maxKeys: 4 }),
+      cycleAt: fc.option(fc.nat(), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(options, ({ entries, cycleAt }) => {
+        const raw: Record<string, unknown> = { ...entries };
+        if (cycleAt !== undefined) {
+          // Close a cycle at one of the nested objects (or the root).
+          const objects: Array<Record<string, unknown>> = [raw];
+          const walk = (v: unknown): void => {
+            if (typeof v === 'object' && v !== null) {
+              objects.push(v as Record<string, unknown>);
+              Object.values(v).forEach(walk);
+            }
+          };
+          Object.values(raw).forEach(walk);
+          const target = objects[cycleAt % objects.length];
+          target.loop = objects[(cycleAt * 7) % objects.length];
+        }
+        try {
+          resolveOptions(raw as CoordinationModuleOptions, [LOCKS_CAPABILITY.options!, RATE_LIMIT_CAPABILITY.options!]);
+        } catch (error) {
+          if (!(error instanceof InvalidOptionsError)) throw error;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

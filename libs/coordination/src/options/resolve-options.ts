@@ -9,6 +9,7 @@ import type {
 } from './core-options.interface.js';
 import { CoreOptionsSchema, validateSchema, type OptionProblem } from './core-options.schema.js';
 import { MAX_DEPTH } from '../serialization/serializer.js';
+import { kindOf } from '../keys/key-builder.js';
 
 /** Defaults of every core option; one place to read them (each capability keeps its own beside its schema). */
 export const DEFAULT_COORDINATION_OPTIONS = {
@@ -62,6 +63,10 @@ export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: 
     throw new InvalidOptionsError('CoordinationModule options must be an object', [{ option: '(root)', reason: 'must be an object' }]);
   }
   const given = raw as RawOptions;
+  const cycles = findCycles(given);
+  if (cycles.length > 0) {
+    throw new InvalidOptionsError(`Invalid CoordinationModule options:\n${cycles.map((p) => `  - ${p.option}: ${p.reason}`).join('\n')}`, cycles);
+  }
   const sectionKeys = capabilitySections.map((s) => s.key);
   const problems = [
     ...validateSchema(CoreOptionsSchema, validatable(given, sectionKeys), '', sectionKeys),
@@ -91,6 +96,33 @@ export function resolveOptions(raw: CoreModuleOptions = {}, capabilitySections: 
     sections: Object.fromEntries(capabilitySections.map((s) => [s.key, s.resolve(sectionOf(given[s.key]))])),
     raw,
   };
+}
+
+/** Options that hold an instance or a function as given, which the cycle walk leaves alone. */
+const INSTANCE_OPTIONS = new Set(['clock', 'connection.client', 'connection.tls', 'tenancy.resolver', 'tenancy.resolvers', 'telemetry.meterProvider', 'telemetry.tracerProvider']);
+
+/**
+ * Every option whose value refers back to an object that contains it (a cycle), which no option
+ * can hold and which class-transformer would recurse into until the stack overflows. Walks plain
+ * objects and arrays only (a client, a provider or a function is kept as given); one object used
+ * twice is not a cycle.
+ */
+function findCycles(raw: object): OptionProblem[] {
+  const problems: OptionProblem[] = [];
+  const ancestors = new WeakSet<object>();
+  const walk = (value: unknown, path: string): void => {
+    if (typeof value !== 'object' || value === null || INSTANCE_OPTIONS.has(path)) return;
+    if (!Array.isArray(value) && !isPlainObject(value)) return;
+    if (ancestors.has(value)) {
+      problems.push({ option: path || '(root)', reason: 'refers back to an object that contains it (a cyclic value); options must be plain data' });
+      return;
+    }
+    ancestors.add(value);
+    for (const [key, child] of Object.entries(value)) walk(child, path ? `${path}.${key}` : key);
+    ancestors.delete(value);
+  };
+  walk(raw, '');
+  return problems;
 }
 
 /**
@@ -197,7 +229,7 @@ function checkContextResolvers(resolvers: unknown): OptionProblem[] {
   const known = Object.keys(CONTEXT_RESOLVER_ARGUMENTS);
   return Object.entries(resolvers).flatMap(([type, resolver]): OptionProblem[] => {
     const option = `tenancy.resolvers.${type}`;
-    if (!(type in CONTEXT_RESOLVER_ARGUMENTS)) return [{ option, reason: `is not a known option; known options here: ${known.join(', ')}` }];
+    if (!Object.hasOwn(CONTEXT_RESOLVER_ARGUMENTS, type)) return [{ option, reason: `is not a known option; known options here: ${known.join(', ')}` }];
     if (resolver === undefined || resolver === null || typeof resolver === 'function') return [];
     return [{ option, reason: `must be a function ${CONTEXT_RESOLVER_ARGUMENTS[type]} => string | undefined` }];
   });
@@ -215,7 +247,7 @@ function checkTelemetry(telemetry: TelemetryOptions): OptionProblem[] {
   }
   const validList = Array.isArray(tenantAttribute) && tenantAttribute.every((t) => typeof t === 'string' && t.length > 0);
   if (tenantAttribute !== undefined && tenantAttribute !== 'all' && tenantAttribute !== 'none' && !validList) {
-    problems.push({ option: 'telemetry.tenantAttribute', reason: `must be 'all', 'none' or an array of tenant ids (got ${JSON.stringify(tenantAttribute)})` });
+    problems.push({ option: 'telemetry.tenantAttribute', reason: `must be 'all', 'none' or an array of tenant ids (got ${typeof tenantAttribute === 'string' ? JSON.stringify(tenantAttribute) : kindOf(tenantAttribute)})` });
   }
   return problems;
 }
