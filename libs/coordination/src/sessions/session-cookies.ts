@@ -153,10 +153,6 @@ export class SessionCookies {
 }
 
 /**
- * Every value of the cookie `name` in a `Cookie` header, in the order the client sent them
- * (`cookie.parse` keeps only the first): unquoted and percent-decoded as `cookie.parse` does.
- */
-/**
  * The Cookie header of `request` as one string ('' without one); Node gives a string, a framework
  * may give an array of them. Anything else is a caller's mistake, refused naming what was wrong.
  */
@@ -168,6 +164,10 @@ function cookieHeader(request: CookieRequestLike): string {
   throw new InvalidArgumentError('request.headers.cookie', `must be a string or an array of strings, got ${kindOf(raw)}`);
 }
 
+/**
+ * Every value of the cookie `name` in a `Cookie` header, in the order the client sent them
+ * (`cookie.parse` keeps only the first): unquoted and percent-decoded as `cookie.parse` does.
+ */
 function cookieValues(header: string, name: string): string[] {
   const values: string[] = [];
   for (const pair of header.split(';')) {
