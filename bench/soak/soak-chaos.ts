@@ -38,12 +38,15 @@ export const DEFAULT_CHAOS_PLAN: ChaosPlan = {
 /**
  * Two loops until `signal` aborts: one SIGKILLs a random instance and starts it again (never the
  * instance whose process has lived longest, so one incarnation always lives long enough for the
- * RSS rule, and never while another is down: two instances always serve), the other pauses Redis
+ * RSS rule, never one `canKill` refuses (the soak: until one of its incarnations was sampled long
+ * enough for the RSS rule, so every instance name is measured), and never while another is down:
+ * two instances always serve; with no instance to kill it looks again a second later), the other pauses Redis
  * with SIGSTOP for a second or two, then resumes it. Resolves once both have stopped, with Redis
  * running and every instance up.
  */
 export async function runChaos(
   instances: readonly DemoInstance[], redis: RedisServerHandle, rng: Random, signal: AbortSignal, events: ChaosEvent[], plan: ChaosPlan = DEFAULT_CHAOS_PLAN,
+  canKill: (instance: DemoInstance) => boolean = () => true,
 ): Promise<void> {
   const wait = async (range: [number, number]): Promise<boolean> => {
     if (signal.aborted) return false;
@@ -52,10 +55,13 @@ export async function runChaos(
   };
 
   const kills = async (): Promise<void> => {
-    while (await wait(plan.killGapMs)) {
+    let gap = plan.killGapMs;
+    while (await wait(gap)) {
       const oldest = [...instances].sort((a, b) => (a.current?.startedAt ?? Infinity) - (b.current?.startedAt ?? Infinity))[0];
-      const candidates = instances.filter((i) => i.up && i !== oldest);
+      const candidates = instances.filter((i) => i.up && i !== oldest && canKill(i));
+      gap = [1_000, 1_000];
       if (candidates.length === 0 || instances.some((i) => !i.up)) continue;
+      gap = plan.killGapMs;
       const victim = rng.pick(candidates);
       const event: ChaosEvent = { kind: 'kill', instance: victim.name, at: Date.now() };
       events.push(event);

@@ -1,8 +1,13 @@
 import type { CrewRun } from '../../apps/demo/src/crews/crew.model.js';
 import type { AuditReport, ListedTask } from './soak-audit.js';
 import {
-  checkCrewExclusive, checkEdits, checkIdempotency, checkInstances, checkRateLimits, checkRss, checkRunsRecorded, checkSessions, checkTasks,
+  checkCrewExclusive, checkEdits, checkFloors, checkIdempotency, checkInstances, checkRateLimits, checkRss, checkRunsRecorded, checkSessions, checkTasks, rssMeasurable,
 } from './soak-checks.js';
+import { runChaos, type ChaosEvent } from './soak-chaos.js';
+import type { RedisServerHandle } from '../../test/harness/redis-server.js';
+import type { DemoInstance } from './soak-fleet.js';
+import { Random } from './soak-options.js';
+import { until } from '../../test/support/wait.js';
 import type { Incarnation } from './soak-fleet.js';
 import type { Admission, EditRecord, RunAttempt } from './soak-ledger.js';
 import { parseSoakArgs } from './soak-options.js';
@@ -188,7 +193,7 @@ describe('soak check: RSS', () => {
     expect(checkRss([incarnation(60, { leakKb: -500 })], rule(10_000)).check.passed).toBe(true);
     const short = checkRss([incarnation(25, { leakKb: 3_000, endedAt: T0 + 25_000 })], rule(10_000));
     expect(short.levels).toEqual([]);
-    expect(short.check.failures).toEqual(['no incarnation was sampled for 30 s under load']);
+    expect(short.check.failures).toEqual(['soak-1: no incarnation was sampled for 30 s under load (not measured)']);
   });
 
   it('warms up from the start of the load when the instance was ready before it', () => {
@@ -197,6 +202,106 @@ describe('soak check: RSS', () => {
     inc.rss = inc.rss.map(([t]) => [t, t < T0 + 20_000 ? 100_000 : 150_000]);
     expect(checkRss([inc], { ...rule(10_000), loadStartedAt: T0 + 20_000 }).levels).toEqual([expect.objectContaining({ baselineKb: 150_000, finalKb: 150_000, livedMs: 60_000 })]);
     expect(checkRss([inc], rule(10_000)).check.passed).toBe(false);
+  });
+});
+
+describe('soak check: RSS measures every instance name', () => {
+  const sampled = (instance: string, livedS: number, pid = 1): Incarnation => ({
+    instance, pid, startedAt: T0 - 1_000, readyAt: T0, rss: Array.from({ length: livedS + 1 }, (_, s): [number, number] => [T0 + s * 1_000, 100_000]),
+  });
+  const rule = { warmUpMs: 10_000, windowMs: 5_000, loadStartedAt: T0 };
+
+  it('fails an instance name none of whose incarnations was measured, even when another was', () => {
+    const result = checkRss([sampled('soak-1', 30), sampled('soak-2', 12, 2), sampled('soak-2', 8, 3)], rule);
+    expect(result.levels.map((l) => l.instance)).toEqual(['soak-1']);
+    expect(result.check.failures).toEqual(['soak-2: no incarnation was sampled for 20 s under load (not measured)']);
+  });
+
+  it('fails an instance name given that has no incarnation at all, and passes when each name has one measured', () => {
+    expect(checkRss([sampled('soak-1', 30)], { ...rule, instances: ['soak-1', 'soak-3'] }).check.failures).toEqual([
+      'soak-3: no incarnation was sampled for 20 s under load (not measured)',
+    ]);
+    expect(checkRss([sampled('soak-1', 30), sampled('soak-2', 12, 2), sampled('soak-2', 20, 3)], rule).check.passed).toBe(true);
+    expect(checkRss([], { ...rule, instances: [] }).check.passed).toBe(false);
+  });
+
+  it('counts an incarnation measurable from warm-up + 2 windows of samples under load', () => {
+    expect(rssMeasurable(sampled('soak-1', 20), rule)).toBe(true);
+    expect(rssMeasurable(sampled('soak-1', 19), rule)).toBe(false);
+    expect(rssMeasurable({ ...sampled('soak-1', 30), readyAt: undefined }, rule)).toBe(false);
+  });
+});
+
+describe('soak check: every check had something to check', () => {
+  it('fails each count that is 0 when nothing happened (no run, step, task, session, admission, kill or pause)', () => {
+    const checks = [
+      checkCrewExclusive([], new Map(), new Map(), T0), checkTasks([], new Map(), T0), checkSessions([], [], 0), checkRateLimits([]), checkInstances([], []),
+    ];
+    // Each check on its own passes vacuously: that is what the floors are for.
+    expect(checks.every((c) => c.passed)).toBe(true);
+    const floors = checkFloors(checks);
+    expect(floors.passed).toBe(false);
+    expect(floors.failures).toEqual([
+      'no crew ran twice at once: nothing checked (0 successive crew run pairs compared)',
+      'no crew ran twice at once: nothing checked (0 agent steps compared)',
+      'no acknowledged task lost or stuck: nothing checked (0 steps of acknowledged runs checked)',
+      'no acknowledged session lost: nothing checked (0 live sessions checked)',
+      'rate limits: exact windows never exceeded: nothing checked (0 shared-limiter admissions)',
+      'instances: no crash, every restart booted: nothing checked (0 kills)',
+      'instances: no crash, every restart booted: nothing checked (0 Redis pauses)',
+    ]);
+  });
+
+  it('passes when every check looked at something; the local fallback\'s admissions do not count', () => {
+    const runs = [answered('r1', 10, 0, 1_000), answered('r2', 11, 1_000, 2_000)];
+    const tasks = new Map([['acme', [task('crew.agent-step:r1.a-1', 'r1', 10, 'completed', 0, 900), task('crew.agent-step:r2.a-1', 'r2', 11, 'completed', 1_000, 1_900)]]]);
+    const admission: Admission = { subject: 'u-ada', policy: 'crew-run-user', sentAt: T0, answeredAt: T0 + 50, shared: true };
+    const chaos: ChaosEvent[] = [{ kind: 'kill', instance: 'soak-2', at: T0, endedAt: T0 + 3_000 }, { kind: 'redis-pause', at: T0, endedAt: T0 + 1_000 }];
+    const checks = [
+      checkCrewExclusive(runs, new Map(), tasks, T0), checkTasks(runs, tasks, T0 + 3_000),
+      checkSessions([{ userId: 'u-ada', handle: 'h1', status: 200, instance: 'soak-1' }], [], 1), checkRateLimits([admission]), checkInstances([], chaos),
+    ];
+    expect(checkFloors(checks)).toMatchObject({ passed: true, failures: [] });
+    const localOnly = checkRateLimits([{ ...admission, shared: false }]);
+    expect(checkFloors([...checks.slice(0, 3), localOnly, checks[4]]).failures).toEqual(['rate limits: exact windows never exceeded: nothing checked (0 shared-limiter admissions)']);
+  });
+});
+
+describe('soak chaos: kills only what may be killed', () => {
+  /** Stand-ins for the fleet: the chaos reads `up`, `current`, `name`, and calls kill() and start(). */
+  const fleet = (): DemoInstance[] => ['soak-1', 'soak-2', 'soak-3'].map((name, i) => {
+    const instance = {
+      name, up: true, kills: 0, incarnations: [] as Incarnation[],
+      get current() {
+        return { startedAt: T0 + i };
+      },
+      async kill() {
+        instance.up = false;
+        instance.kills++;
+      },
+      async start() {
+        instance.up = true;
+      },
+    };
+    return instance as unknown as DemoInstance;
+  });
+  const redis = { pause: () => undefined, resume: () => undefined } as unknown as RedisServerHandle;
+  const plan = { killGapMs: [5, 5] as [number, number], downMs: [1, 1] as [number, number], pauseGapMs: [5, 5] as [number, number], pauseMs: [1, 1] as [number, number] };
+
+  it('never kills an instance canKill refuses (one not measured yet), and keeps looking until one may be killed', async () => {
+    const instances = fleet();
+    const events: ChaosEvent[] = [];
+    const load = new AbortController();
+    let allowedFrom = Infinity;
+    const done = runChaos(instances, redis, new Random(1), load.signal, events, plan, (i) => i.name === 'soak-3' && Date.now() >= allowedFrom);
+    // Pauses happen while no instance may be killed; then soak-3 becomes killable and is killed.
+    await until(() => events.filter((e) => e.kind === 'redis-pause').length >= 2, { timeoutMs: 10_000, message: 'two Redis pauses' });
+    expect(events.filter((e) => e.kind === 'kill')).toEqual([]);
+    allowedFrom = Date.now();
+    await until(() => events.some((e) => e.kind === 'kill'), { timeoutMs: 10_000, message: 'a kill once soak-3 may be killed' });
+    load.abort();
+    await done;
+    expect(new Set(events.filter((e) => e.kind === 'kill').map((e) => e.instance))).toEqual(new Set(['soak-3']));
   });
 });
 

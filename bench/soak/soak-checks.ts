@@ -12,10 +12,24 @@ export interface CheckResult {
   /** What was checked, in numbers. */
   summary: string;
   failures: string[];
+  /** How many things it looked at, by what they are: each must be above 0 (checkFloors). */
+  counts?: Record<string, number>;
 }
 
-function result(name: string, summary: string, failures: string[]): CheckResult {
-  return { name, passed: failures.length === 0, summary, failures };
+function result(name: string, summary: string, failures: string[], counts?: Record<string, number>): CheckResult {
+  return { name, passed: failures.length === 0, summary, failures, ...(counts === undefined ? {} : { counts }) };
+}
+
+/**
+ * The checks had something to check: a check that looked at nothing passes vacuously (a soak that
+ * ran no crew, killed nothing or paused nothing would print PASSED), so every count a check
+ * reports (runs compared, steps and tasks checked, sessions checked, shared-limiter admissions,
+ * kills, Redis pauses) must be above 0.
+ */
+export function checkFloors(checks: readonly CheckResult[]): CheckResult {
+  const counts = checks.flatMap((c) => Object.entries(c.counts ?? {}).map(([what, n]) => ({ check: c.name, what, n })));
+  const failures = counts.filter((c) => !(c.n > 0)).map((c) => `${c.check}: nothing checked (${c.n} ${c.what})`);
+  return result('every check had something to check', counts.map((c) => `${c.n} ${c.what}`).join(', '), failures);
 }
 
 const ms = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
@@ -78,7 +92,9 @@ export function checkCrewExclusive(runs: readonly RunAttempt[], history: AuditRe
   const steps = checkStepsExclusive(tasks);
   failures.push(...steps.failures);
   const crews = [...spans.values()].reduce((n, byId) => n + byId.size, 0);
-  return result('no crew ran twice at once', `${crews} runs of ${spans.size} crews, ${compared} successive pairs ordered by fencing token; ${steps.compared} agent steps compared`, failures);
+  return result('no crew ran twice at once', `${crews} runs of ${spans.size} crews, ${compared} successive pairs ordered by fencing token; ${steps.compared} agent steps compared`, failures, {
+    'successive crew run pairs compared': compared, 'agent steps compared': steps.compared,
+  });
 }
 
 function checkStepsExclusive(tasks: AuditReport['tasks']): { compared: number; failures: string[] } {
@@ -163,6 +179,7 @@ export function checkTasks(runs: readonly RunAttempt[], tasks: AuditReport['task
     `${checked} steps of acknowledged runs found in the state answered${beyond > 0 ? ` (${beyond} older than the newest 100 listed, not checkable)` : ''}; ` +
       `${all.length} tasks listed, ${all.length - busy.length} ended (${superseded} superseded by a newer run), ${busy.length} still waiting or running within ${TASK_RECOVERY_BOUND_MS / 1000} s`,
     failures,
+    { 'steps of acknowledged runs checked': checked },
   );
 }
 
@@ -193,7 +210,7 @@ export function checkSessions(audit: AuditReport['sessions'], refusals: readonly
     ...audit.filter((s) => s.status !== 200).map((s) => `session ${s.handle} of ${s.userId}: GET /sessions answered ${s.status} on ${s.instance} at the end`),
     ...refusals.map((r) => `session ${r.handle} of ${r.userId}, live: ${r.path} on ${r.instance} at ${at(r.at)}: ${r.body}`),
   ];
-  return result('no acknowledged session lost', `${logins} logins answered 201; ${audit.length} sessions live at the end, all checked on the fleet`, failures);
+  return result('no acknowledged session lost', `${logins} logins answered 201; ${audit.length} sessions live at the end, all checked on the fleet`, failures, { 'live sessions checked': audit.length });
 }
 
 /**
@@ -245,7 +262,9 @@ export function checkRateLimits(admissions: readonly Admission[]): CheckResult {
     }
   }
   const local = admissions.filter((a) => !a.shared).length;
-  return result('rate limits: exact windows never exceeded', `${admissions.length - local} admissions by the shared limiter over ${groups.size} counters (${local} by the local fallback, not counted)`, failures);
+  return result('rate limits: exact windows never exceeded', `${admissions.length - local} admissions by the shared limiter over ${groups.size} counters (${local} by the local fallback, not counted)`, failures, {
+    'shared-limiter admissions': admissions.length - local,
+  });
 }
 
 /** The lowest sample in [from, to]. */
@@ -253,6 +272,27 @@ function lowestKb(samples: ReadonlyArray<[number, number]>, from: number, to: nu
   let lowest: number | undefined;
   for (const [t, kb] of samples) if (t >= from && t <= to && (lowest === undefined || kb < lowest)) lowest = kb;
   return lowest;
+}
+
+/** How the RSS rule measures an incarnation: warm-up, then windows, from the start of the load. */
+export interface RssRule {
+  warmUpMs: number;
+  windowMs: number;
+  loadStartedAt: number;
+}
+
+/** When an incarnation's measured span starts (its first health check answered or the load's start) and ends (its last sample). */
+function rssSpan(inc: Incarnation, loadStartedAt: number): { start: number; end: number | undefined } {
+  return { start: Math.max(inc.readyAt ?? Infinity, loadStartedAt), end: inc.rss.at(-1)?.[0] };
+}
+
+/**
+ * Whether an incarnation was sampled long enough for the RSS rule (warm-up + 2 windows under load).
+ * The chaos kills an instance only once one of its incarnations is: each instance name gets measured.
+ */
+export function rssMeasurable(inc: Incarnation, rule: RssRule): boolean {
+  const { start, end } = rssSpan(inc, rule.loadStartedAt);
+  return end !== undefined && end - start >= rule.warmUpMs + 2 * rule.windowMs;
 }
 
 /** One incarnation's RSS levels: after warm-up and at its end, in kB. */
@@ -276,18 +316,18 @@ export interface RssLevel {
  * V8 lets the heap grow between two major collections (RSS climbs for a minute or more under the
  * soak's load, then drops by 20-30 %), so the low points are what the process keeps and the
  * peaks garbage not collected yet. Growth only: a drop is what a collection does, not a leak.
- * Incarnations killed sooner are left out (and counted); at least one must qualify (the chaos
- * never kills the instance whose process has lived longest).
+ * Incarnations killed sooner are left out (and counted); every instance name (`rule.instances`, or
+ * those of the incarnations) must have one measured incarnation (the chaos kills an instance only
+ * once one of its incarnations qualifies), else that name fails.
  */
-export function checkRss(incarnations: readonly Incarnation[], rule: { warmUpMs: number; windowMs: number; loadStartedAt: number }): { check: CheckResult; levels: RssLevel[] } {
+export function checkRss(incarnations: readonly Incarnation[], rule: RssRule & { instances?: readonly string[] }): { check: CheckResult; levels: RssLevel[] } {
   const { warmUpMs, windowMs } = rule;
   const failures: string[] = [];
   const levels: RssLevel[] = [];
   let tooShort = 0;
   for (const inc of incarnations) {
-    const end = inc.rss.at(-1)?.[0];
-    const start = Math.max(inc.readyAt ?? Infinity, rule.loadStartedAt);
-    if (end === undefined || end - start < warmUpMs + 2 * windowMs) {
+    const { start, end } = rssSpan(inc, rule.loadStartedAt);
+    if (end === undefined || !rssMeasurable(inc, rule)) {
       tooShort++;
       continue;
     }
@@ -304,7 +344,13 @@ export function checkRss(incarnations: readonly Incarnation[], rule: { warmUpMs:
       failures.push(`${inc.instance} (pid ${inc.pid}): RSS ${Math.round(baselineKb / 1024)} MiB after warm-up, ${Math.round(finalKb / 1024)} MiB at the end (+${(change * 100).toFixed(1)} %)`);
     }
   }
-  if (levels.length === 0 && failures.length === 0) failures.push(`no incarnation was sampled for ${(warmUpMs + 2 * windowMs) / 1000} s under load`);
+  const names = rule.instances ?? [...new Set(incarnations.map((i) => i.instance))];
+  for (const name of names) {
+    if (!levels.some((l) => l.instance === name) && !failures.some((f) => f.startsWith(`${name} `))) {
+      failures.push(`${name}: no incarnation was sampled for ${(warmUpMs + 2 * windowMs) / 1000} s under load (not measured)`);
+    }
+  }
+  if (names.length === 0) failures.push('no instance was sampled');
   const summary = `${levels.length} incarnations measured (${tooShort} lived too short): ${levels.map((l) => `${l.instance} ${l.change >= 0 ? '+' : ''}${(l.change * 100).toFixed(1)} %`).join(', ')}`;
   return { check: result('RSS within 20 % of its level after warm-up', summary, failures), levels };
 }
@@ -316,7 +362,8 @@ export function checkInstances(incarnations: readonly Incarnation[], chaos: read
     ...chaos.filter((e) => e.error !== undefined).map((e) => `${e.instance}: restart after the kill at ${at(e.at)} failed: ${e.error}`),
   ];
   const kills = chaos.filter((e) => e.kind === 'kill').length;
-  return result('instances: no crash, every restart booted', `${incarnations.length} processes, ${kills} killed and restarted`, failures);
+  const pauses = chaos.filter((e) => e.kind === 'redis-pause').length;
+  return result('instances: no crash, every restart booted', `${incarnations.length} processes, ${kills} killed and restarted, ${pauses} Redis pauses`, failures, { kills, 'Redis pauses': pauses });
 }
 
 /** No 500 outside crew runs (where the demo documents one: a run ended by an error). */

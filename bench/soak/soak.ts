@@ -22,8 +22,8 @@ import { findFreePort, startRedisServer, type RedisServerHandle } from '../../te
 import { auditFleet, type AuditReader } from './soak-audit.js';
 import { runChaos, type ChaosEvent } from './soak-chaos.js';
 import {
-  checkCrewExclusive, checkEdits, checkIdempotency, checkInstances, checkRateLimits, checkRss, checkRunsRecorded, checkServerErrors, checkSessions, checkTasks,
-  type CheckResult,
+  checkCrewExclusive, checkEdits, checkFloors, checkIdempotency, checkInstances, checkRateLimits, checkRss, checkRunsRecorded, checkServerErrors, checkSessions, checkTasks,
+  rssMeasurable, type CheckResult, type RssRule,
 } from './soak-checks.js';
 import { FleetClient } from './soak-client.js';
 import { DemoInstance } from './soak-fleet.js';
@@ -88,7 +88,9 @@ async function soak(options: SoakOptions, started: Started): Promise<CheckResult
     return [flow.sessions(), flow.runs(), flow.browse(), flow.watch(), ...(editors.has(user.id) ? [flow.edits()] : [])];
   });
   const progress = setInterval(() => log(progressLine(loadStartedAt, ledger, chaos)), 15_000);
-  const chaosDone = runChaos(instances, redis, rng, load.signal, chaos);
+  const rssRule: RssRule = { warmUpMs: options.warmUpMs, windowMs: options.rssWindowMs, loadStartedAt };
+  // An instance is killed only once one of its incarnations can be measured: the RSS rule measures every instance name.
+  const chaosDone = runChaos(instances, redis, rng, load.signal, chaos, undefined, (i) => i.incarnations.some((inc) => rssMeasurable(inc, rssRule)));
   await sleep(options.durationMs);
   load.abort();
   const loadEndedAt = Date.now();
@@ -119,7 +121,7 @@ async function soak(options: SoakOptions, started: Started): Promise<CheckResult
   clearInterval(sampler);
   log('soak: read back; checking');
   const incarnations = instances.flatMap((i) => i.incarnations);
-  const rss = checkRss(incarnations, { warmUpMs: options.warmUpMs, windowMs: options.rssWindowMs, loadStartedAt });
+  const rss = checkRss(incarnations, { ...rssRule, instances: instances.map((i) => i.name) });
   const checks = [
     checkCrewExclusive(ledger.runs, audit.history, audit.tasks, loadStartedAt),
     checkRunsRecorded(ledger.runs, audit),
@@ -132,6 +134,7 @@ async function soak(options: SoakOptions, started: Started): Promise<CheckResult
     checkInstances(incarnations, chaos),
     checkServerErrors(ledger.serverErrors),
   ];
+  checks.push(checkFloors(checks));
   const summary = summaryJson({ options, checks, ledger, chaos, rss: rss.levels, audit, loadStartedAt, loadEndedAt, logDir, bootMs, tailMs });
   writeFileSync(join(logDir, 'summary.json'), JSON.stringify(summary, null, 2));
   writeFileSync(join(logDir, 'ledger.json'), JSON.stringify({ runs: ledger.runs, edits: ledger.edits, chaos, statuses: Object.fromEntries(ledger.statuses) }, null, 2));

@@ -20,13 +20,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 interface SoakSummary {
   kind: 'soak-summary';
   passed: boolean;
-  checks: Array<{ name: string; passed: boolean; summary: string; failures: string[] }>;
+  checks: Array<{ name: string; passed: boolean; summary: string; failures: string[]; counts?: Record<string, number> }>;
   figures: {
     runs: { acknowledged: number };
     sessions: { logins: number; liveAtEnd: number };
     edits: { acknowledged: number };
     chaos: { kills: number; redisPauses: number };
-    rss: unknown[];
+    rss: Array<{ instance: string }>;
   };
 }
 
@@ -103,6 +103,7 @@ describe('chaos soak, short form', () => {
       'RSS within 20 % of its level after warm-up',
       'instances: no crash, every restart booted',
       'no 500 answers (outside crew runs)',
+      'every check had something to check',
     ]);
     expect(summary.passed).toBe(true);
     expect(code).toBe(0);
@@ -112,7 +113,14 @@ describe('chaos soak, short form', () => {
     expect(summary.figures.runs.acknowledged).toBeGreaterThan(0);
     expect(summary.figures.sessions.liveAtEnd).toBeGreaterThan(0);
     expect(summary.figures.edits.acknowledged).toBeGreaterThan(0);
-    expect(summary.figures.rss.length).toBeGreaterThan(0);
+    // Floors: each check looked at something (the soak's own floor check, asserted count by count here too).
+    const counts = Object.fromEntries(summary.checks.flatMap((c) => Object.entries(c.counts ?? {})));
+    for (const what of ['successive crew run pairs compared', 'agent steps compared', 'steps of acknowledged runs checked', 'live sessions checked', 'shared-limiter admissions', 'kills', 'Redis pauses']) {
+      expect({ what, n: counts[what] }).toEqual({ what, n: expect.any(Number) });
+      expect({ what, n: counts[what] > 0 }).toEqual({ what, n: true });
+    }
+    // The RSS rule measured every instance.
+    expect(new Set(summary.figures.rss.map((l) => l.instance))).toEqual(new Set(['soak-1', 'soak-2', 'soak-3']));
     rmSync(logDir, { recursive: true, force: true });
   }, 180_000);
 });
