@@ -33,6 +33,15 @@ export interface ScaleRow {
   limit: number;
   localDecisions: number;
   localAdmitted: number;
+  /**
+   * Decisions whose Redis outcome is unknown: answered by the local fallback past
+   * rateLimit.timeoutMs, or failed. Redis may have committed them (an admission the window count
+   * never sees), so with any of them the sliding-window check is incomplete and fails.
+   */
+  unknownDecisions: number;
+  /** Fence replay after the phase: writes re-sent per lock (highest token first, then the rest in order), and how many refused. */
+  replayed: number;
+  replayRefused: number;
   /** Library calls that reached Redis in the measured window: lock calls + decisions. */
   ops: number;
   redisUsPerOp: number;
@@ -76,6 +85,8 @@ export interface RunInput {
   after: NodeCounters;
   /** Counters with every instance connected, before the phase. */
   connected: NodeCounters;
+  /** Fence replay after the phase (lock, token, sent µs, answered µs, accepted 1/0), by run.ts. */
+  replay?: number[][];
   cores: number;
   loadAverage: number;
   cpuPressure: number;
@@ -111,12 +122,18 @@ export function analyzeRun(input: RunInput): ScaleRow {
   const writes: FencedWrite[] = [];
   for (const r of results) {
     for (const [lock, token, called, start, end, sent, replied, accepted, lost] of r.holds) {
-      holds.push({ lock, token, start, end, called, lost: lost === 1 });
-      writes.push({ lock, token, sent, replied, accepted: accepted === 1, late: false });
+      holds.push({ lock, token, start, end, called, ttlMs: workload.lockTtlMs, lost: lost === 1 });
+      // accepted -1: the fenced write threw (no answer); the hold still counts, the write does not.
+      if (accepted !== -1) writes.push({ lock, token, sent, replied, accepted: accepted === 1, late: false });
     }
     for (const [lock, token, sent, replied, accepted] of r.lateWrites) {
       writes.push({ lock, token, sent, replied, accepted: accepted === 1, late: true });
     }
+  }
+  // The replay after the phase: writes with old tokens long after their release, as late writes.
+  const replay = input.replay ?? [];
+  for (const [lock, token, sent, replied, accepted] of replay) {
+    writes.push({ lock, token, sent, replied, accepted: accepted === 1, late: true });
   }
   const found = findOverlaps(holds);
   const overlaps = found.filter((o) => !o.afterLoss).length;
@@ -163,6 +180,9 @@ export function analyzeRun(input: RunInput): ScaleRow {
     limit: workload.limit,
     localDecisions: sum((r) => r.localDecisions),
     localAdmitted: sum((r) => r.localAdmitted),
+    unknownDecisions: sum((r) => r.localDecisions + (r.decisionErrors ?? 0)),
+    replayed: replay.length,
+    replayRefused: replay.filter((w) => w[4] !== 1).length,
     ops,
     redisUsPerOp: cpuUs / ops,
     bytesInPerOp: netInBytes / ops,
@@ -193,9 +213,16 @@ export function invariantFailures(row: ScaleRow): string[] {
   const failures: string[] = [];
   const where = `${row.topology}, ${row.instances} instances`;
   if (row.overlaps > 0) failures.push(`${where}: ${row.overlaps} holds began while another instance still held the same lock`);
+  // Holds last a few ms under a 10 s TTL: no lease can rightly expire under its holder, so a
+  // LockLostError at release means the lock was taken over (or deleted) while held.
+  if (row.locksLost > 0) failures.push(`${where}: ${row.locksLost} releases found the lock lost, though no hold comes near the TTL`);
+  if (row.fence.stale === 0) failures.push(`${where}: the fence audit saw no stale write, so it checked nothing`);
   if (row.fence.staleAccepted > 0) failures.push(`${where}: ${row.fence.staleAccepted} of ${row.fence.stale} stale writes were accepted by the fence`);
   if (row.fence.wrongRefusals > 0) failures.push(`${where}: ${row.fence.wrongRefusals} writes were refused that no newer token could have preceded`);
   if (row.maxAdmittedPerWindow > row.limit) failures.push(`${where}: ${row.maxAdmittedPerWindow} admitted within one window, limit ${row.limit}`);
+  if (row.unknownDecisions > 0) {
+    failures.push(`${where}: sliding-window check incomplete: ${row.unknownDecisions} decisions answered locally or failed, whose Redis admission (if any) is not counted`);
+  }
   if (row.holds === 0 || row.admitted === 0) failures.push(`${where}: nothing measured (${row.holds} holds, ${row.admitted} admissions)`);
   if (row.errors > 0) failures.push(`${where}: ${row.errors} calls failed unexpectedly, first: ${row.firstError}`);
   if (row.clients >= row.maxClients) failures.push(`${where}: ${row.clients} clients reached maxclients ${row.maxClients}`);

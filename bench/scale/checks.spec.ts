@@ -1,7 +1,18 @@
-import { handoffGaps } from './analyze.js';
+import { handoffGaps, invariantFailures, type ScaleRow } from './analyze.js';
 import { auditFence, findOverlaps, maxInWindow, type FencedWrite, type Hold } from './checks.js';
 
 const hold = (lock: number, token: number, start: number, end: number, lost = false): Hold => ({ lock, token, start, end, lost });
+/** A hold whose acquire was called at `called` µs with a TTL of `ttlMs`, whose release found the lock lost. */
+const lostHold = (lock: number, token: number, start: number, end: number, called: number, ttlMs: number): Hold => ({
+  lock, token, start, end, lost: true, called, ttlMs,
+});
+
+/** A row that passes every invariant, to change one figure of. */
+const healthyRow = (): ScaleRow => ({
+  topology: 'standalone', instances: 10, holds: 100, admitted: 50, overlaps: 0, overlapsAfterLoss: 0, locksLost: 0,
+  fence: { writes: 110, refused: 10, stale: 10, staleRefused: 10, staleAccepted: 0, staleInSection: 0, wrongRefusals: 0, undecided: 0 },
+  maxAdmittedPerWindow: 10, limit: 10, localDecisions: 0, localAdmitted: 0, unknownDecisions: 0, errors: 0, clients: 30, maxClients: 10_000,
+} as unknown as ScaleRow);
 
 const write = (token: number, sent: number, replied: number, accepted: boolean, late = false): FencedWrite => ({
   lock: 0, token, sent, replied, accepted, late,
@@ -31,13 +42,23 @@ describe('scale run checks', () => {
       expect(found).toEqual([{ lock: 0, earlier: 1, later: 2, afterLoss: false }, { lock: 0, earlier: 1, later: 3, afterLoss: false }]);
     });
 
-    it('marks an overlap with a holder that lost its lock (expired under it) as after loss', () => {
-      expect(findOverlaps([hold(0, 1, 0, 100, true), hold(0, 2, 50, 60)])).toEqual([{ lock: 0, earlier: 1, later: 2, afterLoss: true }]);
+    it('marks an overlap with a holder that lost its lock as after loss once its lease could have expired', () => {
+      // Acquire called at 0 with a TTL of 0.04 ms (40 µs): the lease ran out by 40, and 2 starts at 50.
+      expect(findOverlaps([lostHold(0, 1, 0, 100, 0, 0.04), hold(0, 2, 50, 60)])).toEqual([{ lock: 0, earlier: 1, later: 2, afterLoss: true }]);
+    });
+
+    it('does not excuse an overlap with a lost holder whose lease cannot have expired yet (a wrongful takeover)', () => {
+      // The release threw LockLostError, but the lock was taken 50 µs into a 10 s lease: a double grant.
+      expect(findOverlaps([lostHold(0, 1, 0, 100, 0, 10_000), hold(0, 2, 50, 60)])).toEqual([{ lock: 0, earlier: 1, later: 2, afterLoss: false }]);
+    });
+
+    it('does not excuse an overlap with a lost holder whose acquire time is unknown', () => {
+      expect(findOverlaps([hold(0, 1, 0, 100, true), hold(0, 2, 50, 60)])).toEqual([{ lock: 0, earlier: 1, later: 2, afterLoss: false }]);
     });
 
     it('does not excuse an overlap with a holder that still held the lock, even beside one that lost it', () => {
       // 1 lost its lock and runs to 100; 2 still holds until 70; 3 starts at 65, inside both.
-      const found = findOverlaps([hold(0, 1, 0, 100, true), hold(0, 2, 10, 70), hold(0, 3, 65, 80)]);
+      const found = findOverlaps([lostHold(0, 1, 0, 100, 0, 0.001), hold(0, 2, 10, 70), hold(0, 3, 65, 80)]);
       expect(found).toContainEqual({ lock: 0, earlier: 2, later: 3, afterLoss: false });
     });
   });
@@ -113,6 +134,25 @@ describe('scale run checks', () => {
       const times = [...Array.from({ length: 5 }, (_, i) => 600 + i), ...Array.from({ length: 5 }, (_, i) => 900 + i),
         ...Array.from({ length: 1 }, () => 1400), ...Array.from({ length: 9 }, (_, i) => 1990 + i)];
       expect(maxInWindow(times, 1_000).max).toBe(11);
+    });
+  });
+
+  describe('invariantFailures', () => {
+    it('passes a healthy row', () => {
+      expect(invariantFailures(healthyRow())).toEqual([]);
+    });
+
+    it('fails a run in which any lock was lost (holds of a few ms under a 10 s TTL never expire rightly)', () => {
+      expect(invariantFailures({ ...healthyRow(), locksLost: 1 })).toEqual([expect.stringContaining('lost')]);
+    });
+
+    it('fails a run whose fence audit saw no stale write (the audit checked nothing)', () => {
+      const row = healthyRow();
+      expect(invariantFailures({ ...row, fence: { ...row.fence, stale: 0, staleRefused: 0 } })).toEqual([expect.stringContaining('stale')]);
+    });
+
+    it('fails the sliding-window check when a decision\'s Redis outcome is unknown (answered locally or failed)', () => {
+      expect(invariantFailures({ ...healthyRow(), localDecisions: 3, unknownDecisions: 3 })).toEqual([expect.stringContaining('window')]);
     });
   });
 

@@ -20,10 +20,24 @@ export interface Hold {
   /** µs: before release() was sent. */
   end: number;
   /**
-   * The release found the lock no longer held (LockLostError): it expired under a holder that
-   * stalled past its TTL, and another instance may then rightly have been granted it.
+   * The release found the lock no longer held (LockLostError). That is right only if the lease
+   * expired under a holder that stalled past its TTL; the same error follows a wrongful takeover.
    */
   lost?: boolean;
+  /** µs: when acquire() was called. The lease Redis granted cannot end before `called + ttlMs`. */
+  called?: number;
+  /** The TTL the lock was acquired with, ms. */
+  ttlMs?: number;
+}
+
+/**
+ * Until when (µs) a hold excludes every other holder: its end, or for a hold that lost its lock,
+ * the earliest moment its lease could have expired (acquire called + TTL) if that comes first.
+ * A lost hold with no acquire time or TTL recorded is not excused at all.
+ */
+function exclusiveUntil(hold: Hold): number {
+  if (!hold.lost || hold.called === undefined || hold.ttlMs === undefined) return hold.end;
+  return Math.min(hold.end, hold.called + hold.ttlMs * 1_000);
 }
 
 /** A hold that began while another hold of the same lock, with a different token, had not ended. */
@@ -34,18 +48,19 @@ export interface Overlap {
   /** Token of the hold that began inside it. */
   later: number;
   /**
-   * Every earlier hold it overlaps had lost its lock: the lock expired under a stalled holder and
-   * was granted again, as a TTL lock must. Only fencing protects the resource then. False: the
-   * lock let a second holder in while the first still held it, a mutual exclusion failure.
+   * Every earlier hold it overlaps had lost its lock, and this hold began no sooner than that lease
+   * could have expired (acquire called + TTL): the lock expired under a stalled holder and was
+   * granted again, as a TTL lock must. Only fencing protects the resource then. False: the lock let
+   * a second holder in while the first's lease still ran, a mutual exclusion failure.
    */
   afterLoss: boolean;
 }
 
 /**
  * Every hold that starts before an earlier-starting hold of the same lock has ended. Holds are
- * swept by start time, keeping the one that ends last so far (among all holds, and among those
- * that did not lose their lock): a hold overlapping any earlier one overlaps that one too, so each
- * overlapping hold is reported once.
+ * swept by start time, keeping the one that ends last so far (among all holds), and the one whose
+ * exclusion lasts longest (`exclusiveUntil`): a hold overlapping any earlier one overlaps that one
+ * too, so each overlapping hold is reported once.
  */
 export function findOverlaps(holds: readonly Hold[]): Overlap[] {
   const overlaps: Overlap[] = [];
@@ -54,13 +69,13 @@ export function findOverlaps(holds: readonly Hold[]): Overlap[] {
     let open: Hold | undefined;
     let openHeld: Hold | undefined;
     for (const hold of group) {
-      if (openHeld && hold.start < openHeld.end && hold.token !== openHeld.token) {
+      if (openHeld && hold.start < exclusiveUntil(openHeld) && hold.token !== openHeld.token) {
         overlaps.push({ lock: hold.lock, earlier: openHeld.token, later: hold.token, afterLoss: false });
       } else if (open && hold.start < open.end && hold.token !== open.token) {
         overlaps.push({ lock: hold.lock, earlier: open.token, later: hold.token, afterLoss: true });
       }
       if (!open || hold.end > open.end) open = hold;
-      if (!hold.lost && (!openHeld || hold.end > openHeld.end)) openHeld = hold;
+      if (!openHeld || exclusiveUntil(hold) > exclusiveUntil(openHeld)) openHeld = hold;
     }
   }
   return overlaps;

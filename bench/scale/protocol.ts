@@ -37,12 +37,21 @@ export interface Workload {
  * Parent -> worker. `go`: work until `endUs`, counting rates, latencies and calls from `measureFromUs`
  * on (µs since the origin; what runs before is warm-up); `close`: shut down and exit.
  */
-export type ParentMessage = { type: 'go'; measureFromUs: number; endUs: number } | { type: 'close' };
+export type ParentMessage =
+  | { type: 'go'; measureFromUs: number; endUs: number }
+  /**
+   * After the phase: per lock, every token recorded, lowest first. The worker re-sends checkFence
+   * for the highest of each lock, then for the rest in order (each must be refused), and answers
+   * `replayed` with (lock, token, sent µs, answered µs, accepted 1/0) per write.
+   */
+  | { type: 'replay'; tokens: Array<{ lock: number; tokens: number[] }> }
+  | { type: 'close' };
 
 /** Worker -> parent. */
 export type WorkerMessage =
   | { type: 'ready'; rssBytes: number }
   | { type: 'result'; result: WorkerResult }
+  | { type: 'replayed'; writes: number[][] }
   | { type: 'failed'; error: string };
 
 /**
@@ -54,7 +63,7 @@ export interface WorkerResult {
   worker: number;
   /**
    * Per hold: lock index, fencing token, acquire called µs, start µs, end µs, write sent µs,
-   * write answered µs, write accepted (1/0), lock lost by the release (1/0).
+   * write answered µs, write accepted (1/0, or -1 when the write threw), lock lost by the release (1/0).
    */
   holds: number[][];
   /** Per late write: lock index, token, sent µs, answered µs, accepted (1/0). */
@@ -73,6 +82,8 @@ export interface WorkerResult {
   /** Decisions answered by the local fallback (Redis silent past rateLimit.timeoutMs), and how many admitted. */
   localDecisions: number;
   localAdmitted: number;
+  /** Decisions that threw (over the whole phase): Redis may have admitted them too. */
+  decisionErrors: number;
   /** µs since the origin when the last measured call completed. */
   lastUs: number;
   /** CPU time of the worker process (user + system) from `measureFromUs` to the end of its loops, µs. */

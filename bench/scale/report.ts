@@ -69,10 +69,12 @@ export function renderNotes(rows: readonly ScaleRow[]): string {
       `${r.instances} instances (booted in ${r.bootSeconds.toFixed(1)} s; at the end load average ${r.loadAverage.toFixed(1)}, ` +
         `CPU pressure ${Number.isNaN(r.cpuPressure) ? 'n/a' : `${Math.round(r.cpuPressure * 100)} %`}) over ${r.seconds.toFixed(1)} s: ${int(r.holds)} holds, ${int(f.writes)} fenced writes`,
       `(${int(f.refused)} refused; ${int(f.stale)} stale, ${int(f.staleInSection)} of them inside a critical section; ${int(f.undecided)} raced a newer write)`,
+      `fence replay after the phase: ${int(r.replayRefused)} of ${int(r.replayed)} re-sent writes refused (all but the highest token of each lock must be)`,
       `${int(r.admitted)} admissions`,
     ];
     if (r.unavailable > 0) parts.push(`${int(r.unavailable)} calls refused as Redis unavailable (no answer in time; first: ${r.firstUnavailable})`);
     if (r.localDecisions > 0) parts.push(`${int(r.localDecisions)} decisions by the local fallback (${int(r.localAdmitted)} admitted, outside the shared check)`);
+    if (r.unknownDecisions > 0) parts.push(`sliding-window check INCOMPLETE: ${int(r.unknownDecisions)} decisions of unknown Redis outcome (local fallback or failed)`);
     if (r.failures.length > 0) parts.push(`FAILED: ${r.failures.join('; ')}`);
     return `- ${parts.join(', ')}`;
   });

@@ -41,6 +41,7 @@ const result: WorkerResult = {
   admittedAtMs: Array.from({ length: workload.rateLimitKeys }, () => []),
   localDecisions: 0,
   localAdmitted: 0,
+  decisionErrors: 0,
   lastUs: 0,
   cpuUs: 0,
   loopDelayP99Ms: NaN,
@@ -120,7 +121,21 @@ async function lockLoop(locks: LockService, measureFromUs: number, stop: AbortSi
       await lock.release();
       counted(nowUs());
     } catch (error) {
-      if (hold && error instanceof LockLostError) {
+      if (!hold) {
+        // The fenced write threw: the hold happened all the same, and the overlap check needs it.
+        const failedHold = [lockIndex, token, called, start, nowUs(), 0, 0, -1, 0];
+        result.holds.push(failedHold);
+        failed(error);
+        await lock.release().then(
+          () => counted(nowUs()),
+          (releaseError: unknown) => {
+            if (releaseError instanceof LockLostError) {
+              failedHold[8] = 1;
+              result.locksLost++;
+            }
+          },
+        );
+      } else if (error instanceof LockLostError) {
         // Expired under this holder (it stalled past its TTL): a fact for the checks, not a failure.
         counted(nowUs());
         hold[8] = 1;
@@ -187,10 +202,27 @@ async function rateLimitLoop(rateLimits: RateLimitService, measureFromUs: number
         if (decision.allowed) result.localAdmitted++;
       }
     } catch (error) {
+      // Redis may have committed it before the call failed: the window check cannot count it.
+      result.decisionErrors++;
       failed(error);
       await sleep(10);
     }
   }
+}
+
+/** The fence replay after the phase: per lock, the highest token first, then the rest in order. */
+async function replay(locks: LockService, tokens: Array<{ lock: number; tokens: number[] }>): Promise<number[][]> {
+  const writes: number[][] = [];
+  await Promise.all(tokens.map(async ({ lock, tokens: ascending }) => {
+    if (ascending.length === 0) return;
+    const order = [ascending[ascending.length - 1], ...ascending.slice(0, -1)];
+    for (const token of order) {
+      const sent = nowUs();
+      const accepted = await locks.checkFence(`resource-${lock}`, token);
+      writes.push([lock, token, sent, nowUs(), accepted ? 1 : 0]);
+    }
+  }));
+  return writes;
 }
 
 async function main(): Promise<void> {
@@ -234,7 +266,15 @@ async function main(): Promise<void> {
   result.rssBytes = process.memoryUsage().rss;
   send({ type: 'result', result });
 
-  await new Promise<void>((resolve) => process.on('message', (message: ParentMessage) => message.type === 'close' && resolve()));
+  await new Promise<void>((resolve) => process.on('message', (message: ParentMessage) => {
+    if (message.type === 'close') resolve();
+    else if (message.type === 'replay') {
+      replay(apps[0].get(LockService), message.tokens).then(
+        (writes) => send({ type: 'replayed', writes }),
+        (error: unknown) => send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+      );
+    }
+  }));
   await Promise.all(apps.map((app) => app.close()));
   process.exit(0);
 }
