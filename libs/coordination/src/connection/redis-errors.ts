@@ -19,9 +19,10 @@ const TRANSPORT_MESSAGES = [
   'None of startup nodes is available',
   // A cluster client gave up following MOVED / ASK / TRYAGAIN (a slot held in migration).
   'Too many Cluster redirections',
-  // A script's slot started migrating while it ran, and a key it writes had already moved (or it
-  // recreates a key it deleted): Redis stops the script there. The library's scripts only touch
-  // keys of their own hash tag, so this is the slot moving, never a script reaching another slot.
+  // A script touched a key absent on this node at that moment while its slot is migrating (one
+  // it deleted and recreates, or a multi-key command on the importing node): Redis stops the
+  // script there, and its writes made before stay. It may have partly run: never resend it.
+  // The library's scripts only touch keys of their own hash tag, so this is the slot moving.
   'Script attempted to access a non local key',
 ];
 

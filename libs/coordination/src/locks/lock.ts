@@ -92,8 +92,10 @@ export class Lock implements SchedulerTask {
   private releaseFailed = false;
   /** Set at shutdown past the grace period: no more renewals, Redis lets the lock expire. */
   private leftToExpire = false;
-  /** An automatic renewal waits for Redis: the expiry check stays armed meanwhile (see renew()). */
-  private renewing = false;
+  /** Automatic renewals waiting for Redis: the expiry check stays armed meanwhile (see renew()). */
+  private renewing = 0;
+  /** The expiry check found a renewal in flight and waits one turn for a reply already read. */
+  private expiryDeferred = false;
   /** Why the holder was told to stop while the lock is held (shutdown). */
   private interruption?: Error;
   /** Created on first access of `signal`: most locks never need one. */
@@ -274,12 +276,23 @@ export class Lock implements SchedulerTask {
     else this.expireNow();
   }
 
-  private expireNow(): void {
-    if (this.hooks.clock.now() < this.expiry) return this.renewing ? this.checkExpiryAt() : this.schedule();
+  private expireNow(deferred = false): void {
+    if (this.hooks.clock.now() < this.expiry) return this.renewing > 0 ? this.checkExpiryAt() : this.schedule();
+    // Timers run before I/O callbacks: after a stalled event loop the renewal's reply may already
+    // be read but not handled yet. Handle it first (setImmediate runs after the I/O of this turn).
+    if (this.renewing > 0 && !deferred) {
+      if (this.expiryDeferred) return;
+      this.expiryDeferred = true;
+      setImmediate(() => {
+        this.expiryDeferred = false;
+        if (this.state === 'held' && this.next === 'expire' && this.hooks.clock.now() >= this.expiry) this.expireNow(true);
+      });
+      return;
+    }
     const reason = this.leftToExpire
       ? 'it expired (left to expire at shutdown)'
       : this.releaseFailed ? 'it expired after a failed release'
-      : this.renewing ? 'it expired while its renewal got no answer from Redis' : 'it expired (not renewed)';
+      : this.renewing > 0 ? 'it expired while its renewal got no answer from Redis' : 'it expired (not renewed)';
     this.markLost(this.hooks.clock.now() >= this.holdUntil ? 'maxHoldMs reached' : reason);
   }
 
@@ -299,12 +312,20 @@ export class Lock implements SchedulerTask {
     // the command timeout, which may be longer than what is left of the TTL) must not keep the
     // lock "held" past its expiry, when Redis may grant it to another: the lock is lost at its
     // local expiry at the latest, answered or not.
-    this.renewing = true;
+    this.renewing += 1;
     this.checkExpiryAt();
     try {
       if (ttlMs <= 0 || !(await this.ops.extend(ttlMs))) {
         if (ttlMs <= 0) return this.schedule();
         return this.markLost('renewal refused: another holder has it or it expired');
+      }
+      // (A cast: TypeScript keeps `state` narrowed to 'held' across the await.)
+      if ((this.state as Lock['state']) === 'lost') {
+        // Reported lost at its expiry before this reply: Redis has just extended it for our token
+        // and nothing else would release it (others would wait up to a TTL). The release script
+        // deletes it only while the token is still ours.
+        void this.ops.release(this).catch(() => undefined);
+        return;
       }
       if (this.state !== 'held') return;
       this.expiry = started + ttlMs - driftMs(ttlMs);
@@ -321,7 +342,7 @@ export class Lock implements SchedulerTask {
       this.next = 'renew';
       this.hooks.scheduler.schedule(this, Math.max(1, Math.min(this.ttlMs / 10, left / 2)), true);
     } finally {
-      this.renewing = false;
+      this.renewing -= 1;
     }
   }
 }
