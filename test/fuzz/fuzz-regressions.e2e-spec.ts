@@ -134,6 +134,22 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('fuzzing counterexamp
     expect((await sessions.update(session.id, { more: 2 }, { tenant: 'acme' })).data).toEqual({ ok: 1, more: 2 });
   });
 
+  // Found by the CI run of the sessions.update property: a session whose user, company or crew id
+  // held a lone surrogate was created, then every update of it failed with Redis's raw "invalid
+  // unicode escape code" (those ids are fields of the record body the update script decodes).
+  it.each([
+    ['userId', (id: string) => ['u' + id, {}, { tenant: 'acme' }]],
+    ['options.companyId', (id: string) => ['u-1', {}, { tenant: 'acme', companyId: id }]],
+    ['options.crewId', (id: string) => ['u-1', {}, { tenant: 'acme', crewId: id }]],
+  ] as const)('sessions refuse a lone surrogate in %s on create, so no stored session can become impossible to update', async (argument, args) => {
+    const sessions = booted.get(SessionService);
+    for (const id of ['\ud800', 'x\udc00']) {
+      const created = await failure(() => sessions.create(...(args(id) as [string, object, object])));
+      expect(created).toBeInstanceOf(InvalidArgumentError);
+      expect((created as InvalidArgumentError).argument).toBe(argument);
+    }
+  });
+
   // Found by sessionCookies.issue: a session whose absoluteExpiresAt is not a valid Date failed with
   // "getTime is not a function" or the cookie library's "option maxAge is invalid: NaN", and a
   // response that is null with "Cannot read properties of null".

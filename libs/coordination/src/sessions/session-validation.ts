@@ -56,7 +56,7 @@ export function checkIdArgument(value: unknown, argument = 'id'): asserts value 
 }
 
 /**
- * A user, company or crew id: a non-empty string of at most MAX_ID_LENGTH characters.
+ * A user, company or crew id: a non-empty string of at most MAX_ID_LENGTH characters, well-formed Unicode.
  *
  * @example
  * checkName(userId, 'userId');
@@ -65,6 +65,8 @@ export function checkName(value: unknown, argument: string): asserts value is st
   if (typeof value !== 'string') throw new InvalidArgumentError(argument, `must be a string, got ${kindOf(value)}`);
   if (value.length === 0) throw new InvalidArgumentError(argument, 'must not be empty');
   if (value.length > MAX_ID_LENGTH) throw new InvalidArgumentError(argument, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
+  // Stored in the record body the Redis scripts decode (cjson refuses the escape of a lone surrogate).
+  if (LONE_SURROGATE.test(value)) throw new InvalidArgumentError(argument, 'must be well-formed Unicode (it holds a lone surrogate)');
 }
 
 /**
