@@ -30,6 +30,7 @@ const NOT_RECORDED_HERE: Record<string, string> = {
   ratelimit_violations_dropped_total: 'test/rate-limit (violation buffer full)',
   ratelimit_alerts_total: 'test/rate-limit (alertThreshold crossed)',
   ratelimit_heartbeat_ticks_total: 'test/rate-limit (fleet heartbeat, Redis only)',
+  ratelimit_throttler_hits_total: 'test/throttler/throttler-subpath.spec.ts (the @nestjs/throttler storage, a subpath the tour does not load)',
   cache_errors_total: 'test/cache (Redis unreachable)',
   cache_bus_malformed_total: 'test/cache (malformed bus messages)',
   cache_bus_subscribe_failed_total: 'test/cache (bus subscription failures)',
