@@ -144,7 +144,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('fuzzing counterexamp
   ] as const)('sessions refuse a lone surrogate in %s on create, so no stored session can become impossible to update', async (argument, args) => {
     const sessions = booted.get(SessionService);
     for (const id of ['\ud800', 'x\udc00']) {
-      const created = await failure(() => sessions.create(...(args(id) as [string, object, object])));
+      const created = await failure(() => sessions.create(...(args(id) as unknown as Parameters<SessionService["create"]>)));
       expect(created).toBeInstanceOf(InvalidArgumentError);
       expect((created as InvalidArgumentError).argument).toBe(argument);
     }
