@@ -1,4 +1,5 @@
 import {
+  defineStream,
   CacheService, CoordinationKeyvStore, EmbeddingCache, EventBus, InvalidArgumentError, InvalidKeyError, LeaderService, RateLimitService, SessionCookies, SessionRecords, SessionService,
 } from '@nest-coordination/core';
 import { bootModule, type BootedModule } from '../support/boot.js';
@@ -147,6 +148,20 @@ describe.each(DRIVERS.filter((d) => d.name !== 'cluster'))('fuzzing counterexamp
       const created = await failure(() => sessions.create(...(args(id) as unknown as Parameters<SessionService["create"]>)));
       expect(created).toBeInstanceOf(InvalidArgumentError);
       expect((created as InvalidArgumentError).argument).toBe(argument);
+    }
+  });
+
+  // Found by a CI run of the defineStream property: null options threw "Cannot read properties of null".
+  it('defineStream refuses options that are not an object with InvalidArgumentError naming options', () => {
+    for (const options of [null, 5, 'x']) {
+      let error: unknown;
+      try {
+        defineStream('a', options as never);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).argument).toBe('options');
     }
   });
 

@@ -11,6 +11,7 @@ import type { CrewStreamEvent, MetricsStreamEvent, StreamDefinition, SystemStrea
  */
 export function defineStream<T>(name: string, options: { maxLen?: number } = {}): StreamDefinition<T> {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('name', 'must be a non-empty string', name);
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'must be an object', options);
   if (options.maxLen !== undefined && (!Number.isInteger(options.maxLen) || options.maxLen < 0)) {
     throw new InvalidArgumentError('maxLen', 'must be an integer >= 0 (0 never trims)', options.maxLen);
   }
