@@ -5,10 +5,14 @@ import { CoordinationError } from '@nest-coordination/core';
  * Shared pieces of the property fuzzing suites (test/fuzz): hostile arbitraries, the typed-error
  * property, an unhandled-rejection watch, a prototype snapshot and the run parameters.
  *
- * Runs are random by default; fast-check prints the seed and path of a failure. Reproduce with
- * `FUZZ_SEED=<seed>`, run longer with `FUZZ_RUNS=<factor>` (e.g. 10 for ten times the runs).
+ * Runs use a fixed seed by default, so `npm test` (and CI) is deterministic: a new finding comes from
+ * an exploration run, is fixed, and is kept as a regression test, instead of turning a random CI run
+ * red. Explore with `FUZZ_SEED=random` (fast-check prints the seed and path of a failure), reproduce
+ * with `FUZZ_SEED=<seed>`, run longer with `FUZZ_RUNS=<factor>` (e.g. 10 for ten times the runs).
  */
-const SEED = process.env.FUZZ_SEED === undefined || process.env.FUZZ_SEED === '' ? undefined : Number(process.env.FUZZ_SEED);
+const DEFAULT_SEED = 20261130;
+const SEED_SETTING = process.env.FUZZ_SEED === undefined || process.env.FUZZ_SEED === '' ? String(DEFAULT_SEED) : process.env.FUZZ_SEED;
+const SEED = SEED_SETTING === 'random' ? undefined : Number(SEED_SETTING);
 const RUNS_FACTOR = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 1;
 if (SEED !== undefined && !Number.isInteger(SEED)) throw new Error(`FUZZ_SEED must be an integer, got ${process.env.FUZZ_SEED}`);
 if (!(RUNS_FACTOR > 0)) throw new Error(`FUZZ_RUNS must be a positive number, got ${process.env.FUZZ_RUNS}`);
