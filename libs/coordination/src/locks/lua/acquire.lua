@@ -89,12 +89,7 @@ end
 local position = queue_add(q, lockKey, entry, priority, lease)
 if position > 0 then return { 0, '', -1, position } end
 local nextHead = redis.call('ZRANGE', queueKey, 1, 1)[1]
-if nextHead then
-  redis.call('ZREM', queueKey, entry)
-  redis.call('ZREM', qexpKey, entry)
-else
-  redis.call('DEL', queueKey, qexpKey, seqKey)
-end
+queue_leave(queueKey, qexpKey, seqKey, entry, nextHead)
 local f = mutex_take(lockKey, fenceKey, token, owner, ttl)
 if nextHead then redis.call('PUBLISH', lockKey, hand_off_message(token, f, ttl, (queue_entry_parse(nextHead)))) end
 return acquired(token, f, ttl, 0)

@@ -21,12 +21,7 @@ if rank then
   local rest = redis.call('ZRANGE', queueKey, 0, 1)
   local nextHead = rest[1]
   if nextHead == entry then nextHead = rest[2] end
-  if nextHead then
-    redis.call('ZREM', queueKey, entry)
-    redis.call('ZREM', qexpKey, entry)
-  else
-    redis.call('DEL', queueKey, qexpKey, seqKey)
-  end
+  queue_leave(queueKey, qexpKey, seqKey, entry, nextHead)
   if rank == 0 and nextHead then queue_announce(lockKey, nextHead) end
 end
 if holder[1] == ARGV[1] then return { 1, tonumber(holder[2]), redis.call('PTTL', lockKey) } end

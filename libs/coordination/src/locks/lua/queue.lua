@@ -42,6 +42,8 @@
       the script's last command on the queue keys: drops the dead entries (but `keep`, refreshed
       meanwhile) and the entry `leaving`; deletes the queue instead when `empty` (no live entry
       stays: the caller knows from queue_live)
+    queue_leave(queueKey, qexpKey, seqKey, entry, nextHead)
+      takes `entry` out, or deletes the queue when no `nextHead` follows it (without reading q)
     queue_refresh(queueKey, qexpKey, seqKey, entry, now, lease)
       sets the entry's lease expiry and keeps every queue key alive at least `lease` ms
     queue_add(q, lockKey, entry, priority, lease) -> 0-based position among live entries
@@ -105,6 +107,17 @@ local function queue_drop(q, leaving, keep, empty)
     redis.call('ZREM', q.exp, leaving)
   end
   if #q.dead > 0 then redis.call('ZREMRANGEBYSCORE', q.exp, '-inf', q.now) end
+end
+
+-- Takes `entry` out of the queue; when no other entry follows it (`nextHead` nil), deletes the
+-- queue's three keys with one DEL instead, as the script's last command on them.
+local function queue_leave(queueKey, qexpKey, seqKey, entry, nextHead)
+  if nextHead then
+    redis.call('ZREM', queueKey, entry)
+    redis.call('ZREM', qexpKey, entry)
+  else
+    redis.call('DEL', queueKey, qexpKey, seqKey)
+  end
 end
 
 local function queue_refresh(queueKey, qexpKey, seqKey, entry, now, lease)
