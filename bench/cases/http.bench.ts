@@ -3,10 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { Controller, Get, Injectable, Module, type INestApplication, type Type } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { Throttle, ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
-import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface.js';
 import { Redis } from 'ioredis';
 import { CoordinationModule, RateLimit, RateLimitGuard } from '@nest-coordination/core';
 import type { BenchCase, BenchContext, BenchGroupOptions, CaseInstance } from '../harness/types.js';
+import { MinimalRedisThrottlerStorage } from './minimal-throttler-storage.js';
 
 const HTTP = 'rate-limit: guarded HTTP endpoint (autocannon, 1000 users)';
 const USERS = 1000;
@@ -24,34 +24,6 @@ async function connect(ctx: BenchContext): Promise<Redis> {
   const redis = new Redis(ctx.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
   await redis.connect();
   return redis;
-}
-
-/**
- * A ThrottlerStorage on ioredis: no maintained Redis storage supports Nest 12 yet
- * (@nest-lab/throttler-storage-redis peers @nestjs/common <= 11), so this is a minimal one,
- * one Lua round trip per request like that package's.
- */
-const THROTTLER_LUA = `
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
-local blocked = redis.call('PTTL', KEYS[2])
-if blocked <= 0 and hits > tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) blocked = tonumber(ARGV[3])
-end
-return { hits, ttl, blocked }`;
-
-class RedisThrottlerStorage {
-  private readonly run: (k1: string, k2: string, ttl: number, limit: number, block: number) => Promise<number[]>;
-  constructor(readonly redis: Redis) {
-    redis.defineCommand('throttlerIncrement', { numberOfKeys: 2, lua: THROTTLER_LUA });
-    const client = redis as unknown as { throttlerIncrement: RedisThrottlerStorage['run'] };
-    this.run = client.throttlerIncrement.bind(redis);
-  }
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string): Promise<ThrottlerStorageRecord> {
-    const [hits, timeToExpire, blocked] = await this.run(`thr:{${name}:${key}}`, `thr:{${name}:${key}}:block`, ttl, limit, blockDuration || ttl);
-    return { totalHits: hits, timeToExpire: Math.ceil(timeToExpire / 1000), isBlocked: blocked > 0, timeToBlockExpire: Math.max(0, Math.ceil(blocked / 1000)) };
-  }
 }
 
 /** The one endpoint every case serves; only what guards it differs. */
@@ -168,7 +140,7 @@ export const cases: BenchCase[] = [
     async setup(ctx) {
       const redis = await connect(ctx);
       @Module({
-        imports: [ThrottlerModule.forRoot({ throttlers: [{ limit: LIMIT, ttl: WINDOW_MS }], storage: new RedisThrottlerStorage(redis) })],
+        imports: [ThrottlerModule.forRoot({ throttlers: [{ limit: LIMIT, ttl: WINDOW_MS }], storage: new MinimalRedisThrottlerStorage(redis) })],
         controllers: [ThrottledController],
         providers: [{ provide: APP_GUARD, useClass: UserThrottlerGuard }],
       })

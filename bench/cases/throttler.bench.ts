@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import { Redis } from 'ioredis';
 import { CoordinationModule } from '@nest-coordination/core';
 import { CoordinationThrottlerModule, CoordinationThrottlerStorage } from '@nest-coordination/core/throttler';
 import type { BenchCase, BenchContext, BenchGroupOptions } from '../harness/types.js';
+import { MinimalRedisThrottlerStorage } from './minimal-throttler-storage.js';
 
 const INCREMENT = 'throttler: ThrottlerStorage.increment() over 1000 keys';
 const KEYS = 1000;
@@ -21,37 +21,6 @@ async function connect(ctx: BenchContext): Promise<Redis> {
   const redis = new Redis(ctx.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
   await redis.connect();
   return redis;
-}
-
-/**
- * The bench's minimal one-round-trip Redis ThrottlerStorage (the same as http.bench.ts's, the
- * shape of @nest-lab/throttler-storage-redis, which does not support Nest 12): one EVALSHA of
- * INCR on a hit counter, PTTL/PEXPIRE on it, and a block key. A fixed window per key, not the
- * per-hit expiry @nestjs/throttler's in-memory storage documents.
- */
-type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
-
-const MINIMAL_LUA = `
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
-local blocked = redis.call('PTTL', KEYS[2])
-if blocked <= 0 and hits > tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) blocked = tonumber(ARGV[3])
-end
-return { hits, ttl, blocked }`;
-
-class MinimalRedisThrottlerStorage implements ThrottlerStorage {
-  private readonly run: (k1: string, k2: string, ttl: number, limit: number, block: number) => Promise<number[]>;
-  constructor(readonly redis: Redis) {
-    redis.defineCommand('throttlerIncrement', { numberOfKeys: 2, lua: MINIMAL_LUA });
-    const client = redis as unknown as { throttlerIncrement: MinimalRedisThrottlerStorage['run'] };
-    this.run = client.throttlerIncrement.bind(redis);
-  }
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string): Promise<ThrottlerStorageRecord> {
-    const [hits, timeToExpire, blocked] = await this.run(`thr:{${name}:${key}}`, `thr:{${name}:${key}}:block`, ttl, limit, blockDuration || ttl);
-    return { totalHits: hits, timeToExpire: Math.ceil(timeToExpire / 1000), isBlocked: blocked > 0, timeToBlockExpire: Math.max(0, Math.ceil(blocked / 1000)) };
-  }
 }
 
 const MINIMAL = 'minimal Redis storage (one EVALSHA: INCR + PTTL, block key)';
